@@ -1,0 +1,59 @@
+"""The one map from tool to scope, and the rule that decides whether scopes suffice.
+
+``ml:admin`` implies every other scope. The server refuses to start when a registered
+tool has no entry here (see ``check_registered``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from mlgate.config import ALL_SCOPES
+from mlgate.errors import ConfigError
+
+READ, INFER, MANAGE, HALT, ADMIN = ALL_SCOPES
+
+TOOL_SCOPES: dict[str, str] = {
+    "ml.list_models": READ,
+    "ml.model_info": READ,
+    "ml.predict": INFER,
+    "ml.forecast": INFER,
+    "ml.classify": INFER,
+    "ml.segment": INFER,
+    "ml.analyze": INFER,
+    "ml.drift": READ,
+    "ml.pull": MANAGE,
+    "ml.compile": MANAGE,
+    "ml.promote": MANAGE,
+    "ml.rollback": MANAGE,
+    "ml.compare": READ,
+    "ml.retrain": MANAGE,
+    "ml.list_skills": READ,
+    "ml.run_skill": INFER,
+    "ml.halt": HALT,
+    "ml.resume": HALT,
+    "ml.serving_status": READ,
+}
+
+BASE_SCOPE = READ
+"""What a client is told to ask for first (the 401 challenge's ``scope``)."""
+
+
+def satisfies(granted: Iterable[str], needed: str) -> bool:
+    """True when ``granted`` includes ``needed`` or ``ml:admin``."""
+    have = set(granted)
+    return needed in have or ADMIN in have
+
+
+def scope_for(tool: str) -> str:
+    try:
+        return TOOL_SCOPES[tool]
+    except KeyError:
+        raise ConfigError(f"tool {tool!r} has no scope in mlgate.auth.scopes.TOOL_SCOPES") from None
+
+
+def check_registered(tool_names: Iterable[str]) -> None:
+    """Refuse to start when any registered tool lacks a scope entry."""
+    missing = sorted(set(tool_names) - set(TOOL_SCOPES))
+    if missing:
+        raise ConfigError(f"tools without a scope in TOOL_SCOPES: {', '.join(missing)}; add them before serving")

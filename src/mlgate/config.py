@@ -1,0 +1,75 @@
+"""Settings: one pydantic-settings object, prefix ``MLGATE_``, ``.env`` honoured.
+
+It is built once by the command line (or a test) and passed explicitly; there is no
+module-level instance.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+ALL_SCOPES = ("ml:read", "ml:infer", "ml:manage", "ml:halt", "ml:admin")
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return [part for part in value.replace(",", " ").split() if part]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MLGATE_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path.home() / ".mlgate")
+    tracking_uri: str | None = None
+    state_url: str | None = None
+    resource_url: str = "http://127.0.0.1:8000/mcp/ml"
+    auth_issuer: str | None = None
+    auth_jwks: str | None = None
+    dev_auth: bool = False
+    allow_latest: bool = False
+    cache_mb: int = Field(default=512, ge=1)
+    stdio_scopes: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["all"])
+    api_keys: Path | None = None
+    pull_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    skills_dir: Path | None = None
+    rules: Path | None = None
+    data_dir: Path | None = None
+    max_rows: int = Field(default=10_000, ge=1)
+    max_cells: int = Field(default=1_000_000, ge=1)
+
+    _split_lists = field_validator("stdio_scopes", "pull_allowlist", mode="before")(_split)
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def tracking(self) -> str:
+        """The MLflow tracking URI: the setting, else SQLite under ``home``."""
+        return self.tracking_uri or f"sqlite:///{self.home / 'mlflow.db'}"
+
+    @property
+    def artifact_root(self) -> str:
+        return (self.home / "artifacts").as_uri()
+
+    @property
+    def state(self) -> str:
+        """The SQLAlchemy URL of the state database."""
+        return self.state_url or f"sqlite:///{self.home / 'state.db'}"
+
+    @property
+    def stdio_granted(self) -> frozenset[str]:
+        scopes = set(self.stdio_scopes)
+        if "all" in scopes:
+            return frozenset(ALL_SCOPES)
+        return frozenset(scopes)
+
+    def ensure_home(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        return self.home

@@ -1,0 +1,102 @@
+"""The one error tree of mlgate.
+
+    MlgateError                 a domain error: becomes an MCP ``isError`` result
+    ├── InvalidInput            arguments the caller can fix (shape, type, size, finiteness)
+    │   └── InvalidReference    a model reference that is malformed or not pinned
+    ├── NotFound                an unknown model, version, alias, skill or file
+    ├── WrongInterface          the version does not offer the interface asked for
+    ├── IntegrityError          a digest that does not match what was recorded
+    ├── Refused                 a policy refusal (allow-list, pickle, traversal, scope)
+    │   └── InsufficientScope   the caller lacks the scope a tool needs
+    ├── Unavailable             serving refused for now (halted, overloaded, breaker open)
+    │   ├── Halted
+    │   └── Overloaded
+    ├── GateFailed              a lifecycle gate refused a promotion
+    └── BackendError            a model or remote engine failed while answering
+
+    AuthError                   not a domain error: stays HTTP 401 at the transport
+    ConfigError                 bad settings: the process refuses to start
+
+Every ``MlgateError`` carries a message that says what was wrong and a ``hint`` that
+says what to do instead; ``str(err)`` joins the two, and that is what an agent reads.
+"""
+
+from __future__ import annotations
+
+
+class MlgateError(Exception):
+    """Base of every error an agent may see as a tool result."""
+
+    code = "error"
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} — {self.hint}" if self.hint else self.message
+
+
+class InvalidInput(MlgateError):
+    code = "invalid_input"
+
+
+class InvalidReference(InvalidInput):
+    code = "invalid_reference"
+
+
+class NotFound(MlgateError):
+    code = "not_found"
+
+
+class WrongInterface(MlgateError):
+    code = "wrong_interface"
+
+
+class IntegrityError(MlgateError):
+    code = "integrity"
+
+
+class Refused(MlgateError):
+    code = "refused"
+
+
+class InsufficientScope(Refused):
+    code = "insufficient_scope"
+
+    def __init__(self, tool: str, needed: str) -> None:
+        super().__init__(
+            f"{tool} needs the scope '{needed}', which this caller was not granted",
+            f"ask for a token (or MLGATE_STDIO_SCOPES) that includes '{needed}'",
+        )
+        self.tool = tool
+        self.needed = needed
+
+
+class Unavailable(MlgateError):
+    code = "unavailable"
+
+
+class Halted(Unavailable):
+    code = "halted"
+
+
+class Overloaded(Unavailable):
+    code = "overloaded"
+
+
+class GateFailed(MlgateError):
+    code = "gate_failed"
+
+
+class BackendError(MlgateError):
+    code = "backend"
+
+
+class AuthError(Exception):
+    """A credential problem: answered with HTTP 401 by the transport, never as a tool result."""
+
+
+class ConfigError(Exception):
+    """Settings that cannot work; the process refuses to start and says which setting."""
