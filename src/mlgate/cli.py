@@ -1,0 +1,130 @@
+"""The ``mlgate`` command line. Imports stay light: each command imports what it needs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+EPILOG = "Settings come from MLGATE_* environment variables or a .env file (see README)."
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mlgate", description="MCP server for audited, pinned access to ML models.",
+                                epilog=EPILOG)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="serve MCP over stdio (default) or streamable HTTP")
+    s.add_argument("--http", action="store_true", help="streamable HTTP at /mcp/ml instead of stdio")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--stateless", action="store_true", help="no MCP sessions: JSON responses, any replica answers")
+    s.add_argument("--no-auth", action="store_true", help="no bearer tokens (loopback only)")
+    s.add_argument("--demo", action="store_true", help="seed the demo models first")
+
+    sub.add_parser("demo", help="train and register the demo models (idempotent)")
+
+    t = sub.add_parser("token", help="mint a development token (MLGATE_DEV_AUTH=1)")
+    t.add_argument("--scope", default="ml:read ml:infer")
+    t.add_argument("--audience", default=None)
+    t.add_argument("--ttl", type=int, default=3600)
+    t.add_argument("--subject", default="dev")
+
+    c = sub.add_parser("call", help="call one tool and print its JSON result")
+    c.add_argument("tool")
+    c.add_argument("arguments", nargs="?", default="{}", help="JSON object of arguments")
+    c.add_argument("--url", help="an HTTP MCP endpoint instead of a spawned stdio server")
+    c.add_argument("--token", help="bearer token for --url")
+
+    m = sub.add_parser("models", help="the model lifecycle, for operators")
+    msub = m.add_subparsers(dest="action", required=True)
+    msub.add_parser("list")
+    mi = msub.add_parser("info")
+    mi.add_argument("model")
+    mr = msub.add_parser("register", help="register a .skops/.onnx file, an MLflow model folder or runs:/ URI")
+    mr.add_argument("name")
+    mr.add_argument("source")
+    mr.add_argument("--alias", default=None)
+
+    a = sub.add_parser("audit", help="the audit ledger")
+    asub = a.add_subparsers(dest="action", required=True)
+    at = asub.add_parser("tail")
+    at.add_argument("-n", type=int, default=20)
+    at.add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from mlgate.config import Settings
+    from mlgate.errors import ConfigError, MlgateError
+
+    try:
+        settings = Settings()
+        handler = COMMANDS[args.command]
+        return int(handler(settings, args) or 0)
+    except (MlgateError, ConfigError) as exc:
+        print(f"mlgate: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _serve(settings: Any, args: argparse.Namespace) -> int:
+    from mlgate.server.run import serve_http, serve_stdio
+
+    if args.demo:
+        _demo(settings, args, quiet=args.http is False)
+    if args.http:
+        return serve_http(settings, host=args.host, port=args.port, stateless=args.stateless, no_auth=args.no_auth)
+    return serve_stdio(settings)
+
+
+def _demo(settings: Any, args: argparse.Namespace, quiet: bool = False) -> int:
+    from mlgate.demo import seed_demo
+
+    echo = (lambda _m: None) if quiet else (lambda m: print(m, file=sys.stderr))
+    settings.ensure_home()
+    echo(f"demo registry in {settings.tracking}")
+    seed_demo(settings, echo=echo)
+    return 0
+
+
+def _token(settings: Any, args: argparse.Namespace) -> int:
+    from mlgate.auth.devkeys import mint_token
+
+    print(mint_token(settings, args.scope.split(), audience=args.audience, ttl=args.ttl, subject=args.subject))
+    return 0
+
+
+def _call(settings: Any, args: argparse.Namespace) -> int:
+    from mlgate.server.client import call_tool
+
+    try:
+        arguments = json.loads(args.arguments)
+    except json.JSONDecodeError as exc:
+        print(f"mlgate: arguments are not JSON: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(arguments, dict):
+        print("mlgate: arguments must be a JSON object", file=sys.stderr)
+        return 2
+    ok, payload = call_tool(args.tool, arguments, url=args.url, token=args.token)
+    print(json.dumps(payload, indent=2) if not isinstance(payload, str) else payload)
+    return 0 if ok else 1
+
+
+def _models(settings: Any, args: argparse.Namespace) -> int:
+    from mlgate.models.operator import run_models_command
+
+    return run_models_command(settings, args)
+
+
+def _audit(settings: Any, args: argparse.Namespace) -> int:
+    from mlgate.state.audit import tail_command
+
+    return tail_command(settings, n=args.n, as_json=args.json)
+
+
+COMMANDS = {"serve": _serve, "demo": _demo, "token": _token, "call": _call, "models": _models, "audit": _audit}

@@ -1,0 +1,132 @@
+"""``mlgate demo``: trains and registers the demo models; idempotent.
+
+Each model becomes version 1 with the alias ``production`` and its training metrics:
+demo-regressor (diabetes, Ridge), demo-classifier (iris, logistic regression),
+demo-forecaster (seasonal-trend with intervals), demo-segmenter (mean-shift change
+points), demo-sentiment (TF-IDF + logistic regression on the corpus shipped in
+``mlgate/data/sentiment.csv``). Everything is local: no downloads.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from mlgate.config import Settings
+from mlgate.models.registry import Registrar
+
+DEMO_MODELS = ("demo-regressor", "demo-classifier", "demo-forecaster", "demo-segmenter", "demo-sentiment")
+IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+def _regressor(reg: Registrar) -> None:
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import mean_absolute_error, r2_score
+    from sklearn.model_selection import train_test_split
+
+    data = load_diabetes()
+    x, y = np.asarray(data.data, dtype=np.float64), np.asarray(data.target, dtype=np.float64)
+    names = [str(n) for n in data.feature_names]
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.2, random_state=0)
+    est = Ridge(alpha=0.1).fit(xtr, ytr)
+    pred = est.predict(xte)
+    metrics = {"r2": float(r2_score(yte, pred)), "mae": float(mean_absolute_error(yte, pred))}
+    reg.register_sklearn("demo-regressor", est, xtr, names, metrics, alias="production",
+                         description="Ridge regression of diabetes progression (scikit-learn's diabetes data).")
+
+
+def _classifier(reg: Registrar) -> None:
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, log_loss
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    data = load_iris()
+    x = np.asarray(data.data, dtype=np.float64)
+    y = np.asarray([str(data.target_names[i]) for i in data.target])
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.3, random_state=0, stratify=y)
+    est = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(xtr, ytr)
+    metrics = {"accuracy": float(accuracy_score(yte, est.predict(xte))),
+               "log_loss": float(log_loss(yte, est.predict_proba(xte), labels=est.classes_))}
+    reg.register_sklearn("demo-classifier", est, xtr, IRIS_FEATURES, metrics, alias="production",
+                         description="Iris species from flower measurements (logistic regression).",
+                         extra_meta={"classes": [str(c) for c in est.classes_]})
+
+
+def _forecaster(reg: Registrar) -> None:
+    from mlgate.interfaces.seasonal import fit_seasonal, make_demo_series
+
+    series = make_demo_series(n=240, period=12, seed=0)
+    params = fit_seasonal(series, period=12)
+    metrics = {k: float(v) for k, v in params.get("metrics", {}).items()}
+    example = {"history": [round(v, 3) for v in series[-48:]], "horizon": 12, "levels": [0.8, 0.95]}
+    reg.register_native("demo-forecaster", "seasonal_trend", params, metrics, alias="production",
+                        description="Seasonal-trend forecaster (period 12) with normal prediction intervals.",
+                        extra_meta={"example": example})
+
+
+def _segmenter(reg: Registrar) -> None:
+    from mlgate.interfaces.changepoint import fit_segmenter, make_demo_series
+
+    params = fit_segmenter(seed=0)
+    metrics = {k: float(v) for k, v in params.get("metrics", {}).items()}
+    series, _ = make_demo_series(seed=1)
+    example = {"series": [round(v, 3) for v in series]}
+    reg.register_native("demo-segmenter", "binseg_mean", params, metrics, alias="production",
+                        description="Mean-shift change-point detection (binary segmentation, BIC-like penalty).",
+                        extra_meta={"example": example})
+
+
+def sentiment_corpus() -> tuple[list[str], list[str]]:
+    text = resources.files("mlgate").joinpath("data/sentiment.csv").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(text.splitlines()))
+    return [r["text"] for r in rows], [r["label"] for r in rows]
+
+
+def _sentiment(reg: Registrar) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+
+    texts, labels = sentiment_corpus()
+    xtr, xte, ytr, yte = train_test_split(texts, labels, test_size=0.25, random_state=0, stratify=labels)
+    est = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True),
+                        LogisticRegression(max_iter=1000, C=4.0)).fit(xtr, ytr)
+    pred = est.predict(xte)
+    metrics = {"accuracy": float(accuracy_score(yte, pred)), "f1_macro": float(f1_score(yte, pred, average="macro"))}
+    example = {"texts": ["The battery lasts all day, superb.", "The support team never answered."]}
+    reg.register_sklearn("demo-sentiment", est, np.zeros((1, 1)), [], metrics, alias="production", text_input=True,
+                         description="Sentiment of short English reviews (TF-IDF + logistic regression).",
+                         extra_meta={"example": example})
+
+
+BUILDERS: dict[str, Callable[[Registrar], None]] = {
+    "demo-regressor": _regressor,
+    "demo-classifier": _classifier,
+    "demo-forecaster": _forecaster,
+    "demo-segmenter": _segmenter,
+    "demo-sentiment": _sentiment,
+}
+
+
+def seed_demo(settings: Settings, echo: Callable[[str], Any] = print) -> list[str]:
+    """Register every demo model that is not there yet; returns the names registered now."""
+    reg = Registrar(settings)
+    made = []
+    for name, build in BUILDERS.items():
+        if reg.exists(name, 1):
+            echo(f"  {name}@1 already registered")
+            continue
+        build(reg)
+        made.append(name)
+        echo(f"  {name}@1 registered (alias production)")
+    return made

@@ -1,0 +1,95 @@
+"""The five interfaces a model version can offer, and what a loaded version carries.
+
+Adapters (``sklearn.py``, ``pyfunc.py``, ``native.py``, ``onnx.py``) implement one or
+more of these Protocols over a registered artifact. Which interfaces a version offers
+is recorded on it at registration (the ``mlgate.interfaces`` tag) and checked before a
+call reaches the adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+Interface = Literal["predictor", "classifier", "forecaster", "segmenter", "analyzer"]
+INTERFACES: tuple[Interface, ...] = ("predictor", "classifier", "forecaster", "segmenter", "analyzer")
+TOOL_OF: dict[str, str] = {
+    "predictor": "ml.predict",
+    "classifier": "ml.classify",
+    "forecaster": "ml.forecast",
+    "segmenter": "ml.segment",
+    "analyzer": "ml.analyze",
+}
+
+Matrix = npt.NDArray[np.float64]
+Interval = tuple[float, list[float], list[float]]
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    def predict(self, rows: Matrix) -> list[float]: ...
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    def classify(self, rows: Matrix) -> tuple[list[str], list[dict[str, float]]]: ...
+
+
+@runtime_checkable
+class Forecaster(Protocol):
+    def forecast(
+        self, history: Sequence[float], horizon: int, levels: Sequence[float]
+    ) -> tuple[list[float], list[Interval]]: ...
+
+
+@runtime_checkable
+class Segmenter(Protocol):
+    def segment(self, series: Sequence[float]) -> tuple[list[int], list[tuple[int, int, float]]]: ...
+
+
+@runtime_checkable
+class Analyzer(Protocol):
+    def analyze(self, texts: Sequence[str]) -> list[tuple[str, float]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    name: str
+    type: str = "double"  # double | long | boolean | string
+
+
+@dataclass(slots=True)
+class VersionInfo:
+    """Everything known about one concrete version before (and after) it is loaded."""
+
+    name: str
+    version: int
+    interfaces: tuple[str, ...]
+    flavor: str
+    source: str
+    run_id: str | None = None
+    sha256: str | None = None
+    features: list[Feature] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    stats: dict[str, dict[str, float]] = field(default_factory=dict)
+    description: str = ""
+    created_at: int | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.name, self.version)
+
+
+@dataclass(slots=True)
+class LoadedModel:
+    info: VersionInfo
+    impl: Any
+    size_bytes: int
+    local_path: str
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,260 @@
+"""Registering versions the way mlgate serves them: digest, interfaces, features,
+metrics and per-feature training statistics recorded at registration.
+
+Used by ``mlgate demo``, ``mlgate models register`` and the supply-chain tools.
+mlflow, pandas and skops are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlgate.config import Settings
+from mlgate.errors import InvalidInput, NotFound
+from mlgate.interfaces.base import Feature, VersionInfo
+from mlgate.models.resolvers import (
+    TAG_FEATURES,
+    TAG_INTERFACES,
+    TAG_METRICS,
+    TAG_SHA,
+    TAG_STAGE,
+    MlflowResolver,
+    _version_info,
+)
+from mlgate.supply.artifacts import tree_sha256
+
+EXPERIMENT = "mlgate"
+SAMPLE_ROWS = 200
+
+
+def training_stats(x: np.ndarray, names: list[str]) -> dict[str, dict[str, float]]:
+    return {
+        n: {
+            "mean": float(x[:, i].mean()),
+            "std": float(x[:, i].std()),
+            "min": float(x[:, i].min()),
+            "max": float(x[:, i].max()),
+        }
+        for i, n in enumerate(names)
+    }
+
+
+class Registrar:
+    def __init__(self, settings: Settings, resolver: MlflowResolver | None = None) -> None:
+        self.settings = settings
+        self.resolver = resolver or MlflowResolver(settings)
+        self.client = self.resolver.client
+        import mlflow
+
+        # the fluent API (start_run, log_model) reads the process-wide URIs
+        mlflow.set_tracking_uri(settings.tracking)
+        mlflow.set_registry_uri(settings.tracking)
+
+    def experiment_id(self) -> str:
+        exp = self.client.get_experiment_by_name(EXPERIMENT)
+        if exp is not None:
+            return str(exp.experiment_id)
+        location = self.settings.artifact_root if self.settings.tracking_uri is None else None
+        return str(self.client.create_experiment(EXPERIMENT, artifact_location=location))
+
+    def exists(self, name: str, version: int = 1) -> bool:
+        try:
+            self.client.get_model_version(name, str(version))
+            return True
+        except Exception:
+            return False
+
+    def _finish(
+        self,
+        name: str,
+        version: str,
+        path: Path,
+        interfaces: list[str],
+        features: list[Feature],
+        metrics: dict[str, float],
+        alias: str | None,
+        extra_tags: dict[str, str] | None = None,
+    ) -> VersionInfo:
+        digest, _ = tree_sha256(path)
+        tags = {
+            TAG_SHA: digest,
+            TAG_INTERFACES: ",".join(interfaces),
+            TAG_METRICS: json.dumps({k: round(float(v), 6) for k, v in metrics.items()}),
+            TAG_STAGE: "development",
+            **(extra_tags or {}),
+        }
+        if features:
+            feats = json.dumps([{"name": f.name, "type": f.type} for f in features])
+            if len(feats) < 4900:
+                tags[TAG_FEATURES] = feats
+        for k, v in tags.items():
+            self.client.set_model_version_tag(name, version, k, v)
+        if alias:
+            self.client.set_registered_model_alias(name, alias, version)
+            if alias == "production":
+                self.client.set_model_version_tag(name, version, TAG_STAGE, "production")
+        return _version_info(self.client.get_model_version(name, version))
+
+    def register_sklearn(
+        self,
+        name: str,
+        estimator: Any,
+        x: np.ndarray,
+        feature_names: list[str],
+        metrics: dict[str, float],
+        *,
+        description: str = "",
+        alias: str | None = None,
+        extra_meta: dict[str, Any] | None = None,
+        text_input: bool = False,
+    ) -> VersionInfo:
+        import mlflow
+        import mlflow.sklearn
+
+        from mlgate.interfaces.sklearn import interfaces_of
+
+        interfaces = list(interfaces_of(estimator))
+        features = [] if text_input else [Feature(n) for n in feature_names]
+        meta: dict[str, Any] = {"interfaces": interfaces, **(extra_meta or {})}
+        signature = None
+        if not text_input:
+            import pandas as pd
+            from mlflow.models import infer_signature
+
+            meta["features"] = [{"name": f.name, "type": f.type} for f in features]
+            meta["stats"] = training_stats(x, feature_names)
+            meta["sample"] = np.round(x[:SAMPLE_ROWS], 6).tolist()
+            frame = pd.DataFrame(x[:5], columns=feature_names)
+            signature = infer_signature(frame, np.asarray(estimator.predict(x[:5])))
+        self._ensure_model(name, description)
+        with mlflow.start_run(experiment_id=self.experiment_id(), run_name=f"{name}-register") as run:
+            self._log_metrics(run.info.run_id, metrics)
+            info = mlflow.sklearn.log_model(
+                estimator,
+                name="model",
+                signature=signature,
+                metadata={"mlgate": meta},
+                skops_trusted_types=_trusted_types(estimator),
+            )
+        mv = self.client.create_model_version(name, info.model_uri, run_id=run.info.run_id, description=description)
+        path = self.resolver.local_path(_version_info(mv))
+        return self._finish(name, str(mv.version), path, interfaces, features, metrics, alias)
+
+    def register_native(
+        self,
+        name: str,
+        kind: str,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        *,
+        description: str = "",
+        alias: str | None = None,
+        extra_meta: dict[str, Any] | None = None,
+    ) -> VersionInfo:
+        import mlflow
+
+        from mlgate.interfaces.native import KIND_INTERFACE, write_native
+
+        interfaces = [KIND_INTERFACE[kind]]
+        self._ensure_model(name, description)
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "model"
+            write_native(folder, kind, params, {"mlgate": {"interfaces": interfaces, **(extra_meta or {})}})
+            with mlflow.start_run(experiment_id=self.experiment_id(), run_name=f"{name}-register") as run:
+                self._log_metrics(run.info.run_id, metrics)
+                mlflow.log_artifacts(str(folder), artifact_path="model")
+        source = f"{run.info.artifact_uri}/model"
+        mv = self.client.create_model_version(name, source, run_id=run.info.run_id, description=description)
+        path = self.resolver.local_path(_version_info(mv))
+        return self._finish(name, str(mv.version), path, interfaces, [], metrics, alias)
+
+    def register_dir(self, name: str, model_dir: Path, *, alias: str | None = None, description: str = "",
+                     extra_tags: dict[str, str] | None = None, metrics: dict[str, float] | None = None) -> VersionInfo:
+        """Register an MLflow model folder (as written by ``mlflow.<flavor>.save_model``)."""
+        import mlflow
+
+        from mlgate.models.loader import load_model_dir
+
+        if not (model_dir / "MLmodel").exists():
+            raise InvalidInput(f"{model_dir} has no MLmodel file", "pass an MLflow model folder or a .skops/.onnx file")
+        self._ensure_model(name, description)
+        with mlflow.start_run(experiment_id=self.experiment_id(), run_name=f"{name}-register") as run:
+            self._log_metrics(run.info.run_id, metrics or {})
+            mlflow.log_artifacts(str(model_dir), artifact_path="model")
+        mv = self.client.create_model_version(
+            name, f"{run.info.artifact_uri}/model", run_id=run.info.run_id, description=description
+        )
+        info = _version_info(mv)
+        path = self.resolver.local_path(info)
+        digest, size = tree_sha256(path)
+        loaded = load_model_dir(info, path, size)  # refuses what mlgate cannot serve, before tagging
+        return self._finish(name, str(mv.version), path, list(loaded.info.interfaces), loaded.info.features,
+                            metrics or {}, alias, extra_tags)
+
+    def register_file(self, name: str, file: Path, *, alias: str | None = None, description: str = "") -> VersionInfo:
+        """Register a ``.skops`` scikit-learn model or an ``.onnx`` graph."""
+        import yaml
+
+        if not file.is_file():
+            raise NotFound(f"no file at {file}")
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "model"
+            folder.mkdir()
+            if file.suffix == ".skops":
+                shutil.copy(file, folder / "model.skops")
+                flavors: dict[str, Any] = {"sklearn": {"pickled_model": "model.skops", "serialization_format": "skops"}}
+            elif file.suffix == ".onnx":
+                shutil.copy(file, folder / "model.onnx")
+                flavors = {"onnx": {"data": "model.onnx"}}
+            else:
+                raise InvalidInput(
+                    f"{file.name}: mlgate registers .skops and .onnx files, not {file.suffix or 'this file'}",
+                    "save scikit-learn models with skops.io.dump, or convert to ONNX; pickles are refused",
+                )
+            (folder / "MLmodel").write_text(yaml.safe_dump({"artifact_path": "model", "flavors": flavors}))
+            return self.register_dir(name, folder, alias=alias, description=description)
+
+    def register_run(self, name: str, model_uri: str, *, alias: str | None = None) -> VersionInfo:
+        """Register a model an MLflow run logged (``runs:/<id>/model`` or ``models:/m-…``), with mlgate's tags."""
+        import mlflow
+
+        self._ensure_model(name, "")
+        registered = mlflow.register_model(model_uri, name)
+        mv = self.client.get_model_version(name, registered.version)
+        info = _version_info(mv)
+        path = self.resolver.local_path(info)
+        from mlgate.models.loader import load_model_dir
+
+        _, size = tree_sha256(path)
+        loaded = load_model_dir(info, path, size)
+        return self._finish(name, str(mv.version), path, list(loaded.info.interfaces), loaded.info.features,
+                            self.resolver.metrics(info), alias)
+
+    def _ensure_model(self, name: str, description: str) -> None:
+        from mlgate.models.ref import check_name
+
+        check_name(name)
+        try:
+            self.client.get_registered_model(name)
+        except Exception:
+            self.client.create_registered_model(name, description=description or None)
+
+    def _log_metrics(self, run_id: str, metrics: dict[str, float]) -> None:
+        for k, v in metrics.items():
+            self.client.log_metric(run_id, k, float(v))
+
+
+def _trusted_types(estimator: Any) -> list[str]:
+    """The skops types this estimator needs, limited to scikit-learn / NumPy (see interfaces.sklearn)."""
+    import skops.io as sio
+
+    from mlgate.interfaces.sklearn import TRUSTED_PREFIXES
+
+    untrusted = sio.get_untrusted_types(data=sio.dumps(estimator))
+    return [t for t in untrusted if t.startswith(TRUSTED_PREFIXES)]

@@ -1,0 +1,147 @@
+"""The MCP server: the one list of tools, each with its scope and annotations.
+
+Every tool passes through ``guard``: the scope check (the same rule on every
+transport), the domain-error → ``isError`` mapping, and one ledger row per call.
+Tool modules never import this module; nothing registers itself by import.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import MCPError
+from mcp_types import Completion, ResourceTemplateReference, ToolAnnotations
+
+from mlgate import __version__
+from mlgate.auth.scopes import check_registered, satisfies, scope_for
+from mlgate.errors import InsufficientScope, MlgateError
+from mlgate.serving.runtime import Runtime
+from mlgate.tools import inference, models
+
+log = logging.getLogger("mlgate.tools")
+
+READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+INFER = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    fn: Callable[..., Awaitable[Any]]
+    title: str
+    annotations: ToolAnnotations
+
+
+TOOLS: list[ToolSpec] = [
+    ToolSpec("ml.list_models", models.list_models, "List models", READ),
+    ToolSpec("ml.model_info", models.model_info, "Describe a model version", READ),
+    ToolSpec("ml.predict", inference.predict, "Predict", INFER),
+    ToolSpec("ml.classify", inference.classify, "Classify", INFER),
+    ToolSpec("ml.forecast", inference.forecast, "Forecast with intervals", INFER),
+    ToolSpec("ml.segment", inference.segment, "Find change points", INFER),
+    ToolSpec("ml.analyze", inference.analyze, "Analyze texts", INFER),
+]
+
+INSTRUCTIONS = """mlgate serves an organisation's registered ML models.
+Start with ml.list_models, then ml.model_info on a version to see its features and an example call.
+Always pin a version ('name@3') or an alias ('name@production'); every result names the exact version that ran."""
+
+
+def guard(spec: ToolSpec) -> Callable[..., Awaitable[Any]]:
+    """Wrap a tool: scope check, error mapping, ledger row. Keeps the tool's signature."""
+    scope = scope_for(spec.name)
+    fn = spec.fn
+
+    @functools.wraps(fn)
+    async def call(**kwargs: Any) -> Any:
+        ctx: Context[Any, Any] = kwargs["ctx"]
+        rt: Runtime = ctx.request_context.lifespan_context
+        caller = rt.caller()
+        t0 = time.perf_counter()
+        try:
+            if not satisfies(caller.scopes, scope):
+                raise InsufficientScope(spec.name, scope)
+            result = await fn(**kwargs)
+        except MlgateError as exc:
+            rt.record(spec.name, caller, kwargs, None, t0, exc)
+            raise ToolError(str(exc)) from None
+        except (ToolError, MCPError):
+            raise
+        except Exception as exc:
+            incident = uuid.uuid4().hex[:12]
+            log.exception("%s failed unexpectedly (incident %s)", spec.name, incident)
+            rt.record(spec.name, caller, kwargs, None, t0, exc)
+            raise ToolError(
+                f"{spec.name} failed inside the server (incident {incident}); the operator's log has details"
+            ) from None
+        rt.record(spec.name, caller, kwargs, result, t0, None)
+        return result
+
+    return call
+
+
+def build_server(runtime: Runtime) -> MCPServer[Runtime]:
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
+        yield runtime
+
+    server: MCPServer[Runtime] = MCPServer(
+        "mlgate", title="mlgate", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan
+    )
+    for spec in TOOLS:
+        server.add_tool(
+            guard(spec),
+            name=spec.name,
+            title=spec.title,
+            description=(spec.fn.__doc__ or "").strip(),
+            annotations=spec.annotations,
+            structured_output=True,
+        )
+    check_registered(spec.name for spec in TOOLS)
+    _add_cards(server, runtime)
+    return server
+
+
+def _add_cards(server: MCPServer[Runtime], runtime: Runtime) -> None:
+    from mlgate.models import catalog
+
+    @server.resource(
+        "mlgate://models/{name}/{version}",
+        name="model-card",
+        title="Model version card",
+        description="Interfaces, features with training ranges, metrics, lineage and an example call.",
+        mime_type="text/markdown",
+    )
+    async def model_card(name: str, version: str) -> str:
+        caller = runtime.caller()
+        if not satisfies(caller.scopes, "ml:read"):
+            raise InsufficientScope("the model card", "ml:read")
+        return await catalog.card(runtime, name, version)
+
+    @server.completion()
+    async def complete(ref: Any, argument: Any, context: Any) -> Completion | None:
+        if not isinstance(ref, ResourceTemplateReference):
+            return None
+        versions = await runtime.list_versions_cached()
+        prefix = argument.value or ""
+        if argument.name == "name":
+            values = sorted({v.name for v in versions if v.name.startswith(prefix)})
+        elif argument.name == "version":
+            chosen = ((context.arguments or {}) if context else {}).get("name")
+            values = [str(v.version) for v in versions if v.name == chosen and str(v.version).startswith(prefix)]
+        else:
+            return None
+        return Completion(values=values[:100], total=len(values), has_more=len(values) > 100)
+
+
+def tool_names() -> list[str]:
+    return [spec.name for spec in TOOLS]

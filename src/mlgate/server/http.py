@@ -1,0 +1,76 @@
+"""The HTTP surface: MCP streamable HTTP at ``/mcp/ml``, ``/healthz``, ``/metrics``.
+
+Without OAuth configured the app serves only on a loopback address (the command line
+refuses anything else). The SDK's streamable-HTTP app is mounted as-is; its session
+manager runs inside this app's lifespan.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import ASGIApp
+
+from mlgate import __version__
+from mlgate.config import Settings
+from mlgate.serving.runtime import Runtime
+
+MCP_PATH = "/mcp/ml"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def transport_security(settings: Settings, host: str, port: int) -> TransportSecuritySettings:
+    """Host/Origin allow-list against DNS rebinding: loopback names plus the canonical URI's host."""
+    canonical = urlsplit(settings.resource_url)
+    hosts = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", f"{host}:{port}"}
+    if canonical.netloc:
+        hosts.add(canonical.netloc)
+    origins = {f"http://{h}" for h in hosts} | {f"https://{h}" for h in hosts}
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=sorted(hosts), allowed_origins=sorted(origins)
+    )
+
+
+def build_http_app(
+    settings: Settings,
+    server: MCPServer[Runtime],
+    runtime: Runtime,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    stateless: bool = False,
+    wrap: Callable[[ASGIApp], ASGIApp] | None = None,
+) -> ASGIApp:
+    """The whole HTTP app. ``wrap`` puts an ASGI layer (bearer auth) in front of everything;
+    it decides itself which paths it guards."""
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    async def metrics(_: Request) -> Response:
+        return PlainTextResponse(runtime.prometheus(), media_type="text/plain; version=0.0.4")
+
+    server.custom_route("/healthz", methods=["GET"])(healthz)
+    server.custom_route("/metrics", methods=["GET"])(metrics)
+    app: ASGIApp = server.streamable_http_app(
+        streamable_http_path=MCP_PATH,
+        json_response=stateless,
+        stateless_http=stateless,
+        transport_security=transport_security(settings, host, port),
+        host=host,
+    )
+    return app if wrap is None else wrap(app)

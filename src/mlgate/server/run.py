@@ -1,0 +1,72 @@
+"""Starting the server on a transport."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from mlgate.config import Settings
+from mlgate.errors import ConfigError
+
+log = logging.getLogger("mlgate")
+
+
+def _logging() -> None:
+    # stdout carries the MCP protocol on stdio: logs go to stderr only.
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def serve_stdio(settings: Settings) -> int:
+    import anyio
+
+    from mlgate.server.app import build_server
+    from mlgate.serving.runtime import Runtime
+
+    _logging()
+    runtime = Runtime(settings, transport="stdio")
+    server = build_server(runtime)
+
+    async def main() -> None:
+        try:
+            await server.run_stdio_async()
+        finally:
+            await runtime.aclose()
+
+    anyio.run(main)
+    return 0
+
+
+def serve_http(settings: Settings, *, host: str, port: int, stateless: bool, no_auth: bool) -> int:
+    import uvicorn
+
+    from mlgate.server.http import MCP_PATH, build_http_app, is_loopback
+    from mlgate.server.security import auth_layer
+
+    _logging()
+    wrap = auth_layer(settings, no_auth=no_auth)
+    if wrap is None and not is_loopback(host):
+        raise ConfigError(
+            f"refusing to serve without authentication on {host}: only loopback addresses may run without OAuth "
+            "(set MLGATE_AUTH_ISSUER and MLGATE_AUTH_JWKS, or MLGATE_DEV_AUTH=1)"
+        )
+    from mlgate.server.app import build_server
+    from mlgate.serving.runtime import Runtime
+
+    runtime = Runtime(settings, transport="http")
+    app = build_http_app(settings, build_server(runtime), runtime, host=host, port=port, stateless=stateless,
+                         wrap=wrap)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    print(f"mlgate MCP endpoint: http://{shown}:{port}{MCP_PATH}", file=sys.stderr, flush=True)
+    if wrap is not None:
+        print(f"protected-resource metadata: http://{shown}:{port}/.well-known/oauth-protected-resource{MCP_PATH}",
+              file=sys.stderr, flush=True)
+    else:
+        print("authentication: off (loopback only)", file=sys.stderr, flush=True)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        import anyio
+
+        anyio.run(runtime.aclose)
+    return 0

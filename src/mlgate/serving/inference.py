@@ -1,0 +1,68 @@
+"""The five inference calls, as plain functions over a ``Runtime`` (no MCP here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlgate.errors import InvalidInput
+from mlgate.interfaces.records import check_series, check_texts, to_matrix
+from mlgate.serving.runtime import Runtime
+from mlgate.tools.schemas import (
+    AnalyzeResult,
+    ClassifyResult,
+    ForecastResult,
+    IntervalBand,
+    PredictResult,
+    Segment,
+    SegmentResult,
+    TextResult,
+)
+
+MAX_SERIES = 100_000
+
+
+async def predict(rt: Runtime, model: str, features: Any) -> PredictResult:
+    loaded, stamp = await rt.acquire(model, "predictor")
+    s = rt.settings
+    rows = to_matrix(features, loaded.info.features, max_rows=s.max_rows, max_cells=s.max_cells)
+    values = await rt.call_model(loaded.impl.predict, rows)
+    return PredictResult(model=stamp, predictions=values)
+
+
+async def classify(rt: Runtime, model: str, features: Any) -> ClassifyResult:
+    loaded, stamp = await rt.acquire(model, "classifier")
+    s = rt.settings
+    rows = to_matrix(features, loaded.info.features, max_rows=s.max_rows, max_cells=s.max_cells)
+    labels, probs = await rt.call_model(loaded.impl.classify, rows)
+    return ClassifyResult(model=stamp, labels=labels, probabilities=probs)
+
+
+async def forecast(rt: Runtime, model: str, history: Any, horizon: int, levels: list[float] | None) -> ForecastResult:
+    loaded, stamp = await rt.acquire(model, "forecaster")
+    hist = check_series(history, "history", max_len=MAX_SERIES, min_len=2)
+    if not isinstance(horizon, int) or isinstance(horizon, bool) or not 1 <= horizon <= 1000:
+        raise InvalidInput(f"horizon {horizon!r} is out of range", "send an integer between 1 and 1000")
+    lv = [0.8, 0.95] if levels is None else list(levels)
+    point, bands = await rt.call_model(loaded.impl.forecast, hist, horizon, lv)
+    return ForecastResult(
+        model=stamp,
+        horizon=horizon,
+        forecast=point,
+        intervals=[IntervalBand(level=lvl, lower=lo, upper=hi) for lvl, lo, hi in bands],
+    )
+
+
+async def segment(rt: Runtime, model: str, series: Any) -> SegmentResult:
+    loaded, stamp = await rt.acquire(model, "segmenter")
+    values = check_series(series, "series", max_len=MAX_SERIES, min_len=2)
+    breaks, segs = await rt.call_model(loaded.impl.segment, values)
+    return SegmentResult(
+        model=stamp, breakpoints=breaks, segments=[Segment(start=a, end=b, mean=m) for a, b, m in segs]
+    )
+
+
+async def analyze(rt: Runtime, model: str, texts: Any) -> AnalyzeResult:
+    loaded, stamp = await rt.acquire(model, "analyzer")
+    items = check_texts(texts, max_items=rt.settings.max_rows)
+    out = await rt.call_model(loaded.impl.analyze, items)
+    return AnalyzeResult(model=stamp, results=[TextResult(label=lbl, score=sc) for lbl, sc in out])

@@ -1,0 +1,120 @@
+"""The kill switch: halts that operators set and every replica honours.
+
+``check(model)`` is on the hot path of every prediction, so it reads an in-memory
+snapshot (a dict of active halts by scope) and never touches the database: when
+nothing is halted it is one dict truth test. A background **thread** refreshes the
+snapshot from the state database every ``poll_interval`` seconds, so a halt set by
+another process sharing the database is honoured within that interval.
+
+``halt`` and ``resume`` write through to the database and swap the local snapshot
+before they return: from the moment ``halt`` returns, ``check`` refuses in this
+process. A refresh that started before a local change is discarded, so a stale
+read can never undo a halt that just landed. If the database cannot be read, the
+last snapshot stays in force (and is logged).
+
+``halt``, ``resume`` and ``refresh`` block on the database: call them through
+``anyio.to_thread.run_sync`` from async code. ``check`` and ``snapshot`` never block.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+
+from mlgate.errors import Halted
+from mlgate.state.db import ALL, Halt, StateDB
+
+log = logging.getLogger(__name__)
+
+
+def _index(halts: Iterable[Halt]) -> dict[str, Halt]:
+    return {h.scope: h for h in halts if h.active}
+
+
+def halted_error(halt: Halt, model_name: str) -> Halted:
+    """The error a refused call gets: who halted, when, why, and how to lift it."""
+    if halt.scope == ALL:
+        what, resume = "all model serving", 'ml.resume {} (without a model)'
+    else:
+        what, resume = f"model '{halt.scope}'", f'ml.resume {{"model": "{halt.scope}"}}'
+    return Halted(
+        f"{what} is halted, so {model_name} was not run: halted by {halt.by} at {halt.at} "
+        f"because: {halt.reason}",
+        f"an operator must run {resume} (scope ml:halt) before calls are served again",
+    )
+
+
+class KillSwitch:
+    def __init__(self, db: StateDB, poll_interval: float = 0.5, *, start: bool = True) -> None:
+        self.db = db
+        self.poll_interval = poll_interval
+        self._halts: dict[str, Halt] = _index(db.active_halts())  # swapped whole, never mutated
+        self._lock = threading.Lock()
+        self._generation = 0  # bumped by every local halt/resume
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.refresh_errors = 0
+        if start:
+            self._thread = threading.Thread(target=self._poll, name="mlgate-killswitch", daemon=True)
+            self._thread.start()
+
+    # -- the hot path -------------------------------------------------------------
+    def check(self, model_name: str) -> None:
+        """Raise ``Halted`` if ``model_name`` or all serving is halted; otherwise return at once."""
+        halts = self._halts
+        if halts:
+            halt = halts.get(ALL) or halts.get(model_name)
+            if halt is not None:
+                raise halted_error(halt, model_name)
+
+    def is_halted(self, model_name: str | None = None) -> bool:
+        halts = self._halts
+        return ALL in halts or (model_name is not None and model_name in halts)
+
+    def snapshot(self) -> list[Halt]:
+        """The active halts this process honours now (for ``ml.serving_status``)."""
+        return sorted(self._halts.values(), key=lambda h: (h.scope != ALL, h.scope))
+
+    # -- operators ---------------------------------------------------------------
+    def halt(self, model: str | None, reason: str, by: str) -> Halt:
+        """Halt one model (``None``: all serving); in force in this process when this returns."""
+        with self._lock:
+            halt = self.db.halt(model, reason, by)
+            self._halts = {**self._halts, halt.scope: halt}
+            self._generation += 1
+        return halt
+
+    def resume(self, model: str | None, by: str) -> bool:
+        """Lift the halt of one model (``None``: the all-serving halt); False if there was none."""
+        with self._lock:
+            resumed = self.db.resume(model, by)
+            scope = ALL if model is None else model.strip()
+            self._halts = {k: v for k, v in self._halts.items() if k != scope}
+            self._generation += 1
+        return resumed
+
+    # -- the refresh --------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-read the active halts now (the poller does this every ``poll_interval``)."""
+        with self._lock:
+            generation = self._generation
+        halts = _index(self.db.active_halts())
+        with self._lock:
+            if generation == self._generation:  # no local halt/resume raced this read
+                self._halts = halts
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.poll_interval):
+            try:
+                self.refresh()
+            except Exception:
+                self.refresh_errors += 1
+                log.exception("kill switch: reading halts failed; keeping the last snapshot")
+
+    def close(self) -> None:
+        """Stop the poller thread (the database stays open: it is not ours)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5.0)
+            self._thread = None

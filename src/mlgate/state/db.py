@@ -1,0 +1,339 @@
+"""The state database: halts, the audit ledger and skill runs (SQLAlchemy Core).
+
+``StateDB(url)`` opens any SQLAlchemy URL (``settings.state``). It creates and
+migrates its own schema on open, inside one write-locked transaction, so two
+processes may open a fresh database at the same moment. SQLite runs in WAL mode
+with a busy timeout, and every write transaction starts with ``BEGIN IMMEDIATE``
+so writers from several processes queue instead of failing. Only portable column
+types are used, so a PostgreSQL URL (``postgresql+psycopg://…``) works as well;
+there an advisory lock serialises migrations and halts.
+
+Every method blocks on I/O: call it from a worker thread in async code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.pool import StaticPool
+
+from mlgate.errors import ConfigError, InvalidInput
+
+SCHEMA_VERSION = 1
+ALL = "*"  # the halt scope that covers every model
+_PG_LOCK = 0x6D6C6761  # "mlga": the advisory lock key on PostgreSQL
+_ERROR_MAX = 2000
+
+Outcome = Literal["ok", "error"]
+
+
+def utcnow() -> str:
+    """The time as fixed-width ISO 8601 in UTC: text that sorts in time order."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _jsonable(obj: Any) -> Any:
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if hasattr(obj, "tolist"):  # numpy arrays and scalars
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def input_digest(obj: Any) -> str:
+    """sha256 (hex) of the canonical JSON of ``obj``: sorted keys, no whitespace, UTF-8."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Halt:
+    scope: str  # a model name, or "*" for all serving
+    reason: str
+    by: str
+    at: str
+    active: bool = True
+    resumed_by: str | None = None
+    resumed_at: str | None = None
+    id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    tool: str
+    outcome: Outcome
+    subject: str = "local"
+    client: str | None = None
+    transport: str = "stdio"
+    model_ref: str | None = None
+    version: str | None = None
+    digest: str | None = None
+    input_digest: str | None = None
+    duration_ms: float = 0.0
+    error_class: str | None = None
+    error_message: str | None = None
+    at: str = field(default_factory=utcnow)
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome not in ("ok", "error"):
+            raise ValueError(f"outcome must be 'ok' or 'error', not {self.outcome!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class SkillRun:
+    run_id: str
+    skill: str  # name@version
+    digest: str
+    status: str  # running | ok | error | halted
+    subject: str = "local"
+    input_digest: str | None = None
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    outputs_digest: str | None = None
+    started_at: str = field(default_factory=utcnow)
+    finished_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # INTEGER PRIMARY KEY is the rowid on SQLite
+metadata = sa.MetaData()
+schema_version = sa.Table("schema_version", metadata, sa.Column("version", sa.Integer, nullable=False))
+halts = sa.Table(
+    "halts", metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("scope", sa.String(255), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("halted_by", sa.String(255), nullable=False),
+    sa.Column("halted_at", sa.String(40), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("resumed_by", sa.String(255)),
+    sa.Column("resumed_at", sa.String(40)),
+    sa.Index("ix_halts_active_scope", "active", "scope"),
+)
+ledger = sa.Table(
+    "ledger", metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.String(40), nullable=False, index=True),
+    sa.Column("subject", sa.String(255), nullable=False),
+    sa.Column("client", sa.String(255)),
+    sa.Column("transport", sa.String(32), nullable=False),
+    sa.Column("tool", sa.String(64), nullable=False),
+    sa.Column("model_ref", sa.String(512)),
+    sa.Column("version", sa.String(64)),
+    sa.Column("digest", sa.String(128)),
+    sa.Column("input_digest", sa.String(128)),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Column("outcome", sa.String(8), nullable=False),
+    sa.Column("error_class", sa.String(128)),
+    sa.Column("error_message", sa.Text),
+)
+skill_runs = sa.Table(
+    "skill_runs", metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("skill", sa.String(255), nullable=False),
+    sa.Column("digest", sa.String(128), nullable=False),
+    sa.Column("subject", sa.String(255), nullable=False),
+    sa.Column("input_digest", sa.String(128)),
+    sa.Column("steps", sa.JSON, nullable=False),
+    sa.Column("outputs_digest", sa.String(128)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", sa.String(40), nullable=False),
+    sa.Column("finished_at", sa.String(40)),
+)
+
+# version -> statements that bring a database from version-1 to version. Version 1 is
+# the tables above, made by create_all; later versions add ALTERs here.
+MIGRATIONS: dict[int, list[str]] = {}
+
+
+def _scope(model: str | None) -> str:
+    if model is None:
+        return ALL
+    scope = model.strip()
+    if not scope:
+        raise InvalidInput("the model name is empty", "name a model, or leave it out to cover all serving")
+    return scope
+
+
+def _halt(row: sa.RowMapping) -> Halt:
+    return Halt(
+        scope=row["scope"], reason=row["reason"], by=row["halted_by"], at=row["halted_at"],
+        active=bool(row["active"]), resumed_by=row["resumed_by"], resumed_at=row["resumed_at"], id=row["id"],
+    )  # fmt: skip
+
+
+def _ledger_values(row: LedgerRow) -> dict[str, Any]:
+    values = dataclasses.asdict(row)
+    values.pop("id")
+    if values["error_message"] is not None:
+        values["error_message"] = values["error_message"][:_ERROR_MAX]
+    return values
+
+
+class StateDB:
+    """Halts, the append-only ledger and skill runs in one database."""
+
+    def __init__(self, url: str, *, busy_timeout_s: float = 30.0) -> None:
+        parsed = make_url(url)
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")  # the `postgres` extra installs psycopg 3
+        self.url: URL = parsed
+        self.sqlite = parsed.get_backend_name() == "sqlite"
+        self.postgres = parsed.get_backend_name() == "postgresql"
+        try:
+            self._engine = self._create_engine(parsed, busy_timeout_s)
+        except ModuleNotFoundError as exc:
+            raise ConfigError(
+                f"the state database URL {parsed.render_as_string()} needs the driver '{exc.name}': "
+                "install it (pip install 'mlgate[postgres]' for PostgreSQL)"
+            ) from exc
+        self._writer = self._engine.execution_options(mlgate_write=True)
+        self._migrate()
+
+    def _create_engine(self, url: URL, busy_timeout_s: float) -> Engine:
+        if not self.sqlite:
+            return sa.create_engine(url, pool_pre_ping=True)
+        memory = url.database in (None, "", ":memory:")
+        engine = sa.create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
+            poolclass=StaticPool if memory else None,
+        )
+        ms = int(busy_timeout_s * 1000)
+
+        @sa.event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (see _begin)
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout={ms}")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            write = conn.get_execution_options().get("mlgate_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+
+    @contextmanager
+    def _write(self, *, lock: bool = False) -> Iterator[Connection]:
+        """A write transaction: the SQLite write lock up front; ``lock`` adds the PG advisory lock."""
+        with self._writer.begin() as conn:
+            if lock and self.postgres:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+            yield conn
+
+    def _migrate(self) -> None:
+        with self._write(lock=True) as conn:
+            metadata.create_all(conn, checkfirst=True)
+            found = conn.execute(sa.select(schema_version.c.version)).scalar_one_or_none()
+            if found is None:
+                conn.execute(schema_version.insert().values(version=SCHEMA_VERSION))
+                return
+            if found > SCHEMA_VERSION:
+                raise ConfigError(
+                    f"the state database {self.url.render_as_string()} has schema version {found}, "
+                    f"newer than this mlgate understands ({SCHEMA_VERSION}): upgrade mlgate"
+                )
+            for version in range(found + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS.get(version, []):
+                    conn.execute(sa.text(statement))
+            if found != SCHEMA_VERSION:
+                conn.execute(schema_version.update().values(version=SCHEMA_VERSION))
+
+    def schema_version(self) -> int:
+        with self._engine.connect() as conn:
+            return int(conn.execute(sa.select(schema_version.c.version)).scalar_one())
+
+    # -- halts -------------------------------------------------------------------
+    def halt(self, model: str | None, reason: str, by: str) -> Halt:
+        """Halt one model (or all serving with ``None``). A newer halt of a scope supersedes the old one."""
+        scope = _scope(model)
+        if not reason.strip():
+            raise InvalidInput("a halt needs a reason", "say why serving stops; operators read it")
+        now = utcnow()
+        with self._write(lock=True) as conn:
+            active = sa.and_(halts.c.scope == scope, halts.c.active == sa.true())
+            conn.execute(halts.update().where(active).values(active=False, resumed_by=by, resumed_at=now))
+            values = {"scope": scope, "reason": reason, "halted_by": by, "halted_at": now, "active": True}
+            key = conn.execute(halts.insert().values(**values)).inserted_primary_key
+        return Halt(scope, reason, by, now, True, id=int(key[0]) if key else None)
+
+    def resume(self, model: str | None, by: str) -> bool:
+        """Lift the active halt of one scope (``None`` is the all-serving halt only); False if none."""
+        scope = _scope(model)
+        with self._write(lock=True) as conn:
+            active = sa.and_(halts.c.scope == scope, halts.c.active == sa.true())
+            result = conn.execute(
+                halts.update().where(active).values(active=False, resumed_by=by, resumed_at=utcnow())
+            )
+            return result.rowcount > 0
+
+    def active_halts(self) -> list[Halt]:
+        query = sa.select(halts).where(halts.c.active == sa.true()).order_by(halts.c.id)
+        with self._engine.connect() as conn:
+            return [_halt(row) for row in conn.execute(query).mappings()]
+
+    def halt_history(self, n: int = 50) -> list[Halt]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(halts).order_by(halts.c.id.desc()).limit(n)).mappings()
+            return [_halt(row) for row in rows][::-1]
+
+    # -- ledger (append-only: there is no update or delete) ------------------------
+    def append(self, row: LedgerRow) -> None:
+        self.append_many([row])
+
+    def append_many(self, rows: Iterable[LedgerRow]) -> None:
+        values = [_ledger_values(row) for row in rows]
+        if values:
+            with self._write() as conn:
+                conn.execute(ledger.insert(), values)
+
+    def tail(self, n: int = 20) -> list[LedgerRow]:
+        """The newest ``n`` rows, oldest first."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(ledger).order_by(ledger.c.id.desc()).limit(max(n, 0))).mappings()
+            return [LedgerRow(**dict(row)) for row in rows][::-1]
+
+    def count(self) -> int:
+        with self._engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(ledger)).scalar_one())
+
+    # -- skill runs ----------------------------------------------------------------
+    def record_run(self, run: SkillRun) -> None:
+        """Insert a run, or replace the record of the same ``run_id`` (start, then finish)."""
+        values = run.to_dict()
+        with self._write() as conn:
+            where = skill_runs.c.run_id == run.run_id
+            if conn.execute(skill_runs.update().where(where).values(**values)).rowcount == 0:
+                conn.execute(skill_runs.insert().values(**values))
+
+    def get_run(self, run_id: str) -> SkillRun | None:
+        with self._engine.connect() as conn:
+            query = sa.select(skill_runs).where(skill_runs.c.run_id == run_id)
+            row = conn.execute(query).mappings().one_or_none()
+        return None if row is None else SkillRun(**dict(row))
+
+    def close(self) -> None:
+        self._engine.dispose()

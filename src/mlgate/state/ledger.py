@@ -1,0 +1,159 @@
+"""The audit ledger writer: tool calls append rows without waiting for the disk.
+
+``Ledger(db)`` keeps a buffer and one background **thread** (not an event-loop
+task, so it works from sync code, from any event loop and across loops). The
+thread wakes when a row arrives, gathers for up to ``flush_interval`` seconds (or
+until ``max_batch`` rows are waiting), then writes the batch in one transaction
+with ``StateDB.append_many``. ``append`` only takes a lock and appends to a deque.
+
+Durability: ``await flush()`` (or ``flush_blocking()``) returns once every row
+appended before the call is committed; ``close()`` flushes everything and stops
+the thread. ``close`` is also registered with ``atexit``, so a clean interpreter
+exit writes what is buffered. A batch the database refuses is retried with
+back-off; if rows still cannot be written after ``max_pending`` pile up, ``append``
+raises ``Unavailable``: without an audit trail mlgate stops serving rather than
+serving blind.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import anyio
+
+from mlgate.errors import Unavailable
+from mlgate.state.db import LedgerRow, StateDB
+
+log = logging.getLogger(__name__)
+
+
+class Ledger:
+    def __init__(
+        self,
+        db: StateDB,
+        *,
+        flush_interval: float = 0.05,
+        max_batch: int = 500,
+        max_pending: int = 100_000,
+    ) -> None:
+        self.db = db
+        self.flush_interval = flush_interval
+        self.max_batch = max_batch
+        self.max_pending = max_pending
+        self._buf: deque[LedgerRow] = deque()
+        self._cond = threading.Condition()
+        self._appended = 0  # rows ever appended
+        self._done = 0  # rows ever written (or given up on at close)
+        self._written = 0
+        self._dropped = 0
+        self._batches = 0
+        self._failures = 0
+        self._urgent = False  # a flush is waiting: write without gathering
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="mlgate-ledger", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    # -- the caller's side ------------------------------------------------------------
+    def append(self, row: LedgerRow) -> None:
+        """Queue one row; never blocks on I/O. After ``close`` the row is written at once."""
+        with self._cond:
+            if not self._closing:
+                if len(self._buf) >= self.max_pending:
+                    raise Unavailable(
+                        f"the audit ledger cannot be written ({len(self._buf)} rows are waiting)",
+                        "an operator must check the state database (MLGATE_STATE_URL); retry later",
+                    )
+                self._buf.append(row)
+                self._appended += 1
+                self._cond.notify()
+                return
+        self.db.append(row)
+
+    def flush_blocking(self, timeout: float | None = None) -> bool:
+        """Wait until every row appended so far is written; False on timeout."""
+        with self._cond:
+            target = self._appended
+            self._urgent = True
+            self._cond.notify_all()
+            return self._cond.wait_for(lambda: self._done >= target, timeout)
+
+    async def flush(self) -> None:
+        """Like ``flush_blocking``, from async code (the wait runs in a worker thread)."""
+        await anyio.to_thread.run_sync(self.flush_blocking)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write everything buffered, then stop the writer thread. Idempotent."""
+        atexit.unregister(self.close)
+        with self._cond:
+            if self._closing:
+                return
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.error("audit ledger: %d rows still unwritten at close", len(self._buf))
+
+    @property
+    def pending(self) -> int:
+        return len(self._buf)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "pending": len(self._buf),
+            "written": self._written,
+            "dropped": self._dropped,
+            "batches": self._batches,
+            "write_failures": self._failures,
+        }
+
+    # -- the writer thread ---------------------------------------------------------------
+    def _take(self) -> list[LedgerRow]:
+        """Wait for rows, gather a batch, take it (empty list: stop)."""
+        with self._cond:
+            self._cond.wait_for(lambda: bool(self._buf) or self._closing)
+            if not self._buf:
+                return []
+            self._cond.wait_for(
+                lambda: self._urgent or self._closing or len(self._buf) >= self.max_batch,
+                self.flush_interval,
+            )
+            n = min(len(self._buf), self.max_batch)
+            batch = [self._buf.popleft() for _ in range(n)]
+            if not self._buf:
+                self._urgent = False
+            return batch
+
+    def _run(self) -> None:
+        while batch := self._take():
+            written = self._write(batch)
+            with self._cond:
+                self._done += len(batch)
+                self._written += len(batch) if written else 0
+                self._dropped += 0 if written else len(batch)
+                self._batches += 1
+                self._cond.notify_all()
+
+    def _write(self, batch: list[LedgerRow]) -> bool:
+        """Write one batch, retrying with back-off; gives up only when closing and out of retries."""
+        delay = 0.05
+        give_up_at: float | None = None
+        while True:
+            try:
+                self.db.append_many(batch)
+                return True
+            except Exception:
+                self._failures += 1
+                log.exception("audit ledger: writing %d rows failed; retrying in %.2fs", len(batch), delay)
+            if self._closing:
+                give_up_at = give_up_at or time.monotonic() + 5.0
+                if time.monotonic() >= give_up_at:
+                    log.error("audit ledger: gave up on %d rows at close", len(batch))
+                    return False
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)

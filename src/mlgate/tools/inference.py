@@ -1,0 +1,83 @@
+"""Inference tools: predict, classify, forecast, segment, analyze. Thin: the work is in serving/."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from pydantic import Field
+
+from mlgate.serving import inference
+from mlgate.tools.context import ModelArg, runtime
+from mlgate.tools.schemas import AnalyzeResult, ClassifyResult, ForecastResult, PredictResult, SegmentResult
+
+Records = Annotated[
+    list[dict[str, Any]],
+    Field(
+        description="One object per row, keys = the version's feature names (see ml.model_info), values = numbers.",
+        examples=[[{"age": 0.04, "sex": 0.05, "bmi": 0.06, "bp": 0.02, "s1": -0.04,
+                    "s2": -0.03, "s3": -0.04, "s4": -0.0, "s5": 0.02, "s6": -0.02}]],
+        min_length=1,
+    ),
+]
+
+
+async def predict(model: ModelArg, features: Records, ctx: Context[Any, Any]) -> PredictResult:
+    """Run a Predictor (regression) on records; returns one number per record.
+
+    Example: {"model": "demo-regressor@1", "features": [{"age": 0.04, "sex": 0.05, "bmi": 0.06, "bp": 0.02,
+    "s1": -0.04, "s2": -0.03, "s3": -0.04, "s4": 0.0, "s5": 0.02, "s6": -0.02}]}.
+    The result's `model` says exactly which version ran (name, version, sha256).
+    """
+    return await inference.predict(runtime(ctx), model, features)
+
+
+async def classify(model: ModelArg, features: Records, ctx: Context[Any, Any]) -> ClassifyResult:
+    """Run a Classifier on records; returns a label and a probability per class for each record.
+
+    Example: {"model": "demo-classifier@production", "features": [{"sepal_length": 5.1, "sepal_width": 3.5,
+    "petal_length": 1.4, "petal_width": 0.2}]}.
+    """
+    return await inference.classify(runtime(ctx), model, features)
+
+
+async def forecast(
+    model: ModelArg,
+    history: Annotated[list[float], Field(description="Past values, oldest first, evenly spaced.", min_length=2)],
+    horizon: Annotated[int, Field(description="How many steps ahead to forecast.", ge=1, le=1000)],
+    ctx: Context[Any, Any],
+    levels: Annotated[
+        list[float] | None,
+        Field(description="Prediction-interval levels in (0, 1); default [0.8, 0.95].", max_length=5),
+    ] = None,
+) -> ForecastResult:
+    """Run a Forecaster: history + horizon → point forecast with lower/upper bounds per interval level.
+
+    Example: {"model": "demo-forecaster@1", "history": [ …at least two seasons… ], "horizon": 12,
+    "levels": [0.8, 0.95]}. ml.model_info on the model gives a full example history.
+    """
+    return await inference.forecast(runtime(ctx), model, history, horizon, levels)
+
+
+async def segment(
+    model: ModelArg,
+    series: Annotated[list[float], Field(description="The series to split, oldest first.", min_length=2)],
+    ctx: Context[Any, Any],
+) -> SegmentResult:
+    """Run a Segmenter: finds change points (indices where a new regime starts) and each segment's mean.
+
+    Example: {"model": "demo-segmenter@1", "series": [0.1, 0.0, …, 5.2, 5.1, …]}.
+    """
+    return await inference.segment(runtime(ctx), model, series)
+
+
+async def analyze(
+    model: ModelArg,
+    texts: Annotated[list[str], Field(description="Texts to label, one result per text.", min_length=1)],
+    ctx: Context[Any, Any],
+) -> AnalyzeResult:
+    """Run an Analyzer (text classifier): returns a label and its score for each text.
+
+    Example: {"model": "demo-sentiment@1", "texts": ["Great battery life", "The support never answered"]}.
+    """
+    return await inference.analyze(runtime(ctx), model, texts)

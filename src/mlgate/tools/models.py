@@ -1,0 +1,26 @@
+"""Read-only tools about models: the list and one version's details."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.mcpserver import Context
+
+from mlgate.models import catalog
+from mlgate.tools.context import ModelArg, runtime
+from mlgate.tools.schemas import ListModelsResult, ModelInfoResult
+
+
+async def list_models(ctx: Context[Any, Any]) -> ListModelsResult:
+    """List registered models with their versions, aliases (e.g. production), interfaces and key metrics.
+
+    Use it first to find a pinned reference such as 'demo-regressor@1' for the inference tools.
+    """
+    return await catalog.list_models(runtime(ctx))
+
+
+async def model_info(model: ModelArg, ctx: Context[Any, Any]) -> ModelInfoResult:
+    """Describe one version: interfaces, features with their training ranges, metrics, lineage,
+    the artifact digest, and an example call you can copy.
+    """
+    return await catalog.model_info(runtime(ctx), model)
