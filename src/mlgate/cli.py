@@ -85,7 +85,10 @@ def _serve(settings: Any, args: argparse.Namespace) -> int:
 def _demo(settings: Any, args: argparse.Namespace, quiet: bool = False) -> int:
     from mlgate.demo import seed_demo
 
-    echo = (lambda _m: None) if quiet else (lambda m: print(m, file=sys.stderr))
+    def echo(message: str) -> None:
+        if not quiet:
+            print(message, file=sys.stderr)
+
     settings.ensure_home()
     echo(f"demo registry in {settings.tracking}")
     seed_demo(settings, echo=echo)
@@ -124,7 +127,7 @@ def _models(settings: Any, args: argparse.Namespace) -> int:
 def _audit(settings: Any, args: argparse.Namespace) -> int:
     from mlgate.state.audit import tail_command
 
-    return tail_command(settings, n=args.n, as_json=args.json)
+    return int(tail_command(settings, n=args.n, as_json=args.json))
 
 
 COMMANDS = {"serve": _serve, "demo": _demo, "token": _token, "call": _call, "models": _models, "audit": _audit}

@@ -7,10 +7,10 @@ module-level instance.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 ALL_SCOPES = ("ml:read", "ml:infer", "ml:manage", "ml:halt", "ml:admin")
 

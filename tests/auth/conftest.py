@@ -7,10 +7,9 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import uvicorn
@@ -51,7 +50,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_settings(home: Path, **values: Any) -> Settings:
-    return Settings(_env_file=None, home=home, **values)  # type: ignore[call-arg]
+    options: dict[str, Any] = {"_env_file": None, "home": home, **values}
+    return Settings(**options)
 
 
 _KEYS: dict[str, RSAKey] = {}
@@ -108,7 +108,7 @@ class TestIssuer:
                 claims.pop(name, None)
             else:
                 claims[name] = value
-        head = {"alg": "RS256", "typ": "at+jwt", "kid": key.kid}
+        head: dict[str, Any] = {"alg": "RS256", "typ": "at+jwt", "kid": key.kid}
         head.update(header or {})
         return jwt.encode(head, claims, key, algorithms=[head["alg"]])
 
@@ -155,8 +155,8 @@ def free_port() -> int:
 class LiveServer:
     """``app`` served by a real uvicorn on 127.0.0.1, in a thread."""
 
-    def __init__(self, app: ASGIApp, *, lifespan: str = "off") -> None:
-        self.port = free_port()
+    def __init__(self, app: ASGIApp, *, port: int | None = None, lifespan: Literal["auto", "on", "off"] = "off") -> None:
+        self.port = port or free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan=lifespan)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -177,8 +177,3 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
-
-
-@pytest.fixture
-def live() -> Iterator[type[LiveServer]]:
-    yield LiveServer

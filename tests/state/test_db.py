@@ -39,7 +39,7 @@ def finish(proc: subprocess.Popen[str]) -> str:
 
 
 def test_schema_is_created_once_in_wal_mode(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
+    path = tmp_path / "home" / "state.db"  # the folder is made on first use
     db = StateDB(url(path))
     assert db.schema_version() == state.SCHEMA_VERSION
     db.close()

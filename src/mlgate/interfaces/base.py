@@ -31,7 +31,7 @@ Interval = tuple[float, list[float], list[float]]
 
 @runtime_checkable
 class Predictor(Protocol):
-    def predict(self, rows: Matrix) -> list[float]: ...
+    def predict(self, rows: Matrix) -> list[Any]: ...
 
 
 @runtime_checkable

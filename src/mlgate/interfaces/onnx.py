@@ -40,7 +40,7 @@ class OnnxModel:
         out: list[Any] = self.session.run(None, {self.input_name: rows.astype(self.dtype, copy=False)})
         return out
 
-    def predict(self, rows: Matrix) -> list[float]:
+    def predict(self, rows: Matrix) -> list[Any]:
         arr = np.asarray(self._run(rows)[0], dtype=np.float64).reshape(len(rows), -1)
         return arr[:, 0].tolist() if arr.shape[1] == 1 else arr.tolist()
 

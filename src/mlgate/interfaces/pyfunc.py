@@ -19,7 +19,7 @@ class PyfuncModel:
         self.model = model
         self.columns = [f.name for f in features]
 
-    def predict(self, rows: Matrix) -> list[float]:
+    def predict(self, rows: Matrix) -> list[Any]:
         import pandas as pd
 
         out = self.model.predict(pd.DataFrame(rows, columns=self.columns or None))

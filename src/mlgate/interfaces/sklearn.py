@@ -42,14 +42,14 @@ def load_estimator(model_dir: Path, flavor_conf: dict[str, Any]) -> Any:
         import pickle
 
         with path.open("rb") as f:
-            return pickle.load(f)  # noqa: S301 - registry artifact, digest verified before this call
+            return pickle.load(f)
     raise BackendError(f"unknown scikit-learn serialization format {fmt!r}")
 
 
 def interfaces_of(est: Any) -> tuple[str, ...]:
     if is_text_pipeline(est):
         return ("analyzer",)
-    if hasattr(est, "predict_proba") and getattr(est, "_estimator_type", None) == "classifier" or _is_classifier(est):
+    if _is_classifier(est):
         return ("classifier",)
     return ("predictor",)
 
@@ -64,7 +64,7 @@ def _is_classifier(est: Any) -> bool:
 
 
 def is_text_pipeline(est: Any) -> bool:
-    steps = getattr(est, "steps", None)
+    steps: Any = getattr(est, "steps", None)
     return bool(steps) and type(steps[0][1]).__name__ in TEXT_STEPS
 
 
@@ -94,7 +94,7 @@ class SklearnModel:
             warnings.simplefilter("ignore")
             return fn(x)
 
-    def predict(self, rows: Matrix) -> list[float]:
+    def predict(self, rows: Matrix) -> list[Any]:
         out = np.asarray(self._call("predict", rows), dtype=np.float64).reshape(len(rows), -1)
         return out[:, 0].tolist() if out.shape[1] == 1 else out.tolist()
 

@@ -45,6 +45,7 @@ def load_model_dir(info: VersionInfo, path: Path, size: int) -> LoadedModel:
     flavors: dict[str, Any] = mlmodel.get("flavors") or {}
     meta: dict[str, Any] = (mlmodel.get("metadata") or {}).get("mlgate") or {}
     impl: Any
+    offered: tuple[str, ...]
     if "mlgate" in flavors:
         from mlgate.interfaces.native import KIND_INTERFACE, load_native
 

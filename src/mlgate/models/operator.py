@@ -49,11 +49,11 @@ def run_models_command(settings: Settings, args: argparse.Namespace) -> int:
         reg = Registrar(settings)
         src = args.source
         if src.startswith(("runs:/", "models:/")):
-            v = reg.register_run(args.name, src, alias=args.alias)
+            reg_v = reg.register_run(args.name, src, alias=args.alias)
         elif Path(src).is_dir():
-            v = reg.register_dir(args.name, Path(src), alias=args.alias)
+            reg_v = reg.register_dir(args.name, Path(src), alias=args.alias)
         else:
-            v = reg.register_file(args.name, Path(src), alias=args.alias)
-        print(f"registered {v.name}@{v.version} ({','.join(v.interfaces)}) sha256 {v.sha256}")
+            reg_v = reg.register_file(args.name, Path(src), alias=args.alias)
+        print(f"registered {reg_v.name}@{reg_v.version} ({','.join(reg_v.interfaces)}) sha256 {reg_v.sha256}")
         return 0
     raise SystemExit(f"unknown action {args.action}")

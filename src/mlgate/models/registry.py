@@ -192,7 +192,7 @@ class Registrar:
         )
         info = _version_info(mv)
         path = self.resolver.local_path(info)
-        digest, size = tree_sha256(path)
+        _, size = tree_sha256(path)
         loaded = load_model_dir(info, path, size)  # refuses what mlgate cannot serve, before tagging
         return self._finish(name, str(mv.version), path, list(loaded.info.interfaces), loaded.info.features,
                             metrics or {}, alias, extra_tags)

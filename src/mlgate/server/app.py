@@ -127,7 +127,7 @@ def _add_cards(server: MCPServer[Runtime], runtime: Runtime) -> None:
             raise InsufficientScope("the model card", "ml:read")
         return await catalog.card(runtime, name, version)
 
-    @server.completion()
+    @server.completion()  # type: ignore[no-untyped-call, untyped-decorator]
     async def complete(ref: Any, argument: Any, context: Any) -> Completion | None:
         if not isinstance(ref, ResourceTemplateReference):
             return None

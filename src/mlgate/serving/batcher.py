@@ -36,6 +36,8 @@ import numpy as np
 
 from mlgate.errors import BackendError, InvalidInput, MlgateError, Overloaded
 
+Outputs = Sequence[Any] | np.ndarray  # one output per input row
+ModelCall = Callable[[np.ndarray], Outputs]
 BATCH_THRESHOLD_S = 200e-6  # one call cheaper than this is not worth batching
 
 
@@ -93,7 +95,7 @@ class Batcher:
 
     def __init__(
         self,
-        call: Callable[[np.ndarray], Sequence[Any]],
+        call: ModelCall,
         *,
         max_batch_size: int = 64,
         max_wait_ms: float = 2.0,
@@ -289,7 +291,7 @@ class Batcher:
                 "check the input values against ml.model_info; other requests were not affected",
             )
 
-    def _split(self, batch: list[_Request], outputs: Sequence[Any]) -> None:
+    def _split(self, batch: list[_Request], outputs: Outputs) -> None:
         total = sum(req.rows.shape[0] for req in batch)
         if len(outputs) != total:
             raise ValueError(f"the model returned {len(outputs)} outputs for {total} rows")

@@ -35,12 +35,11 @@ def _index(halts: Iterable[Halt]) -> dict[str, Halt]:
 def halted_error(halt: Halt, model_name: str) -> Halted:
     """The error a refused call gets: who halted, when, why, and how to lift it."""
     if halt.scope == ALL:
-        what, resume = "all model serving", 'ml.resume {} (without a model)'
+        what, resume = f"all model serving is halted ({model_name} was not run)", "ml.resume without a model"
     else:
-        what, resume = f"model '{halt.scope}'", f'ml.resume {{"model": "{halt.scope}"}}'
+        what, resume = f"model '{halt.scope}' is halted", f'ml.resume {{"model": "{halt.scope}"}}'
     return Halted(
-        f"{what} is halted, so {model_name} was not run: halted by {halt.by} at {halt.at} "
-        f"because: {halt.reason}",
+        f"{what}: halted by {halt.by} at {halt.at} because: {halt.reason}",
         f"an operator must run {resume} (scope ml:halt) before calls are served again",
     )
 

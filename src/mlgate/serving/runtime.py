@@ -76,7 +76,8 @@ class Runtime:
             offered = ", ".join(info.interfaces) or "none"
             tools = " or ".join(TOOL_OF[i] for i in info.interfaces if i in TOOL_OF)
             raise WrongInterface(
-                f"{info.name}@{info.version} is not a {interface}; it offers: {offered}",
+                f"{info.name}@{info.version} is not {'an' if interface[0] in 'aeiou' else 'a'} {interface}; "
+                f"it offers: {offered}",
                 f"call {tools} with it instead" if tools else "pick another model (see ml.list_models)",
             )
         return loaded, ModelStamp(name=info.name, version=info.version, ref=model, sha256=info.sha256)

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -118,7 +119,8 @@ _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # INTEGER PRIMARY KE
 metadata = sa.MetaData()
 schema_version = sa.Table("schema_version", metadata, sa.Column("version", sa.Integer, nullable=False))
 halts = sa.Table(
-    "halts", metadata,
+    "halts",
+    metadata,
     sa.Column("id", _ID, primary_key=True, autoincrement=True),
     sa.Column("scope", sa.String(255), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
@@ -130,7 +132,8 @@ halts = sa.Table(
     sa.Index("ix_halts_active_scope", "active", "scope"),
 )
 ledger = sa.Table(
-    "ledger", metadata,
+    "ledger",
+    metadata,
     sa.Column("id", _ID, primary_key=True, autoincrement=True),
     sa.Column("at", sa.String(40), nullable=False, index=True),
     sa.Column("subject", sa.String(255), nullable=False),
@@ -147,7 +150,8 @@ ledger = sa.Table(
     sa.Column("error_message", sa.Text),
 )
 skill_runs = sa.Table(
-    "skill_runs", metadata,
+    "skill_runs",
+    metadata,
     sa.Column("run_id", sa.String(64), primary_key=True),
     sa.Column("skill", sa.String(255), nullable=False),
     sa.Column("digest", sa.String(128), nullable=False),
@@ -159,6 +163,7 @@ skill_runs = sa.Table(
     sa.Column("started_at", sa.String(40), nullable=False),
     sa.Column("finished_at", sa.String(40)),
 )
+_ACTIVE = halts.c.active == sa.true()
 
 # version -> statements that bring a database from version-1 to version. Version 1 is
 # the tables above, made by create_all; later versions add ALTERs here.
@@ -212,7 +217,9 @@ class StateDB:
     def _create_engine(self, url: URL, busy_timeout_s: float) -> Engine:
         if not self.sqlite:
             return sa.create_engine(url, pool_pre_ping=True)
-        memory = url.database in (None, "", ":memory:")
+        memory = url.database in (None, "", ":memory:")  # one shared connection: single-threaded tests only
+        if not memory and url.database is not None:
+            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
@@ -262,9 +269,12 @@ class StateDB:
             if found != SCHEMA_VERSION:
                 conn.execute(schema_version.update().values(version=SCHEMA_VERSION))
 
-    def schema_version(self) -> int:
+    def _rows(self, query: sa.Select[Any]) -> list[sa.RowMapping]:
         with self._engine.connect() as conn:
-            return int(conn.execute(sa.select(schema_version.c.version)).scalar_one())
+            return list(conn.execute(query).mappings())
+
+    def schema_version(self) -> int:
+        return int(self._rows(sa.select(schema_version.c.version))[0]["version"])
 
     # -- halts -------------------------------------------------------------------
     def halt(self, model: str | None, reason: str, by: str) -> Halt:
@@ -274,7 +284,7 @@ class StateDB:
             raise InvalidInput("a halt needs a reason", "say why serving stops; operators read it")
         now = utcnow()
         with self._write(lock=True) as conn:
-            active = sa.and_(halts.c.scope == scope, halts.c.active == sa.true())
+            active = sa.and_(halts.c.scope == scope, _ACTIVE)
             conn.execute(halts.update().where(active).values(active=False, resumed_by=by, resumed_at=now))
             values = {"scope": scope, "reason": reason, "halted_by": by, "halted_at": now, "active": True}
             key = conn.execute(halts.insert().values(**values)).inserted_primary_key
@@ -284,21 +294,17 @@ class StateDB:
         """Lift the active halt of one scope (``None`` is the all-serving halt only); False if none."""
         scope = _scope(model)
         with self._write(lock=True) as conn:
-            active = sa.and_(halts.c.scope == scope, halts.c.active == sa.true())
+            active = sa.and_(halts.c.scope == scope, _ACTIVE)
             result = conn.execute(
                 halts.update().where(active).values(active=False, resumed_by=by, resumed_at=utcnow())
             )
             return result.rowcount > 0
 
     def active_halts(self) -> list[Halt]:
-        query = sa.select(halts).where(halts.c.active == sa.true()).order_by(halts.c.id)
-        with self._engine.connect() as conn:
-            return [_halt(row) for row in conn.execute(query).mappings()]
+        return [_halt(r) for r in self._rows(sa.select(halts).where(_ACTIVE).order_by(halts.c.id))]
 
     def halt_history(self, n: int = 50) -> list[Halt]:
-        with self._engine.connect() as conn:
-            rows = conn.execute(sa.select(halts).order_by(halts.c.id.desc()).limit(n)).mappings()
-            return [_halt(row) for row in rows][::-1]
+        return [_halt(r) for r in self._rows(sa.select(halts).order_by(halts.c.id.desc()).limit(n))][::-1]
 
     # -- ledger (append-only: there is no update or delete) ------------------------
     def append(self, row: LedgerRow) -> None:
@@ -312,13 +318,11 @@ class StateDB:
 
     def tail(self, n: int = 20) -> list[LedgerRow]:
         """The newest ``n`` rows, oldest first."""
-        with self._engine.connect() as conn:
-            rows = conn.execute(sa.select(ledger).order_by(ledger.c.id.desc()).limit(max(n, 0))).mappings()
-            return [LedgerRow(**dict(row)) for row in rows][::-1]
+        rows = self._rows(sa.select(ledger).order_by(ledger.c.id.desc()).limit(max(n, 0)))
+        return [LedgerRow(**dict(row)) for row in rows][::-1]
 
     def count(self) -> int:
-        with self._engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(ledger)).scalar_one())
+        return int(self._rows(sa.select(sa.func.count().label("n")).select_from(ledger))[0]["n"])
 
     # -- skill runs ----------------------------------------------------------------
     def record_run(self, run: SkillRun) -> None:
@@ -330,10 +334,8 @@ class StateDB:
                 conn.execute(skill_runs.insert().values(**values))
 
     def get_run(self, run_id: str) -> SkillRun | None:
-        with self._engine.connect() as conn:
-            query = sa.select(skill_runs).where(skill_runs.c.run_id == run_id)
-            row = conn.execute(query).mappings().one_or_none()
-        return None if row is None else SkillRun(**dict(row))
+        rows = self._rows(sa.select(skill_runs).where(skill_runs.c.run_id == run_id))
+        return SkillRun(**dict(rows[0])) if rows else None
 
     def close(self) -> None:
         self._engine.dispose()

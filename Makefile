@@ -1,0 +1,36 @@
+# Two commands on a fresh machine: `make serve` and `make test`. Each sets up .venv itself.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: serve test lint typecheck unit bench contract clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+serve: $(VENV)/.installed
+	$(VENV)/bin/mlgate serve --http --demo --host $(HOST) --port $(PORT)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check src tests bench
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest
+
+test: lint typecheck unit
+
+bench: $(VENV)/.installed
+	$(PY) bench/predict_latency.py
+
+contract: $(VENV)/.installed
+	$(PY) ../shared/tools/contract_check.py $(VENV)/bin/mlgate
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,100 @@
+"""Shared fixtures: one real MLflow registry (SQLite) seeded with the demo models per test session."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlgate.config import Settings
+
+DIABETES_ROW = {"age": 0.04, "sex": 0.05, "bmi": 0.06, "bp": 0.02, "s1": -0.04,
+                "s2": -0.03, "s3": -0.04, "s4": 0.0, "s5": 0.02, "s6": -0.02}
+IRIS_ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLGATE_HOME with the demo models registered (the real `mlgate demo` code path)."""
+    from mlgate.demo import seed_demo
+
+    home = tmp_path_factory.mktemp("mlgate-home")
+    settings = Settings(home=home)
+    settings.ensure_home()
+    seed_demo(settings, echo=lambda _m: None)
+    return home
+
+
+@pytest.fixture
+def settings(demo_home: Path) -> Settings:
+    return Settings(home=demo_home)
+
+
+def tool_payload(result: Any) -> tuple[bool, Any]:
+    """(is_error, structured content or error text) of a CallToolResult."""
+    if result.is_error:
+        return True, " ".join(getattr(c, "text", "") for c in result.content)
+    return False, result.structured_content
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def mlgate_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLGATE_")}
+    env.update({"MLGATE_HOME": str(home), **extra})
+    return env
+
+
+@pytest.fixture(scope="session")
+def http_server(demo_home: Path) -> Iterator[str]:
+    """A real `mlgate serve --http` process on 127.0.0.1; yields the MCP URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlgate", "serve", "--http", "--host", "127.0.0.1", "--port", str(port)],
+        env=mlgate_env(demo_home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(url + "/healthz", proc)
+        yield url + "/mcp/ml"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise RuntimeError(f"server exited early: {err[-2000:]}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer in {timeout}s")
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True)

@@ -1,0 +1,84 @@
+"""The same tools and behaviour over stdio (a spawned `mlgate serve`) and streamable HTTP (real uvicorn)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from mcp import Client, StdioServerParameters
+
+from tests.conftest import DIABETES_ROW, free_port, mlgate_env
+from tests.tools.scenarios import call, exercise_all_tools
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_every_tool_over_stdio(demo_home: Path) -> None:
+    params = StdioServerParameters(command=sys.executable, args=["-m", "mlgate", "serve"], env=mlgate_env(demo_home))
+    async with Client(params) as c:
+        await exercise_all_tools(c)
+
+
+async def test_every_tool_over_http(http_server: str) -> None:
+    async with Client(http_server) as c:
+        await exercise_all_tools(c)
+
+
+async def test_http_legacy_session_mode(http_server: str) -> None:
+    async with Client(http_server, mode="legacy") as c:
+        err, out = await call(c, "ml.predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW]})
+    assert not err and out["model"]["version"] == 1
+
+
+def test_health_and_metrics(http_server: str) -> None:
+    base = http_server.removesuffix("/mcp/ml")
+    health = httpx.get(base + "/healthz")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    metrics = httpx.get(base + "/metrics")
+    assert metrics.status_code == 200 and "mlgate_tool_calls_total" in metrics.text
+
+
+def test_http_refuses_dns_rebinding_host(http_server: str) -> None:
+    r = httpx.post(http_server, headers={"Host": "evil.example:80", "Content-Type": "application/json",
+                                         "Accept": "application/json, text/event-stream"},
+                   json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    assert r.status_code in (403, 421), r.status_code
+
+
+def test_no_auth_http_refuses_non_loopback(demo_home: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mlgate", "serve", "--http", "--host", "0.0.0.0", "--port", str(free_port())],
+        env=mlgate_env(demo_home), capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2
+    assert "only loopback addresses may run without OAuth" in done.stderr
+
+
+def test_call_command_prints_json(demo_home: Path) -> None:
+    import json
+
+    done = subprocess.run(
+        [sys.executable, "-m", "mlgate", "call", "ml.predict",
+         json.dumps({"model": "demo-regressor@production", "features": [DIABETES_ROW]})],
+        env=mlgate_env(demo_home), capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["model"]["ref"] == "demo-regressor@production" and len(out["predictions"]) == 1
+    bad = subprocess.run([sys.executable, "-m", "mlgate", "call", "ml.predict", '{"model": "demo-regressor"}'],
+                         env=mlgate_env(demo_home), capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "error" in json.loads(bad.stdout)
+
+
+def test_call_command_over_http(http_server: str, demo_home: Path) -> None:
+    import json
+
+    done = subprocess.run(
+        [sys.executable, "-m", "mlgate", "call", "--url", http_server, "ml.list_models"],
+        env=mlgate_env(demo_home), capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert any(m["name"] == "demo-classifier" for m in json.loads(done.stdout)["models"])
