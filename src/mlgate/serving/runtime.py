@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 
 from mlgate.config import Settings
-from mlgate.errors import WrongInterface
+from mlgate.errors import NotFound, WrongInterface
 from mlgate.interfaces.base import TOOL_OF, LoadedModel, VersionInfo
 from mlgate.models.cache import ModelCache
 from mlgate.models.ref import ModelRef, parse_ref
@@ -39,6 +39,7 @@ class Runtime:
     def __init__(self, settings: Settings, resolver: Resolver | None = None, *, transport: str = "memory") -> None:
         self.settings = settings
         self.resolver: Resolver = resolver or MlflowResolver(settings)
+        self._resolvers: dict[str, Resolver] = {"registry": self.resolver}
         self.cache: ModelCache[LoadedModel] = ModelCache(settings.cache_mb * 1024 * 1024, lambda m: m.size_bytes)
         self.transport = transport
         self.started = time.time()
@@ -59,8 +60,19 @@ class Runtime:
     def parse(self, model: str) -> ModelRef:
         return parse_ref(model, allow_latest=self.settings.allow_latest)
 
+    def resolver_for(self, source: str) -> Resolver:
+        """The registry resolver, or the Hub snapshot resolver for ``hf:`` refs (made on first use)."""
+        found = self._resolvers.get(source)
+        if found is None:
+            if source != "hf":
+                raise NotFound(f"unknown model source {source!r}")
+            from mlgate.supply.hub import HubResolver
+
+            found = self._resolvers[source] = HubResolver(self.settings)
+        return found
+
     async def resolve(self, ref: ModelRef) -> VersionInfo:
-        return await anyio.to_thread.run_sync(self.resolver.resolve, ref)
+        return await anyio.to_thread.run_sync(self.resolver_for(ref.source).resolve, ref)
 
     async def acquire(self, model: str, interface: str | None = None) -> tuple[LoadedModel, ModelStamp]:
         """Resolve ``model``, load it once (cached), check it offers ``interface``."""
@@ -70,7 +82,7 @@ class Runtime:
             info = await self.resolve(ref)
             loaded = self.cache.get_nowait(info.key)
             if loaded is None:
-                loaded = await self.cache.get(info.key, lambda: self._load(info))
+                loaded = await self.cache.get(info.key, lambda: self._load(info, ref.source))
         info = loaded.info
         if interface is not None and interface not in info.interfaces:
             offered = ", ".join(info.interfaces) or "none"
@@ -82,9 +94,9 @@ class Runtime:
             )
         return loaded, ModelStamp(name=info.name, version=info.version, ref=model, sha256=info.sha256)
 
-    async def _load(self, info: VersionInfo) -> LoadedModel:
+    async def _load(self, info: VersionInfo, source: str = "registry") -> LoadedModel:
         t0 = time.perf_counter()
-        loaded = await anyio.to_thread.run_sync(self.resolver.load, info)
+        loaded = await anyio.to_thread.run_sync(self.resolver_for(source).load, info)
         log.info("loaded %s@%s in %.0f ms", info.name, info.version, (time.perf_counter() - t0) * 1000)
         return loaded
 
