@@ -43,23 +43,25 @@ def serve_http(settings: Settings, *, host: str, port: int, stateless: bool, no_
     from mlgate.server.security import auth_layer
 
     _logging()
-    wrap = auth_layer(settings, no_auth=no_auth)
+    from mlgate.server.app import build_server
+    from mlgate.serving.runtime import Runtime
+
+    runtime = Runtime(settings, transport="http")
+    server = build_server(runtime)
+    wrap = auth_layer(settings, server, MCP_PATH, no_auth=no_auth)
     if wrap is None and not is_loopback(host):
         raise ConfigError(
             f"refusing to serve without authentication on {host}: only loopback addresses may run without OAuth "
             "(set MLGATE_AUTH_ISSUER and MLGATE_AUTH_JWKS, or MLGATE_DEV_AUTH=1)"
         )
-    from mlgate.server.app import build_server
-    from mlgate.serving.runtime import Runtime
-
-    runtime = Runtime(settings, transport="http")
-    app = build_http_app(settings, build_server(runtime), runtime, host=host, port=port, stateless=stateless,
-                         wrap=wrap)
+    app = build_http_app(settings, server, runtime, host=host, port=port, stateless=stateless, wrap=wrap)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     print(f"mlgate MCP endpoint: http://{shown}:{port}{MCP_PATH}", file=sys.stderr, flush=True)
     if wrap is not None:
-        print(f"protected-resource metadata: http://{shown}:{port}/.well-known/oauth-protected-resource{MCP_PATH}",
-              file=sys.stderr, flush=True)
+        from mlgate.server.bearer import metadata_url
+
+        print(f"protected-resource metadata: {metadata_url(settings.resource_url)}", file=sys.stderr, flush=True)
+        print(f"tokens must carry aud={settings.resource_url}", file=sys.stderr, flush=True)
     else:
         print("authentication: off (loopback only)", file=sys.stderr, flush=True)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
