@@ -39,14 +39,15 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--token", help="bearer token for --url")
 
     m = sub.add_parser("models", help="the model lifecycle, for operators")
-    msub = m.add_subparsers(dest="action", required=True)
-    msub.add_parser("list")
-    mi = msub.add_parser("info")
-    mi.add_argument("model")
-    mr = msub.add_parser("register", help="register a .skops/.onnx file, an MLflow model folder or runs:/ URI")
-    mr.add_argument("name")
-    mr.add_argument("source")
-    mr.add_argument("--alias", default=None)
+    _models_actions(m.add_subparsers(dest="action", required=True))
+
+    k = sub.add_parser("skills", help="lock and verify the skill specs (see docs/skills.md)")
+    ksub = k.add_subparsers(dest="action", required=True)
+    kl = ksub.add_parser("lock", help="add new specs of MLGATE_SKILLS_DIR (or --dir) to its skills.lock")
+    kl.add_argument("--force", action="store_true", help="rewrite entries whose spec changed (an operator's act)")
+    kl.add_argument("--dir", default=None, help="the folder to lock (default: MLGATE_SKILLS_DIR)")
+    kv = ksub.add_parser("verify", help="check every spec against its lock; exit 1 on any mismatch")
+    kv.add_argument("--dir", default=None, help="only this folder (default: built-in and MLGATE_SKILLS_DIR)")
 
     a = sub.add_parser("audit", help="the audit ledger")
     asub = a.add_subparsers(dest="action", required=True)
@@ -54,6 +55,38 @@ def _parser() -> argparse.ArgumentParser:
     at.add_argument("-n", type=int, default=20)
     at.add_argument("--json", action="store_true")
     return p
+
+
+def _models_actions(msub: Any) -> None:
+    msub.add_parser("list", help="every version: stage, aliases, registered, key metrics")
+    mi = msub.add_parser("info", help="one version: metrics, stage history, lineage")
+    mi.add_argument("model", help="name@3 or name@production")
+    mi.add_argument("--json", action="store_true")
+    mr = msub.add_parser("register", help="register a .skops/.onnx file, an MLflow model folder or runs:/ URI")
+    mr.add_argument("name")
+    mr.add_argument("source")
+    mr.add_argument("--alias", default=None)
+    mp = msub.add_parser("promote", help="promote a version to production (default) or staging, gated")
+    mp.add_argument("model")
+    mp.add_argument("version", type=int)
+    mp.add_argument("--to", default="production", choices=["staging", "production"])
+    mp.add_argument("--gate", action="append", metavar="KEY=VALUE", help="e.g. min_r2=0.4 (repeatable)")
+    mp.add_argument("--force", action="store_true", help="skip failing gates (needs ml:admin; recorded)")
+    for name, text in (("demote", "move a version back to development"), ("archive", "archive a version")):
+        ms = msub.add_parser(name, help=f"{text} (not the one serving production)")
+        ms.add_argument("model")
+        ms.add_argument("version", type=int)
+    mb = msub.add_parser("rollback", help="restore a version that served production before")
+    mb.add_argument("model")
+    mb.add_argument("version", type=int, nargs="?", default=None, help="default: the previous production one")
+    mc = msub.add_parser("compare", help="metrics of versions side by side, with deltas")
+    mc.add_argument("model")
+    mc.add_argument("versions", type=int, nargs="*", help="default: every version")
+    mg = msub.add_parser("gates", help="show or set the promotion gates stored on a model")
+    mg.add_argument("model")
+    mg.add_argument("gate", nargs="*", metavar="KEY=VALUE", help="e.g. min_r2=0.4 require_drift_check=true")
+    mg.add_argument("--stage", default="production", choices=["staging", "production"])
+    mg.add_argument("--clear", action="store_true", help="remove the stage's stored gates")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,10 +157,17 @@ def _models(settings: Any, args: argparse.Namespace) -> int:
     return run_models_command(settings, args)
 
 
+def _skills(settings: Any, args: argparse.Namespace) -> int:
+    from mlgate.skills.lock import skills_command
+
+    return skills_command(settings, args)
+
+
 def _audit(settings: Any, args: argparse.Namespace) -> int:
     from mlgate.state.audit import tail_command
 
     return int(tail_command(settings, n=args.n, as_json=args.json))
 
 
-COMMANDS = {"serve": _serve, "demo": _demo, "token": _token, "call": _call, "models": _models, "audit": _audit}
+COMMANDS = {"serve": _serve, "demo": _demo, "token": _token, "call": _call, "models": _models, "audit": _audit,
+            "skills": _skills}

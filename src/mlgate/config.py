@@ -7,7 +7,7 @@ module-level instance.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     skills_dir: Path | None = None
     rules: Path | None = None
     data_dir: Path | None = None
+    batching: Literal["auto", "on", "off"] = "auto"
+    batch_max_size: int = Field(default=64, ge=1)
+    batch_max_wait_ms: float = Field(default=2.0, ge=0)
+    batch_max_queue: int = Field(default=1024, ge=1)
+    halt_poll_s: float = Field(default=0.5, gt=0, le=1.0)
     max_rows: int = Field(default=10_000, ge=1)
     max_cells: int = Field(default=1_000_000, ge=1)
 

@@ -4,7 +4,9 @@ Each model becomes version 1 with the alias ``production`` and its training metr
 demo-regressor (diabetes, Ridge), demo-classifier (iris, logistic regression),
 demo-forecaster (seasonal-trend with intervals), demo-segmenter (mean-shift change
 points), demo-sentiment (TF-IDF + logistic regression on the corpus shipped in
-``mlgate/data/sentiment.csv``). Everything is local: no downloads.
+``mlgate/data/sentiment.csv``), and for the built-in skills demo-regime, demo-alpha-bull and
+demo-alpha-bear (synthetic market data, see ``mlgate.skills.demo_models``). Everything is
+local: no downloads.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import numpy as np
 
 from mlgate.config import Settings
 from mlgate.models.registry import Registrar
+from mlgate.skills.demo_models import BUILDERS as SKILL_MODELS
 
-DEMO_MODELS = ("demo-regressor", "demo-classifier", "demo-forecaster", "demo-segmenter", "demo-sentiment")
+DEMO_MODELS = ("demo-regressor", "demo-classifier", "demo-forecaster", "demo-segmenter", "demo-sentiment",
+               "demo-regime", "demo-alpha-bull", "demo-alpha-bear")
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
 
@@ -115,6 +119,7 @@ BUILDERS: dict[str, Callable[[Registrar], None]] = {
     "demo-forecaster": _forecaster,
     "demo-segmenter": _segmenter,
     "demo-sentiment": _sentiment,
+    **SKILL_MODELS,  # demo-regime, demo-alpha-bull, demo-alpha-bear: what regime_aware_alpha runs
 }
 
 

@@ -7,8 +7,10 @@ from typing import Any
 
 import anyio
 
-from mlgate.interfaces.base import LoadedModel
+from mlgate.interfaces.base import LoadedModel, VersionInfo
+from mlgate.models.ref import ModelRef
 from mlgate.models.resolvers import TAG_STAGE
+from mlgate.models.stage_history import history
 from mlgate.serving.runtime import Runtime
 from mlgate.tools.schemas import (
     FeatureInfo,
@@ -65,9 +67,11 @@ def card_uri(name: str, version: int) -> str:
     return f"mlgate://models/{name}/{version}"
 
 
-def info_result(loaded: LoadedModel, stamp: ModelStamp) -> ModelInfoResult:
+def info_result(loaded: LoadedModel, stamp: ModelStamp, fresh: VersionInfo | None = None) -> ModelInfoResult:
+    """``fresh``: the version as the registry has it now (aliases, stage and tags move after loading)."""
     info = loaded.info
-    lineage = {k: v for k, v in info.tags.items() if k.startswith(LINEAGE_PREFIXES)}
+    tags = fresh.tags if fresh is not None else info.tags
+    lineage = {k: v for k, v in tags.items() if k.startswith(LINEAGE_PREFIXES)}
     lineage.update({f"mlgate.lineage.{k}": str(v) for k, v in (loaded.extra.get("lineage") or {}).items()})
     if info.run_id:
         lineage["mlflow.run_id"] = info.run_id
@@ -78,21 +82,23 @@ def info_result(loaded: LoadedModel, stamp: ModelStamp) -> ModelInfoResult:
         flavor=info.flavor,
         features=feature_infos(loaded),
         metrics=info.metrics,
-        aliases=sorted(info.aliases),
-        stage=info.tags.get(TAG_STAGE),
+        aliases=sorted(fresh.aliases if fresh is not None else info.aliases),
+        stage=tags.get(TAG_STAGE),
         lineage=lineage,
         description=info.description,
         example=example_call(loaded, f"{info.name}@{info.version}"),
         resource=card_uri(info.name, info.version),
+        stage_history=history(tags, info.created_at),
     )
 
 
 async def model_info(rt: Runtime, model: str) -> ModelInfoResult:
     loaded, stamp = await rt.describe(model)
-    if stamp.ref != f"{loaded.info.name}@{loaded.info.version}":
-        # aliases move: report the ones the version holds now
-        loaded.info.aliases = (await rt.resolve(rt.parse(stamp.ref))).aliases
-    return info_result(loaded, stamp)
+    fresh = None
+    if rt.parse(stamp.ref).source == "registry":
+        # aliases, stage and history move after the version was loaded: read them now
+        fresh = await rt.resolve(ModelRef(name=loaded.info.name, version=loaded.info.version))
+    return info_result(loaded, stamp, fresh)
 
 
 async def card(rt: Runtime, name: str, version: str) -> str:
@@ -114,6 +120,7 @@ async def card(rt: Runtime, name: str, version: str) -> str:
         lines.append(f"| {f.name} | {f.type} | {_fmt(f.mean)} | {_fmt(f.std)} | {_fmt(f.min)} | {_fmt(f.max)} |")
     lines += ["", "## Metrics", ""] + [f"- {k}: {v:.4g}" for k, v in sorted(result.metrics.items())]
     lines += ["", "## Lineage", ""] + [f"- {k}: {v}" for k, v in sorted(result.lineage.items())]
+    lines += ["", "## Stage history", ""] + [f"- {e.at} {e.stage} {e.by} {e.note}".rstrip() for e in result.stage_history]
     lines += ["", "## Example call", "", "```json", json.dumps(result.example, indent=1), "```", ""]
     return "\n".join(lines)
 

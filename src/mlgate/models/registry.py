@@ -141,6 +141,7 @@ class Registrar:
                 signature=signature,
                 metadata={"mlgate": meta},
                 skops_trusted_types=_trusted_types(estimator),
+                pip_requirements=_requirements(),
             )
         mv = self.client.create_model_version(name, info.model_uri, run_id=run.info.run_id, description=description)
         path = self.resolver.local_path(_version_info(mv))
@@ -248,6 +249,13 @@ class Registrar:
     def _log_metrics(self, run_id: str, metrics: dict[str, float]) -> None:
         for k, v in metrics.items():
             self.client.log_metric(run_id, k, float(v))
+
+
+def _requirements() -> list[str]:
+    """Explicit requirements: MLflow's inference of them imports every installed ML library (seconds)."""
+    from importlib.metadata import version
+
+    return [f"scikit-learn=={version('scikit-learn')}", f"numpy=={version('numpy')}"]
 
 
 def _trusted_types(estimator: Any) -> list[str]:

@@ -25,12 +25,17 @@ from mlgate import __version__
 from mlgate.auth.scopes import check_registered, satisfies, scope_for
 from mlgate.errors import InsufficientScope, MlgateError
 from mlgate.serving.runtime import Runtime
-from mlgate.tools import inference, models
+from mlgate.tools import inference, lifecycle, models, serving, skills, supply
 
 log = logging.getLogger("mlgate.tools")
 
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 INFER = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+SWITCH = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
+STAGE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
+RETRAIN = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
+PULL = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
+BUILD = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,18 @@ TOOLS: list[ToolSpec] = [
     ToolSpec("ml.forecast", inference.forecast, "Forecast with intervals", INFER),
     ToolSpec("ml.segment", inference.segment, "Find change points", INFER),
     ToolSpec("ml.analyze", inference.analyze, "Analyze texts", INFER),
+    ToolSpec("ml.halt", serving.halt, "Halt serving (kill switch)", SWITCH),
+    ToolSpec("ml.resume", serving.resume, "Resume serving", SWITCH),
+    ToolSpec("ml.serving_status", serving.serving_status, "Serving status", READ),
+    ToolSpec("ml.list_skills", skills.list_skills, "List hash-locked skills", READ),
+    ToolSpec("ml.run_skill", skills.run_skill, "Run a hash-locked skill", INFER),
+    ToolSpec("ml.drift", lifecycle.check_drift, "Check data drift", READ),
+    ToolSpec("ml.compare", lifecycle.compare, "Compare versions' metrics", READ),
+    ToolSpec("ml.promote", lifecycle.promote, "Promote a version (gated)", STAGE),
+    ToolSpec("ml.rollback", lifecycle.rollback, "Roll production back", STAGE),
+    ToolSpec("ml.retrain", lifecycle.retrain, "Retrain and promote if better", RETRAIN),
+    ToolSpec("ml.pull", supply.pull, "Pull a Hub model at an exact revision", PULL),
+    ToolSpec("ml.compile", supply.compile, "Compile a version (ONNX, INT8, FP16, TorchScript)", BUILD),
 ]
 
 INSTRUCTIONS = """mlgate serves an organisation's registered ML models.

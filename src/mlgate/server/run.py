@@ -64,7 +64,8 @@ def serve_http(settings: Settings, *, host: str, port: int, stateless: bool, no_
         print(f"tokens must carry aud={settings.resource_url}", file=sys.stderr, flush=True)
     else:
         print("authentication: off (loopback only)", file=sys.stderr, flush=True)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+                            timeout_graceful_shutdown=5)
     try:
         uvicorn.Server(config).run()
     finally:

@@ -25,16 +25,17 @@ async def predict(rt: Runtime, model: str, features: Any) -> PredictResult:
     loaded, stamp = await rt.acquire(model, "predictor")
     s = rt.settings
     rows = to_matrix(features, loaded.info.features, max_rows=s.max_rows, max_cells=s.max_cells)
-    values = await rt.call_model(loaded.impl.predict, rows)
-    return PredictResult(model=stamp, predictions=values)
+    values, warnings = await rt.executor.rows(loaded, "predict", rows)
+    return PredictResult(model=stamp, predictions=values, warnings=warnings)
 
 
 async def classify(rt: Runtime, model: str, features: Any) -> ClassifyResult:
     loaded, stamp = await rt.acquire(model, "classifier")
     s = rt.settings
     rows = to_matrix(features, loaded.info.features, max_rows=s.max_rows, max_cells=s.max_cells)
-    labels, probs = await rt.call_model(loaded.impl.classify, rows)
-    return ClassifyResult(model=stamp, labels=labels, probabilities=probs)
+    pairs, warnings = await rt.executor.rows(loaded, "classify", rows)
+    return ClassifyResult(model=stamp, labels=[label for label, _ in pairs], probabilities=[p for _, p in pairs],
+                          warnings=warnings)
 
 
 async def forecast(rt: Runtime, model: str, history: Any, horizon: int, levels: list[float] | None) -> ForecastResult:
@@ -43,7 +44,7 @@ async def forecast(rt: Runtime, model: str, history: Any, horizon: int, levels: 
     if not isinstance(horizon, int) or isinstance(horizon, bool) or not 1 <= horizon <= 1000:
         raise InvalidInput(f"horizon {horizon!r} is out of range", "send an integer between 1 and 1000")
     lv = [0.8, 0.95] if levels is None else list(levels)
-    point, bands = await rt.call_model(loaded.impl.forecast, hist, horizon, lv)
+    point, bands = await rt.executor.call(loaded, loaded.impl.forecast, hist, horizon, lv)
     return ForecastResult(
         model=stamp,
         horizon=horizon,
@@ -55,7 +56,7 @@ async def forecast(rt: Runtime, model: str, history: Any, horizon: int, levels: 
 async def segment(rt: Runtime, model: str, series: Any) -> SegmentResult:
     loaded, stamp = await rt.acquire(model, "segmenter")
     values = check_series(series, "series", max_len=MAX_SERIES, min_len=2)
-    breaks, segs = await rt.call_model(loaded.impl.segment, values)
+    breaks, segs = await rt.executor.call(loaded, loaded.impl.segment, values)
     return SegmentResult(
         model=stamp, breakpoints=breaks, segments=[Segment(start=a, end=b, mean=m) for a, b, m in segs]
     )
@@ -64,5 +65,5 @@ async def segment(rt: Runtime, model: str, series: Any) -> SegmentResult:
 async def analyze(rt: Runtime, model: str, texts: Any) -> AnalyzeResult:
     loaded, stamp = await rt.acquire(model, "analyzer")
     items = check_texts(texts, max_items=rt.settings.max_rows)
-    out = await rt.call_model(loaded.impl.analyze, items)
+    out = await rt.executor.call(loaded, loaded.impl.analyze, items)
     return AnalyzeResult(model=stamp, results=[TextResult(label=lbl, score=sc) for lbl, sc in out])

@@ -1,8 +1,10 @@
 """The runtime one server process shares between its tool calls.
 
-It owns the resolver, the model cache and (when present) the kill switch, the
-ledger and the batchers. Tool functions reach it through the MCP lifespan context;
-plain code and tests build one directly: ``Runtime(Settings(...))``.
+It owns the resolvers, the model cache, the state database (halts, ledger, skill runs),
+the kill switch, the executor (guards, breakers, batchers) and the metrics. Tool
+functions reach it through the MCP lifespan context; plain code and tests build one
+directly: ``Runtime(Settings(...))``. The state database and its threads start on
+first use, so a runtime that only lists models never opens it.
 """
 
 from __future__ import annotations
@@ -10,16 +12,22 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import anyio
 
 from mlgate.config import Settings
-from mlgate.errors import NotFound, WrongInterface
+from mlgate.errors import MlgateError, NotFound, WrongInterface
 from mlgate.interfaces.base import TOOL_OF, LoadedModel, VersionInfo
 from mlgate.models.cache import ModelCache
 from mlgate.models.ref import ModelRef, parse_ref
 from mlgate.models.resolvers import MlflowResolver, Resolver
+from mlgate.serving.execution import Executor
+from mlgate.serving.killswitch import KillSwitch
+from mlgate.serving.metrics import Metrics
+from mlgate.state.db import LedgerRow, StateDB, input_digest
+from mlgate.state.ledger import Ledger
 from mlgate.tools.schemas import ModelStamp
 
 log = logging.getLogger(__name__)
@@ -43,9 +51,29 @@ class Runtime:
         self.cache: ModelCache[LoadedModel] = ModelCache(settings.cache_mb * 1024 * 1024, lambda m: m.size_bytes)
         self.transport = transport
         self.started = time.time()
+        self.metrics = Metrics()
         self._listing: tuple[float, list[VersionInfo]] | None = None
-        self.calls: dict[tuple[str, str], int] = {}
-        self.seconds: dict[str, float] = {}
+
+    # -- state, started on first use -------------------------------------------------
+    @cached_property
+    def state(self) -> StateDB:
+        if self.settings.state_url is None:
+            self.settings.ensure_home()
+        return StateDB(self.settings.state)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return Ledger(self.state)
+
+    @cached_property
+    def killswitch(self) -> KillSwitch:
+        return KillSwitch(self.state, poll_interval=self.settings.halt_poll_s)
+
+    @cached_property
+    def executor(self) -> Executor:
+        from mlgate.serving.guards import Guards
+
+        return Executor(self.settings, lambda: self.killswitch, Guards.load(self.settings))
 
     # -- who is calling ------------------------------------------------------------
     def caller(self) -> Caller:
@@ -75,8 +103,13 @@ class Runtime:
         return await anyio.to_thread.run_sync(self.resolver_for(ref.source).resolve, ref)
 
     async def acquire(self, model: str, interface: str | None = None) -> tuple[LoadedModel, ModelStamp]:
-        """Resolve ``model``, load it once (cached), check it offers ``interface``."""
+        """Resolve ``model``, load it once (cached), check it offers ``interface``.
+
+        With an interface (an inference call), a halt covering the model refuses first.
+        """
         ref = self.parse(model)
+        if interface is not None:
+            self.killswitch.check(ref.name)
         loaded = self.cache.get_nowait((ref.name, ref.version)) if ref.version is not None else None
         if loaded is None:
             info = await self.resolve(ref)
@@ -103,10 +136,6 @@ class Runtime:
     async def describe(self, model: str) -> tuple[LoadedModel, ModelStamp]:
         return await self.acquire(model, None)
 
-    async def call_model(self, fn: Any, *args: Any) -> Any:
-        """Run one model call. Fast models run inline; the batcher takes over for slow ones."""
-        return fn(*args)
-
     async def list_versions_cached(self, ttl: float = 5.0) -> list[VersionInfo]:
         """The registry listing, cached briefly (completions ask for it on every keystroke)."""
         now = time.monotonic()
@@ -118,25 +147,49 @@ class Runtime:
     def record(
         self, tool: str, caller: Caller, args: dict[str, Any], result: Any, t0: float, error: BaseException | None
     ) -> None:
-        """One row per tool call; never the raw inputs, only their digest."""
+        """One ledger row per tool call: never the raw inputs, only their digest."""
         ms = (time.perf_counter() - t0) * 1000
+        self.metrics.observe(tool, "ok" if error is None else "error", ms)
         stamp = getattr(result, "model", None)
-        key = (tool, "ok" if error is None else "error")
-        self.calls[key] = self.calls.get(key, 0) + 1
-        self.seconds[tool] = self.seconds.get(tool, 0.0) + ms / 1000
-        log.debug("%s %s %s %.2fms %s", tool, caller.subject, getattr(stamp, "ref", ""), ms, error or "ok")
+        ref = getattr(stamp, "ref", None) or _arg_ref(args)
+        row = LedgerRow(
+            tool=tool,
+            outcome="ok" if error is None else "error",
+            subject=caller.subject,
+            client=caller.client,
+            transport=caller.transport,
+            model_ref=ref,
+            version=None if stamp is None else str(stamp.version),
+            digest=getattr(stamp, "sha256", None),
+            input_digest=input_digest({k: v for k, v in args.items() if k != "ctx"}),
+            duration_ms=round(ms, 3),
+            error_class=None if error is None else type(error).__name__,
+            error_message=None if error is None else _safe_message(error),
+        )
+        self.ledger.append(row)
 
     def prometheus(self) -> str:
-        """Prometheus text exposition of this process's counters."""
-        out = ["# HELP mlgate_tool_calls_total Tool calls by tool and outcome.", "# TYPE mlgate_tool_calls_total counter"]
-        out += [f'mlgate_tool_calls_total{{tool="{t}",outcome="{o}"}} {n}' for (t, o), n in sorted(self.calls.items())]
-        out += ["# HELP mlgate_tool_seconds_total Time spent in tools.", "# TYPE mlgate_tool_seconds_total counter"]
-        out += [f'mlgate_tool_seconds_total{{tool="{t}"}} {s:.6f}' for t, s in sorted(self.seconds.items())]
-        st = self.cache.stats()
-        out += ["# TYPE mlgate_cache_bytes gauge", f"mlgate_cache_bytes {st.bytes}",
-                "# TYPE mlgate_cache_models gauge", f"mlgate_cache_models {st.entries}",
-                "# TYPE mlgate_cache_loads_total counter", f"mlgate_cache_loads_total {st.loads}"]
-        return "\n".join(out) + "\n"
+        halts = len(self.killswitch.snapshot())
+        return self.metrics.render(cache=self.cache, batchers=self.executor.stats(), halts=halts,
+                                   ledger=self.ledger.stats())
 
     async def aclose(self) -> None:
-        return None
+        for name in ("ledger", "killswitch"):
+            obj = self.__dict__.get(name)
+            if obj is not None:
+                await anyio.to_thread.run_sync(obj.close)
+
+
+def _arg_ref(args: dict[str, Any]) -> str | None:
+    for key in ("model", "skill", "repo_id"):
+        value = args.get(key)
+        if isinstance(value, str):
+            return value[:300]
+    return None
+
+
+def _safe_message(error: BaseException) -> str:
+    """Domain errors are written for the caller; anything else is summarised (details stay in the log)."""
+    if isinstance(error, MlgateError):
+        return str(error)[:1000]
+    return f"internal error ({type(error).__name__})"

@@ -19,15 +19,20 @@ class ModelStamp(BaseModel):
     sha256: str | None = Field(description="digest of the version's artifact, verified at load")
 
 
+WarningsField: Any = Field(default_factory=list, description="guard rules that flagged the input (mode warn)")
+
+
 class PredictResult(BaseModel):
     model: ModelStamp
     predictions: list[float | list[float]]
+    warnings: list[str] = WarningsField
 
 
 class ClassifyResult(BaseModel):
     model: ModelStamp
     labels: list[str]
     probabilities: list[dict[str, float]]
+    warnings: list[str] = WarningsField
 
 
 class IntervalBand(BaseModel):
@@ -92,6 +97,16 @@ class FeatureInfo(BaseModel):
     max: float | None = None
 
 
+class StageEvent(BaseModel):
+    """One change of a version's lifecycle stage (newest last)."""
+
+    stage: str
+    at: str = Field(description="ISO 8601, UTC")
+    by: str = Field(description="who made the change ('' for the registration)")
+    previous: str | None = None
+    note: str = ""
+
+
 class ModelInfoResult(BaseModel):
     model: ModelStamp
     interfaces: list[str]
@@ -104,3 +119,43 @@ class ModelInfoResult(BaseModel):
     description: str = ""
     example: dict[str, Any] | None = Field(default=None, description="a call that works, to copy")
     resource: str = Field(description="the MCP resource holding this version's card")
+    stage_history: list[StageEvent] = Field(default_factory=list, description="lifecycle changes, oldest first")
+
+
+class HaltResult(BaseModel):
+    halted: bool
+    scope: str = Field(description="a model name, or '*' for all serving")
+    by: str
+    at: str
+    reason: str
+
+
+class ResumeResult(BaseModel):
+    resumed: bool = Field(description="false when nothing was halted at that scope")
+    scope: str
+    by: str
+
+
+class HaltInfo(BaseModel):
+    scope: str
+    reason: str
+    by: str
+    at: str
+
+
+class CachedModel(BaseModel):
+    name: str
+    version: int
+    bytes: int
+    interfaces: list[str]
+
+
+class ServingStatus(BaseModel):
+    halts: list[HaltInfo]
+    models: list[CachedModel] = Field(description="versions loaded in this process, with their memory")
+    queues: dict[str, dict[str, Any]] = Field(description="per batched model: depth, batch sizes, latency")
+    cache: dict[str, int]
+    breakers: dict[str, Any]
+    latency: dict[str, dict[str, float | None]] = Field(description="per tool, p50/p99 in ms")
+    ledger: dict[str, Any]
+    uptime_s: float

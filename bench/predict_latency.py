@@ -1,0 +1,138 @@
+"""p50/p99 of a warm one-row `ml.predict` against the SDK's no-op tool, per transport, in one run.
+
+    .venv/bin/python bench/predict_latency.py [--n 400] [--model demo-regressor@1]
+
+In process (SDK in-memory client), over stdio (spawned servers) and over streamable HTTP
+(uvicorn on 127.0.0.1, stateless JSON), each beside the no-op tool on the same transport,
+plus the bare model call. Prints ratios; the machine is noisy, so compare within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+ROW = {"age": 0.04, "sex": 0.05, "bmi": 0.06, "bp": 0.02, "s1": -0.04, "s2": -0.03, "s3": -0.04, "s4": 0.0,
+       "s5": 0.02, "s6": -0.02}
+HERE = Path(__file__).resolve().parent
+
+
+def pct(samples: list[float]) -> tuple[float, float]:
+    s = sorted(samples)
+    return statistics.median(s), s[min(len(s) - 1, int(len(s) * 0.99))]
+
+
+async def timed(client: Any, tool: str, args: dict[str, Any], n: int) -> list[float]:
+    for _ in range(30):
+        r = await client.call_tool(tool, args)
+        assert not r.is_error, r.content
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        await client.call_tool(tool, args)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait(url: str) -> None:
+    import httpx
+
+    for _ in range(600):
+        try:
+            httpx.get(url, timeout=0.5)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+async def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--n", type=int, default=400)
+    p.add_argument("--model", default="demo-regressor@1")
+    a = p.parse_args()
+    from mcp import Client, StdioServerParameters
+
+    from mlgate.config import Settings
+    from mlgate.demo import seed_demo
+    from mlgate.server.app import build_server
+    from mlgate.serving.runtime import Runtime
+
+    home = Path(os.environ.get("MLGATE_HOME") or tempfile.mkdtemp(prefix="mlgate-bench-"))
+    env = dict(os.environ, MLGATE_HOME=str(home))
+    settings = Settings(home=home)
+    seed_demo(settings, echo=lambda _m: None)
+    args = {"model": a.model, "features": [ROW]}
+    noop_args = {"model": a.model, "features": [ROW]}
+    rows: list[tuple[str, list[float], list[float]]] = []
+
+    # bare model call
+    rt = Runtime(settings)
+    loaded, _ = await rt.acquire(a.model, "predictor")
+    import numpy as np
+
+    x = np.array([[ROW[f.name] for f in loaded.info.features]])
+    bare = []
+    for _ in range(a.n):
+        t0 = time.perf_counter()
+        loaded.impl.predict(x)
+        bare.append((time.perf_counter() - t0) * 1000)
+
+    sys.path.insert(0, str(HERE))
+    from noop_server import server as noop
+
+    async with Client(build_server(Runtime(settings))) as c, Client(noop) as n:
+        rows.append(("in process", await timed(n, "noop", noop_args, a.n), await timed(c, "ml.predict", args, a.n)))
+
+    mlgate_stdio = StdioServerParameters(command=sys.executable, args=["-m", "mlgate", "serve"], env=env)
+    noop_stdio = StdioServerParameters(command=sys.executable, args=[str(HERE / "noop_server.py"), "stdio"], env=env)
+    async with Client(mlgate_stdio) as c, Client(noop_stdio) as n:
+        rows.append(("stdio", await timed(n, "noop", noop_args, a.n), await timed(c, "ml.predict", args, a.n)))
+
+    pm, pn = free_port(), free_port()
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "mlgate", "serve", "--http", "--stateless", "--port", str(pm)],
+                         env=env, stderr=subprocess.DEVNULL),
+        subprocess.Popen([sys.executable, str(HERE / "noop_server.py"), "http", str(pn)], env=env,
+                         stderr=subprocess.DEVNULL),
+    ]
+    try:
+        wait(f"http://127.0.0.1:{pm}/healthz")
+        wait(f"http://127.0.0.1:{pn}/mcp")
+        async with Client(f"http://127.0.0.1:{pm}/mcp/ml") as c, Client(f"http://127.0.0.1:{pn}/mcp") as n:
+            rows.append(("HTTP (stateless)", await timed(n, "noop", noop_args, a.n),
+                         await timed(c, "ml.predict", args, a.n)))
+    finally:
+        for proc in procs:
+            proc.terminate()
+    await rt.aclose()
+
+    b50, b99 = pct(bare)
+    print(f"\nwarm one-row ml.predict on {a.model}, n={a.n} per cell (ms)\n")
+    print("| transport | no-op p50 | no-op p99 | ml.predict p50 | ml.predict p99 | p50 ratio |")
+    print("|---|---|---|---|---|---|")
+    for name, base, ours in rows:
+        n50, n99 = pct(base)
+        o50, o99 = pct(ours)
+        print(f"| {name} | {n50:.3f} | {n99:.3f} | {o50:.3f} | {o99:.3f} | {o50 / n50:.2f}× |")
+    print(f"| bare model call | | | {b50:.4f} | {b99:.4f} | |")
+
+
+if __name__ == "__main__":
+    anyio.run(main)

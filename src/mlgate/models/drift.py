@@ -1,0 +1,188 @@
+"""Data drift: current records against a version's training data, feature by feature.
+
+Two measures per feature, both in NumPy (no scipy import on this path):
+
+* PSI, the population stability index over ten quantile bins of the reference:
+  ``Σ (c − r) · ln(c / r)`` with empty bins floored at 1e-4. Below 0.1 is usually read
+  as stable, 0.1–0.25 as a moderate shift, above 0.25 as a large one.
+* The two-sample Kolmogorov–Smirnov statistic D (the largest gap between the two
+  empirical CDFs) and its asymptotic p-value (Stephens' correction).
+
+A feature drifts when the shift is both statistically significant (KS p-value below
+``ks_pvalue``) and material (PSI at least ``psi``): PSI alone is noisy on small
+samples, and KS alone flags negligible shifts on large ones. The dataset drifts when
+at least ``drift_share`` of its features drift. The thresholds are in every result.
+
+The reference is the version's stored training sample (200 rows at registration),
+else a sample drawn from its stored per-feature statistics, else what the caller
+supplies. A check against the version's own training data is recorded on the version
+(the ``mlgate.drift`` tag) for the ``require_drift_check`` gate; a check against a
+supplied reference is not, since the caller chose what to compare with.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import numpy as np
+
+from mlgate.errors import InvalidInput
+from mlgate.interfaces.base import LoadedModel, Matrix
+from mlgate.interfaces.records import to_matrix
+from mlgate.models.gates import TAG_DRIFT
+from mlgate.models.resolvers import MlflowResolver
+from mlgate.models.stage_history import now_iso
+from mlgate.serving.runtime import Caller, Runtime
+from mlgate.tools.lifecycle_schemas import DriftResult, DriftSummary, DriftThresholdsModel, FeatureDrift
+from mlgate.tools.schemas import ModelStamp
+
+MIN_ROWS = 10
+PSI_BINS = 10
+_FLOOR = 1e-4
+_KS_TERMS = np.arange(1, 101, dtype=np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class DriftThresholds:
+    psi: float = 0.1
+    ks_pvalue: float = 0.05
+    drift_share: float = 0.5
+
+    def model(self) -> DriftThresholdsModel:
+        return DriftThresholdsModel(psi=self.psi, ks_pvalue=self.ks_pvalue, drift_share=self.drift_share)
+
+
+def psi(reference: np.ndarray, current: np.ndarray, bins: int = PSI_BINS) -> float:
+    """Population stability index of ``current`` against ``reference`` (quantile bins of the reference)."""
+    edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1]))
+    if edges.size == 0 or np.ptp(reference) == 0:
+        centre = float(reference[0])
+        edges = np.array([centre - 1e-12, centre + 1e-12])  # below / equal / above a constant
+    r = np.bincount(np.searchsorted(edges, reference, side="right"), minlength=edges.size + 1) / reference.size
+    c = np.bincount(np.searchsorted(edges, current, side="right"), minlength=edges.size + 1) / current.size
+    r, c = np.maximum(r, _FLOOR), np.maximum(c, _FLOOR)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def kolmogorov_sf(x: float) -> float:
+    """P(K > x) for the Kolmogorov distribution (the limit of √n·D)."""
+    if x < 0.05:
+        return 1.0
+    terms = np.where(_KS_TERMS % 2 == 1, 1.0, -1.0) * np.exp(-2.0 * _KS_TERMS**2 * x * x)
+    return float(min(1.0, max(0.0, 2.0 * terms.sum())))
+
+
+def ks_2samp(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Two-sample KS statistic D and its asymptotic p-value."""
+    a, b = np.sort(a), np.sort(b)
+    both = np.concatenate([a, b])
+    d = float(np.max(np.abs(np.searchsorted(a, both, side="right") / a.size
+                            - np.searchsorted(b, both, side="right") / b.size)))
+    en = float(np.sqrt(a.size * b.size / (a.size + b.size)))
+    return d, kolmogorov_sf((en + 0.12 + 0.11 / en) * d)
+
+
+def compare(reference: Matrix, current: Matrix, names: list[str], t: DriftThresholds
+            ) -> tuple[dict[str, FeatureDrift], list[str]]:
+    """Per-feature drift and the names of the features that drifted."""
+    out: dict[str, FeatureDrift] = {}
+    for j, name in enumerate(names):
+        ref, cur = reference[:, j], current[:, j]
+        p = psi(ref, cur)
+        d, pvalue = ks_2samp(ref, cur)
+        out[name] = FeatureDrift(psi=round(p, 6), ks_statistic=round(d, 6), ks_pvalue=float(f"{pvalue:.6g}"),
+                                 drifted=bool(pvalue < t.ks_pvalue and p >= t.psi),
+                                 reference_mean=float(ref.mean()), current_mean=float(cur.mean()))
+    return out, [n for n, f in out.items() if f.drifted]
+
+
+def training_reference(loaded: LoadedModel) -> tuple[Matrix, str]:
+    """The version's stored training sample, else a sample drawn from its per-feature statistics."""
+    names = [f.name for f in loaded.info.features]
+    sample = loaded.extra.get("sample")
+    if sample:
+        arr = np.asarray(sample, dtype=np.float64)
+        if arr.ndim == 2 and arr.shape[1] == len(names) and arr.shape[0] >= MIN_ROWS:
+            return arr, "training_sample"
+    stats = loaded.info.stats
+    if stats and all(n in stats for n in names):
+        rng = np.random.default_rng(0)
+        cols = []
+        for n in names:
+            s = stats[n]
+            col = rng.normal(s.get("mean", 0.0), max(s.get("std", 0.0), 1e-12), 1000)
+            cols.append(np.clip(col, s.get("min", -np.inf), s.get("max", np.inf)))
+        return np.column_stack(cols), "training_stats"
+    raise InvalidInput(
+        f"{loaded.info.name}@{loaded.info.version} stored no training sample or statistics to compare with",
+        "pass `reference`: records from the data it was trained on",
+    )
+
+
+def summarize(result: DriftResult) -> DriftSummary:
+    return DriftSummary(drift_detected=result.drift_detected, dataset_drift_score=result.dataset_drift_score,
+                        n_drifted=result.n_drifted, total=result.total,
+                        drifted_features=[n for n, f in result.feature_drift.items() if f.drifted])
+
+
+def record_check(reg: MlflowResolver, name: str, version: int, result: DriftResult, by: str) -> None:
+    """Write the check on the version: what ``require_drift_check`` reads."""
+    drifted = [n for n, f in result.feature_drift.items() if f.drifted]
+    value = {"at": now_iso(), "by": by, "passed": not result.drift_detected,
+             "dataset_drift_score": result.dataset_drift_score, "n_drifted": result.n_drifted,
+             "total": result.total, "drifted": drifted[:20], "rows": result.rows.get("current", 0),
+             "reference": result.reference}
+    reg.client.set_model_version_tag(name, str(version), TAG_DRIFT, json.dumps(value))
+
+
+def report(names: list[str], stamp: ModelStamp, reference: Matrix, current: Matrix, kind: str,
+           t: DriftThresholds) -> DriftResult:
+    """The drift of ``current`` against ``reference`` (columns in ``names`` order)."""
+    for what, m in (("reference", reference), ("current", current)):
+        if m.shape[0] < MIN_ROWS:
+            raise InvalidInput(f"{what} has {m.shape[0]} rows; a drift check needs at least {MIN_ROWS}",
+                               "send more rows")
+    features, drifted = compare(reference, current, names, t)
+    share = len(drifted) / len(names)
+    detected = share >= t.drift_share
+    shown = ", ".join(drifted[:10]) + (" …" if len(drifted) > 10 else "")
+    message = (f"dataset drift: {len(drifted)} of {len(names)} features drifted ({shown})" if detected else
+               f"no dataset drift: {len(drifted)} of {len(names)} features drifted" + (f" ({shown})" if drifted else ""))
+    return DriftResult(model=stamp, drift_detected=detected, dataset_drift_score=round(share, 6),
+                       n_drifted=len(drifted), total=len(names), feature_drift=features, thresholds=t.model(),
+                       reference=kind, rows={"reference": int(reference.shape[0]), "current": int(current.shape[0])},
+                       recorded=False, message=message)
+
+
+async def check_drift(
+    rt: Runtime,
+    model: str,
+    current: Any,
+    reference: Any | None = None,
+    *,
+    caller: Caller | None = None,
+    thresholds: DriftThresholds | None = None,
+    record: bool = True,
+) -> DriftResult:
+    """Drift of ``current`` records against ``model``'s training data (or ``reference`` records)."""
+    loaded, stamp = await rt.describe(model)
+    feats = loaded.info.features
+    if not feats:
+        raise InvalidInput(f"{stamp.name}@{stamp.version} takes no tabular features, so drift cannot be measured",
+                           "drift checks work on models called with records (ml.predict, ml.classify)")
+    s = rt.settings
+    cur = to_matrix(current, feats, max_rows=s.max_rows, max_cells=s.max_cells)
+    if reference is None:
+        ref, kind = training_reference(loaded)
+    else:
+        ref, kind = to_matrix(reference, feats, max_rows=s.max_rows, max_cells=s.max_cells), "supplied"
+    result = report([f.name for f in feats], stamp, ref, cur, kind, thresholds or DriftThresholds())
+    if record and kind != "supplied" and isinstance(rt.resolver, MlflowResolver) and rt.parse(model).source == "registry":
+        who = (caller or rt.caller()).subject
+        await anyio.to_thread.run_sync(record_check, rt.resolver, stamp.name, stamp.version, result, who)
+        result.recorded = True
+        result.message += "; recorded on the version for require_drift_check"
+    return result

@@ -1,0 +1,259 @@
+"""The lifecycle of a registered model: development → staging → production → archived.
+
+MLflow 3 has no stages, so a stage is two things kept together: the ``staging`` /
+``production`` alias (what ``name@production`` resolves to, re-read on every call)
+and the ``mlgate.stage`` tag on each version, with a bounded JSON history of every
+change (``mlgate.stage_history``: stage, when, who, the stage before, why).
+
+* ``promote`` moves an alias to a version after its gates pass (see ``gates.py``);
+  promoting to production archives the version that held it. ``force`` skips failing
+  gates, needs ``ml:admin``, and is written on the version (who, when, which gates).
+* ``rollback`` restores a version that served production before; it is not gated
+  (it is the way back), but it refuses versions that never served production.
+* ``set_stage`` demotes (to development) or archives a version that is not serving
+  production.
+
+The alias moves first — it is the switch serving follows — then the tags. Changes of
+one model are serialised in this process; every tool call also leaves a ledger row.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import anyio
+
+from mlgate.auth.scopes import ADMIN, satisfies
+from mlgate.errors import InsufficientScope, InvalidInput, NotFound, Refused
+from mlgate.models import gates as gating
+from mlgate.models.ref import ModelRef, check_name, parse_ref
+from mlgate.models.resolvers import TAG_SHA, MlflowResolver, _version_info
+from mlgate.models.stage_history import history, now_iso, served_production, write_stage
+from mlgate.serving.runtime import Caller, Runtime
+from mlgate.tools.lifecycle_schemas import PromoteResult, RollbackResult, StageChangeResult
+from mlgate.tools.schemas import ModelStamp
+
+STAGES = ("development", "staging", "production", "archived")
+TAG_FORCED_BY, TAG_FORCED_AT, TAG_FORCED_GATES = "mlgate.forced_by", "mlgate.forced_at", "mlgate.forced_gates"
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def model_lock(name: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(name, threading.Lock())
+
+
+def registry(rt: Runtime) -> MlflowResolver:
+    if not isinstance(rt.resolver, MlflowResolver):
+        raise Refused("the lifecycle needs the MLflow registry; this server was started with another resolver")
+    return rt.resolver
+
+
+def model_name(model: str, version: int | None = None) -> str:
+    """``demo-regressor`` (or ``demo-regressor@2`` when it names the same version) → the name."""
+    if "@" not in model and not model.startswith("models:/"):
+        return check_name(model)
+    ref = parse_ref(model, allow_latest=True)
+    if ref.source != "registry":
+        raise InvalidInput(f"{model!r} is not a registered model", "register the snapshot first (ml.pull register_as)")
+    if ref.version is not None and version is not None and ref.version != version:
+        raise InvalidInput(f"model {model!r} names version {ref.version} but version is {version}",
+                           f"send model={ref.name!r} and the version to change")
+    return ref.name
+
+
+# -- reads -------------------------------------------------------------------------------
+def _version(reg: MlflowResolver, name: str, version: int) -> Any:
+    reg.resolve(ModelRef(name=name, version=version))  # a NotFound that lists the known versions
+    return reg.client.get_model_version(name, str(version))
+
+
+def version_stamp(mv: Any) -> ModelStamp:
+    name, version = str(mv.name), int(mv.version)
+    return ModelStamp(name=name, version=version, ref=f"{name}@{version}", sha256=(mv.tags or {}).get(TAG_SHA))
+
+
+def _aliases(client: Any, name: str) -> tuple[dict[str, int], dict[str, str]]:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        rm = client.get_registered_model(name)
+    except MlflowException:
+        raise NotFound(f"no registered model named {name!r}", "list models with ml.list_models") from None
+    return {a: int(v) for a, v in (rm.aliases or {}).items()}, dict(rm.tags or {})
+
+
+def _metrics(reg: MlflowResolver, mv: Any) -> dict[str, float]:
+    info = _version_info(mv)
+    return reg.metrics(info)
+
+
+# -- promote -----------------------------------------------------------------------------
+async def promote(
+    rt: Runtime,
+    model: str,
+    version: int,
+    to: str = "production",
+    gates: dict[str, Any] | None = None,
+    force: bool = False,
+    *,
+    caller: Caller | None = None,
+) -> PromoteResult:
+    """Move ``to``'s alias to ``model`` version ``version`` if its gates pass (``force`` needs ml:admin)."""
+    who = caller or rt.caller()
+    name = model_name(model, version)
+    if to not in gating.GATED_STAGES:
+        raise InvalidInput(f"cannot promote to {to!r}", "promote to 'staging' or 'production'; "
+                           "demote or archive with `mlgate models demote|archive`")
+    call_gates = gating.parse_gates(gates)
+    if force and not satisfies(who.scopes, ADMIN):
+        raise InsufficientScope("force on ml.promote", ADMIN)
+    reg = registry(rt)
+    return await anyio.to_thread.run_sync(_promote, reg, who, name, version, to, call_gates, force)
+
+
+def _promote(reg: MlflowResolver, who: Caller, name: str, version: int, to: str,
+             call_gates: gating.Gates, force: bool) -> PromoteResult:
+    client = reg.client
+    with model_lock(name):
+        mv = _version(reg, name, version)
+        stamp = version_stamp(mv)
+        aliases, model_tags = _aliases(client, name)
+        holder = aliases.get(to)
+        if holder == version:
+            return PromoteResult(model=stamp, to=to, promoted=True, failed_gates=[], previous=version,
+                                 message=f"{name}@{version} already holds {to}; nothing changed")
+        if to == "staging" and aliases.get("production") == version:
+            raise Refused(f"{name}@{version} serves production; moving it to staging would leave no production",
+                          "promote another version to production, or roll back")
+        merged = gating.merge(gating.stored_gates(model_tags, to), call_gates)
+        outcomes = gating.evaluate(merged, _metrics(reg, mv), gating.latest_drift(dict(mv.tags or {})))
+        failed = [o for o in outcomes if not o.passed]
+        if failed and not force:
+            listed = "; ".join(f"{o.gate}: {o.reason}" for o in failed)
+            return PromoteResult(model=stamp, to=to, promoted=False, failed_gates=failed, gates=outcomes, previous=holder,
+                                 message=f"not promoted: {len(failed)} gate(s) failed — {listed}")
+        client.set_registered_model_alias(name, to, str(version))
+        if to == "production" and aliases.get("staging") == version:
+            client.delete_registered_model_alias(name, "staging")
+        skipped = [o.gate for o in failed]
+        note = f"promoted by {who.subject}" + (f"; forced past {', '.join(skipped)}" if skipped else "")
+        write_stage(client, name, version, to, who.subject, note)
+        if skipped:
+            for key, value in ((TAG_FORCED_BY, who.subject), (TAG_FORCED_AT, now_iso()),
+                               (TAG_FORCED_GATES, json.dumps([o.model_dump() for o in failed])[:4000])):
+                client.set_model_version_tag(name, str(version), key, value)
+        archived = None
+        if holder is not None:
+            after = "archived" if to == "production" else "development"
+            write_stage(client, name, holder, after, who.subject, f"replaced by version {version} in {to}")
+            archived = holder if to == "production" else None
+    msg = f"{name}@{version} is now {to}"
+    if holder is not None:
+        msg += f"; version {holder} moved to {'archived' if to == 'production' else 'development'}"
+    if skipped:
+        msg += f"; FORCED past failing gates {', '.join(skipped)} (recorded on the version)"
+    return PromoteResult(model=stamp, to=to, promoted=True, failed_gates=failed, gates=outcomes, archived=archived,
+                         previous=holder, forced=bool(skipped), skipped_gates=skipped, message=msg)
+
+
+# -- rollback ----------------------------------------------------------------------------
+async def rollback(rt: Runtime, model: str, version: int | None = None, *, caller: Caller | None = None
+                   ) -> RollbackResult:
+    """Restore ``version`` (default: the version that served production most recently) to production."""
+    who = caller or rt.caller()
+    name = model_name(model, version)
+    return await anyio.to_thread.run_sync(_rollback, registry(rt), who, name, version)
+
+
+def _rollback(reg: MlflowResolver, who: Caller, name: str, version: int | None) -> RollbackResult:
+    client = reg.client
+    with model_lock(name):
+        aliases, _ = _aliases(client, name)
+        current = aliases.get("production")
+        if version is None:
+            version = _previous_production(client, name, current)
+        mv = _version(reg, name, version)
+        if version == current:
+            return RollbackResult(model=version_stamp(mv), production=version, archived=None,
+                                  message=f"{name}@{version} already serves production; nothing changed")
+        if not served_production(dict(mv.tags or {})):
+            raise Refused(f"{name}@{version} never served production, so there is nothing to roll back to",
+                          "a version that has not served production goes through the gates: use ml.promote")
+        client.set_registered_model_alias(name, "production", str(version))
+        if aliases.get("staging") == version:
+            client.delete_registered_model_alias(name, "staging")
+        came_from = f" from version {current}" if current is not None else ""
+        write_stage(client, name, version, "production", who.subject, f"rolled back{came_from} by {who.subject}")
+        if current is not None:
+            write_stage(client, name, current, "archived", who.subject, f"rolled back to version {version}")
+    return RollbackResult(model=version_stamp(mv), production=version, archived=current,
+                          message=f"{name}@production is version {version} again"
+                          + (f"; version {current} archived" if current is not None else ""))
+
+
+def _previous_production(client: Any, name: str, current: int | None) -> int:
+    best: tuple[str, int] | None = None
+    for mv in client.search_model_versions(f"name='{name}'", max_results=1000):
+        v = int(mv.version)
+        if v == current:
+            continue
+        times = [e.at for e in history(dict(mv.tags or {}), mv.creation_timestamp) if e.stage == "production"]
+        if times and (best is None or (max(times), v) > best):
+            best = (max(times), v)
+    if best is None:
+        raise NotFound(f"no earlier version of {name!r} served production", "name the version to restore")
+    return best[1]
+
+
+# -- demote / archive --------------------------------------------------------------------
+async def set_stage(rt: Runtime, model: str, version: int, stage: str, *, caller: Caller | None = None
+                    ) -> StageChangeResult:
+    """Demote (``development``) or archive (``archived``) a version that does not serve production."""
+    if stage not in ("development", "archived"):
+        raise InvalidInput(f"set_stage moves versions down to 'development' or 'archived', not {stage!r}",
+                           "use promote for staging and production")
+    who = caller or rt.caller()
+    name = model_name(model, version)
+    return await anyio.to_thread.run_sync(_set_stage, registry(rt), who, name, version, stage)
+
+
+def _set_stage(reg: MlflowResolver, who: Caller, name: str, version: int, stage: str) -> StageChangeResult:
+    client = reg.client
+    with model_lock(name):
+        stamp = version_stamp(_version(reg, name, version))
+        aliases, _ = _aliases(client, name)
+        if aliases.get("production") == version:
+            raise Refused(f"{name}@{version} serves production; moving it to {stage} would leave "
+                          f"{name}@production unresolvable",
+                          "promote another version to production or roll back first; it is archived then")
+        removed = [a for a, v in sorted(aliases.items()) if v == version and a == "staging"]
+        for alias in removed:
+            client.delete_registered_model_alias(name, alias)
+        verb = "archived" if stage == "archived" else "demoted"
+        before = write_stage(client, name, version, stage, who.subject, f"{verb} by {who.subject}")
+    return StageChangeResult(model=stamp, stage=stage, previous_stage=before, removed_aliases=removed,
+                             message=f"{name}@{version} is now {stage}"
+                             + (f" (removed alias {', '.join(removed)})" if removed else ""))
+
+
+async def set_gates(rt: Runtime, model: str, stage: str, gates: dict[str, Any]) -> dict[str, Any]:
+    """Store ``gates`` on the registered model for promotions to ``stage`` (empty clears them)."""
+    if stage not in gating.GATED_STAGES:
+        raise InvalidInput(f"gates apply to 'staging' or 'production', not {stage!r}")
+    name = model_name(model)
+    parsed = gating.parse_gates(gates)
+    reg = registry(rt)
+
+    def write() -> dict[str, Any]:
+        with model_lock(name):
+            _, tags = _aliases(reg.client, name)
+            value = gating.encode_stored(tags, stage, parsed)
+            reg.client.set_registered_model_tag(name, gating.TAG_GATES, value)
+            return dict(json.loads(value))
+
+    return await anyio.to_thread.run_sync(write)

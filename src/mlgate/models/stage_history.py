@@ -1,0 +1,65 @@
+"""The stage history of a version: a bounded JSON list in its ``mlgate.stage_history`` tag.
+
+Each event: the stage, when (ISO 8601 UTC), who, the stage before, and why. A version
+with no recorded events reports one: its registration, with the stage it was given.
+The list keeps the newest ``MAX_HISTORY`` events and stays under ``MAX_HISTORY_CHARS``
+(tag values have a length limit on some registry back ends).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from mlgate.models.resolvers import TAG_STAGE
+from mlgate.tools.schemas import StageEvent
+
+TAG_HISTORY = "mlgate.stage_history"
+MAX_HISTORY = 25
+MAX_HISTORY_CHARS = 4000
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def history(tags: dict[str, str], created_at: int | None = None) -> list[StageEvent]:
+    """The version's stage history, oldest first (a registration event when nothing was recorded)."""
+    raw = tags.get(TAG_HISTORY)
+    events: list[dict[str, Any]] = []
+    if raw:
+        try:
+            loaded = json.loads(raw)
+            events = [e for e in loaded if isinstance(e, dict)] if isinstance(loaded, list) else []
+        except json.JSONDecodeError:
+            events = []
+    if not events:
+        events = [_registered(tags, created_at)]
+    return [StageEvent(stage=str(e.get("stage", "?")), at=str(e.get("at", "")), by=str(e.get("by", "")),
+                       previous=e.get("previous"), note=str(e.get("note", ""))) for e in events]
+
+
+def _registered(tags: dict[str, str], created_at: int | None) -> dict[str, Any]:
+    at = datetime.fromtimestamp(created_at / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z") \
+        if created_at else ""
+    return {"stage": tags.get(TAG_STAGE, "development"), "at": at, "by": "", "previous": None, "note": "registered"}
+
+
+def write_stage(client: Any, name: str, version: int, stage: str, by: str, note: str) -> str | None:
+    """Set the stage tag and append to the history (bounded); returns the stage before."""
+    mv = client.get_model_version(name, str(version))
+    tags: dict[str, str] = dict(mv.tags or {})
+    before = tags.get(TAG_STAGE)
+    events = [e.model_dump() for e in history(tags, mv.creation_timestamp)]
+    events.append({"stage": stage, "at": now_iso(), "by": by, "previous": before, "note": note[:300]})
+    events = events[-MAX_HISTORY:]
+    while len(json.dumps(events)) > MAX_HISTORY_CHARS and len(events) > 1:
+        events.pop(0)
+    client.set_model_version_tag(name, str(version), TAG_STAGE, stage)
+    client.set_model_version_tag(name, str(version), TAG_HISTORY, json.dumps(events))
+    return before
+
+
+def served_production(tags: dict[str, str]) -> bool:
+    return tags.get(TAG_STAGE) == "production" or any(e.stage == "production" for e in history(tags))

@@ -1,0 +1,123 @@
+"""Running a model call: halt check, guards, circuit breaker, then the batcher or a direct call.
+
+Whether a version is batched is decided once, when it is first called: a model whose
+one-row call costs microseconds (linear models, ONNX Runtime sessions) is called inline —
+batching would only add a thread hop and a wait; a slow one (tree ensembles in
+scikit-learn) goes through a per-model ``Batcher``. ``MLGATE_BATCHING=on|off`` overrides,
+and so does a version tag ``mlgate.batching=on|off``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import numpy as np
+
+from mlgate.config import Settings
+from mlgate.errors import BackendError, MlgateError
+from mlgate.interfaces.base import LoadedModel, Matrix
+from mlgate.serving.batcher import Batcher, measure_call_cost, should_batch
+from mlgate.serving.killswitch import KillSwitch
+
+INLINE_MAX_S = 1e-3  # unbatched calls slower than this run off the event loop
+
+
+class Executor:
+    def __init__(self, settings: Settings, killswitch: Callable[[], KillSwitch], guards: Any) -> None:
+        self.settings = settings
+        self._killswitch = killswitch
+        self.guards = guards
+        self.batchers: dict[tuple[str, int, str], Batcher] = {}
+        self._cost: dict[tuple[str, int, str], float] = {}
+
+    def admit(self, name: str) -> None:
+        self._killswitch().check(name)
+
+    async def rows(self, loaded: LoadedModel, method: str, rows: Matrix) -> tuple[list[Any], list[str]]:
+        """One output per row of ``rows`` from ``loaded.impl.<method>``, plus guard warnings."""
+        info = loaded.info
+        self.admit(info.name)
+        warnings = self.guards.check_rows(info, rows) if self.guards is not None else []
+        breaker = self.guards.breaker(f"{info.name}@{info.version}") if self.guards is not None else None
+        if breaker is not None:
+            flagged = breaker.admit()  # raises when open (mode refuse); a warning in mode warn
+            if flagged:
+                warnings = [*warnings, flagged]
+        call = _per_row(getattr(loaded.impl, method), method)
+        key = (info.name, info.version, method)
+        try:
+            batcher = self._batcher(key, loaded, call, rows)
+            if batcher is not None:
+                out = await batcher.submit(rows)
+            elif self._cost.get(key, 0.0) > INLINE_MAX_S:
+                out = await anyio.to_thread.run_sync(call, rows)
+            else:
+                out = call(rows)
+            self.admit(info.name)  # a halt that landed during the call: deliver nothing
+        except BackendError:
+            if breaker is not None:
+                breaker.failure()
+            raise
+        except MlgateError:  # halted, overloaded: not the model's fault
+            raise
+        except Exception as exc:
+            if breaker is not None:
+                breaker.failure()
+            raise BackendError(f"{info.name}@{info.version} failed: {type(exc).__name__}: {exc}",
+                               "check the input against ml.model_info; the operator's log has details") from exc
+        if breaker is not None:
+            breaker.success()
+        return list(out), warnings
+
+    async def call(self, loaded: LoadedModel, fn: Callable[..., Any], *args: Any) -> Any:
+        """A call that is not row-shaped (forecast, segment, analyze): halt check, breaker, off the loop."""
+        info = loaded.info
+        self.admit(info.name)
+        breaker = self.guards.breaker(f"{info.name}@{info.version}") if self.guards is not None else None
+        if breaker is not None:
+            breaker.before()
+        try:
+            out = await anyio.to_thread.run_sync(lambda: fn(*args))
+        except MlgateError:
+            raise
+        except Exception as exc:
+            if breaker is not None:
+                breaker.failure()
+            raise BackendError(f"{info.name}@{info.version} failed: {type(exc).__name__}: {exc}") from exc
+        self.admit(info.name)
+        if breaker is not None:
+            breaker.success()
+        return out
+
+    def _batcher(self, key: tuple[str, int, str], loaded: LoadedModel, call: Callable[[Matrix], list[Any]],
+                 rows: Matrix) -> Batcher | None:
+        found = self.batchers.get(key)
+        if found is not None:
+            return found
+        mode = loaded.info.tags.get("mlgate.batching", self.settings.batching)
+        if key not in self._cost:
+            self._cost[key] = measure_call_cost(call, np.ascontiguousarray(rows[:1]), repeats=3)
+        if mode == "off" or (mode == "auto" and not should_batch(self._cost[key])):
+            return None
+        s = self.settings
+        name = f"{key[0]}@{key[1]}"
+        batcher = Batcher(call, max_batch_size=s.batch_max_size, max_wait_ms=s.batch_max_wait_ms,
+                          max_queue=s.batch_max_queue, admit=lambda: self.admit(key[0]), name=name)
+        self.batchers[key] = batcher
+        return batcher
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        return {f"{n}@{v}:{m}": b.stats() for (n, v, m), b in self.batchers.items()}
+
+
+def _per_row(fn: Callable[[Matrix], Any], method: str) -> Callable[[Matrix], list[Any]]:
+    """Adapt a model method so it returns one item per input row (what the batcher splits)."""
+    if method == "classify":
+        def classify(rows: Matrix) -> list[Any]:
+            labels, probs = fn(rows)
+            return list(zip(labels, probs, strict=True))
+
+        return classify
+    return fn  # type: ignore[return-value]

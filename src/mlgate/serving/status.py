@@ -1,0 +1,61 @@
+"""The operator's view: halt, resume, and what serving looks like now."""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+
+from mlgate.errors import InvalidInput
+from mlgate.models.ref import check_name
+from mlgate.serving.runtime import Runtime
+from mlgate.state.db import ALL
+from mlgate.tools.schemas import CachedModel, HaltInfo, HaltResult, ResumeResult, ServingStatus
+
+
+def _scope(model: str | None) -> str | None:
+    if model is None or model in ("", ALL):
+        return None
+    name = model.split("@", 1)[0]  # a halt covers every version of the model
+    return check_name(name)
+
+
+async def halt(rt: Runtime, model: str | None, reason: str) -> HaltResult:
+    if not reason or not reason.strip():
+        raise InvalidInput("a halt needs a reason", "say why, e.g. 'drift on feature bmi; investigating'")
+    caller = rt.caller()
+    h = await anyio.to_thread.run_sync(rt.killswitch.halt, _scope(model), reason.strip()[:1000], caller.subject)
+    return HaltResult(halted=True, scope=h.scope, by=h.by, at=h.at, reason=h.reason)
+
+
+async def resume(rt: Runtime, model: str | None) -> ResumeResult:
+    caller = rt.caller()
+    scope = _scope(model)
+    lifted = await anyio.to_thread.run_sync(rt.killswitch.resume, scope, caller.subject)
+    return ResumeResult(resumed=bool(lifted), scope=scope or ALL, by=caller.subject)
+
+
+def serving_status(rt: Runtime) -> ServingStatus:
+    halts = [HaltInfo(scope=h.scope, reason=h.reason, by=h.by, at=h.at) for h in rt.killswitch.snapshot()]
+    models = [
+        CachedModel(name=m.info.name, version=m.info.version, bytes=m.size_bytes, interfaces=list(m.info.interfaces))
+        for _, m in rt.cache.items()
+    ]
+    tools = sorted({t for t, _ in rt.metrics.calls})
+    guards = rt.executor.guards
+    return ServingStatus(
+        halts=halts,
+        models=models,
+        queues=rt.executor.stats(),
+        cache=_cache(rt),
+        breakers=guards.snapshot() if guards is not None else {},
+        latency={t: rt.metrics.percentiles(t) for t in tools},
+        ledger=rt.ledger.stats(),
+        uptime_s=round(time.time() - rt.started, 1),
+    )
+
+
+def _cache(rt: Runtime) -> dict[str, int]:
+    st = rt.cache.stats()
+    return {"entries": st.entries, "bytes": st.bytes, "budget_bytes": st.budget_bytes, "hits": st.hits,
+            "misses": st.misses, "loads": st.loads, "evictions": st.evictions}

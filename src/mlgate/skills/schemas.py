@@ -1,0 +1,61 @@
+"""Typed results of ``ml.list_skills`` and ``ml.run_skill`` (their output schemas).
+
+Fields may be added, never renamed: agents and tests outside rely on these names.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from mlgate.tools.schemas import ModelStamp
+
+StepOutcome = Literal["ok", "error", "halted", "cancelled", "skipped", "running"]
+RunStatus = Literal["running", "ok", "error", "halted", "cancelled"]
+
+
+class StepSummary(BaseModel):
+    id: str
+    call: str = Field(description="the interface the step calls: predict, classify, forecast, segment, analyze")
+    models: list[str] = Field(description="the pinned refs it may run (several for a route map)")
+    route: str | None = Field(default=None, description="the binding whose value picks the model")
+
+
+class SkillSummary(BaseModel):
+    name: str
+    version: int | None
+    digest: str = Field(description="SHA-256 of the spec file's bytes, as found now")
+    locked: bool = Field(description="the digest equals the one skills.lock records for name@version")
+    description: str
+    runnable: bool = Field(description="locked and valid: ml.run_skill will accept it")
+    locked_digest: str | None = Field(default=None, description="what skills.lock records (when it differs)")
+    error: str | None = Field(default=None, description="why it cannot run, when it cannot")
+    source: str = Field(description="'builtin:<file>' or 'custom:<file>' (MLGATE_SKILLS_DIR)")
+    inputs: dict[str, Any] = Field(default_factory=dict, description="JSON Schema of the `inputs` argument")
+    outputs: list[str] = Field(default_factory=list)
+    steps: list[StepSummary] = Field(default_factory=list)
+    example: dict[str, Any] | None = Field(default=None, description="`inputs` that work, to copy")
+
+
+class ListSkillsResult(BaseModel):
+    skills: list[SkillSummary]
+
+
+class StepTrace(BaseModel):
+    id: str
+    call: str
+    outcome: StepOutcome = "skipped"
+    model: ModelStamp | None = Field(default=None, description="exactly which version ran")
+    route: str | None = Field(default=None, description="the value that chose the model, for a route map")
+    duration_ms: float = 0.0
+    error: str | None = None
+
+
+class RunSkillResult(BaseModel):
+    run_id: str = Field(description="the id of this run in the state database")
+    skill: str = Field(description="name@version")
+    digest: str = Field(description="SHA-256 of the spec that ran (equal to its lock entry)")
+    status: RunStatus
+    outputs: dict[str, Any]
+    steps: list[StepTrace]

@@ -1,0 +1,30 @@
+"""``mlgate audit tail``: the newest rows of the audit ledger, as a table or JSON lines."""
+
+from __future__ import annotations
+
+import json
+
+from mlgate.config import Settings
+from mlgate.state.db import StateDB
+
+
+def tail_command(settings: Settings, *, n: int = 20, as_json: bool = False) -> int:
+    if settings.state_url is None and not (settings.home / "state.db").exists():
+        print("no audit ledger yet: no tool has been called with this MLGATE_HOME")
+        return 0
+    db = StateDB(settings.state)
+    try:
+        rows = db.tail(max(1, min(n, 10_000)))
+    finally:
+        db.close()
+    if as_json:
+        for row in rows:
+            print(json.dumps(row.to_dict(), sort_keys=True))
+        return 0
+    from mlgate.models.operator import table
+
+    body = [[r.at[:23], r.subject or "-", r.transport or "-", r.tool, r.model_ref or "-",
+             "-" if r.version is None else str(r.version), f"{r.duration_ms:.2f}", r.outcome,
+             (r.error_class or "") + (f": {r.error_message[:60]}" if r.error_message else "")] for r in rows]
+    print(table(["at", "subject", "transport", "tool", "model", "version", "ms", "outcome", "error"], body))
+    return 0

@@ -1,0 +1,60 @@
+"""Serving pulled snapshots: the resolver behind ``hf:org/repo@<revision>`` references.
+
+It reads the pull cache only and never touches the network: a snapshot must have been
+pulled with ``ml.pull`` (scope ``ml:manage``) before an inference tool can use it. A tag
+or branch resolves to the commit it pointed at when it was pulled. Each snapshot is
+one version named ``hf:org/repo@<commit>`` (version 0); its ``sha256`` is the digest
+of the served model file (for an ONNX or skops file, the Hub's own LFS SHA-256).
+"""
+
+from __future__ import annotations
+
+from mlgate.config import Settings
+from mlgate.errors import NotFound
+from mlgate.interfaces.base import LoadedModel, VersionInfo
+from mlgate.models.ref import ModelRef
+from mlgate.supply import served
+from mlgate.supply.pull import store_for
+from mlgate.supply.store import Manifest
+
+
+class HubResolver:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = store_for(settings)
+
+    def _info(self, manifest: Manifest) -> VersionInfo:
+        tags = {"hf.repo": manifest.repo_id, "hf.commit": manifest.commit, "hf.manifest_sha256": manifest.sha256}
+        return VersionInfo(
+            name=f"hf:{manifest.repo_id}@{manifest.commit}",
+            version=0,
+            interfaces=(),
+            flavor="",
+            source=str(self.store.files_dir(manifest.repo_id, manifest.commit)),
+            tags=tags,
+            description=f"Snapshot of {manifest.repo_id} at commit {manifest.commit}, pulled from the Hub",
+            created_at=int(manifest.pulled_at * 1000),
+        )
+
+    def resolve(self, ref: ModelRef) -> VersionInfo:
+        if ref.source != "hf" or ref.alias is None:
+            raise NotFound(f"{ref} is not a Hub snapshot reference", "use 'hf:org/repo@<commit>'")
+        found = self.store.commit_for(ref.name, ref.alias)
+        if found is None:
+            raise NotFound(
+                f"hf:{ref.name}@{ref.alias} has not been pulled into this server's cache",
+                "pull it first with ml.pull (scope ml:manage), then use the commit it returns",
+            )
+        manifest = self.store.manifest(ref.name, found[0])
+        assert manifest is not None
+        return self._info(manifest)
+
+    def load(self, info: VersionInfo) -> LoadedModel:
+        repo, _, commit = info.name.removeprefix("hf:").rpartition("@")
+        manifest = self.store.manifest(repo, commit)
+        if manifest is None:
+            raise NotFound(f"{info.name} is no longer in the pull cache", "pull it again with ml.pull")
+        return served.load(self.store.files_dir(repo, commit), manifest, info)
+
+    def list_versions(self) -> list[VersionInfo]:
+        return [self._info(m) for m in self.store.snapshots()]

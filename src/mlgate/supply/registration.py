@@ -1,0 +1,109 @@
+"""Registering a compiled artifact as a new version of its source model, with lineage; blocking code."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mlgate.config import Settings
+from mlgate.interfaces.base import LoadedModel, VersionInfo
+from mlgate.supply.convert import Converted
+from mlgate.supply.schemas import ParityReport
+from mlgate.tools.schemas import ModelStamp
+
+
+def register_compiled(settings: Settings, loaded: LoadedModel, stamp: ModelStamp, conv: Converted, digest: str,
+                      report: ParityReport, classes: list[str], forced_by: str | None) -> tuple[VersionInfo, bool]:
+    """(the new version, whether an identical one already existed).
+
+    A forced registration (parity failed, an admin said force) always makes a new version that records who
+    forced it; it is never reused for a later, unforced compile.
+    """
+    from mlgate.models.registry import Registrar
+
+    reg = Registrar(settings)
+    source = f"{stamp.name}@{stamp.version}"
+    tags = {
+        "mlgate.compiled_from": source,
+        "mlgate.compiled_format": conv.format,
+        "mlgate.compiled_sha256": digest,
+        "mlgate.compiled_source_sha256": stamp.sha256 or "",
+        "mlgate.compiled_options": json.dumps(conv.options, sort_keys=True)[:4000],
+        "mlgate.compiled_parity": report.model_dump_json(exclude={"sample"})[:4000],
+        "mlgate.compiled_metrics_from": source,
+    }
+    if forced_by:
+        tags["mlgate.forced_by"] = forced_by
+    existing = None if forced_by else _existing(reg, stamp.name, source, digest)
+    if existing is not None:
+        return existing, True
+    meta: dict[str, Any] = {
+        "features": [{"name": f.name, "type": f.type} for f in loaded.info.features],
+        "lineage": {"compiled_from": source, "format": conv.format, "sha256": digest},
+    }
+    if classes:
+        meta["classes"] = classes
+    if loaded.info.stats:
+        meta["stats"] = loaded.info.stats
+    if loaded.extra.get("sample"):
+        meta["sample"] = loaded.extra["sample"]
+    desc = f"{conv.format} compiled from {source} (parity: max abs diff {report.max_abs_diff:.2g} on {report.rows} rows)"
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "model"
+        _write_folder(folder, loaded, conv, meta)
+        info = reg.register_dir(stamp.name, folder, description=desc, extra_tags=tags,
+                                metrics=dict(loaded.info.metrics))
+    return info, False
+
+
+def _existing(reg: Any, name: str, source: str, digest: str) -> VersionInfo | None:
+    from mlgate.models.resolvers import _version_info
+
+    try:
+        versions = reg.client.search_model_versions(f"name='{name}'", max_results=1000)
+    except Exception:
+        return None
+    for mv in versions:
+        tags = dict(mv.tags or {})
+        same = tags.get("mlgate.compiled_from") == source and tags.get("mlgate.compiled_sha256") == digest
+        if same and "mlgate.forced_by" not in tags:
+            return _version_info(mv)
+    return None
+
+
+def _signature(loaded: LoadedModel) -> Any:
+    from mlgate.models.loader import read_mlmodel
+
+    try:
+        return read_mlmodel(Path(loaded.local_path)).get("signature")
+    except Exception:
+        return None
+
+
+def _write_folder(folder: Path, loaded: LoadedModel, conv: Converted, meta: dict[str, Any]) -> None:
+    import yaml
+
+    if conv.format == "torchscript":
+        import mlflow.pytorch
+        from mlflow.models.signature import ModelSignature
+
+        sig = _signature(loaded)
+        signature = ModelSignature.from_dict(sig) if isinstance(sig, dict) else None
+        import torch
+
+        # a ScriptModule is written by torch.jit.save whatever the format says; naming the requirement
+        # skips MLflow's slow inference of pip requirements
+        mlflow.pytorch.save_model(conv.module, str(folder), signature=signature, metadata={"mlgate": meta},
+                                  serialization_format="pickle",
+                                  pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"])
+        return
+    folder.mkdir(parents=True)
+    (folder / "model.onnx").write_bytes(conv.data)
+    mlmodel: dict[str, Any] = {"artifact_path": "model", "flavors": {"onnx": {"data": "model.onnx"}},
+                               "metadata": {"mlgate": meta}}
+    sig = _signature(loaded)
+    if sig:
+        mlmodel["signature"] = sig
+    (folder / "MLmodel").write_text(yaml.safe_dump(mlmodel, sort_keys=False))

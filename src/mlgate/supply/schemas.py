@@ -1,0 +1,59 @@
+"""Typed results of ml.pull and ml.compile (their output schemas). Fields may be added, never renamed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from mlgate.tools.schemas import ModelStamp
+
+
+class PulledFile(BaseModel):
+    path: str
+    size: int
+    sha256: str = Field(description="computed locally and checked against the digest the Hub reports")
+
+
+class PullResult(BaseModel):
+    repo_id: str
+    revision: str = Field(description="the revision as asked for")
+    revision_kind: str = Field(description="commit, tag or branch")
+    commit: str = Field(description="the 40-character commit the snapshot holds")
+    ref: str = Field(description="use this with the inference tools: 'hf:org/repo@<commit>'")
+    files: list[PulledFile]
+    manifest_sha256: str = Field(description="digest of (repo, commit, every file's path, size and sha256)")
+    downloaded: int = Field(description="files fetched now; 0 when the cache already held everything")
+    offline: bool = False
+    registered: str | None = Field(default=None, description="'name@N' when register_as was given")
+    serves_as: list[str] = Field(default_factory=list, description="with register_as: the interfaces the new version offers")
+
+
+class ParityReport(BaseModel):
+    rows: int
+    sample: str = Field(description="where the rows came from: caller data, training sample or training statistics")
+    max_abs_diff: float
+    max_rel_diff: float
+    label_agreement: float | None = Field(default=None, description="classifiers: share of equal labels")
+    atol: float
+    rtol: float
+    min_label_agreement: float | None = None
+    passed: bool
+
+
+class CompiledArtifact(BaseModel):
+    format: str = Field(description="onnx, onnx-int8, onnx-fp16 or torchscript")
+    sha256: str = Field(description="digest of the compiled file")
+    size: int
+    source: str = Field(description="the version it was compiled from, 'name@N'")
+    options: dict[str, Any]
+
+
+class CompileResult(BaseModel):
+    source: ModelStamp
+    artifact: CompiledArtifact
+    parity: ParityReport
+    registered: str = Field(description="the new version, 'name@N': pass it to ml.predict / ml.classify")
+    model: ModelStamp = Field(description="the stamp inference results on the new version will carry")
+    reused: bool = Field(default=False, description="an identical compiled artifact was already registered")
+    forced: bool = False

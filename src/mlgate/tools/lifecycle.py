@@ -1,0 +1,131 @@
+"""Lifecycle tools: promote, rollback, compare, drift, retrain. Thin: the work is in models/."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context
+from pydantic import Field
+
+from mlgate.models import comparison, drift, lifecycle
+from mlgate.models import retrain as retraining
+from mlgate.tools.context import ModelArg, runtime
+from mlgate.tools.lifecycle_schemas import (
+    CompareResult,
+    DriftResult,
+    PromoteResult,
+    RetrainResult,
+    RollbackResult,
+)
+
+ModelName = Annotated[
+    str,
+    Field(description="The registered model's name, e.g. 'demo-regressor'.", examples=["demo-regressor"],
+          max_length=300),
+]
+Version = Annotated[int, Field(description="A version number of that model (see ml.list_models).", ge=1)]
+Gates = Annotated[
+    dict[str, float | bool] | None,
+    Field(description="Extra gates for this call: 'min_<metric>', 'max_<metric>' (e.g. min_r2, max_mae) and "
+          "'require_drift_check'. They add to the gates stored on the model; the stricter threshold wins.",
+          examples=[{"min_r2": 0.4, "max_mae": 50, "require_drift_check": True}]),
+]
+Records = Annotated[
+    list[dict[str, Any]],
+    Field(description="One object per row, keys = the version's feature names (see ml.model_info).", min_length=1),
+]
+
+
+async def promote(
+    model: ModelName,
+    version: Version,
+    ctx: Context[Any, Any],
+    to: Annotated[Literal["staging", "production"], Field(description="The stage to move the version to.")]
+    = "production",
+    gates: Gates = None,
+    force: Annotated[bool, Field(description="Promote even if gates fail. Needs the ml:admin scope; the "
+                                 "skipped gates, who and when are recorded on the version.")] = False,
+) -> PromoteResult:
+    """Promote a version to staging or production, if it passes its gates.
+
+    Promoting to production moves the 'production' alias (name@production serves it on the next call)
+    and archives the version that held it. When a gate fails nothing changes: the result has
+    promoted=false and lists every failing gate with its actual value and threshold.
+    Example: {"model": "demo-regressor", "version": 2, "to": "production", "gates": {"min_r2": 0.4}}.
+    """
+    return await lifecycle.promote(runtime(ctx), model, version, to, gates, force)
+
+
+async def rollback(
+    model: ModelName,
+    ctx: Context[Any, Any],
+    version: Annotated[int | None, Field(description="The version to restore; default: the one that served "
+                                         "production most recently before the current one.", ge=1)] = None,
+) -> RollbackResult:
+    """Restore a version that served production before, and archive the current production version.
+
+    Not gated (it is the way back), but only versions that served production can be restored; anything
+    else goes through ml.promote. Example: {"model": "demo-regressor", "version": 1}.
+    """
+    return await lifecycle.rollback(runtime(ctx), model, version)
+
+
+async def compare(
+    model: ModelName,
+    ctx: Context[Any, Any],
+    versions: Annotated[list[int] | None, Field(description="Version numbers to compare; default: all "
+                                                "(newest 20).", max_length=20)] = None,
+) -> CompareResult:
+    """Compare versions' metrics side by side, with deltas against the production version
+    (or the first listed) and, for known metrics, which direction is better and the best version.
+
+    Example: {"model": "demo-regressor", "versions": [1, 2]}.
+    """
+    return await comparison.compare(runtime(ctx), model, versions)
+
+
+async def check_drift(
+    model: ModelArg,
+    current: Records,
+    ctx: Context[Any, Any],
+    reference: Annotated[list[dict[str, Any]] | None, Field(
+        description="Records to compare against instead of the version's stored training sample.")] = None,
+) -> DriftResult:
+    """Check whether current data has drifted from a version's training data, feature by feature.
+
+    Per feature: population stability index and a two-sample Kolmogorov-Smirnov test; the dataset
+    drifts when at least half of the features drift (thresholds are in the result). Send at least
+    10 rows. A check against the version's own training data is recorded on it, which the
+    'require_drift_check' promotion gate reads. Example: {"model": "demo-regressor@production",
+    "current": [{"age": 0.04, "sex": 0.05, …}, …]}.
+    """
+    return await drift.check_drift(runtime(ctx), model, current, reference)
+
+
+async def retrain(
+    model: ModelArg,
+    data: Annotated[list[dict[str, Any]] | str, Field(
+        description="Training rows (features + target), or a CSV/Parquet path under the server's data folder "
+        "(MLGATE_DATA_DIR).")],
+    target: Annotated[str, Field(description="The column holding the value to predict.", max_length=200)],
+    ctx: Context[Any, Any],
+    holdout: Annotated[float, Field(description="Fraction of rows held out to evaluate incumbent and candidate.",
+                                    ge=0.05, le=0.5)] = 0.2,
+    gates: Gates = None,
+    promote_if_better: Annotated[bool, Field(description="Promote the candidate to production when it beats "
+                                             "the incumbent and passes the gates.")] = True,
+    metric: Annotated[str | None, Field(description="Metric that decides 'better': r2 (default), mae or rmse "
+                                        "for regressors; accuracy (default) or f1_macro for classifiers.")] = None,
+) -> RetrainResult:
+    """Retrain a scikit-learn model on new data and promote the result only if it is better and gated.
+
+    Checks drift of the new data, refits a clone of the incumbent's estimator, scores incumbent and
+    candidate on the same holdout, registers the candidate (development) with metrics and lineage, and
+    promotes it only if it wins and passes the gates. Every decision is explained in 'decisions'.
+    Example: {"model": "demo-regressor@production", "data": "batches/2026-11.csv", "target": "progression"}.
+    """
+    async def progress(done: float, total: float | None, message: str | None) -> None:
+        await ctx.report_progress(done, total, message)
+
+    return await retraining.retrain(runtime(ctx), model, data, target, holdout, gates, promote_if_better,
+                                    metric=metric, progress=progress)

@@ -1,0 +1,44 @@
+"""Operator tools: the kill switch and the serving status."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from pydantic import Field
+
+from mlgate.serving import status
+from mlgate.tools.context import runtime
+from mlgate.tools.schemas import HaltResult, ResumeResult, ServingStatus
+
+ScopeArg = Annotated[
+    str | None,
+    Field(description="A model name (every version of it); omit to cover all inference and skill runs.",
+          max_length=300),
+]
+
+
+async def halt(
+    reason: Annotated[str, Field(description="Why serving stops; shown to every refused caller.", max_length=1000)],
+    ctx: Context[Any, Any],
+    model: ScopeArg = None,
+) -> HaltResult:
+    """Kill switch: stop serving one model, or (without `model`) all inference and skill runs.
+
+    From the moment this returns no new prediction is served for what it covers, in this process
+    and (within one second) in every replica sharing the state database; queued requests are refused
+    with who halted, when and why. Lifecycle tools keep working so you can roll back.
+    Example: {"model": "demo-regressor", "reason": "bad outputs after deploy"}.
+    """
+    return await status.halt(runtime(ctx), model, reason)
+
+
+async def resume(ctx: Context[Any, Any], model: ScopeArg = None) -> ResumeResult:
+    """Lift a halt set by ml.halt: the one on `model`, or (without `model`) the halt of all serving."""
+    return await status.resume(runtime(ctx), model)
+
+
+async def serving_status(ctx: Context[Any, Any]) -> ServingStatus:
+    """What serving looks like now: active halts, loaded versions and their memory, batch queues and
+    sizes, circuit breakers, per-tool latency percentiles, the ledger's backlog."""
+    return status.serving_status(runtime(ctx))

@@ -1,0 +1,108 @@
+"""The serving path in one process: batching observed, one bad request fails alone, ledger rows written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import anyio
+import numpy as np
+import pytest
+from mcp import Client
+
+from mlgate.config import Settings
+from mlgate.server.app import build_server
+from mlgate.serving.runtime import Runtime
+from tests.conftest import DIABETES_ROW, tool_payload
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+def forest(demo_home: Path) -> str:
+    """A RandomForest: slow enough per call (milliseconds) that the runtime batches it."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.ensemble import RandomForestRegressor
+
+    from mlgate.models.registry import Registrar
+
+    data = load_diabetes()
+    est = RandomForestRegressor(n_estimators=60, random_state=0).fit(data.data, data.target)
+    info = Registrar(Settings(home=demo_home)).register_sklearn(
+        "rt-forest", est, np.asarray(data.data), list(data.feature_names), {"r2": 0.9})
+    return f"rt-forest@{info.version}"
+
+
+def _state(tmp_path: Path, demo_home: Path, **kw: Any) -> Settings:
+    return Settings(home=demo_home, state_url=f"sqlite:///{tmp_path / 'state.db'}", **kw)
+
+
+async def test_concurrent_calls_are_batched_and_match_unbatched(forest: str, tmp_path: Path, demo_home: Path) -> None:
+    rt = Runtime(_state(tmp_path, demo_home))
+    rng = np.random.default_rng(1)
+    rows = [{k: float(v + rng.normal(0, 0.01)) for k, v in DIABETES_ROW.items()} for _ in range(32)]
+    results: dict[int, Any] = {}
+    async with Client(build_server(rt)) as c:
+        await c.call_tool("ml.predict", {"model": forest, "features": [rows[0]]})  # load + decide batching
+
+        async def one(i: int) -> None:
+            features: Any = [rows[i]] if i != 7 else [{**rows[i], "bmi": "oops"}]
+            results[i] = tool_payload(await c.call_tool("ml.predict", {"model": forest, "features": features}))
+
+        async with anyio.create_task_group() as tg:
+            for i in range(32):
+                tg.start_soon(one, i)
+        err, status = tool_payload(await c.call_tool("ml.serving_status", {}))
+    assert not err
+    queue = next(v for k, v in status["queues"].items() if k.startswith("rt-forest"))
+    assert queue["max_batch_size_seen"] > 1 and queue["batches"] < 32, queue
+    loaded, _ = await rt.acquire(forest, "predictor")
+    for i in range(32):
+        err, out = results[i]
+        if i == 7:
+            assert err and "feature 'bmi'" in out
+            continue
+        assert not err, out
+        x = np.array([[rows[i][f.name] for f in loaded.info.features]])
+        assert out["predictions"] == [float(loaded.impl.est.predict(x)[0])]
+    await rt.aclose()
+
+
+async def test_ledger_rows_for_ok_refused_and_failed_calls(tmp_path: Path, demo_home: Path) -> None:
+    rt = Runtime(_state(tmp_path, demo_home, stdio_scopes=["ml:read", "ml:infer"]))
+    async with Client(build_server(rt)) as c:
+        await c.call_tool("ml.predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW]})
+        await c.call_tool("ml.predict", {"model": "demo-regressor@1", "features": [{"age": 0.123456789}]})
+        await c.call_tool("ml.halt", {"reason": "no scope for this"})
+    await anyio.to_thread.run_sync(rt.ledger.flush_blocking)
+    rows = rt.state.tail(10)
+    await rt.aclose()
+    assert [(r.tool, r.outcome, r.error_class) for r in rows] == [
+        ("ml.predict", "ok", None), ("ml.predict", "error", "InvalidInput"),
+        ("ml.halt", "error", "InsufficientScope")]
+    ok = rows[0]
+    assert ok.version == "1" and ok.digest and ok.input_digest and ok.transport == "memory" and ok.subject == "local"
+    assert ok.model_ref == "demo-regressor@1" and ok.duration_ms > 0
+    dumped = json.dumps([r.to_dict() for r in rows])
+    assert "0.123456789" not in dumped and "no scope for this" not in dumped
+
+
+async def test_audit_tail_command(tmp_path: Path, demo_home: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import mlgate_env
+
+    settings = _state(tmp_path, demo_home)
+    rt = Runtime(settings)
+    async with Client(build_server(rt)) as c:
+        await c.call_tool("ml.list_models", {})
+    await rt.aclose()
+    env = mlgate_env(demo_home, MLGATE_STATE_URL=settings.state)
+    out = subprocess.run([sys.executable, "-m", "mlgate", "audit", "tail", "-n", "5"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and "ml.list_models" in out.stdout and "outcome" in out.stdout
+    js = subprocess.run([sys.executable, "-m", "mlgate", "audit", "tail", "--json"], env=env, capture_output=True,
+                        text=True, timeout=60)
+    assert json.loads(js.stdout.splitlines()[-1])["tool"] == "ml.list_models"
