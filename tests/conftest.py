@@ -66,10 +66,7 @@ def mlgate_env(home: Path, **extra: str) -> dict[str, str]:
 def http_server(demo_home: Path) -> Iterator[str]:
     """A real `mlgate serve --http` process on 127.0.0.1; yields the MCP URL."""
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlgate", "serve", "--http", "--host", "127.0.0.1", "--port", str(port)],
-        env=mlgate_env(demo_home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    proc = spawn_server(["--http", "--host", "127.0.0.1", "--port", str(port)], mlgate_env(demo_home))
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(url + "/healthz", proc)
@@ -79,14 +76,26 @@ def http_server(demo_home: Path) -> Iterator[str]:
         proc.wait(10)
 
 
+def spawn_server(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`mlgate serve …` with its log in a temporary file (a pipe nobody reads would fill and block it)."""
+    import tempfile
+
+    log = tempfile.NamedTemporaryFile(prefix="mlgate-serve-", suffix=".log", delete=False)  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "mlgate", "serve", *args], env=env, stdout=subprocess.DEVNULL,
+                            stderr=log)
+    proc.log_path = log.name  # type: ignore[attr-defined]
+    return proc
+
+
 def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
     import httpx
 
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            err = proc.stderr.read().decode() if proc.stderr else ""
-            raise RuntimeError(f"server exited early: {err[-2000:]}")
+            log = getattr(proc, "log_path", None)
+            err = Path(log).read_text()[-2000:] if log else ""
+            raise RuntimeError(f"server exited early: {err}")
         try:
             if httpx.get(url, timeout=1).status_code == 200:
                 return

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import DIABETES_ROW, free_port, mlgate_env, wait_http
+from tests.conftest import DIABETES_ROW, free_port, mlgate_env, spawn_server, wait_http
 
 pytestmark = pytest.mark.anyio
 ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
@@ -21,8 +21,7 @@ def authed(demo_home: Path) -> Iterator[tuple[str, dict[str, str]]]:
     port = free_port()
     resource = f"http://127.0.0.1:{port}/mcp/ml"
     env = mlgate_env(demo_home, MLGATE_DEV_AUTH="1", MLGATE_RESOURCE_URL=resource)
-    proc = subprocess.Popen([sys.executable, "-m", "mlgate", "serve", "--http", "--port", str(port), "--stateless"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = spawn_server(["--http", "--port", str(port), "--stateless"], env)
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", proc)
         yield resource, env

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +10,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from tests.conftest import DIABETES_ROW, free_port, mlgate_env, tool_payload, wait_http
+from tests.conftest import DIABETES_ROW, free_port, mlgate_env, spawn_server, tool_payload, wait_http
 
 pytestmark = pytest.mark.anyio
 PREDICT = {"model": "demo-regressor@1", "features": [DIABETES_ROW]}
@@ -21,10 +19,8 @@ PREDICT = {"model": "demo-regressor@1", "features": [DIABETES_ROW]}
 class Server:
     def __init__(self, home: Path, state: str, **env: str) -> None:
         self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mlgate", "serve", "--http", "--port", str(self.port)],
-            env=mlgate_env(home, MLGATE_STATE_URL=state, **env), stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE)
+        self.proc = spawn_server(["--http", "--port", str(self.port)],
+                                 mlgate_env(home, MLGATE_STATE_URL=state, **env))
         wait_http(f"http://127.0.0.1:{self.port}/healthz", self.proc)
         self.url = f"http://127.0.0.1:{self.port}/mcp/ml"
 

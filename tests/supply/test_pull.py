@@ -147,7 +147,7 @@ async def test_offline_hit_and_miss_make_no_request(hub_env: Hub, tmp_path: Path
 async def test_cancellation_leaves_no_partial_snapshot(hub_env: Hub, tmp_path: Path) -> None:
     s = _settings(tmp_path)
     commit = hub_env.fake.repos["acme/slow"].branches["main"]
-    hub_env.fake.delay[("acme/slow", "b.onnx")] = 3.0
+    hub_env.fake.delay[("acme/slow", "b.onnx")] = 1.5
     try:
         with anyio.move_on_after(10) as scope:
             async with anyio.create_task_group() as tg:
