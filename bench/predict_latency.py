@@ -10,6 +10,7 @@ plus the bare model call. Prints ratios; the machine is noisy, so compare within
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import socket
 import statistics
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+
+logging.disable(logging.INFO)
 
 ROW = {"age": 0.04, "sex": 0.05, "bmi": 0.06, "bp": 0.02, "s1": -0.04, "s2": -0.03, "s3": -0.04, "s4": 0.0,
        "s5": 0.02, "s6": -0.02}
@@ -50,16 +53,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait(url: str) -> None:
-    import httpx
-
+def wait(port: int) -> None:
     for _ in range(600):
         try:
-            httpx.get(url, timeout=0.5)
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
             return
-        except httpx.HTTPError:
+        except OSError:
             time.sleep(0.1)
-    raise TimeoutError(url)
+    raise TimeoutError(port)
 
 
 async def main() -> None:
@@ -113,8 +114,8 @@ async def main() -> None:
                          stderr=subprocess.DEVNULL),
     ]
     try:
-        wait(f"http://127.0.0.1:{pm}/healthz")
-        wait(f"http://127.0.0.1:{pn}/mcp")
+        wait(pm)
+        wait(pn)
         async with Client(f"http://127.0.0.1:{pm}/mcp/ml") as c, Client(f"http://127.0.0.1:{pn}/mcp") as n:
             rows.append(("HTTP (stateless)", await timed(n, "noop", noop_args, a.n),
                          await timed(c, "ml.predict", args, a.n)))

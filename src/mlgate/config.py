@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     batch_max_wait_ms: float = Field(default=2.0, ge=0)
     batch_max_queue: int = Field(default=1024, ge=1)
     halt_poll_s: float = Field(default=0.5, gt=0, le=1.0)
+    # a tool call returns only after its ledger row is committed (replicas: a killed process loses no row
+    # of a call that returned); rows of concurrent calls share one transaction
+    ledger_sync: bool = False
     max_rows: int = Field(default=10_000, ge=1)
     max_cells: int = Field(default=1_000_000, ge=1)
 

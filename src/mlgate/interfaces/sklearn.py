@@ -20,6 +20,7 @@ from mlgate.errors import BackendError, IntegrityError
 from mlgate.interfaces.base import Feature, Matrix
 
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.", "collections.")
+LINEAR = frozenset({"LinearRegression", "Ridge", "Lasso", "ElasticNet", "BayesianRidge", "HuberRegressor"})
 TEXT_STEPS = ("CountVectorizer", "TfidfVectorizer", "HashingVectorizer")
 
 
@@ -85,6 +86,11 @@ class SklearnModel:
         self._quiet = hasattr(est, "feature_names_in_")
         classes = getattr(est, "classes_", None)
         self.classes = [str(c) for c in classes] if classes is not None else []
+        # Inputs are already checked (shape, finiteness) by mlgate; sklearn's own validation of a one-row
+        # call costs more than the arithmetic of a linear model, so plain linear regressors answer directly.
+        self._linear: tuple[Any, Any] | None = None
+        if type(est).__name__ in LINEAR and getattr(est, "coef_", None) is not None:
+            self._linear = (np.asarray(est.coef_, dtype=np.float64), np.asarray(est.intercept_, dtype=np.float64))
 
     def _call(self, method: str, x: Any) -> Any:
         fn = getattr(self.est, method)
@@ -95,6 +101,10 @@ class SklearnModel:
             return fn(x)
 
     def predict(self, rows: Matrix) -> list[Any]:
+        if self._linear is not None:  # the same arithmetic as LinearModel.predict, without its input checks
+            coef, intercept = self._linear
+            out = (rows @ coef.T + intercept).reshape(len(rows), -1)
+            return out[:, 0].tolist() if out.shape[1] == 1 else out.tolist()
         out = np.asarray(self._call("predict", rows), dtype=np.float64).reshape(len(rows), -1)
         return out[:, 0].tolist() if out.shape[1] == 1 else out.tolist()
 

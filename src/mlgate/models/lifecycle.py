@@ -135,8 +135,8 @@ def _promote(reg: MlflowResolver, who: Caller, name: str, version: int, to: str,
         failed = [o for o in outcomes if not o.passed]
         if failed and not force:
             listed = "; ".join(f"{o.gate}: {o.reason}" for o in failed)
-            return PromoteResult(model=stamp, to=to, promoted=False, failed_gates=failed, gates=outcomes, previous=holder,
-                                 message=f"not promoted: {len(failed)} gate(s) failed — {listed}")
+            return PromoteResult(model=stamp, to=to, promoted=False, failed_gates=failed, gates=outcomes,
+                                 previous=holder, message=f"not promoted: {len(failed)} gate(s) failed — {listed}")
         client.set_registered_model_alias(name, to, str(version))
         if to == "production" and aliases.get("staging") == version:
             client.delete_registered_model_alias(name, "staging")

@@ -1,7 +1,9 @@
 """From a verified model folder to an object implementing the version's interfaces.
 
 The MLmodel file names the flavor; ``mlgate`` (JSON parameters) and ``sklearn`` load
-natively, ``onnx`` through ONNX Runtime, anything else through MLflow's pyfunc.
+natively, ``onnx`` through ONNX Runtime, anything else through MLflow's pyfunc. A
+version with a remote spec (tag ``mlgate.remote`` or flavor ``mlgate_remote``) is
+answered by a remote engine instead (``interfaces/remote.py``).
 The interfaces recorded on the version are checked against what the object offers.
 """
 
@@ -46,7 +48,18 @@ def load_model_dir(info: VersionInfo, path: Path, size: int) -> LoadedModel:
     meta: dict[str, Any] = (mlmodel.get("metadata") or {}).get("mlgate") or {}
     impl: Any
     offered: tuple[str, ...]
-    if "mlgate" in flavors:
+    from mlgate.interfaces.remote import remote_spec_of
+
+    remote = remote_spec_of(info.tags, flavors)
+    if remote is not None:  # served elsewhere: the artifact only describes it
+        from mlgate.interfaces.remote import RemoteModel
+
+        if not info.features and meta.get("features"):
+            info.features = [Feature(**f) for f in meta["features"]]
+        info.features = info.features or signature_features(mlmodel)
+        impl = RemoteModel(remote, [f.name for f in info.features])
+        flavor, offered = f"remote-{remote.protocol}", impl.interfaces
+    elif "mlgate" in flavors:
         from mlgate.interfaces.native import KIND_INTERFACE, load_native
 
         impl = load_native(path, flavors["mlgate"])

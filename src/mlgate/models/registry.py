@@ -198,6 +198,33 @@ class Registrar:
         return self._finish(name, str(mv.version), path, list(loaded.info.interfaces), loaded.info.features,
                             metrics or {}, alias, extra_tags)
 
+    def register_remote(self, name: str, spec: dict[str, Any] | str, features: list[str], *,
+                        interfaces: list[str] | None = None, alias: str | None = None, description: str = "",
+                        metrics: dict[str, float] | None = None) -> VersionInfo:
+        """Register a version answered by a remote engine: a tiny MLmodel folder holding the spec.
+
+        The spec (see ``interfaces/remote.py``) is covered by the version's digest, so changing
+        the endpoint means registering a new version (or, deliberately, tagging ``mlgate.remote``).
+        """
+        import yaml
+
+        from mlgate.interfaces.remote import FLAVOR, RemoteSpec
+
+        parsed = RemoteSpec.parse(spec)
+        if interfaces:
+            parsed = RemoteSpec.parse({**parsed.to_dict(), "interfaces": interfaces})
+        if not features:
+            raise InvalidInput("a remote version needs its feature names, in the order the engine expects them",
+                               "pass features, e.g. --features sepal_length,sepal_width,petal_length,petal_width")
+        meta = {"mlgate": {"interfaces": list(parsed.offered), "features": [{"name": f, "type": "double"}
+                                                                             for f in features]}}
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "model"
+            folder.mkdir()
+            mlmodel = {"artifact_path": "model", "flavors": {FLAVOR: parsed.to_dict()}, "metadata": meta}
+            (folder / "MLmodel").write_text(yaml.safe_dump(mlmodel, sort_keys=True))
+            return self.register_dir(name, folder, alias=alias, description=description, metrics=metrics)
+
     def register_file(self, name: str, file: Path, *, alias: str | None = None, description: str = "") -> VersionInfo:
         """Register a ``.skops`` scikit-learn model or an ``.onnx`` graph."""
         import yaml

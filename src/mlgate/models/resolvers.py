@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import threading
 from pathlib import Path
 from typing import Any, Protocol
@@ -129,7 +131,16 @@ class MlflowResolver:
         import mlflow.artifacts
 
         uri = self.client.get_model_version_download_uri(info.name, str(info.version))
-        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+        if uri.startswith("file:") or Path(uri).is_absolute():
+            return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, tracking_uri=self.settings.tracking))
+        # remote artifacts (mlflow-artifacts:, s3:, …): the tracking URI is passed explicitly (mlflow-artifacts:
+        # needs the http tracking server), into a folder per process and version that is refreshed on each load
+        dst = self.settings.home / "downloads" / str(os.getpid()) / info.name / str(info.version)
+        if dst.exists():
+            shutil.rmtree(dst)  # a fresh copy: the digest check must see what the store holds now
+        dst.mkdir(parents=True)
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst),
+                                                        tracking_uri=self.settings.tracking))
 
     def load(self, info: VersionInfo) -> LoadedModel:
         from mlgate.models.loader import load_model_dir

@@ -84,26 +84,40 @@ def guard(spec: ToolSpec) -> Callable[..., Awaitable[Any]]:
         rt: Runtime = ctx.request_context.lifespan_context
         caller = rt.caller()
         t0 = time.perf_counter()
+        sync = rt.settings.ledger_sync  # MLGATE_LEDGER_SYNC: answer only once the ledger row is committed
         try:
             if not satisfies(caller.scopes, scope):
                 raise InsufficientScope(spec.name, scope)
             result = await fn(**kwargs)
         except MlgateError as exc:
-            rt.record(spec.name, caller, kwargs, None, t0, exc)
+            seq = rt.record(spec.name, caller, kwargs, None, t0, exc)
+            if sync:
+                await _committed(rt, seq)
             raise ToolError(str(exc)) from None
         except (ToolError, MCPError):
             raise
         except Exception as exc:
             incident = uuid.uuid4().hex[:12]
             log.exception("%s failed unexpectedly (incident %s)", spec.name, incident)
-            rt.record(spec.name, caller, kwargs, None, t0, exc)
+            seq = rt.record(spec.name, caller, kwargs, None, t0, exc)
+            if sync:
+                await _committed(rt, seq)
             raise ToolError(
                 f"{spec.name} failed inside the server (incident {incident}); the operator's log has details"
             ) from None
-        rt.record(spec.name, caller, kwargs, result, t0, None)
+        seq = rt.record(spec.name, caller, kwargs, result, t0, None)
+        if sync:
+            await _committed(rt, seq)
         return result
 
     return call
+
+
+async def _committed(rt: Runtime, seq: int) -> None:
+    try:
+        await rt.committed(seq)
+    except MlgateError as exc:  # the row could not be written: the call must not look successful
+        raise ToolError(str(exc)) from None
 
 
 def build_server(runtime: Runtime) -> MCPServer[Runtime]:

@@ -98,7 +98,9 @@ class Executor:
             return found
         mode = loaded.info.tags.get("mlgate.batching", self.settings.batching)
         if key not in self._cost:
-            self._cost[key] = measure_call_cost(call, np.ascontiguousarray(rows[:1]), repeats=3)
+            declared = getattr(loaded.impl, "call_cost_s", None)  # remote engines: do not time real calls
+            self._cost[key] = float(declared) if declared is not None else measure_call_cost(
+                call, np.ascontiguousarray(rows[:1]), repeats=3)
         if mode == "off" or (mode == "auto" and not should_batch(self._cost[key])):
             return None
         s = self.settings

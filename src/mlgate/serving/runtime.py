@@ -146,8 +146,12 @@ class Runtime:
     # -- the ledger ----------------------------------------------------------------
     def record(
         self, tool: str, caller: Caller, args: dict[str, Any], result: Any, t0: float, error: BaseException | None
-    ) -> None:
-        """One ledger row per tool call: never the raw inputs, only their digest."""
+    ) -> int:
+        """One ledger row per tool call: never the raw inputs, only their digest.
+
+        Returns the row's sequence number; with ``MLGATE_LEDGER_SYNC`` the tool wrapper awaits
+        ``committed(seq)`` before answering, otherwise the row is written in the background.
+        """
         ms = (time.perf_counter() - t0) * 1000
         self.metrics.observe(tool, "ok" if error is None else "error", ms)
         stamp = getattr(result, "model", None)
@@ -166,7 +170,11 @@ class Runtime:
             error_class=None if error is None else type(error).__name__,
             error_message=None if error is None else _safe_message(error),
         )
-        self.ledger.append(row)
+        return self.ledger.append(row)
+
+    async def committed(self, seq: int) -> None:
+        """Wait until ledger row ``seq`` is committed (group commit with concurrent calls)."""
+        await self.ledger.committed(seq)
 
     def prometheus(self) -> str:
         halts = len(self.killswitch.snapshot())

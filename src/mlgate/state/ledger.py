@@ -7,8 +7,10 @@ until ``max_batch`` rows are waiting), then writes the batch in one transaction
 with ``StateDB.append_many``. ``append`` only takes a lock and appends to a deque.
 
 Durability: ``await flush()`` (or ``flush_blocking()``) returns once every row
-appended before the call is committed; ``close()`` flushes everything and stops
-the thread. ``close`` is also registered with ``atexit``, so a clean interpreter
+appended before the call is committed; ``await committed(seq)`` returns once the row
+``append`` numbered ``seq`` is committed, without a thread per waiter (group commit:
+rows appended while one transaction is in flight share the next one). ``close()``
+flushes everything and stops the thread. ``close`` is also registered with ``atexit``, so a clean interpreter
 exit writes what is buffered. A batch the database refuses is retried with
 back-off; if rows still cannot be written after ``max_pending`` pile up, ``append``
 raises ``Unavailable``: without an audit trail mlgate stops serving rather than
@@ -17,7 +19,9 @@ serving blind.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import contextlib
 import logging
 import threading
 import time
@@ -55,13 +59,16 @@ class Ledger:
         self._failures = 0
         self._urgent = False  # a flush is waiting: write without gathering
         self._closing = False
+        self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[bool]]] = []
         self._thread = threading.Thread(target=self._run, name="mlgate-ledger", daemon=True)
         self._thread.start()
         atexit.register(self.close)
 
     # -- the caller's side ------------------------------------------------------------
-    def append(self, row: LedgerRow) -> None:
-        """Queue one row; never blocks on I/O. After ``close`` the row is written at once."""
+    def append(self, row: LedgerRow) -> int:
+        """Queue one row; never blocks on I/O. After ``close`` the row is written at once.
+
+        Returns the row's sequence number for ``committed`` (0: already written)."""
         with self._cond:
             if not self._closing:
                 if len(self._buf) >= self.max_pending:
@@ -71,9 +78,32 @@ class Ledger:
                     )
                 self._buf.append(row)
                 self._appended += 1
-                self._cond.notify()
-                return
+                # wake the writer only when it waits for a first row or a batch has filled up: a wake-up per
+                # row would hand the GIL to the writer on every tool call
+                if len(self._buf) == 1 or len(self._buf) >= self.max_batch:
+                    self._cond.notify()
+                return self._appended
         self.db.append(row)
+        return 0
+
+    async def committed(self, seq: int) -> None:
+        """Return once row ``seq`` (from ``append``) is committed; the writer skips its gathering wait.
+
+        Raises ``Unavailable`` if the row could not be written."""
+        if seq <= self._done:
+            return
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[bool] = loop.create_future()
+        with self._cond:
+            if seq > self._done:
+                self._waiters.append((seq, loop, fut))
+                self._urgent = True
+                self._cond.notify_all()
+            else:
+                fut.set_result(True)
+        if not await fut:
+            raise Unavailable("the audit ledger could not commit this call's row",
+                              "an operator must check the state database (MLGATE_STATE_URL); retry later")
 
     def flush_blocking(self, timeout: float | None = None) -> bool:
         """Wait until every row appended so far is written; False on timeout."""
@@ -138,6 +168,12 @@ class Ledger:
                 self._dropped += 0 if written else len(batch)
                 self._batches += 1
                 self._cond.notify_all()
+                ready = [w for w in self._waiters if w[0] <= self._done]
+                if ready:
+                    self._waiters = [w for w in self._waiters if w[0] > self._done]
+            for _, loop, fut in ready:
+                with contextlib.suppress(RuntimeError):  # that event loop is closed: nobody waits any more
+                    loop.call_soon_threadsafe(_settle, fut, written)
 
     def _write(self, batch: list[LedgerRow]) -> bool:
         """Write one batch, retrying with back-off; gives up only when closing and out of retries."""
@@ -157,3 +193,8 @@ class Ledger:
                     return False
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
+
+
+def _settle(fut: asyncio.Future[bool], written: bool) -> None:
+    if not fut.done():
+        fut.set_result(written)

@@ -1,0 +1,254 @@
+"""Versions served elsewhere: an Open Inference Protocol (KServe v2) or MLflow scoring endpoint.
+
+A version is remote when its tag ``mlgate.remote`` (or its MLmodel flavor
+``mlgate_remote``, written by ``Registrar.register_remote``) holds a spec::
+
+    {"protocol": "v2" | "mlflow", "url": "http://host:port", "model": "iris",
+     "version": "v1", "timeout_s": 5, "retries": 2, "classes": ["setosa", ...],
+     "format": "dataframe" | "tensor"}
+
+``protocol: v2`` posts ``/v2/models/{model}[/versions/{version}]/infer`` (Triton,
+MLServer, KServe); ``protocol: mlflow`` posts ``/invocations`` (``mlflow models
+serve``). mlgate forwards the validated, guarded rows (a float64 matrix in the
+version's feature order); the halt, the guards, the breaker and the ledger apply in
+the Executor exactly as for an in-process model.
+
+One pooled ``httpx.Client`` per endpoint is shared by every version that uses it.
+Retries happen only where repeating cannot double work: the connection was never
+made (connect error or connect timeout) or a gateway said so (502, 503, 504). A
+read timeout is not retried: the engine may still be working on the request.
+Every failure is a ``BackendError`` that names the endpoint and the status.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mlgate.errors import BackendError, InvalidInput
+from mlgate.interfaces.base import Matrix
+
+TAG_REMOTE = "mlgate.remote"
+FLAVOR = "mlgate_remote"
+PROTOCOLS = ("v2", "mlflow")
+RETRY_STATUS = frozenset({502, 503, 504})
+CALL_COST_S = 0.005  # what the Executor assumes instead of timing a remote call: off the loop, batched
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteSpec:
+    protocol: str
+    url: str
+    model: str = ""
+    version: str | None = None
+    timeout_s: float = 5.0
+    retries: int = 2
+    classes: tuple[str, ...] = ()
+    format: str = "dataframe"
+    interfaces: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def parse(cls, raw: str | dict[str, Any]) -> RemoteSpec:
+        try:
+            data = json.loads(raw) if isinstance(raw, str) else dict(raw)
+        except ValueError as exc:
+            raise InvalidInput(f"the remote spec is not JSON: {exc}", _SPEC_HINT) from None
+        if not isinstance(data, dict):
+            raise InvalidInput("the remote spec must be a JSON object", _SPEC_HINT)
+        protocol, url = data.get("protocol"), data.get("url")
+        if protocol not in PROTOCOLS:
+            raise InvalidInput(f"remote protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}", _SPEC_HINT)
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise InvalidInput(f"remote url {url!r} is not an http(s) URL", _SPEC_HINT)
+        model = str(data.get("model") or "")
+        if protocol == "v2" and not model:
+            raise InvalidInput("a v2 remote spec needs 'model' (the name the engine serves it under)", _SPEC_HINT)
+        timeout = float(data.get("timeout_s", 5.0))
+        retries = int(data.get("retries", 2))
+        if not 0 < timeout <= 600 or not 0 <= retries <= 5:
+            raise InvalidInput("remote timeout_s must be in (0, 600] and retries in [0, 5]", _SPEC_HINT)
+        fmt = str(data.get("format", "dataframe"))
+        if fmt not in ("dataframe", "tensor"):
+            raise InvalidInput(f"remote format {fmt!r} is not dataframe or tensor", _SPEC_HINT)
+        version = data.get("version")
+        return cls(protocol=protocol, url=url.rstrip("/"), model=model,
+                   version=None if version is None else str(version), timeout_s=timeout, retries=retries,
+                   classes=tuple(str(c) for c in data.get("classes") or ()), format=fmt,
+                   interfaces=tuple(str(i) for i in data.get("interfaces") or ()))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"protocol": self.protocol, "url": self.url, "timeout_s": self.timeout_s,
+                               "retries": self.retries}
+        for key in ("model", "version", "format"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        if self.classes:
+            out["classes"] = list(self.classes)
+        if self.interfaces:
+            out["interfaces"] = list(self.interfaces)
+        return out
+
+    @property
+    def endpoint(self) -> str:
+        if self.protocol == "mlflow":
+            return f"{self.url}/invocations"
+        version = f"/versions/{self.version}" if self.version else ""
+        return f"{self.url}/v2/models/{self.model}{version}/infer"
+
+    @property
+    def offered(self) -> tuple[str, ...]:
+        if self.interfaces:
+            return self.interfaces
+        return ("predictor", "classifier") if self.protocol == "v2" else ("predictor",)
+
+
+_SPEC_HINT = ('give {"protocol": "v2"|"mlflow", "url": "http://host:port", "model": "<name on the engine>", '
+              '"timeout_s": 5}; see docs/deploy.md')
+
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
+
+
+def client_for(base_url: str) -> Any:
+    """The pooled client of one endpoint (scheme, host and port), made on first use."""
+    import httpx
+
+    found = _clients.get(base_url)
+    if found is None:
+        with _clients_lock:
+            found = _clients.get(base_url)
+            if found is None:
+                limits = httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=30)
+                found = _clients[base_url] = httpx.Client(base_url=base_url, limits=limits,
+                                                          headers={"content-type": "application/json"})
+    return found
+
+
+class RemoteModel:
+    """Predictor (and, over v2, Classifier) whose rows are answered by a remote engine."""
+
+    call_cost_s = CALL_COST_S
+
+    def __init__(self, spec: RemoteSpec, feature_names: list[str]) -> None:
+        self.spec = spec
+        self.features = feature_names
+        self.interfaces = spec.offered
+
+    # -- the interfaces ----------------------------------------------------------------
+    def predict(self, rows: Matrix) -> list[Any]:
+        if self.spec.protocol == "mlflow":
+            out = self._post(self._mlflow_body(rows)).get("predictions")
+            if isinstance(out, dict):  # a pyfunc that returns a DataFrame: first column
+                out = next(iter(out.values()), [])
+            return self._rows(out, rows.shape[0])
+        outputs = self._v2(rows, ["predict"])
+        return self._rows(outputs["predict"], rows.shape[0])
+
+    def classify(self, rows: Matrix) -> tuple[list[str], list[dict[str, float]]]:
+        if self.spec.protocol != "v2":
+            raise BackendError(f"{self.spec.endpoint} speaks MLflow scoring, which returns no probabilities",
+                               "call ml.predict with this version")
+        probs = np.asarray(self._v2(rows, ["predict_proba"])["predict_proba"], dtype=np.float64)
+        probs = probs.reshape(rows.shape[0], -1)
+        names = list(self.spec.classes) or [str(j) for j in range(probs.shape[1])]
+        if len(names) != probs.shape[1]:
+            raise BackendError(f"{self.spec.endpoint} returned {probs.shape[1]} class probabilities, the spec "
+                               f"names {len(names)} classes", "fix 'classes' in the version's remote spec")
+        labels = [names[j] for j in probs.argmax(axis=1)]
+        return labels, [dict(zip(names, map(float, p), strict=True)) for p in probs]
+
+    # -- the protocols -----------------------------------------------------------------
+    def _mlflow_body(self, rows: Matrix) -> dict[str, Any]:
+        if self.spec.format == "tensor":
+            return {"inputs": rows.tolist()}
+        return {"dataframe_split": {"columns": self.features, "data": rows.tolist()}}
+
+    def _v2(self, rows: Matrix, outputs: list[str]) -> dict[str, Any]:
+        body = {"inputs": [{"name": "input-0", "shape": list(rows.shape), "datatype": "FP64",
+                            "data": rows.ravel().tolist()}],
+                "outputs": [{"name": n} for n in outputs]}
+        answer = self._post(body)
+        found: dict[str, Any] = {str(o.get("name")): o.get("data") for o in answer.get("outputs") or []
+                                 if isinstance(o, dict)}
+        missing = [n for n in outputs if n not in found]
+        if missing:
+            raise BackendError(f"{self.spec.endpoint} answered without the output {missing[0]!r}",
+                               "check that the engine serves a scikit-learn style model (predict/predict_proba)")
+        return found
+
+    def _rows(self, out: Any, n: int) -> list[Any]:
+        values = np.asarray(out).reshape(-1).tolist() if out is not None else []
+        if len(values) != n:
+            raise BackendError(f"{self.spec.endpoint} returned {len(values)} values for {n} rows",
+                               "check the engine's model; mlgate expects one output per row")
+        return values
+
+    # -- the transport -----------------------------------------------------------------
+    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        import httpx
+
+        spec = self.spec
+        client = client_for(spec.url)
+        path = spec.endpoint[len(spec.url):]
+        delay = 0.05
+        for attempt in range(spec.retries + 1):
+            last = attempt == spec.retries
+            t0 = time.perf_counter()
+            try:
+                resp = client.post(path, content=json.dumps(body), timeout=spec.timeout_s)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if last:
+                    raise BackendError(
+                        f"remote endpoint {spec.endpoint} is unreachable ({type(exc).__name__}: {exc}) after "
+                        f"{attempt + 1} attempt(s)", _DOWN_HINT) from None
+            except httpx.TimeoutException:
+                ms = (time.perf_counter() - t0) * 1000
+                raise BackendError(f"remote endpoint {spec.endpoint} did not answer within {spec.timeout_s:g} s "
+                                   f"(timed out after {ms:.0f} ms; not retried)", _DOWN_HINT) from None
+            except httpx.HTTPError as exc:
+                raise BackendError(f"remote endpoint {spec.endpoint} failed: {type(exc).__name__}: {exc}",
+                                   _DOWN_HINT) from None
+            else:
+                if resp.status_code == 200:
+                    return _json(resp, spec.endpoint)
+                if resp.status_code not in RETRY_STATUS or last:
+                    raise BackendError(f"remote endpoint {spec.endpoint} answered HTTP {resp.status_code}: "
+                                       f"{resp.text[:300].strip()}", _hint(resp.status_code))
+            time.sleep(delay)
+            delay *= 4
+        raise AssertionError("unreachable")
+
+
+_DOWN_HINT = "the serving engine may be down or overloaded; retry later, or an operator can halt this model"
+
+
+def _hint(status: int) -> str:
+    if status in (400, 422):
+        return "the engine refused the input: check ml.model_info for the features and their order"
+    if status == 404:
+        return "the engine does not serve this model: check 'url' and 'model' in the version's remote spec"
+    return _DOWN_HINT
+
+
+def _json(resp: Any, endpoint: str) -> dict[str, Any]:
+    try:
+        data = resp.json()
+    except ValueError:
+        raise BackendError(f"remote endpoint {endpoint} answered with something other than JSON") from None
+    if not isinstance(data, dict):
+        raise BackendError(f"remote endpoint {endpoint} answered with JSON that is not an object")
+    return data
+
+
+def remote_spec_of(tags: dict[str, str], flavors: dict[str, Any]) -> RemoteSpec | None:
+    """The version's remote spec: the tag wins (an operator may point any version elsewhere), then the flavor."""
+    if TAG_REMOTE in tags:
+        return RemoteSpec.parse(tags[TAG_REMOTE])
+    if FLAVOR in flavors:
+        return RemoteSpec.parse(flavors[FLAVOR])
+    return None
