@@ -103,8 +103,9 @@ class SklearnModel:
     def predict(self, rows: Matrix) -> list[Any]:
         if self._linear is not None:  # the same arithmetic as LinearModel.predict, without its input checks
             coef, intercept = self._linear
-            out = (rows @ coef.T + intercept).reshape(len(rows), -1)
-            return out[:, 0].tolist() if out.shape[1] == 1 else out.tolist()
+            lin = np.asarray(rows @ coef.T + intercept, dtype=np.float64).reshape(len(rows), -1)
+            values: list[Any] = lin[:, 0].tolist() if lin.shape[1] == 1 else lin.tolist()
+            return values
         out = np.asarray(self._call("predict", rows), dtype=np.float64).reshape(len(rows), -1)
         return out[:, 0].tolist() if out.shape[1] == 1 else out.tolist()
 
