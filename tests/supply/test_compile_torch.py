@@ -15,7 +15,8 @@ from mlgate.serving import inference
 from mlgate.serving.runtime import Runtime
 from mlgate.supply.compile import CompileRequest, compile_version
 
-torch = pytest.importorskip("torch", reason="torch is an optional extra (pip install torch==2.13.0)")
+torch = pytest.importorskip("torch", reason="torch is an optional extra (pip install torch==2.13.0)",
+                            exc_type=ImportError)
 
 pytestmark = pytest.mark.anyio
 

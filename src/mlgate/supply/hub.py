@@ -15,13 +15,14 @@ from mlgate.interfaces.base import LoadedModel, VersionInfo
 from mlgate.models.ref import ModelRef
 from mlgate.supply import served
 from mlgate.supply.pull import store_for
-from mlgate.supply.store import Manifest
+from mlgate.supply.store import COMMIT, Manifest
 
 
 class HubResolver:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = store_for(settings)
+        self._memo: dict[tuple[str, str], tuple[int, Manifest]] = {}
 
     def _info(self, manifest: Manifest) -> VersionInfo:
         tags = {"hf.repo": manifest.repo_id, "hf.commit": manifest.commit, "hf.manifest_sha256": manifest.sha256}
@@ -39,19 +40,37 @@ class HubResolver:
     def resolve(self, ref: ModelRef) -> VersionInfo:
         if ref.source != "hf" or ref.alias is None:
             raise NotFound(f"{ref} is not a Hub snapshot reference", "use 'hf:org/repo@<commit>'")
-        found = self.store.commit_for(ref.name, ref.alias)
-        if found is None:
+        if COMMIT.match(ref.alias):
+            commit: str | None = ref.alias
+        else:
+            rec = self.store.ref(ref.name, ref.alias)
+            commit = rec.commit if rec else None
+        manifest = self._manifest(ref.name, commit) if commit else None
+        if manifest is None:
             raise NotFound(
                 f"hf:{ref.name}@{ref.alias} has not been pulled into this server's cache",
                 "pull it first with ml.pull (scope ml:manage), then use the commit it returns",
             )
-        manifest = self.store.manifest(ref.name, found[0])
-        assert manifest is not None
         return self._info(manifest)
+
+    def _manifest(self, repo: str, commit: str) -> Manifest | None:
+        """The snapshot's manifest, parsed once per change of the file (resolution runs on every call)."""
+        path = self.store.snapshot_dir(repo, commit) / "manifest.json"
+        try:
+            stamp = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+        hit = self._memo.get((repo, commit))
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        manifest = self.store.manifest(repo, commit)
+        if manifest is not None:
+            self._memo[(repo, commit)] = (stamp, manifest)
+        return manifest
 
     def load(self, info: VersionInfo) -> LoadedModel:
         repo, _, commit = info.name.removeprefix("hf:").rpartition("@")
-        manifest = self.store.manifest(repo, commit)
+        manifest = self._manifest(repo, commit)
         if manifest is None:
             raise NotFound(f"{info.name} is no longer in the pull cache", "pull it again with ml.pull")
         return served.load(self.store.files_dir(repo, commit), manifest, info)

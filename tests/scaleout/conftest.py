@@ -1,0 +1,200 @@
+"""One scale-out cluster per test session, all on 127.0.0.1, built from nothing:
+
+PostgreSQL (state + MLflow backend) → ``mlflow server`` → models registered through it
+(in-process ``Registrar`` over HTTP) → MLServer and ``mlflow models serve`` as remote
+engines → two ``mlgate serve --http --stateless`` replicas sharing all of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import free_port, mlgate_env, spawn_server, wait_http
+from tests.scaleout.services import VENV_BIN, Postgres, SkipService, mlserver_bin, spawn, stop, wait_ready
+
+IRIS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+CLASSES = ["setosa", "versicolor", "virginica"]
+
+
+class Replica:
+    def __init__(self, home: Path, env: dict[str, str]) -> None:
+        self.port = free_port()
+        home.mkdir(parents=True, exist_ok=True)
+        self.proc = spawn_server(["--http", "--host", "127.0.0.1", "--port", str(self.port), "--stateless"],
+                                 mlgate_env(home, **env))
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.url = f"{self.base}/mcp/ml"
+
+    def ready(self) -> Replica:
+        wait_http(f"{self.base}/healthz", self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(15)
+
+
+@dataclass
+class Cluster:
+    root: Path
+    pg: Postgres
+    state_url: str
+    tracking: str
+    env: dict[str, str]
+    a: Replica
+    b: Replica
+    remote: dict[str, Any] = field(default_factory=dict)
+
+    def replica(self, name: str) -> Replica:
+        return Replica(self.root / name, self.env)
+
+    def ledger(self, where: str = "true", params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.pg.port} user=postgres dbname=mlgate_state",
+                             row_factory=dict_row) as conn:
+            return list(conn.execute(f"select * from ledger where {where} order by id", params))  # type: ignore[arg-type]
+
+
+def _train_iris(seed: int = 0, c: float = 1.0) -> tuple[Any, Any, Any]:
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = load_iris(return_X_y=True)
+    return LogisticRegression(C=c, max_iter=500, random_state=seed).fit(x, y), x, y
+
+
+def _mlserver_repo(root: Path, port: int, grpc: int) -> Path:
+    import joblib
+
+    est, _, _ = _train_iris()
+    repo = root / "mlserver-repo"
+    (repo / "iris").mkdir(parents=True)
+    joblib.dump(est, repo / "iris" / "model.joblib")
+    (repo / "iris" / "model-settings.json").write_text(json.dumps({
+        "name": "iris", "implementation": "mlserver_sklearn.SKLearnModel",
+        "parameters": {"uri": "./model.joblib", "version": "v1"}}))
+    (repo / "settings.json").write_text(json.dumps({
+        "host": "127.0.0.1", "http_port": port, "grpc_port": grpc, "metrics_endpoint": None,
+        "parallel_workers": 0, "debug": False}))
+    return repo
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed: pip install -e '.[dev]' (it brings psycopg[binary])")
+    root = tmp_path_factory.mktemp("scaleout")
+    procs: list[Any] = []
+    pg: Postgres | None = None
+    replicas: list[Replica] = []
+    try:
+        try:
+            pg = Postgres(free_port())
+        except SkipService as exc:
+            pytest.skip(str(exc))
+        pg.create("mlflow")
+        state_url = pg.create("mlgate_state")
+        tmp_env = {**os.environ, "TMPDIR": str(root), "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+        tmp_env = {k: v for k, v in tmp_env.items() if not k.startswith(("MLGATE_", "MLFLOW_"))}
+        # the shared MLflow server, PostgreSQL backend, artifacts served by it
+        mport = free_port()
+        mlog = root / "mlflow-server.log"
+        mflow = spawn([str(VENV_BIN / "mlflow"), "server", "--backend-store-uri", pg.url("mlflow"),
+                       "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1", "--port",
+                       str(mport), "--workers", "1"], mlog,
+                      env={**tmp_env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}, cwd=root)
+        procs.append(mflow)
+        # MLServer (own venv) serving a scikit-learn iris model over the Open Inference Protocol
+        remote: dict[str, Any] = {}
+        try:
+            exe = mlserver_bin()
+            sport = free_port()
+            repo = _mlserver_repo(root, sport, free_port())
+            slog = root / "mlserver.log"
+            mlserver = spawn([str(exe), "start", str(repo)], slog, env=tmp_env, cwd=root)
+            procs.append(mlserver)
+            remote["mlserver"] = (f"http://127.0.0.1:{sport}", mlserver, slog)
+        except SkipService as exc:
+            remote["mlserver_skip"] = str(exc)
+        tracking = f"http://127.0.0.1:{mport}"
+        wait_ready(f"{tracking}/health", mflow, mlog)
+        _register(root, tracking, remote)
+        # mlflow models serve, fetching the model from the shared server
+        fport = free_port()
+        flog = root / "models-serve.log"
+        fserve = spawn([str(VENV_BIN / "mlflow"), "models", "serve", "-m", "models:/scale-iris/1",
+                        "--env-manager", "local", "-h", "127.0.0.1", "-p", str(fport)], flog,
+                       env={**tmp_env, "MLFLOW_TRACKING_URI": tracking}, cwd=root)
+        procs.append(fserve)
+        env = {"MLGATE_STATE_URL": state_url, "MLGATE_TRACKING_URI": tracking, "MLGATE_LEDGER_SYNC": "1",
+               "TMPDIR": str(root)}
+        a, b = Replica(root / "a", env), Replica(root / "b", env)
+        replicas += [a, b]
+        wait_ready(f"http://127.0.0.1:{fport}/ping", fserve, flog)
+        _register_mlflow_remote(root, tracking, f"http://127.0.0.1:{fport}")
+        if "mlserver" in remote:
+            url, proc, slog = remote["mlserver"]
+            wait_ready(f"{url}/v2/models/iris/ready", proc, slog)
+        a.ready()
+        b.ready()
+        c = Cluster(root, pg, state_url, tracking, env, a, b, remote)
+        yield c
+    finally:
+        hole = remote.get("black_hole") if "remote" in locals() else None
+        if hole is not None:
+            hole.close()
+        for r in replicas:
+            r.stop()
+        for p in procs:
+            stop(p)
+        if pg is not None:
+            pg.stop()
+
+
+def _registrar(root: Path, tracking: str) -> Any:
+    from mlgate.config import Settings
+    from mlgate.models.registry import Registrar
+
+    return Registrar(Settings(home=root / "registrar", tracking_uri=tracking))
+
+
+def _register(root: Path, tracking: str, remote: dict[str, Any]) -> None:
+    """scale-iris@1 (production) in-process sklearn; remote versions on MLServer, a dead port, a black hole."""
+    reg = _registrar(root, tracking)
+    est, x, y = _train_iris()
+    reg.register_sklearn("scale-iris", est, x, IRIS, {"accuracy": float(est.score(x, y))}, alias="production")
+    est2, _, _ = _train_iris(c=0.05)
+    reg.register_sklearn("scale-iris", est2, x, IRIS, {"accuracy": float(est2.score(x, y))})
+    if "mlserver" in remote:
+        reg.register_remote("remote-iris", {"protocol": "v2", "url": remote["mlserver"][0], "model": "iris",
+                                            "timeout_s": 5, "classes": CLASSES}, IRIS, alias="production")
+    dead = free_port()  # nothing listens here
+    reg.register_remote("remote-dead", {"protocol": "v2", "url": f"http://127.0.0.1:{dead}", "model": "iris",
+                                        "timeout_s": 1, "retries": 1}, IRIS)
+    hole = socket.socket()  # accepts connections (kernel backlog) and never answers
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(64)
+    remote["black_hole"] = hole
+    reg.register_remote("remote-slow", {"protocol": "v2", "url": f"http://127.0.0.1:{hole.getsockname()[1]}",
+                                        "model": "iris", "timeout_s": 0.3, "retries": 0}, IRIS)
+
+
+def _register_mlflow_remote(root: Path, tracking: str, url: str) -> None:
+    reg = _registrar(root, tracking)
+    reg.register_remote("remote-mlflow", {"protocol": "mlflow", "url": url, "timeout_s": 5}, IRIS,
+                        alias="production")
+
