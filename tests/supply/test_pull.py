@@ -51,13 +51,14 @@ async def test_pinned_pull_verifies_every_file_and_stores_a_manifest(hub_env: Hu
     files = store_for(s).files_dir("acme/iris-onnx", out.commit)
     assert (files / "model.onnx").read_bytes() == hub_env.onnx_bytes
     assert store_for(s).manifest("acme/iris-onnx", out.commit).sha256 == out.manifest_sha256  # type: ignore[union-attr]
-    assert [m for _, _, m in seen if m.startswith("downloading")] and seen[-1][0] == seen[-1][1] == 4
+    assert len([m for _, _, m in seen if m.startswith("downloading")]) == 4 and seen[-1][0] == seen[-1][1] == 5
+    assert [p for p, _, _ in seen] == sorted({p for p, _, _ in seen})  # strictly increasing
     assert not list((s.home / "hub").glob(".staging-*"))
     # a second pull of the same commit makes no request at all
     hub_env.fake.log.clear()
     again = await _pull(s, "acme/iris-onnx", hub_env.iris_v1)
     assert again.downloaded == 0 and again.manifest_sha256 == out.manifest_sha256
-    assert [r for r in hub_env.fake.log if "/resolve/" in r[1]] == []
+    assert hub_env.fake.requests_for("acme/iris-onnx") == []
 
 
 async def test_tag_pull_resolves_to_its_commit_and_records_the_tag(hub_env: Hub, tmp_path: Path) -> None:

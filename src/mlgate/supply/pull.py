@@ -20,7 +20,6 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from mlgate.config import Settings
 from mlgate.errors import InvalidInput, NotFound, Refused
@@ -169,30 +168,28 @@ async def pull(settings: Settings, req: PullRequest, *, admin: bool, progress: P
     else:
         commit, kind = await in_thread(lambda: hub.resolve(req.repo_id, req.revision), hub.stop)
     _check_revision(req, kind)
-    await progress(0, None, f"listing {req.repo_id}@{commit[:12]}")
-    listing = await in_thread(lambda: hub.listing(req.repo_id, commit), hub.stop)
+    cached = store.manifest(req.repo_id, commit)
+    if cached is not None and cached.listing:  # a commit's listing never changes: no request for it
+        listing = cached.listing
+    else:
+        listing = await in_thread(lambda: hub.listing(req.repo_id, commit), hub.stop)
     chosen = select(listing, req.patterns)
     _check_files(req, listing, chosen)
-    cached = store.manifest(req.repo_id, commit)
     todo = [f for f in chosen if cached is None or cached.file(f.path) is None]
-    total = float(len(todo))
     new: list[ManifestFile] = []
     if todo:
+        total = float(len(todo) + 1)  # MCP progress must increase: 0, then i + 0.5 per file, then total
+        await progress(0, total, f"{req.repo_id}@{commit[:12]}: {len(todo)} file(s) to fetch")
         with store.staging() as stage:
             files = stage / "files"
             for i, f in enumerate(todo):
-                await progress(i, total, f"downloading {f.path} ({f.size:,} bytes)")
+                await progress(i + 0.5, total, f"downloading {f.path} ({f.size:,} bytes)")
                 new.append(await in_thread(functools.partial(hub.fetch, req.repo_id, commit, f, stage / "dl", files),
                                            hub.stop))
-            await progress(total, total, "verified every file; publishing the snapshot")
-            manifest = Manifest(req.repo_id, commit, list(new), listing, time.time())
-            store.publish(files, manifest, new)
+            store.publish(files, Manifest(req.repo_id, commit, list(new), listing, time.time()), new)
+        await progress(total, total, f"verified {len(new)} file(s) and published the snapshot")
     if kind != "commit":
         store.write_ref(req.repo_id, req.revision, kind, commit)
     final = store.manifest(req.repo_id, commit)
     assert final is not None
     return _result(req, kind, final, [f.path for f in chosen], len(new), False)
-
-
-def snapshot_path(settings: Settings, repo_id: str, commit: str) -> Path:
-    return store_for(settings).files_dir(repo_id, commit)

@@ -28,8 +28,9 @@ from mlgate.supply.store import Manifest
 @dataclass
 class Servable:
     kind: str  # "onnx" | "skops" | "transformers"
-    files: list[str]
+    files: list[str]  # what is served: its digest is the version's sha256
     meta: dict[str, Any] = field(default_factory=dict)
+    config: list[str] = field(default_factory=list)  # read for feature names / classes; verified too
 
     @property
     def main(self) -> str:
@@ -47,16 +48,16 @@ def _one(paths: list[str], suffix: str) -> str | None:
     return found[0] if found else None
 
 
-def _config(files_dir: Path, manifest: Manifest, beside: str) -> dict[str, Any]:
+def _config(files_dir: Path, manifest: Manifest, beside: str) -> tuple[dict[str, Any], list[str]]:
     folder = beside.rsplit("/", 1)[0] + "/" if "/" in beside else ""
     for name in (f"{folder}config.json", "config.json"):
         if manifest.file(name):
             try:
                 data = json.loads(safe_join(files_dir, name).read_text())
             except (OSError, ValueError):
-                return {}
-            return data if isinstance(data, dict) else {}
-    return {}
+                return {}, [name]
+            return (data if isinstance(data, dict) else {}), [name]
+    return {}, []
 
 
 def pick(files_dir: Path, manifest: Manifest) -> Servable:
@@ -64,15 +65,15 @@ def pick(files_dir: Path, manifest: Manifest) -> Servable:
     for suffix, kind in ((".onnx", "onnx"), (".skops", "skops")):
         main = _one(paths, suffix)
         if main:
-            conf = _config(files_dir, manifest, main)
+            conf, used = _config(files_dir, manifest, main)
             meta: dict[str, Any] = {}
             if isinstance(conf.get("feature_names"), list):
                 meta["features"] = [{"name": str(n), "type": "double"} for n in conf["feature_names"]]
             classes = conf.get("classes") or _id2label(conf)
             if classes:
                 meta["classes"] = [str(c) for c in classes]
-            return Servable(kind, [main], meta)
-    conf = _config(files_dir, manifest, "config.json")
+            return Servable(kind, [main], meta, used)
+    conf, _ = _config(files_dir, manifest, "config.json")
     if conf.get("architectures") and any(p.endswith(".safetensors") for p in paths):
         return Servable("transformers", paths, {"labels": _id2label(conf)})
     raise NotFound(f"{manifest.repo_id}@{manifest.commit[:12]} holds nothing mlgate can serve "
@@ -111,6 +112,8 @@ def verify(files_dir: Path, manifest: Manifest, paths: list[str]) -> tuple[str, 
 
 def load(files_dir: Path, manifest: Manifest, info: VersionInfo) -> LoadedModel:
     s = pick(files_dir, manifest)
+    if s.config:
+        verify(files_dir, manifest, s.config)
     digest, size = verify(files_dir, manifest, s.files)
     if info.sha256 and info.sha256 != digest:
         raise IntegrityError(f"{info.name} resolved to {info.sha256} but the files hash to {digest}", "pull it again")
@@ -154,6 +157,8 @@ def register(settings: Settings, name: str, files_dir: Path, manifest: Manifest,
     if s.kind == "transformers":
         raise InvalidInput("transformers snapshots are served directly, not registered",
                            f"call ml.analyze with 'hf:{manifest.repo_id}@{manifest.commit}'")
+    if s.config:
+        verify(files_dir, manifest, s.config)
     file_sha256, _ = verify(files_dir, manifest, s.files)
     reg = Registrar(settings)
     tags = {"hf.repo": manifest.repo_id, "hf.commit": manifest.commit, "hf.revision": revision,
