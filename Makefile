@@ -12,6 +12,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
+# torch is an optional extra; the test suite exercises its compile paths. torch==2.13.0 is the CPU
+# build on this machine's disk (a looser pin would pull a multi-GB CUDA build).
+$(VENV)/.torch: $(VENV)/.installed
+	$(PY) -m pip install --quiet --disable-pip-version-check 'torch==2.13.0'
+	touch $@
+
 serve: $(VENV)/.installed
 	$(VENV)/bin/mlgate serve --http --demo --host $(HOST) --port $(PORT)
 
@@ -21,7 +27,7 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
-unit: $(VENV)/.installed
+unit: $(VENV)/.installed $(VENV)/.torch
 	$(PY) -m pytest
 
 test: lint typecheck unit
