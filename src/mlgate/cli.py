@@ -62,10 +62,15 @@ def _models_actions(msub: Any) -> None:
     mi = msub.add_parser("info", help="one version: metrics, stage history, lineage")
     mi.add_argument("model", help="name@3 or name@production")
     mi.add_argument("--json", action="store_true")
-    mr = msub.add_parser("register", help="register a .skops/.onnx file, an MLflow model folder or runs:/ URI")
+    mr = msub.add_parser("register", help="register a .skops/.onnx file, an MLflow model folder or runs:/ URI, "
+                         "or (--remote) an endpoint that serves the model")
     mr.add_argument("name")
-    mr.add_argument("source")
+    mr.add_argument("source", nargs="?", default=None, help="omit with --remote")
     mr.add_argument("--alias", default=None)
+    mr.add_argument("--remote", default=None, metavar="JSON",
+                    help='served elsewhere: {"protocol": "v2"|"mlflow", "url": …, "model": …, "timeout_s": 5}')
+    mr.add_argument("--features", default=None, help="with --remote: feature names in the engine's column order")
+    mr.add_argument("--interfaces", default=None, help="with --remote: e.g. predictor,classifier")
     mp = msub.add_parser("promote", help="promote a version to production (default) or staging, gated")
     mp.add_argument("model")
     mp.add_argument("version", type=int)

@@ -203,7 +203,13 @@ def _register(rt: Runtime, args: argparse.Namespace) -> int:
 
     reg = Registrar(rt.settings)
     src = args.source
-    if src.startswith(("runs:/", "models:/")):
+    if getattr(args, "remote", None):
+        feats = [f for f in (args.features or "").replace(",", " ").split() if f]
+        ifaces = [i for i in (args.interfaces or "").replace(",", " ").split() if i] or None
+        reg_v = reg.register_remote(args.name, args.remote, feats, interfaces=ifaces, alias=args.alias)
+    elif src is None:
+        raise InvalidInput("give a source (file, folder or runs:/ URI), or --remote JSON with --features")
+    elif src.startswith(("runs:/", "models:/")):
         reg_v = reg.register_run(args.name, src, alias=args.alias)
     elif Path(src).is_dir():
         reg_v = reg.register_dir(args.name, Path(src), alias=args.alias)

@@ -143,7 +143,9 @@ class Registrar:
                 skops_trusted_types=_trusted_types(estimator),
                 pip_requirements=_requirements(),
             )
-        mv = self.client.create_model_version(name, info.model_uri, run_id=run.info.run_id, description=description)
+        # model_id: a tracking *server* refuses a models:/m-… source without it (SQLite accepts either)
+        mv = self.client.create_model_version(name, info.model_uri, run_id=run.info.run_id, description=description,
+                                              model_id=info.model_id)
         path = self.resolver.local_path(_version_info(mv))
         return self._finish(name, str(mv.version), path, interfaces, features, metrics, alias)
 
