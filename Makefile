@@ -18,8 +18,9 @@ $(VENV)/.torch: $(VENV)/.installed
 	$(PY) -m pip install --quiet --disable-pip-version-check 'torch==2.13.0'
 	touch $@
 
+# dev auth: a local signing key under MLGATE_HOME; the server prints a ready-to-paste token and client config
 serve: $(VENV)/.installed
-	$(VENV)/bin/mlgate serve --http --demo --host $(HOST) --port $(PORT)
+	MLGATE_DEV_AUTH=$${MLGATE_DEV_AUTH:-1} $(VENV)/bin/mlgate serve --http --demo --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests bench

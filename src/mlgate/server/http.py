@@ -39,6 +39,7 @@ def transport_security(settings: Settings, host: str, port: int) -> TransportSec
     hosts = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", f"{host}:{port}"}
     if canonical.netloc:
         hosts.add(canonical.netloc)
+    hosts.update(settings.allowed_hosts)  # a public name behind a proxy: MLGATE_ALLOWED_HOSTS
     origins = {f"http://{h}" for h in hosts} | {f"https://{h}" for h in hosts}
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True, allowed_hosts=sorted(hosts), allowed_origins=sorted(origins)

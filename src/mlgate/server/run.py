@@ -36,6 +36,24 @@ def serve_stdio(settings: Settings) -> int:
     return 0
 
 
+def _print_dev_token(settings: Settings) -> None:
+    """Dev auth: a ready-to-paste token with every scope, and a client configuration using it."""
+    import json
+
+    from mlgate.auth.devkeys import mint_token
+    from mlgate.config import ALL_SCOPES
+
+    token = mint_token(settings, [s for s in ALL_SCOPES if s != "ml:admin"], ttl=12 * 3600, subject="dev")
+    config = {"servers": {"mlgate": {"type": "http", "url": settings.resource_url,
+                                     "headers": {"Authorization": f"Bearer {token}"}}}}
+    print("\ndevelopment token (12 h, every scope but ml:admin; mint others with `mlgate token --scope …`):",
+          file=sys.stderr)
+    print(token, file=sys.stderr)
+    print("\nclient configuration (VS Code .vscode/mcp.json; other clients take the same url and header):",
+          file=sys.stderr)
+    print(json.dumps(config, indent=2) + "\n", file=sys.stderr, flush=True)
+
+
 def serve_http(settings: Settings, *, host: str, port: int, stateless: bool, no_auth: bool) -> int:
     import uvicorn
 
@@ -46,6 +64,10 @@ def serve_http(settings: Settings, *, host: str, port: int, stateless: bool, no_
     from mlgate.server.app import build_server
     from mlgate.serving.runtime import Runtime
 
+    if "resource_url" not in settings.model_fields_set:
+        # no canonical URI configured: this listener is it (tokens must name it as their audience)
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        settings = settings.model_copy(update={"resource_url": f"http://{shown}:{port}{MCP_PATH}"})
     runtime = Runtime(settings, transport="http")
     server = build_server(runtime)
     wrap = auth_layer(settings, server, MCP_PATH, no_auth=no_auth)
@@ -62,6 +84,8 @@ def serve_http(settings: Settings, *, host: str, port: int, stateless: bool, no_
 
         print(f"protected-resource metadata: {metadata_url(settings.resource_url)}", file=sys.stderr, flush=True)
         print(f"tokens must carry aud={settings.resource_url}", file=sys.stderr, flush=True)
+        if settings.dev_auth:
+            _print_dev_token(settings)
     else:
         print("authentication: off (loopback only)", file=sys.stderr, flush=True)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
