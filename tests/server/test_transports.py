@@ -82,3 +82,33 @@ def test_call_command_over_http(http_server: str, demo_home: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert any(m["name"] == "demo-classifier" for m in json.loads(done.stdout)["models"])
+
+
+async def test_ledger_rows_carry_the_transport(demo_home: Path, http_server: str) -> None:
+    """stdio and HTTP calls land in the ledger with their transport, and never with the raw inputs."""
+    import json
+
+    from mlgate.state.db import StateDB
+
+    marker = 0.0424242
+    row = {**DIABETES_ROW, "age": marker}
+    params = StdioServerParameters(command=sys.executable, args=["-m", "mlgate", "serve"], env=mlgate_env(demo_home))
+    async with Client(params) as c:
+        assert not (await c.call_tool("ml.predict", {"model": "demo-regressor@1", "features": [row]})).is_error
+        assert (await c.call_tool("ml.predict", {"model": "demo-regressor@1", "features": [{"age": 1}]})).is_error
+    async with Client(http_server) as c:
+        assert not (await c.call_tool("ml.predict", {"model": "demo-regressor@1", "features": [row]})).is_error
+    import anyio
+
+    db = StateDB(f"sqlite:///{demo_home / 'state.db'}")
+    try:
+        for _ in range(50):  # the HTTP server's ledger writes in the background (≤ 50 ms)
+            rows = db.tail(500)
+            if any(r.transport == "http" and r.tool == "ml.predict" for r in rows):
+                break
+            await anyio.sleep(0.1)
+    finally:
+        db.close()
+    kinds = {(r.transport, r.outcome, r.error_class) for r in rows if r.tool == "ml.predict"}
+    assert ("stdio", "ok", None) in kinds and ("stdio", "error", "InvalidInput") in kinds and ("http", "ok", None) in kinds
+    assert str(marker) not in json.dumps([r.to_dict() for r in rows])

@@ -106,3 +106,24 @@ async def test_audit_tail_command(tmp_path: Path, demo_home: Path) -> None:
     js = subprocess.run([sys.executable, "-m", "mlgate", "audit", "tail", "--json"], env=env, capture_output=True,
                         text=True, timeout=60)
     assert json.loads(js.stdout.splitlines()[-1])["tool"] == "ml.list_models"
+
+
+async def test_guard_warning_reaches_the_result_and_refusal_names_rule(tmp_path: Path, demo_home: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n"
+        "  - name: bmi-range\n    kind: range\n    mode: refuse\n    models: ['demo-regressor']\n"
+        "    bounds: {bmi: {min: -0.2, max: 0.2}}\n"
+    )
+    rt = Runtime(_state(tmp_path, demo_home, rules=rules))
+    async with Client(build_server(rt)) as c:
+        err, out = tool_payload(await c.call_tool("ml.predict", {"model": "demo-regressor@1",
+                                                                  "features": [{**DIABETES_ROW, "s1": 5.0}]}))
+        assert not err and out["warnings"] and "s1" in out["warnings"][0]  # default pack: z-score, mode warn
+        err, msg = tool_payload(await c.call_tool("ml.predict", {"model": "demo-regressor@1",
+                                                                  "features": [{**DIABETES_ROW, "bmi": 0.5}]}))
+        assert err and "bmi-range" in msg and "bmi" in msg and "0.5" in msg
+        err, out = tool_payload(await c.call_tool("ml.predict", {"model": "demo-regressor@1",
+                                                                  "features": [DIABETES_ROW]}))
+        assert not err and out["warnings"] == []
+    await rt.aclose()
