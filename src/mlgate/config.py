@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     auth_jwks: str | None = None
     dev_auth: bool = False
     allow_latest: bool = False
+    alias_ttl_ms: float = Field(default=0, ge=0, le=60_000)
     cache_mb: int = Field(default=512, ge=1)
     stdio_scopes: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["all"])
     api_keys: Path | None = None

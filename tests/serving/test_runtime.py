@@ -13,6 +13,7 @@ from mcp import Client
 
 from mlgate.config import Settings
 from mlgate.server.app import build_server
+from mlgate.serving import inference
 from mlgate.serving.runtime import Runtime
 from tests.conftest import DIABETES_ROW, tool_payload
 
@@ -126,4 +127,30 @@ async def test_guard_warning_reaches_the_result_and_refusal_names_rule(tmp_path:
         err, out = tool_payload(await c.call_tool("ml.predict", {"model": "demo-regressor@1",
                                                                   "features": [DIABETES_ROW]}))
         assert not err and out["warnings"] == []
+    await rt.aclose()
+
+
+async def test_alias_ttl_reuses_answers_and_forgets_them_on_promotion(tmp_path: Path, demo_home: Path) -> None:
+    """With MLGATE_ALIAS_TTL_MS an alias answer is reused; a promotion in this process is followed at once."""
+    from sklearn.linear_model import LinearRegression
+
+    from mlgate.models import lifecycle
+    from mlgate.models.registry import Registrar
+
+    settings = _state(tmp_path, demo_home, alias_ttl_ms=60_000)
+    reg = Registrar(settings)
+    x = np.random.default_rng(0).normal(size=(30, 2))
+    v1 = reg.register_sklearn("rt-alias", LinearRegression().fit(x, x[:, 0]), x, ["a", "b"], {"r2": 1.0},
+                              alias="production")
+    v2 = reg.register_sklearn("rt-alias", LinearRegression().fit(x, x[:, 1]), x, ["a", "b"], {"r2": 1.0})
+    rt = Runtime(settings)
+    row = [{"a": 2.0, "b": 3.0}]
+    first = await inference.predict(rt, "rt-alias@production", row)
+    assert first.model.version == v1.version
+    reg.client.set_registered_model_alias("rt-alias", "production", str(v2.version))  # moved elsewhere
+    cached = await inference.predict(rt, "rt-alias@production", row)
+    assert cached.model.version == v1.version  # within the TTL, as configured
+    await lifecycle.promote(rt, "rt-alias", v2.version, "production", force=False)
+    moved = await inference.predict(rt, "rt-alias@production", row)
+    assert moved.model.version == v2.version and abs(moved.predictions[0] - 3.0) < 1e-6
     await rt.aclose()

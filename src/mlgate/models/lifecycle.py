@@ -113,7 +113,10 @@ async def promote(
     if force and not satisfies(who.scopes, ADMIN):
         raise InsufficientScope("force on ml.promote", ADMIN)
     reg = registry(rt)
-    return await anyio.to_thread.run_sync(_promote, reg, who, name, version, to, call_gates, force)
+    try:
+        return await anyio.to_thread.run_sync(_promote, reg, who, name, version, to, call_gates, force)
+    finally:
+        rt.forget_aliases(name)
 
 
 def _promote(reg: MlflowResolver, who: Caller, name: str, version: int, to: str,
@@ -167,7 +170,10 @@ async def rollback(rt: Runtime, model: str, version: int | None = None, *, calle
     """Restore ``version`` (default: the version that served production most recently) to production."""
     who = caller or rt.caller()
     name = model_name(model, version)
-    return await anyio.to_thread.run_sync(_rollback, registry(rt), who, name, version)
+    try:
+        return await anyio.to_thread.run_sync(_rollback, registry(rt), who, name, version)
+    finally:
+        rt.forget_aliases(name)
 
 
 def _rollback(reg: MlflowResolver, who: Caller, name: str, version: int | None) -> RollbackResult:
@@ -219,7 +225,10 @@ async def set_stage(rt: Runtime, model: str, version: int, stage: str, *, caller
                            "use promote for staging and production")
     who = caller or rt.caller()
     name = model_name(model, version)
-    return await anyio.to_thread.run_sync(_set_stage, registry(rt), who, name, version, stage)
+    try:
+        return await anyio.to_thread.run_sync(_set_stage, registry(rt), who, name, version, stage)
+    finally:
+        rt.forget_aliases(name)
 
 
 def _set_stage(reg: MlflowResolver, who: Caller, name: str, version: int, stage: str) -> StageChangeResult:

@@ -53,6 +53,7 @@ class Runtime:
         self.started = time.time()
         self.metrics = Metrics()
         self._listing: tuple[float, list[VersionInfo]] | None = None
+        self._aliases: dict[tuple[str, str], tuple[float, VersionInfo]] = {}
 
     # -- state, started on first use -------------------------------------------------
     @cached_property
@@ -100,7 +101,25 @@ class Runtime:
         return found
 
     async def resolve(self, ref: ModelRef) -> VersionInfo:
-        return await anyio.to_thread.run_sync(self.resolver_for(ref.source).resolve, ref)
+        """Concrete version of ``ref``. Aliases are re-resolved on every call unless
+        ``MLGATE_ALIAS_TTL_MS`` allows reusing an answer that young (this process forgets it at
+        once when it moves the alias itself; other replicas follow within the TTL)."""
+        ttl = self.settings.alias_ttl_ms / 1000
+        if ttl <= 0 or ref.version is not None or ref.source != "registry":
+            return await anyio.to_thread.run_sync(self.resolver_for(ref.source).resolve, ref)
+        key = (ref.name, ref.alias or "")
+        now = time.monotonic()
+        hit = self._aliases.get(key)
+        if hit is not None and now < hit[0]:
+            return hit[1]
+        info = await anyio.to_thread.run_sync(self.resolver_for(ref.source).resolve, ref)
+        self._aliases[key] = (now + ttl, info)
+        return info
+
+    def forget_aliases(self, name: str) -> None:
+        """Drop cached alias answers for ``name`` (after this process promoted, rolled back or demoted)."""
+        for key in [k for k in self._aliases if k[0] == name]:
+            self._aliases.pop(key, None)
 
     async def acquire(self, model: str, interface: str | None = None) -> tuple[LoadedModel, ModelStamp]:
         """Resolve ``model``, load it once (cached), check it offers ``interface``.
