@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from local import free_port, wait_port
 
 logging.disable(logging.INFO)
 
@@ -47,20 +49,6 @@ async def timed(client: Any, tool: str, args: dict[str, Any], n: int) -> list[fl
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait(port: int) -> None:
-    for _ in range(600):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(port)
 
 
 async def main() -> None:
@@ -114,8 +102,8 @@ async def main() -> None:
                          stderr=subprocess.DEVNULL),
     ]
     try:
-        wait(pm)
-        wait(pn)
+        wait_port(pm)
+        wait_port(pn)
         async with Client(f"http://127.0.0.1:{pm}/mcp/ml") as c, Client(f"http://127.0.0.1:{pn}/mcp") as n:
             rows.append(("HTTP (stateless)", await timed(n, "noop", noop_args, a.n),
                          await timed(c, "ml.predict", args, a.n)))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,23 +24,12 @@ from typing import Any
 import anyio
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from local import free_port, wait_port
+
 logging.disable(logging.INFO)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait(port: int) -> None:
-    for _ in range(600):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(port)
 
 
 def register(home: Path) -> tuple[str, str, list[str], np.ndarray]:
@@ -132,7 +120,7 @@ def serve(home: Path, batching: str) -> tuple[subprocess.Popen[bytes], str]:
                MLGATE_STATE_URL=f"sqlite:///{home}/state-{batching}-{port}.db")
     proc = subprocess.Popen([sys.executable, "-m", "mlgate", "serve", "--http", "--port", str(port)], env=env,
                             stderr=subprocess.DEVNULL)
-    wait(port)
+    wait_port(port)
     return proc, f"http://127.0.0.1:{port}/mcp/ml"
 
 
