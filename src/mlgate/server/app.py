@@ -172,7 +172,3 @@ def _add_cards(server: MCPServer[Runtime], runtime: Runtime) -> None:
         else:
             return None
         return Completion(values=values[:100], total=len(values), has_more=len(values) > 100)
-
-
-def tool_names() -> list[str]:
-    return [spec.name for spec in TOOLS]

@@ -19,13 +19,14 @@ from mlgate.config import Settings
 from mlgate.errors import BackendError, MlgateError
 from mlgate.interfaces.base import LoadedModel, Matrix
 from mlgate.serving.batcher import Batcher, measure_call_cost, should_batch
+from mlgate.serving.guards import Guards
 from mlgate.serving.killswitch import KillSwitch
 
 INLINE_MAX_S = 1e-3  # unbatched calls slower than this run off the event loop
 
 
 class Executor:
-    def __init__(self, settings: Settings, killswitch: Callable[[], KillSwitch], guards: Any) -> None:
+    def __init__(self, settings: Settings, killswitch: Callable[[], KillSwitch], guards: Guards) -> None:
         self.settings = settings
         self._killswitch = killswitch
         self.guards = guards
@@ -39,12 +40,11 @@ class Executor:
         """One output per row of ``rows`` from ``loaded.impl.<method>``, plus guard warnings."""
         info = loaded.info
         self.admit(info.name)
-        warnings = self.guards.check_rows(info, rows) if self.guards is not None else []
-        breaker = self.guards.breaker(f"{info.name}@{info.version}") if self.guards is not None else None
-        if breaker is not None:
-            flagged = breaker.admit()  # raises when open (mode refuse); a warning in mode warn
-            if flagged:
-                warnings = [*warnings, flagged]
+        warnings = self.guards.check_rows(info, rows)
+        breaker = self.guards.breaker(f"{info.name}@{info.version}")
+        flagged = breaker.admit()  # raises when open (mode refuse); a warning in mode warn
+        if flagged:
+            warnings = [*warnings, flagged]
         call = _per_row(getattr(loaded.impl, method), method)
         key = (info.name, info.version, method)
         try:
@@ -57,38 +57,32 @@ class Executor:
                 out = call(rows)
             self.admit(info.name)  # a halt that landed during the call: deliver nothing
         except BackendError:
-            if breaker is not None:
-                breaker.failure()
+            breaker.failure()
             raise
         except MlgateError:  # halted, overloaded: not the model's fault
             raise
         except Exception as exc:
-            if breaker is not None:
-                breaker.failure()
+            breaker.failure()
             raise BackendError(f"{info.name}@{info.version} failed: {type(exc).__name__}: {exc}",
                                "check the input against ml.model_info; the operator's log has details") from exc
-        if breaker is not None:
-            breaker.success()
+        breaker.success()
         return list(out), warnings
 
     async def call(self, loaded: LoadedModel, fn: Callable[..., Any], *args: Any) -> Any:
         """A call that is not row-shaped (forecast, segment, analyze): halt check, breaker, off the loop."""
         info = loaded.info
         self.admit(info.name)
-        breaker = self.guards.breaker(f"{info.name}@{info.version}") if self.guards is not None else None
-        if breaker is not None:
-            breaker.before()
+        breaker = self.guards.breaker(f"{info.name}@{info.version}")
+        breaker.before()
         try:
             out = await anyio.to_thread.run_sync(lambda: fn(*args))
         except MlgateError:
             raise
         except Exception as exc:
-            if breaker is not None:
-                breaker.failure()
+            breaker.failure()
             raise BackendError(f"{info.name}@{info.version} failed: {type(exc).__name__}: {exc}") from exc
         self.admit(info.name)
-        if breaker is not None:
-            breaker.success()
+        breaker.success()
         return out
 
     def _batcher(self, key: tuple[str, int, str], loaded: LoadedModel, call: Callable[[Matrix], list[Any]],

@@ -42,13 +42,12 @@ def serving_status(rt: Runtime) -> ServingStatus:
         for _, m in rt.cache.items()
     ]
     tools = sorted({t for t, _ in rt.metrics.calls})
-    guards = rt.executor.guards
     return ServingStatus(
         halts=halts,
         models=models,
         queues=rt.executor.stats(),
         cache=_cache(rt),
-        breakers=guards.snapshot() if guards is not None else {},
+        breakers=rt.executor.guards.snapshot(),
         latency={t: rt.metrics.percentiles(t) for t in tools},
         ledger=rt.ledger.stats(),
         uptime_s=round(time.time() - rt.started, 1),
