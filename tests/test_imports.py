@@ -31,6 +31,6 @@ def test_help_is_light() -> None:
 
 
 def test_serving_modules_do_not_import_mlflow_at_module_level() -> None:
-    heavy = _imported("import mlgate.server.app, mlgate.serving.inference, mlgate.models.catalog") & {
+    heavy = _imported("import mlgate.server.app, mlgate.serving.inference, mlgate.lifecycle.catalog") & {
         "mlflow", "sklearn", "torch", "onnxruntime", "pandas"}
     assert not heavy, heavy

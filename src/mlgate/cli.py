@@ -157,7 +157,7 @@ def _call(settings: Any, args: argparse.Namespace) -> int:
 
 
 def _models(settings: Any, args: argparse.Namespace) -> int:
-    from mlgate.models.operator import run_models_command
+    from mlgate.commands.models import run_models_command
 
     return run_models_command(settings, args)
 
@@ -169,7 +169,7 @@ def _skills(settings: Any, args: argparse.Namespace) -> int:
 
 
 def _audit(settings: Any, args: argparse.Namespace) -> int:
-    from mlgate.state.audit import tail_command
+    from mlgate.commands.audit import tail_command
 
     return int(tail_command(settings, n=args.n, as_json=args.json))
 

@@ -7,9 +7,9 @@ import pytest
 
 from mlgate.errors import InsufficientScope
 from mlgate.interfaces.base import Feature, LoadedModel, VersionInfo
-from mlgate.models.drift import check_drift, training_reference
-from mlgate.models.lifecycle import promote, rollback
-from mlgate.models.retrain import retrain
+from mlgate.lifecycle.drift import check_drift, training_reference
+from mlgate.lifecycle.retrain import retrain
+from mlgate.lifecycle.stages import promote, rollback
 from mlgate.serving.runtime import Caller, Runtime
 from tests.lifecycle.conftest import make_data, records
 from tests.lifecycle.test_promote import aliases, tags

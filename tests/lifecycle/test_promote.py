@@ -9,7 +9,7 @@ import pytest
 
 from mlgate.config import Settings
 from mlgate.interfaces.base import VersionInfo
-from mlgate.models.lifecycle import set_gates
+from mlgate.lifecycle.stages import set_gates
 from mlgate.models.resolvers import MlflowResolver
 from mlgate.serving.runtime import Runtime
 from tests.lifecycle.conftest import FEATURES, call

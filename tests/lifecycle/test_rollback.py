@@ -9,7 +9,7 @@ import pytest
 from mlgate.config import Settings
 from mlgate.errors import Refused
 from mlgate.interfaces.base import VersionInfo
-from mlgate.models.lifecycle import set_stage
+from mlgate.lifecycle.stages import set_stage
 from mlgate.serving.runtime import Runtime
 from tests.lifecycle.conftest import FEATURES, call, make_data, register_ridge
 from tests.lifecycle.test_promote import aliases, tags

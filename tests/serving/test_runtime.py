@@ -134,7 +134,7 @@ async def test_alias_ttl_reuses_answers_and_forgets_them_on_promotion(tmp_path: 
     """With MLGATE_ALIAS_TTL_MS an alias answer is reused; a promotion in this process is followed at once."""
     from sklearn.linear_model import LinearRegression
 
-    from mlgate.models import lifecycle
+    from mlgate.lifecycle import stages as lifecycle
     from mlgate.models.registry import Registrar
 
     settings = _state(tmp_path, demo_home, alias_ttl_ms=60_000)

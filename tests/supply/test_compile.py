@@ -11,10 +11,10 @@ from mcp import Client
 
 from mlgate.config import Settings
 from mlgate.errors import InvalidInput, Refused
+from mlgate.schemas.supply import CompileResult
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
 from mlgate.supply.compile import CompileRequest, compile_version
-from mlgate.supply.schemas import CompileResult
 from tests.conftest import DIABETES_ROW, IRIS_ROW
 from tests.tools.scenarios import call
 

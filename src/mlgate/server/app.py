@@ -143,7 +143,7 @@ def build_server(runtime: Runtime) -> MCPServer[Runtime]:
 
 
 def _add_cards(server: MCPServer[Runtime], runtime: Runtime) -> None:
-    from mlgate.models import catalog
+    from mlgate.lifecycle import catalog
 
     @server.resource(
         "mlgate://models/{name}/{version}",

@@ -6,8 +6,7 @@ from typing import Any
 
 from mlgate.errors import InvalidInput
 from mlgate.interfaces.records import check_series, check_texts, to_matrix
-from mlgate.serving.runtime import Runtime
-from mlgate.tools.schemas import (
+from mlgate.schemas.inference import (
     AnalyzeResult,
     ClassifyResult,
     ForecastResult,
@@ -17,6 +16,7 @@ from mlgate.tools.schemas import (
     SegmentResult,
     TextResult,
 )
+from mlgate.serving.runtime import Runtime
 
 MAX_SERIES = 100_000
 

@@ -23,12 +23,12 @@ from mlgate.interfaces.base import TOOL_OF, LoadedModel, VersionInfo
 from mlgate.models.cache import ModelCache
 from mlgate.models.ref import ModelRef, parse_ref
 from mlgate.models.resolvers import MlflowResolver, Resolver
+from mlgate.schemas.stamp import ModelStamp
 from mlgate.serving.execution import Executor
 from mlgate.serving.killswitch import KillSwitch
 from mlgate.serving.metrics import Metrics
 from mlgate.state.db import LedgerRow, StateDB, input_digest
 from mlgate.state.ledger import Ledger
-from mlgate.tools.schemas import ModelStamp
 
 log = logging.getLogger(__name__)
 

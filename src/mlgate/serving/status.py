@@ -8,9 +8,9 @@ import anyio
 
 from mlgate.errors import InvalidInput
 from mlgate.models.ref import check_name
+from mlgate.schemas.serving import CachedModel, HaltInfo, HaltResult, ResumeResult, ServingStatus
 from mlgate.serving.runtime import Runtime
 from mlgate.state.db import ALL
-from mlgate.tools.schemas import CachedModel, HaltInfo, HaltResult, ResumeResult, ServingStatus
 
 
 def _scope(model: str | None) -> str | None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from mlgate.config import Settings
 from mlgate.errors import IntegrityError, InvalidReference, MlgateError, NotFound, Refused
-from mlgate.skills.schemas import ListSkillsResult, SkillSummary, StepSummary
+from mlgate.schemas.skills import ListSkillsResult, SkillSummary, StepSummary
 from mlgate.skills.spec import RouteSpec, SkillSpec, parse_spec
 
 log = logging.getLogger(__name__)

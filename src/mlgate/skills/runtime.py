@@ -28,11 +28,11 @@ from pydantic import ValidationError
 from mlgate.auth.scopes import satisfies, scope_for
 from mlgate.errors import Halted, InsufficientScope, InvalidInput, MlgateError, NotFound
 from mlgate.models.ref import parse_ref
+from mlgate.schemas.skills import RunSkillResult, StepTrace
 from mlgate.serving import inference
 from mlgate.serving.runtime import Caller, Runtime
 from mlgate.skills import catalog
 from mlgate.skills.bindings import INPUTS, lookup, parse_binding, substitute
-from mlgate.skills.schemas import RunSkillResult, StepTrace
 from mlgate.skills.spec import CALLS, RouteSpec, SkillSpec, StepSpec
 from mlgate.state.db import SkillRun, StateDB, input_digest, utcnow
 

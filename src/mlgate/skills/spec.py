@@ -27,8 +27,14 @@ from pydantic import (
 
 from mlgate.errors import InvalidReference, Refused
 from mlgate.models.ref import parse_ref
+from mlgate.schemas.inference import (
+    AnalyzeResult,
+    ClassifyResult,
+    ForecastResult,
+    PredictResult,
+    SegmentResult,
+)
 from mlgate.skills.bindings import INPUTS, Binding, bindings_in, is_binding, parse_binding
-from mlgate.tools.schemas import AnalyzeResult, ClassifyResult, ForecastResult, PredictResult, SegmentResult
 
 MAX_SPEC_BYTES = 64 * 1024
 MAX_STEPS = 32

@@ -17,13 +17,13 @@ from typing import Any
 
 from mlgate.errors import InvalidInput, Refused
 from mlgate.interfaces.base import LoadedModel, VersionInfo
+from mlgate.schemas.stamp import ModelStamp
+from mlgate.schemas.supply import CompiledArtifact, CompileResult, ParityReport
 from mlgate.serving.runtime import Runtime
 from mlgate.supply import convert
 from mlgate.supply.parity import TOLERANCES, Tolerance, compare, sample_rows
 from mlgate.supply.pull import Progress
-from mlgate.supply.schemas import CompiledArtifact, CompileResult, ParityReport
 from mlgate.supply.worker import in_thread
-from mlgate.tools.schemas import ModelStamp
 
 FORMATS = {"onnx": "onnx", "int8": "onnx-int8", "fp16": "onnx-fp16", "torchscript": "torchscript"}
 

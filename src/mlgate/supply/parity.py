@@ -16,7 +16,7 @@ import numpy as np
 from mlgate.errors import InvalidInput
 from mlgate.interfaces.base import LoadedModel
 from mlgate.interfaces.records import to_matrix
-from mlgate.supply.schemas import ParityReport
+from mlgate.schemas.supply import ParityReport
 
 MAX_ROWS = 1000
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from mlgate.config import Settings
 from mlgate.errors import InvalidInput, NotFound, Refused
 from mlgate.models.ref import parse_ref
+from mlgate.schemas.supply import PulledFile, PullResult
 from mlgate.supply import remote
-from mlgate.supply.schemas import PulledFile, PullResult
 from mlgate.supply.store import COMMIT, HubStore, Manifest, ManifestFile, RemoteFile
 from mlgate.supply.worker import in_thread
 

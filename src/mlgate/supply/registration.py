@@ -9,9 +9,9 @@ from typing import Any
 
 from mlgate.config import Settings
 from mlgate.interfaces.base import LoadedModel, VersionInfo
+from mlgate.schemas.stamp import ModelStamp
+from mlgate.schemas.supply import ParityReport
 from mlgate.supply.convert import Converted
-from mlgate.supply.schemas import ParityReport
-from mlgate.tools.schemas import ModelStamp
 
 
 def register_compiled(settings: Settings, loaded: LoadedModel, stamp: ModelStamp, conv: Converted, digest: str,

@@ -20,8 +20,8 @@ from typing import Any
 from mlgate.config import Settings
 from mlgate.errors import IntegrityError, InvalidInput, NotFound
 from mlgate.interfaces.base import Feature, LoadedModel, VersionInfo
+from mlgate.schemas.supply import PullResult
 from mlgate.supply.artifacts import file_sha256, safe_join
-from mlgate.supply.schemas import PullResult
 from mlgate.supply.store import Manifest
 
 

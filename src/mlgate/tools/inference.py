@@ -7,9 +7,15 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from mlgate.schemas.inference import (
+    AnalyzeResult,
+    ClassifyResult,
+    ForecastResult,
+    PredictResult,
+    SegmentResult,
+)
 from mlgate.serving import inference
 from mlgate.tools.context import ModelArg, runtime
-from mlgate.tools.schemas import AnalyzeResult, ClassifyResult, ForecastResult, PredictResult, SegmentResult
 
 Records = Annotated[
     list[dict[str, Any]],

@@ -7,16 +7,17 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from mlgate.models import comparison, drift, lifecycle
-from mlgate.models import retrain as retraining
-from mlgate.tools.context import ModelArg, runtime
-from mlgate.tools.lifecycle_schemas import (
+from mlgate.lifecycle import comparison, drift
+from mlgate.lifecycle import retrain as retraining
+from mlgate.lifecycle import stages as lifecycle
+from mlgate.schemas.lifecycle import (
     CompareResult,
     DriftResult,
     PromoteResult,
     RetrainResult,
     RollbackResult,
 )
+from mlgate.tools.context import ModelArg, runtime
 
 ModelName = Annotated[
     str,

@@ -6,9 +6,9 @@ from typing import Any
 
 from mcp.server.mcpserver import Context
 
-from mlgate.models import catalog
+from mlgate.lifecycle import catalog
+from mlgate.schemas.catalog import ListModelsResult, ModelInfoResult
 from mlgate.tools.context import ModelArg, runtime
-from mlgate.tools.schemas import ListModelsResult, ModelInfoResult
 
 
 async def list_models(ctx: Context[Any, Any]) -> ListModelsResult:

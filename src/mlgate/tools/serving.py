@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from mlgate.schemas.serving import HaltResult, ResumeResult, ServingStatus
 from mlgate.serving import status
 from mlgate.tools.context import runtime
-from mlgate.tools.schemas import HaltResult, ResumeResult, ServingStatus
 
 ScopeArg = Annotated[
     str | None,

@@ -8,9 +8,9 @@ import anyio
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from mlgate.schemas.skills import ListSkillsResult, RunSkillResult
 from mlgate.skills import catalog
 from mlgate.skills import runtime as skill_runtime
-from mlgate.skills.schemas import ListSkillsResult, RunSkillResult
 from mlgate.tools.context import runtime
 
 SkillArg = Annotated[

@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from mlgate.auth.scopes import ADMIN, satisfies
-from mlgate.supply.schemas import CompileResult, PullResult
+from mlgate.schemas.supply import CompileResult, PullResult
 from mlgate.tools.context import ModelArg, runtime
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlgate.models.resolvers import TAG_STAGE
-from mlgate.tools.schemas import StageEvent
+from mlgate.schemas.catalog import StageEvent
 
 TAG_HISTORY = "mlgate.stage_history"
 MAX_HISTORY = 25

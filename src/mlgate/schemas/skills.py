@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from mlgate.tools.schemas import ModelStamp
+from mlgate.schemas.stamp import ModelStamp
 
 StepOutcome = Literal["ok", "error", "halted", "cancelled", "skipped", "running"]
 RunStatus = Literal["running", "ok", "error", "halted", "cancelled"]

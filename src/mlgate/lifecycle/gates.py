@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlgate.errors import InvalidInput
-from mlgate.tools.lifecycle_schemas import GateOutcome
+from mlgate.schemas.lifecycle import GateOutcome
 
 TAG_GATES = "mlgate.gates"
 TAG_DRIFT = "mlgate.drift"

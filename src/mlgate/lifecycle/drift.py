@@ -32,12 +32,12 @@ import numpy as np
 from mlgate.errors import InvalidInput
 from mlgate.interfaces.base import LoadedModel, Matrix
 from mlgate.interfaces.records import to_matrix
-from mlgate.models.gates import TAG_DRIFT
+from mlgate.lifecycle.gates import TAG_DRIFT
+from mlgate.lifecycle.stage_history import now_iso
 from mlgate.models.resolvers import MlflowResolver
-from mlgate.models.stage_history import now_iso
+from mlgate.schemas.lifecycle import DriftResult, DriftSummary, DriftThresholdsModel, FeatureDrift
+from mlgate.schemas.stamp import ModelStamp
 from mlgate.serving.runtime import Caller, Runtime
-from mlgate.tools.lifecycle_schemas import DriftResult, DriftSummary, DriftThresholdsModel, FeatureDrift
-from mlgate.tools.schemas import ModelStamp
 
 MIN_ROWS = 10
 PSI_BINS = 10

@@ -7,11 +7,11 @@ from typing import Any
 import anyio
 
 from mlgate.errors import InvalidInput
-from mlgate.models.lifecycle import model_name, registry
+from mlgate.lifecycle.stages import model_name, registry
 from mlgate.models.ref import ModelRef
 from mlgate.models.resolvers import TAG_STAGE, MlflowResolver
+from mlgate.schemas.lifecycle import CompareResult, CompareVersion
 from mlgate.serving.runtime import Runtime
-from mlgate.tools.lifecycle_schemas import CompareResult, CompareVersion
 
 MAX_VERSIONS = 20
 HIGHER = frozenset({"r2", "accuracy", "balanced_accuracy", "f1", "f1_macro", "f1_weighted", "precision",

@@ -21,7 +21,7 @@ def tail_command(settings: Settings, *, n: int = 20, as_json: bool = False) -> i
         for row in rows:
             print(json.dumps(row.to_dict(), sort_keys=True))
         return 0
-    from mlgate.models.operator import table
+    from mlgate.commands.models import table
 
     body = [[r.at[:23], r.subject or "-", r.transport or "-", r.tool, r.model_ref or "-",
              "-" if r.version is None else str(r.version), f"{r.duration_ms:.2f}", r.outcome,

@@ -26,15 +26,15 @@ import numpy as np
 
 from mlgate.errors import InvalidInput
 from mlgate.interfaces.base import LoadedModel, Matrix
-from mlgate.models import drift as drifting
-from mlgate.models.comparison import direction
-from mlgate.models.gates import parse_gates
-from mlgate.models.lifecycle import promote, registry
-from mlgate.models.stage_history import TAG_HISTORY, now_iso
-from mlgate.models.training_data import TrainingData, load_training_data
+from mlgate.lifecycle import drift as drifting
+from mlgate.lifecycle.comparison import direction
+from mlgate.lifecycle.gates import parse_gates
+from mlgate.lifecycle.stage_history import TAG_HISTORY, now_iso
+from mlgate.lifecycle.stages import promote, registry
+from mlgate.lifecycle.training_data import TrainingData, load_training_data
+from mlgate.schemas.lifecycle import RetrainData, RetrainResult
+from mlgate.schemas.stamp import ModelStamp
 from mlgate.serving.runtime import Caller, Runtime
-from mlgate.tools.lifecycle_schemas import RetrainData, RetrainResult
-from mlgate.tools.schemas import ModelStamp
 
 Progress = Callable[[float, float | None, str | None], Awaitable[None]]
 MIN_ROWS = 20

@@ -8,18 +8,18 @@ from typing import Any
 import anyio
 
 from mlgate.interfaces.base import LoadedModel, VersionInfo
+from mlgate.lifecycle.stage_history import history
 from mlgate.models.ref import ModelRef
 from mlgate.models.resolvers import TAG_STAGE
-from mlgate.models.stage_history import history
-from mlgate.serving.runtime import Runtime
-from mlgate.tools.schemas import (
+from mlgate.schemas.catalog import (
     FeatureInfo,
     ListModelsResult,
     ModelInfoResult,
-    ModelStamp,
     ModelSummary,
     VersionSummary,
 )
+from mlgate.schemas.stamp import ModelStamp
+from mlgate.serving.runtime import Runtime
 
 LINEAGE_PREFIXES = ("mlgate.lineage.", "mlgate.parent", "mlgate.data", "hf.", "mlgate.forced", "mlgate.compiled")
 

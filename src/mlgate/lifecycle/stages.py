@@ -27,13 +27,13 @@ import anyio
 
 from mlgate.auth.scopes import ADMIN, satisfies
 from mlgate.errors import InsufficientScope, InvalidInput, NotFound, Refused
-from mlgate.models import gates as gating
+from mlgate.lifecycle import gates as gating
+from mlgate.lifecycle.stage_history import history, now_iso, served_production, write_stage
 from mlgate.models.ref import ModelRef, check_name, parse_ref
 from mlgate.models.resolvers import TAG_SHA, MlflowResolver, _version_info
-from mlgate.models.stage_history import history, now_iso, served_production, write_stage
+from mlgate.schemas.lifecycle import PromoteResult, RollbackResult, StageChangeResult
+from mlgate.schemas.stamp import ModelStamp
 from mlgate.serving.runtime import Caller, Runtime
-from mlgate.tools.lifecycle_schemas import PromoteResult, RollbackResult, StageChangeResult
-from mlgate.tools.schemas import ModelStamp
 
 STAGES = ("development", "staging", "production", "archived")
 TAG_FORCED_BY, TAG_FORCED_AT, TAG_FORCED_GATES = "mlgate.forced_by", "mlgate.forced_at", "mlgate.forced_gates"

@@ -93,7 +93,7 @@ def _audited(rt: Runtime, action: str, args: dict[str, Any], fn: Callable[[], Aw
 
 # -- read ----------------------------------------------------------------------------------
 def _list(rt: Runtime, args: argparse.Namespace) -> int:
-    from mlgate.models import catalog
+    from mlgate.lifecycle import catalog
 
     result = anyio.run(catalog.list_models, rt)
     rows = [[m.name, str(v.version), v.stage or "-", ",".join(v.aliases) or "-", ",".join(v.interfaces) or "?",
@@ -103,7 +103,7 @@ def _list(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 def _info(rt: Runtime, args: argparse.Namespace) -> int:
-    from mlgate.models import catalog
+    from mlgate.lifecycle import catalog
 
     info = anyio.run(catalog.model_info, rt, args.model)
     if args.json:
@@ -124,7 +124,7 @@ def _info(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 def _compare(rt: Runtime, args: argparse.Namespace) -> int:
-    from mlgate.models.comparison import compare
+    from mlgate.lifecycle.comparison import compare
 
     result = anyio.run(compare, rt, args.model, args.versions or None)
     versions = [str(v.version) for v in result.versions]
@@ -147,7 +147,7 @@ def _compare(rt: Runtime, args: argparse.Namespace) -> int:
 
 # -- change ----------------------------------------------------------------------------------
 def _promote(rt: Runtime, args: argparse.Namespace) -> int:
-    from mlgate.models.lifecycle import promote
+    from mlgate.lifecycle.stages import promote
 
     gates = parse_gate_args(args.gate or [])
     call = {"model": args.model, "version": args.version, "to": args.to, "gates": gates, "force": args.force}
@@ -162,7 +162,7 @@ def _promote(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 def _rollback(rt: Runtime, args: argparse.Namespace) -> int:
-    from mlgate.models.lifecycle import rollback
+    from mlgate.lifecycle.stages import rollback
 
     result = _audited(rt, "rollback", {"model": args.model, "version": args.version},
                       lambda: rollback(rt, args.model, args.version))
@@ -172,7 +172,7 @@ def _rollback(rt: Runtime, args: argparse.Namespace) -> int:
 
 def _stage(stage: str) -> Callable[[Runtime, argparse.Namespace], int]:
     def run(rt: Runtime, args: argparse.Namespace) -> int:
-        from mlgate.models.lifecycle import set_stage
+        from mlgate.lifecycle.stages import set_stage
 
         action = "archive" if stage == "archived" else "demote"
         result = _audited(rt, action, {"model": args.model, "version": args.version},
@@ -184,8 +184,8 @@ def _stage(stage: str) -> Callable[[Runtime, argparse.Namespace], int]:
 
 
 def _gates(rt: Runtime, args: argparse.Namespace) -> int:
-    from mlgate.models import gates as gating
-    from mlgate.models.lifecycle import model_name, registry, set_gates
+    from mlgate.lifecycle import gates as gating
+    from mlgate.lifecycle.stages import model_name, registry, set_gates
 
     if args.gate or args.clear:
         gates = {} if args.clear else parse_gate_args(args.gate)

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from mlgate.tools.schemas import ModelStamp
+from mlgate.schemas.stamp import ModelStamp
 
 
 class PulledFile(BaseModel):

@@ -1,0 +1,1 @@
+"""Operator commands: argparse actions, tables and printing. Nothing below this package prints."""

@@ -1,0 +1,46 @@
+"""The kill switch's results and the serving status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class HaltResult(BaseModel):
+    halted: bool
+    scope: str = Field(description="a model name, or '*' for all serving")
+    by: str
+    at: str
+    reason: str
+
+
+class ResumeResult(BaseModel):
+    resumed: bool = Field(description="false when nothing was halted at that scope")
+    scope: str
+    by: str
+
+
+class HaltInfo(BaseModel):
+    scope: str
+    reason: str
+    by: str
+    at: str
+
+
+class CachedModel(BaseModel):
+    name: str
+    version: int
+    bytes: int
+    interfaces: list[str]
+
+
+class ServingStatus(BaseModel):
+    halts: list[HaltInfo]
+    models: list[CachedModel] = Field(description="versions loaded in this process, with their memory")
+    queues: dict[str, dict[str, Any]] = Field(description="per batched model: depth, batch sizes, latency")
+    cache: dict[str, int]
+    breakers: dict[str, Any]
+    latency: dict[str, dict[str, float | None]] = Field(description="per tool, p50/p99 in ms")
+    ledger: dict[str, Any]
+    uptime_s: float
