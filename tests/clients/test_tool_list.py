@@ -1,0 +1,46 @@
+"""What every client sees first: ``tools/list``. Names every client accepts, and a size agents can afford.
+
+Claude Desktop and claude.ai withhold all of a server's tools when one name fails
+``^[a-zA-Z0-9_-]{1,64}$`` (OpenAI-style function names use the same pattern); the whole listing is sent
+to the model with every request, so it must stay small.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from mlgate.config import Settings
+from mlgate.server.app import build_server
+from mlgate.serving.runtime import Runtime
+
+pytestmark = pytest.mark.anyio
+
+NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+MAX_BYTES = 24 * 1024
+
+
+async def listed_tools(settings: Settings) -> list[dict[str, Any]]:
+    """The tools array as the server sends it (JSON field names, unset fields left out)."""
+    async with Client(build_server(Runtime(settings))) as c:
+        tools = (await c.list_tools()).tools
+    return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
+
+
+async def test_every_tool_name_matches_the_clients_pattern(settings: Settings) -> None:
+    names = [t["name"] for t in await listed_tools(settings)]
+    assert names
+    assert [n for n in names if not NAME.match(n)] == [], f"names clients refuse, in {names}"
+
+
+async def test_tools_list_is_at_most_24_kb(settings: Settings) -> None:
+    tools = await listed_tools(settings)
+    size = len(json.dumps(tools, separators=(",", ":"), ensure_ascii=False).encode())
+    biggest = sorted(
+        ((len(json.dumps(t, separators=(",", ":")).encode()), t["name"]) for t in tools), reverse=True
+    )
+    assert size <= MAX_BYTES, f"tools/list is {size} bytes (limit {MAX_BYTES}); largest: {biggest[:5]}"
