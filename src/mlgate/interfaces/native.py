@@ -1,8 +1,11 @@
-"""mlgate's own model flavor: small models stored as JSON parameters, no pickle.
+"""mlgate's own model flavor: models whose whole state is a few settings, stored as JSON, no pickle.
 
-An MLmodel file with ``flavors.mlgate: {kind, params}`` (and a ``python_function``
-flavor pointing back here, so plain MLflow can load it too). Kinds:
-``seasonal_trend`` (Forecaster) and ``binseg_mean`` (Segmenter).
+An MLmodel file with ``flavors.mlgate: {kind, params}`` and a ``python_function`` flavor pointing
+back here, so plain MLflow loads it too (``mlflow.pyfunc.load_model(uri).predict(frame)``, with
+the series in the frame's first column, returns the breakpoints). Kinds: ``ruptures`` (a
+ruptures change-point detector, Segmenter; see ``changepoint.py``) and its former name
+``binseg_mean``. The hand-written ``seasonal_trend`` forecaster is gone: forecasters are
+statsmodels, Prophet or pyfunc models (``forecasting.py``).
 """
 
 from __future__ import annotations
@@ -13,24 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.errors import BackendError
-from mlgate.interfaces.base import Interval
 
-KIND_INTERFACE = {"seasonal_trend": "forecaster", "binseg_mean": "segmenter"}
-
-
-class SeasonalForecaster:
-    def __init__(self, params: dict[str, Any]) -> None:
-        self.params = params
-
-    def forecast(
-        self, history: Sequence[float], horizon: int, levels: Sequence[float]
-    ) -> tuple[list[float], list[Interval]]:
-        from mlgate.interfaces.seasonal import forecast_seasonal
-
-        return forecast_seasonal(self.params, history, horizon, levels)
+KIND_INTERFACE = {"ruptures": "segmenter", "binseg_mean": "segmenter"}
 
 
-class MeanShiftSegmenter:
+class RupturesSegmenter:
     def __init__(self, params: dict[str, Any]) -> None:
         self.params = params
 
@@ -39,15 +29,23 @@ class MeanShiftSegmenter:
 
         return segment_series(self.params, series)
 
+    def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> list[int]:
+        """pyfunc entry: the breakpoints of the series in the first column of ``model_input``."""
+        import numpy as np
 
-def load_native(model_dir: Path, flavor_conf: dict[str, Any]) -> SeasonalForecaster | MeanShiftSegmenter:
+        values = np.asarray(model_input, dtype=np.float64)
+        return self.segment((values[:, 0] if values.ndim == 2 else values).tolist())[0]
+
+
+def load_native(model_dir: Path, flavor_conf: dict[str, Any]) -> RupturesSegmenter:
     kind = flavor_conf.get("kind")
+    if kind not in KIND_INTERFACE:
+        hint = f"known kinds: {', '.join(KIND_INTERFACE)}"
+        if kind == "seasonal_trend":
+            hint = "this demo forecaster came from an older mlgate; run `mlgate demo` in a fresh MLGATE_HOME"
+        raise BackendError(f"unknown mlgate model kind {kind!r}", hint)
     params = json.loads((model_dir / str(flavor_conf.get("params", "params.json"))).read_text())
-    if kind == "seasonal_trend":
-        return SeasonalForecaster(params)
-    if kind == "binseg_mean":
-        return MeanShiftSegmenter(params)
-    raise BackendError(f"unknown mlgate model kind {kind!r}", f"known kinds: {', '.join(KIND_INTERFACE)}")
+    return RupturesSegmenter(params)
 
 
 def _load_pyfunc(path: str) -> Any:

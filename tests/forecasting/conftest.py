@@ -1,0 +1,116 @@
+"""A registry built only with plain MLflow calls, the way a team's registry is: one per session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+PINS = ["numpy", "pandas"]  # explicit: MLflow's inference of requirements imports every ML library (seconds)
+N = 60  # five years of monthly points: small enough to fit fast
+
+
+def monthly(n: int = N, seed: int = 3) -> pd.Series:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n, dtype=float)
+    y = 50 + 0.3 * t + 6 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1.0, n)
+    return pd.Series(y, index=pd.date_range("2019-01-01", periods=n, freq="MS"))
+
+
+def _log_all(series: pd.Series) -> dict[str, Any]:
+    import mlflow
+    import mlflow.prophet
+    import mlflow.pyfunc
+    import mlflow.statsmodels
+    import statsmodels.api as sm
+    from mlflow.models import infer_signature
+    from prophet import Prophet
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    from tests.forecasting.models import StatsforecastStyle, YhatStyle
+
+    fitted: dict[str, Any] = {
+        "sarimax": sm.tsa.SARIMAX(series, order=(1, 0, 0), seasonal_order=(0, 1, 1, 12), trend="c").fit(
+            disp=False
+        ),
+        "arima": sm.tsa.ARIMA(series, order=(2, 1, 0)).fit(),
+        "ets": ETSModel(series, error="add", trend="add", seasonal="add", seasonal_periods=12).fit(
+            disp=False
+        ),
+        "ets-mul": ETSModel(series, error="mul", trend="add", seasonal="mul", seasonal_periods=12).fit(
+            disp=False
+        ),
+        "holt-winters": ExponentialSmoothing(series, trend="add", seasonal="add", seasonal_periods=12).fit(),
+        "ols": sm.OLS(series.to_numpy(), sm.add_constant(np.arange(len(series), dtype=float))).fit(),
+    }
+    with mlflow.start_run():
+        for name, res in fitted.items():
+            mlflow.statsmodels.log_model(
+                res, name=name, registered_model_name=f"sm-{name}", pip_requirements=PINS
+            )
+        prophet = Prophet(weekly_seasonality=False, daily_seasonality=False, uncertainty_samples=300)
+        prophet.fit(pd.DataFrame({"ds": series.index, "y": series.to_numpy()}))
+        fitted["prophet"] = prophet
+        mlflow.prophet.log_model(
+            prophet, name="prophet", registered_model_name="pr-prophet", pip_requirements=PINS
+        )
+        frame = pd.DataFrame({"y": series.to_numpy()})
+        params = {"horizon": 6, "levels": [0.8, 0.95]}
+        for name, model in (
+            ("statsforecast-style", StatsforecastStyle()),
+            ("yhat-style", YhatStyle(list(series))),
+        ):
+            out = model.predict(None, frame, params)
+            mlflow.pyfunc.log_model(
+                name=name,
+                python_model=model,
+                registered_model_name=f"pf-{name}",
+                signature=infer_signature(frame, out, params=params),
+                pip_requirements=PINS,
+            )
+        # a pyfunc that looks like a forecaster but whose signature drops the horizon
+        out = YhatStyle(list(series)).predict(None, frame, params)
+        mlflow.pyfunc.log_model(
+            name="no-params",
+            python_model=YhatStyle(list(series)),
+            registered_model_name="pf-no-params",
+            signature=infer_signature(frame, out),
+            pip_requirements=PINS,
+        )
+    return fitted
+
+
+@pytest.fixture(scope="session")
+def plain_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """{"fitted": library objects by name, "path": name -> local model folder, "series": the data}."""
+    import mlflow
+    import mlflow.artifacts
+
+    root = tmp_path_factory.mktemp("plain-registry")
+    before = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    mlflow.set_registry_uri(f"sqlite:///{root / 'mlflow.db'}")
+    try:
+        mlflow.set_experiment("forecasting")
+        series = monthly()
+        fitted = _log_all(series)
+
+        def path(name: str) -> Path:
+            return Path(mlflow.artifacts.download_artifacts(f"models:/{name}/1"))
+
+        yield {"fitted": fitted, "path": path, "series": series}
+    finally:
+        mlflow.set_tracking_uri(before)
+        mlflow.set_registry_uri(before)
+
+
+def read_mlmodel(path: Path) -> dict[str, Any]:
+    import yaml
+
+    data: dict[str, Any] = yaml.safe_load((path / "MLmodel").read_text())
+    return data
