@@ -108,7 +108,7 @@ async def run(n: int, targets: list[str]) -> None:
           "| max abs diff | labels equal |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for ref in models:
-        src, _ = await rt.acquire(ref)
+        src, _ = await rt.models.acquire(ref)
         sample = np.asarray(src.extra.get("sample") or [], dtype=np.float64)
         one = sample[:1]
         big = np.resize(sample, (1000, sample.shape[1]))
@@ -117,12 +117,12 @@ async def run(n: int, targets: list[str]) -> None:
             if target == "torchscript" and not ref.startswith("bench-torch"):
                 continue
             try:
-                out = await compile_version(rt, CompileRequest(ref, target), admin=False, progress=quiet)
+                out = await compile_version(rt, CompileRequest(ref, target), caller=rt.local_caller(), progress=quiet)
             except MlgateError as exc:
                 why = exc.message.split(": ", 1)[-1].split(";")[0]
                 print(f"| {ref} | {target} | refused: {why} | | | | | | | |")
                 continue
-            dst, _ = await rt.acquire(out.registered)
+            dst, _ = await rt.models.acquire(out.registered)
             c1, c1000 = median_ms(call_of(dst), one, n), median_ms(call_of(dst), big, max(n // 10, 10))
             p = out.parity
             agree = "—" if p.label_agreement is None else f"{p.label_agreement:.1%}"

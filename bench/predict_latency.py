@@ -73,7 +73,7 @@ async def main() -> None:
 
     # bare model call
     rt = Runtime(settings)
-    loaded, _ = await rt.acquire(a.model, "predictor")
+    loaded, _ = await rt.models.acquire(a.model, "predictor")
     import numpy as np
 
     x = np.array([[ROW[f.name] for f in loaded.info.features]])

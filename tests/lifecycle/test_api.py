@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mlgate.auth.caller import Caller
 from mlgate.errors import InsufficientScope
 from mlgate.interfaces.base import Feature, LoadedModel, VersionInfo
 from mlgate.lifecycle.drift import check_drift, training_reference
 from mlgate.lifecycle.retrain import retrain
 from mlgate.lifecycle.stages import promote, rollback
-from mlgate.serving.runtime import Caller, Runtime
+from mlgate.serving.runtime import Runtime
 from tests.lifecycle.conftest import make_data, records
 from tests.lifecycle.test_promote import aliases, tags
 

@@ -54,13 +54,13 @@ async def test_rollback_refuses_a_version_that_never_served_production(client: A
 async def test_demote_and_archive(runtime: Runtime, client: Any, settings: Settings, two_versions: Two) -> None:
     name, _, _ = two_versions
     await call(client, "ml.promote", {"model": name, "version": 2, "to": "staging"})
-    out = await set_stage(runtime, name, 2, "development")
+    out = await set_stage(runtime, name, 2, "development", caller=runtime.local_caller())
     assert out.stage == "development" and out.previous_stage == "staging" and out.removed_aliases == ["staging"]
     assert aliases(settings, name) == {"production": 1}
-    out = await set_stage(runtime, name, 2, "archived")
+    out = await set_stage(runtime, name, 2, "archived", caller=runtime.local_caller())
     assert out.stage == "archived" and tags(settings, name, 2)["mlgate.stage"] == "archived"
     with pytest.raises(Refused, match="serves production"):
-        await set_stage(runtime, name, 1, "archived")
+        await set_stage(runtime, name, 1, "archived", caller=runtime.local_caller())
     assert aliases(settings, name) == {"production": 1}
     err, info = await call(client, "ml.model_info", {"model": f"{name}@2"})
     assert not err and [e["stage"] for e in info["stage_history"]] == ["development", "staging", "development",

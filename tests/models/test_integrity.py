@@ -90,7 +90,7 @@ async def test_concurrent_first_calls_load_once(settings: Settings) -> None:
                 tg.start_soon(one)
     assert len(results) == 12 and all(not err for err, _ in results)
     assert len({out["predictions"][0] for _, out in results}) == 1
-    assert rt.cache.stats().loads == 1
+    assert rt.models.cache.stats().loads == 1
 
 
 def test_register_command_takes_skops_and_refuses_pickle(settings: Settings, tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ async def test_concurrent_calls_are_batched_and_match_unbatched(forest: str, tmp
     assert not err
     queue = next(v for k, v in status["queues"].items() if k.startswith("rt-forest"))
     assert queue["max_batch_size_seen"] > 1 and queue["batches"] < 32, queue
-    loaded, _ = await rt.acquire(forest, "predictor")
+    loaded, _ = await rt.models.acquire(forest, "predictor")
     for i in range(32):
         err, out = results[i]
         if i == 7:
@@ -150,7 +150,7 @@ async def test_alias_ttl_reuses_answers_and_forgets_them_on_promotion(tmp_path: 
     reg.client.set_registered_model_alias("rt-alias", "production", str(v2.version))  # moved elsewhere
     cached = await inference.predict(rt, "rt-alias@production", row)
     assert cached.model.version == v1.version  # within the TTL, as configured
-    await lifecycle.promote(rt, "rt-alias", v2.version, "production", force=False)
+    await lifecycle.promote(rt, "rt-alias", v2.version, "production", force=False, caller=rt.local_caller())
     moved = await inference.predict(rt, "rt-alias@production", row)
     assert moved.model.version == v2.version and abs(moved.predictions[0] - 3.0) < 1e-6
     await rt.aclose()

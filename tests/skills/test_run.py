@@ -9,8 +9,9 @@ from typing import Any
 import anyio
 import pytest
 
+from mlgate.auth.caller import Caller
 from mlgate.errors import Halted, InsufficientScope, InvalidInput, NotFound
-from mlgate.serving.runtime import Caller, Runtime
+from mlgate.serving.runtime import Runtime
 from mlgate.skills import runtime as skill_runtime
 from mlgate.skills.demo_models import BEAR_MARKET, BULL_MARKET, STOCKS
 from mlgate.state.db import input_digest

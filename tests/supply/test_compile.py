@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from mlgate.auth.caller import Caller
 from mlgate.config import Settings
 from mlgate.errors import InvalidInput, Refused
 from mlgate.schemas.supply import CompileResult
@@ -34,7 +35,7 @@ def rt(compile_home: Path) -> Runtime:
 
 
 async def _compile(rt: Runtime, model: str, target: str, *, admin: bool = False, **kw: Any) -> CompileResult:
-    return await compile_version(rt, CompileRequest(model, target, **kw), admin=admin, progress=_quiet)
+    return await compile_version(rt, CompileRequest(model, target, **kw), caller=Caller("admin", "test", "memory", frozenset({"ml:admin"})) if admin else Caller("user", "test", "memory", frozenset({"ml:manage"})), progress=_quiet)
 
 
 @pytest.fixture
@@ -132,14 +133,14 @@ async def test_unsupported_combinations_are_clear_errors(rt: Runtime, model: str
 async def test_parity_beyond_tolerance_refused_unless_admin_forces(rt: Runtime) -> None:
     with pytest.raises(Refused, match=r"beyond tolerance .* max abs diff"):
         await _compile(rt, "cmp-mlp@1", "int8", tolerance=1e-9)
-    with pytest.raises(Refused, match="force needs the scope 'ml:admin'"):
+    with pytest.raises(Refused, match="force on ml_compile needs the scope 'ml:admin'"):
         await _compile(rt, "cmp-mlp@1", "int8", tolerance=1e-9, force=True)
     with pytest.raises(Refused, match="looser than the default"):
         await _compile(rt, "cmp-mlp@1", "int8", tolerance=0.5)
     forced = await _compile(rt, "cmp-mlp@1", "int8", tolerance=1e-9, force=True, admin=True)
     assert forced.forced and not forced.parity.passed
-    info = await rt.resolve(rt.parse(forced.registered))
-    assert info.tags["mlgate.forced_by"] == "local" and info.tags["mlgate.compiled_from"] == "cmp-mlp@1"
+    info = await rt.models.resolve(rt.models.parse(forced.registered))
+    assert info.tags["mlgate.forced_by"] == "admin" and info.tags["mlgate.compiled_from"] == "cmp-mlp@1"
 
 
 async def test_compile_refusals_through_the_tool(client: Any, compile_home: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mlgate.auth.caller import Caller
 from mlgate.config import Settings
 from mlgate.serving import inference
 from mlgate.serving.runtime import Runtime
@@ -60,7 +61,7 @@ async def test_torch_model_compiles_and_serves(compile_home: Path, torch_model: 
                                                target: str, fmt: str) -> None:
     ref, x = torch_model
     rt = Runtime(Settings(home=compile_home))
-    out = await compile_version(rt, CompileRequest(ref, target), admin=False, progress=_quiet)
+    out = await compile_version(rt, CompileRequest(ref, target), caller=Caller("user", "test", "memory", frozenset({"ml:manage"})), progress=_quiet)
     assert out.parity.passed and out.parity.sample == "training sample" and out.parity.rows == 64
     assert out.artifact.format == fmt
     if target in ("onnx", "torchscript"):
@@ -71,5 +72,5 @@ async def test_torch_model_compiles_and_serves(compile_home: Path, torch_model: 
     assert compiled.model.sha256 == out.model.sha256 != source.model.sha256
     tol = 1e-4 if target in ("onnx", "torchscript") else 0.2
     assert abs(compiled.predictions[0] - source.predictions[0]) < tol  # type: ignore[operator]
-    info = await rt.resolve(rt.parse(out.registered))
+    info = await rt.models.resolve(rt.models.parse(out.registered))
     assert info.tags["mlgate.compiled_from"] == ref and info.tags["mlgate.compiled_format"] == fmt

@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 import pytest
 
+from mlgate.auth.caller import Caller
 from mlgate.config import Settings
 from mlgate.errors import BackendError, IntegrityError, InvalidReference, NotFound, Refused
 from mlgate.supply.pull import PullRequest, check_allowed, check_path, pull, store_for
@@ -27,7 +28,7 @@ def _settings(tmp_path: Path, allow: list[str] | None = None) -> Settings:
 
 async def _pull(settings: Settings, repo: str, rev: str, *, admin: bool = False, progress: Any = _quiet,
                 **kw: Any) -> Any:
-    return await pull(settings, PullRequest(repo, rev, **kw), admin=admin, progress=progress)
+    return await pull(settings, PullRequest(repo, rev, **kw), caller=Caller("admin", "test", "memory", frozenset({"ml:admin"})) if admin else Caller("user", "test", "memory", frozenset({"ml:manage"})), progress=progress)
 
 
 def _cache_is_empty(settings: Settings) -> bool:
@@ -76,7 +77,7 @@ async def test_branch_refused_unless_admin_allows_floating(hub_env: Hub, tmp_pat
     s = _settings(tmp_path)
     with pytest.raises(Refused, match="is a branch"):
         await _pull(s, "acme/iris-onnx", "main")
-    with pytest.raises(Refused, match="allow_floating needs the scope 'ml:admin'"):
+    with pytest.raises(Refused, match="allow_floating on ml_pull needs the scope 'ml:admin'"):
         await _pull(s, "acme/iris-onnx", "main", allow_floating=True)
     assert _cache_is_empty(s)
     out = await _pull(s, "acme/iris-onnx", "main", allow_floating=True, admin=True)
@@ -108,7 +109,7 @@ async def test_pickle_files_refused_unless_admin_allows_them(hub_env: Hub, tmp_p
     hub_env.fake.log.clear()
     with pytest.raises(Refused, match=r"pickle-based files can run code when loaded: model\.pkl"):
         await _pull(s, "acme/pickled", commit)
-    with pytest.raises(Refused, match="allow_pickle needs the scope 'ml:admin'"):
+    with pytest.raises(Refused, match="allow_pickle on ml_pull needs the scope 'ml:admin'"):
         await _pull(s, "acme/pickled", commit, allow_pickle=True)
     assert _cache_is_empty(s)
     assert not [r for r in hub_env.fake.log if "/resolve/" in r[1]]

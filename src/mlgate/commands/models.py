@@ -80,7 +80,7 @@ def run_models_command(settings: Settings, args: argparse.Namespace) -> int:
 
 def _audited(rt: Runtime, action: str, args: dict[str, Any], fn: Callable[[], Awaitable[Any]]) -> Any:
     """Run one lifecycle change as the local operator; one ledger row whatever the outcome."""
-    caller = rt.caller()
+    caller = rt.local_caller()
     t0 = time.perf_counter()
     try:
         result = anyio.run(fn)
@@ -151,7 +151,7 @@ def _promote(rt: Runtime, args: argparse.Namespace) -> int:
 
     gates = parse_gate_args(args.gate or [])
     call = {"model": args.model, "version": args.version, "to": args.to, "gates": gates, "force": args.force}
-    result = _audited(rt, "promote", call, lambda: promote(rt, args.model, args.version, args.to, gates, args.force))
+    result = _audited(rt, "promote", call, lambda: promote(rt, args.model, args.version, args.to, gates, args.force, caller=rt.local_caller()))
     if result.gates:
         print(table(["gate", "threshold", "actual", "result", "from", "reason"],
                     [[g.gate, _num(g.threshold), _num(g.actual), "pass" if g.passed else "FAIL", g.source, g.reason]
@@ -165,7 +165,7 @@ def _rollback(rt: Runtime, args: argparse.Namespace) -> int:
     from mlgate.lifecycle.stages import rollback
 
     result = _audited(rt, "rollback", {"model": args.model, "version": args.version},
-                      lambda: rollback(rt, args.model, args.version))
+                      lambda: rollback(rt, args.model, args.version, caller=rt.local_caller()))
     print(result.message)
     return 0
 
@@ -176,7 +176,7 @@ def _stage(stage: str) -> Callable[[Runtime, argparse.Namespace], int]:
 
         action = "archive" if stage == "archived" else "demote"
         result = _audited(rt, action, {"model": args.model, "version": args.version},
-                          lambda: set_stage(rt, args.model, args.version, stage))
+                          lambda: set_stage(rt, args.model, args.version, stage, caller=rt.local_caller()))
         print(result.message)
         return 0
 
@@ -185,13 +185,13 @@ def _stage(stage: str) -> Callable[[Runtime, argparse.Namespace], int]:
 
 def _gates(rt: Runtime, args: argparse.Namespace) -> int:
     from mlgate.lifecycle import gates as gating
-    from mlgate.lifecycle.stages import model_name, registry, set_gates
+    from mlgate.lifecycle.stages import model_name, set_gates
 
     if args.gate or args.clear:
         gates = {} if args.clear else parse_gate_args(args.gate)
         _audited(rt, "gates", {"model": args.model, "stage": args.stage, "gates": gates},
                  lambda: set_gates(rt, args.model, args.stage, gates))
-    tags = dict(registry(rt).client.get_registered_model(model_name(args.model)).tags or {})
+    tags = dict(rt.models.registry.client.get_registered_model(model_name(args.model)).tags or {})
     rows = [[stage, key, _num(value)] for stage in gating.GATED_STAGES
             for key, value in sorted(gating.stored_gates(tags, stage).items())]
     print(table(["stage", "gate", "threshold"], rows) if rows else f"{args.model}: no stored gates")

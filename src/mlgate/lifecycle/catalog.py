@@ -25,7 +25,7 @@ LINEAGE_PREFIXES = ("mlgate.lineage.", "mlgate.parent", "mlgate.data", "hf.", "m
 
 
 async def list_models(rt: Runtime) -> ListModelsResult:
-    versions = await anyio.to_thread.run_sync(rt.resolver.list_versions)
+    versions = await anyio.to_thread.run_sync(rt.models.resolver.list_versions)
     by_name: dict[str, list[VersionSummary]] = {}
     for v in versions:
         by_name.setdefault(v.name, []).append(
@@ -93,11 +93,11 @@ def info_result(loaded: LoadedModel, stamp: ModelStamp, fresh: VersionInfo | Non
 
 
 async def model_info(rt: Runtime, model: str) -> ModelInfoResult:
-    loaded, stamp = await rt.describe(model)
+    loaded, stamp = await rt.models.acquire(model)
     fresh = None
-    if rt.parse(stamp.ref).source == "registry":
+    if rt.models.parse(stamp.ref).source == "registry":
         # aliases, stage and history move after the version was loaded: read them now
-        fresh = await rt.resolve(ModelRef(name=loaded.info.name, version=loaded.info.version))
+        fresh = await rt.models.resolve(ModelRef(name=loaded.info.name, version=loaded.info.version))
     return info_result(loaded, stamp, fresh)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import anyio
 
 from mlgate.errors import InvalidInput
-from mlgate.lifecycle.stages import model_name, registry
+from mlgate.lifecycle.stages import model_name
 from mlgate.models.ref import ModelRef
 from mlgate.models.resolvers import TAG_STAGE, MlflowResolver
 from mlgate.schemas.lifecycle import CompareResult, CompareVersion
@@ -40,7 +40,7 @@ async def compare(rt: Runtime, model: str, versions: list[int] | None = None) ->
         if len(versions) > MAX_VERSIONS:
             raise InvalidInput(f"{len(versions)} versions is more than {MAX_VERSIONS}", "compare fewer at a time")
         versions = list(dict.fromkeys(versions))
-    return await anyio.to_thread.run_sync(_compare, registry(rt), name, versions)
+    return await anyio.to_thread.run_sync(_compare, rt.models.registry, name, versions)
 
 
 def _compare(reg: MlflowResolver, name: str, versions: list[int] | None) -> CompareResult:

@@ -29,6 +29,7 @@ from typing import Any
 import anyio
 import numpy as np
 
+from mlgate.auth.caller import Caller
 from mlgate.errors import InvalidInput
 from mlgate.interfaces.base import LoadedModel, Matrix
 from mlgate.interfaces.records import to_matrix
@@ -37,7 +38,7 @@ from mlgate.lifecycle.stage_history import now_iso
 from mlgate.models.resolvers import MlflowResolver
 from mlgate.schemas.lifecycle import DriftResult, DriftSummary, DriftThresholdsModel, FeatureDrift
 from mlgate.schemas.stamp import ModelStamp
-from mlgate.serving.runtime import Caller, Runtime
+from mlgate.serving.runtime import Runtime
 
 MIN_ROWS = 10
 PSI_BINS = 10
@@ -163,12 +164,12 @@ async def check_drift(
     current: Any,
     reference: Any | None = None,
     *,
-    caller: Caller | None = None,
+    caller: Caller,
     thresholds: DriftThresholds | None = None,
     record: bool = True,
 ) -> DriftResult:
     """Drift of ``current`` records against ``model``'s training data (or ``reference`` records)."""
-    loaded, stamp = await rt.describe(model)
+    loaded, stamp = await rt.models.acquire(model)
     feats = loaded.info.features
     if not feats:
         raise InvalidInput(f"{stamp.name}@{stamp.version} takes no tabular features, so drift cannot be measured",
@@ -180,9 +181,9 @@ async def check_drift(
     else:
         ref, kind = to_matrix(reference, feats, max_rows=s.max_rows, max_cells=s.max_cells), "supplied"
     result = report([f.name for f in feats], stamp, ref, cur, kind, thresholds or DriftThresholds())
-    if record and kind != "supplied" and isinstance(rt.resolver, MlflowResolver) and rt.parse(model).source == "registry":
-        who = (caller or rt.caller()).subject
-        await anyio.to_thread.run_sync(record_check, rt.resolver, stamp.name, stamp.version, result, who)
+    if record and kind != "supplied" and isinstance(rt.models.resolver, MlflowResolver) and rt.models.parse(model).source == "registry":
+        who = caller.subject
+        await anyio.to_thread.run_sync(record_check, rt.models.resolver, stamp.name, stamp.version, result, who)
         result.recorded = True
         result.message += "; recorded on the version for require_drift_check"
     return result

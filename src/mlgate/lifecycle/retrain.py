@@ -24,17 +24,18 @@ from typing import Any
 import anyio
 import numpy as np
 
+from mlgate.auth.caller import Caller
 from mlgate.errors import InvalidInput
 from mlgate.interfaces.base import LoadedModel, Matrix
 from mlgate.lifecycle import drift as drifting
 from mlgate.lifecycle.comparison import direction
 from mlgate.lifecycle.gates import parse_gates
 from mlgate.lifecycle.stage_history import TAG_HISTORY, now_iso
-from mlgate.lifecycle.stages import promote, registry
+from mlgate.lifecycle.stages import promote
 from mlgate.lifecycle.training_data import TrainingData, load_training_data
 from mlgate.schemas.lifecycle import RetrainData, RetrainResult
 from mlgate.schemas.stamp import ModelStamp
-from mlgate.serving.runtime import Caller, Runtime
+from mlgate.serving.runtime import Runtime
 
 Progress = Callable[[float, float | None, str | None], Awaitable[None]]
 MIN_ROWS = 20
@@ -53,11 +54,11 @@ async def retrain(
     promote_if_better: bool = True,
     *,
     metric: str | None = None,
-    caller: Caller | None = None,
+    caller: Caller,
     progress: Progress | None = None,
 ) -> RetrainResult:
     """Refit ``model``'s estimator on ``data``; register the candidate; promote it only if better and gated."""
-    who = caller or rt.caller()
+    who = caller
     parse_gates(gates)  # refuse malformed gates before any work
     if not 0.05 <= holdout <= 0.5:
         raise InvalidInput(f"holdout {holdout} is out of range", "send a fraction between 0.05 and 0.5")
@@ -66,9 +67,9 @@ async def retrain(
         if progress is not None:
             await progress(done, STEPS, message)
 
-    reg = registry(rt)
+    reg = rt.models.registry
     await step(0, "loading the incumbent and the data")
-    loaded, incumbent = await rt.describe(model)
+    loaded, incumbent = await rt.models.acquire(model)
     est = _estimator(loaded)
     classifier = "classifier" in loaded.info.interfaces
     allowed = CLASSIFICATION_METRICS if classifier else REGRESSION_METRICS
@@ -181,7 +182,7 @@ def _register(rt: Runtime, loaded: LoadedModel, parent: ModelStamp, candidate: A
               metrics: dict[str, float], data: TrainingData, metric: str, by: str) -> Any:
     from mlgate.models.registry import Registrar
 
-    reg = registry(rt)
+    reg = rt.models.registry
     lineage = {"parent": f"{parent.name}@{parent.version}", "data_digest": f"sha256:{data.digest}",
                "data_source": data.source, "data_rows": data.rows, "retrained_by": by}
     extra: dict[str, Any] = {"lineage": lineage}

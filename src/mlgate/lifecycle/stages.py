@@ -25,15 +25,15 @@ from typing import Any
 
 import anyio
 
-from mlgate.auth.scopes import ADMIN, satisfies
-from mlgate.errors import InsufficientScope, InvalidInput, NotFound, Refused
+from mlgate.auth.caller import Caller
+from mlgate.errors import InvalidInput, NotFound, Refused
 from mlgate.lifecycle import gates as gating
 from mlgate.lifecycle.stage_history import history, now_iso, served_production, write_stage
 from mlgate.models.ref import ModelRef, check_name, parse_ref
 from mlgate.models.resolvers import TAG_SHA, MlflowResolver, _version_info
 from mlgate.schemas.lifecycle import PromoteResult, RollbackResult, StageChangeResult
 from mlgate.schemas.stamp import ModelStamp
-from mlgate.serving.runtime import Caller, Runtime
+from mlgate.serving.runtime import Runtime
 
 STAGES = ("development", "staging", "production", "archived")
 TAG_FORCED_BY, TAG_FORCED_AT, TAG_FORCED_GATES = "mlgate.forced_by", "mlgate.forced_at", "mlgate.forced_gates"
@@ -45,12 +45,6 @@ _locks_guard = threading.Lock()
 def model_lock(name: str) -> threading.Lock:
     with _locks_guard:
         return _locks.setdefault(name, threading.Lock())
-
-
-def registry(rt: Runtime) -> MlflowResolver:
-    if not isinstance(rt.resolver, MlflowResolver):
-        raise Refused("the lifecycle needs the MLflow registry; this server was started with another resolver")
-    return rt.resolver
 
 
 def model_name(model: str, version: int | None = None) -> str:
@@ -101,22 +95,22 @@ async def promote(
     gates: dict[str, Any] | None = None,
     force: bool = False,
     *,
-    caller: Caller | None = None,
+    caller: Caller,
 ) -> PromoteResult:
     """Move ``to``'s alias to ``model`` version ``version`` if its gates pass (``force`` needs ml:admin)."""
-    who = caller or rt.caller()
+    who = caller
     name = model_name(model, version)
     if to not in gating.GATED_STAGES:
         raise InvalidInput(f"cannot promote to {to!r}", "promote to 'staging' or 'production'; "
                            "demote or archive with `mlgate models demote|archive`")
     call_gates = gating.parse_gates(gates)
-    if force and not satisfies(who.scopes, ADMIN):
-        raise InsufficientScope("force on ml.promote", ADMIN)
-    reg = registry(rt)
+    if force:
+        who.require_admin("force on ml_promote")
+    reg = rt.models.registry
     try:
         return await anyio.to_thread.run_sync(_promote, reg, who, name, version, to, call_gates, force)
     finally:
-        rt.forget_aliases(name)
+        rt.models.forget_aliases(name)
 
 
 def _promote(reg: MlflowResolver, who: Caller, name: str, version: int, to: str,
@@ -165,15 +159,15 @@ def _promote(reg: MlflowResolver, who: Caller, name: str, version: int, to: str,
 
 
 # -- rollback ----------------------------------------------------------------------------
-async def rollback(rt: Runtime, model: str, version: int | None = None, *, caller: Caller | None = None
+async def rollback(rt: Runtime, model: str, version: int | None = None, *, caller: Caller
                    ) -> RollbackResult:
     """Restore ``version`` (default: the version that served production most recently) to production."""
-    who = caller or rt.caller()
+    who = caller
     name = model_name(model, version)
     try:
-        return await anyio.to_thread.run_sync(_rollback, registry(rt), who, name, version)
+        return await anyio.to_thread.run_sync(_rollback, rt.models.registry, who, name, version)
     finally:
-        rt.forget_aliases(name)
+        rt.models.forget_aliases(name)
 
 
 def _rollback(reg: MlflowResolver, who: Caller, name: str, version: int | None) -> RollbackResult:
@@ -217,18 +211,18 @@ def _previous_production(client: Any, name: str, current: int | None) -> int:
 
 
 # -- demote / archive --------------------------------------------------------------------
-async def set_stage(rt: Runtime, model: str, version: int, stage: str, *, caller: Caller | None = None
+async def set_stage(rt: Runtime, model: str, version: int, stage: str, *, caller: Caller
                     ) -> StageChangeResult:
     """Demote (``development``) or archive (``archived``) a version that does not serve production."""
     if stage not in ("development", "archived"):
         raise InvalidInput(f"set_stage moves versions down to 'development' or 'archived', not {stage!r}",
                            "use promote for staging and production")
-    who = caller or rt.caller()
+    who = caller
     name = model_name(model, version)
     try:
-        return await anyio.to_thread.run_sync(_set_stage, registry(rt), who, name, version, stage)
+        return await anyio.to_thread.run_sync(_set_stage, rt.models.registry, who, name, version, stage)
     finally:
-        rt.forget_aliases(name)
+        rt.models.forget_aliases(name)
 
 
 def _set_stage(reg: MlflowResolver, who: Caller, name: str, version: int, stage: str) -> StageChangeResult:
@@ -256,7 +250,7 @@ async def set_gates(rt: Runtime, model: str, stage: str, gates: dict[str, Any]) 
         raise InvalidInput(f"gates apply to 'staging' or 'production', not {stage!r}")
     name = model_name(model)
     parsed = gating.parse_gates(gates)
-    reg = registry(rt)
+    reg = rt.models.registry
 
     def write() -> dict[str, Any]:
         with model_lock(name):

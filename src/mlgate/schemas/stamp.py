@@ -17,6 +17,3 @@ class ModelStamp(BaseModel):
 
 
 WarningsField: Any = Field(default_factory=list, description="guard rules that flagged the input (mode warn)")
-
-
-WarningsField: Any = Field(default_factory=list, description="guard rules that flagged the input (mode warn)")

@@ -26,6 +26,7 @@ from mlgate.auth.scopes import check_registered, satisfies, scope_for
 from mlgate.errors import InsufficientScope, MlgateError
 from mlgate.serving.runtime import Runtime
 from mlgate.tools import inference, lifecycle, models, serving, skills, supply
+from mlgate.tools.context import caller_of
 
 log = logging.getLogger("mlgate.tools")
 
@@ -82,7 +83,7 @@ def guard(spec: ToolSpec) -> Callable[..., Awaitable[Any]]:
     async def call(**kwargs: Any) -> Any:
         ctx: Context[Any, Any] = kwargs["ctx"]
         rt: Runtime = ctx.request_context.lifespan_context
-        caller = rt.caller()
+        caller = caller_of(rt)
         t0 = time.perf_counter()
         sync = rt.settings.ledger_sync  # MLGATE_LEDGER_SYNC: answer only once the ledger row is committed
         try:
@@ -153,7 +154,7 @@ def _add_cards(server: MCPServer[Runtime], runtime: Runtime) -> None:
         mime_type="text/markdown",
     )
     async def model_card(name: str, version: str) -> str:
-        caller = runtime.caller()
+        caller = caller_of(runtime)
         if not satisfies(caller.scopes, "ml:read"):
             raise InsufficientScope("the model card", "ml:read")
         return await catalog.card(runtime, name, version)
@@ -162,7 +163,7 @@ def _add_cards(server: MCPServer[Runtime], runtime: Runtime) -> None:
     async def complete(ref: Any, argument: Any, context: Any) -> Completion | None:
         if not isinstance(ref, ResourceTemplateReference):
             return None
-        versions = await runtime.list_versions_cached()
+        versions = await runtime.models.list_versions_cached()
         prefix = argument.value or ""
         if argument.name == "name":
             values = sorted({v.name for v in versions if v.name.startswith(prefix)})

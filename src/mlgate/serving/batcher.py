@@ -12,9 +12,10 @@ gives greedy batching (no waiting; batches form only while the model is busy).
 
 Safety:
 - a full queue (``max_queue`` requests) refuses at once with ``Overloaded``;
-- ``admit()`` (the kill switch check) runs on submit, before every batch (a
-  refusal fails every queued request with that error) and again after the model
-  call, so nothing computed across a halt is delivered;
+- ``admit()`` (the kill switch check) runs before every batch: a refusal fails
+  every queued request with that error, so nothing waiting reaches the model
+  after a halt (the executor checks once more after the call, so nothing
+  computed across a halt is delivered);
 - if a batched call raises, each request of the batch is re-run alone, so one
   bad request fails alone with ``BackendError`` and its neighbours are answered.
 
@@ -124,8 +125,6 @@ class Batcher:
             raise InvalidInput("rows must be a 2-D array (rows × features)", "validate the input first")
         if rows.shape[0] == 0:
             return []
-        if self.admit is not None:
-            self.admit()
         if len(self._queue) >= self.max_queue:
             self._overloaded += 1
             raise Overloaded(
@@ -245,12 +244,6 @@ class Batcher:
         except Exception as exc:  # not from the model (the thread catches those): fail the batch
             failure = BackendError(f"running a batch of {self.name} failed: {exc}", "retry the call")
         finally:
-            if failure is None and self.admit is not None:
-                try:
-                    self.admit()  # a halt that landed during the call: deliver nothing
-                except Exception as exc:
-                    failure = exc
-                    self._refused += len(batch)
             now = time.perf_counter()
             for req in batch:
                 req.finish(_fresh(failure) if failure is not None else None)

@@ -38,8 +38,7 @@ class Executor:
 
     async def rows(self, loaded: LoadedModel, method: str, rows: Matrix) -> tuple[list[Any], list[str]]:
         """One output per row of ``rows`` from ``loaded.impl.<method>``, plus guard warnings."""
-        info = loaded.info
-        self.admit(info.name)
+        info = loaded.info  # the halt check before the call was made when the model was acquired
         warnings = self.guards.check_rows(info, rows)
         breaker = self.guards.breaker(f"{info.name}@{info.version}")
         flagged = breaker.admit()  # raises when open (mode refuse); a warning in mode warn
@@ -69,9 +68,8 @@ class Executor:
         return list(out), warnings
 
     async def call(self, loaded: LoadedModel, fn: Callable[..., Any], *args: Any) -> Any:
-        """A call that is not row-shaped (forecast, segment, analyze): halt check, breaker, off the loop."""
+        """A call that is not row-shaped (forecast, segment, analyze): breaker, off the loop, halt check after."""
         info = loaded.info
-        self.admit(info.name)
         breaker = self.guards.breaker(f"{info.name}@{info.version}")
         breaker.before()
         try:

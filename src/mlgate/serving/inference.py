@@ -22,7 +22,7 @@ MAX_SERIES = 100_000
 
 
 async def predict(rt: Runtime, model: str, features: Any) -> PredictResult:
-    loaded, stamp = await rt.acquire(model, "predictor")
+    loaded, stamp = await rt.serve(model, "predictor")
     s = rt.settings
     rows = to_matrix(features, loaded.info.features, max_rows=s.max_rows, max_cells=s.max_cells)
     values, warnings = await rt.executor.rows(loaded, "predict", rows)
@@ -30,7 +30,7 @@ async def predict(rt: Runtime, model: str, features: Any) -> PredictResult:
 
 
 async def classify(rt: Runtime, model: str, features: Any) -> ClassifyResult:
-    loaded, stamp = await rt.acquire(model, "classifier")
+    loaded, stamp = await rt.serve(model, "classifier")
     s = rt.settings
     rows = to_matrix(features, loaded.info.features, max_rows=s.max_rows, max_cells=s.max_cells)
     pairs, warnings = await rt.executor.rows(loaded, "classify", rows)
@@ -39,7 +39,7 @@ async def classify(rt: Runtime, model: str, features: Any) -> ClassifyResult:
 
 
 async def forecast(rt: Runtime, model: str, history: Any, horizon: int, levels: list[float] | None) -> ForecastResult:
-    loaded, stamp = await rt.acquire(model, "forecaster")
+    loaded, stamp = await rt.serve(model, "forecaster")
     hist = check_series(history, "history", max_len=MAX_SERIES, min_len=2)
     if not isinstance(horizon, int) or isinstance(horizon, bool) or not 1 <= horizon <= 1000:
         raise InvalidInput(f"horizon {horizon!r} is out of range", "send an integer between 1 and 1000")
@@ -54,7 +54,7 @@ async def forecast(rt: Runtime, model: str, history: Any, horizon: int, levels: 
 
 
 async def segment(rt: Runtime, model: str, series: Any) -> SegmentResult:
-    loaded, stamp = await rt.acquire(model, "segmenter")
+    loaded, stamp = await rt.serve(model, "segmenter")
     values = check_series(series, "series", max_len=MAX_SERIES, min_len=2)
     breaks, segs = await rt.executor.call(loaded, loaded.impl.segment, values)
     return SegmentResult(
@@ -63,7 +63,7 @@ async def segment(rt: Runtime, model: str, series: Any) -> SegmentResult:
 
 
 async def analyze(rt: Runtime, model: str, texts: Any) -> AnalyzeResult:
-    loaded, stamp = await rt.acquire(model, "analyzer")
+    loaded, stamp = await rt.serve(model, "analyzer")
     items = check_texts(texts, max_items=rt.settings.max_rows)
     out = await rt.executor.call(loaded, loaded.impl.analyze, items)
     return AnalyzeResult(model=stamp, results=[TextResult(label=lbl, score=sc) for lbl, sc in out])

@@ -6,6 +6,7 @@ import time
 
 import anyio
 
+from mlgate.auth.caller import Caller
 from mlgate.errors import InvalidInput
 from mlgate.models.ref import check_name
 from mlgate.schemas.serving import CachedModel, HaltInfo, HaltResult, ResumeResult, ServingStatus
@@ -20,16 +21,14 @@ def _scope(model: str | None) -> str | None:
     return check_name(name)
 
 
-async def halt(rt: Runtime, model: str | None, reason: str) -> HaltResult:
+async def halt(rt: Runtime, model: str | None, reason: str, *, caller: Caller) -> HaltResult:
     if not reason or not reason.strip():
         raise InvalidInput("a halt needs a reason", "say why, e.g. 'drift on feature bmi; investigating'")
-    caller = rt.caller()
     h = await anyio.to_thread.run_sync(rt.killswitch.halt, _scope(model), reason.strip()[:1000], caller.subject)
     return HaltResult(halted=True, scope=h.scope, by=h.by, at=h.at, reason=h.reason)
 
 
-async def resume(rt: Runtime, model: str | None) -> ResumeResult:
-    caller = rt.caller()
+async def resume(rt: Runtime, model: str | None, *, caller: Caller) -> ResumeResult:
     scope = _scope(model)
     lifted = await anyio.to_thread.run_sync(rt.killswitch.resume, scope, caller.subject)
     return ResumeResult(resumed=bool(lifted), scope=scope or ALL, by=caller.subject)
@@ -39,7 +38,7 @@ def serving_status(rt: Runtime) -> ServingStatus:
     halts = [HaltInfo(scope=h.scope, reason=h.reason, by=h.by, at=h.at) for h in rt.killswitch.snapshot()]
     models = [
         CachedModel(name=m.info.name, version=m.info.version, bytes=m.size_bytes, interfaces=list(m.info.interfaces))
-        for _, m in rt.cache.items()
+        for _, m in rt.models.cache.items()
     ]
     tools = sorted({t for t, _ in rt.metrics.calls})
     return ServingStatus(
@@ -55,6 +54,6 @@ def serving_status(rt: Runtime) -> ServingStatus:
 
 
 def _cache(rt: Runtime) -> dict[str, int]:
-    st = rt.cache.stats()
+    st = rt.models.cache.stats()
     return {"entries": st.entries, "bytes": st.bytes, "budget_bytes": st.budget_bytes, "hits": st.hits,
             "misses": st.misses, "loads": st.loads, "evictions": st.evictions}

@@ -25,12 +25,12 @@ import anyio
 import anyio.lowlevel
 from pydantic import ValidationError
 
+from mlgate.auth.caller import Caller
 from mlgate.auth.scopes import satisfies, scope_for
 from mlgate.errors import Halted, InsufficientScope, InvalidInput, MlgateError, NotFound
-from mlgate.models.ref import parse_ref
 from mlgate.schemas.skills import RunSkillResult, StepTrace
 from mlgate.serving import inference
-from mlgate.serving.runtime import Caller, Runtime
+from mlgate.serving.runtime import Runtime
 from mlgate.skills import catalog
 from mlgate.skills.bindings import INPUTS, lookup, parse_binding, substitute
 from mlgate.skills.spec import CALLS, RouteSpec, SkillSpec, StepSpec
@@ -118,9 +118,6 @@ async def _step(rt: Runtime, caller: Caller, step: StepSpec, scope: dict[str, An
         needed = scope_for(call.tool)
         if not satisfies(caller.scopes, needed):
             raise InsufficientScope(f"{call.tool} (step {step.id!r})", needed)
-        killswitch = getattr(rt, "killswitch", None)
-        if killswitch is not None:
-            killswitch.check(parse_ref(ref).name)  # the model, and all serving
         result = await _invoke(rt, step.call, ref, substitute(step.args, scope))
     except MlgateError as exc:
         trace.outcome, trace.error = ("halted" if isinstance(exc, Halted) else "error"), str(exc)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlgate.auth.caller import Caller
 from mlgate.errors import InvalidInput, Refused
 from mlgate.interfaces.base import LoadedModel, VersionInfo
 from mlgate.schemas.stamp import ModelStamp
@@ -112,27 +113,26 @@ def compiled_impl(conv: convert.Converted, classes: list[str]) -> Any:
     return OnnxModel(convert.session(conv.data), classes or None)
 
 
-def tolerance_for(req: CompileRequest, admin: bool) -> Tolerance:
+def tolerance_for(req: CompileRequest, caller: Caller) -> Tolerance:
     base = TOLERANCES[req.target]
     if req.tolerance is None:
         return base
-    if req.tolerance > base.atol and not admin:
-        raise Refused(f"tolerance {req.tolerance} is looser than the default {base.atol} for {req.target}",
-                      "a looser tolerance needs the scope 'ml:admin'; omit it to use the default")
+    if req.tolerance > base.atol:
+        caller.require_admin(f"a tolerance looser than the default {base.atol} for {req.target} on ml_compile")
     return Tolerance(req.tolerance, base.rtol, base.labels)
 
 
-async def compile_version(rt: Runtime, req: CompileRequest, *, admin: bool, progress: Progress) -> CompileResult:
+async def compile_version(rt: Runtime, req: CompileRequest, *, caller: Caller, progress: Progress) -> CompileResult:
     from mlgate.supply.registration import register_compiled
 
     if req.target not in FORMATS:
         raise InvalidInput(f"unknown target {req.target!r}", "use onnx, int8, fp16 or torchscript")
-    if req.force and not admin:
-        raise Refused("force needs the scope 'ml:admin'", "compile without force, or ask an administrator")
-    tol = tolerance_for(req, admin)
-    if rt.parse(req.model).source != "registry":
+    if req.force:
+        caller.require_admin("force on ml_compile")
+    tol = tolerance_for(req, caller)
+    if rt.models.parse(req.model).source != "registry":
         raise InvalidInput("ml.compile works on registered versions", "pull with register_as, then compile it")
-    loaded, stamp = await rt.acquire(req.model)
+    loaded, stamp = await rt.models.acquire(req.model)
     kind = source_kind(loaded)
     await progress(0, 3, f"converting {stamp.name}@{stamp.version} ({kind}) to {req.target}")
     conv = await in_thread(lambda: convert_source(loaded, kind, req.target))
@@ -147,7 +147,7 @@ async def compile_version(rt: Runtime, req: CompileRequest, *, admin: bool, prog
                          "force=true (recorded on the new version)")
     await progress(2, 3, "registering the compiled version")
     digest = hashlib.sha256(conv.data).hexdigest()
-    subject = rt.caller().subject if req.force and not report.passed else None
+    subject = caller.subject if req.force and not report.passed else None
     info, reused = await in_thread(lambda: register_compiled(rt.settings, loaded, stamp, conv, digest, report,
                                                              classes, subject))
     await progress(3, 3, f"registered {info.name}@{info.version}")

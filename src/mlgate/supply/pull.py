@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from mlgate.auth.caller import Caller
 from mlgate.config import Settings
 from mlgate.errors import InvalidInput, NotFound, Refused
 from mlgate.models.ref import parse_ref
@@ -80,15 +81,15 @@ def select(listing: list[RemoteFile], patterns: tuple[str, ...] | None) -> list[
     return [f for f in listing if any(fnmatch.fnmatchcase(f.path, p) for p in pats)]
 
 
-def _check_request(req: PullRequest, admin: bool) -> None:
+def _check_request(req: PullRequest, caller: Caller) -> None:
     parse_ref(f"hf:{req.repo_id}@{req.revision}")
     pats = req.patterns or ()
     if len(pats) > MAX_PATTERNS or any(not p or len(p) > 200 or "\x00" in p for p in pats):
         raise InvalidInput(f"patterns: at most {MAX_PATTERNS} non-empty glob patterns of up to 200 characters",
                            "e.g. ['*.onnx', 'config.json']")
     for flag, what in ((req.allow_floating, "allow_floating"), (req.allow_pickle, "allow_pickle")):
-        if flag and not admin:
-            raise Refused(f"{what} needs the scope 'ml:admin'", f"pull without {what}, or ask an administrator")
+        if flag:
+            caller.require_admin(f"{what} on ml_pull")
 
 
 def _check_revision(req: PullRequest, kind: str) -> None:
@@ -155,9 +156,9 @@ def _from_cache(store: HubStore, req: PullRequest) -> PullResult:
     return _result(req, kind, manifest, [f.path for f in chosen], 0, True)
 
 
-async def pull(settings: Settings, req: PullRequest, *, admin: bool, progress: Progress) -> PullResult:
+async def pull(settings: Settings, req: PullRequest, *, caller: Caller, progress: Progress) -> PullResult:
     """Pull ``req`` into the cache under ``settings.home``; see the module docstring for the checks."""
-    _check_request(req, admin)
+    _check_request(req, caller)
     check_allowed(settings.pull_allowlist, req.repo_id)
     store = store_for(settings)
     if offline():

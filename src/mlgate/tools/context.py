@@ -1,12 +1,18 @@
-"""How a tool function reaches the runtime: through the MCP lifespan context."""
+"""How a tool function reaches the runtime and learns who is calling: from the MCP request context.
+
+This is the only place below the server that reads the MCP auth context; everything under
+the tools receives the ``Caller`` as an argument.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
+from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from mlgate.auth.caller import Caller
 from mlgate.serving.runtime import Runtime
 
 ModelArg = Annotated[
@@ -25,3 +31,15 @@ def runtime(ctx: Context[Any, Any]) -> Runtime:
     if not isinstance(rt, Runtime):  # pragma: no cover - a wiring bug, not a caller error
         raise RuntimeError("the server was started without an mlgate Runtime")
     return rt
+
+
+def caller_of(rt: Runtime) -> Caller:
+    """The bearer token's subject, client and scopes over HTTP; the local user on stdio."""
+    token = get_access_token()
+    if token is not None:
+        return Caller(token.subject or token.client_id, token.client_id, "http", frozenset(token.scopes))
+    return rt.local_caller()
+
+
+def caller(ctx: Context[Any, Any]) -> Caller:
+    return caller_of(runtime(ctx))

@@ -17,7 +17,7 @@ from mlgate.schemas.lifecycle import (
     RetrainResult,
     RollbackResult,
 )
-from mlgate.tools.context import ModelArg, runtime
+from mlgate.tools.context import ModelArg, caller, runtime
 
 ModelName = Annotated[
     str,
@@ -54,7 +54,7 @@ async def promote(
     promoted=false and lists every failing gate with its actual value and threshold.
     Example: {"model": "demo-regressor", "version": 2, "to": "production", "gates": {"min_r2": 0.4}}.
     """
-    return await lifecycle.promote(runtime(ctx), model, version, to, gates, force)
+    return await lifecycle.promote(runtime(ctx), model, version, to, gates, force, caller=caller(ctx))
 
 
 async def rollback(
@@ -68,7 +68,7 @@ async def rollback(
     Not gated (it is the way back), but only versions that served production can be restored; anything
     else goes through ml.promote. Example: {"model": "demo-regressor", "version": 1}.
     """
-    return await lifecycle.rollback(runtime(ctx), model, version)
+    return await lifecycle.rollback(runtime(ctx), model, version, caller=caller(ctx))
 
 
 async def compare(
@@ -100,7 +100,7 @@ async def check_drift(
     'require_drift_check' promotion gate reads. Example: {"model": "demo-regressor@production",
     "current": [{"age": 0.04, "sex": 0.05, …}, …]}.
     """
-    return await drift.check_drift(runtime(ctx), model, current, reference)
+    return await drift.check_drift(runtime(ctx), model, current, reference, caller=caller(ctx))
 
 
 async def retrain(
@@ -129,4 +129,4 @@ async def retrain(
         await ctx.report_progress(done, total, message)
 
     return await retraining.retrain(runtime(ctx), model, data, target, holdout, gates, promote_if_better,
-                                    metric=metric, progress=progress)
+                                    metric=metric, caller=caller(ctx), progress=progress)

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from mlgate.schemas.serving import HaltResult, ResumeResult, ServingStatus
 from mlgate.serving import status
-from mlgate.tools.context import runtime
+from mlgate.tools.context import caller, runtime
 
 ScopeArg = Annotated[
     str | None,
@@ -30,12 +30,12 @@ async def halt(
     with who halted, when and why. Lifecycle tools keep working so you can roll back.
     Example: {"model": "demo-regressor", "reason": "bad outputs after deploy"}.
     """
-    return await status.halt(runtime(ctx), model, reason)
+    return await status.halt(runtime(ctx), model, reason, caller=caller(ctx))
 
 
 async def resume(ctx: Context[Any, Any], model: ScopeArg = None) -> ResumeResult:
     """Lift a halt set by ml.halt: the one on `model`, or (without `model`) the halt of all serving."""
-    return await status.resume(runtime(ctx), model)
+    return await status.resume(runtime(ctx), model, caller=caller(ctx))
 
 
 async def serving_status(ctx: Context[Any, Any]) -> ServingStatus:

@@ -11,7 +11,7 @@ from pydantic import Field
 from mlgate.schemas.skills import ListSkillsResult, RunSkillResult
 from mlgate.skills import catalog
 from mlgate.skills import runtime as skill_runtime
-from mlgate.tools.context import runtime
+from mlgate.tools.context import caller, runtime
 
 SkillArg = Annotated[
     str,
@@ -47,4 +47,4 @@ async def run_skill(skill: SkillArg, inputs: InputsArg, ctx: Context[Any, Any]) 
     async def progress(done: int, total: int, message: str) -> None:
         await ctx.report_progress(done, total, message)
 
-    return await skill_runtime.run(rt, skill, inputs, caller=rt.caller(), progress=progress)
+    return await skill_runtime.run(rt, skill, inputs, caller=caller(ctx), progress=progress)

@@ -7,9 +7,8 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from mlgate.auth.scopes import ADMIN, satisfies
 from mlgate.schemas.supply import CompileResult, PullResult
-from mlgate.tools.context import ModelArg, runtime
+from mlgate.tools.context import ModelArg, caller, runtime
 
 
 def _progress(ctx: Context[Any, Any]) -> Any:
@@ -47,8 +46,7 @@ async def pull(
     rt = runtime(ctx)
     req = PullRequest(repo_id.strip(), revision.strip(), tuple(patterns) if patterns else None,
                       allow_floating, allow_pickle)
-    admin = satisfies(rt.caller().scopes, ADMIN)
-    result = await do_pull(rt.settings, req, admin=admin, progress=_progress(ctx))
+    result = await do_pull(rt.settings, req, caller=caller(ctx), progress=_progress(ctx))
     if register_as:
         from mlgate.supply.served import register_pulled
 
@@ -81,6 +79,5 @@ async def compile(
     from mlgate.supply.compile import CompileRequest, compile_version
 
     rt = runtime(ctx)
-    admin = satisfies(rt.caller().scopes, ADMIN)
     req = CompileRequest(model, target, data, tolerance, force)
-    return await compile_version(rt, req, admin=admin, progress=_progress(ctx))
+    return await compile_version(rt, req, caller=caller(ctx), progress=_progress(ctx))
