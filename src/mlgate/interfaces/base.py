@@ -26,6 +26,11 @@ TOOL_OF: dict[str, str] = {
 }
 
 Matrix = npt.NDArray[np.float64]
+# Checked records: a float64 ``Matrix`` when every feature is a number (the fast path), else an object
+# matrix whose cells are already converted to their column's type (see ``records.to_rows``).
+Rows = npt.NDArray[Any]
+# Column types of an MLflow signature that records may carry (``records.to_rows`` checks them).
+FEATURE_TYPES = ("double", "float", "long", "integer", "boolean", "string", "datetime")
 Interval = tuple[float, list[float], list[float]]
 
 
@@ -59,7 +64,7 @@ class Analyzer(Protocol):
 @dataclass(frozen=True, slots=True)
 class Feature:
     name: str
-    type: str = "double"  # double | long | boolean | string
+    type: str = "double"  # one of FEATURE_TYPES
 
 
 @dataclass(slots=True)

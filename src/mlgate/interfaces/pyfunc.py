@@ -1,7 +1,9 @@
 """Generic MLflow pyfunc adapter: any flavor MLflow can load, as a Predictor.
 
 Slower than the native paths (a pandas DataFrame per call); used only when no native
-adapter fits.
+adapter fits. The frame is built with the signature's dtypes (MLflow enforces them: a
+float64 column where the signature says ``long`` is refused), and a tensor signature
+gets an array of its dtype.
 """
 
 from __future__ import annotations
@@ -9,22 +11,30 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from mlgate.interfaces.base import Feature, Matrix
+from mlgate.interfaces.base import Feature, Rows
+from mlgate.interfaces.frames import frame_of, tensor_of, values_of
 
 
 class PyfuncModel:
-    def __init__(self, model: Any, features: list[Feature]) -> None:
-        self.model = model
-        self.columns = [f.name for f in features]
+    interfaces: tuple[str, ...] = ("predictor",)
 
-    def predict(self, rows: Matrix) -> list[Any]:
+    def __init__(self, model: Any, features: list[Feature], tensor_dtype: str | None = None) -> None:
+        self.model = model
+        self.features = list(features)
+        self.columns = [f.name for f in features]
+        self.tensor_dtype = tensor_dtype
+
+    def inputs(self, rows: Rows) -> Any:
+        if self.tensor_dtype is not None:
+            return tensor_of(rows, self.features, self.tensor_dtype)
+        if self.features:
+            return frame_of(rows, self.features)
         import pandas as pd
 
-        out = self.model.predict(pd.DataFrame(rows, columns=self.columns or None))
-        arr = np.asarray(out, dtype=np.float64).reshape(len(rows), -1)
-        return arr[:, 0].tolist() if arr.shape[1] == 1 else arr.tolist()
+        return pd.DataFrame(rows)
+
+    def predict(self, rows: Rows) -> list[Any]:
+        return values_of(self.model.predict(self.inputs(rows)), len(rows))
 
 
 def load_pyfunc(model_dir: Path) -> Any:

@@ -2,6 +2,12 @@
 
 Everything here is on the hot path of a one-row call: plain Python loops over a few
 values, no pandas. Every refusal names the row and the feature and says what to send.
+
+``to_rows`` is the entry point for records: all-number signatures (``double``, ``float``)
+take the ``to_matrix`` fast path to a float64 matrix; any other column type (``long``,
+``integer``, ``boolean``, ``string``, ``datetime``) gives an object matrix whose cells are
+converted to their column's Python type (``typed.py``). Adapters turn either into what
+their library needs (``frames.py``).
 """
 
 from __future__ import annotations
@@ -13,29 +19,50 @@ from typing import Any
 import numpy as np
 
 from mlgate.errors import InvalidInput
-from mlgate.interfaces.base import Feature, Matrix
+from mlgate.interfaces.base import Feature, Matrix, Rows
 
 _NUMERIC = (int, float)
+FLOAT32_MAX = 3.4028234663852886e38
+NUMBER_TYPES = frozenset({"double", "float"})
 
 
-def to_matrix(records: Any, features: Sequence[Feature], *, max_rows: int, max_cells: int) -> Matrix:
-    """Records (``[{"age": 0.03, …}, …]``) → a float64 matrix in the signature's column order."""
+def to_rows(records: Any, features: Sequence[Feature], *, max_rows: int, max_cells: int) -> Rows:
+    """Records → a float64 matrix (every feature a number) or a typed object matrix, in feature order."""
+    if all(f.type in NUMBER_TYPES for f in features):
+        return to_matrix(records, features, max_rows=max_rows, max_cells=max_cells)
+    from mlgate.interfaces.typed import to_typed
+
+    check_batch(records, len(features), max_rows=max_rows, max_cells=max_cells)
+    return to_typed(records, features)
+
+
+def check_batch(records: Any, width: int, *, max_rows: int, max_cells: int) -> None:
     if not isinstance(records, list):
         raise InvalidInput("features must be a list of records", 'send [{"feature": value, …}, …]')
     n = len(records)
     if n == 0:
         raise InvalidInput("features is empty", "send at least one record")
     if n > max_rows:
-        raise InvalidInput(f"{n} records is more than the limit of {max_rows}", "split the call into smaller batches")
-    width = len(features)
+        raise InvalidInput(
+            f"{n} records is more than the limit of {max_rows}", "split the call into smaller batches"
+        )
     if n * max(width, 1) > max_cells:
         raise InvalidInput(f"{n}×{width} values exceed the limit of {max_cells}", "split the call")
+
+
+def to_matrix(records: Any, features: Sequence[Feature], *, max_rows: int, max_cells: int) -> Matrix:
+    """Records (``[{"age": 0.03, …}, …]``) → a float64 matrix in the signature's column order."""
+    width = len(features)
+    check_batch(records, width, max_rows=max_rows, max_cells=max_cells)
+    n = len(records)
     names = [f.name for f in features]
     expected = set(names)
     out = np.empty((n, width), dtype=np.float64)
     for i, rec in enumerate(records):
         if not isinstance(rec, dict):
-            raise InvalidInput(f"record {i} is a {type(rec).__name__}, not an object", "send one object per row")
+            raise InvalidInput(
+                f"record {i} is a {type(rec).__name__}, not an object", "send one object per row"
+            )
         if len(rec) != width or rec.keys() != expected:
             _explain_keys(i, rec, names)
         row = out[i]
@@ -49,7 +76,22 @@ def to_matrix(records: Any, features: Sequence[Feature], *, max_rows: int, max_c
             if not math.isfinite(v):
                 raise InvalidInput(f"record {i}, feature {name!r} is {v}", "send finite numbers only")
             row[j] = v
+    if any(f.type == "float" for f in features):
+        _check_float32(out, names, [j for j, f in enumerate(features) if f.type == "float"])
     return out
+
+
+def _check_float32(out: Matrix, names: list[str], cols: list[int]) -> None:
+    """A 32-bit float column cannot hold 1e308: it would become inf inside the model."""
+    part = out[:, cols]
+    bad = np.abs(part) > FLOAT32_MAX
+    if bad.any():
+        i, k = (int(a[0]) for a in np.nonzero(bad))
+        raise InvalidInput(
+            f"record {i}, feature {names[cols[k]]!r}: {float(part[i, k])!r} is out of range for its type float "
+            f"(32-bit, at most ±{FLOAT32_MAX:.4g})",
+            "send a value the model's 32-bit input can hold",
+        )
 
 
 def _explain_keys(i: int, rec: dict[str, Any], names: list[str]) -> None:
@@ -62,7 +104,7 @@ def _explain_keys(i: int, rec: dict[str, Any], names: list[str]) -> None:
         parts.append(f"unexpected {', '.join(map(repr, extra[:10]))}")
     raise InvalidInput(
         f"record {i}: {'; '.join(parts)}",
-        f"each record needs exactly these features: {', '.join(names)} (see ml.model_info)",
+        f"each record needs exactly these features: {', '.join(names)} (see ml_model_info)",
     )
 
 
@@ -72,7 +114,9 @@ def check_series(values: Any, what: str, *, max_len: int, min_len: int = 1) -> l
     if len(values) < min_len:
         raise InvalidInput(f"{what} has {len(values)} values; at least {min_len} are needed")
     if len(values) > max_len:
-        raise InvalidInput(f"{what} has {len(values)} values; at most {max_len} are allowed", "send a shorter window")
+        raise InvalidInput(
+            f"{what} has {len(values)} values; at most {max_len} are allowed", "send a shorter window"
+        )
     for i, v in enumerate(values):
         if type(v) not in _NUMERIC:
             raise InvalidInput(f"{what}[{i}] is {type(v).__name__}, not a number", "send JSON numbers")

@@ -1,4 +1,8 @@
-"""scikit-learn adapter: the native path (numpy in, numpy out; no pandas, no pyfunc).
+"""scikit-learn adapter: the native path (numpy in, numpy out; no pyfunc).
+
+A pipeline fitted on a DataFrame that selects columns by name (a ``ColumnTransformer``), or
+one that takes text or date-time columns, gets a DataFrame with the fitted column names and
+the signature's dtypes; everything else gets a numeric array.
 
 Models saved by MLflow 3 in the skops format are loaded with an explicit list of
 trusted types: scikit-learn and NumPy types only. Anything else inside the file is
@@ -9,7 +13,6 @@ organisation's own registry and are loaded only after their digest matched.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,22 +20,30 @@ from typing import Any
 import numpy as np
 
 from mlgate.errors import BackendError, IntegrityError
-from mlgate.interfaces.base import Feature, Matrix
+from mlgate.interfaces.base import Feature, Matrix, Rows
+from mlgate.interfaces.frames import check_finite, labelled, values_of
+from mlgate.interfaces.tabular import TabularModel
 
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.", "collections.")
 LINEAR = frozenset({"LinearRegression", "Ridge", "Lasso", "ElasticNet", "BayesianRidge", "HuberRegressor"})
 TEXT_STEPS = ("CountVectorizer", "TfidfVectorizer", "HashingVectorizer")
 
 
-def load_estimator(model_dir: Path, flavor_conf: dict[str, Any]) -> Any:
-    """Load the estimator a ``sklearn`` MLflow flavor points at."""
+def load_estimator(
+    model_dir: Path, flavor_conf: dict[str, Any], extra_trusted: frozenset[str] = frozenset()
+) -> Any:
+    """Load the estimator a ``sklearn`` MLflow flavor points at.
+
+    ``extra_trusted`` names further exact types (never prefixes) another flavor's adapter vouches for,
+    e.g. LightGBM's scikit-learn classes; the trusted types listed in the MLmodel file are ignored:
+    the artifact's writer does not decide what mlgate trusts."""
     path = model_dir / str(flavor_conf.get("pickled_model", "model.skops"))
     fmt = str(flavor_conf.get("serialization_format", "skops"))
     if fmt == "skops":
         import skops.io as sio
 
         untrusted = sio.get_untrusted_types(file=path)
-        refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+        refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES) and t not in extra_trusted]
         if refused:
             raise IntegrityError(
                 f"the skops file holds types mlgate does not trust: {', '.join(refused[:8])}",
@@ -77,41 +88,68 @@ def features_of(est: Any) -> list[Feature]:
     return [Feature(f"f{i}") for i in range(int(n))] if n else []
 
 
-class SklearnModel:
+def needs_frame(est: Any) -> bool:
+    """Fitted on a DataFrame and holding a ColumnTransformer (which may select columns by name)."""
+    if getattr(est, "feature_names_in_", None) is None:
+        return False
+    from sklearn.compose import ColumnTransformer
+
+    return any(isinstance(e, ColumnTransformer) for e in _walk(est))
+
+
+def _walk(est: Any, depth: int = 0) -> list[Any]:
+    found = [est]
+    if depth > 8:
+        return found
+    children: list[Any] = [s for _, s in getattr(est, "steps", None) or []]
+    children += [t for _, t, *_ in getattr(est, "transformers", None) or []]
+    children += [t for _, t in getattr(est, "transformer_list", None) or []]
+    for c in children:
+        if c is not None and not isinstance(c, str):
+            found += _walk(c, depth + 1)
+    return found
+
+
+def load(
+    model_dir: Path,
+    flavor_conf: dict[str, Any],
+    features: Sequence[Feature],
+    meta: dict[str, Any] | None = None,
+) -> SklearnModel:
+    """The ``sklearn`` flavor of an MLflow model folder, as an adapter."""
+    return SklearnModel(load_estimator(model_dir, flavor_conf), features)
+
+
+class SklearnModel(TabularModel):
     """Predictor, Classifier or Analyzer over one fitted estimator."""
 
-    def __init__(self, est: Any) -> None:
+    def __init__(self, est: Any, features: Sequence[Feature] | None = None) -> None:
+        feats = list(features) if features else features_of(est)
+        names = getattr(est, "feature_names_in_", None)
+        fitted = [str(n) for n in names] if names is not None else None
+        super().__init__(est, feats, fitted_names=fitted, needs_names=needs_frame(est))
         self.est = est
-        # An estimator fitted on a DataFrame warns when given numpy; the warning is noise here.
-        self._quiet = hasattr(est, "feature_names_in_")
-        classes = getattr(est, "classes_", None)
-        self.classes = [str(c) for c in classes] if classes is not None else []
+        self.interfaces = interfaces_of(est)
         # Inputs are already checked (shape, finiteness) by mlgate; sklearn's own validation of a one-row
         # call costs more than the arithmetic of a linear model, so plain linear regressors answer directly.
         self._linear: tuple[Any, Any] | None = None
         if type(est).__name__ in LINEAR and getattr(est, "coef_", None) is not None:
-            self._linear = (np.asarray(est.coef_, dtype=np.float64), np.asarray(est.intercept_, dtype=np.float64))
+            self._linear = (
+                np.asarray(est.coef_, dtype=np.float64),
+                np.asarray(est.intercept_, dtype=np.float64),
+            )
 
-    def _call(self, method: str, x: Any) -> Any:
-        fn = getattr(self.est, method)
-        if not self._quiet:
-            return fn(x)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return fn(x)
-
-    def predict(self, rows: Matrix) -> list[Any]:
-        if self._linear is not None:  # the same arithmetic as LinearModel.predict, without its input checks
+    def predict(self, rows: Rows) -> list[Any]:
+        if (
+            self._linear is not None and self._frame is None
+        ):  # the same arithmetic as LinearModel.predict, without its input checks
             coef, intercept = self._linear
-            lin = np.asarray(rows @ coef.T + intercept, dtype=np.float64).reshape(len(rows), -1)
+            x = rows if rows.dtype == np.float64 else rows.astype(np.float64)
+            lin = np.asarray(x @ coef.T + intercept, dtype=np.float64).reshape(len(rows), -1)
+            check_finite(lin, "output")
             values: list[Any] = lin[:, 0].tolist() if lin.shape[1] == 1 else lin.tolist()
             return values
-        out = np.asarray(self._call("predict", rows), dtype=np.float64).reshape(len(rows), -1)
-        return out[:, 0].tolist() if out.shape[1] == 1 else out.tolist()
-
-    def classify(self, rows: Matrix) -> tuple[list[str], list[dict[str, float]]]:
-        proba = np.asarray(self._call("predict_proba", rows), dtype=np.float64)
-        return self._label(proba)
+        return values_of(self._call("predict", self.inputs(rows)), len(rows))
 
     def analyze(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         proba = np.asarray(self._call("predict_proba", list(texts)), dtype=np.float64)
@@ -119,8 +157,4 @@ class SklearnModel:
         return [(self.classes[b], float(proba[i, b])) for i, b in enumerate(best)]
 
     def _label(self, proba: Matrix) -> tuple[list[str], list[dict[str, float]]]:
-        classes = self.classes
-        best = proba.argmax(axis=1)
-        labels = [classes[b] for b in best]
-        dists = [dict(zip(classes, row, strict=True)) for row in proba.tolist()]
-        return labels, dists
+        return labelled(proba, self.classes)

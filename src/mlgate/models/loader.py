@@ -1,19 +1,33 @@
 """From a verified model folder to an object implementing the version's interfaces.
 
-The MLmodel file names the flavor; ``mlgate`` (JSON parameters) and ``sklearn`` load
-natively, ``onnx`` through ONNX Runtime, anything else through MLflow's pyfunc. A
-version with a remote spec (tag ``mlgate.remote`` or flavor ``mlgate_remote``) is
-answered by a remote engine instead (``interfaces/remote.py``).
+The MLmodel file names the flavors. ``mlgate`` (JSON parameters) loads natively, a version
+with a remote spec (tag ``mlgate.remote`` or flavor ``mlgate_remote``) is answered by a
+remote engine (``interfaces/remote.py``); otherwise the first flavor in ``ADAPTERS`` the file
+names is loaded by that library's own adapter, and anything else through MLflow's pyfunc
+(with the signature's dtypes). Features come from the version's tags, else the signature,
+else the stored input example (``interfaces/mlmodel.py``), else the model's own column names.
 The interfaces recorded on the version are checked against what the object offers.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
 from mlgate.errors import BackendError
 from mlgate.interfaces.base import Feature, LoadedModel, VersionInfo
+
+# MLmodel flavor → "module:function" building its adapter, tried in this order (the first named wins).
+# Each is called as fn(model_dir, flavor_conf, features, mlgate_metadata) and returns an object with
+# ``interfaces`` and ``features`` and the methods of those interfaces. One line adds a flavor.
+ADAPTERS: dict[str, str] = {
+    "sklearn": "mlgate.interfaces.sklearn:load",
+    "xgboost": "mlgate.interfaces.xgboost:load",
+    "lightgbm": "mlgate.interfaces.lightgbm:load",
+    "catboost": "mlgate.interfaces.catboost:load",
+    "onnx": "mlgate.interfaces.onnx:load",
+}
 
 
 def read_mlmodel(path: Path) -> dict[str, Any]:
@@ -27,19 +41,14 @@ def read_mlmodel(path: Path) -> dict[str, Any]:
 
 
 def signature_features(mlmodel: dict[str, Any]) -> list[Feature]:
-    import json
+    from mlgate.interfaces.mlmodel import signature_inputs
 
-    sig = (mlmodel.get("signature") or {}).get("inputs")
-    if not sig:
-        return []
-    cols = json.loads(sig) if isinstance(sig, str) else sig
-    out = []
-    for c in cols:
-        if c.get("type") == "tensor":
-            shape = (c.get("tensor-spec") or {}).get("shape") or [-1, 0]
-            return [Feature(f"f{i}") for i in range(int(shape[-1]))]
-        out.append(Feature(str(c.get("name")), str(c.get("type", "double"))))
-    return out
+    return signature_inputs(mlmodel)[0]
+
+
+def adapter_loader(flavor: str) -> Any:
+    module, _, fn = ADAPTERS[flavor].partition(":")
+    return getattr(importlib.import_module(module), fn)
 
 
 def load_model_dir(info: VersionInfo, path: Path, size: int) -> LoadedModel:
@@ -48,6 +57,7 @@ def load_model_dir(info: VersionInfo, path: Path, size: int) -> LoadedModel:
     meta: dict[str, Any] = (mlmodel.get("metadata") or {}).get("mlgate") or {}
     impl: Any
     offered: tuple[str, ...]
+    example = meta.get("example")
     from mlgate.interfaces.remote import remote_spec_of
 
     remote = remote_spec_of(info.tags, flavors)
@@ -64,26 +74,30 @@ def load_model_dir(info: VersionInfo, path: Path, size: int) -> LoadedModel:
 
         impl = load_native(path, flavors["mlgate"])
         flavor, offered = "mlgate", (KIND_INTERFACE[flavors["mlgate"]["kind"]],)
-    elif "sklearn" in flavors:
-        from mlgate.interfaces.sklearn import SklearnModel, features_of, interfaces_of, load_estimator
-
-        est = load_estimator(path, flavors["sklearn"])
-        impl = SklearnModel(est)
-        flavor, offered = "sklearn", interfaces_of(est)
-        if not info.features:
-            info.features = signature_features(mlmodel) or features_of(est)
-    elif "onnx" in flavors:
-        from mlgate.interfaces.onnx import OnnxModel
-
-        impl = OnnxModel.from_file(path / str(flavors["onnx"].get("data", "model.onnx")), meta)
-        flavor, offered = "onnx", impl.interfaces
     else:
-        from mlgate.interfaces.pyfunc import PyfuncModel, load_pyfunc
+        from mlgate.interfaces.mlmodel import describe_dir
 
-        feats = info.features or signature_features(mlmodel)
-        impl = PyfuncModel(load_pyfunc(path), feats)
-        flavor, offered = "pyfunc", ("predictor",)
-        info.features = feats
+        desc = describe_dir(path)
+        if not info.features and meta.get("features"):
+            info.features = [Feature(**f) for f in meta["features"]]
+        feats = info.features or desc.features
+        found = next((f for f in ADAPTERS if f in flavors), None)
+        if found is not None:
+            impl = adapter_loader(found)(path, flavors[found], feats, meta)
+            flavor = found
+        elif "python_function" in flavors:
+            from mlgate.interfaces.pyfunc import PyfuncModel, load_pyfunc
+
+            impl, flavor = PyfuncModel(load_pyfunc(path), feats, desc.tensor_dtype), "pyfunc"
+        else:
+            raise BackendError(
+                f"{info.name}@{info.version} has no flavor mlgate can load "
+                f"(flavors: {', '.join(flavors) or 'none'})",
+                f"log it with one of: {', '.join(ADAPTERS)}, or a pyfunc flavor",
+            )
+        offered = tuple(impl.interfaces)
+        info.features = feats or list(getattr(impl, "features", []))
+        example = example or desc.example
     if not info.features and meta.get("features"):
         info.features = [Feature(**f) for f in meta["features"]]
     if not info.interfaces:
@@ -91,5 +105,5 @@ def load_model_dir(info: VersionInfo, path: Path, size: int) -> LoadedModel:
     info.flavor = flavor
     if meta.get("stats"):
         info.stats = meta["stats"]
-    extra = {"sample": meta.get("sample"), "example": meta.get("example"), "lineage": meta.get("lineage", {})}
+    extra = {"sample": meta.get("sample"), "example": example, "lineage": meta.get("lineage", {})}
     return LoadedModel(info=info, impl=impl, size_bytes=max(size, 1), local_path=str(path), extra=extra)

@@ -1,0 +1,181 @@
+"""What a model file says about itself, read without loading it.
+
+A skops file is a zip whose ``schema.json`` names every object's class: the estimator at the
+end of a pipeline, and whether it was fitted with classes. An ONNX file is a protobuf whose
+graph declares its inputs and outputs. Both are parsed as data; nothing is unpickled, no
+module named inside the file is imported, no session is created.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlgate.interfaces.base import Feature
+
+MAX_ONNX_BYTES = 64 << 20  # larger graphs are described by their MLmodel signature alone
+MAX_SCHEMA_BYTES = 16 << 20
+TEXT_STEPS = ("CountVectorizer", "TfidfVectorizer", "HashingVectorizer")
+# scikit-learn classifiers that have classes_ but no predict_proba (the adapter needs probabilities)
+NO_PROBA = frozenset(
+    {
+        "LinearSVC",
+        "RidgeClassifier",
+        "RidgeClassifierCV",
+        "Perceptron",
+        "NearestCentroid",
+        "PassiveAggressiveClassifier",
+    }
+)
+ORT_TENSOR = {"float32": "float", "float64": "double", "object": "string"}
+TYPE_OF_ORT = {
+    "float": "float",
+    "double": "double",
+    "int64": "long",
+    "int32": "integer",
+    "bool": "boolean",
+    "string": "string",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    model_class: str | None = None
+    interfaces: tuple[str, ...] = ()
+    features: tuple[Feature, ...] = field(default_factory=tuple)
+    outputs: tuple[str, ...] = ()
+
+
+def skops_header(path: Path) -> Header | None:
+    try:
+        with zipfile.ZipFile(path) as z:
+            if z.getinfo("schema.json").file_size > MAX_SCHEMA_BYTES:
+                return None
+            schema = json.loads(z.read("schema.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    return skops_schema_header(schema)
+
+
+def skops_schema_header(schema: dict[str, Any]) -> Header:
+    top = f"{schema.get('__module__')}.{schema.get('__class__')}"
+    steps = _pipeline_steps(schema)
+    if steps and steps[0].get("__class__") in TEXT_STEPS:
+        return Header(model_class=top, interfaces=("analyzer",))
+    final = steps[-1] if steps else schema
+    state = _state(final)
+    name = str(final.get("__class__"))
+    proba = "classes_" in state and name not in NO_PROBA
+    if name in ("SVC", "NuSVC"):
+        proba = proba and _json_value(state.get("probability")) is True
+    return Header(model_class=top, interfaces=("classifier",) if proba else ("predictor",))
+
+
+def _state(node: dict[str, Any]) -> dict[str, Any]:
+    content = node.get("content")
+    inner = content.get("content") if isinstance(content, dict) else None
+    return inner if isinstance(inner, dict) else {}
+
+
+def _pipeline_steps(node: dict[str, Any]) -> list[dict[str, Any]]:
+    if node.get("__class__") != "Pipeline":
+        return []
+    steps = (_state(node).get("steps") or {}).get("content") or []
+    out: list[dict[str, Any]] = []
+    for pair in steps:
+        items = pair.get("content") if isinstance(pair, dict) else None
+        if isinstance(items, list) and len(items) == 2 and isinstance(items[1], dict):
+            out.append(items[1])
+    if out and out[-1].get("__class__") == "Pipeline":
+        return out[:-1] + _pipeline_steps(out[-1])
+    return out
+
+
+def _json_value(node: Any) -> Any:
+    if isinstance(node, dict) and node.get("is_json"):
+        try:
+            return json.loads(node.get("content", "null"))
+        except ValueError:
+            return None
+    return None
+
+
+def onnx_header(path: Path) -> Header | None:
+    if not path.is_file() or path.stat().st_size > MAX_ONNX_BYTES:
+        return None
+    import onnx
+
+    try:
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception:
+        return None
+    initialized = {i.name for i in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in initialized]
+    outputs = tuple(ort_type(o.type) for o in graph.output)
+    return Header(
+        model_class="onnx",
+        interfaces=("classifier",) if onnx_is_classifier(list(outputs)) else ("predictor",),
+        features=tuple(_onnx_features(inputs)),
+        outputs=outputs,
+    )
+
+
+LABEL_TENSORS = ("tensor(int64)", "tensor(int32)", "tensor(string)", "tensor(bool)")
+
+
+def onnx_proba_output(output_types: list[str]) -> int | None:
+    """Where the probabilities are, when the graph is a classifier: a label output first and a probability
+    output after it (a float tensor, or ZipMap's sequence of maps)."""
+    if len(output_types) < 2 or output_types[0] not in LABEL_TENSORS:
+        return None
+    return next(
+        (
+            k
+            for k in range(1, len(output_types))
+            if output_types[k].startswith("seq(map(")
+            or output_types[k] in ("tensor(float)", "tensor(double)")
+        ),
+        None,
+    )
+
+
+def onnx_is_classifier(output_types: list[str]) -> bool:
+    return onnx_proba_output(output_types) is not None
+
+
+def _onnx_features(inputs: list[Any]) -> list[Feature]:
+    def dims(i: Any) -> list[int | None]:
+        return [d.dim_value if d.HasField("dim_value") else None for d in i.type.tensor_type.shape.dim]
+
+    def ftype(i: Any) -> str:
+        return TYPE_OF_ORT.get(ort_type(i.type)[len("tensor(") : -1], "double")
+
+    if len(inputs) == 1:
+        shape = dims(inputs[0])
+        if len(shape) == 2 and shape[1]:
+            return [Feature(f"f{k}", ftype(inputs[0])) for k in range(int(shape[1]))]
+        return []
+    if all(dims(i)[1:] in ([], [1]) for i in inputs):
+        return [Feature(i.name, ftype(i)) for i in inputs]
+    return []
+
+
+def ort_type(t: Any) -> str:
+    """The type name ONNX Runtime reports for an ONNX TypeProto: ``tensor(float)``, ``seq(map(int64,tensor(float)))``."""
+    import onnx
+
+    def elem(code: int) -> str:
+        name = onnx.helper.tensor_dtype_to_np_dtype(code).name
+        return ORT_TENSOR.get(name, name)
+
+    which = t.WhichOneof("value")
+    if which == "tensor_type":
+        return f"tensor({elem(t.tensor_type.elem_type)})"
+    if which == "sequence_type":
+        return f"seq({ort_type(t.sequence_type.elem_type)})"
+    if which == "map_type":
+        return f"map({elem(t.map_type.key_type)},{ort_type(t.map_type.value_type)})"
+    return which or "unknown"

@@ -1,0 +1,104 @@
+"""Each flavor through mlgate's adapter gives the library's own numbers, and the stored example works."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mlgate.interfaces.records import to_rows
+from tests.flavors.conftest import Logged
+from tests.flavors.helpers import LIMITS, close, load, records_of, rows_for
+
+PREDICTORS = ["sk_numeric", "sk_columns", "sk_typed", "xgb_regressor", "catboost_regressor"]
+CLASSIFIERS = ["sk_classifier", "xgb_classifier", "lgbm_classifier"]
+
+
+@pytest.mark.parametrize("name", PREDICTORS)
+def test_predictions_equal_the_library(registry: dict[str, Logged], name: str) -> None:
+    logged = registry[name]
+    loaded = load(logged)
+    rows = rows_for(loaded, records_of(logged.frame))
+    got = loaded.impl.predict(rows)
+    assert close(got, logged.model.predict(logged.frame))
+    assert close(loaded.impl.predict(rows[:1]), logged.model.predict(logged.frame.iloc[:1]))
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_probabilities_equal_the_library(registry: dict[str, Logged], name: str) -> None:
+    logged = registry[name]
+    loaded = load(logged)
+    labels, dists = loaded.impl.classify(rows_for(loaded, records_of(logged.frame)))
+    classes = [str(c) for c in logged.model.classes_]
+    proba = logged.model.predict_proba(logged.frame)
+    assert list(dists[0]) == classes
+    assert close([[d[c] for c in classes] for d in dists], proba)
+    assert labels == [str(c) for c in logged.model.predict(logged.frame).ravel()]
+
+
+def test_sklearn_classifier_has_its_real_labels(registry: dict[str, Logged]) -> None:
+    labels, dists = load(registry["sk_classifier"]).impl.classify(
+        to_rows([{"age": 50.0, "bmi": 25.0}], load(registry["sk_classifier"]).info.features, **LIMITS)
+    )
+    assert set(dists[0]) == {"low", "mid", "high"} and labels[0] in {"low", "mid", "high"}
+
+
+def test_onnx_zipmap_equals_onnxruntime(registry: dict[str, Logged]) -> None:
+    import onnxruntime as ort
+
+    logged = registry["onnx_zipmap"]
+    loaded = load(logged)
+    x = np.asarray(logged.frame, dtype=np.float32)
+    session = ort.InferenceSession(str(logged.path / "model.onnx"), providers=["CPUExecutionProvider"])
+    label_out, zipmap = session.run(None, {session.get_inputs()[0].name: x})
+    records = [{"f0": float(a), "f1": float(b)} for a, b in x.tolist()]
+    labels, dists = loaded.impl.classify(rows_for(loaded, records))
+    assert labels == [str(v) for v in label_out.tolist()]
+    assert list(dists[0]) == ["0", "1"]
+    assert close([[d["0"], d["1"]] for d in dists], [[m[0], m[1]] for m in zipmap])
+
+
+def test_xgboost_without_signature_takes_the_booster_names(registry: dict[str, Logged]) -> None:
+    loaded = load(registry["xgb_regressor"])
+    assert [f.name for f in loaded.info.features] == ["age", "bmi"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sk_numeric",
+        "sk_columns",
+        "sk_classifier",
+        "sk_typed",
+        "xgb_classifier",
+        "lgbm_classifier",
+        "catboost_regressor",
+        "onnx_zipmap",
+    ],
+)
+def test_the_stored_example_works_as_given(registry: dict[str, Logged], name: str) -> None:
+    loaded = load(registry[name])
+    example: Any = loaded.extra["example"]
+    assert example and len(example) == 3
+    rows = to_rows(example, loaded.info.features, **LIMITS)
+    if "classifier" in loaded.info.interfaces:
+        labels, dists = loaded.impl.classify(rows)
+        assert len(labels) == 3 and all(abs(sum(d.values()) - 1) < 1e-5 for d in dists)
+    else:
+        values = loaded.impl.predict(rows)
+        assert len(values) == 3 and all(isinstance(v, float) for v in values)
+
+
+@pytest.mark.parametrize("name", ["sk_typed", "sk_columns"])
+def test_pyfunc_fallback_sends_the_signature_dtypes(registry: dict[str, Logged], name: str) -> None:
+    """MLflow's pyfunc enforces the signature: long, boolean and string columns must arrive as such."""
+    from mlgate.interfaces.mlmodel import describe_dir
+    from mlgate.interfaces.pyfunc import PyfuncModel, load_pyfunc
+
+    logged = registry[name]
+    desc = describe_dir(logged.path)
+    model = PyfuncModel(load_pyfunc(logged.path), desc.features, desc.tensor_dtype)
+    rows = to_rows(records_of(logged.frame), desc.features, **LIMITS)
+    assert rows.dtype == object
+    assert close(model.predict(rows), logged.model.predict(logged.frame))
