@@ -28,7 +28,7 @@ CLASSIFIER_CLASSES = frozenset(
     }
 )
 # Native flavors mlgate loads itself, in the order they are preferred (see models/loader.py).
-NATIVE_FLAVORS = ("sklearn", "xgboost", "lightgbm", "catboost", "onnx")
+NATIVE_FLAVORS = ("sklearn", "xgboost", "lightgbm", "catboost", "onnx", "statsmodels", "prophet")
 TENSOR_TYPES = {
     "float64": "double",
     "float32": "float",
@@ -95,7 +95,7 @@ def describe(mlmodel: dict[str, Any], example: Any = None, header: Header | None
         features = _features_of_records(records)
     return Description(
         flavor=flavor,
-        interfaces=_interfaces(flavor, model_class, outputs, header, flavors),
+        interfaces=_interfaces(flavor, model_class, outputs, header, mlmodel),
         features=features,
         example=records,
         model_class=str(model_class) if model_class else None,
@@ -105,10 +105,17 @@ def describe(mlmodel: dict[str, Any], example: Any = None, header: Header | None
 
 
 def _interfaces(
-    flavor: str, model_class: Any, outputs: list[str], header: Header | None, flavors: dict[str, Any]
+    flavor: str, model_class: Any, outputs: list[str], header: Header | None, mlmodel: dict[str, Any]
 ) -> tuple[str, ...]:
+    flavors: dict[str, Any] = mlmodel.get("flavors") or {}
+    from mlgate.interfaces.forecasting import forecaster_kind
+
     if header is not None and header.interfaces:
         return header.interfaces
+    if forecaster_kind(mlmodel):
+        return (
+            "forecaster",
+        )  # statsmodels: a candidate (a regression results object is a Predictor on load)
     if model_class is not None and flavor in CLASS_KEY:
         return ("classifier",) if str(model_class) in CLASSIFIER_CLASSES else ("predictor",)
     predict_fn = (flavors.get("python_function") or {}).get("predict_fn")

@@ -27,6 +27,8 @@ ADAPTERS: dict[str, str] = {
     "lightgbm": "mlgate.interfaces.lightgbm:load",
     "catboost": "mlgate.interfaces.catboost:load",
     "onnx": "mlgate.interfaces.onnx:load",
+    "statsmodels": "mlgate.interfaces.forecasting_statsmodels:load",
+    "prophet": "mlgate.interfaces.forecasting_prophet:load",
 }
 
 
@@ -86,9 +88,18 @@ def load_model_dir(info: VersionInfo, path: Path, size: int) -> LoadedModel:
             impl = adapter_loader(found)(path, flavors[found], feats, meta)
             flavor = found
         elif "python_function" in flavors:
+            from mlgate.interfaces.forecasting import forecaster_kind
             from mlgate.interfaces.pyfunc import PyfuncModel, load_pyfunc
 
-            impl, flavor = PyfuncModel(load_pyfunc(path), feats, desc.tensor_dtype), "pyfunc"
+            if (
+                forecaster_kind(mlmodel) == "pyfunc"
+            ):  # a pyfunc that declares a horizon parameter / yhat output
+                from mlgate.interfaces.forecasting_pyfunc import load_pyfunc_forecaster
+
+                impl = load_pyfunc_forecaster(path)
+            else:
+                impl = PyfuncModel(load_pyfunc(path), feats, desc.tensor_dtype)
+            flavor = "pyfunc"
         else:
             raise BackendError(
                 f"{info.name}@{info.version} has no flavor mlgate can load "
