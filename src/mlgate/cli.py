@@ -134,8 +134,10 @@ def _demo(settings: Any, args: argparse.Namespace, quiet: bool = False) -> int:
 
 
 def _token(settings: Any, args: argparse.Namespace) -> int:
-    from mlgate.auth.devkeys import mint_token
+    from mlgate.auth.devkeys import for_running_server, mint_token
 
+    # MLGATE_RESOURCE_URL unset: the URL (and so the issuer) of the dev server running under MLGATE_HOME
+    settings = for_running_server(settings)
     print(mint_token(settings, args.scope.split(), audience=args.audience, ttl=args.ttl, subject=args.subject))
     return 0
 

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     api_keys: Path | None = None
     pull_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # browser origins (scheme://host[:port]) allowed to call /mcp/ml cross-origin; empty: no CORS headers
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     skills_dir: Path | None = None
     rules: Path | None = None
     data_dir: Path | None = None
@@ -52,7 +54,8 @@ class Settings(BaseSettings):
     max_rows: int = Field(default=10_000, ge=1)
     max_cells: int = Field(default=1_000_000, ge=1)
 
-    _split_lists = field_validator("stdio_scopes", "pull_allowlist", "allowed_hosts", mode="before")(_split)
+    _split_lists = field_validator("stdio_scopes", "pull_allowlist", "allowed_hosts", "cors_origins",
+                                   mode="before")(_split)
 
     @field_validator("home", mode="after")
     @classmethod

@@ -6,10 +6,15 @@ With ``MLGATE_DEV_AUTH=1`` the verifier trusts exactly this key and this issuer:
         signing-key.pem              0600, created once (atomically; a race keeps the first)
         jwks.json                    the public half, the JWKS the verifier reads
 
-The issuer is ``MLGATE_AUTH_ISSUER`` when set, else ``DEV_ISSUER``
-(``http://127.0.0.1/dev-issuer``): a fixed string, so a minted token does not depend on
-the port; nothing is served there, tokens come from ``mlgate token``. The audience is
-``MLGATE_RESOURCE_URL`` unless ``audience`` says otherwise (to test refusals).
+The issuer is ``MLGATE_AUTH_ISSUER`` when set, else the origin of ``MLGATE_RESOURCE_URL``
+(``http://127.0.0.1:8000`` for the default, ``DEV_ISSUER``): the running server serves
+the development authorization server there (``mlgate.server.devauth``), so real clients
+discover it from the protected-resource metadata. The audience is ``MLGATE_RESOURCE_URL``
+unless ``audience`` says otherwise (to test refusals).
+
+``mlgate token`` follows the running server: ``serve --http`` under dev auth records its
+canonical resource URL in ``devkeys/running-server.json`` (``record_running_server``), and
+``for_running_server`` uses it when ``MLGATE_RESOURCE_URL`` is not set.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
@@ -33,11 +39,13 @@ from mlgate.errors import ConfigError
 
 logger = logging.getLogger("mlgate.auth")
 
-DEV_ISSUER = "http://127.0.0.1/dev-issuer"
+DEV_ISSUER = "http://127.0.0.1:8000"
+"""The development issuer for the default ``MLGATE_RESOURCE_URL`` (in general: ``dev_issuer``)."""
 DEV_CLIENT_ID = "mlgate-dev"
 MAX_TTL = 30 * 24 * 3600
 KEY_FILE = "signing-key.pem"
 JWKS_FILE = "jwks.json"
+RUNNING_FILE = "running-server.json"
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,57 @@ def effective_issuer(settings: Settings) -> str | None:
     """The issuer tokens must carry: the setting, else ``DEV_ISSUER`` under dev auth, else None."""
     if settings.auth_issuer:
         return settings.auth_issuer
-    return DEV_ISSUER if settings.dev_auth else None
+    return dev_issuer(settings.resource_url) if settings.dev_auth else None
+
+
+def dev_issuer(resource_url: str) -> str:
+    """The development authorization server's issuer: the origin of the resource URL, no trailing slash."""
+    parts = urlsplit(resource_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"MLGATE_RESOURCE_URL={resource_url!r} must be an absolute http(s) URL")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def record_running_server(settings: Settings) -> Path:
+    """Note this process's canonical resource URL under ``MLGATE_HOME`` for ``mlgate token``."""
+    folder = dev_key_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / RUNNING_FILE
+    record = {"resource_url": settings.resource_url, "pid": os.getpid(), "started": int(time.time())}
+    _replace(path, json.dumps(record).encode(), 0o600)
+    return path
+
+
+def forget_running_server(settings: Settings) -> None:
+    """Remove the record at shutdown, unless a later server has replaced it."""
+    path = dev_key_dir(settings) / RUNNING_FILE
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+
+
+def running_resource_url(settings: Settings) -> str | None:
+    """The resource URL a live dev server under this ``MLGATE_HOME`` recorded, else None."""
+    try:
+        record = json.loads((dev_key_dir(settings) / RUNNING_FILE).read_text())
+        url, pid = record["resource_url"], int(record["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None  # a stale record: that server is gone
+    except PermissionError:
+        pass  # alive, owned by another user
+    return url if isinstance(url, str) else None
+
+
+def for_running_server(settings: Settings) -> Settings:
+    """``settings`` aimed at the running dev server when ``MLGATE_RESOURCE_URL`` is not set explicitly."""
+    if "resource_url" in settings.model_fields_set:
+        return settings
+    url = running_resource_url(settings)
+    return settings if url is None else settings.model_copy(update={"resource_url": url})
 
 
 def dev_key_dir(settings: Settings) -> Path:
@@ -74,7 +132,9 @@ def ensure_dev_key(settings: Settings) -> DevKey:
     try:
         key = RSAKey.import_key(key_path.read_bytes())
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{key_path} is not an RSA private key ({exc}); delete it to make a new one") from None
+        raise ConfigError(
+            f"{key_path} is not an RSA private key ({exc}); delete it to make a new one"
+        ) from None
     key.ensure_kid()
     kid = str(key.kid)
     jwks = json.dumps(KeySet([key]).as_dict(private=False, use="sig", alg="RS256"), indent=2).encode()

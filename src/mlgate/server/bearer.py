@@ -3,7 +3,8 @@
 ``BearerAuth`` is pure ASGI. For every HTTP request it:
 
 1. takes the token from ``Authorization: Bearer`` only (never the query string);
-   none, or another scheme → 401 ``Bearer resource_metadata="…", scope="ml:read"``;
+   none, or another scheme → 401 ``Bearer resource_metadata="…", scope="<base_scope>"``
+   (``CHALLENGE_SCOPES`` on the product's listener);
 2. verifies it (``TokenVerifier``); refused, expired, or not bound to this resource →
    401 ``Bearer error="invalid_token", …``; verification unavailable → 503 (fail closed);
 3. for a POST, reads the JSON-RPC body (≤ ``max_body``, else 413) and, for each
@@ -47,6 +48,9 @@ logger = logging.getLogger("mlgate.auth")
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
 MAX_BODY = 4 * 1024 * 1024
 RESOURCE_NAME = "mlgate"
+CHALLENGE_SCOPES = "ml:read ml:infer"
+"""The ``scope`` of the no-token 401 on the product's listener: what a typical agent needs to
+list and run models (``BearerAuth``'s own default stays ``BASE_SCOPE``)."""
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
@@ -54,7 +58,9 @@ def metadata_path(resource_url: str) -> str:
     """RFC 9728 §3.1: ``https://h/mcp/ml`` → ``/.well-known/oauth-protected-resource/mcp/ml``."""
     parts = urlsplit(resource_url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
-        raise ConfigError(f"MLGATE_RESOURCE_URL={resource_url!r} must be an absolute http(s) URL without fragment")
+        raise ConfigError(
+            f"MLGATE_RESOURCE_URL={resource_url!r} must be an absolute http(s) URL without fragment"
+        )
     path = parts.path.rstrip("/")
     return WELL_KNOWN + path + (f"?{parts.query}" if parts.query else "")
 
@@ -85,7 +91,9 @@ def metadata_route(settings: Settings) -> Route:
     async def endpoint(request: Request) -> JSONResponse:
         return JSONResponse(doc, headers=headers)
 
-    return Route(metadata_path(settings.resource_url), endpoint, methods=["GET"], name="oauth-protected-resource")
+    return Route(
+        metadata_path(settings.resource_url), endpoint, methods=["GET"], name="oauth-protected-resource"
+    )
 
 
 def ordered(scopes: Iterable[str]) -> list[str]:
@@ -142,7 +150,9 @@ class BearerAuth:
             await self._unavailable(send)
             return
         if access is None:
-            await self._challenge(send, 401, "invalid_token", "the access token is invalid, expired or not for this resource")
+            await self._challenge(
+                send, 401, "invalid_token", "the access token is invalid, expired or not for this resource"
+            )
             return
         if scope["method"] == "POST":
             replay = await self._check_body(scope, receive, send, access)
@@ -176,7 +186,9 @@ class BearerAuth:
             return None
         return access
 
-    async def _check_body(self, scope: Scope, receive: Receive, send: Send, access: AccessToken) -> Receive | None:
+    async def _check_body(
+        self, scope: Scope, receive: Receive, send: Send, access: AccessToken
+    ) -> Receive | None:
         """The replaying ``receive`` when the body may go on; None once a response was sent."""
         try:
             body = await self._read_body(scope, receive)
@@ -193,7 +205,13 @@ class BearerAuth:
         missing = [s for s in needed if not satisfies(access.scopes, s)]
         if missing:
             tools = ", ".join(sorted(needed[s] for s in missing))
-            logger.info("insufficient scope: %s needs %s; client %s has %s", tools, missing, access.client_id, access.scopes)
+            logger.info(
+                "insufficient scope: %s needs %s; client %s has %s",
+                tools,
+                missing,
+                access.client_id,
+                access.scopes,
+            )
             description = f"{tools} needs the scope {' '.join(ordered(missing))}"
             await self._challenge(send, 403, "insufficient_scope", description, scope=ordered(needed))
             return None
@@ -244,7 +262,10 @@ class BearerAuth:
         await _json(send, status, payload, [(b"www-authenticate", header.encode("latin-1", "replace"))])
 
     async def _unavailable(self, send: Send) -> None:
-        payload = {"error": "temporarily_unavailable", "error_description": "token verification is unavailable"}
+        payload = {
+            "error": "temporarily_unavailable",
+            "error_description": "token verification is unavailable",
+        }
         await _json(send, 503, payload, [(b"retry-after", b"5")])
 
 
@@ -256,7 +277,9 @@ def _rpc_error(code: int, message: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
 
 
-async def _json(send: Send, status: int, payload: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _json(
+    send: Send, status: int, payload: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     body = json.dumps(payload).encode()
     start: Message = {
         "type": "http.response.start",

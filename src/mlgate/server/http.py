@@ -3,6 +3,10 @@
 Without OAuth configured the app serves only on a loopback address (the command line
 refuses anything else). The SDK's streamable-HTTP app is mounted as-is; its session
 manager runs inside this app's lifespan.
+
+Outermost, for the origins in ``MLGATE_CORS_ORIGINS`` only, Starlette's ``CORSMiddleware``
+answers preflights (before bearer auth sees them) and exposes the MCP and auth headers. With
+``--stateless`` there is no session to stream to: ``GET /mcp/ml`` answers 405.
 """
 
 from __future__ import annotations
@@ -15,13 +19,24 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlgate import __version__
 from mlgate.config import Settings
 from mlgate.serving.runtime import Runtime
 
 MCP_PATH = "/mcp/ml"
+CORS_ALLOW_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Accept",
+    "Mcp-Session-Id",
+    "Mcp-Protocol-Version",
+    "Last-Event-ID",
+    "Mcp-Method",
+    "Mcp-Name",
+)
+CORS_EXPOSE_HEADERS = ("Mcp-Session-Id", "Mcp-Protocol-Version", "WWW-Authenticate")
 
 
 def is_loopback(host: str) -> bool:
@@ -41,6 +56,7 @@ def transport_security(settings: Settings, host: str, port: int) -> TransportSec
         hosts.add(canonical.netloc)
     hosts.update(settings.allowed_hosts)  # a public name behind a proxy: MLGATE_ALLOWED_HOSTS
     origins = {f"http://{h}" for h in hosts} | {f"https://{h}" for h in hosts}
+    origins.update(o.rstrip("/") for o in settings.cors_origins)  # browsers there send their Origin
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True, allowed_hosts=sorted(hosts), allowed_origins=sorted(origins)
     )
@@ -74,4 +90,40 @@ def build_http_app(
         transport_security=transport_security(settings, host, port),
         host=host,
     )
-    return app if wrap is None else wrap(app)
+    if stateless:
+        app = _no_stream(app, MCP_PATH)
+    app = app if wrap is None else wrap(app)
+    return with_cors(app, settings.cors_origins)
+
+
+def with_cors(app: ASGIApp, origins: list[str]) -> ASGIApp:
+    """``app`` behind CORS for exactly ``origins`` (no layer at all when there are none)."""
+    if not origins:
+        return app
+    from starlette.middleware.cors import CORSMiddleware
+
+    return CORSMiddleware(
+        app,
+        allow_origins=[o.rstrip("/") for o in origins],
+        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+        allow_headers=list(CORS_ALLOW_HEADERS),
+        expose_headers=list(CORS_EXPOSE_HEADERS),
+        max_age=600,
+    )
+
+
+def _no_stream(app: ASGIApp, path: str) -> ASGIApp:
+    """Stateless: ``GET path`` (the standalone SSE stream) → 405, as the transport spec allows."""
+
+    async def guard(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"].rstrip("/") == path:
+            response = PlainTextResponse(
+                "this stateless server opens no event stream: POST JSON-RPC requests",
+                status_code=405,
+                headers={"Allow": "POST"},
+            )
+            await response(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    return guard

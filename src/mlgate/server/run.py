@@ -13,7 +13,9 @@ log = logging.getLogger("mlgate")
 
 def _logging() -> None:
     # stdout carries the MCP protocol on stdio: logs go to stderr only.
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 def serve_stdio(settings: Settings) -> int:
@@ -44,13 +46,24 @@ def _print_dev_token(settings: Settings) -> None:
     from mlgate.config import ALL_SCOPES
 
     token = mint_token(settings, [s for s in ALL_SCOPES if s != "ml:admin"], ttl=12 * 3600, subject="dev")
-    config = {"servers": {"mlgate": {"type": "http", "url": settings.resource_url,
-                                     "headers": {"Authorization": f"Bearer {token}"}}}}
-    print("\ndevelopment token (12 h, every scope but ml:admin; mint others with `mlgate token --scope …`):",
-          file=sys.stderr)
+    config = {
+        "servers": {
+            "mlgate": {
+                "type": "http",
+                "url": settings.resource_url,
+                "headers": {"Authorization": f"Bearer {token}"},
+            }
+        }
+    }
+    print(
+        "\ndevelopment token (12 h, every scope but ml:admin; mint others with `mlgate token --scope …`):",
+        file=sys.stderr,
+    )
     print(token, file=sys.stderr)
-    print("\nclient configuration (VS Code .vscode/mcp.json; other clients take the same url and header):",
-          file=sys.stderr)
+    print(
+        "\nclient configuration (VS Code .vscode/mcp.json; other clients take the same url and header):",
+        file=sys.stderr,
+    )
     print(json.dumps(config, indent=2) + "\n", file=sys.stderr, flush=True)
 
 
@@ -70,7 +83,7 @@ def serve_http(settings: Settings, *, host: str, port: int, stateless: bool, no_
         settings = settings.model_copy(update={"resource_url": f"http://{shown}:{port}{MCP_PATH}"})
     runtime = Runtime(settings, transport="http")
     server = build_server(runtime)
-    wrap = auth_layer(settings, server, MCP_PATH, no_auth=no_auth)
+    wrap = auth_layer(settings, server, MCP_PATH, no_auth=no_auth, host=host)
     if wrap is None and not is_loopback(host):
         raise ConfigError(
             f"refusing to serve without authentication on {host}: only loopback addresses may run without OAuth "
@@ -82,18 +95,36 @@ def serve_http(settings: Settings, *, host: str, port: int, stateless: bool, no_
     if wrap is not None:
         from mlgate.server.bearer import metadata_url
 
-        print(f"protected-resource metadata: {metadata_url(settings.resource_url)}", file=sys.stderr, flush=True)
+        print(
+            f"protected-resource metadata: {metadata_url(settings.resource_url)}", file=sys.stderr, flush=True
+        )
         print(f"tokens must carry aud={settings.resource_url}", file=sys.stderr, flush=True)
         if settings.dev_auth:
+            from mlgate.auth.devkeys import effective_issuer, record_running_server
+
+            # `mlgate token` follows this URL when MLGATE_RESOURCE_URL is unset
+            record_running_server(settings)
+            if is_loopback(host) and not settings.auth_issuer:
+                print(
+                    f"development authorization server: {effective_issuer(settings)}"
+                    "/.well-known/oauth-authorization-server",
+                    file=sys.stderr,
+                    flush=True,
+                )
             _print_dev_token(settings)
     else:
         print("authentication: off (loopback only)", file=sys.stderr, flush=True)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
-                            timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=5
+    )
     try:
         uvicorn.Server(config).run()
     finally:
         import anyio
 
+        if settings.dev_auth and wrap is not None:
+            from mlgate.auth.devkeys import forget_running_server
+
+            forget_running_server(settings)
         anyio.run(runtime.aclose)
     return 0

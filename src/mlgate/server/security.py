@@ -4,10 +4,14 @@ With OAuth (``MLGATE_AUTH_ISSUER`` + ``MLGATE_AUTH_JWKS``), dev auth (``MLGATE_D
 or static keys (``MLGATE_API_KEYS``) configured, every request to ``/mcp/ml`` must carry a
 bearer token bound to ``MLGATE_RESOURCE_URL``; ``/healthz``, ``/metrics`` and the RFC 9728
 metadata stay open. ``--no-auth`` is for loopback only (the command line enforces it).
+
+Under dev auth (and no ``MLGATE_AUTH_ISSUER``) a listener on a loopback address also serves
+the development authorization server (``devauth``) at the issuer the metadata names.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -18,11 +22,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlgate.config import Settings
 
+logger = logging.getLogger("mlgate.auth")
+
 
 def auth_layer(
-    settings: Settings, server: MCPServer[Any], mcp_path: str, *, no_auth: bool
+    settings: Settings, server: MCPServer[Any], mcp_path: str, *, no_auth: bool, host: str = "127.0.0.1"
 ) -> Callable[[ASGIApp], ASGIApp] | None:
-    """None when serving without tokens; else a wrapper that guards ``mcp_path`` with bearer auth."""
+    """None when serving without tokens; else a wrapper that guards ``mcp_path`` with bearer auth.
+
+    ``host`` is the address the listener binds: the dev authorization server is served on loopback only."""
     if no_auth:
         return None
     from mlgate.auth.verifier import build_verifier
@@ -30,18 +38,33 @@ def auth_layer(
     verifier = build_verifier(settings)
     if verifier is None:
         return None
-    from mlgate.server.bearer import BearerAuth, metadata_path, metadata_url, protected_resource_metadata
+    from mlgate.server.bearer import (
+        CHALLENGE_SCOPES,
+        BearerAuth,
+        metadata_path,
+        metadata_url,
+        protected_resource_metadata,
+    )
 
+    if settings.dev_auth and not settings.auth_issuer:
+        _mount_dev_authorization_server(settings, server, host)
     document = protected_resource_metadata(settings)
 
     async def metadata(_: Request) -> Response:
-        return JSONResponse(document, headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "max-age=300"})
+        return JSONResponse(
+            document, headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "max-age=300"}
+        )
 
     server.custom_route(metadata_path(settings.resource_url), methods=["GET"])(metadata)
 
     def wrap(app: ASGIApp) -> ASGIApp:
-        guarded = BearerAuth(app, verifier=verifier, resource_url=settings.resource_url,
-                             metadata_url=metadata_url(settings.resource_url))
+        guarded = BearerAuth(
+            app,
+            verifier=verifier,
+            resource_url=settings.resource_url,
+            metadata_url=metadata_url(settings.resource_url),
+            base_scope=CHALLENGE_SCOPES,
+        )
 
         async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
             path = scope.get("path", "") if scope["type"] in ("http", "websocket") else ""
@@ -53,3 +76,25 @@ def auth_layer(
         return dispatch
 
     return wrap
+
+
+def _mount_dev_authorization_server(settings: Settings, server: MCPServer[Any], host: str) -> None:
+    from authlib.common.security import is_secure_transport
+
+    from mlgate.auth.devkeys import dev_issuer
+    from mlgate.server.http import is_loopback
+
+    issuer = dev_issuer(settings.resource_url)
+    if not is_loopback(host) or not is_secure_transport(issuer):
+        logger.warning(
+            "dev auth: the development authorization server is served on loopback only (listening on %s, "
+            "issuer %s); mint tokens with `mlgate token`",
+            host,
+            issuer,
+        )
+        return
+    from mlgate.server.devauth import dev_auth_routes
+
+    for route in dev_auth_routes(settings):
+        server.custom_route(route.path, methods=sorted(route.methods or []))(route.endpoint)
+    logger.info("dev auth: authorization server at %s/.well-known/oauth-authorization-server", issuer)
