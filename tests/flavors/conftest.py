@@ -47,15 +47,25 @@ def _data(n: int = 80) -> Any:
 
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Logged]]:
+    old = os.environ.get("MLFLOW_TRACKING_URI")
+    try:
+        yield build_registry(tmp_path_factory.mktemp("plain-mlflow"))
+    finally:
+        if old is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = old
+
+
+def build_registry(root: Path) -> dict[str, Logged]:
+    """Log and register every test model under ``root`` (also used by bench/flavors.py)."""
     import mlflow
     import pandas as pd
     from mlflow import MlflowClient
     from mlflow.models import infer_signature
 
     warnings.filterwarnings("ignore")
-    root = tmp_path_factory.mktemp("plain-mlflow")
     uri = f"sqlite:///{root}/mlflow.db"
-    old = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = uri
     mlflow.set_tracking_uri(uri)
     exp = mlflow.create_experiment("teams", artifact_location=(root / "artifacts").as_uri())
@@ -123,10 +133,4 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Log
             x32,
             signature=infer_signature(x32[:3], pd.DataFrame({"p": sk.predict(x32[:3])})),
         )
-    try:
-        yield out
-    finally:
-        if old is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = old
+    return out
