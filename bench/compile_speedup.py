@@ -4,8 +4,8 @@
 
 Registers the demo regressor and classifier plus bench models (RandomForest(100),
 GradientBoosting(100), an MLP, and a small torch MLP when torch is installed) in a
-temporary MLGATE_HOME, compiles each through the real ml.compile code path (parity
-check included), and times the serving adapters (what ml.predict / ml.classify call)
+temporary MLGATE_HOME, compiles each through the real ml_compile code path (parity
+check included), and times the serving adapters (what ml_predict / ml_classify call)
 on the same rows. Medians; the machine is noisy, so read the ratios.
 """
 

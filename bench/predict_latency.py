@@ -1,4 +1,4 @@
-"""p50/p99 of a warm one-row `ml.predict` against the SDK's no-op tool, per transport, in one run.
+"""p50/p99 of a warm one-row `ml_predict` against the SDK's no-op tool, per transport, in one run.
 
     .venv/bin/python bench/predict_latency.py [--n 400] [--model demo-regressor@1]
 
@@ -87,12 +87,12 @@ async def main() -> None:
     from noop_server import server as noop
 
     async with Client(build_server(Runtime(settings))) as c, Client(noop) as n:
-        rows.append(("in process", await timed(n, "noop", noop_args, a.n), await timed(c, "ml.predict", args, a.n)))
+        rows.append(("in process", await timed(n, "noop", noop_args, a.n), await timed(c, "ml_predict", args, a.n)))
 
     mlgate_stdio = StdioServerParameters(command=sys.executable, args=["-m", "mlgate", "serve"], env=env)
     noop_stdio = StdioServerParameters(command=sys.executable, args=[str(HERE / "noop_server.py"), "stdio"], env=env)
     async with Client(mlgate_stdio) as c, Client(noop_stdio) as n:
-        rows.append(("stdio", await timed(n, "noop", noop_args, a.n), await timed(c, "ml.predict", args, a.n)))
+        rows.append(("stdio", await timed(n, "noop", noop_args, a.n), await timed(c, "ml_predict", args, a.n)))
 
     pm, pn = free_port(), free_port()
     procs = [
@@ -106,15 +106,15 @@ async def main() -> None:
         wait_port(pn)
         async with Client(f"http://127.0.0.1:{pm}/mcp/ml") as c, Client(f"http://127.0.0.1:{pn}/mcp") as n:
             rows.append(("HTTP (stateless)", await timed(n, "noop", noop_args, a.n),
-                         await timed(c, "ml.predict", args, a.n)))
+                         await timed(c, "ml_predict", args, a.n)))
     finally:
         for proc in procs:
             proc.terminate()
     await rt.aclose()
 
     b50, b99 = pct(bare)
-    print(f"\nwarm one-row ml.predict on {a.model}, n={a.n} per cell (ms)\n")
-    print("| transport | no-op p50 | no-op p99 | ml.predict p50 | ml.predict p99 | p50 ratio |")
+    print(f"\nwarm one-row ml_predict on {a.model}, n={a.n} per cell (ms)\n")
+    print("| transport | no-op p50 | no-op p99 | ml_predict p50 | ml_predict p99 | p50 ratio |")
     print("|---|---|---|---|---|---|")
     for name, base, ours in rows:
         n50, n99 = pct(base)

@@ -3,8 +3,8 @@ then the halt latency under that load.
 
     .venv/bin/python bench/throughput.py [--agents 32] [--seconds 8]
 
-Each agent is an MCP client with its own session calling ml.predict with one row in a loop.
-Prints calls/s, p50/p99 and errors per (model, batching) cell, and how long after `ml.halt`
+Each agent is an MCP client with its own session calling ml_predict with one row in a loop.
+Prints calls/s, p50/p99 and errors per (model, batching) cell, and how long after `ml_halt`
 returned the last successful prediction finished (it must be ~0).
 """
 
@@ -74,7 +74,7 @@ async def load(url: str, model: str, rows: list[dict[str, float]], agents: int, 
             k = i
             while not stop.is_set():
                 t0 = time.perf_counter()
-                r = await c.call_tool("ml.predict", {"model": model, "features": [rows[k % len(rows)]]})
+                r = await c.call_tool("ml_predict", {"model": model, "features": [rows[k % len(rows)]]})
                 t1 = time.perf_counter()
                 k += 1
                 done.append((time.monotonic(), not r.is_error))
@@ -84,7 +84,7 @@ async def load(url: str, model: str, rows: list[dict[str, float]], agents: int, 
                     lat.append((t1 - t0) * 1000)
 
     async with Client(url) as warm:  # load the model (and decide batching) before the clock starts
-        await warm.call_tool("ml.predict", {"model": model, "features": [rows[0]]})
+        await warm.call_tool("ml_predict", {"model": model, "features": [rows[0]]})
     async with anyio.create_task_group() as tg:
         for i in range(agents):
             tg.start_soon(agent, i)
@@ -96,7 +96,7 @@ async def load(url: str, model: str, rows: list[dict[str, float]], agents: int, 
         if halt_after is not None:
             await anyio.sleep(halt_after)
             async with Client(url) as op:
-                await op.call_tool("ml.halt", {"reason": "bench halt"})
+                await op.call_tool("ml_halt", {"reason": "bench halt"})
             halted.append(time.monotonic())
             await anyio.sleep(1.0)
         else:
@@ -148,13 +148,13 @@ async def main() -> None:
     finally:
         proc.terminate()
         proc.wait(20)
-    print(f"\n{a.agents} agents over streamable HTTP, one-row ml.predict, {a.seconds:g} s per cell\n")
+    print(f"\n{a.agents} agents over streamable HTTP, one-row ml_predict, {a.seconds:g} s per cell\n")
     print("| model | batching | calls/s | p50 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|")
     for model, batching, r in table:
         print(f"| {model} | {batching} | {r['calls_s']:.0f} | {r.get('p50', 0):.1f} | {r.get('p99', 0):.1f} |"
               f" {r['errors']} |")
-    print(f"\nhalt under load: last success finished {halt['last_success_after_halt_ms']:.1f} ms after ml.halt "
+    print(f"\nhalt under load: last success finished {halt['last_success_after_halt_ms']:.1f} ms after ml_halt "
           f"returned; {halt['refused_after_halt']} calls refused after it")
 
 

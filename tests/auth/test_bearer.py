@@ -58,7 +58,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 async def test_no_token_challenge(client: httpx.AsyncClient) -> None:
-    response = await client.post("/mcp/ml", json=call("ml.list_models"))
+    response = await client.post("/mcp/ml", json=call("ml_list_models"))
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == NO_TOKEN
     assert "error=" not in response.headers["www-authenticate"]
@@ -67,14 +67,14 @@ async def test_no_token_challenge(client: httpx.AsyncClient) -> None:
 
 @pytest.mark.parametrize("header", ["Basic YWxpY2U6c2VjcmV0", "Token abc", "bearertoken"])
 async def test_other_schemes_get_the_no_token_challenge(client: httpx.AsyncClient, header: str) -> None:
-    response = await client.post("/mcp/ml", json=call("ml.list_models"), headers={"authorization": header})
+    response = await client.post("/mcp/ml", json=call("ml_list_models"), headers={"authorization": header})
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == NO_TOKEN
 
 
 async def test_token_in_query_string_is_ignored(client: httpx.AsyncClient, issuer: TestIssuer) -> None:
     token = issuer.token(ALL)
-    response = await client.post(f"/mcp/ml?access_token={token}", json=call("ml.list_models"))
+    response = await client.post(f"/mcp/ml?access_token={token}", json=call("ml_list_models"))
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == NO_TOKEN
 
@@ -89,7 +89,7 @@ async def test_token_in_query_string_is_ignored(client: httpx.AsyncClient, issue
     ],
 )
 async def test_malformed_tokens(client: httpx.AsyncClient, token: str) -> None:
-    response = await client.post("/mcp/ml", json=call("ml.list_models"), headers=bearer(token))
+    response = await client.post("/mcp/ml", json=call("ml_list_models"), headers=bearer(token))
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == INVALID
 
@@ -106,7 +106,7 @@ async def test_malformed_tokens(client: httpx.AsyncClient, token: str) -> None:
     ],
 )
 async def test_invalid_tokens(client: httpx.AsyncClient, issuer: TestIssuer, claims: dict[str, Any]) -> None:
-    response = await client.post("/mcp/ml", json=call("ml.list_models"), headers=bearer(issuer.token(ALL, **claims)))
+    response = await client.post("/mcp/ml", json=call("ml_list_models"), headers=bearer(issuer.token(ALL, **claims)))
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == INVALID
     assert response.json() == {
@@ -118,15 +118,15 @@ async def test_invalid_tokens(client: httpx.AsyncClient, issuer: TestIssuer, cla
 async def test_forged_algorithms_refused(client: httpx.AsyncClient, issuer: TestIssuer) -> None:
     payload = issuer.token(ALL).split(".")[1]
     head = base64.urlsafe_b64encode(json.dumps({"alg": "none"}).encode()).rstrip(b"=").decode()
-    response = await client.post("/mcp/ml", json=call("ml.list_models"), headers=bearer(f"{head}.{payload}."))
+    response = await client.post("/mcp/ml", json=call("ml_list_models"), headers=bearer(f"{head}.{payload}."))
     assert (response.status_code, response.headers["www-authenticate"]) == (401, INVALID)
     other_key = issuer.token(ALL, key=rsa_key("impostor"))
-    response = await client.post("/mcp/ml", json=call("ml.list_models"), headers=bearer(other_key))
+    response = await client.post("/mcp/ml", json=call("ml_list_models"), headers=bearer(other_key))
     assert (response.status_code, response.headers["www-authenticate"]) == (401, INVALID)
 
 
 async def test_valid_token_reaches_the_app_with_identity(client: httpx.AsyncClient, issuer: TestIssuer) -> None:
-    body = call("ml.list_models")
+    body = call("ml_list_models")
     response = await client.post("/mcp/ml", json=body, headers=bearer(issuer.token("ml:read")))
     assert response.status_code == 200
     seen = response.json()
@@ -157,14 +157,14 @@ async def test_scope_matrix(client: httpx.AsyncClient, issuer: TestIssuer, tool:
 
 async def test_scp_claim_counts_for_tool_scopes(client: httpx.AsyncClient, issuer: TestIssuer) -> None:
     token = issuer.token(DROP, scp=["ml:infer"])
-    assert (await client.post("/mcp/ml", json=call("ml.predict"), headers=bearer(token))).status_code == 200
+    assert (await client.post("/mcp/ml", json=call("ml_predict"), headers=bearer(token))).status_code == 200
 
 
 async def test_batch_names_every_scope_it_needs(client: httpx.AsyncClient, issuer: TestIssuer) -> None:
-    batch = [call("ml.predict", 1), call("ml.halt", 2), {"jsonrpc": "2.0", "id": 3, "method": "tools/list"}]
+    batch = [call("ml_predict", 1), call("ml_halt", 2), {"jsonrpc": "2.0", "id": 3, "method": "tools/list"}]
     refused = await client.post("/mcp/ml", json=batch, headers=bearer(issuer.token("ml:read ml:infer")))
     assert refused.status_code == 403
-    assert refused.headers["www-authenticate"] == insufficient("ml:infer ml:halt", "ml.halt needs the scope ml:halt")
+    assert refused.headers["www-authenticate"] == insufficient("ml:infer ml:halt", "ml_halt needs the scope ml:halt")
     allowed = await client.post("/mcp/ml", json=batch, headers=bearer(issuer.token("ml:infer ml:halt")))
     assert allowed.status_code == 200
     assert json.loads(allowed.json()["body"]) == batch
@@ -181,7 +181,7 @@ async def test_other_methods_need_only_a_valid_token(client: httpx.AsyncClient, 
 
 async def test_oversized_body_413(verifier: JwtVerifier, issuer: TestIssuer) -> None:
     app = protected(verifier, max_body=1024)
-    big = json.dumps(call("ml.list_models") | {"pad": "x" * 2000}).encode()
+    big = json.dumps(call("ml_list_models") | {"pad": "x" * 2000}).encode()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as c:
         declared = await c.post("/mcp/ml", content=big, headers=bearer(issuer.token()))
         assert declared.status_code == 413
@@ -193,7 +193,7 @@ async def test_oversized_body_413(verifier: JwtVerifier, issuer: TestIssuer) -> 
         streamed = await c.post("/mcp/ml", content=chunks(), headers=bearer(issuer.token()))
         assert streamed.status_code == 413
         assert "content-length" not in streamed.request.headers
-        small = await c.post("/mcp/ml", json=call("ml.list_models"), headers=bearer(issuer.token()))
+        small = await c.post("/mcp/ml", json=call("ml_list_models"), headers=bearer(issuer.token()))
         assert small.status_code == 200
 
 
@@ -205,7 +205,7 @@ async def test_unparsable_body_400(client: httpx.AsyncClient, issuer: TestIssuer
 
 async def test_two_authorization_headers_400(client: httpx.AsyncClient, issuer: TestIssuer) -> None:
     headers = [("authorization", f"Bearer {issuer.token()}"), ("authorization", f"Bearer {issuer.token()}")]
-    response = await client.post("/mcp/ml", json=call("ml.list_models"), headers=headers)
+    response = await client.post("/mcp/ml", json=call("ml_list_models"), headers=headers)
     assert response.status_code == 400
     assert response.headers["www-authenticate"].startswith('Bearer error="invalid_request"')
 
@@ -228,7 +228,7 @@ class FixedVerifier:
 async def test_verifier_failure_is_503_never_500_never_accepted(error: Exception) -> None:
     app = protected(FixedVerifier(error=error))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as c:
-        response = await c.post("/mcp/ml", json=call("ml.list_models"), headers=bearer("tok"))
+        response = await c.post("/mcp/ml", json=call("ml_list_models"), headers=bearer("tok"))
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
     assert response.json()["error"] == "temporarily_unavailable"
@@ -242,7 +242,7 @@ async def test_unreachable_jwks_url_is_503(issuer: TestIssuer) -> None:
     source = JwksUrl("https://auth.example.test/jwks", transport=httpx.MockTransport(down))
     app = protected(JwtVerifier(issuer=ISSUER, audience=RESOURCE, jwks=source))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as c:
-        response = await c.post("/mcp/ml", json=call("ml.list_models"), headers=bearer(issuer.token()))
+        response = await c.post("/mcp/ml", json=call("ml_list_models"), headers=bearer(issuer.token()))
     assert response.status_code == 503
 
 
@@ -257,7 +257,7 @@ async def test_unreachable_jwks_url_is_503(issuer: TestIssuer) -> None:
 async def test_middleware_rechecks_resource_and_expiry(access: AccessToken) -> None:
     app = protected(FixedVerifier(result=access))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as c:
-        response = await c.post("/mcp/ml", json=call("ml.list_models"), headers=bearer("tok"))
+        response = await c.post("/mcp/ml", json=call("ml_list_models"), headers=bearer("tok"))
     assert (response.status_code, response.headers["www-authenticate"]) == (401, INVALID)
 
 
@@ -267,12 +267,12 @@ async def test_api_keys_beside_jwts(tmp_path: Path, verifier: JwtVerifier, issue
     both = CompositeVerifier(api_keys=ApiKeyVerifier(tmp_path / "keys", audience=RESOURCE), jwt_verifier=verifier)
     app: BearerAuth = protected(both)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as c:
-        good = await c.post("/mcp/ml", json=call("ml.list_models"), headers=bearer(key))
+        good = await c.post("/mcp/ml", json=call("ml_list_models"), headers=bearer(key))
         assert good.status_code == 200
         assert (good.json()["client_id"], good.json()["subject"]) == ("ci-bot", "apikey:ci-bot")
-        scoped = await c.post("/mcp/ml", json=call("ml.predict"), headers=bearer(key))
+        scoped = await c.post("/mcp/ml", json=call("ml_predict"), headers=bearer(key))
         assert scoped.status_code == 403
-        bad = await c.post("/mcp/ml", json=call("ml.list_models"), headers=bearer(key[:-1]))
+        bad = await c.post("/mcp/ml", json=call("ml_list_models"), headers=bearer(key[:-1]))
         assert (bad.status_code, bad.headers["www-authenticate"]) == (401, INVALID)
-        jwt_still = await c.post("/mcp/ml", json=call("ml.list_models"), headers=bearer(issuer.token()))
+        jwt_still = await c.post("/mcp/ml", json=call("ml_list_models"), headers=bearer(issuer.token()))
         assert jwt_still.status_code == 200

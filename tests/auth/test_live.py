@@ -51,22 +51,22 @@ def test_real_sockets_accept_refuse_and_refetch(issuer: TestIssuer) -> None:
             protected(verifier).app, verifier=verifier, resource_url=resource, metadata_url=metadata_url(resource)
         )
         with LiveServer(app, port=port) as server, httpx.Client(base_url=server.url) as http:
-            ok = http.post("/mcp/ml", json=call("ml.list_models"), headers={"authorization": f"Bearer {issuer.token()}"})
+            ok = http.post("/mcp/ml", json=call("ml_list_models"), headers={"authorization": f"Bearer {issuer.token()}"})
             assert ok.status_code == 200 and ok.json()["subject"] == "alice"
-            none = http.post("/mcp/ml", json=call("ml.list_models"))
+            none = http.post("/mcp/ml", json=call("ml_list_models"))
             assert none.status_code == 401
             assert none.headers["www-authenticate"] == (
                 f'Bearer resource_metadata="http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp/ml", '
                 'scope="ml:read"'
             )
             parent = issuer.token(aud=f"http://127.0.0.1:{port}/mcp")
-            refused = http.post("/mcp/ml", json=call("ml.list_models"), headers={"authorization": f"Bearer {parent}"})
+            refused = http.post("/mcp/ml", json=call("ml_list_models"), headers={"authorization": f"Bearer {parent}"})
             assert refused.status_code == 401 and 'error="invalid_token"' in refused.headers["www-authenticate"]
             assert len(hits) == 1
             rotated = rsa_key("b")
             issuer.keys.append(rotated)
             fresh = issuer.token(key=rotated)
-            ok = http.post("/mcp/ml", json=call("ml.list_models"), headers={"authorization": f"Bearer {fresh}"})
+            ok = http.post("/mcp/ml", json=call("ml_list_models"), headers={"authorization": f"Bearer {fresh}"})
             assert ok.status_code == 200
             assert len(hits) == 2, "the unknown kid caused exactly one refetch"
 
@@ -75,7 +75,7 @@ def test_real_socket_unreachable_jwks_fails_closed(issuer: TestIssuer) -> None:
     dead = free_port()  # nothing listens here
     verifier = JwtVerifier(issuer=ISSUER, audience=issuer.audience, jwks=JwksUrl(f"http://127.0.0.1:{dead}/jwks.json"))
     with LiveServer(protected(verifier)) as server, httpx.Client(base_url=server.url) as http:
-        response = http.post("/mcp/ml", json=call("ml.list_models"), headers={"authorization": f"Bearer {issuer.token()}"})
+        response = http.post("/mcp/ml", json=call("ml_list_models"), headers={"authorization": f"Bearer {issuer.token()}"})
         assert response.status_code == 503
         assert response.headers["retry-after"] == "5"
 
@@ -83,12 +83,12 @@ def test_real_socket_unreachable_jwks_fails_closed(issuer: TestIssuer) -> None:
 def sdk_app(verifier: JwtVerifier, resource: str, stateless: bool) -> BearerAuth:
     mcp = MCPServer("mlgate-test")
 
-    @mcp.tool(name="ml.serving_status")
+    @mcp.tool(name="ml_serving_status")
     def serving_status() -> dict[str, Any]:
         token = get_access_token()
         return {"subject": token.subject if token else None, "client": token.client_id if token else None}
 
-    @mcp.tool(name="ml.halt")
+    @mcp.tool(name="ml_halt")
     def halt() -> str:
         return "halted"
 
@@ -108,13 +108,13 @@ async def test_sdk_tools_see_the_identity(issuer: TestIssuer, tmp_path: Path, mo
             httpx2.AsyncClient(headers=headers) as http,
             Client(streamable_http_client(resource, http_client=http), mode=mode) as client,
         ):
-            result = await client.call_tool("ml.serving_status", {})
+            result = await client.call_tool("ml_serving_status", {})
             assert not result.is_error
             assert result.structured_content == {"subject": "carol", "client": "agent-1"}
         async with httpx.AsyncClient() as raw:
             denied = await raw.post(
                 resource,
-                json=call("ml.halt"),
+                json=call("ml_halt"),
                 headers={**headers, "accept": "application/json, text/event-stream"},
             )
         assert denied.status_code == 403

@@ -124,7 +124,7 @@ async def test_a_running_server_follows_promotions_made_elsewhere(demo_home: Pat
     params = StdioServerParameters(command=sys.executable, args=["-m", "mlgate", "serve"], env=mlgate_env(demo_home))
 
     async def production_version(c: Any) -> int:
-        err, out = await call(c, "ml.predict", {"model": f"{name}@production", "features": [row]})
+        err, out = await call(c, "ml_predict", {"model": f"{name}@production", "features": [row]})
         assert not err, out
         return int(out["model"]["version"])
 

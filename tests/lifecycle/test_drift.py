@@ -1,4 +1,4 @@
-"""ml.drift on the demo registry: shifted data drifts, same-distribution data does not; the check is recorded."""
+"""ml_drift on the demo registry: shifted data drifts, same-distribution data does not; the check is recorded."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def diabetes_holdout() -> tuple[np.ndarray, list[str]]:
 
 async def test_demo_model_same_distribution_does_not_drift(client: Any) -> None:
     x, names = diabetes_holdout()
-    err, out = await call(client, "ml.drift", {"model": "demo-regressor@production", "current": records(x, names=names)})
+    err, out = await call(client, "ml_drift", {"model": "demo-regressor@production", "current": records(x, names=names)})
     assert not err, out
     assert out["drift_detected"] is False and out["n_drifted"] <= 1 and out["total"] == 10
     assert out["dataset_drift_score"] == out["n_drifted"] / 10
@@ -43,7 +43,7 @@ async def test_demo_model_same_distribution_does_not_drift(client: Any) -> None:
 async def test_demo_model_shifted_data_drifts(client: Any) -> None:
     x, names = diabetes_holdout()
     shifted = x + np.array([0.05, 0.0, 0.05, 0.05, 0.0, 0.0, 0.05, 0.05, 0.05, 0.0])  # ~1 std on six features
-    err, out = await call(client, "ml.drift", {"model": "demo-regressor@1", "current": records(shifted, names=names)})
+    err, out = await call(client, "ml_drift", {"model": "demo-regressor@1", "current": records(shifted, names=names)})
     assert not err, out
     assert out["drift_detected"] is True and out["n_drifted"] == 6 and out["dataset_drift_score"] == 0.6
     drifted = {n for n, f in out["feature_drift"].items() if f["drifted"]}
@@ -57,7 +57,7 @@ async def test_supplied_reference_is_used_and_not_recorded(client: Any, settings
                                                            two_versions: Two) -> None:
     name, _, _ = two_versions
     x, _ = make_data(100, seed=3, shift=3.0)
-    err, out = await call(client, "ml.drift", {"model": f"{name}@2", "current": records(x), "reference": records(x)})
+    err, out = await call(client, "ml_drift", {"model": f"{name}@2", "current": records(x), "reference": records(x)})
     assert not err and out["drift_detected"] is False and out["n_drifted"] == 0
     assert out["reference"] == "supplied" and out["recorded"] is False
     assert "mlgate.drift" not in tags(settings, name, 2)
@@ -68,18 +68,18 @@ async def test_require_drift_check_gate_reads_the_recorded_check(client: Any, se
     name, _, _ = two_versions
     gates = {"require_drift_check": True}
     drifted, _ = make_data(150, seed=7, shift=1.5)
-    err, out = await call(client, "ml.drift", {"model": f"{name}@2", "current": records(drifted)})
+    err, out = await call(client, "ml_drift", {"model": f"{name}@2", "current": records(drifted)})
     assert out["drift_detected"] and out["recorded"]
     check = json.loads(tags(settings, name, 2)["mlgate.drift"])
     assert check["passed"] is False and check["n_drifted"] == 4 and check["by"] == "local"
-    err, out = await call(client, "ml.promote", {"model": name, "version": 2, "gates": gates})
+    err, out = await call(client, "ml_promote", {"model": name, "version": 2, "gates": gates})
     assert out["promoted"] is False
     assert "found drift in 4 of 4 features" in out["failed_gates"][0]["reason"]
 
     same, _ = make_data(150, seed=8, offset=100.0)
-    err, out = await call(client, "ml.drift", {"model": f"{name}@2", "current": records(same)})
+    err, out = await call(client, "ml_drift", {"model": f"{name}@2", "current": records(same)})
     assert out["drift_detected"] is False and out["recorded"]
-    err, out = await call(client, "ml.promote", {"model": name, "version": 2, "gates": gates})
+    err, out = await call(client, "ml_promote", {"model": name, "version": 2, "gates": gates})
     assert not err, out
     assert out["promoted"] is True and out["gates"][0]["passed"]
 
@@ -93,14 +93,14 @@ async def test_require_drift_check_gate_reads_the_recorded_check(client: Any, se
     ],
 )
 async def test_bad_drift_requests_refused(client: Any, model: str, current: Any, needle: str) -> None:
-    err, msg = await call(client, "ml.drift", {"model": model, "current": current})
+    err, msg = await call(client, "ml_drift", {"model": model, "current": current})
     assert err and needle in msg, msg
 
 
 async def test_too_few_rows_refused(client: Any, two_versions: Two) -> None:
     name, _, _ = two_versions
     x, _ = make_data(5, seed=1)
-    err, msg = await call(client, "ml.drift", {"model": f"{name}@1", "current": records(x)})
+    err, msg = await call(client, "ml_drift", {"model": f"{name}@1", "current": records(x)})
     assert err and "at least 10" in msg
 
 

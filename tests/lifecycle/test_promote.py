@@ -31,31 +31,31 @@ def aliases(settings: Settings, name: str) -> dict[str, int]:
 async def test_promotion_with_passing_gates_moves_production_and_serving_follows(
         client: Any, settings: Settings, two_versions: Two) -> None:
     name, _, _ = two_versions
-    err, before = await call(client, "ml.predict", {"model": f"{name}@production", "features": [ROW]})
+    err, before = await call(client, "ml_predict", {"model": f"{name}@production", "features": [ROW]})
     assert not err and before["model"]["version"] == 1 and abs(before["predictions"][0]) < 5
 
-    err, out = await call(client, "ml.promote", {"model": name, "version": 2, "to": "production",
+    err, out = await call(client, "ml_promote", {"model": name, "version": 2, "to": "production",
                                                  "gates": {"min_r2": 0.9, "max_mae": 1.0}})
     assert not err, out
     assert out["promoted"] is True and out["failed_gates"] == [] and out["archived"] == 1
     assert {g["gate"]: g["passed"] for g in out["gates"]} == {"min_r2": True, "max_mae": True}
 
-    err, after = await call(client, "ml.predict", {"model": f"{name}@production", "features": [ROW]})
+    err, after = await call(client, "ml_predict", {"model": f"{name}@production", "features": [ROW]})
     assert not err and after["model"]["version"] == 2 and after["model"]["ref"] == f"{name}@production"
     assert 95 < after["predictions"][0] < 105  # version 2 learnt the +100 offset
 
     assert aliases(settings, name) == {"production": 2}
     assert tags(settings, name, 1)["mlgate.stage"] == "archived"
-    err, info = await call(client, "ml.model_info", {"model": f"{name}@2"})
+    err, info = await call(client, "ml_model_info", {"model": f"{name}@2"})
     assert not err and info["stage"] == "production" and info["aliases"] == ["production"]
     assert [e["stage"] for e in info["stage_history"]] == ["development", "production"]
     assert info["stage_history"][-1]["by"] == "local" and info["stage_history"][-1]["previous"] == "development"
-    err, old = await call(client, "ml.model_info", {"model": f"{name}@1"})
+    err, old = await call(client, "ml_model_info", {"model": f"{name}@1"})
     assert [e["stage"] for e in old["stage_history"]] == ["production", "archived"]
     assert "replaced by version 2" in old["stage_history"][-1]["note"] and old["aliases"] == []
 
     # the same promotion again changes nothing (idempotent)
-    err, again = await call(client, "ml.promote", {"model": name, "version": 2})
+    err, again = await call(client, "ml_promote", {"model": name, "version": 2})
     assert not err and again["promoted"] and again["archived"] is None and "nothing changed" in again["message"]
 
 
@@ -64,7 +64,7 @@ async def test_failing_gates_are_all_listed_and_nothing_moves(client: Any, setti
     name, _, v2 = two_versions
     gates = {"min_r2": 0.9999, "max_mae": 0.001, "min_accuracy": 0.5, "require_drift_check": True,
              "max_r2": 2.0}
-    err, out = await call(client, "ml.promote", {"model": name, "version": 2, "gates": gates})
+    err, out = await call(client, "ml_promote", {"model": name, "version": 2, "gates": gates})
     assert not err, out
     assert out["promoted"] is False and out["archived"] is None
     failed = {g["gate"]: g for g in out["failed_gates"]}
@@ -77,7 +77,7 @@ async def test_failing_gates_are_all_listed_and_nothing_moves(client: Any, setti
         assert gate in out["message"]
     assert aliases(settings, name) == {"production": 1}
     assert tags(settings, name, 2)["mlgate.stage"] == "development"
-    err, pred = await call(client, "ml.predict", {"model": f"{name}@production", "features": [ROW]})
+    err, pred = await call(client, "ml_predict", {"model": f"{name}@production", "features": [ROW]})
     assert pred["model"]["version"] == 1
 
 
@@ -86,34 +86,34 @@ async def test_stored_gates_apply_and_a_call_cannot_loosen_them(runtime: Runtime
     name, _, _ = two_versions
     stored = await set_gates(runtime, name, "production", {"min_r2": 0.99999})
     assert stored == {"production": {"min_r2": 0.99999}}
-    err, out = await call(client, "ml.promote", {"model": name, "version": 2, "gates": {"min_r2": 0.1}})
+    err, out = await call(client, "ml_promote", {"model": name, "version": 2, "gates": {"min_r2": 0.1}})
     assert not err and out["promoted"] is False
     (gate,) = out["failed_gates"]
     assert gate["threshold"] == 0.99999 and gate["source"] == "stored"
     # a call may tighten a stored gate
     await set_gates(runtime, name, "production", {"min_r2": 0.5})
-    err, out = await call(client, "ml.promote", {"model": name, "version": 2, "gates": {"min_r2": 0.99999}})
+    err, out = await call(client, "ml_promote", {"model": name, "version": 2, "gates": {"min_r2": 0.99999}})
     assert out["promoted"] is False and out["failed_gates"][0]["source"] == "call"
-    err, out = await call(client, "ml.promote", {"model": name, "version": 2})
+    err, out = await call(client, "ml_promote", {"model": name, "version": 2})
     assert not err and out["promoted"] is True and out["gates"][0]["gate"] == "min_r2"
 
 
 async def test_force_needs_admin(manager_client: Any, settings: Settings, two_versions: Two) -> None:
     name, _, _ = two_versions
-    err, msg = await call(manager_client, "ml.promote", {"model": name, "version": 2, "force": True,
+    err, msg = await call(manager_client, "ml_promote", {"model": name, "version": 2, "force": True,
                                                          "gates": {"min_r2": 0.9999}})
     assert err and "ml:admin" in msg and "force" in msg
     assert aliases(settings, name) == {"production": 1}
     assert "mlgate.forced_by" not in tags(settings, name, 2)
     # without force the same caller gets the gate report
-    err, out = await call(manager_client, "ml.promote", {"model": name, "version": 2, "gates": {"min_r2": 0.9999}})
+    err, out = await call(manager_client, "ml_promote", {"model": name, "version": 2, "gates": {"min_r2": 0.9999}})
     assert not err and out["promoted"] is False
 
 
 async def test_force_with_admin_is_recorded_on_the_version(client: Any, settings: Settings,
                                                            two_versions: Two) -> None:
     name, _, _ = two_versions
-    err, out = await call(client, "ml.promote", {"model": name, "version": 2, "force": True,
+    err, out = await call(client, "ml_promote", {"model": name, "version": 2, "force": True,
                                                  "gates": {"min_r2": 0.9999, "max_mae": 1000.0}})
     assert not err, out
     assert out["promoted"] and out["forced"] and out["skipped_gates"] == ["min_r2"] and out["archived"] == 1
@@ -121,24 +121,24 @@ async def test_force_with_admin_is_recorded_on_the_version(client: Any, settings
     t = tags(settings, name, 2)
     assert t["mlgate.forced_by"] == "local" and t["mlgate.forced_at"].endswith("Z")
     assert [g["gate"] for g in json.loads(t["mlgate.forced_gates"])] == ["min_r2"]
-    err, info = await call(client, "ml.model_info", {"model": f"{name}@production"})
+    err, info = await call(client, "ml_model_info", {"model": f"{name}@production"})
     assert info["model"]["version"] == 2 and info["lineage"]["mlgate.forced_by"] == "local"
     assert "forced past min_r2" in info["stage_history"][-1]["note"]
 
 
 async def test_staging_then_production(client: Any, settings: Settings, two_versions: Two) -> None:
     name, _, _ = two_versions
-    err, out = await call(client, "ml.promote", {"model": name, "version": 2, "to": "staging"})
+    err, out = await call(client, "ml_promote", {"model": name, "version": 2, "to": "staging"})
     assert not err and out["promoted"] and out["archived"] is None
     assert aliases(settings, name) == {"production": 1, "staging": 2}
-    err, pred = await call(client, "ml.predict", {"model": f"{name}@staging", "features": [ROW]})
+    err, pred = await call(client, "ml_predict", {"model": f"{name}@staging", "features": [ROW]})
     assert pred["model"]["version"] == 2
-    err, msg = await call(client, "ml.promote", {"model": name, "version": 1, "to": "staging"})
+    err, msg = await call(client, "ml_promote", {"model": name, "version": 1, "to": "staging"})
     assert err and "serves production" in msg
-    err, out = await call(client, "ml.promote", {"model": name, "version": 2, "to": "production"})
+    err, out = await call(client, "ml_promote", {"model": name, "version": 2, "to": "production"})
     assert out["promoted"] and out["archived"] == 1
     assert aliases(settings, name) == {"production": 2}  # staging alias left with the version
-    err, info = await call(client, "ml.model_info", {"model": f"{name}@2"})
+    err, info = await call(client, "ml_model_info", {"model": f"{name}@2"})
     assert [e["stage"] for e in info["stage_history"]] == ["development", "staging", "production"]
 
 
@@ -154,21 +154,21 @@ async def test_staging_then_production(client: Any, settings: Settings, two_vers
 )
 async def test_bad_promotions_refused(client: Any, two_versions: Two, args: dict[str, Any], needle: str) -> None:
     name, _, _ = two_versions
-    err, msg = await call(client, "ml.promote", {"model": name, **args})
+    err, msg = await call(client, "ml_promote", {"model": name, **args})
     assert err and needle in msg, msg
 
 
 async def test_unknown_model_refused(client: Any) -> None:
-    err, msg = await call(client, "ml.promote", {"model": "lc-does-not-exist", "version": 1})
+    err, msg = await call(client, "ml_promote", {"model": "lc-does-not-exist", "version": 1})
     assert err and "no registered model named 'lc-does-not-exist'" in msg
 
 
 async def test_changes_land_in_the_ledger(runtime: Runtime, client: Any, two_versions: Two) -> None:
     name, _, _ = two_versions
-    await call(client, "ml.promote", {"model": name, "version": 2, "gates": {"min_r2": 0.5}})
-    await call(client, "ml.rollback", {"model": name})
+    await call(client, "ml_promote", {"model": name, "version": 2, "gates": {"min_r2": 0.5}})
+    await call(client, "ml_rollback", {"model": name})
     await runtime.ledger.flush()
     rows = {r.tool: r for r in runtime.state.tail(200) if (r.model_ref or "").startswith(f"{name}@")}
-    assert rows["ml.promote"].outcome == "ok" and rows["ml.promote"].model_ref == f"{name}@2"
-    assert rows["ml.rollback"].outcome == "ok" and rows["ml.rollback"].model_ref == f"{name}@1"
-    assert rows["ml.promote"].subject == "local" and rows["ml.promote"].digest
+    assert rows["ml_promote"].outcome == "ok" and rows["ml_promote"].model_ref == f"{name}@2"
+    assert rows["ml_rollback"].outcome == "ok" and rows["ml_rollback"].model_ref == f"{name}@1"
+    assert rows["ml_promote"].subject == "local" and rows["ml_promote"].digest

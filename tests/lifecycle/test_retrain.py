@@ -1,4 +1,4 @@
-"""ml.retrain: drift check, refit, same-holdout comparison, registration with lineage, gated promotion."""
+"""ml_retrain: drift check, refit, same-holdout comparison, registration with lineage, gated promotion."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ async def test_retraining_on_drifted_data_registers_a_better_candidate_and_promo
         progress.append((done, total, message))
 
     batch = drifted_batch()
-    err, out = await call(client, "ml.retrain", {"model": f"{name}@production", "data": batch, "target": "y"},
+    err, out = await call(client, "ml_retrain", {"model": f"{name}@production", "data": batch, "target": "y"},
                           progress_callback=on_progress)
     assert not err, out
     assert out["retrained"] is True and out["promoted"] is True
@@ -68,9 +68,9 @@ async def test_retraining_on_drifted_data_registers_a_better_candidate_and_promo
     assert tags(settings, name, 1)["mlgate.stage"] == "archived"
 
     row = dict(zip(FEATURES, [2.0, 2.0, 2.0, 2.0], strict=True))
-    err, pred = await call(client, "ml.predict", {"model": f"{name}@production", "features": [row]})
+    err, pred = await call(client, "ml_predict", {"model": f"{name}@production", "features": [row]})
     assert pred["model"]["version"] == 2 and pred["predictions"][0] == pytest.approx(2.0, abs=0.3)  # 2+2-6+4
-    err, info = await call(client, "ml.model_info", {"model": f"{name}@2"})
+    err, info = await call(client, "ml_model_info", {"model": f"{name}@2"})
     assert info["lineage"]["mlgate.parent"] == f"{name}@1" and info["lineage"]["mlgate.data_source"] == "records"
     assert [e["stage"] for e in info["stage_history"]] == ["development", "production"]
 
@@ -86,7 +86,7 @@ async def test_a_worse_candidate_is_registered_but_not_promoted(client: Any, set
     x, y = make_data(3000, seed=0, weights=weights, noise=1.0)
     register_ridge(settings, name, x, y, alias="production", names=names)
     xn, yn = make_data(96, seed=1, weights=weights, noise=1.0)
-    err, out = await call(client, "ml.retrain", {"model": f"{name}@production", "data": records(xn, yn, names=names),
+    err, out = await call(client, "ml_retrain", {"model": f"{name}@production", "data": records(xn, yn, names=names),
                                                  "target": "y", "holdout": 0.5})
     assert not err, out
     assert out["retrained"] is True and out["promoted"] is False and out["promotion"] is None
@@ -100,7 +100,7 @@ async def test_a_worse_candidate_is_registered_but_not_promoted(client: Any, set
 
 async def test_a_better_candidate_that_fails_a_gate_is_not_promoted(client: Any, settings: Settings,
                                                                     incumbent: str) -> None:
-    err, out = await call(client, "ml.retrain", {"model": f"{incumbent}@production", "data": drifted_batch(),
+    err, out = await call(client, "ml_retrain", {"model": f"{incumbent}@production", "data": drifted_batch(),
                                                  "target": "y", "gates": {"min_r2": 0.99999, "max_mae": 100.0}})
     assert not err, out
     assert out["retrained"] and out["promoted"] is False
@@ -111,7 +111,7 @@ async def test_a_better_candidate_that_fails_a_gate_is_not_promoted(client: Any,
 
 
 async def test_promote_if_better_false_only_registers(client: Any, settings: Settings, incumbent: str) -> None:
-    err, out = await call(client, "ml.retrain", {"model": f"{incumbent}@1", "data": drifted_batch(100),
+    err, out = await call(client, "ml_retrain", {"model": f"{incumbent}@1", "data": drifted_batch(100),
                                                  "target": "y", "promote_if_better": False, "metric": "mae"})
     assert not err and out["promoted"] is False and out["metric"] == "mae"
     assert "promote_if_better is false" in out["decisions"][-1]
@@ -141,14 +141,14 @@ async def test_training_data_from_csv_and_parquet_under_the_data_folder(data_cli
     (data_dir / "batches").mkdir()
     frame.to_csv(data_dir / "batches" / "new.csv", index=False)
     args = {"model": f"{incumbent}@1", "target": "y", "promote_if_better": False}
-    err, out = await call(data_client, "ml.retrain", {**args, "data": "batches/new.csv"})
+    err, out = await call(data_client, "ml_retrain", {**args, "data": "batches/new.csv"})
     assert not err, out
     digest = hashlib.sha256((data_dir / "batches" / "new.csv").read_bytes()).hexdigest()
     assert out["data"]["source"] == "batches/new.csv" and out["data"]["digest"] == f"sha256:{digest}"
     assert out["data"]["rows"] == 120 and out["retrained"]
     pytest.importorskip("pyarrow")
     frame.to_parquet(data_dir / "new.parquet")
-    err, out = await call(data_client, "ml.retrain", {**args, "data": str(data_dir / "new.parquet")})
+    err, out = await call(data_client, "ml_retrain", {**args, "data": str(data_dir / "new.parquet")})
     assert not err and out["data"]["source"] == "new.parquet" and out["data"]["rows"] == 120
 
 
@@ -164,9 +164,9 @@ async def test_paths_outside_the_data_folder_are_refused(data_client: Any, clien
     for path, needle in [("../outside.csv", "outside the data folder"), (str(outside), "outside the data folder"),
                          ("link.csv", "outside the data folder"), ("missing.csv", "no file 'missing.csv'"),
                          ("notes.txt", "CSV or Parquet"), ("nolabel.csv", "lacks column(s) 'y'")]:
-        err, msg = await call(data_client, "ml.retrain", {**base, "data": path})
+        err, msg = await call(data_client, "ml_retrain", {**base, "data": path})
         assert err and needle in msg, (path, msg)
-    err, msg = await call(client, "ml.retrain", {**base, "data": "new.csv"})  # no MLGATE_DATA_DIR
+    err, msg = await call(client, "ml_retrain", {**base, "data": "new.csv"})  # no MLGATE_DATA_DIR
     assert err and "MLGATE_DATA_DIR is not set" in msg
 
 
@@ -184,12 +184,12 @@ async def test_retraining_a_classifier(client: Any, settings: Settings) -> None:
     Registrar(settings).register_sklearn(name, est, x, FEATURES, {"accuracy": 0.9}, alias="production")
     xn = np.vstack([rng.normal(c, 1.0, (40, 4)) for c in centres.values()])
     yn = np.array([k for k in centres for _ in range(40)])
-    err, out = await call(client, "ml.retrain", {"model": f"{name}@production", "data": records(xn, yn),
+    err, out = await call(client, "ml_retrain", {"model": f"{name}@production", "data": records(xn, yn),
                                                  "target": "y", "promote_if_better": False})
     assert not err, out
     assert out["metric"] == "accuracy" and set(out["metrics"]["candidate"]) == {"accuracy", "f1_macro"}
     assert out["metrics"]["candidate"]["accuracy"] > 0.8 and out["data"]["holdout_rows"] == 24
-    err, cls = await call(client, "ml.classify", {"model": f"{name}@2", "features": [dict.fromkeys(FEATURES, 0.0)]})
+    err, cls = await call(client, "ml_classify", {"model": f"{name}@2", "features": [dict.fromkeys(FEATURES, 0.0)]})
     assert not err and cls["labels"] == ["x"]
 
 
@@ -211,7 +211,7 @@ async def test_bad_retrain_requests_refused(client: Any, settings: Settings, inc
     from mlgate.models.resolvers import MlflowResolver
 
     base = {"model": f"{incumbent}@1", "data": drifted_batch(40), "target": "y"}
-    err, msg = await call(client, "ml.retrain", {**base, **args})
+    err, msg = await call(client, "ml_retrain", {**base, **args})
     assert err and needle in msg, msg
     versions = MlflowResolver(settings).client.search_model_versions(f"name='{incumbent}'")
     assert [int(v.version) for v in versions] == [1]  # refused before anything was registered

@@ -63,7 +63,7 @@ async def test_plain_mlflow_version_serves_and_gets_its_digest_recorded(settings
     assert TAG_SHA not in mv.tags
 
     async with Client(build_server(Runtime(settings))) as c:
-        err, out = await call(c, "ml.predict", {"model": "plain-model@1", "features": [{"f0": 1.0, "f1": 1.0,
+        err, out = await call(c, "ml_predict", {"model": "plain-model@1", "features": [{"f0": 1.0, "f1": 1.0,
                                                                                         "f2": 1.0}]})
     assert not err, out
     assert abs(out["predictions"][0] - 6.0) < 1e-6
@@ -83,7 +83,7 @@ async def test_concurrent_first_calls_load_once(settings: Settings) -> None:
     async with Client(build_server(rt)) as c:
 
         async def one() -> None:
-            results.append(await call(c, "ml.predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW]}))
+            results.append(await call(c, "ml_predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW]}))
 
         async with anyio.create_task_group() as tg:
             for _ in range(12):

@@ -19,7 +19,7 @@ async def test_every_waiter_returns_after_its_row_is_committed_and_commits_are_s
     done: list[int] = []
 
     async def call(i: int) -> None:
-        seq = ledger.append(LedgerRow(tool="ml.predict", outcome="ok", model_ref=f"m@{i}"))
+        seq = ledger.append(LedgerRow(tool="ml_predict", outcome="ok", model_ref=f"m@{i}"))
         await ledger.committed(seq)
         done.append(i)
         assert any(r.model_ref == f"m@{i}" for r in db.tail(500))

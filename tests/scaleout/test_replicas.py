@@ -28,24 +28,24 @@ def report(text: str) -> None:
 async def test_halt_through_a_refuses_on_b_within_a_second(cluster: Cluster) -> None:
     async with Client(cluster.a.url) as ca, Client(cluster.b.url) as cb:
         call = {"model": "scale-iris@1", "features": [ROW]}
-        assert not tool_payload(await cb.call_tool("ml.classify", call))[0]
+        assert not tool_payload(await cb.call_tool("ml_classify", call))[0]
         latencies = []
         for i in range(6):
             await anyio.sleep(random.uniform(0, 0.5))  # land anywhere in B's polling cycle
-            err, out = tool_payload(await ca.call_tool("ml.halt", {"model": "scale-iris", "reason": f"drill {i}"}))
+            err, out = tool_payload(await ca.call_tool("ml_halt", {"model": "scale-iris", "reason": f"drill {i}"}))
             assert not err, out
             t0 = time.monotonic()
             while True:
-                err, msg = tool_payload(await cb.call_tool("ml.classify", call))
+                err, msg = tool_payload(await cb.call_tool("ml_classify", call))
                 if err:
                     break
                 assert time.monotonic() - t0 < 1.0, "replica B still served 1 s after the halt through A"
                 await anyio.sleep(0.01)
             latencies.append(time.monotonic() - t0)
             assert f"drill {i}" in msg and "halted" in msg
-            assert not tool_payload(await ca.call_tool("ml.resume", {"model": "scale-iris"}))[0]
+            assert not tool_payload(await ca.call_tool("ml_resume", {"model": "scale-iris"}))[0]
             t1 = time.monotonic()
-            while tool_payload(await cb.call_tool("ml.classify", call))[0]:
+            while tool_payload(await cb.call_tool("ml_classify", call))[0]:
                 assert time.monotonic() - t1 < 1.0, "replica B still refused 1 s after the resume through A"
                 await anyio.sleep(0.01)
         report(f"halt propagation A→B: max {max(latencies) * 1000:.0f} ms, "
@@ -55,19 +55,19 @@ async def test_halt_through_a_refuses_on_b_within_a_second(cluster: Cluster) -> 
 async def test_promotion_through_a_is_served_by_b_on_its_next_call(cluster: Cluster) -> None:
     call = {"model": "scale-iris@production", "features": [ROW]}
     async with Client(cluster.a.url) as ca, Client(cluster.b.url) as cb:
-        err, out = tool_payload(await cb.call_tool("ml.classify", call))
+        err, out = tool_payload(await cb.call_tool("ml_classify", call))
         assert not err, out
         before = out["model"]["version"]
         target = 2 if before == 1 else 1
-        err, out = tool_payload(await ca.call_tool("ml.promote", {"model": "scale-iris", "version": target,
+        err, out = tool_payload(await ca.call_tool("ml_promote", {"model": "scale-iris", "version": target,
                                                                    "force": True}))
         assert not err and out["promoted"], out
-        err, out = tool_payload(await cb.call_tool("ml.classify", call))
+        err, out = tool_payload(await cb.call_tool("ml_classify", call))
         assert not err and out["model"]["version"] == target, out
         # and back, so the test can run again on the same cluster
-        assert not tool_payload(await ca.call_tool("ml.promote", {"model": "scale-iris", "version": before,
+        assert not tool_payload(await ca.call_tool("ml_promote", {"model": "scale-iris", "version": before,
                                                                    "force": True}))[0]
-        err, out = tool_payload(await cb.call_tool("ml.classify", call))
+        err, out = tool_payload(await cb.call_tool("ml_classify", call))
         assert not err and out["model"]["version"] == before, out
 
 
@@ -76,8 +76,8 @@ async def test_ledger_rows_of_both_replicas_land_in_one_database(cluster: Cluste
     for name, replica in (("a", cluster.a), ("b", cluster.b)):
         async with Client(replica.url) as c:
             for _ in range(3):  # a halt refusal is a ledger row too; 'reason' makes it findable
-                tool_payload(await c.call_tool("ml.resume", {"model": marks[name]}))
-    rows = cluster.ledger("tool = 'ml.resume' and model_ref in (%s, %s)", (marks["a"], marks["b"]))
+                tool_payload(await c.call_tool("ml_resume", {"model": marks[name]}))
+    rows = cluster.ledger("tool = 'ml_resume' and model_ref in (%s, %s)", (marks["a"], marks["b"]))
     assert sorted({r["model_ref"] for r in rows}) == sorted(marks.values())
     assert len(rows) == 6 and all(r["transport"] == "http" for r in rows)
 
@@ -100,7 +100,7 @@ async def test_killing_a_replica_mid_load_loses_no_ledger_row_of_a_successful_ca
                     row = {**ROW, "sepal_length": 5.0 + k / 100 + i / 1e6}
                     args = {"model": ref, "features": [row]}
                     try:
-                        err, out = tool_payload(await c.call_tool("ml.classify", args))
+                        err, out = tool_payload(await c.call_tool("ml_classify", args))
                     except Exception as exc:  # the process died under this call
                         failures.append(type(exc).__name__)
                         return
@@ -126,7 +126,7 @@ async def test_killing_a_replica_mid_load_loses_no_ledger_row_of_a_successful_ca
         stop.set()
         tg.cancel_scope.cancel()
     assert seen and failures, (len(seen), failures[:3])
-    rows = cluster.ledger("model_ref = %s and tool = 'ml.classify' and outcome = 'ok'", (ref,))
+    rows = cluster.ledger("model_ref = %s and tool = 'ml_classify' and outcome = 'ok'", (ref,))
     in_db = {r["input_digest"] for r in rows}
     missing = [d for d in seen if d not in in_db]
     report(f"SIGKILL mid-load: {len(seen)} successful calls seen by clients, {len(rows)} ok rows committed, "
@@ -134,4 +134,4 @@ async def test_killing_a_replica_mid_load_loses_no_ledger_row_of_a_successful_ca
     assert not missing, f"{len(missing)} of {len(seen)} successful calls have no ledger row"
     # and the surviving replica serves on
     async with Client(cluster.b.url) as cb:
-        assert not tool_payload(await cb.call_tool("ml.classify", {"model": ref, "features": [ROW]}))[0]
+        assert not tool_payload(await cb.call_tool("ml_classify", {"model": ref, "features": [ROW]}))[0]

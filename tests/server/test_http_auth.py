@@ -62,7 +62,7 @@ def test_no_token_is_challenged_without_error_code(authed: tuple[str, dict[str, 
     challenge = r.headers["www-authenticate"]
     assert challenge.startswith("Bearer ") and "error=" not in challenge
     assert 'resource_metadata="' + resource.replace("/mcp/ml", "/.well-known/oauth-protected-resource/mcp/ml") in challenge
-    assert 'scope="ml:read"' in challenge
+    assert 'scope="ml:read ml:infer"' in challenge
 
 
 def test_token_for_another_audience_is_rejected(authed: tuple[str, dict[str, str]]) -> None:
@@ -75,13 +75,13 @@ def test_token_for_another_audience_is_rejected(authed: tuple[str, dict[str, str
 def test_scope_per_tool_over_http(authed: tuple[str, dict[str, str]]) -> None:
     resource, env = authed
     reader = token(env, "ml:read")
-    call = {"name": "ml.predict", "arguments": {"model": "demo-regressor@1", "features": [DIABETES_ROW]}}
+    call = {"name": "ml_predict", "arguments": {"model": "demo-regressor@1", "features": [DIABETES_ROW]}}
     r = rpc(resource, reader, "tools/call", call)
     assert r.status_code == 403
     challenge = r.headers["www-authenticate"]
     assert 'error="insufficient_scope"' in challenge and 'scope="ml:infer"' in challenge
     listed = rpc(resource, reader, "tools/list", {})
-    assert listed.status_code == 200 and "ml.predict" in listed.text
+    assert listed.status_code == 200 and "ml_predict" in listed.text
     ok = rpc(resource, token(env, "ml:infer"), "tools/call", call)
     assert ok.status_code == 200 and '"predictions"' in ok.text
     admin = rpc(resource, token(env, "ml:admin"), "tools/call", call)
@@ -98,6 +98,6 @@ async def test_sdk_client_with_token(authed: tuple[str, dict[str, str]]) -> None
     transport = streamable_http_client(resource, http_client=httpx2.AsyncClient(
         headers={"Authorization": f"Bearer {tok}"}, timeout=30))
     async with Client(transport) as c:
-        result = await c.call_tool("ml.classify", {"model": "demo-classifier@1", "features": [
+        result = await c.call_tool("ml_classify", {"model": "demo-classifier@1", "features": [
             {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}]})
     assert not result.is_error and result.structured_content["labels"] == ["virginica"]

@@ -29,7 +29,7 @@ async def test_every_tool_over_http(http_server: str) -> None:
 
 async def test_http_legacy_session_mode(http_server: str) -> None:
     async with Client(http_server, mode="legacy") as c:
-        err, out = await call(c, "ml.predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW]})
+        err, out = await call(c, "ml_predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW]})
     assert not err and out["model"]["version"] == 1
 
 
@@ -61,14 +61,14 @@ def test_call_command_prints_json(demo_home: Path) -> None:
     import json
 
     done = subprocess.run(
-        [sys.executable, "-m", "mlgate", "call", "ml.predict",
+        [sys.executable, "-m", "mlgate", "call", "ml_predict",
          json.dumps({"model": "demo-regressor@production", "features": [DIABETES_ROW]})],
         env=mlgate_env(demo_home), capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["model"]["ref"] == "demo-regressor@production" and len(out["predictions"]) == 1
-    bad = subprocess.run([sys.executable, "-m", "mlgate", "call", "ml.predict", '{"model": "demo-regressor"}'],
+    bad = subprocess.run([sys.executable, "-m", "mlgate", "call", "ml_predict", '{"model": "demo-regressor"}'],
                          env=mlgate_env(demo_home), capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "error" in json.loads(bad.stdout)
 
@@ -77,7 +77,7 @@ def test_call_command_over_http(http_server: str, demo_home: Path) -> None:
     import json
 
     done = subprocess.run(
-        [sys.executable, "-m", "mlgate", "call", "--url", http_server, "ml.list_models"],
+        [sys.executable, "-m", "mlgate", "call", "--url", http_server, "ml_list_models"],
         env=mlgate_env(demo_home), capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr
@@ -94,21 +94,21 @@ async def test_ledger_rows_carry_the_transport(demo_home: Path, http_server: str
     row = {**DIABETES_ROW, "age": marker}
     params = StdioServerParameters(command=sys.executable, args=["-m", "mlgate", "serve"], env=mlgate_env(demo_home))
     async with Client(params) as c:
-        assert not (await c.call_tool("ml.predict", {"model": "demo-regressor@1", "features": [row]})).is_error
-        assert (await c.call_tool("ml.predict", {"model": "demo-regressor@1", "features": [{"age": 1}]})).is_error
+        assert not (await c.call_tool("ml_predict", {"model": "demo-regressor@1", "features": [row]})).is_error
+        assert (await c.call_tool("ml_predict", {"model": "demo-regressor@1", "features": [{"age": 1}]})).is_error
     async with Client(http_server) as c:
-        assert not (await c.call_tool("ml.predict", {"model": "demo-regressor@1", "features": [row]})).is_error
+        assert not (await c.call_tool("ml_predict", {"model": "demo-regressor@1", "features": [row]})).is_error
     import anyio
 
     db = StateDB(f"sqlite:///{demo_home / 'state.db'}")
     try:
         for _ in range(50):  # the HTTP server's ledger writes in the background (≤ 50 ms)
             rows = db.tail(500)
-            if any(r.transport == "http" and r.tool == "ml.predict" for r in rows):
+            if any(r.transport == "http" and r.tool == "ml_predict" for r in rows):
                 break
             await anyio.sleep(0.1)
     finally:
         db.close()
-    kinds = {(r.transport, r.outcome, r.error_class) for r in rows if r.tool == "ml.predict"}
+    kinds = {(r.transport, r.outcome, r.error_class) for r in rows if r.tool == "ml_predict"}
     assert ("stdio", "ok", None) in kinds and ("stdio", "error", "InvalidInput") in kinds and ("http", "ok", None) in kinds
     assert str(marker) not in json.dumps([r.to_dict() for r in rows])

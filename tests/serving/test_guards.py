@@ -94,7 +94,7 @@ def test_zscore_refuse_names_rule_feature_and_value(tmp_path: Path) -> None:
     assert isinstance(err, Refused)
     assert (err.rule, err.kind, err.feature, err.value) == ("ood", "zscore", "bp", 17.5)
     assert "'ood'" in err.message and "'bp'" in err.message and "17.5" in err.message and "3.75" in err.message
-    assert err.hint and "threshold" in err.hint and "ml.model_info" in err.hint
+    assert err.hint and "threshold" in err.hint and "ml_model_info" in err.hint
 
 
 def test_zscore_warn_reports_each_feature_once_with_a_count(tmp_path: Path) -> None:

@@ -53,18 +53,18 @@ async def test_halt_under_load_refuses_everything_after_it_returns(two_servers: 
     async def agent() -> None:
         async with Client(server.url) as c:
             while not stop.is_set():
-                err, out = tool_payload(await c.call_tool("ml.predict", PREDICT))
+                err, out = tool_payload(await c.call_tool("ml_predict", PREDICT))
                 outcomes.append((time.monotonic(), not err, "" if not err else str(out)))
 
     async with Client(server.url) as op:
-        assert not tool_payload(await op.call_tool("ml.predict", PREDICT))[0]  # load the model first
+        assert not tool_payload(await op.call_tool("ml_predict", PREDICT))[0]  # load the model first
         async with anyio.create_task_group() as tg:
             for _ in range(32):
                 tg.start_soon(agent)
             with anyio.fail_after(60):
                 while sum(1 for o in outcomes if o[1]) < 64:
                     await anyio.sleep(0.05)
-            err, h = tool_payload(await op.call_tool("ml.halt", {"reason": "load test halt"}))
+            err, h = tool_payload(await op.call_tool("ml_halt", {"reason": "load test halt"}))
             assert not err, h
             halted_at.append(time.monotonic())
             await anyio.sleep(1.0)
@@ -76,11 +76,11 @@ async def test_halt_under_load_refuses_everything_after_it_returns(two_servers: 
         # a call may have been answered in the instant before halt returned; none may finish well after
         assert all(o[0] - halted_at[0] < 0.05 for o in late_ok), len(late_ok)
         assert refused and all("halted by local" in o[2] and "load test halt" in o[2] for o in refused)
-        err, st = tool_payload(await op.call_tool("ml.serving_status", {}))
+        err, st = tool_payload(await op.call_tool("ml_serving_status", {}))
         assert not err and st["halts"][0]["scope"] == "*"
-        err, _ = tool_payload(await op.call_tool("ml.resume", {}))
+        err, _ = tool_payload(await op.call_tool("ml_resume", {}))
         assert not err
-        err, out = tool_payload(await op.call_tool("ml.predict", PREDICT))
+        err, out = tool_payload(await op.call_tool("ml_predict", PREDICT))
         assert not err, out
 
 
@@ -89,28 +89,28 @@ async def test_halt_reaches_the_other_replica_within_a_second_and_survives_resta
 ) -> None:
     a, b = two_servers
     async with Client(a.url) as ca, Client(b.url) as cb:
-        assert not tool_payload(await cb.call_tool("ml.predict", PREDICT))[0]
-        err, _ = tool_payload(await ca.call_tool("ml.halt", {"model": "demo-regressor", "reason": "replica test"}))
+        assert not tool_payload(await cb.call_tool("ml_predict", PREDICT))[0]
+        err, _ = tool_payload(await ca.call_tool("ml_halt", {"model": "demo-regressor", "reason": "replica test"}))
         assert not err
         t0 = time.monotonic()
         while True:
-            err, msg = tool_payload(await cb.call_tool("ml.predict", PREDICT))
+            err, msg = tool_payload(await cb.call_tool("ml_predict", PREDICT))
             if err:
                 break
             assert time.monotonic() - t0 < 1.0, "replica B still served 1 s after the halt"
             await anyio.sleep(0.05)
         assert "replica test" in msg
         # other models keep serving; lifecycle/read tools keep working
-        assert not tool_payload(await cb.call_tool("ml.classify", {"model": "demo-classifier@1", "features": [
+        assert not tool_payload(await cb.call_tool("ml_classify", {"model": "demo-classifier@1", "features": [
             {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}]}))[0]
-        assert not tool_payload(await cb.call_tool("ml.model_info", {"model": "demo-regressor@1"}))[0]
+        assert not tool_payload(await cb.call_tool("ml_model_info", {"model": "demo-regressor@1"}))[0]
     a.stop()
     c = Server(demo_home, state_url)
     try:
         async with Client(c.url) as cc:
-            err, msg = tool_payload(await cc.call_tool("ml.predict", PREDICT))
+            err, msg = tool_payload(await cc.call_tool("ml_predict", PREDICT))
             assert err and "replica test" in msg
-            assert not tool_payload(await cc.call_tool("ml.resume", {"model": "demo-regressor"}))[0]
-            assert not tool_payload(await cc.call_tool("ml.predict", PREDICT))[0]
+            assert not tool_payload(await cc.call_tool("ml_resume", {"model": "demo-regressor"}))[0]
+            assert not tool_payload(await cc.call_tool("ml_predict", PREDICT))[0]
     finally:
         c.stop()

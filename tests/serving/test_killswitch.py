@@ -61,7 +61,7 @@ def test_a_halt_refuses_at_once_and_says_who_when_why(db: StateDB) -> None:
         ks.check("iris")
     text = str(info.value)
     assert "alice@ops" in text and halt.at in text and "predictions drifted" in text
-    assert info.value.hint is not None and "an operator must run ml.resume" in info.value.hint
+    assert info.value.hint is not None and "an operator must run ml_resume" in info.value.hint
     assert '"model": "iris"' in info.value.hint
     ks.check("churn")  # other models keep serving
     assert [h.scope for h in ks.snapshot()] == ["iris"]

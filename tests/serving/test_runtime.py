@@ -45,16 +45,16 @@ async def test_concurrent_calls_are_batched_and_match_unbatched(forest: str, tmp
     rows = [{k: float(v + rng.normal(0, 0.01)) for k, v in DIABETES_ROW.items()} for _ in range(32)]
     results: dict[int, Any] = {}
     async with Client(build_server(rt)) as c:
-        await c.call_tool("ml.predict", {"model": forest, "features": [rows[0]]})  # load + decide batching
+        await c.call_tool("ml_predict", {"model": forest, "features": [rows[0]]})  # load + decide batching
 
         async def one(i: int) -> None:
             features: Any = [rows[i]] if i != 7 else [{**rows[i], "bmi": "oops"}]
-            results[i] = tool_payload(await c.call_tool("ml.predict", {"model": forest, "features": features}))
+            results[i] = tool_payload(await c.call_tool("ml_predict", {"model": forest, "features": features}))
 
         async with anyio.create_task_group() as tg:
             for i in range(32):
                 tg.start_soon(one, i)
-        err, status = tool_payload(await c.call_tool("ml.serving_status", {}))
+        err, status = tool_payload(await c.call_tool("ml_serving_status", {}))
     assert not err
     queue = next(v for k, v in status["queues"].items() if k.startswith("rt-forest"))
     assert queue["max_batch_size_seen"] > 1 and queue["batches"] < 32, queue
@@ -73,15 +73,15 @@ async def test_concurrent_calls_are_batched_and_match_unbatched(forest: str, tmp
 async def test_ledger_rows_for_ok_refused_and_failed_calls(tmp_path: Path, demo_home: Path) -> None:
     rt = Runtime(_state(tmp_path, demo_home, stdio_scopes=["ml:read", "ml:infer"]))
     async with Client(build_server(rt)) as c:
-        await c.call_tool("ml.predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW]})
-        await c.call_tool("ml.predict", {"model": "demo-regressor@1", "features": [{"age": 0.123456789}]})
-        await c.call_tool("ml.halt", {"reason": "no scope for this"})
+        await c.call_tool("ml_predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW]})
+        await c.call_tool("ml_predict", {"model": "demo-regressor@1", "features": [{"age": 0.123456789}]})
+        await c.call_tool("ml_halt", {"reason": "no scope for this"})
     await anyio.to_thread.run_sync(rt.ledger.flush_blocking)
     rows = rt.state.tail(10)
     await rt.aclose()
     assert [(r.tool, r.outcome, r.error_class) for r in rows] == [
-        ("ml.predict", "ok", None), ("ml.predict", "error", "InvalidInput"),
-        ("ml.halt", "error", "InsufficientScope")]
+        ("ml_predict", "ok", None), ("ml_predict", "error", "InvalidInput"),
+        ("ml_halt", "error", "InsufficientScope")]
     ok = rows[0]
     assert ok.version == "1" and ok.digest and ok.input_digest and ok.transport == "memory" and ok.subject == "local"
     assert ok.model_ref == "demo-regressor@1" and ok.duration_ms > 0
@@ -98,15 +98,15 @@ async def test_audit_tail_command(tmp_path: Path, demo_home: Path) -> None:
     settings = _state(tmp_path, demo_home)
     rt = Runtime(settings)
     async with Client(build_server(rt)) as c:
-        await c.call_tool("ml.list_models", {})
+        await c.call_tool("ml_list_models", {})
     await rt.aclose()
     env = mlgate_env(demo_home, MLGATE_STATE_URL=settings.state)
     out = subprocess.run([sys.executable, "-m", "mlgate", "audit", "tail", "-n", "5"], env=env, capture_output=True,
                          text=True, timeout=60)
-    assert out.returncode == 0 and "ml.list_models" in out.stdout and "outcome" in out.stdout
+    assert out.returncode == 0 and "ml_list_models" in out.stdout and "outcome" in out.stdout
     js = subprocess.run([sys.executable, "-m", "mlgate", "audit", "tail", "--json"], env=env, capture_output=True,
                         text=True, timeout=60)
-    assert json.loads(js.stdout.splitlines()[-1])["tool"] == "ml.list_models"
+    assert json.loads(js.stdout.splitlines()[-1])["tool"] == "ml_list_models"
 
 
 async def test_guard_warning_reaches_the_result_and_refusal_names_rule(tmp_path: Path, demo_home: Path) -> None:
@@ -118,13 +118,13 @@ async def test_guard_warning_reaches_the_result_and_refusal_names_rule(tmp_path:
     )
     rt = Runtime(_state(tmp_path, demo_home, rules=rules))
     async with Client(build_server(rt)) as c:
-        err, out = tool_payload(await c.call_tool("ml.predict", {"model": "demo-regressor@1",
+        err, out = tool_payload(await c.call_tool("ml_predict", {"model": "demo-regressor@1",
                                                                   "features": [{**DIABETES_ROW, "s1": 5.0}]}))
         assert not err and out["warnings"] and "s1" in out["warnings"][0]  # default pack: z-score, mode warn
-        err, msg = tool_payload(await c.call_tool("ml.predict", {"model": "demo-regressor@1",
+        err, msg = tool_payload(await c.call_tool("ml_predict", {"model": "demo-regressor@1",
                                                                   "features": [{**DIABETES_ROW, "bmi": 0.5}]}))
         assert err and "bmi-range" in msg and "bmi" in msg and "0.5" in msg
-        err, out = tool_payload(await c.call_tool("ml.predict", {"model": "demo-regressor@1",
+        err, out = tool_payload(await c.call_tool("ml_predict", {"model": "demo-regressor@1",
                                                                   "features": [DIABETES_ROW]}))
         assert not err and out["warnings"] == []
     await rt.aclose()

@@ -15,16 +15,16 @@ HEADLINES = ["Great quarter, demand is superb", "Customers angry as the support 
 
 
 async def run_skill(client: Any, skill: str, inputs: dict[str, Any]) -> tuple[bool, Any]:
-    return await call(client, "ml.run_skill", {"skill": skill, "inputs": inputs})
+    return await call(client, "ml_run_skill", {"skill": skill, "inputs": inputs})
 
 
 async def direct_alpha(client: Any, market: list[dict[str, float]], stocks: list[dict[str, float]]
                        ) -> dict[str, Any]:
-    """regime_aware_alpha by hand: ml.classify, then ml.predict on the regime's own model."""
-    err, regime = await call(client, "ml.classify", {"model": "demo-regime@1", "features": market})
+    """regime_aware_alpha by hand: ml_classify, then ml_predict on the regime's own model."""
+    err, regime = await call(client, "ml_classify", {"model": "demo-regime@1", "features": market})
     assert not err, regime
     label = regime["labels"][-1]
-    err, alpha = await call(client, "ml.predict", {"model": f"demo-alpha-{label}@1", "features": stocks})
+    err, alpha = await call(client, "ml_predict", {"model": f"demo-alpha-{label}@1", "features": stocks})
     assert not err, alpha
     return {"regime": label, "regime_probabilities": regime["probabilities"][-1],
             "alpha": alpha["predictions"], "predictor": alpha["model"]}
@@ -32,14 +32,14 @@ async def direct_alpha(client: Any, market: list[dict[str, float]], stocks: list
 
 async def direct_forecast(client: Any, history: list[float], headlines: list[str],
                           levels: list[float]) -> dict[str, Any]:
-    """multi_horizon_forecast by hand: three ml.forecast calls and one ml.analyze."""
+    """multi_horizon_forecast by hand: three ml_forecast calls and one ml_analyze."""
     out: dict[str, Any] = {}
     for key, horizon in (("next_month", 1), ("next_quarter", 3), ("next_year", 12)):
-        err, fc = await call(client, "ml.forecast", {"model": "demo-forecaster@1", "history": history,
+        err, fc = await call(client, "ml_forecast", {"model": "demo-forecaster@1", "history": history,
                                                      "horizon": horizon, "levels": levels})
         assert not err, fc
         out[key], out[f"{key}_intervals"] = fc["forecast"], fc["intervals"]
-    err, sentiment = await call(client, "ml.analyze", {"model": "demo-sentiment@1", "texts": headlines})
+    err, sentiment = await call(client, "ml_analyze", {"model": "demo-sentiment@1", "texts": headlines})
     assert not err, sentiment
     out["sentiment"] = sentiment["results"]
     return out
@@ -47,9 +47,9 @@ async def direct_forecast(client: Any, history: list[float], headlines: list[str
 
 async def exercise_skills(client: Any) -> None:
     names = {t.name for t in (await client.list_tools()).tools}
-    assert {"ml.list_skills", "ml.run_skill"} <= names
+    assert {"ml_list_skills", "ml_run_skill"} <= names
 
-    err, listing = await call(client, "ml.list_skills", {})
+    err, listing = await call(client, "ml_list_skills", {})
     assert not err, listing
     by_ref = {f"{s['name']}@{s['version']}": s for s in listing["skills"]}
     for ref in ("regime_aware_alpha@1", "multi_horizon_forecast@1"):
@@ -72,7 +72,7 @@ async def exercise_skills(client: Any) -> None:
             ("regime", "ok", "demo-regime", 1), ("alpha", "ok", f"demo-alpha-{regime}", 1)]
         assert run["steps"][1]["route"] == regime
 
-    # multi_horizon_forecast: the default levels, and the example ml.list_skills shows
+    # multi_horizon_forecast: the default levels, and the example ml_list_skills shows
     err, run = await run_skill(client, "multi_horizon_forecast@1", {"history": HISTORY, "headlines": HEADLINES})
     assert not err, run
     assert run["outputs"] == await direct_forecast(client, HISTORY, HEADLINES, [0.8, 0.95])

@@ -32,7 +32,7 @@ def desk_alpha() -> str:
 
 
 async def listed(client: Any, ref: str) -> dict[str, Any]:
-    err, listing = await call(client, "ml.list_skills", {})
+    err, listing = await call(client, "ml_list_skills", {})
     assert not err, listing
     return next(s for s in listing["skills"] if f"{s['name']}@{s['version']}" == ref)
 

@@ -74,7 +74,7 @@ async def test_progress_is_reported_per_step(client: Any) -> None:
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         seen.append((progress, total, message))
 
-    result = await client.call_tool("ml.run_skill", {"skill": "multi_horizon_forecast@1", "inputs": FORECAST_INPUTS},
+    result = await client.call_tool("ml_run_skill", {"skill": "multi_horizon_forecast@1", "inputs": FORECAST_INPUTS},
                                     progress_callback=on_progress)
     assert not result.is_error
     assert [(p, t) for p, t, _ in seen] == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
@@ -177,13 +177,13 @@ async def test_a_halt_stops_a_run_between_steps(rt: Runtime) -> None:
 
 
 async def test_a_halt_of_one_model_stops_the_step_that_would_run_it(client: Any, rt: Runtime) -> None:
-    err, _ = await _call(client, "ml.halt", {"model": "demo-alpha-bear", "reason": "bear model under review"})
+    err, _ = await _call(client, "ml_halt", {"model": "demo-alpha-bear", "reason": "bear model under review"})
     assert not err
     err, ok = await run_skill(client, "regime_aware_alpha@1", {"market": [BULL_MARKET], "stocks": STOCKS})
     assert not err, ok
     err, msg = await run_skill(client, "regime_aware_alpha@1", {"market": [BEAR_MARKET], "stocks": STOCKS})
     assert err and "step 'alpha' failed: model 'demo-alpha-bear' is halted" in msg, msg
-    await _call(client, "ml.resume", {"model": "demo-alpha-bear"})
+    await _call(client, "ml_resume", {"model": "demo-alpha-bear"})
 
 
 async def test_each_step_needs_the_callers_scope(rt: Runtime) -> None:
@@ -203,10 +203,10 @@ async def test_run_skill_needs_ml_infer(demo_home: Path, tmp_path: Path) -> None
     settings = Settings(home=demo_home, state_url=f"sqlite:///{tmp_path / 'read.db'}", stdio_scopes=["ml:read"])
     runtime = Runtime(settings)
     async with Client(build_server(runtime)) as c:
-        err, listing = await _call(c, "ml.list_skills", {})
+        err, listing = await _call(c, "ml_list_skills", {})
         assert not err and listing["skills"]
         err, msg = await run_skill(c, "regime_aware_alpha@1", {"market": [BULL_MARKET], "stocks": STOCKS})
-        assert err and "ml.run_skill needs the scope 'ml:infer'" in msg
+        assert err and "ml_run_skill needs the scope 'ml:infer'" in msg
     await runtime.aclose()
 
 

@@ -21,7 +21,7 @@ async def _progress_over(client: Any) -> list[tuple[float, float | None]]:
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         seen.append((progress, total))
 
-    result = await client.call_tool("ml.run_skill", {"skill": "multi_horizon_forecast@1",
+    result = await client.call_tool("ml_run_skill", {"skill": "multi_horizon_forecast@1",
                                                      "inputs": {"history": HISTORY, "headlines": HEADLINES}},
                                     progress_callback=on_progress)
     assert not result.is_error

@@ -58,7 +58,7 @@ def test_two_processes_create_a_fresh_database_at_once(tmp_path: Path) -> None:
         import sys
         from mlgate.state.db import LedgerRow, StateDB
         db = StateDB(sys.argv[1])
-        db.append(LedgerRow(tool="ml.predict", outcome="ok", subject=sys.argv[2]))
+        db.append(LedgerRow(tool="ml_predict", outcome="ok", subject=sys.argv[2]))
         db.halt(sys.argv[2], "opened", sys.argv[2])
         db.close()
     """
@@ -124,9 +124,9 @@ def test_a_halt_survives_reopening(tmp_path: Path) -> None:
 
 def test_ledger_appends_and_tails_in_order(tmp_path: Path) -> None:
     db = StateDB(url(tmp_path / "state.db"))
-    db.append(LedgerRow(tool="ml.predict", outcome="ok", model_ref="iris@3", version="3", duration_ms=1.5))
-    db.append_many(LedgerRow(tool="ml.classify", outcome="ok", subject=f"s{i}") for i in range(5))
-    db.append(LedgerRow(tool="ml.predict", outcome="error", error_class="Halted", error_message="x" * 5000))
+    db.append(LedgerRow(tool="ml_predict", outcome="ok", model_ref="iris@3", version="3", duration_ms=1.5))
+    db.append_many(LedgerRow(tool="ml_classify", outcome="ok", subject=f"s{i}") for i in range(5))
+    db.append(LedgerRow(tool="ml_predict", outcome="error", error_class="Halted", error_message="x" * 5000))
     rows = db.tail(3)
     assert [r.subject for r in rows[:2]] == ["s3", "s4"]
     last = rows[-1]
@@ -141,7 +141,7 @@ def test_ledger_appends_and_tails_in_order(tmp_path: Path) -> None:
 
 def test_ledger_rows_must_say_ok_or_error() -> None:
     with pytest.raises(ValueError):
-        LedgerRow(tool="ml.predict", outcome="maybe")  # type: ignore[arg-type]
+        LedgerRow(tool="ml_predict", outcome="maybe")  # type: ignore[arg-type]
 
 
 def test_input_digest_is_canonical() -> None:
@@ -157,7 +157,7 @@ def test_skill_runs_are_recorded_and_replaced(tmp_path: Path) -> None:
     db.record_run(run)
     assert db.get_run("run-1") == run
     done = SkillRun(
-        "run-1", "triage@1", "d" * 64, "ok", input_digest="i" * 64, steps=[{"tool": "ml.predict", "ms": 1.0}],
+        "run-1", "triage@1", "d" * 64, "ok", input_digest="i" * 64, steps=[{"tool": "ml_predict", "ms": 1.0}],
         outputs_digest="o" * 64, started_at=run.started_at, finished_at=state.utcnow(),
     )  # fmt: skip
     db.record_run(done)
@@ -174,7 +174,7 @@ def test_two_processes_write_and_halt_concurrently(tmp_path: Path) -> None:
         from mlgate.state.db import LedgerRow, StateDB
         db = StateDB(sys.argv[1])
         for i in range(300):
-            db.append(LedgerRow(tool="ml.predict", outcome="ok", subject="other", duration_ms=i))
+            db.append(LedgerRow(tool="ml_predict", outcome="ok", subject="other", duration_ms=i))
             if i % 50 == 0:
                 db.halt(f"other-{i}", "from the other process", "other")
         db.close()
@@ -184,7 +184,7 @@ def test_two_processes_write_and_halt_concurrently(tmp_path: Path) -> None:
 
     def write(name: str) -> None:
         for i in range(150):
-            db.append(LedgerRow(tool="ml.predict", outcome="ok", subject=name, duration_ms=i))
+            db.append(LedgerRow(tool="ml_predict", outcome="ok", subject=name, duration_ms=i))
             if i % 50 == 0:
                 db.halt(f"{name}-{i}", "from this process", name)
 

@@ -18,7 +18,7 @@ from mlgate.state.ledger import Ledger
 
 
 def row(subject: str = "local", i: int = 0) -> LedgerRow:
-    return LedgerRow(tool="ml.predict", outcome="ok", subject=subject, duration_ms=float(i))
+    return LedgerRow(tool="ml_predict", outcome="ok", subject=subject, duration_ms=float(i))
 
 
 class FlakyDB(StateDB):
@@ -113,7 +113,7 @@ def test_two_processes_append_through_ledgers_at_once(tmp_path: Path) -> None:
         db = StateDB(sys.argv[1])
         ledger = Ledger(db, flush_interval=0.005)
         for i in range(1500):
-            ledger.append(LedgerRow(tool="ml.predict", outcome="ok", subject="other", duration_ms=i))
+            ledger.append(LedgerRow(tool="ml_predict", outcome="ok", subject="other", duration_ms=i))
             if i % 100 == 0:
                 db.halt("other", f"halt {i}", "other")
         ledger.close()

@@ -92,7 +92,7 @@ def hub_env(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> Hub:
 
 @pytest.fixture(scope="session")
 def compile_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A registry of its own (compiling adds versions): the demo models ml.compile applies to, plus cmp-* models."""
+    """A registry of its own (compiling adds versions): the demo models ml_compile applies to, plus cmp-* models."""
     from sklearn.datasets import load_diabetes, load_iris
     from sklearn.ensemble import (
         GradientBoostingClassifier,

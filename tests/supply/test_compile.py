@@ -1,4 +1,4 @@
-"""ml.compile on scikit-learn models: ONNX, int8, fp16; parity, refusals, serving the compiled version."""
+"""ml_compile on scikit-learn models: ONNX, int8, fp16; parity, refusals, serving the compiled version."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ async def test_demo_classifier_to_onnx_serves_with_its_own_digest(client: Any) -
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
         progress.append(message or "")
 
-    result = await client.call_tool("ml.compile", {"model": "demo-classifier@1", "target": "onnx"},
+    result = await client.call_tool("ml_compile", {"model": "demo-classifier@1", "target": "onnx"},
                                     progress_callback=on_progress)
     assert not result.is_error, result.content
     out = result.structured_content
@@ -61,22 +61,22 @@ async def test_demo_classifier_to_onnx_serves_with_its_own_digest(client: Any) -
     assert out["registered"] != "demo-classifier@1" and out["registered"].startswith("demo-classifier@")
     assert any("parity" in m for m in progress) and any("registered" in m for m in progress)
 
-    err, source = await call(client, "ml.classify", {"model": "demo-classifier@1", "features": [IRIS_ROW]})
+    err, source = await call(client, "ml_classify", {"model": "demo-classifier@1", "features": [IRIS_ROW]})
     assert not err, source
-    err, compiled = await call(client, "ml.classify", {"model": out["registered"], "features": [IRIS_ROW]})
+    err, compiled = await call(client, "ml_classify", {"model": out["registered"], "features": [IRIS_ROW]})
     assert not err, compiled
     assert compiled["labels"] == source["labels"] == ["setosa"]
     for label, p in source["probabilities"][0].items():
         assert abs(compiled["probabilities"][0][label] - p) < 1e-6
     assert compiled["model"] == out["model"] and compiled["model"]["sha256"] != source["model"]["sha256"]
 
-    err, info = await call(client, "ml.model_info", {"model": out["registered"]})
+    err, info = await call(client, "ml_model_info", {"model": out["registered"]})
     assert not err, info
     assert info["flavor"] == "onnx" and info["lineage"]["mlgate.compiled_from"] == "demo-classifier@1"
     assert info["lineage"]["mlgate.compiled_format"] == "onnx"
     assert info["metrics"]["accuracy"] > 0.8 and [f["name"] for f in info["features"]] == list(IRIS_ROW)
 
-    err, again = await call(client, "ml.compile", {"model": "demo-classifier@1", "target": "onnx"})
+    err, again = await call(client, "ml_compile", {"model": "demo-classifier@1", "target": "onnx"})
     assert not err and again["reused"] and again["registered"] == out["registered"]
 
 
@@ -144,13 +144,13 @@ async def test_parity_beyond_tolerance_refused_unless_admin_forces(rt: Runtime) 
 
 
 async def test_compile_refusals_through_the_tool(client: Any, compile_home: Path) -> None:
-    err, msg = await call(client, "ml.compile", {"model": "demo-regressor@1", "target": "tensorrt"})
+    err, msg = await call(client, "ml_compile", {"model": "demo-regressor@1", "target": "tensorrt"})
     assert err and "onnx" in msg and "torchscript" in msg
-    err, msg = await call(client, "ml.compile", {"model": "hf:acme/iris-onnx@v1", "target": "int8"})
+    err, msg = await call(client, "ml_compile", {"model": "hf:acme/iris-onnx@v1", "target": "int8"})
     assert err and "registered versions" in msg
-    err, msg = await call(client, "ml.compile", {"model": "cmp-mlp@1", "target": "int8", "force": True})
+    err, msg = await call(client, "ml_compile", {"model": "cmp-mlp@1", "target": "int8", "force": True})
     assert err and "ml:admin" in msg
     settings = Settings(home=compile_home, stdio_scopes=["ml:read", "ml:infer"])
     async with Client(build_server(Runtime(settings))) as c:
-        err, msg = await call(c, "ml.compile", {"model": "demo-regressor@1", "target": "onnx"})
+        err, msg = await call(c, "ml_compile", {"model": "demo-regressor@1", "target": "onnx"})
     assert err and "needs the scope 'ml:manage'" in msg

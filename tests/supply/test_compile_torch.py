@@ -1,4 +1,4 @@
-"""ml.compile on a small PyTorch model made here: ONNX, TorchScript, int8, fp16, each served after parity.
+"""ml_compile on a small PyTorch model made here: ONNX, TorchScript, int8, fp16, each served after parity.
 
 Skipped when torch is not installed (it is an optional extra: pip install torch==2.13.0).
 """

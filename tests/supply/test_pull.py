@@ -1,4 +1,4 @@
-"""ml.pull against the local Hub with the real huggingface_hub client: pins, refusals, integrity, offline."""
+"""ml_pull against the local Hub with the real huggingface_hub client: pins, refusals, integrity, offline."""
 
 from __future__ import annotations
 

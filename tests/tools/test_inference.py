@@ -41,7 +41,7 @@ async def test_every_tool_in_memory(client: Any) -> None:
     ],
 )
 async def test_bad_records_refused_with_the_reason(client: Any, features: Any, needle: str) -> None:
-    err, msg = await call(client, "ml.predict", {"model": "demo-regressor@1", "features": features})
+    err, msg = await call(client, "ml_predict", {"model": "demo-regressor@1", "features": features})
     assert err and needle in msg, msg
 
 
@@ -57,7 +57,7 @@ async def test_non_finite_numbers_refused(settings: Settings) -> None:
 
 
 async def test_empty_features_refused(client: Any) -> None:
-    err, msg = await call(client, "ml.predict", {"model": "demo-regressor@1", "features": []})
+    err, msg = await call(client, "ml_predict", {"model": "demo-regressor@1", "features": []})
     assert err and "features" in msg
 
 
@@ -75,24 +75,24 @@ async def test_empty_features_refused(client: Any) -> None:
     ],
 )
 async def test_bad_references_refused(client: Any, model: str, needle: str) -> None:
-    err, msg = await call(client, "ml.predict", {"model": model, "features": [DIABETES_ROW]})
+    err, msg = await call(client, "ml_predict", {"model": model, "features": [DIABETES_ROW]})
     assert err and needle in msg, msg
 
 
 async def test_latest_allowed_only_when_configured(demo_home: Any) -> None:
     settings = Settings(home=demo_home, allow_latest=True)
     async with Client(build_server(Runtime(settings))) as c:
-        err, out = await call(c, "ml.predict", {"model": "demo-regressor@latest", "features": [DIABETES_ROW]})
+        err, out = await call(c, "ml_predict", {"model": "demo-regressor@latest", "features": [DIABETES_ROW]})
     assert not err and out["model"]["version"] == 1 and out["model"]["ref"] == "demo-regressor@latest"
 
 
 @pytest.mark.parametrize(
     ("tool", "args", "needle"),
     [
-        ("ml.analyze", {"model": "demo-regressor@1", "texts": ["hi"]}, "not an analyzer"),
-        ("ml.forecast", {"model": "demo-classifier@1", "history": [1.0, 2.0], "horizon": 2}, "not a forecaster"),
-        ("ml.segment", {"model": "demo-sentiment@1", "series": [1.0, 2.0]}, "not a segmenter"),
-        ("ml.predict", {"model": "demo-classifier@1", "features": [{"a": 1}]}, "call ml.classify"),
+        ("ml_analyze", {"model": "demo-regressor@1", "texts": ["hi"]}, "not an analyzer"),
+        ("ml_forecast", {"model": "demo-classifier@1", "history": [1.0, 2.0], "horizon": 2}, "not a forecaster"),
+        ("ml_segment", {"model": "demo-sentiment@1", "series": [1.0, 2.0]}, "not a segmenter"),
+        ("ml_predict", {"model": "demo-classifier@1", "features": [{"a": 1}]}, "call ml_classify"),
     ],
 )
 async def test_wrong_interface_refused(client: Any, tool: str, args: dict[str, Any], needle: str) -> None:
@@ -101,18 +101,18 @@ async def test_wrong_interface_refused(client: Any, tool: str, args: dict[str, A
 
 
 async def test_forecast_and_segment_inputs_checked(client: Any) -> None:
-    err, msg = await call(client, "ml.forecast", {"model": "demo-forecaster@1", "history": [1.0, 2.0, 3.0],
+    err, msg = await call(client, "ml_forecast", {"model": "demo-forecaster@1", "history": [1.0, 2.0, 3.0],
                                                  "horizon": 3})
     assert err and "history" in msg
-    err, msg = await call(client, "ml.forecast", {"model": "demo-forecaster@1", "history": [1.0] * 48,
+    err, msg = await call(client, "ml_forecast", {"model": "demo-forecaster@1", "history": [1.0] * 48,
                                                  "horizon": 3, "levels": [1.5]})
     assert err and "level" in msg
-    err, msg = await call(client, "ml.forecast", {"model": "demo-forecaster@1", "history": [1.0] * 48,
+    err, msg = await call(client, "ml_forecast", {"model": "demo-forecaster@1", "history": [1.0] * 48,
                                                  "horizon": 0})
     assert err and "horizon" in msg
-    err, msg = await call(client, "ml.segment", {"model": "demo-segmenter@1", "series": [1.0] * 5})
+    err, msg = await call(client, "ml_segment", {"model": "demo-segmenter@1", "series": [1.0] * 5})
     assert err and "series" in msg.lower()
-    err, msg = await call(client, "ml.analyze", {"model": "demo-sentiment@1", "texts": ["ok", 3]})
+    err, msg = await call(client, "ml_analyze", {"model": "demo-sentiment@1", "texts": ["ok", 3]})
     assert err
 
 
@@ -141,7 +141,7 @@ async def test_model_card_resource_and_completion(client: Any) -> None:
 async def test_stdio_scopes_limit_local_agent(demo_home: Any) -> None:
     settings = Settings(home=demo_home, stdio_scopes=["ml:read"])
     async with Client(build_server(Runtime(settings))) as c:
-        err, _ = await call(c, "ml.list_models", {})
+        err, _ = await call(c, "ml_list_models", {})
         assert not err
-        err, msg = await call(c, "ml.predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW]})
+        err, msg = await call(c, "ml_predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW]})
     assert err and "needs the scope 'ml:infer'" in msg

@@ -10,29 +10,26 @@ from collections.abc import Iterable
 
 from mlgate.config import ALL_SCOPES
 from mlgate.errors import ConfigError
+from mlgate.schemas.interfaces import INTERFACE_TABLE
 
 READ, INFER, MANAGE, HALT, ADMIN = ALL_SCOPES
 
 TOOL_SCOPES: dict[str, str] = {
-    "ml.list_models": READ,
-    "ml.model_info": READ,
-    "ml.predict": INFER,
-    "ml.forecast": INFER,
-    "ml.classify": INFER,
-    "ml.segment": INFER,
-    "ml.analyze": INFER,
-    "ml.drift": READ,
-    "ml.pull": MANAGE,
-    "ml.compile": MANAGE,
-    "ml.promote": MANAGE,
-    "ml.rollback": MANAGE,
-    "ml.compare": READ,
-    "ml.retrain": MANAGE,
-    "ml.list_skills": READ,
-    "ml.run_skill": INFER,
-    "ml.halt": HALT,
-    "ml.resume": HALT,
-    "ml.serving_status": READ,
+    **{i.tool: INFER for i in INTERFACE_TABLE},
+    "ml_list_models": READ,
+    "ml_model_info": READ,
+    "ml_drift": READ,
+    "ml_pull": MANAGE,
+    "ml_compile": MANAGE,
+    "ml_promote": MANAGE,
+    "ml_rollback": MANAGE,
+    "ml_compare": READ,
+    "ml_retrain": MANAGE,
+    "ml_list_skills": READ,
+    "ml_run_skill": INFER,
+    "ml_halt": HALT,
+    "ml_resume": HALT,
+    "ml_serving_status": READ,
 }
 
 BASE_SCOPE = READ

@@ -15,15 +15,6 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-Interface = Literal["predictor", "classifier", "forecaster", "segmenter", "analyzer"]
-INTERFACES: tuple[Interface, ...] = ("predictor", "classifier", "forecaster", "segmenter", "analyzer")
-TOOL_OF: dict[str, str] = {
-    "predictor": "ml.predict",
-    "classifier": "ml.classify",
-    "forecaster": "ml.forecast",
-    "segmenter": "ml.segment",
-    "analyzer": "ml.analyze",
-}
 
 Matrix = npt.NDArray[np.float64]
 # Checked records: a float64 ``Matrix`` when every feature is a number (the fast path), else an object

@@ -152,7 +152,7 @@ class RemoteModel:
     def classify(self, rows: Matrix) -> tuple[list[str], list[dict[str, float]]]:
         if self.spec.protocol != "v2":
             raise BackendError(f"{self.spec.endpoint} speaks MLflow scoring, which returns no probabilities",
-                               "call ml.predict with this version")
+                               "call ml_predict with this version")
         probs = np.asarray(self._v2(rows, ["predict_proba"])["predict_proba"], dtype=np.float64)
         probs = probs.reshape(rows.shape[0], -1)
         names = list(self.spec.classes) or [str(j) for j in range(probs.shape[1])]
@@ -229,7 +229,7 @@ _DOWN_HINT = "the serving engine may be down or overloaded; retry later, or an o
 
 def _hint(status: int) -> str:
     if status in (400, 422):
-        return "the engine refused the input: check ml.model_info for the features and their order"
+        return "the engine refused the input: check ml_model_info for the features and their order"
     if status == 404:
         return "the engine does not serve this model: check 'url' and 'model' in the version's remote spec"
     return _DOWN_HINT

@@ -173,7 +173,7 @@ async def check_drift(
     feats = loaded.info.features
     if not feats:
         raise InvalidInput(f"{stamp.name}@{stamp.version} takes no tabular features, so drift cannot be measured",
-                           "drift checks work on models called with records (ml.predict, ml.classify)")
+                           "drift checks work on models called with records (ml_predict, ml_classify)")
     s = rt.settings
     cur = to_matrix(current, feats, max_rows=s.max_rows, max_cells=s.max_cells)
     if reference is None:

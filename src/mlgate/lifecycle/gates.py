@@ -7,7 +7,7 @@ gates or tighten them but never loosen the ones the model stores. Every gate is
 evaluated, and every failure is reported with its actual value and threshold.
 
 ``require_drift_check`` reads the version's latest drift check (the ``mlgate.drift``
-tag written by ``ml.drift`` against the version's own training data): it passes when
+tag written by ``ml_drift`` against the version's own training data): it passes when
 that check found no dataset drift.
 """
 
@@ -128,7 +128,7 @@ def _drift_gate(required: bool, source: str, drift: Mapping[str, Any] | None) ->
                            reason="not required")
     if not drift:
         return GateOutcome(gate=REQUIRE_DRIFT, threshold=True, actual=None, passed=False, source=source,
-                           reason="no drift check is recorded on this version; run ml.drift on it with current data")
+                           reason="no drift check is recorded on this version; run ml_drift on it with current data")
     passed = bool(drift.get("passed"))
     score = drift.get("dataset_drift_score")
     when = drift.get("at", "?")

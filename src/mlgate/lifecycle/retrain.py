@@ -118,7 +118,7 @@ async def retrain(
     if not better:
         decisions.append(f"not promoted: it does not beat the incumbent; {info.name}@{info.version} stays in development")
     elif not promote_if_better:
-        decisions.append(f"not promoted: promote_if_better is false; promote {info.name}@{info.version} with ml.promote")
+        decisions.append(f"not promoted: promote_if_better is false; promote {info.name}@{info.version} with ml_promote")
     else:
         result = await promote(rt, info.name, info.version, "production", gates, caller=who)
         promoted, failed, promotion = result.promoted, result.failed_gates, result.model_dump(mode="json")
@@ -139,10 +139,10 @@ def _estimator(loaded: LoadedModel) -> Any:
     info = loaded.info
     if info.flavor != "sklearn" or not isinstance(loaded.impl, SklearnModel):
         raise InvalidInput(f"{info.name}@{info.version} is a {info.flavor or 'non-scikit-learn'} model",
-                           "ml.retrain refits scikit-learn models only")
+                           "ml_retrain refits scikit-learn models only")
     if is_text_pipeline(loaded.impl.est) or not info.features:
         raise InvalidInput(f"{info.name}@{info.version} takes text, not tabular features",
-                           "ml.retrain refits tabular scikit-learn models")
+                           "ml_retrain refits tabular scikit-learn models")
     return loaded.impl.est
 
 
@@ -197,7 +197,7 @@ def _register(rt: Runtime, loaded: LoadedModel, parent: ModelStamp, candidate: A
             "mlgate.data_rows": str(data.rows), "mlgate.lineage.retrained_by": by,
             "mlgate.lineage.selection_metric": metric,
             TAG_HISTORY: json.dumps([{"stage": "development", "at": now_iso(), "by": by, "previous": None,
-                                      "note": f"registered by ml.retrain from {parent.name}@{parent.version}"}])}
+                                      "note": f"registered by ml_retrain from {parent.name}@{parent.version}"}])}
     for key, value in tags.items():
         reg.client.set_model_version_tag(info.name, str(info.version), key, value)
     info.tags.update(tags)

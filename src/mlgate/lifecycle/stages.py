@@ -53,7 +53,7 @@ def model_name(model: str, version: int | None = None) -> str:
         return check_name(model)
     ref = parse_ref(model, allow_latest=True)
     if ref.source != "registry":
-        raise InvalidInput(f"{model!r} is not a registered model", "register the snapshot first (ml.pull register_as)")
+        raise InvalidInput(f"{model!r} is not a registered model", "register the snapshot first (ml_pull register_as)")
     if ref.version is not None and version is not None and ref.version != version:
         raise InvalidInput(f"model {model!r} names version {ref.version} but version is {version}",
                            f"send model={ref.name!r} and the version to change")
@@ -77,7 +77,7 @@ def _aliases(client: Any, name: str) -> tuple[dict[str, int], dict[str, str]]:
     try:
         rm = client.get_registered_model(name)
     except MlflowException:
-        raise NotFound(f"no registered model named {name!r}", "list models with ml.list_models") from None
+        raise NotFound(f"no registered model named {name!r}", "list models with ml_list_models") from None
     return {a: int(v) for a, v in (rm.aliases or {}).items()}, dict(rm.tags or {})
 
 
@@ -183,7 +183,7 @@ def _rollback(reg: MlflowResolver, who: Caller, name: str, version: int | None) 
                                   message=f"{name}@{version} already serves production; nothing changed")
         if not served_production(dict(mv.tags or {})):
             raise Refused(f"{name}@{version} never served production, so there is nothing to roll back to",
-                          "a version that has not served production goes through the gates: use ml.promote")
+                          "a version that has not served production goes through the gates: use ml_promote")
         client.set_registered_model_alias(name, "production", str(version))
         if aliases.get("staging") == version:
             client.delete_registered_model_alias(name, "staging")

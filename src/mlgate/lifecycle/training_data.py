@@ -1,4 +1,4 @@
-"""Training data for ``ml.retrain``: records in the call, or a CSV / Parquet file under MLGATE_DATA_DIR.
+"""Training data for ``ml_retrain``: records in the call, or a CSV / Parquet file under MLGATE_DATA_DIR.
 
 A path is resolved (symlinks followed) and must stay inside the data folder; with no
 data folder configured, paths are refused and only records are accepted. Features

@@ -85,7 +85,7 @@ def _parse(text: str, allow_latest: bool) -> ModelRef:
             return ModelRef(name=name, alias="latest")
         raise InvalidReference(
             f"{text!r} does not pin a version ('latest' and bare names float)",
-            f"pin it: '{name}@3' or '{name}@production'; list versions with ml.list_models",
+            f"pin it: '{name}@3' or '{name}@production'; list versions with ml_list_models",
         )
     if tail.isdigit():
         version = int(tail)
@@ -101,7 +101,7 @@ def _parse_hf(text: str) -> ModelRef:
     repo, sep, rev = text.rpartition("@")
     if not sep or not repo or not rev:
         raise InvalidReference(
-            f"'hf:{text}' has no revision", "pull it with ml.pull and use 'hf:org/repo@<commit>'"
+            f"'hf:{text}' has no revision", "pull it with ml_pull and use 'hf:org/repo@<commit>'"
         )
     if not _HF_REPO.match(repo) or ".." in repo:
         raise InvalidReference(f"{repo!r} is not a Hub repository id of the form 'org/repo'")

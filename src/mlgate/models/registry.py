@@ -27,7 +27,7 @@ from mlgate.models.resolvers import (
     MlflowResolver,
     _version_info,
 )
-from mlgate.supply.artifacts import tree_sha256
+from mlgate.artifacts import tree_sha256
 
 EXPERIMENT = "mlgate"
 SAMPLE_ROWS = 200

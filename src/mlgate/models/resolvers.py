@@ -20,7 +20,7 @@ from mlgate.config import Settings
 from mlgate.errors import BackendError, IntegrityError, NotFound
 from mlgate.interfaces.base import Feature, LoadedModel, VersionInfo
 from mlgate.models.ref import ModelRef
-from mlgate.supply.artifacts import tree_sha256
+from mlgate.artifacts import tree_sha256
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class MlflowResolver:
         from mlflow.exceptions import MlflowException
 
         if ref.source != "registry":
-            raise NotFound(f"{ref} is not a registered model", "register the pulled snapshot with ml.pull register_as")
+            raise NotFound(f"{ref} is not a registered model", "register the pulled snapshot with ml_pull register_as")
         try:
             if ref.version is not None:
                 mv = self.client.get_model_version(ref.name, str(ref.version))
@@ -107,7 +107,7 @@ class MlflowResolver:
         except Exception:
             versions = []
         if not versions:
-            return NotFound(f"no registered model named {ref.name!r}", "list models with ml.list_models")
+            return NotFound(f"no registered model named {ref.name!r}", "list models with ml_list_models")
         known = sorted({int(v.version) for v in versions})
         try:
             aliases = sorted(self.client.get_registered_model(ref.name).aliases or {})

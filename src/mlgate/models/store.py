@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import anyio
 
 from mlgate.config import Settings
 from mlgate.errors import NotFound, Refused, WrongInterface
-from mlgate.interfaces.base import TOOL_OF, LoadedModel, VersionInfo
+from mlgate.interfaces.base import LoadedModel, VersionInfo
 from mlgate.models.cache import ModelCache
 from mlgate.models.ref import ModelRef, parse_ref
 from mlgate.models.resolvers import MlflowResolver, Resolver
+from mlgate.schemas.interfaces import TOOL_OF
 from mlgate.schemas.stamp import ModelStamp
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ class ModelStore:
         self.settings = settings
         self.resolver: Resolver = resolver or MlflowResolver(settings)
         self._resolvers: dict[str, Resolver] = {"registry": self.resolver}
+        self._sources: dict[str, Callable[[], Resolver]] = {}
         self.cache: ModelCache[LoadedModel] = ModelCache(settings.cache_mb * 1024 * 1024, lambda m: m.size_bytes)
         self._listing: tuple[float, list[VersionInfo]] | None = None
         self._aliases: dict[tuple[str, str], tuple[float, VersionInfo]] = {}
@@ -43,15 +46,18 @@ class ModelStore:
     def parse(self, model: str) -> ModelRef:
         return parse_ref(model, allow_latest=self.settings.allow_latest)
 
+    def add_source(self, source: str, factory: Callable[[], Resolver]) -> None:
+        """Another source of models (``hf`` for pulled Hub snapshots), its resolver made on first use."""
+        self._sources[source] = factory
+
     def resolver_for(self, source: str) -> Resolver:
-        """The registry resolver, or the Hub snapshot resolver for ``hf:`` refs (made on first use)."""
+        """The registry resolver, or the resolver added for ``source`` (e.g. ``hf:`` refs)."""
         found = self._resolvers.get(source)
         if found is None:
-            if source != "hf":
-                raise NotFound(f"unknown model source {source!r}")
-            from mlgate.supply.hub import HubResolver
-
-            found = self._resolvers[source] = HubResolver(self.settings)
+            factory = self._sources.get(source)
+            if factory is None:
+                raise NotFound(f"unknown model source {source!r}", "use a registry reference such as 'name@3'")
+            found = self._resolvers[source] = factory()
         return found
 
     async def resolve(self, ref: ModelRef) -> VersionInfo:

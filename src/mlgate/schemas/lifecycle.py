@@ -125,4 +125,4 @@ class RetrainResult(BaseModel):
     failed_gates: list[GateOutcome] = Field(default_factory=list)
     data: RetrainData
     decisions: list[str] = Field(description="each step's decision, in order, with its reason")
-    promotion: dict[str, Any] | None = Field(default=None, description="the ml.promote result, when tried")
+    promotion: dict[str, Any] | None = Field(default=None, description="the ml_promote result, when tried")

@@ -1,4 +1,4 @@
-"""Typed results of ``ml.list_skills`` and ``ml.run_skill`` (their output schemas).
+"""Typed results of ``ml_list_skills`` and ``ml_run_skill`` (their output schemas).
 
 Fields may be added, never renamed: agents and tests outside rely on these names.
 """
@@ -28,7 +28,7 @@ class SkillSummary(BaseModel):
     digest: str = Field(description="SHA-256 of the spec file's bytes, as found now")
     locked: bool = Field(description="the digest equals the one skills.lock records for name@version")
     description: str
-    runnable: bool = Field(description="locked and valid: ml.run_skill will accept it")
+    runnable: bool = Field(description="locked and valid: ml_run_skill will accept it")
     locked_digest: str | None = Field(default=None, description="what skills.lock records (when it differs)")
     error: str | None = Field(default=None, description="why it cannot run, when it cannot")
     source: str = Field(description="'builtin:<file>' or 'custom:<file>' (MLGATE_SKILLS_DIR)")

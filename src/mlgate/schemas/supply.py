@@ -1,4 +1,4 @@
-"""Typed results of ml.pull and ml.compile (their output schemas). Fields may be added, never renamed."""
+"""Typed results of ml_pull and ml_compile (their output schemas). Fields may be added, never renamed."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class CompileResult(BaseModel):
     source: ModelStamp
     artifact: CompiledArtifact
     parity: ParityReport
-    registered: str = Field(description="the new version, 'name@N': pass it to ml.predict / ml.classify")
+    registered: str = Field(description="the new version, 'name@N': pass it to ml_predict / ml_classify")
     model: ModelStamp = Field(description="the stamp inference results on the new version will carry")
     reused: bool = Field(default=False, description="an identical compiled artifact was already registered")
     forced: bool = False

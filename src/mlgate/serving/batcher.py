@@ -281,7 +281,7 @@ class Batcher:
         except Exception as exc:
             req.error = BackendError(
                 f"{self.name} failed on this input: {type(exc).__name__}: {exc}",
-                "check the input values against ml.model_info; other requests were not affected",
+                "check the input values against ml_model_info; other requests were not affected",
             )
 
     def _split(self, batch: list[_Request], outputs: Outputs) -> None:

@@ -63,7 +63,7 @@ class Executor:
         except Exception as exc:
             breaker.failure()
             raise BackendError(f"{info.name}@{info.version} failed: {type(exc).__name__}: {exc}",
-                               "check the input against ml.model_info; the operator's log has details") from exc
+                               "check the input against ml_model_info; the operator's log has details") from exc
         breaker.success()
         return list(out), warnings
 

@@ -122,7 +122,7 @@ class Breaker:
             return f"{message} (rule '{self.rule}' is in mode warn: the call was let through)"
         probe = "a probe call is in flight; " if self.state == "half_open" else ""
         raise Unavailable(message, f"{probe}the model failed repeatedly, so calls are refused for "
-                          f"{self.cooldown_s:g} s; retry later, or see ml.serving_status (an operator "
+                          f"{self.cooldown_s:g} s; retry later, or see ml_serving_status (an operator "
                           "may roll the model back or halt it)")
 
     def success(self) -> None:
@@ -228,7 +228,7 @@ class Guards:
             if not plan.bounds:
                 return warnings
             raise InvalidInput(f"{plan.label}: rows have {n_cols} columns but the model has {plan.n_cols} "
-                               "features", "send one value per feature, in the order ml.model_info lists them")
+                               "features", "send one value per feature, in the order ml_model_info lists them")
         for b in plan.bounds if n_rows else ():
             x = rows[:, b.cols]
             bad = (x < b.lo) | (x > b.hi)
@@ -273,7 +273,7 @@ class Guards:
         return found
 
     def snapshot(self) -> dict[str, Any]:
-        """Breaker states, the rules in force and how often each fired, for ``ml.serving_status``."""
+        """Breaker states, the rules in force and how often each fired, for ``ml_serving_status``."""
         breakers = sorted(list(self._breakers.items()))  # copied at once: other threads may add
         fired = sorted(list(self.fired.items()))
         return {
@@ -294,12 +294,12 @@ def _bound_message(b: Bounds, j: int, value: float) -> tuple[str, str]:
                   "(MLGATE_RULES)")
         if std == 0:
             return (f"differs from {mean:.6g}, the only value it took in training",
-                    f"send '{name}' = {mean:.6g} (ml.model_info lists the training statistics); if other values "
+                    f"send '{name}' = {mean:.6g} (ml_model_info lists the training statistics); if other values "
                     f"are legitimate, {change}")
         z = abs(value - mean) / std
         return (f"is {z:.3g} standard deviations from its training mean {mean:.6g} (std {std:.3g}; "
                 f"threshold {rule.threshold:g})",
-                f"check the units and scale of '{name}' against the training statistics in ml.model_info; "
+                f"check the units and scale of '{name}' against the training statistics in ml_model_info; "
                 f"if such values are legitimate, {change}")
     lo, hi = float(b.lo[j]), float(b.hi[j])
     what = f"is below the minimum {lo:g}" if value < lo else f"is above the maximum {hi:g}"

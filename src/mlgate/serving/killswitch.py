@@ -35,9 +35,9 @@ def _index(halts: Iterable[Halt]) -> dict[str, Halt]:
 def halted_error(halt: Halt, model_name: str) -> Halted:
     """The error a refused call gets: who halted, when, why, and how to lift it."""
     if halt.scope == ALL:
-        what, resume = f"all model serving is halted ({model_name} was not run)", "ml.resume without a model"
+        what, resume = f"all model serving is halted ({model_name} was not run)", "ml_resume without a model"
     else:
-        what, resume = f"model '{halt.scope}' is halted", f'ml.resume {{"model": "{halt.scope}"}}'
+        what, resume = f"model '{halt.scope}' is halted", f'ml_resume {{"model": "{halt.scope}"}}'
     return Halted(
         f"{what}: halted by {halt.by} at {halt.at} because: {halt.reason}",
         f"an operator must run {resume} (scope ml:halt) before calls are served again",
@@ -72,7 +72,7 @@ class KillSwitch:
         return ALL in halts or (model_name is not None and model_name in halts)
 
     def snapshot(self) -> list[Halt]:
-        """The active halts this process honours now (for ``ml.serving_status``)."""
+        """The active halts this process honours now (for ``ml_serving_status``)."""
         return sorted(self._halts.values(), key=lambda h: (h.scope != ALL, h.scope))
 
     # -- operators ---------------------------------------------------------------

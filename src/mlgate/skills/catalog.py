@@ -190,7 +190,7 @@ def parse_skill_ref(text: str) -> tuple[str, int]:
     m = _SKILL_REF.match(text.strip()) if isinstance(text, str) else None
     if m is None:
         raise InvalidReference(f"{text!r} is not a skill reference of the form 'name@version'",
-                               "skills run at an exact version, e.g. 'regime_aware_alpha@1' (see ml.list_skills)")
+                               "skills run at an exact version, e.g. 'regime_aware_alpha@1' (see ml_list_skills)")
     return m.group(1), int(m.group(2))
 
 
@@ -202,7 +202,7 @@ def find(settings: Settings, text: str) -> tuple[SpecFile, SkillSpec]:
     if not matches:
         known = sorted(r for r in {f.ref for f in files} if r is not None)
         raise NotFound(f"no skill {name}@{version}; available: {', '.join(known) or 'none'}",
-                       "list them with ml.list_skills")
+                       "list them with ml_list_skills")
     f = matches[0]
     problem = f.lock_problem() or f.problem
     if problem is not None:
@@ -213,7 +213,7 @@ def find(settings: Settings, text: str) -> tuple[SpecFile, SkillSpec]:
 
 
 def summary(f: SpecFile) -> SkillSummary:
-    """What ``ml.list_skills`` shows of one file, runnable or not."""
+    """What ``ml_list_skills`` shows of one file, runnable or not."""
     problem = f.lock_problem() or f.problem
     spec = f.spec
     common: dict[str, Any] = {

@@ -41,7 +41,7 @@ ABOUT = "name@version -> SHA-256 of the spec file's bytes. Written by `mlgate sk
 
 
 def write_lock(directory: Path, entries: dict[str, str]) -> None:
-    from mlgate.supply.artifacts import atomic_write_bytes
+    from mlgate.artifacts import atomic_write_bytes
 
     body = {"about": ABOUT, "format": LOCK_FORMAT, "skills": dict(sorted(entries.items()))}
     atomic_write_bytes(directory / LOCK_FILE, (json.dumps(body, indent=2) + "\n").encode("utf-8"))

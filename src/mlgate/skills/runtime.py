@@ -52,13 +52,13 @@ async def run(rt: Runtime, skill: str, inputs: Any, *, caller: Caller, progress:
 def check_inputs(spec: SkillSpec, inputs: Any) -> dict[str, Any]:
     """The inputs, validated against the spec's declared types (defaults filled in)."""
     if not isinstance(inputs, dict):
-        raise InvalidInput(f"inputs of {spec.ref} must be an object", "see its input schema in ml.list_skills")
+        raise InvalidInput(f"inputs of {spec.ref} must be an object", "see its input schema in ml_list_skills")
     try:
         return spec.inputs_model().model_validate(inputs).model_dump(mode="json")
     except ValidationError as exc:
         problems = "; ".join(".".join(str(p) for p in ("inputs", *e["loc"])) + ": " + e["msg"] for e in exc.errors())
         raise InvalidInput(f"{spec.ref}: {problems}",
-                           f"it takes: {', '.join(spec.inputs) or 'no inputs'} (schema and example in ml.list_skills)"
+                           f"it takes: {', '.join(spec.inputs) or 'no inputs'} (schema and example in ml_list_skills)"
                            ) from None
 
 

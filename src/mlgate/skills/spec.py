@@ -27,6 +27,7 @@ from pydantic import (
 
 from mlgate.errors import InvalidReference, Refused
 from mlgate.models.ref import parse_ref
+from mlgate.schemas.interfaces import BY_VERB
 from mlgate.schemas.inference import (
     AnalyzeResult,
     ClassifyResult,
@@ -65,15 +66,18 @@ class Call:
     result: type[BaseModel]
 
 
-# Adding an interface (drift, when it lands) is one row here and one branch in runtime._invoke.
+# One entry per row of the interface table (schemas/interfaces.py); a new interface is a row there, its
+# arguments here and a branch in runtime._invoke.
 CALLS: dict[str, Call] = {
-    "predict": Call("ml.predict", {"features": "records"}, ("features",), PredictResult),
-    "classify": Call("ml.classify", {"features": "records"}, ("features",), ClassifyResult),
-    "forecast": Call("ml.forecast", {"history": "numbers", "horizon": "integer", "levels": "numbers"},
+    "predict": Call(BY_VERB["predict"].tool, {"features": "records"}, ("features",), PredictResult),
+    "classify": Call(BY_VERB["classify"].tool, {"features": "records"}, ("features",), ClassifyResult),
+    "forecast": Call(BY_VERB["forecast"].tool, {"history": "numbers", "horizon": "integer", "levels": "numbers"},
                      ("history", "horizon"), ForecastResult),
-    "segment": Call("ml.segment", {"series": "numbers"}, ("series",), SegmentResult),
-    "analyze": Call("ml.analyze", {"texts": "texts"}, ("texts",), AnalyzeResult),
+    "segment": Call(BY_VERB["segment"].tool, {"series": "numbers"}, ("series",), SegmentResult),
+    "analyze": Call(BY_VERB["analyze"].tool, {"texts": "texts"}, ("texts",), AnalyzeResult),
 }
+
+assert set(CALLS) == set(BY_VERB), "every interface of the table has a skill call"
 
 
 class _Strict(BaseModel):
@@ -118,7 +122,7 @@ class SkillSpec(_Strict):
     inputs: dict[Annotated[str, Field(pattern=_KEY)], InputSpec] = Field(default_factory=dict)
     steps: list[StepSpec] = Field(min_length=1, max_length=MAX_STEPS)
     outputs: dict[Annotated[str, Field(pattern=_KEY)], str] = Field(min_length=1)
-    example: dict[str, Any] | None = Field(default=None, description="inputs that work, shown by ml.list_skills")
+    example: dict[str, Any] | None = Field(default=None, description="inputs that work, shown by ml_list_skills")
     _order: list[int] = PrivateAttr(default_factory=list)
 
     @property

@@ -1,4 +1,4 @@
-"""ml.compile: a registered version → a compiled artifact, checked for parity, registered as a new version.
+"""ml_compile: a registered version → a compiled artifact, checked for parity, registered as a new version.
 
 Source kinds: scikit-learn (skl2onnx), ONNX (int8/fp16 only) and PyTorch models saved
 by ``mlflow.pytorch`` (ONNX, TorchScript; int8/fp16 via ONNX). The new version keeps
@@ -131,7 +131,7 @@ async def compile_version(rt: Runtime, req: CompileRequest, *, caller: Caller, p
         caller.require_admin("force on ml_compile")
     tol = tolerance_for(req, caller)
     if rt.models.parse(req.model).source != "registry":
-        raise InvalidInput("ml.compile works on registered versions", "pull with register_as, then compile it")
+        raise InvalidInput("ml_compile works on registered versions", "pull with register_as, then compile it")
     loaded, stamp = await rt.models.acquire(req.model)
     kind = source_kind(loaded)
     await progress(0, 3, f"converting {stamp.name}@{stamp.version} ({kind}) to {req.target}")

@@ -1,4 +1,4 @@
-"""Conversions behind ml.compile; every heavy library is imported inside the function that needs it.
+"""Conversions behind ml_compile; every heavy library is imported inside the function that needs it.
 
 scikit-learn → ONNX with skl2onnx (a float64 graph when ONNX Runtime can run one, which
 keeps linear models and MLPs exact; float32 otherwise, e.g. tree ensembles); PyTorch →

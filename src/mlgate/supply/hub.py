@@ -1,7 +1,7 @@
 """Serving pulled snapshots: the resolver behind ``hf:org/repo@<revision>`` references.
 
 It reads the pull cache only and never touches the network: a snapshot must have been
-pulled with ``ml.pull`` (scope ``ml:manage``) before an inference tool can use it. A tag
+pulled with ``ml_pull`` (scope ``ml:manage``) before an inference tool can use it. A tag
 or branch resolves to the commit it pointed at when it was pulled. Each snapshot is
 one version named ``hf:org/repo@<commit>`` (version 0); its ``sha256`` is the digest
 of the served model file (for an ONNX or skops file, the Hub's own LFS SHA-256).
@@ -49,7 +49,7 @@ class HubResolver:
         if manifest is None:
             raise NotFound(
                 f"hf:{ref.name}@{ref.alias} has not been pulled into this server's cache",
-                "pull it first with ml.pull (scope ml:manage), then use the commit it returns",
+                "pull it first with ml_pull (scope ml:manage), then use the commit it returns",
             )
         return self._info(manifest)
 
@@ -72,7 +72,7 @@ class HubResolver:
         repo, _, commit = info.name.removeprefix("hf:").rpartition("@")
         manifest = self._manifest(repo, commit)
         if manifest is None:
-            raise NotFound(f"{info.name} is no longer in the pull cache", "pull it again with ml.pull")
+            raise NotFound(f"{info.name} is no longer in the pull cache", "pull it again with ml_pull")
         return served.load(self.store.files_dir(repo, commit), manifest, info)
 
     def list_versions(self) -> list[VersionInfo]:

@@ -1,4 +1,4 @@
-"""The parity check of ml.compile: source and compiled artifact on the same rows, side by side.
+"""The parity check of ml_compile: source and compiled artifact on the same rows, side by side.
 
 Rows come from the caller's ``data``, else the version's training sample (recorded at
 registration), else draws from its per-feature training statistics. An element passes

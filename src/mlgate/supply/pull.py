@@ -1,4 +1,4 @@
-"""ml.pull: a Hub repository at an exact revision → a verified snapshot in the pull cache.
+"""ml_pull: a Hub repository at an exact revision → a verified snapshot in the pull cache.
 
 Order of checks, each before anything it protects: reference syntax and the
 allow-list (no network yet) → the revision (a branch floats: refused unless

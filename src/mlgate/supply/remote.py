@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.errors import BackendError, IntegrityError, MlgateError, NotFound, Refused
-from mlgate.supply.artifacts import safe_join
+from mlgate.artifacts import safe_join
 from mlgate.supply.store import ManifestFile, RemoteFile
 from mlgate.supply.worker import Stopped
 

@@ -21,7 +21,7 @@ from mlgate.config import Settings
 from mlgate.errors import IntegrityError, InvalidInput, NotFound
 from mlgate.interfaces.base import Feature, LoadedModel, VersionInfo
 from mlgate.schemas.supply import PullResult
-from mlgate.supply.artifacts import file_sha256, safe_join
+from mlgate.artifacts import file_sha256, safe_join
 from mlgate.supply.store import Manifest
 
 
@@ -156,7 +156,7 @@ def register(settings: Settings, name: str, files_dir: Path, manifest: Manifest,
     s = pick(files_dir, manifest)
     if s.kind == "transformers":
         raise InvalidInput("transformers snapshots are served directly, not registered",
-                           f"call ml.analyze with 'hf:{manifest.repo_id}@{manifest.commit}'")
+                           f"call ml_analyze with 'hf:{manifest.repo_id}@{manifest.commit}'")
     if s.config:
         verify(files_dir, manifest, s.config)
     file_sha256, _ = verify(files_dir, manifest, s.files)
@@ -174,7 +174,7 @@ def register(settings: Settings, name: str, files_dir: Path, manifest: Manifest,
 
 
 async def register_pulled(settings: Settings, result: PullResult, name: str) -> None:
-    """``register_as`` of ml.pull: registers the pulled snapshot and notes the new version on ``result``."""
+    """``register_as`` of ml_pull: registers the pulled snapshot and notes the new version on ``result``."""
     import anyio
 
     from mlgate.models.ref import check_name

@@ -18,8 +18,7 @@ from mlgate.serving.runtime import Runtime
 ModelArg = Annotated[
     str,
     Field(
-        description="A pinned model reference: 'name@3', 'models:/name/3' or 'name@production' (an alias). "
-        "'latest' and bare names are refused.",
+        description="A pinned model: 'name@3' or 'name@production'.",
         examples=["demo-regressor@1", "demo-regressor@production"],
         max_length=300,
     ),

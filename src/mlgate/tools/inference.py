@@ -20,7 +20,7 @@ from mlgate.tools.context import ModelArg, runtime
 Records = Annotated[
     list[dict[str, Any]],
     Field(
-        description="One object per row, keys = the version's feature names (see ml.model_info), values = numbers.",
+        description="One object per row, keys = the version's feature names (see ml_model_info), values = numbers.",
         examples=[[{"age": 0.04, "sex": 0.05, "bmi": 0.06, "bp": 0.02, "s1": -0.04,
                     "s2": -0.03, "s3": -0.04, "s4": -0.0, "s5": 0.02, "s6": -0.02}]],
         min_length=1,
@@ -60,7 +60,7 @@ async def forecast(
     """Run a Forecaster: history + horizon → point forecast with lower/upper bounds per interval level.
 
     Example: {"model": "demo-forecaster@1", "history": [ …at least two seasons… ], "horizon": 12,
-    "levels": [0.8, 0.95]}. ml.model_info on the model gives a full example history.
+    "levels": [0.8, 0.95]}. ml_model_info on the model gives a full example history.
     """
     return await inference.forecast(runtime(ctx), model, history, horizon, levels)
 

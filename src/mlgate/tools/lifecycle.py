@@ -24,16 +24,16 @@ ModelName = Annotated[
     Field(description="The registered model's name, e.g. 'demo-regressor'.", examples=["demo-regressor"],
           max_length=300),
 ]
-Version = Annotated[int, Field(description="A version number of that model (see ml.list_models).", ge=1)]
+Version = Annotated[int, Field(description="A version number of that model (see ml_list_models).", ge=1)]
 Gates = Annotated[
     dict[str, float | bool] | None,
-    Field(description="Extra gates for this call: 'min_<metric>', 'max_<metric>' (e.g. min_r2, max_mae) and "
-          "'require_drift_check'. They add to the gates stored on the model; the stricter threshold wins.",
+    Field(description="Extra gates: 'min_<metric>', 'max_<metric>' (e.g. min_r2) or 'require_drift_check'; "
+          "added to the model's stored gates, the stricter wins.",
           examples=[{"min_r2": 0.4, "max_mae": 50, "require_drift_check": True}]),
 ]
 Records = Annotated[
     list[dict[str, Any]],
-    Field(description="One object per row, keys = the version's feature names (see ml.model_info).", min_length=1),
+    Field(description="One object per row, keys = the version's feature names (see ml_model_info).", min_length=1),
 ]
 
 
@@ -47,11 +47,10 @@ async def promote(
     force: Annotated[bool, Field(description="Promote even if gates fail. Needs the ml:admin scope; the "
                                  "skipped gates, who and when are recorded on the version.")] = False,
 ) -> PromoteResult:
-    """Promote a version to staging or production, if it passes its gates.
+    """Promote a version to staging or production if it passes its gates.
 
-    Promoting to production moves the 'production' alias (name@production serves it on the next call)
-    and archives the version that held it. When a gate fails nothing changes: the result has
-    promoted=false and lists every failing gate with its actual value and threshold.
+    Production moves the 'production' alias and archives the previous holder. A failing gate changes
+    nothing: promoted=false with each gate's actual value and threshold.
     Example: {"model": "demo-regressor", "version": 2, "to": "production", "gates": {"min_r2": 0.4}}.
     """
     return await lifecycle.promote(runtime(ctx), model, version, to, gates, force, caller=caller(ctx))
@@ -66,7 +65,7 @@ async def rollback(
     """Restore a version that served production before, and archive the current production version.
 
     Not gated (it is the way back), but only versions that served production can be restored; anything
-    else goes through ml.promote. Example: {"model": "demo-regressor", "version": 1}.
+    else goes through ml_promote. Example: {"model": "demo-regressor", "version": 1}.
     """
     return await lifecycle.rollback(runtime(ctx), model, version, caller=caller(ctx))
 
@@ -92,13 +91,10 @@ async def check_drift(
     reference: Annotated[list[dict[str, Any]] | None, Field(
         description="Records to compare against instead of the version's stored training sample.")] = None,
 ) -> DriftResult:
-    """Check whether current data has drifted from a version's training data, feature by feature.
+    """Check whether current data drifted from a version's training data, feature by feature (PSI and KS).
 
-    Per feature: population stability index and a two-sample Kolmogorov-Smirnov test; the dataset
-    drifts when at least half of the features drift (thresholds are in the result). Send at least
-    10 rows. A check against the version's own training data is recorded on it, which the
-    'require_drift_check' promotion gate reads. Example: {"model": "demo-regressor@production",
-    "current": [{"age": 0.04, "sex": 0.05, …}, …]}.
+    Send at least 10 rows. With ml:manage, a check against the training data is recorded on the version
+    for the 'require_drift_check' gate. Example: {"model": "demo-regressor@production", "current": [{…}, …]}.
     """
     return await drift.check_drift(runtime(ctx), model, current, reference, caller=caller(ctx))
 
@@ -118,11 +114,9 @@ async def retrain(
     metric: Annotated[str | None, Field(description="Metric that decides 'better': r2 (default), mae or rmse "
                                         "for regressors; accuracy (default) or f1_macro for classifiers.")] = None,
 ) -> RetrainResult:
-    """Retrain a scikit-learn model on new data and promote the result only if it is better and gated.
+    """Refit a scikit-learn model on new data; register the candidate; promote it only if better and gated.
 
-    Checks drift of the new data, refits a clone of the incumbent's estimator, scores incumbent and
-    candidate on the same holdout, registers the candidate (development) with metrics and lineage, and
-    promotes it only if it wins and passes the gates. Every decision is explained in 'decisions'.
+    Checks drift of the data, scores incumbent and candidate on one holdout; 'decisions' explains each step.
     Example: {"model": "demo-regressor@production", "data": "batches/2026-11.csv", "target": "progression"}.
     """
     async def progress(done: float, total: float | None, message: str | None) -> None:

@@ -25,16 +25,14 @@ async def halt(
 ) -> HaltResult:
     """Kill switch: stop serving one model, or (without `model`) all inference and skill runs.
 
-    From the moment this returns no new prediction is served for what it covers, in this process
-    and (within one second) in every replica sharing the state database; queued requests are refused
-    with who halted, when and why. Lifecycle tools keep working so you can roll back.
-    Example: {"model": "demo-regressor", "reason": "bad outputs after deploy"}.
+    Holds from the moment it returns, in every replica within a second; refused callers see who, when
+    and why. Lifecycle tools keep working. Example: {"model": "demo-regressor", "reason": "bad outputs"}.
     """
     return await status.halt(runtime(ctx), model, reason, caller=caller(ctx))
 
 
 async def resume(ctx: Context[Any, Any], model: ScopeArg = None) -> ResumeResult:
-    """Lift a halt set by ml.halt: the one on `model`, or (without `model`) the halt of all serving."""
+    """Lift a halt set by ml_halt: the one on `model`, or (without `model`) the halt of all serving."""
     return await status.resume(runtime(ctx), model, caller=caller(ctx))
 
 

@@ -1,4 +1,4 @@
-"""Supply-chain tools: ml.pull (Hub → verified snapshot) and ml.compile (version → faster, verified artifact)."""
+"""Supply-chain tools: ml_pull (Hub → verified snapshot) and ml_compile (version → faster, verified artifact)."""
 
 from __future__ import annotations
 
@@ -30,15 +30,14 @@ async def pull(
     register_as: Annotated[str | None, Field(description="Also register the snapshot's model file as a new "
                                              "version of this registered model name.", max_length=128)] = None,
     allow_floating: Annotated[bool, Field(description="Admin only: allow a branch name as revision.")] = False,
-    allow_pickle: Annotated[bool, Field(description="Admin only: allow pickle-based files (.bin, .pt, .pkl, "
-                                        ".ckpt, .joblib), which can run code when loaded.")] = False,
+    allow_pickle: Annotated[bool, Field(description="Admin only: allow pickle-based files (code when loaded).")]
+    = False,
 ) -> PullResult:
-    """Bring a model in from the Hugging Face Hub at an exact revision, with every file's digest verified.
+    """Bring a model in from the Hugging Face Hub at an exact revision, every file's digest verified.
 
-    Only repositories on the operator's allow-list can be pulled. Pickle-based files are refused (prefer
-    safetensors/ONNX). The result gives the commit, each file's sha256 and a reference to serve it with:
-    e.g. {"repo_id": "acme/iris-onnx", "revision": "v1", "register_as": "iris-onnx"} then
-    ml.classify with {"model": "hf:acme/iris-onnx@<commit>", ...} or {"model": "iris-onnx@<N>", ...}.
+    Only allow-listed repositories; pickle-based files are refused. Serve the result as
+    'hf:org/repo@<commit>' or, with register_as, 'name@<N>'.
+    Example: {"repo_id": "acme/iris-onnx", "revision": "<40-hex commit>", "register_as": "iris-onnx"}.
     """
     from mlgate.supply.pull import PullRequest
     from mlgate.supply.pull import pull as do_pull
@@ -69,12 +68,10 @@ async def compile(
                                              "the target's default needs ml:admin.", gt=0, le=1.0)] = None,
     force: Annotated[bool, Field(description="Admin only: register even when parity fails.")] = False,
 ) -> CompileResult:
-    """Compile a registered version into a faster artifact, check it against the source, register it.
+    """Compile a version into a faster artifact, check parity against the source, register it.
 
-    The compiled artifact and the source run on the same rows (the version's training sample, or `data`);
-    beyond tolerance it is refused. On success it is registered as a new version of the same model with
-    lineage (compiled_from, format) and serves through ml.predict / ml.classify with its own sha256.
-    Example: {"model": "demo-classifier@1", "target": "onnx"} → "registered": "demo-classifier@2".
+    Both run on the same rows (training sample or `data`); beyond tolerance it is refused. The result is
+    a new version with lineage and its own sha256. Example: {"model": "demo-classifier@1", "target": "onnx"}.
     """
     from mlgate.supply.compile import CompileRequest, compile_version
 

@@ -1,0 +1,72 @@
+"""Argument errors as advice: which argument, what was expected, a valid example.
+
+pydantic's own text (``1 validation error for predictArguments … [type=missing,
+input_value=…] … https://errors.pydantic.dev/…``) names internal classes, echoes the
+caller's data and links to pydantic's docs. An agent needs the argument's name, what it
+should be, and arguments it can copy.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+MAX_PROBLEMS = 5
+
+_EXPECTED = {
+    "missing": "is required",
+    "extra_forbidden": "is not an argument of this tool",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "finite_number": "must be a finite number",
+}
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "the arguments"
+
+
+def _expected(err: Any) -> str:
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    if kind in _EXPECTED:
+        return _EXPECTED[kind]
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected', 'the listed values')}"
+    if kind in ("too_short", "too_long"):
+        limit = ctx.get("min_length", ctx.get("max_length"))
+        side = "at least" if kind == "too_short" else "at most"
+        return f"must have {side} {limit} item(s)"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        return f"must be at least {ctx.get('min_length')} characters"
+    for key, word in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<")):
+        if key in ctx:
+            return f"must be {word} {ctx[key]}"
+    return str(err.get("msg", "is not valid")).split("[", 1)[0].strip().lower()
+
+
+def argument_advice(tool: str, exc: ValidationError, example: dict[str, Any]) -> tuple[str, str]:
+    """(message, hint) for an ``InvalidInput`` from the validation errors of ``tool``'s arguments."""
+    problems = []
+    for err in exc.errors(include_url=False, include_input=False)[:MAX_PROBLEMS]:
+        problems.append(f"'{_where(tuple(err['loc']))}' {_expected(err)}")
+    more = len(exc.errors()) - MAX_PROBLEMS
+    message = f"{tool}: " + "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
+    hint = f"a valid call: {json.dumps(example)}" if example else "call it with no arguments"
+    return message, hint

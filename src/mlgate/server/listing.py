@@ -1,0 +1,85 @@
+"""A lean ``tools/list``: schemas that carry the contract without prose.
+
+Tool schemas are paid for in every conversation's context and clients cap them. The
+listing keeps what an agent acts on — each tool's description (with one example), its
+arguments with their descriptions, types and limits, and the shape of its result — and
+drops what pydantic adds for humans reading code: auto-generated titles, per-field prose
+and examples in output schemas, and the inner structure of nested result objects (their
+required fields stay listed; their types are documented in the README and validated on the
+server).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from mcp_types import Tool
+
+_PROSE = ("title", "description", "examples", "default")
+
+
+def _strip(node: Any, drop: tuple[str, ...], *, names: bool = False) -> Any:
+    """``node`` without the keys in ``drop``; the keys of a ``properties`` map are field names, kept."""
+    if isinstance(node, dict):
+        return {k: _strip(v, drop, names=(k == "properties" and not names)) for k, v in node.items()
+                if names or k not in drop}
+    if isinstance(node, list):
+        return [_strip(v, drop) for v in node]
+    return node
+
+
+def _shallow(node: Any, defs: dict[str, Any]) -> Any:
+    """References to nested result objects become an object type naming their required fields."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            target = defs.get(ref.rsplit("/", 1)[-1], {})
+            required = target.get("required")
+            return {"type": "object", "required": required} if required else {"type": "object"}
+        return {k: _shallow(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_shallow(v, defs) for v in node]
+    return node
+
+
+def _compact(node: Any, *, names: bool = False) -> Any:
+    """Equivalent, shorter JSON Schema: ``anyOf [{type: T}, {type: null}]`` → ``type: [T, null]``;
+    defaults that say nothing (null, ``additionalProperties: true``) dropped."""
+    if isinstance(node, list):
+        return [_compact(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if names:
+        return {k: _compact(v) for k, v in node.items()}
+    out = {k: _compact(v, names=(k == "properties")) for k, v in node.items()
+           if not (k == "default" and v is None) and not (k == "additionalProperties" and v is True)}
+    options = out.get("anyOf")
+    if isinstance(options, list) and all(isinstance(o, dict) and set(o) == {"type"} for o in options):
+        out.pop("anyOf")
+        out["type"] = [o["type"] for o in options]
+    return out
+
+
+def lean_input(schema: dict[str, Any]) -> dict[str, Any]:
+    out = _strip(schema, ("title",))
+    for prop in out.get("properties", {}).values():
+        prop.pop("examples", None)  # the tool's description carries one example for all its arguments
+    return dict(_compact(out))
+
+
+def lean_output(schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not schema:
+        return schema
+    out = _compact(_strip(_shallow({k: v for k, v in schema.items() if k != "$defs"}, schema.get("$defs", {})), _PROSE))
+    for name, prop in out.get("properties", {}).items():  # each field: its type (and an object's required fields)
+        out["properties"][name] = {k: v for k, v in prop.items() if k in ("type", "required", "anyOf")}
+    return dict(out)
+
+
+def lean_tool(tool: Tool) -> Tool:
+    return tool.model_copy(update={
+        "description": inspect.cleandoc(tool.description or ""),
+        "input_schema": lean_input(tool.input_schema),
+        "output_schema": lean_output(tool.output_schema),
+    })

@@ -1,0 +1,79 @@
+"""The layering of DESIGN.md, kept by a test: imports point down the house, never up.
+
+    cli, commands                      operator commands (argparse, printing)
+    server                             the tool list, transports, HTTP app, auth middleware
+    tools                              thin typed tool functions
+    lifecycle, skills, supply, demo    use cases
+    serving                            runtime, executor, kill switch, guards, ledger hand-off
+    models                             references, the model store, registry client
+    interfaces                         Protocols and one adapter per flavor
+    state, auth                        state database; token verification, scopes, Caller
+    schemas, errors, config, artifacts what the wire carries; the error tree; settings; digests and files
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "mlgate"
+LAYERS: list[set[str]] = [
+    {"schemas", "errors", "config", "artifacts", "__init__"},
+    {"state", "auth"},
+    {"interfaces"},
+    {"models"},
+    {"serving"},
+    {"lifecycle", "skills", "supply", "demo"},
+    {"tools"},
+    {"server"},
+    {"cli", "commands", "__main__"},
+]
+LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}
+
+
+def _package(module: str) -> str:
+    """``mlgate.serving.runtime`` → ``serving``; ``mlgate.__version__`` (an attribute) → ``__init__``."""
+    name = module.split(".")[1] if module.count(".") else "__init__"
+    return name if name in LEVEL else "__init__"
+
+
+def _imports(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mlgate"):
+            if node.module == "mlgate":
+                found += [f"mlgate.{a.name}" for a in node.names]
+            else:
+                found.append(node.module)
+        elif isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.startswith("mlgate.")]
+    return found
+
+
+def test_every_package_has_a_layer() -> None:
+    tops = {p.stem if p.is_file() else p.name for p in SRC.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()}
+    assert tops <= set(LEVEL), f"place these in LAYERS: {sorted(tops - set(LEVEL))}"
+
+
+def test_imports_point_down() -> None:
+    upward = []
+    for path in SRC.rglob("*.py"):
+        here = path.relative_to(SRC).parts[0].removesuffix(".py")
+        for module in _imports(path):
+            there = _package(module)
+            if LEVEL[there] > LEVEL[here]:
+                upward.append(f"{path.relative_to(SRC)} imports {module} ({there} is above {here})")
+    assert not upward, "\n".join(upward)
+
+
+def test_schemas_import_nothing_of_mlgate_but_the_error_tree() -> None:
+    for path in (SRC / "schemas").glob("*.py"):
+        others = [m for m in _imports(path) if not m.startswith(("mlgate.schemas", "mlgate.errors"))]
+        assert not others, f"{path.name}: {others}"
+
+
+def test_domain_never_imports_tools_or_server() -> None:
+    for pkg in ("models", "serving", "skills", "supply", "interfaces", "state", "lifecycle"):
+        for path in (SRC / pkg).rglob("*.py"):
+            bad = [m for m in _imports(path) if _package(m) in ("tools", "server", "commands", "cli")]
+            assert not bad, f"{path.relative_to(SRC)}: {bad}"
