@@ -71,6 +71,13 @@ def _models_actions(msub: Any) -> None:
                     help='served elsewhere: {"protocol": "v2"|"mlflow", "url": …, "model": …, "timeout_s": 5}')
     mr.add_argument("--features", default=None, help="with --remote: feature names in the engine's column order")
     mr.add_argument("--interfaces", default=None, help="with --remote: e.g. predictor,classifier")
+    mr.add_argument("--admit", action="store_true",
+                    help="the artifact runs code when loaded (a pickle): you reviewed it; admit it at its digest")
+    ma = msub.add_parser("admit", help="admit the code in a version's artifact (pickle, TorchScript) at its "
+                         "current digest, after reviewing it; recorded with who and when")
+    ma.add_argument("model")
+    ma.add_argument("version", type=int)
+    ma.add_argument("--revoke", action="store_true", help="withdraw the admission")
     mp = msub.add_parser("promote", help="promote a version to production (default) or staging, gated")
     mp.add_argument("model")
     mp.add_argument("version", type=int)

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     skills_dir: Path | None = None
     rules: Path | None = None
     data_dir: Path | None = None
+    # registered-model name patterns whose code-bearing artifacts load without an admission (off: empty)
+    trusted_models: Annotated[list[str], NoDecode] = Field(default_factory=list)
     batching: Literal["auto", "on", "off"] = "auto"
     batch_max_size: int = Field(default=64, ge=1)
     batch_max_wait_ms: float = Field(default=2.0, ge=0)
@@ -54,7 +56,7 @@ class Settings(BaseSettings):
     max_rows: int = Field(default=10_000, ge=1)
     max_cells: int = Field(default=1_000_000, ge=1)
 
-    _split_lists = field_validator("stdio_scopes", "pull_allowlist", "allowed_hosts", "cors_origins",
+    _split_lists = field_validator("stdio_scopes", "trusted_models", "pull_allowlist", "allowed_hosts", "cors_origins",
                                    mode="before")(_split)
 
     @field_validator("home", mode="after")

@@ -136,9 +136,9 @@ def _forecaster(reg: Registrar) -> None:
     reg.register_run(
         "demo-forecaster", info.model_uri or f"runs:/{run.info.run_id}/model", alias="production"
     )
-    reg.client.update_registered_model(
+    reg.registry.describe_model(
         "demo-forecaster",
-        description="Monthly SARIMAX(1,0,0)(0,1,1,12) from statsmodels; conditions on the "
+        "Monthly SARIMAX(1,0,0)(0,1,1,12) from statsmodels; conditions on the "
         "caller's history (at least 24 months) with its fitted parameters, intervals from get_forecast.",
     )
 
@@ -220,7 +220,7 @@ BUILDERS: dict[str, Callable[[Registrar], None]] = {
 
 def seed_demo(settings: Settings, echo: Callable[[str], Any] = print) -> list[str]:
     """Register every demo model that is not there yet; returns the names registered now."""
-    reg = Registrar(settings)
+    reg = Registrar(settings, admit_by="mlgate demo")  # the demo's own models, built in this process
     made = []
     for name, build in BUILDERS.items():
         if reg.exists(name, 1):

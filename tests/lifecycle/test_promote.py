@@ -20,12 +20,11 @@ Two = tuple[str, VersionInfo, VersionInfo]
 
 
 def tags(settings: Settings, name: str, version: int) -> dict[str, str]:
-    return dict(MlflowResolver(settings).client.get_model_version(name, str(version)).tags)
+    return MlflowResolver(settings).registry.version(name, version).tags
 
 
 def aliases(settings: Settings, name: str) -> dict[str, int]:
-    rm = MlflowResolver(settings).client.get_registered_model(name)
-    return {a: int(v) for a, v in rm.aliases.items()}
+    return MlflowResolver(settings).registry.aliases(name)
 
 
 async def test_promotion_with_passing_gates_moves_production_and_serving_follows(

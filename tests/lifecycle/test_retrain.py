@@ -213,5 +213,5 @@ async def test_bad_retrain_requests_refused(client: Any, settings: Settings, inc
     base = {"model": f"{incumbent}@1", "data": drifted_batch(40), "target": "y"}
     err, msg = await call(client, "ml_retrain", {**base, **args})
     assert err and needle in msg, msg
-    versions = MlflowResolver(settings).client.search_model_versions(f"name='{incumbent}'")
-    assert [int(v.version) for v in versions] == [1]  # refused before anything was registered
+    versions = MlflowResolver(settings).registry.versions(incumbent)
+    assert [v.version for v in versions] == [1]  # refused before anything was registered

@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 from mcp import Client
 
+from mlgate.artifacts import tree_sha256
 from mlgate.config import Settings
-from mlgate.errors import IntegrityError, InvalidInput
+from mlgate.errors import IntegrityError, InvalidInput, Refused
 from mlgate.models.ref import parse_ref
 from mlgate.models.registry import Registrar
-from mlgate.models.resolvers import TAG_SHA, MlflowResolver
+from mlgate.models.resolvers import MlflowResolver
+from mlgate.models.tags import TAG_SHA
 from mlgate.server.app import build_server
 from mlgate.serving import inference
 from mlgate.serving.runtime import Runtime
@@ -50,7 +52,9 @@ async def test_tampered_artifact_refused_naming_both_digests(settings: Settings)
     assert info.sha256 is not None and f"recorded {info.sha256}" in msg and "found " in msg
 
 
-async def test_plain_mlflow_version_serves_and_gets_its_digest_recorded(settings: Settings) -> None:
+async def test_plain_mlflow_version_serves_under_its_digest_without_writing_to_the_registry(
+    settings: Settings,
+) -> None:
     import mlflow
     import mlflow.sklearn
 
@@ -59,22 +63,22 @@ async def test_plain_mlflow_version_serves_and_gets_its_digest_recorded(settings
     with mlflow.start_run(experiment_id=reg.experiment_id()):
         mlflow.sklearn.log_model(est, name="model", registered_model_name="plain-model")
     resolver = MlflowResolver(settings)
-    mv = resolver.client.get_model_version("plain-model", "1")
-    assert TAG_SHA not in mv.tags
+    before = resolver.registry.version("plain-model", 1).tags
+    assert TAG_SHA not in before
 
     async with Client(build_server(Runtime(settings))) as c:
         err, out = await call(c, "ml_predict", {"model": "plain-model@1", "features": [{"f0": 1.0, "f1": 1.0,
                                                                                         "f2": 1.0}]})
     assert not err, out
     assert abs(out["predictions"][0] - 6.0) < 1e-6
-    recorded = resolver.client.get_model_version("plain-model", "1").tags[TAG_SHA]
-    assert recorded == out["model"]["sha256"]
-
-    # recorded on first load, verified after
+    assert resolver.registry.version("plain-model", 1).tags == before  # serving writes nothing to the registry
     path = resolver.local_path(resolver.resolve(parse_ref("plain-model@1")))
+    assert out["model"]["sha256"] == tree_sha256(path)[0]  # the stamp names the artifact that ran
+
+    # a skops artifact runs no code: changed, it serves under its new digest, which the stamp shows
     (path / "MLmodel").write_text((path / "MLmodel").read_text() + "\n# changed\n")
-    with pytest.raises(IntegrityError):
-        await inference.predict(Runtime(settings), "plain-model@1", [{"f0": 1.0, "f1": 1.0, "f2": 1.0}])
+    changed = await inference.predict(Runtime(settings), "plain-model@1", [{"f0": 1.0, "f1": 1.0, "f2": 1.0}])
+    assert changed.model.sha256 == tree_sha256(path)[0] != out["model"]["sha256"]
 
 
 async def test_concurrent_first_calls_load_once(settings: Settings) -> None:
@@ -120,5 +124,5 @@ async def test_untrusted_skops_types_refused(settings: Settings, tmp_path: Path)
 
     f = tmp_path / "model.skops"
     sio.dump({"x": subprocess.Popen}, f)  # a callable that runs programs: never trusted
-    with pytest.raises(IntegrityError, match="does not trust"):
+    with pytest.raises(Refused, match="does not trust"):
         load_estimator(tmp_path, {"pickled_model": "model.skops", "serialization_format": "skops"})

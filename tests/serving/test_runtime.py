@@ -147,7 +147,7 @@ async def test_alias_ttl_reuses_answers_and_forgets_them_on_promotion(tmp_path: 
     row = [{"a": 2.0, "b": 3.0}]
     first = await inference.predict(rt, "rt-alias@production", row)
     assert first.model.version == v1.version
-    reg.client.set_registered_model_alias("rt-alias", "production", str(v2.version))  # moved elsewhere
+    reg.registry.set_alias("rt-alias", "production", v2.version)  # moved elsewhere
     cached = await inference.predict(rt, "rt-alias@production", row)
     assert cached.model.version == v1.version  # within the TTL, as configured
     await lifecycle.promote(rt, "rt-alias", v2.version, "production", force=False, caller=rt.local_caller())

@@ -188,7 +188,7 @@ async def test_a_halt_of_one_model_stops_the_step_that_would_run_it(client: Any,
 
 async def test_each_step_needs_the_callers_scope(rt: Runtime) -> None:
     reader = Caller("reader", "reader", "memory", frozenset({"ml:read"}))
-    with pytest.raises(InsufficientScope, match=r"step 'regime' failed: ml\.classify .*needs the scope 'ml:infer'"):
+    with pytest.raises(InsufficientScope, match=r"step 'regime' failed: ml_classify .*needs the scope 'ml:infer'"):
         await skill_runtime.run(rt, "regime_aware_alpha@1", {"market": [BULL_MARKET], "stocks": STOCKS},
                                 caller=reader)
     assert [r.status for r in _runs(rt)] == ["error"]

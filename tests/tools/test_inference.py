@@ -36,7 +36,7 @@ async def test_every_tool_in_memory(client: Any) -> None:
         ([{**DIABETES_ROW, "bmi": "0.06"}], "feature 'bmi': expected a number, got str"),
         ([{**DIABETES_ROW, "bmi": True}], "feature 'bmi': expected a number, got bool"),
         ([{**DIABETES_ROW, "bmi": None}], "feature 'bmi': expected a number, got NoneType"),
-        ([DIABETES_ROW, "row"], "features.1"),
+        ([DIABETES_ROW, "row"], "'features[1]' must be an object"),
         ([DIABETES_ROW] * 10_001, "more than the limit of 10000"),
     ],
 )

@@ -191,7 +191,7 @@ def _gates(rt: Runtime, args: argparse.Namespace) -> int:
         gates = {} if args.clear else parse_gate_args(args.gate)
         _audited(rt, "gates", {"model": args.model, "stage": args.stage, "gates": gates},
                  lambda: set_gates(rt, args.model, args.stage, gates))
-    tags = dict(rt.models.registry.client.get_registered_model(model_name(args.model)).tags or {})
+    tags = rt.models.registry.model_tags(model_name(args.model))
     rows = [[stage, key, _num(value)] for stage in gating.GATED_STAGES
             for key, value in sorted(gating.stored_gates(tags, stage).items())]
     print(table(["stage", "gate", "threshold"], rows) if rows else f"{args.model}: no stored gates")
@@ -201,7 +201,7 @@ def _gates(rt: Runtime, args: argparse.Namespace) -> int:
 def _register(rt: Runtime, args: argparse.Namespace) -> int:
     from mlgate.models.registry import Registrar
 
-    reg = Registrar(rt.settings)
+    reg = Registrar(rt.settings, admit_by=operator() if getattr(args, "admit", False) else None)
     src = args.source
     if getattr(args, "remote", None):
         feats = [f for f in (args.features or "").replace(",", " ").split() if f]
@@ -219,7 +219,47 @@ def _register(rt: Runtime, args: argparse.Namespace) -> int:
     return 0
 
 
+def operator() -> str:
+    """Who admits at this shell: the login name, recorded with every admission."""
+    import getpass
+
+    return f"{getpass.getuser()} (mlgate models)"
+
+
+def _admit(rt: Runtime, args: argparse.Namespace) -> int:
+    """Admit (or ``--revoke``) the code in one version's artifact, at the digest it has now."""
+    from mlgate.artifacts import tree_sha256
+    from mlgate.lifecycle.stages import model_name
+    from mlgate.models.admission import code_in
+    from mlgate.models.loader import read_mlmodel
+
+    name = model_name(args.model)
+    resolver = rt.models.mlflow
+    info = resolver.registry.version(name, args.version)
+    if args.revoke:
+        done = rt.admissions.revoke(name, args.version)
+        print(f"{name}@{args.version}: admission {'revoked' if done else 'was not recorded'}")
+        return 0
+    path = resolver.local_path(info)
+    digest, _ = tree_sha256(path)
+    code = code_in(path, read_mlmodel(path))
+    if not code:
+        print(f"{name}@{args.version} holds no code that runs when loaded: nothing to admit (sha256 {digest})")
+        return 0
+    by = operator()
+    args_row = {"model": f"{name}@{args.version}", "digest": digest}
+    row = _audited(rt, "admit", args_row, lambda: _in_thread(rt.admissions.admit, name, args.version, digest, by,
+                                                              "; ".join(code)))
+    print(f"admitted {name}@{args.version} at sha256 {row.digest} by {row.by}: it contains {'; '.join(code)}")
+    return 0
+
+
+async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    return await anyio.to_thread.run_sync(lambda: fn(*args))
+
+
 ACTIONS: dict[str, Callable[[Runtime, argparse.Namespace], int]] = {
+    "admit": _admit,
     "list": _list, "info": _info, "register": _register, "compare": _compare, "promote": _promote,
     "rollback": _rollback, "demote": _stage("development"), "archive": _stage("archived"), "gates": _gates,
 }

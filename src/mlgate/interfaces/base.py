@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
-
 
 Matrix = npt.NDArray[np.float64]
 # Checked records: a float64 ``Matrix`` when every feature is a number (the fast path), else an object

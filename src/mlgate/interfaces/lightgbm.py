@@ -33,6 +33,8 @@ def load(
     flavor_conf: dict[str, Any],
     features: Sequence[Feature],
     meta: dict[str, Any] | None = None,
+    *,
+    admitted: bool = False,
 ) -> LightGBMModel:
     model_class = str(flavor_conf.get("model_class", "lightgbm.basic.Booster"))
     path = model_dir / str(flavor_conf.get("data", "model.lgb"))
@@ -51,7 +53,7 @@ def load(
         "pickled_model": path.name,
         "serialization_format": flavor_conf.get("serialization_format", "cloudpickle"),
     }
-    return LightGBMModel(load_estimator(model_dir, conf, extra_trusted=SKOPS_TYPES), features)
+    return LightGBMModel(load_estimator(model_dir, conf, extra_trusted=SKOPS_TYPES, admitted=admitted), features)
 
 
 class LightGBMModel(TabularModel):

@@ -4,11 +4,11 @@ A pipeline fitted on a DataFrame that selects columns by name (a ``ColumnTransfo
 one that takes text or date-time columns, gets a DataFrame with the fitted column names and
 the signature's dtypes; everything else gets a numeric array.
 
-Models saved by MLflow 3 in the skops format are loaded with an explicit list of
-trusted types: scikit-learn and NumPy types only. Anything else inside the file is
-refused with the names of the untrusted types, so an artifact cannot smuggle in an
-arbitrary callable. Models saved with (cloud)pickle by plain MLflow code come from the
-organisation's own registry and are loaded only after their digest matched.
+Models saved by MLflow 3 in the skops format are loaded trusting skops' own defaults plus an
+explicit list of type names (``SKOPS_ALLOWED``: named scikit-learn internals such as the tree
+structures, never a prefix and never a builtins callable). A file holding any other type is
+refused naming those types, unless an operator admitted that exact digest. Models saved with
+(cloud)pickle run code when loaded: the loader refuses them unless admitted (``models/admission.py``).
 """
 
 from __future__ import annotations
@@ -19,38 +19,71 @@ from typing import Any
 
 import numpy as np
 
-from mlgate.errors import BackendError, IntegrityError
+from mlgate.errors import BackendError, Refused
 from mlgate.interfaces.base import Feature, Matrix, Rows
 from mlgate.interfaces.frames import check_finite, labelled, values_of
 from mlgate.interfaces.tabular import TabularModel
 
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.", "collections.")
+# Exact type names (beyond skops' defaults) that scikit-learn models need; each is a data structure of
+# scikit-learn, not a callable. Adding one is a reviewed change.
+SKOPS_ALLOWED = frozenset({
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn._loss.loss.HalfMultinomialLoss",
+    "sklearn._loss.loss.HalfSquaredError",
+    "sklearn._loss.loss.AbsoluteError",
+    "sklearn._loss.loss.HalfPoissonLoss",
+    "sklearn._loss.link.IdentityLink",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.link.MultinomialLogit",
+    "sklearn._loss.link.LogLink",
+    "collections.OrderedDict",
+    "collections.defaultdict",
+})
+
+
+def skops_refused(untrusted: Sequence[str], extra_trusted: frozenset[str] = frozenset()) -> list[str]:
+    """The types of a skops file that neither skops' defaults nor ``SKOPS_ALLOWED`` (nor ``extra_trusted``) cover."""
+    return [t for t in untrusted if t not in SKOPS_ALLOWED and t not in extra_trusted]
 LINEAR = frozenset({"LinearRegression", "Ridge", "Lasso", "ElasticNet", "BayesianRidge", "HuberRegressor"})
 TEXT_STEPS = ("CountVectorizer", "TfidfVectorizer", "HashingVectorizer")
 
 
 def load_estimator(
-    model_dir: Path, flavor_conf: dict[str, Any], extra_trusted: frozenset[str] = frozenset()
+    model_dir: Path, flavor_conf: dict[str, Any], extra_trusted: frozenset[str] = frozenset(),
+    *, admitted: bool = False,
 ) -> Any:
     """Load the estimator a ``sklearn`` MLflow flavor points at.
 
     ``extra_trusted`` names further exact types (never prefixes) another flavor's adapter vouches for,
     e.g. LightGBM's scikit-learn classes; the trusted types listed in the MLmodel file are ignored:
-    the artifact's writer does not decide what mlgate trusts."""
+    the artifact's writer does not decide what mlgate trusts. ``admitted``: an operator admitted this
+    exact artifact (its digest was checked by the caller), so its types and pickles are loaded."""
     path = model_dir / str(flavor_conf.get("pickled_model", "model.skops"))
     fmt = str(flavor_conf.get("serialization_format", "skops"))
     if fmt == "skops":
         import skops.io as sio
 
         untrusted = sio.get_untrusted_types(file=path)
-        refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES) and t not in extra_trusted]
-        if refused:
-            raise IntegrityError(
+        refused = skops_refused(untrusted, extra_trusted)
+        if refused and not admitted:
+            raise Refused(
                 f"the skops file holds types mlgate does not trust: {', '.join(refused[:8])}",
-                "register models built only from scikit-learn and NumPy types",
+                "register models built from scikit-learn and NumPy types; an operator who reviewed this exact "
+                "artifact can admit it (mlgate models admit NAME VERSION)",
             )
         return sio.load(path, trusted=untrusted)
     if fmt in ("cloudpickle", "pickle"):
+        if not admitted:
+            raise Refused(
+                f"{path.name} is a {fmt} file: loading it runs code its writer chose",
+                "save the model in the skops format, or have an operator admit this exact artifact "
+                "(mlgate models admit NAME VERSION)",
+            )
         import pickle
 
         with path.open("rb") as f:
@@ -115,9 +148,11 @@ def load(
     flavor_conf: dict[str, Any],
     features: Sequence[Feature],
     meta: dict[str, Any] | None = None,
+    *,
+    admitted: bool = False,
 ) -> SklearnModel:
     """The ``sklearn`` flavor of an MLflow model folder, as an adapter."""
-    return SklearnModel(load_estimator(model_dir, flavor_conf), features)
+    return SklearnModel(load_estimator(model_dir, flavor_conf, admitted=admitted), features)
 
 
 class SklearnModel(TabularModel):

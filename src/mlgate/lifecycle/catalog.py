@@ -1,16 +1,24 @@
-"""What agents read about models: the list, one version's info, its card."""
+"""What agents read about models: the list, one version's info, its card — none of it loads a model.
+
+Registry versions are described from their files (``models/describe.py``): a version logged by
+plain MLflow code shows its interfaces, typed features, the run's metrics and its stored input
+example without being unpickled; a version that would run code when loaded says so, and
+whether an operator admitted it. Pulled Hub snapshots (safe formats only) are described from
+their loaded adapter.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import anyio
 
 from mlgate.interfaces.base import LoadedModel, VersionInfo
 from mlgate.lifecycle.stage_history import history
-from mlgate.models.ref import ModelRef
-from mlgate.models.resolvers import TAG_STAGE
+from mlgate.models.describe import Described
+from mlgate.models.tags import TAG_STAGE
 from mlgate.schemas.catalog import (
     FeatureInfo,
     ListModelsResult,
@@ -21,84 +29,97 @@ from mlgate.schemas.catalog import (
 from mlgate.schemas.stamp import ModelStamp
 from mlgate.serving.runtime import Runtime
 
+log = logging.getLogger(__name__)
 LINEAGE_PREFIXES = ("mlgate.lineage.", "mlgate.parent", "mlgate.data", "hf.", "mlgate.forced", "mlgate.compiled")
 
 
 async def list_models(rt: Runtime) -> ListModelsResult:
-    versions = await anyio.to_thread.run_sync(rt.models.resolver.list_versions)
     by_name: dict[str, list[VersionSummary]] = {}
-    for v in versions:
-        by_name.setdefault(v.name, []).append(
-            VersionSummary(
-                version=v.version,
-                aliases=sorted(v.aliases),
-                interfaces=list(v.interfaces),
-                metrics=v.metrics,
-                stage=v.tags.get(TAG_STAGE),
-                created_at=v.created_at,
-            )
-        )
+    for v in await rt.models.list_versions():
+        interfaces, metrics = list(v.interfaces), v.metrics
+        if not interfaces or not metrics:  # registered by plain MLflow code: read its files, once
+            try:
+                d = await rt.models.describe(v)
+                interfaces, metrics = interfaces or list(d.interfaces), metrics or d.metrics
+            except Exception as exc:  # one unreadable version must not hide the others
+                log.warning("cannot describe %s@%s: %s", v.name, v.version, exc)
+        by_name.setdefault(v.name, []).append(VersionSummary(
+            version=v.version, aliases=sorted(v.aliases), interfaces=interfaces, metrics=metrics,
+            stage=v.tags.get(TAG_STAGE), created_at=v.created_at))
     return ListModelsResult(models=[ModelSummary(name=n, versions=vs) for n, vs in sorted(by_name.items())])
 
 
-def example_call(loaded: LoadedModel, ref: str) -> dict[str, Any]:
-    info = loaded.info
-    stored = loaded.extra.get("example")
-    if isinstance(stored, dict):
+def _example(ref: str, interfaces: tuple[str, ...] | list[str], features: list[FeatureInfo],
+             stored: dict[str, Any] | None) -> dict[str, Any]:
+    if stored:
         return {"model": ref, **stored}
-    if "predictor" in info.interfaces or "classifier" in info.interfaces:
-        row = {f.name: round(float(info.stats.get(f.name, {}).get("mean", 0.0)), 4) for f in info.features}
-        return {"model": ref, "features": [row]}
-    if "analyzer" in info.interfaces:
+    if "predictor" in interfaces or "classifier" in interfaces:
+        return {"model": ref, "features": [{f.name: round(f.mean, 4) if f.mean is not None else 0.0
+                                            for f in features}]}
+    if "analyzer" in interfaces:
         return {"model": ref, "texts": ["The service was quick and friendly."]}
     return {"model": ref}
 
 
-def feature_infos(loaded: LoadedModel) -> list[FeatureInfo]:
-    stats = loaded.info.stats
-    return [FeatureInfo(name=f.name, type=f.type, **_stat(stats.get(f.name, {}))) for f in loaded.info.features]
+def _features(feats: list[Any], stats: dict[str, dict[str, float]]) -> list[FeatureInfo]:
+    out = []
+    for f in feats:
+        s = stats.get(f.name, {})
+        out.append(FeatureInfo(name=f.name, type=f.type, **{k: float(s[k]) for k in ("mean", "std", "min", "max")
+                                                              if k in s}))
+    return out
 
 
-def _stat(s: dict[str, float]) -> dict[str, float]:
-    return {k: float(s[k]) for k in ("mean", "std", "min", "max") if k in s}
+def _lineage(info: VersionInfo, extra: dict[str, str]) -> dict[str, str]:
+    lineage = {k: v for k, v in info.tags.items() if k.startswith(LINEAGE_PREFIXES)}
+    lineage.update({f"mlgate.lineage.{k}": v for k, v in extra.items()})
+    if info.run_id:
+        lineage["mlflow.run_id"] = info.run_id
+    if info.source.startswith(("runs:/", "models:/")):  # never a path on this server's disks
+        lineage["mlflow.source"] = info.source
+    return lineage
 
 
 def card_uri(name: str, version: int) -> str:
     return f"mlgate://models/{name}/{version}"
 
 
-def info_result(loaded: LoadedModel, stamp: ModelStamp, fresh: VersionInfo | None = None) -> ModelInfoResult:
-    """``fresh``: the version as the registry has it now (aliases, stage and tags move after loading)."""
-    info = loaded.info
-    tags = fresh.tags if fresh is not None else info.tags
-    lineage = {k: v for k, v in tags.items() if k.startswith(LINEAGE_PREFIXES)}
-    lineage.update({f"mlgate.lineage.{k}": str(v) for k, v in (loaded.extra.get("lineage") or {}).items()})
-    if info.run_id:
-        lineage["mlflow.run_id"] = info.run_id
-    lineage["mlflow.source"] = info.source
+def _result(info: VersionInfo, stamp: ModelStamp, interfaces: list[str], flavor: str, features: list[FeatureInfo],
+            metrics: dict[str, float], lineage: dict[str, str], example: dict[str, Any]) -> ModelInfoResult:
     return ModelInfoResult(
-        model=stamp,
-        interfaces=list(info.interfaces),
-        flavor=info.flavor,
-        features=feature_infos(loaded),
-        metrics=info.metrics,
-        aliases=sorted(fresh.aliases if fresh is not None else info.aliases),
-        stage=tags.get(TAG_STAGE),
-        lineage=lineage,
-        description=info.description,
-        example=example_call(loaded, f"{info.name}@{info.version}"),
-        resource=card_uri(info.name, info.version),
-        stage_history=history(tags, info.created_at),
-    )
+        model=stamp, interfaces=interfaces, flavor=flavor, features=features, metrics=metrics,
+        aliases=sorted(info.aliases), stage=info.tags.get(TAG_STAGE), lineage=lineage,
+        description=info.description, example=example, resource=card_uri(info.name, info.version),
+        stage_history=history(info.tags, info.created_at))
 
 
 async def model_info(rt: Runtime, model: str) -> ModelInfoResult:
-    loaded, stamp = await rt.models.acquire(model)
-    fresh = None
-    if rt.models.parse(stamp.ref).source == "registry":
-        # aliases, stage and history move after the version was loaded: read them now
-        fresh = await rt.models.resolve(ModelRef(name=loaded.info.name, version=loaded.info.version))
-    return info_result(loaded, stamp, fresh)
+    ref = rt.models.parse(model)
+    if ref.source != "registry":  # a pulled snapshot: safe formats only, described by its adapter
+        loaded, stamp = await rt.models.acquire(model)
+        return _from_loaded(loaded, stamp)
+    info = await rt.models.resolve(ref)
+    d: Described = await rt.models.describe(info)
+    pinned = f"{info.name}@{info.version}"
+    features = _features(d.features, d.stats)
+    result = _result(info, ModelStamp(name=info.name, version=info.version, ref=model, sha256=info.sha256 or d.sha256),
+                     list(d.interfaces), d.flavor, features, d.metrics, _lineage(info, d.lineage),
+                     _example(pinned, d.interfaces, features, d.example))
+    if d.code:
+        admitted = await anyio.to_thread.run_sync(rt.admissions.get, info.name, info.version)
+        result.runs_code = d.code
+        result.admitted_by = admitted.by if admitted is not None and admitted.digest == d.sha256 else None
+    return result
+
+
+def _from_loaded(loaded: LoadedModel, stamp: ModelStamp) -> ModelInfoResult:
+    info = loaded.info
+    features = _features(info.features, info.stats)
+    stored = loaded.extra.get("example")
+    lineage = _lineage(info, {k: str(v) for k, v in (loaded.extra.get("lineage") or {}).items()})
+    return _result(info, stamp, list(info.interfaces), info.flavor, features, info.metrics, lineage,
+                   _example(f"{info.name}@{info.version}", info.interfaces, features,
+                            stored if isinstance(stored, dict) else None))
 
 
 async def card(rt: Runtime, name: str, version: str) -> str:

@@ -8,8 +8,8 @@ import anyio
 
 from mlgate.errors import InvalidInput
 from mlgate.lifecycle.stages import model_name
-from mlgate.models.ref import ModelRef
-from mlgate.models.resolvers import TAG_STAGE, MlflowResolver
+from mlgate.models.mlflow_registry import MlflowRegistry
+from mlgate.models.tags import TAG_STAGE
 from mlgate.schemas.lifecycle import CompareResult, CompareVersion
 from mlgate.serving.runtime import Runtime
 
@@ -43,16 +43,15 @@ async def compare(rt: Runtime, model: str, versions: list[int] | None = None) ->
     return await anyio.to_thread.run_sync(_compare, rt.models.registry, name, versions)
 
 
-def _compare(reg: MlflowResolver, name: str, versions: list[int] | None) -> CompareResult:
+def _compare(reg: MlflowRegistry, name: str, versions: list[int] | None) -> CompareResult:
     if versions is None:
-        found = reg.client.search_model_versions(f"name='{name}'", max_results=1000)
-        versions = sorted(int(mv.version) for mv in found)[-MAX_VERSIONS:]
+        versions = [v.version for v in reg.versions(name)][-MAX_VERSIONS:]
         if not versions:
-            reg.resolve(ModelRef(name=name, version=1))  # raises the NotFound that names the model
-    infos = [reg.resolve(ModelRef(name=name, version=v)) for v in versions]
+            reg.version(name, 1)  # raises the NotFound that names the model
+    infos = [reg.version(name, v) for v in versions]
     rows = [CompareVersion(version=i.version, stage=i.tags.get(TAG_STAGE), aliases=sorted(i.aliases),
                            created_at=i.created_at) for i in infos]
-    values = {i.version: reg.metrics(i) for i in infos}
+    values = {i.version: i.metrics or reg.run_metrics(i.run_id) for i in infos}
     production = next((i.version for i in infos if "production" in i.aliases), None)
     baseline = production if production is not None else versions[0]
     names = sorted({m for v in values.values() for m in v})

@@ -35,6 +35,7 @@ from mlgate.interfaces.base import LoadedModel, Matrix
 from mlgate.interfaces.records import to_matrix
 from mlgate.lifecycle.gates import TAG_DRIFT
 from mlgate.lifecycle.stage_history import now_iso
+from mlgate.models.mlflow_registry import MlflowRegistry
 from mlgate.models.resolvers import MlflowResolver
 from mlgate.schemas.lifecycle import DriftResult, DriftSummary, DriftThresholdsModel, FeatureDrift
 from mlgate.schemas.stamp import ModelStamp
@@ -129,14 +130,14 @@ def summarize(result: DriftResult) -> DriftSummary:
                         drifted_features=[n for n, f in result.feature_drift.items() if f.drifted])
 
 
-def record_check(reg: MlflowResolver, name: str, version: int, result: DriftResult, by: str) -> None:
+def record_check(reg: MlflowRegistry, name: str, version: int, result: DriftResult, by: str) -> None:
     """Write the check on the version: what ``require_drift_check`` reads."""
     drifted = [n for n, f in result.feature_drift.items() if f.drifted]
     value = {"at": now_iso(), "by": by, "passed": not result.drift_detected,
              "dataset_drift_score": result.dataset_drift_score, "n_drifted": result.n_drifted,
              "total": result.total, "drifted": drifted[:20], "rows": result.rows.get("current", 0),
              "reference": result.reference}
-    reg.client.set_model_version_tag(name, str(version), TAG_DRIFT, json.dumps(value))
+    reg.set_tag(name, version, TAG_DRIFT, json.dumps(value))
 
 
 def report(names: list[str], stamp: ModelStamp, reference: Matrix, current: Matrix, kind: str,
@@ -183,7 +184,7 @@ async def check_drift(
     result = report([f.name for f in feats], stamp, ref, cur, kind, thresholds or DriftThresholds())
     if record and kind != "supplied" and isinstance(rt.models.resolver, MlflowResolver) and rt.models.parse(model).source == "registry":
         who = caller.subject
-        await anyio.to_thread.run_sync(record_check, rt.models.resolver, stamp.name, stamp.version, result, who)
+        await anyio.to_thread.run_sync(record_check, rt.models.registry, stamp.name, stamp.version, result, who)
         result.recorded = True
         result.message += "; recorded on the version for require_drift_check"
     return result

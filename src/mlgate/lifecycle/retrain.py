@@ -189,7 +189,7 @@ def _register(rt: Runtime, loaded: LoadedModel, parent: ModelStamp, candidate: A
     classes = getattr(candidate, "classes_", None)
     if classes is not None:
         extra["classes"] = [str(c) for c in classes]
-    info = Registrar(rt.settings, reg).register_sklearn(
+    info = Registrar(rt.settings, rt.models.mlflow).register_sklearn(
         parent.name, candidate, xtr, names, metrics, extra_meta=extra,
         description=f"Retrained from {parent.name}@{parent.version} on {data.rows} rows ({data.source}).")
     tags = {"mlgate.parent": f"{parent.name}@{parent.version}", "mlgate.parent_sha256": parent.sha256 or "",
@@ -199,6 +199,6 @@ def _register(rt: Runtime, loaded: LoadedModel, parent: ModelStamp, candidate: A
             TAG_HISTORY: json.dumps([{"stage": "development", "at": now_iso(), "by": by, "previous": None,
                                       "note": f"registered by ml_retrain from {parent.name}@{parent.version}"}])}
     for key, value in tags.items():
-        reg.client.set_model_version_tag(info.name, str(info.version), key, value)
+        reg.set_tag(info.name, info.version, key, value)
     info.tags.update(tags)
     return info

@@ -12,7 +12,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from mlgate.models.resolvers import TAG_STAGE
+from mlgate.models.mlflow_registry import MlflowRegistry
+from mlgate.models.tags import TAG_STAGE
 from mlgate.schemas.catalog import StageEvent
 
 TAG_HISTORY = "mlgate.stage_history"
@@ -46,18 +47,18 @@ def _registered(tags: dict[str, str], created_at: int | None) -> dict[str, Any]:
     return {"stage": tags.get(TAG_STAGE, "development"), "at": at, "by": "", "previous": None, "note": "registered"}
 
 
-def write_stage(client: Any, name: str, version: int, stage: str, by: str, note: str) -> str | None:
+def write_stage(reg: MlflowRegistry, name: str, version: int, stage: str, by: str, note: str) -> str | None:
     """Set the stage tag and append to the history (bounded); returns the stage before."""
-    mv = client.get_model_version(name, str(version))
-    tags: dict[str, str] = dict(mv.tags or {})
+    info = reg.version(name, version)
+    tags = info.tags
     before = tags.get(TAG_STAGE)
-    events = [e.model_dump() for e in history(tags, mv.creation_timestamp)]
+    events = [e.model_dump() for e in history(tags, info.created_at)]
     events.append({"stage": stage, "at": now_iso(), "by": by, "previous": before, "note": note[:300]})
     events = events[-MAX_HISTORY:]
     while len(json.dumps(events)) > MAX_HISTORY_CHARS and len(events) > 1:
         events.pop(0)
-    client.set_model_version_tag(name, str(version), TAG_STAGE, stage)
-    client.set_model_version_tag(name, str(version), TAG_HISTORY, json.dumps(events))
+    reg.set_tag(name, version, TAG_STAGE, stage)
+    reg.set_tag(name, version, TAG_HISTORY, json.dumps(events))
     return before
 
 

@@ -27,10 +27,12 @@ import anyio
 
 from mlgate.auth.caller import Caller
 from mlgate.errors import InvalidInput, NotFound, Refused
+from mlgate.interfaces.base import VersionInfo
 from mlgate.lifecycle import gates as gating
 from mlgate.lifecycle.stage_history import history, now_iso, served_production, write_stage
-from mlgate.models.ref import ModelRef, check_name, parse_ref
-from mlgate.models.resolvers import TAG_SHA, MlflowResolver, _version_info
+from mlgate.models.mlflow_registry import MlflowRegistry
+from mlgate.models.ref import check_name, parse_ref
+from mlgate.models.tags import TAG_SHA
 from mlgate.schemas.lifecycle import PromoteResult, RollbackResult, StageChangeResult
 from mlgate.schemas.stamp import ModelStamp
 from mlgate.serving.runtime import Runtime
@@ -61,29 +63,22 @@ def model_name(model: str, version: int | None = None) -> str:
 
 
 # -- reads -------------------------------------------------------------------------------
-def _version(reg: MlflowResolver, name: str, version: int) -> Any:
-    reg.resolve(ModelRef(name=name, version=version))  # a NotFound that lists the known versions
-    return reg.client.get_model_version(name, str(version))
+def version_stamp(info: VersionInfo) -> ModelStamp:
+    return ModelStamp(name=info.name, version=info.version, ref=f"{info.name}@{info.version}",
+                      sha256=info.tags.get(TAG_SHA))
 
 
-def version_stamp(mv: Any) -> ModelStamp:
-    name, version = str(mv.name), int(mv.version)
-    return ModelStamp(name=name, version=version, ref=f"{name}@{version}", sha256=(mv.tags or {}).get(TAG_SHA))
-
-
-def _aliases(client: Any, name: str) -> tuple[dict[str, int], dict[str, str]]:
+def _aliases(reg: MlflowRegistry, name: str) -> tuple[dict[str, int], dict[str, str]]:
     from mlflow.exceptions import MlflowException
 
     try:
-        rm = client.get_registered_model(name)
+        return reg.aliases(name), reg.model_tags(name)
     except MlflowException:
         raise NotFound(f"no registered model named {name!r}", "list models with ml_list_models") from None
-    return {a: int(v) for a, v in (rm.aliases or {}).items()}, dict(rm.tags or {})
 
 
-def _metrics(reg: MlflowResolver, mv: Any) -> dict[str, float]:
-    info = _version_info(mv)
-    return reg.metrics(info)
+def _metrics(reg: MlflowRegistry, info: VersionInfo) -> dict[str, float]:
+    return info.metrics or reg.run_metrics(info.run_id)
 
 
 # -- promote -----------------------------------------------------------------------------
@@ -113,13 +108,12 @@ async def promote(
         rt.models.forget_aliases(name)
 
 
-def _promote(reg: MlflowResolver, who: Caller, name: str, version: int, to: str,
+def _promote(reg: MlflowRegistry, who: Caller, name: str, version: int, to: str,
              call_gates: gating.Gates, force: bool) -> PromoteResult:
-    client = reg.client
     with model_lock(name):
-        mv = _version(reg, name, version)
+        mv = reg.version(name, version)
         stamp = version_stamp(mv)
-        aliases, model_tags = _aliases(client, name)
+        aliases, model_tags = _aliases(reg, name)
         holder = aliases.get(to)
         if holder == version:
             return PromoteResult(model=stamp, to=to, promoted=True, failed_gates=[], previous=version,
@@ -128,26 +122,26 @@ def _promote(reg: MlflowResolver, who: Caller, name: str, version: int, to: str,
             raise Refused(f"{name}@{version} serves production; moving it to staging would leave no production",
                           "promote another version to production, or roll back")
         merged = gating.merge(gating.stored_gates(model_tags, to), call_gates)
-        outcomes = gating.evaluate(merged, _metrics(reg, mv), gating.latest_drift(dict(mv.tags or {})))
+        outcomes = gating.evaluate(merged, _metrics(reg, mv), gating.latest_drift(mv.tags))
         failed = [o for o in outcomes if not o.passed]
         if failed and not force:
             listed = "; ".join(f"{o.gate}: {o.reason}" for o in failed)
             return PromoteResult(model=stamp, to=to, promoted=False, failed_gates=failed, gates=outcomes,
                                  previous=holder, message=f"not promoted: {len(failed)} gate(s) failed — {listed}")
-        client.set_registered_model_alias(name, to, str(version))
+        reg.set_alias(name, to, version)
         if to == "production" and aliases.get("staging") == version:
-            client.delete_registered_model_alias(name, "staging")
+            reg.delete_alias(name, "staging")
         skipped = [o.gate for o in failed]
         note = f"promoted by {who.subject}" + (f"; forced past {', '.join(skipped)}" if skipped else "")
-        write_stage(client, name, version, to, who.subject, note)
+        write_stage(reg, name, version, to, who.subject, note)
         if skipped:
             for key, value in ((TAG_FORCED_BY, who.subject), (TAG_FORCED_AT, now_iso()),
                                (TAG_FORCED_GATES, json.dumps([o.model_dump() for o in failed])[:4000])):
-                client.set_model_version_tag(name, str(version), key, value)
+                reg.set_tag(name, version, key, value)
         archived = None
         if holder is not None:
             after = "archived" if to == "production" else "development"
-            write_stage(client, name, holder, after, who.subject, f"replaced by version {version} in {to}")
+            write_stage(reg, name, holder, after, who.subject, f"replaced by version {version} in {to}")
             archived = holder if to == "production" else None
     msg = f"{name}@{version} is now {to}"
     if holder is not None:
@@ -170,39 +164,38 @@ async def rollback(rt: Runtime, model: str, version: int | None = None, *, calle
         rt.models.forget_aliases(name)
 
 
-def _rollback(reg: MlflowResolver, who: Caller, name: str, version: int | None) -> RollbackResult:
-    client = reg.client
+def _rollback(reg: MlflowRegistry, who: Caller, name: str, version: int | None) -> RollbackResult:
     with model_lock(name):
-        aliases, _ = _aliases(client, name)
+        aliases, _ = _aliases(reg, name)
         current = aliases.get("production")
         if version is None:
-            version = _previous_production(client, name, current)
-        mv = _version(reg, name, version)
+            version = _previous_production(reg, name, current)
+        mv = reg.version(name, version)
         if version == current:
             return RollbackResult(model=version_stamp(mv), production=version, archived=None,
                                   message=f"{name}@{version} already serves production; nothing changed")
-        if not served_production(dict(mv.tags or {})):
+        if not served_production(mv.tags):
             raise Refused(f"{name}@{version} never served production, so there is nothing to roll back to",
                           "a version that has not served production goes through the gates: use ml_promote")
-        client.set_registered_model_alias(name, "production", str(version))
+        reg.set_alias(name, "production", version)
         if aliases.get("staging") == version:
-            client.delete_registered_model_alias(name, "staging")
+            reg.delete_alias(name, "staging")
         came_from = f" from version {current}" if current is not None else ""
-        write_stage(client, name, version, "production", who.subject, f"rolled back{came_from} by {who.subject}")
+        write_stage(reg, name, version, "production", who.subject, f"rolled back{came_from} by {who.subject}")
         if current is not None:
-            write_stage(client, name, current, "archived", who.subject, f"rolled back to version {version}")
+            write_stage(reg, name, current, "archived", who.subject, f"rolled back to version {version}")
     return RollbackResult(model=version_stamp(mv), production=version, archived=current,
                           message=f"{name}@production is version {version} again"
                           + (f"; version {current} archived" if current is not None else ""))
 
 
-def _previous_production(client: Any, name: str, current: int | None) -> int:
+def _previous_production(reg: MlflowRegistry, name: str, current: int | None) -> int:
     best: tuple[str, int] | None = None
-    for mv in client.search_model_versions(f"name='{name}'", max_results=1000):
-        v = int(mv.version)
+    for info in reg.versions(name):
+        v = info.version
         if v == current:
             continue
-        times = [e.at for e in history(dict(mv.tags or {}), mv.creation_timestamp) if e.stage == "production"]
+        times = [e.at for e in history(info.tags, info.created_at) if e.stage == "production"]
         if times and (best is None or (max(times), v) > best):
             best = (max(times), v)
     if best is None:
@@ -225,20 +218,19 @@ async def set_stage(rt: Runtime, model: str, version: int, stage: str, *, caller
         rt.models.forget_aliases(name)
 
 
-def _set_stage(reg: MlflowResolver, who: Caller, name: str, version: int, stage: str) -> StageChangeResult:
-    client = reg.client
+def _set_stage(reg: MlflowRegistry, who: Caller, name: str, version: int, stage: str) -> StageChangeResult:
     with model_lock(name):
-        stamp = version_stamp(_version(reg, name, version))
-        aliases, _ = _aliases(client, name)
+        stamp = version_stamp(reg.version(name, version))
+        aliases, _ = _aliases(reg, name)
         if aliases.get("production") == version:
             raise Refused(f"{name}@{version} serves production; moving it to {stage} would leave "
                           f"{name}@production unresolvable",
                           "promote another version to production or roll back first; it is archived then")
         removed = [a for a, v in sorted(aliases.items()) if v == version and a == "staging"]
         for alias in removed:
-            client.delete_registered_model_alias(name, alias)
+            reg.delete_alias(name, alias)
         verb = "archived" if stage == "archived" else "demoted"
-        before = write_stage(client, name, version, stage, who.subject, f"{verb} by {who.subject}")
+        before = write_stage(reg, name, version, stage, who.subject, f"{verb} by {who.subject}")
     return StageChangeResult(model=stamp, stage=stage, previous_stage=before, removed_aliases=removed,
                              message=f"{name}@{version} is now {stage}"
                              + (f" (removed alias {', '.join(removed)})" if removed else ""))
@@ -254,9 +246,9 @@ async def set_gates(rt: Runtime, model: str, stage: str, gates: dict[str, Any]) 
 
     def write() -> dict[str, Any]:
         with model_lock(name):
-            _, tags = _aliases(reg.client, name)
+            _, tags = _aliases(reg, name)
             value = gating.encode_stored(tags, stage, parsed)
-            reg.client.set_registered_model_tag(name, gating.TAG_GATES, value)
+            reg.set_model_tag(name, gating.TAG_GATES, value)
             return dict(json.loads(value))
 
     return await anyio.to_thread.run_sync(write)

@@ -15,7 +15,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from mlgate.errors import BackendError
+from mlgate.errors import BackendError, WrongInterface
 from mlgate.interfaces.base import Feature, LoadedModel, VersionInfo
 
 # MLmodel flavor → "module:function" building its adapter, tried in this order (the first named wins).
@@ -53,7 +53,13 @@ def adapter_loader(flavor: str) -> Any:
     return getattr(importlib.import_module(module), fn)
 
 
-def load_model_dir(info: VersionInfo, path: Path, size: int) -> LoadedModel:
+# adapters that can load code-bearing formats (pickles, skops types outside the allow-list) once admitted
+ADMITTING = frozenset({"sklearn", "lightgbm"})
+
+
+def load_model_dir(info: VersionInfo, path: Path, size: int, *, admitted: bool = False) -> LoadedModel:
+    """Load the verified folder ``path``; ``admitted``: an operator admitted this exact artifact's code
+    (checked by the caller against the digest), so adapters may load its pickles."""
     mlmodel = read_mlmodel(path)
     flavors: dict[str, Any] = mlmodel.get("flavors") or {}
     meta: dict[str, Any] = (mlmodel.get("metadata") or {}).get("mlgate") or {}
@@ -85,7 +91,8 @@ def load_model_dir(info: VersionInfo, path: Path, size: int) -> LoadedModel:
         feats = info.features or desc.features
         found = next((f for f in ADAPTERS if f in flavors), None)
         if found is not None:
-            impl = adapter_loader(found)(path, flavors[found], feats, meta)
+            options = {"admitted": admitted} if found in ADMITTING else {}
+            impl = adapter_loader(found)(path, flavors[found], feats, meta, **options)
             flavor = found
         elif "python_function" in flavors:
             from mlgate.interfaces.forecasting import forecaster_kind
@@ -111,6 +118,13 @@ def load_model_dir(info: VersionInfo, path: Path, size: int) -> LoadedModel:
         example = example or desc.example
     if not info.features and meta.get("features"):
         info.features = [Feature(**f) for f in meta["features"]]
+    claimed = [i for i in info.interfaces if i not in offered]
+    if claimed:  # a tag (or mlgate metadata) claims what the object does not implement
+        raise WrongInterface(
+            f"{info.name}@{info.version} is recorded as offering {', '.join(claimed)}, but the loaded model "
+            f"offers {', '.join(offered) or 'nothing mlgate serves'}",
+            "correct the version's mlgate.interfaces tag, or register the model again with mlgate",
+        )
     if not info.interfaces:
         info.interfaces = tuple(offered)
     info.flavor = flavor

@@ -15,19 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from mlgate.config import Settings
-from mlgate.errors import InvalidInput, NotFound
-from mlgate.interfaces.base import Feature, VersionInfo
-from mlgate.models.resolvers import (
-    TAG_FEATURES,
-    TAG_INTERFACES,
-    TAG_METRICS,
-    TAG_SHA,
-    TAG_STAGE,
-    MlflowResolver,
-    _version_info,
-)
 from mlgate.artifacts import tree_sha256
+from mlgate.config import Settings
+from mlgate.errors import InvalidInput, NotFound, Refused
+from mlgate.interfaces.base import Feature, VersionInfo
+from mlgate.models.resolvers import MlflowResolver
+from mlgate.models.tags import TAG_FEATURES, TAG_INTERFACES, TAG_METRICS, TAG_SHA, TAG_STAGE
 
 EXPERIMENT = "mlgate"
 SAMPLE_ROWS = 200
@@ -46,10 +39,16 @@ def training_stats(x: np.ndarray, names: list[str]) -> dict[str, dict[str, float
 
 
 class Registrar:
-    def __init__(self, settings: Settings, resolver: MlflowResolver | None = None) -> None:
+    """Registers versions. ``admit_by``: who registers them — an operator's own act, so an artifact that
+    runs code when loaded (a pickle, a TorchScript file) is admitted at its digest; without it such an
+    artifact is refused (``ml_pull register_as`` never admits)."""
+
+    def __init__(self, settings: Settings, resolver: MlflowResolver | None = None, *,
+                 admit_by: str | None = None) -> None:
         self.settings = settings
         self.resolver = resolver or MlflowResolver(settings)
-        self.client = self.resolver.client
+        self.registry = self.resolver.registry
+        self.admit_by = admit_by
         import mlflow
 
         # the fluent API (start_run, log_model) reads the process-wide URIs
@@ -57,18 +56,11 @@ class Registrar:
         mlflow.set_registry_uri(settings.tracking)
 
     def experiment_id(self) -> str:
-        exp = self.client.get_experiment_by_name(EXPERIMENT)
-        if exp is not None:
-            return str(exp.experiment_id)
         location = self.settings.artifact_root if self.settings.tracking_uri is None else None
-        return str(self.client.create_experiment(EXPERIMENT, artifact_location=location))
+        return self.registry.experiment_id(EXPERIMENT, location)
 
     def exists(self, name: str, version: int = 1) -> bool:
-        try:
-            self.client.get_model_version(name, str(version))
-            return True
-        except Exception:
-            return False
+        return self.registry.exists(name, version)
 
     def _finish(
         self,
@@ -94,12 +86,12 @@ class Registrar:
             if len(feats) < 4900:
                 tags[TAG_FEATURES] = feats
         for k, v in tags.items():
-            self.client.set_model_version_tag(name, version, k, v)
+            self.registry.set_tag(name, int(version), k, v)
         if alias:
-            self.client.set_registered_model_alias(name, alias, version)
+            self.registry.set_alias(name, alias, int(version))
             if alias == "production":
-                self.client.set_model_version_tag(name, version, TAG_STAGE, "production")
-        return _version_info(self.client.get_model_version(name, version))
+                self.registry.set_tag(name, int(version), TAG_STAGE, "production")
+        return self.registry.version(name, int(version))
 
     def register_sklearn(
         self,
@@ -144,9 +136,8 @@ class Registrar:
                 pip_requirements=_requirements(),
             )
         # model_id: a tracking *server* refuses a models:/m-… source without it (SQLite accepts either)
-        mv = self.client.create_model_version(name, info.model_uri, run_id=run.info.run_id, description=description,
-                                              model_id=info.model_id)
-        path = self.resolver.local_path(_version_info(mv))
+        mv = self.registry.create_version(name, info.model_uri, run.info.run_id, description, model_id=info.model_id)
+        path = self.resolver.local_path(mv)
         return self._finish(name, str(mv.version), path, interfaces, features, metrics, alias)
 
     def register_native(
@@ -173,8 +164,8 @@ class Registrar:
                 self._log_metrics(run.info.run_id, metrics)
                 mlflow.log_artifacts(str(folder), artifact_path="model")
         source = f"{run.info.artifact_uri}/model"
-        mv = self.client.create_model_version(name, source, run_id=run.info.run_id, description=description)
-        path = self.resolver.local_path(_version_info(mv))
+        mv = self.registry.create_version(name, source, run.info.run_id, description)
+        path = self.resolver.local_path(mv)
         return self._finish(name, str(mv.version), path, interfaces, [], metrics, alias)
 
     def register_dir(self, name: str, model_dir: Path, *, alias: str | None = None, description: str = "",
@@ -182,7 +173,6 @@ class Registrar:
         """Register an MLflow model folder (as written by ``mlflow.<flavor>.save_model``)."""
         import mlflow
 
-        from mlgate.models.loader import load_model_dir
 
         if not (model_dir / "MLmodel").exists():
             raise InvalidInput(f"{model_dir} has no MLmodel file", "pass an MLflow model folder or a .skops/.onnx file")
@@ -190,15 +180,10 @@ class Registrar:
         with mlflow.start_run(experiment_id=self.experiment_id(), run_name=f"{name}-register") as run:
             self._log_metrics(run.info.run_id, metrics or {})
             mlflow.log_artifacts(str(model_dir), artifact_path="model")
-        mv = self.client.create_model_version(
-            name, f"{run.info.artifact_uri}/model", run_id=run.info.run_id, description=description
-        )
-        info = _version_info(mv)
-        path = self.resolver.local_path(info)
-        _, size = tree_sha256(path)
-        loaded = load_model_dir(info, path, size)  # refuses what mlgate cannot serve, before tagging
-        return self._finish(name, str(mv.version), path, list(loaded.info.interfaces), loaded.info.features,
-                            metrics or {}, alias, extra_tags)
+        info = self.registry.create_version(name, f"{run.info.artifact_uri}/model", run.info.run_id, description)
+        loaded = self._admitted_load(info)  # refuses what mlgate cannot serve (or may not run), before tagging
+        return self._finish(name, str(info.version), Path(loaded.local_path), list(loaded.info.interfaces),
+                            loaded.info.features, metrics or {}, alias, extra_tags)
 
     def register_remote(self, name: str, spec: dict[str, Any] | str, features: list[str], *,
                         interfaces: list[str] | None = None, alias: str | None = None, description: str = "",
@@ -256,28 +241,39 @@ class Registrar:
 
         self._ensure_model(name, "")
         registered = mlflow.register_model(model_uri, name)
-        mv = self.client.get_model_version(name, registered.version)
-        info = _version_info(mv)
-        path = self.resolver.local_path(info)
-        from mlgate.models.loader import load_model_dir
+        info = self.registry.version(name, int(registered.version))
+        loaded = self._admitted_load(info)
+        return self._finish(name, str(info.version), Path(loaded.local_path), list(loaded.info.interfaces),
+                            loaded.info.features, self.resolver.metrics(info), alias)
 
-        _, size = tree_sha256(path)
-        loaded = load_model_dir(info, path, size)
-        return self._finish(name, str(mv.version), path, list(loaded.info.interfaces), loaded.info.features,
-                            self.resolver.metrics(info), alias)
+    def _admitted_load(self, info: VersionInfo) -> Any:
+        """Load a just-created version to learn its interfaces: an artifact with code only when this
+        registration admits it (``admit_by``); the admission is recorded at the artifact's digest."""
+        from mlgate.models.admission import code_in
+        from mlgate.models.loader import load_model_dir, read_mlmodel
+
+        path = self.resolver.local_path(info)
+        digest, size = tree_sha256(path)
+        code = code_in(path, read_mlmodel(path))
+        if code and self.admit_by is None:
+            raise Refused(
+                f"{info.name}: the artifact contains {'; '.join(code)}, which runs code when loaded",
+                "register a format without code (skops, ONNX); an operator can register it with "
+                "`mlgate models register … --admit` after reviewing it",
+            )
+        if code and self.admit_by is not None:
+            self.resolver.gate.admit(info.name, info.version, digest, self.admit_by, "; ".join(code))
+        return load_model_dir(info, path, size, admitted=bool(code))
 
     def _ensure_model(self, name: str, description: str) -> None:
         from mlgate.models.ref import check_name
 
         check_name(name)
-        try:
-            self.client.get_registered_model(name)
-        except Exception:
-            self.client.create_registered_model(name, description=description or None)
+        self.registry.ensure_model(name, description)
 
     def _log_metrics(self, run_id: str, metrics: dict[str, float]) -> None:
         for k, v in metrics.items():
-            self.client.log_metric(run_id, k, float(v))
+            self.registry.log_metric(run_id, k, float(v))
 
 
 def _requirements() -> list[str]:
@@ -288,10 +284,9 @@ def _requirements() -> list[str]:
 
 
 def _trusted_types(estimator: Any) -> list[str]:
-    """The skops types this estimator needs, limited to scikit-learn / NumPy (see interfaces.sklearn)."""
+    """The skops types this estimator needs that mlgate's allow-list covers (see interfaces.sklearn)."""
     import skops.io as sio
 
-    from mlgate.interfaces.sklearn import TRUSTED_PREFIXES
+    from mlgate.interfaces.sklearn import SKOPS_ALLOWED
 
-    untrusted = sio.get_untrusted_types(data=sio.dumps(estimator))
-    return [t for t in untrusted if t.startswith(TRUSTED_PREFIXES)]
+    return [t for t in sio.get_untrusted_types(data=sio.dumps(estimator)) if t in SKOPS_ALLOWED]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from functools import cached_property
 
 import anyio
 
@@ -18,18 +19,22 @@ from mlgate.config import Settings
 from mlgate.errors import NotFound, Refused, WrongInterface
 from mlgate.interfaces.base import LoadedModel, VersionInfo
 from mlgate.models.cache import ModelCache
+from mlgate.models.describe import Described, Describer
+from mlgate.models.mlflow_registry import MlflowRegistry
 from mlgate.models.ref import ModelRef, parse_ref
 from mlgate.models.resolvers import MlflowResolver, Resolver
 from mlgate.schemas.interfaces import TOOL_OF
 from mlgate.schemas.stamp import ModelStamp
+from mlgate.state.admissions import AdmissionBook
 
 log = logging.getLogger(__name__)
 
 
 class ModelStore:
-    def __init__(self, settings: Settings, resolver: Resolver | None = None) -> None:
+    def __init__(self, settings: Settings, resolver: Resolver | None = None,
+                 admissions: Callable[[], AdmissionBook] | None = None) -> None:
         self.settings = settings
-        self.resolver: Resolver = resolver or MlflowResolver(settings)
+        self.resolver: Resolver = resolver or MlflowResolver(settings, admissions)
         self._resolvers: dict[str, Resolver] = {"registry": self.resolver}
         self._sources: dict[str, Callable[[], Resolver]] = {}
         self.cache: ModelCache[LoadedModel] = ModelCache(settings.cache_mb * 1024 * 1024, lambda m: m.size_bytes)
@@ -37,11 +42,24 @@ class ModelStore:
         self._aliases: dict[tuple[str, str], tuple[float, VersionInfo]] = {}
 
     @property
-    def registry(self) -> MlflowResolver:
-        """The MLflow registry behind this store (lifecycle operations need one)."""
+    def mlflow(self) -> MlflowResolver:
+        """The MLflow resolver behind this store (registration and lifecycle operations need one)."""
         if not isinstance(self.resolver, MlflowResolver):
             raise Refused("the lifecycle needs the MLflow registry; this server was started with another resolver")
         return self.resolver
+
+    @cached_property
+    def describer(self) -> Describer:
+        return Describer(self.mlflow)
+
+    async def describe(self, info: VersionInfo) -> Described:
+        """What a registry version offers, from its files, without loading it (kept per version)."""
+        return await anyio.to_thread.run_sync(self.describer.describe, info)
+
+    @property
+    def registry(self) -> MlflowRegistry:
+        """The MLflow registry's narrow interface (versions, aliases, tags)."""
+        return self.mlflow.registry
 
     def parse(self, model: str) -> ModelRef:
         return parse_ref(model, allow_latest=self.settings.allow_latest)

@@ -26,6 +26,7 @@ from mlgate.schemas.stamp import ModelStamp
 from mlgate.serving.execution import Executor
 from mlgate.serving.killswitch import KillSwitch
 from mlgate.serving.metrics import Metrics
+from mlgate.state.admissions import AdmissionBook
 from mlgate.state.db import LedgerRow, StateDB, input_digest
 from mlgate.state.ledger import Ledger
 
@@ -33,7 +34,7 @@ from mlgate.state.ledger import Ledger
 class Runtime:
     def __init__(self, settings: Settings, resolver: Resolver | None = None, *, transport: str = "memory") -> None:
         self.settings = settings
-        self.models = ModelStore(settings, resolver)
+        self.models = ModelStore(settings, resolver, admissions=lambda: self.admissions)
         self.transport = transport
         self.started = time.time()
         self.metrics = Metrics()
@@ -44,6 +45,10 @@ class Runtime:
         if self.settings.state_url is None:
             self.settings.ensure_home()
         return StateDB(self.settings.state)
+
+    @cached_property
+    def admissions(self) -> AdmissionBook:
+        return AdmissionBook(self.state)
 
     @cached_property
     def ledger(self) -> Ledger:

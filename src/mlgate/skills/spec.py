@@ -27,7 +27,6 @@ from pydantic import (
 
 from mlgate.errors import InvalidReference, Refused
 from mlgate.models.ref import parse_ref
-from mlgate.schemas.interfaces import BY_VERB
 from mlgate.schemas.inference import (
     AnalyzeResult,
     ClassifyResult,
@@ -35,6 +34,7 @@ from mlgate.schemas.inference import (
     PredictResult,
     SegmentResult,
 )
+from mlgate.schemas.interfaces import BY_VERB
 from mlgate.skills.bindings import INPUTS, Binding, bindings_in, is_binding, parse_binding
 
 MAX_SPEC_BYTES = 64 * 1024

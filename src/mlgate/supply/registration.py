@@ -23,7 +23,8 @@ def register_compiled(settings: Settings, loaded: LoadedModel, stamp: ModelStamp
     """
     from mlgate.models.registry import Registrar
 
-    reg = Registrar(settings)
+    # the compiled artifact is mlgate's own output from a version it already served (TorchScript runs code)
+    reg = Registrar(settings, admit_by=f"ml_compile of {stamp.name}@{stamp.version}")
     source = f"{stamp.name}@{stamp.version}"
     tags = {
         "mlgate.compiled_from": source,
@@ -59,18 +60,8 @@ def register_compiled(settings: Settings, loaded: LoadedModel, stamp: ModelStamp
 
 
 def _existing(reg: Any, name: str, source: str, digest: str) -> VersionInfo | None:
-    from mlgate.models.resolvers import _version_info
-
-    try:
-        versions = reg.client.search_model_versions(f"name='{name}'", max_results=1000)
-    except Exception:
-        return None
-    for mv in versions:
-        tags = dict(mv.tags or {})
-        same = tags.get("mlgate.compiled_from") == source and tags.get("mlgate.compiled_sha256") == digest
-        if same and "mlgate.forced_by" not in tags:
-            return _version_info(mv)
-    return None
+    found = reg.registry.find_version(name, {"mlgate.compiled_from": source, "mlgate.compiled_sha256": digest})
+    return found if found is not None and "mlgate.forced_by" not in found.tags else None
 
 
 def _signature(loaded: LoadedModel) -> Any:

@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mlgate.errors import BackendError, IntegrityError, MlgateError, NotFound, Refused
 from mlgate.artifacts import safe_join
+from mlgate.errors import BackendError, IntegrityError, MlgateError, NotFound, Refused
 from mlgate.supply.store import ManifestFile, RemoteFile
 from mlgate.supply.worker import Stopped
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlgate.artifacts import file_sha256, safe_join
 from mlgate.config import Settings
 from mlgate.errors import IntegrityError, InvalidInput, NotFound
 from mlgate.interfaces.base import Feature, LoadedModel, VersionInfo
 from mlgate.schemas.supply import PullResult
-from mlgate.artifacts import file_sha256, safe_join
 from mlgate.supply.store import Manifest
 
 
@@ -192,17 +192,8 @@ async def register_pulled(settings: Settings, result: PullResult, name: str) -> 
 
 
 def _already(reg: Any, name: str, tags: dict[str, str]) -> VersionInfo | None:
-    from mlgate.models.resolvers import _version_info
-
-    try:
-        versions = reg.client.search_model_versions(f"name='{name}'", max_results=1000)
-    except Exception:
-        return None
-    for mv in versions:
-        mine = dict(mv.tags or {})
-        if all(mine.get(k) == tags[k] for k in ("hf.repo", "hf.commit", "hf.file", "hf.file_sha256")):
-            return _version_info(mv)
-    return None
+    found: VersionInfo | None = reg.registry.find_version(name, {k: tags[k] for k in ("hf.repo", "hf.commit", "hf.file", "hf.file_sha256")})
+    return found
 
 
 def _mlflow_folder(folder: Path, files_dir: Path, s: Servable, tags: dict[str, str]) -> Path:

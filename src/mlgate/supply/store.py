@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlgate.errors import InvalidReference
 from mlgate.artifacts import atomic_write_bytes, safe_join, staging_dir
+from mlgate.errors import InvalidReference
 
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,95}$")

@@ -1,0 +1,82 @@
+"""What a registered version offers, read without loading it.
+
+From the version's MLmodel file (flavors, signature, stored input example, mlgate's own
+metadata), the skops or ONNX header, the run's metrics and the registry's tags: interfaces,
+typed features with training ranges, metrics, an example call, the artifact digest and what
+in it would run code when loaded. Nothing is unpickled, nothing is written to the registry.
+Answers are kept per version and artifact location, so a listing stays fast.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlgate.artifacts import tree_sha256
+from mlgate.interfaces.base import Feature, VersionInfo
+from mlgate.models.admission import code_in
+from mlgate.models.resolvers import MlflowResolver
+
+
+@dataclass(slots=True)
+class Described:
+    """A version as its files describe it (``VersionInfo`` carries the registry's side)."""
+
+    interfaces: tuple[str, ...]
+    features: list[Feature]
+    flavor: str
+    sha256: str
+    code: list[str] = field(default_factory=list)
+    stats: dict[str, dict[str, float]] = field(default_factory=dict)
+    example: dict[str, Any] | None = None  # the arguments of a call that works, without "model"
+    metrics: dict[str, float] = field(default_factory=dict)
+    lineage: dict[str, str] = field(default_factory=dict)
+
+
+def describe_path(info: VersionInfo, path: Path) -> Described:
+    """The pure part over a local model folder (no registry calls)."""
+    from mlgate.interfaces.mlmodel import describe_dir
+    from mlgate.interfaces.remote import remote_spec_of
+    from mlgate.models.loader import read_mlmodel
+
+    mlmodel = read_mlmodel(path)
+    flavors: dict[str, Any] = mlmodel.get("flavors") or {}
+    meta: dict[str, Any] = (mlmodel.get("metadata") or {}).get("mlgate") or {}
+    remote = remote_spec_of(info.tags, flavors) is not None
+    digest, _ = tree_sha256(path)
+    if "mlgate" in flavors or remote or "mlgate_remote" in flavors:
+        interfaces = tuple(meta.get("interfaces") or info.interfaces)
+        features = [Feature(**f) for f in meta.get("features") or []]
+        flavor, records = ("mlgate" if "mlgate" in flavors else "remote"), None
+    else:
+        desc = describe_dir(path)
+        interfaces, features, flavor, records = desc.interfaces, desc.features, desc.flavor, desc.example
+    interfaces = tuple(info.interfaces) or tuple(meta.get("interfaces") or ()) or interfaces
+    features = info.features or [Feature(**f) for f in meta.get("features") or []] or features
+    stored = meta.get("example")
+    example = dict(stored) if isinstance(stored, dict) else ({"features": records[:1]} if records else None)
+    return Described(interfaces=interfaces, features=features, flavor=info.flavor or flavor, sha256=digest,
+                     code=code_in(path, mlmodel, remote), stats=dict(meta.get("stats") or {}), example=example,
+                     lineage={str(k): str(v) for k, v in (meta.get("lineage") or {}).items()})
+
+
+class Describer:
+    """Descriptions of registry versions, kept per (name, version, source)."""
+
+    def __init__(self, resolver: MlflowResolver) -> None:
+        self.resolver = resolver
+        self._known: dict[tuple[str, int, str], Described] = {}
+        self._lock = threading.Lock()
+
+    def describe(self, info: VersionInfo) -> Described:
+        key = (info.name, info.version, info.source)
+        with self._lock:
+            found = self._known.get(key)
+        if found is None:
+            found = describe_path(info, self.resolver.local_path(info))
+            found.metrics = info.metrics or self.resolver.registry.run_metrics(info.run_id)
+            with self._lock:
+                self._known[key] = found
+        return found

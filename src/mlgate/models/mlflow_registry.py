@@ -1,0 +1,203 @@
+"""One narrow, typed interface over the MLflow registry.
+
+Everything mlgate asks of MLflow's registry goes through ``MlflowRegistry``: versions as
+``VersionInfo``, aliases, tags, the runs' metrics, and the few writes the lifecycle and
+registration make. No other module touches an ``MlflowClient``; mlflow is imported on
+first use, never at module import.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+from mlgate.config import Settings
+from mlgate.errors import BackendError, NotFound
+from mlgate.interfaces.base import Feature, VersionInfo
+from mlgate.models.tags import TAG_FEATURES, TAG_INTERFACES, TAG_METRICS, TAG_SHA
+
+log = logging.getLogger(__name__)
+MAX_VERSIONS = 1000
+
+
+def version_info(mv: Any) -> VersionInfo:
+    """An MLflow ``ModelVersion`` as mlgate reads it (tags written by mlgate, where present)."""
+    tags: dict[str, str] = dict(mv.tags or {})
+    interfaces = tuple(i for i in tags.get(TAG_INTERFACES, "").split(",") if i)
+    feats = [Feature(**f) for f in json.loads(tags[TAG_FEATURES])] if TAG_FEATURES in tags else []
+    metrics = {k: float(v) for k, v in json.loads(tags.get(TAG_METRICS, "{}")).items()}
+    return VersionInfo(
+        name=mv.name,
+        version=int(mv.version),
+        interfaces=interfaces,
+        flavor=tags.get("mlgate.flavor", ""),
+        source=mv.source,
+        run_id=mv.run_id,
+        sha256=tags.get(TAG_SHA),
+        features=feats,
+        metrics=metrics,
+        aliases=list(mv.aliases or []),
+        tags=tags,
+        description=mv.description or "",
+        created_at=mv.creation_timestamp,
+    )
+
+
+class MlflowRegistry:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def _mlflow(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    from mlflow import MlflowClient
+
+                    if self.settings.tracking_uri is None:
+                        self.settings.ensure_home()
+                    uri = self.settings.tracking
+                    self._client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        return self._client
+
+    # -- reading ---------------------------------------------------------------------
+    def version(self, name: str, version: int) -> VersionInfo:
+        """One version; ``NotFound`` naming the versions and aliases that exist."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return version_info(self._mlflow.get_model_version(name, str(version)))
+        except MlflowException as exc:
+            raise self._not_found(name, f"version {version}", exc) from None
+
+    def by_alias(self, name: str, alias: str) -> VersionInfo:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return version_info(self._mlflow.get_model_version_by_alias(name, alias))
+        except MlflowException as exc:
+            raise self._not_found(name, f"alias {alias!r}", exc) from None
+
+    def newest(self, name: str) -> VersionInfo:
+        found = self._mlflow.search_model_versions(f"name='{_quoted(name)}'", order_by=["version_number DESC"],
+                                                   max_results=1)
+        if not found:
+            raise NotFound(f"no registered model named {name!r}", "list models with ml_list_models")
+        return version_info(found[0])
+
+    def versions(self, name: str) -> list[VersionInfo]:
+        """Every version of ``name``, oldest first (at most ``MAX_VERSIONS``)."""
+        found = self._mlflow.search_model_versions(f"name='{_quoted(name)}'", max_results=MAX_VERSIONS)
+        return sorted((version_info(mv) for mv in found), key=lambda v: v.version)
+
+    def all_versions(self) -> list[VersionInfo]:
+        """Every version of every model, with its aliases, sorted by name and version."""
+        aliases: dict[tuple[str, int], list[str]] = {}
+        for rm in self._mlflow.search_registered_models(max_results=MAX_VERSIONS):
+            for alias, version in (rm.aliases or {}).items():
+                aliases.setdefault((rm.name, int(version)), []).append(alias)
+        out: list[VersionInfo] = []
+        for mv in self._mlflow.search_model_versions(max_results=10_000):
+            info = version_info(mv)
+            info.aliases = sorted(aliases.get(info.key, info.aliases))
+            out.append(info)
+        return sorted(out, key=lambda v: (v.name, v.version))
+
+    def find_version(self, name: str, tags: dict[str, str]) -> VersionInfo | None:
+        """The oldest version of ``name`` whose tags include all of ``tags`` (an "already registered?" check)."""
+        try:
+            versions = self.versions(name)
+        except Exception:
+            return None
+        return next((v for v in versions if all(v.tags.get(k) == val for k, val in tags.items())), None)
+
+    def aliases(self, name: str) -> dict[str, int]:
+        return {a: int(v) for a, v in (self._mlflow.get_registered_model(name).aliases or {}).items()}
+
+    def model_tags(self, name: str) -> dict[str, str]:
+        return dict(self._mlflow.get_registered_model(name).tags or {})
+
+    def run_metrics(self, run_id: str | None) -> dict[str, float]:
+        if not run_id:
+            return {}
+        try:
+            return {k: float(v) for k, v in self._mlflow.get_run(run_id).data.metrics.items()}
+        except Exception:  # a deleted run or an unreachable tracking server: no metrics, not a failure
+            return {}
+
+    def download_uri(self, name: str, version: int) -> str:
+        return str(self._mlflow.get_model_version_download_uri(name, str(version)))
+
+    def exists(self, name: str, version: int = 1) -> bool:
+        try:
+            self._mlflow.get_model_version(name, str(version))
+            return True
+        except Exception:
+            return False
+
+    # -- writing ---------------------------------------------------------------------
+    def set_tag(self, name: str, version: int, key: str, value: str) -> None:
+        try:
+            self._mlflow.set_model_version_tag(name, str(version), key, value)
+        except Exception as exc:
+            raise BackendError(f"could not write tag {key} on {name}@{version}: {exc}") from exc
+
+    def describe_model(self, name: str, description: str) -> None:
+        self._mlflow.update_registered_model(name, description=description)
+
+    def set_model_tag(self, name: str, key: str, value: str) -> None:
+        self._mlflow.set_registered_model_tag(name, key, value)
+
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        self._mlflow.set_registered_model_alias(name, alias, str(version))
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        self._mlflow.delete_registered_model_alias(name, alias)
+
+    def ensure_model(self, name: str, description: str = "") -> None:
+        try:
+            self._mlflow.get_registered_model(name)
+        except Exception:
+            self._mlflow.create_registered_model(name, description=description or None)
+
+    def create_version(self, name: str, source: str, run_id: str, description: str = "",
+                       model_id: str | None = None) -> VersionInfo:
+        kwargs: dict[str, Any] = {"run_id": run_id, "description": description}
+        if model_id is not None:  # a tracking *server* refuses a models:/m-… source without it
+            kwargs["model_id"] = model_id
+        return version_info(self._mlflow.create_model_version(name, source, **kwargs))
+
+    def experiment_id(self, name: str, location: str | None) -> str:
+        exp = self._mlflow.get_experiment_by_name(name)
+        if exp is not None:
+            return str(exp.experiment_id)
+        return str(self._mlflow.create_experiment(name, artifact_location=location))
+
+    def log_metric(self, run_id: str, key: str, value: float) -> None:
+        self._mlflow.log_metric(run_id, key, float(value))
+
+    # -- errors ----------------------------------------------------------------------
+    def _not_found(self, name: str, what: str, exc: Exception) -> NotFound:
+        log.info("lookup of %s %s failed: %s", name, what, exc)
+        try:
+            known = sorted(v.version for v in self.versions(name))
+        except Exception:
+            known = []
+        if not known:
+            return NotFound(f"no registered model named {name!r}", "list models with ml_list_models")
+        try:
+            aliases = sorted(self.aliases(name))
+        except Exception:
+            aliases = []
+        return NotFound(
+            f"model {name!r} has no {what}",
+            f"known versions: {', '.join(map(str, known))}; aliases: {', '.join(aliases) or 'none'}",
+        )
+
+
+def _quoted(name: str) -> str:
+    return name.replace("'", "\\'")

@@ -1,0 +1,9 @@
+"""The version tags mlgate reads and writes in the MLflow registry."""
+
+from __future__ import annotations
+
+TAG_SHA = "mlgate.sha256"  # the artifact digest recorded when mlgate registered the version
+TAG_INTERFACES = "mlgate.interfaces"
+TAG_FEATURES = "mlgate.features"
+TAG_METRICS = "mlgate.metrics"
+TAG_STAGE = "mlgate.stage"
