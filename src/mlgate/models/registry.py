@@ -176,6 +176,7 @@ class Registrar:
 
         if not (model_dir / "MLmodel").exists():
             raise InvalidInput(f"{model_dir} has no MLmodel file", "pass an MLflow model folder or a .skops/.onnx file")
+        self._refuse_code(name, model_dir)  # before anything is written
         self._ensure_model(name, description)
         with mlflow.start_run(experiment_id=self.experiment_id(), run_name=f"{name}-register") as run:
             self._log_metrics(run.info.run_id, metrics or {})
@@ -238,13 +239,27 @@ class Registrar:
     def register_run(self, name: str, model_uri: str, *, alias: str | None = None) -> VersionInfo:
         """Register a model an MLflow run logged (``runs:/<id>/model`` or ``models:/m-…``), with mlgate's tags."""
         import mlflow
+        import mlflow.artifacts
 
+        self._refuse_code(name, Path(mlflow.artifacts.download_artifacts(model_uri)))  # before anything is written
         self._ensure_model(name, "")
         registered = mlflow.register_model(model_uri, name)
         info = self.registry.version(name, int(registered.version))
         loaded = self._admitted_load(info)
         return self._finish(name, str(info.version), Path(loaded.local_path), list(loaded.info.interfaces),
                             loaded.info.features, self.resolver.metrics(info), alias)
+
+    def _refuse_code(self, name: str, model_dir: Path) -> None:
+        from mlgate.models.admission import code_in
+        from mlgate.models.loader import read_mlmodel
+
+        code = code_in(model_dir, read_mlmodel(model_dir))
+        if code and self.admit_by is None:
+            raise Refused(
+                f"{name}: the artifact contains {'; '.join(code)}, which runs code when loaded",
+                "register a format without code (skops, ONNX); an operator who reviewed it registers it with "
+                "`mlgate models register … --admit`",
+            )
 
     def _admitted_load(self, info: VersionInfo) -> Any:
         """Load a just-created version to learn its interfaces: an artifact with code only when this
@@ -255,12 +270,8 @@ class Registrar:
         path = self.resolver.local_path(info)
         digest, size = tree_sha256(path)
         code = code_in(path, read_mlmodel(path))
-        if code and self.admit_by is None:
-            raise Refused(
-                f"{info.name}: the artifact contains {'; '.join(code)}, which runs code when loaded",
-                "register a format without code (skops, ONNX); an operator can register it with "
-                "`mlgate models register … --admit` after reviewing it",
-            )
+        if code and self.admit_by is None:  # the stored copy differs from what was checked: refuse still
+            self._refuse_code(info.name, path)
         if code and self.admit_by is not None:
             self.resolver.gate.admit(info.name, info.version, digest, self.admit_by, "; ".join(code))
         return load_model_dir(info, path, size, admitted=bool(code))

@@ -20,7 +20,9 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from mlgate.artifacts import safe_join
 from mlgate.auth.caller import Caller
 from mlgate.config import Settings
 from mlgate.errors import InvalidInput, NotFound, Refused
@@ -116,6 +118,24 @@ def _check_files(req: PullRequest, listing: list[RemoteFile], chosen: list[Remot
         )
 
 
+def check_skops(files: Path, new: list[ManifestFile]) -> None:
+    """A pulled ``.skops`` file may hold only allow-listed types: a pull never admits code (reading the
+    type list executes nothing)."""
+    import skops.io as sio
+
+    from mlgate.interfaces.sklearn import skops_refused
+
+    for f in new:
+        if f.path.endswith(".skops"):
+            refused = skops_refused(sio.get_untrusted_types(file=safe_join(files, f.path)))
+            if refused:
+                raise Refused(
+                    f"{f.path} holds types mlgate does not trust ({', '.join(refused[:8])}): loading it could run "
+                    "code, so it was not published",
+                    "pull a snapshot built from scikit-learn and NumPy types, or an ONNX file",
+                )
+
+
 def offline() -> bool:
     from huggingface_hub import constants
 
@@ -187,6 +207,7 @@ async def pull(settings: Settings, req: PullRequest, *, caller: Caller, progress
                 await progress(i + 0.5, total, f"downloading {f.path} ({f.size:,} bytes)")
                 new.append(await in_thread(functools.partial(hub.fetch, req.repo_id, commit, f, stage / "dl", files),
                                            hub.stop))
+            await in_thread(lambda: check_skops(files, new))  # before anything is published
             store.publish(files, Manifest(req.repo_id, commit, list(new), listing, time.time()), new)
         await progress(total, total, f"verified {len(new)} file(s) and published the snapshot")
     if kind != "commit":
