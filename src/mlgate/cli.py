@@ -49,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     kv = ksub.add_parser("verify", help="check every spec against its lock; exit 1 on any mismatch")
     kv.add_argument("--dir", default=None, help="only this folder (default: built-in and MLGATE_SKILLS_DIR)")
 
+    w = sub.add_parser("worker", help="run jobs from MLGATE_JOBS_BROKER (Celery; see docs/jobs.md)")
+    w.add_argument("--concurrency", type=int, default=None, help="jobs at once (default: MLGATE_JOB_WORKERS)")
+    w.add_argument("--loglevel", default="INFO")
+
     a = sub.add_parser("audit", help="the audit ledger")
     asub = a.add_subparsers(dest="action", required=True)
     at = asub.add_parser("tail")
@@ -183,5 +187,11 @@ def _audit(settings: Any, args: argparse.Namespace) -> int:
     return int(tail_command(settings, n=args.n, as_json=args.json))
 
 
+def _worker(settings: Any, args: argparse.Namespace) -> int:
+    from mlgate.commands.worker import worker_command
+
+    return worker_command(settings, concurrency=args.concurrency, loglevel=args.loglevel)
+
+
 COMMANDS = {"serve": _serve, "demo": _demo, "token": _token, "call": _call, "models": _models, "audit": _audit,
-            "skills": _skills}
+            "skills": _skills, "worker": _worker}

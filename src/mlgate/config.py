@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     # a tool call returns only after its ledger row is committed (replicas: a killed process loses no row
     # of a call that returned); rows of concurrent calls share one transaction
     ledger_sync: bool = False
+    # long operations (pull, compile, retrain, multi-step skills) run as jobs: docs/jobs.md
+    jobs_broker: str | None = None  # redis://…: Celery workers (`mlgate worker`) run them; unset: in-process
+    job_wait_s: float = Field(default=20.0, ge=0, le=3600)  # a call waits this long, then answers with a handle
+    job_workers: int = Field(default=2, ge=1, le=64)  # in-process pool size, and `mlgate worker` concurrency
+    job_lease_s: float = Field(default=30.0, ge=1, le=3600)  # a job whose worker is silent this long: interrupted
     max_rows: int = Field(default=10_000, ge=1)
     max_cells: int = Field(default=1_000_000, ge=1)
 

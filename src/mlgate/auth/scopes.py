@@ -30,6 +30,10 @@ TOOL_SCOPES: dict[str, str] = {
     "ml_halt": HALT,
     "ml_resume": HALT,
     "ml_serving_status": READ,
+    # jobs: also only the job's own caller (token subject) or ml:admin, checked by the job service
+    "ml_job": READ,
+    "ml_job_cancel": READ,
+    "ml_list_jobs": READ,
 }
 
 BASE_SCOPE = READ

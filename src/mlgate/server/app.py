@@ -35,7 +35,7 @@ from mlgate.server.listing import lean_tool
 from mlgate.server.prompts import register_prompts
 from mlgate.serving.runtime import Runtime
 from mlgate.supply.hub import HubResolver
-from mlgate.tools import inference, lifecycle, models, serving, skills, supply
+from mlgate.tools import inference, jobs, lifecycle, models, serving, skills, supply
 from mlgate.tools.context import caller_of
 
 log = logging.getLogger("mlgate.tools")
@@ -47,6 +47,7 @@ STAGE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_
 RETRAIN = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
 PULL = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 BUILD = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+CANCEL = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,9 @@ TOOLS: list[ToolSpec] = [
              {"repo_id": "acme/iris-onnx", "revision": "0123456789abcdef0123456789abcdef01234567"}),
     ToolSpec("ml_compile", supply.compile, "Compile a version (ONNX, INT8, FP16, TorchScript)", BUILD,
              {"model": "demo-classifier@1", "target": "onnx"}),
+    ToolSpec("ml_job", jobs.job, "Job status", READ, {"job_id": "3f2a9c0d4b5e6f708192a3b4c5d6e7f8"}),
+    ToolSpec("ml_job_cancel", jobs.job_cancel, "Cancel a job", CANCEL, {"job_id": "3f2a9c0d4b5e6f708192a3b4c5d6e7f8"}),
+    ToolSpec("ml_list_jobs", jobs.list_jobs, "List jobs", READ, {"status": "running", "limit": 10}),
 ]
 SPECS: dict[str, ToolSpec] = {spec.name: spec for spec in TOOLS}
 # the first release's dotted names (ml.predict …): still answered, never listed; the ledger records the new name

@@ -8,16 +8,16 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from mlgate.lifecycle import comparison, drift
-from mlgate.lifecycle import retrain as retraining
 from mlgate.lifecycle import stages as lifecycle
+from mlgate.schemas.jobs import RetrainReply
 from mlgate.schemas.lifecycle import (
     CompareResult,
     DriftResult,
     PromoteResult,
-    RetrainResult,
     RollbackResult,
 )
 from mlgate.tools.context import ModelArg, caller, runtime
+from mlgate.tools.jobs import as_job
 
 ModelName = Annotated[
     str,
@@ -102,25 +102,22 @@ async def check_drift(
 async def retrain(
     model: ModelArg,
     data: Annotated[list[dict[str, Any]] | str, Field(
-        description="Training rows (features + target), or a CSV/Parquet path under the server's data folder "
-        "(MLGATE_DATA_DIR).")],
+        description="Training rows (features + target), or a CSV/Parquet path under MLGATE_DATA_DIR.")],
     target: Annotated[str, Field(description="The column holding the value to predict.", max_length=200)],
     ctx: Context[Any, Any],
-    holdout: Annotated[float, Field(description="Fraction of rows held out to evaluate incumbent and candidate.",
+    holdout: Annotated[float, Field(description="Fraction held out to score incumbent and candidate.",
                                     ge=0.05, le=0.5)] = 0.2,
     gates: Gates = None,
-    promote_if_better: Annotated[bool, Field(description="Promote the candidate to production when it beats "
-                                             "the incumbent and passes the gates.")] = True,
-    metric: Annotated[str | None, Field(description="Metric that decides 'better': r2 (default), mae or rmse "
-                                        "for regressors; accuracy (default) or f1_macro for classifiers.")] = None,
-) -> RetrainResult:
+    promote_if_better: Annotated[bool, Field(description="Promote the candidate if it beats the incumbent and "
+                                             "passes the gates.")] = True,
+    metric: Annotated[str | None, Field(description="Decides 'better': r2 (default), mae, rmse; classifiers: "
+                                        "accuracy (default), f1_macro.")] = None,
+) -> RetrainReply:
     """Refit a scikit-learn model on new data; register the candidate; promote it only if better and gated.
 
     Checks drift of the data, scores incumbent and candidate on one holdout; 'decisions' explains each step.
     Example: {"model": "demo-regressor@production", "data": "batches/2026-11.csv", "target": "progression"}.
     """
-    async def progress(done: float, total: float | None, message: str | None) -> None:
-        await ctx.report_progress(done, total, message)
-
-    return await retraining.retrain(runtime(ctx), model, data, target, holdout, gates, promote_if_better,
-                                    metric=metric, caller=caller(ctx), progress=progress)
+    args = {"model": model, "data": data, "target": target, "holdout": holdout, "gates": gates,
+            "promote_if_better": promote_if_better, "metric": metric}
+    return await as_job(ctx, "ml_retrain", args, RetrainReply)

@@ -8,10 +8,12 @@ import anyio
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from mlgate.schemas.skills import ListSkillsResult, RunSkillResult
+from mlgate.schemas.jobs import RunSkillReply
+from mlgate.schemas.skills import ListSkillsResult
 from mlgate.skills import catalog
 from mlgate.skills import runtime as skill_runtime
 from mlgate.tools.context import caller, runtime
+from mlgate.tools.jobs import as_job
 
 SkillArg = Annotated[
     str,
@@ -33,15 +35,20 @@ async def list_skills(ctx: Context[Any, Any]) -> ListSkillsResult:
     return await anyio.to_thread.run_sync(catalog.list_skills, runtime(ctx).settings)
 
 
-async def run_skill(skill: SkillArg, inputs: InputsArg, ctx: Context[Any, Any]) -> RunSkillResult:
+async def run_skill(skill: SkillArg, inputs: InputsArg, ctx: Context[Any, Any]) -> RunSkillReply:
     """Run a hash-locked skill 'name@version': its steps call pinned model versions in order.
 
     Returns `outputs`, a `run_id` (recorded) and a per-step trace with the exact version each step ran.
     Example: {"skill": "multi_horizon_forecast@1", "inputs": {…the `example` from ml_list_skills…}}.
     """
     rt = runtime(ctx)
+    _, spec = await anyio.to_thread.run_sync(catalog.find, rt.settings, skill)
+    if len(spec.ordered_steps()) > 1:  # multi-step: a job (progress, wait budget, cancel)
+        return await as_job(ctx, "ml_run_skill", {"skill": skill, "inputs": inputs}, RunSkillReply,
+                            {"skill": skill, "status": "running"})
 
     async def progress(done: int, total: int, message: str) -> None:
         await ctx.report_progress(done, total, message)
 
-    return await skill_runtime.run(rt, skill, inputs, caller=caller(ctx), progress=progress)
+    done = await skill_runtime.run(rt, skill, inputs, caller=caller(ctx), progress=progress)
+    return RunSkillReply(**dict(done), job=None)

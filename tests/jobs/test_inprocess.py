@@ -1,0 +1,152 @@
+"""Long tools as jobs, in-process (no broker): progress, the wait budget and the handle, ml_job, cancel,
+dedupe, who may see a job, and the ledger rows of a job's start and end."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import anyio
+import pytest
+
+from mlgate.auth.caller import Caller
+from mlgate.errors import NotFound
+from mlgate.supply.jobs_service import jobs_for
+from tests.jobs.conftest import call, versions, wait_job
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_compile_within_the_budget_streams_progress_and_returns_its_result(
+    make_runtime: Any, open_client: Any
+) -> None:
+    rt = make_runtime(job_wait_s=120)
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        seen.append((done, total, message))
+
+    async with open_client(rt) as c:
+        err, out = await call(
+            c, "ml_compile", {"model": "demo-classifier@1", "target": "onnx"}, progress_callback=on_progress
+        )
+    assert not err, out
+    assert out["registered"].startswith("demo-classifier@") and out["artifact"]["format"] == "onnx"
+    assert out["job"]["status"] == "succeeded"
+    assert seen and all(b[0] > a[0] for a, b in itertools.pairwise(seen)), seen  # increasing
+    assert len(seen) >= 2 and seen[0][2].startswith("converting"), seen  # polled: fast steps may merge
+    rows = rt.state.tail(20)
+    tools = [r.tool for r in rows]
+    assert "job.start:ml_compile" in tools and "job.end:ml_compile" in tools
+    end = [r for r in rows if r.tool == "job.end:ml_compile"][-1]
+    assert end.outcome == "ok" and end.version is not None  # the registered version is on the row
+
+
+async def test_past_the_budget_the_call_returns_a_handle_and_ml_job_returns_the_result(
+    make_runtime: Any, open_client: Any, slow_model: Any
+) -> None:
+    name, batch = slow_model
+    rt = make_runtime(job_wait_s=0.2)
+    async with open_client(rt) as c:
+        args = {"model": f"{name}@production", "data": batch, "target": "y", "promote_if_better": False}
+        err, out = await call(c, "ml_retrain", args)
+        assert not err, out
+        job = out["job"]
+        assert job["status"] in ("queued", "running") and "ml_job" in job["next"]
+        assert out["retrained"] is None and out["candidate"] is None and out["decisions"] is None
+        done = await wait_job(c, job["job_id"])
+    assert done["status"] == "succeeded", done
+    assert done["result"]["retrained"] is True and done["result"]["candidate"]["name"] == name
+    assert done["progress"]["done"] == done["progress"]["total"] == 6
+    assert done["worker"].startswith("embedded:")
+
+
+async def test_cancelling_a_running_retrain_registers_nothing(
+    make_runtime: Any, open_client: Any, slow_model: Any
+) -> None:
+    name, batch = slow_model
+    rt = make_runtime(job_wait_s=0.2)
+    before = versions(rt.settings, name)
+    async with open_client(rt) as c:
+        err, out = await call(c, "ml_retrain", {"model": f"{name}@production", "data": batch, "target": "y"})
+        assert not err, out
+        job_id = out["job"]["job_id"]
+        await wait_job(c, job_id, until=("running",))
+        # the same work again while it runs: the same job
+        err, again = await call(
+            c, "ml_retrain", {"model": f"{name}@production", "data": batch, "target": "y"}
+        )
+        assert not err and again["job"]["job_id"] == job_id
+        err, cancelled = await call(c, "ml_job_cancel", {"job_id": job_id})
+        assert not err, cancelled
+        done = await wait_job(c, job_id)
+    assert done["status"] == "cancelled", done
+    assert done["progress"]["done"] < 4  # it stopped before registering
+    assert versions(rt.settings, name) == before
+    end = [r for r in rt.state.tail(30) if r.tool == "job.end:ml_retrain"][-1]
+    assert end.outcome == "error" and end.error_class == "JobCancelled"
+
+
+async def test_a_cancelled_call_cancels_its_job(make_runtime: Any, open_client: Any, slow_model: Any) -> None:
+    name, batch = slow_model
+    rt = make_runtime(job_wait_s=60)
+    before = versions(rt.settings, name)
+    args = {"model": f"{name}@production", "data": batch, "target": "y", "holdout": 0.25}
+    async with open_client(rt) as c:
+        with anyio.move_on_after(1.5):  # the client gives up: notifications/cancelled
+            await c.call_tool("ml_retrain", args)
+        jobs = jobs_for(rt)
+        mine = [j for j in await jobs.list(rt.local_caller(), None, 5) if j.tool == "ml_retrain"]
+        done = await wait_job(c, mine[0].id)
+    assert done["status"] == "cancelled", done
+    assert versions(rt.settings, name) == before
+
+
+async def test_only_the_jobs_caller_or_an_admin_sees_it(make_runtime: Any, open_client: Any) -> None:
+    rt = make_runtime(job_wait_s=120)
+    async with open_client(rt) as c:
+        err, out = await call(c, "ml_compile", {"model": "demo-regressor@1", "target": "onnx"})
+        assert not err, out
+        err, listed = await call(c, "ml_list_jobs", {"limit": 5})
+        assert not err and out["job"]["job_id"] in [j["job_id"] for j in listed["jobs"]]
+    jobs = jobs_for(rt)
+    job_id = out["job"]["job_id"]
+    other = Caller("mallory", "c2", "http", frozenset({"ml:read", "ml:manage"}))
+    admin = Caller("root", "c3", "http", frozenset({"ml:admin"}))
+    with pytest.raises(NotFound):
+        await jobs.get(job_id, other)
+    with pytest.raises(NotFound):
+        await jobs.cancel(job_id, other)
+    assert job_id not in [j.id for j in await jobs.list(other, None, 50)]
+    assert (await jobs.get(job_id, admin)).subject == "local"
+    assert job_id in [j.id for j in await jobs.list(admin, None, 50)]
+
+
+async def test_a_failed_job_answers_as_the_tool_would_have(make_runtime: Any, open_client: Any) -> None:
+    rt = make_runtime(job_wait_s=30)
+    async with open_client(rt) as c:
+        err, text = await call(c, "ml_compile", {"model": "demo-nope@1", "target": "onnx"})
+        assert err and "demo-nope" in text
+        err, text = await call(c, "ml_job", {"job_id": "0" * 32})
+        assert err and "no job" in text
+
+
+async def test_a_job_whose_worker_stopped_renewing_its_lease_is_interrupted(make_runtime: Any) -> None:
+    rt = make_runtime(job_lease_s=1)
+    jobs = jobs_for(rt)
+    rec, _ = await anyio.to_thread.run_sync(
+        lambda: jobs.store.submit(
+            "ml_compile", {"subject": "local"}, {"model": "x@1", "target": "onnx"}, "d" * 64
+        )
+    )
+    # a worker claims it, then dies (never renews)
+    assert await anyio.to_thread.run_sync(jobs.store.claim, rec.id, "celery:dead:1", 1.0)
+    await anyio.sleep(1.3)
+    got = await jobs.get(rec.id)
+    assert got.status == "interrupted" and "lease" in (got.error or "")
+    assert any(r.tool == "job.end:ml_compile" and r.error_class == "JobInterrupted" for r in await _tail(rt))
+
+
+async def _tail(rt: Any) -> list[Any]:
+    await anyio.sleep(0.3)  # the ledger writes in the background
+    return list(rt.state.tail(10))
