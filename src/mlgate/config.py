@@ -58,11 +58,19 @@ class Settings(BaseSettings):
     job_wait_s: float = Field(default=20.0, ge=0, le=3600)  # a call waits this long, then answers with a handle
     job_workers: int = Field(default=2, ge=1, le=64)  # in-process pool size, and `mlgate worker` concurrency
     job_lease_s: float = Field(default=30.0, ge=1, le=3600)  # a job whose worker is silent this long: interrupted
+    # the audit ledger fails closed: rows waiting this long without a commit refuse every call (and /healthz)
+    ledger_fail_after_s: float = Field(default=3.0, gt=0, le=300)
+    # the kill switch fails closed: a replica whose halt poll failed this many intervals in a row refuses serving
+    halt_fail_after: int = Field(default=3, ge=1, le=1000)
+    # hosts (or host:port) remote inference engines may be reached on; empty: none
+    remote_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_rows: int = Field(default=10_000, ge=1)
     max_cells: int = Field(default=1_000_000, ge=1)
 
     _split_lists = field_validator("stdio_scopes", "trusted_models", "pull_allowlist", "allowed_hosts", "cors_origins",
                                    mode="before")(_split)
+
+    _split_remote = field_validator("remote_allowlist", mode="before")(_split)
 
     @field_validator("home", mode="after")
     @classmethod

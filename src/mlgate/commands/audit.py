@@ -1,11 +1,16 @@
-"""``mlgate audit tail``: the newest rows of the audit ledger, as a table or JSON lines."""
+"""``mlgate audit tail``: the newest rows of the audit ledger, as a table or JSON lines.
+
+One row is one line, whatever a caller put in a model argument: every printed field
+has its control and format characters escaped (``\\x1b``, ``\\n``, ``\\u202e``), in the
+table and in JSON (which escapes them itself). Rows are also stored escaped.
+"""
 
 from __future__ import annotations
 
 import json
 
 from mlgate.config import Settings
-from mlgate.state.db import StateDB
+from mlgate.state.db import StateDB, printable
 
 
 def tail_command(settings: Settings, *, n: int = 20, as_json: bool = False) -> int:
@@ -19,12 +24,24 @@ def tail_command(settings: Settings, *, n: int = 20, as_json: bool = False) -> i
         db.close()
     if as_json:
         for row in rows:
-            print(json.dumps(row.to_dict(), sort_keys=True))
+            print(json.dumps(row.to_dict(), sort_keys=True, ensure_ascii=True))
         return 0
     from mlgate.commands.models import table
 
-    body = [[r.at[:23], r.subject or "-", r.transport or "-", r.tool, r.model_ref or "-",
-             "-" if r.version is None else str(r.version), f"{r.duration_ms:.2f}", r.outcome,
-             (r.error_class or "") + (f": {r.error_message[:60]}" if r.error_message else "")] for r in rows]
-    print(table(["at", "subject", "transport", "tool", "model", "version", "ms", "outcome", "error"], body))
+    body = [
+        [
+            r.at[:23],
+            r.subject or "-",
+            r.transport or "-",
+            r.tool,
+            r.model_ref or "-",
+            "-" if r.version is None else str(r.version),
+            f"{r.duration_ms:.2f}",
+            r.outcome,
+            (r.error_class or "") + (f": {r.error_message[:60]}" if r.error_message else ""),
+        ]
+        for r in rows
+    ]
+    safe = [[printable(cell) for cell in line] for line in body]
+    print(table(["at", "subject", "transport", "tool", "model", "version", "ms", "outcome", "error"], safe))
     return 0

@@ -17,21 +17,35 @@ One pooled ``httpx.Client`` per endpoint is shared by every version that uses it
 Retries happen only where repeating cannot double work: the connection was never
 made (connect error or connect timeout) or a gateway said so (502, 503, 504). A
 read timeout is not retried: the engine may still be working on the request.
-Every failure is a ``BackendError`` that names the endpoint and the status.
+Every failure is a ``BackendError`` that names the endpoint (without credentials) and
+a short classified reason: "returned 500 (server error)", "timeout", "connection
+refused". The engine's body never reaches the agent: it may hold secrets.
+
+Trust: the spec is part of what the version's digest covers. The flavor lives in
+the artifact's MLmodel file; a ``mlgate.remote`` *tag* is not covered, so a tag that
+differs from the flavor (or appears on a version registered without one) is refused
+with ``IntegrityError``: pointing a version elsewhere means registering a new one.
+Engine hosts must be in ``MLGATE_REMOTE_ALLOWLIST`` (``host`` or ``host:port``;
+empty: no engine is reachable), checked when the version is loaded.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
-from mlgate.errors import BackendError, InvalidInput
+from mlgate.errors import BackendError, IntegrityError, InvalidInput, Refused
 from mlgate.interfaces.base import Matrix
+
+log = logging.getLogger(__name__)
 
 TAG_REMOTE = "mlgate.remote"
 FLAVOR = "mlgate_remote"
@@ -62,12 +76,16 @@ class RemoteSpec:
             raise InvalidInput("the remote spec must be a JSON object", _SPEC_HINT)
         protocol, url = data.get("protocol"), data.get("url")
         if protocol not in PROTOCOLS:
-            raise InvalidInput(f"remote protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}", _SPEC_HINT)
+            raise InvalidInput(
+                f"remote protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}", _SPEC_HINT
+            )
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise InvalidInput(f"remote url {url!r} is not an http(s) URL", _SPEC_HINT)
         model = str(data.get("model") or "")
         if protocol == "v2" and not model:
-            raise InvalidInput("a v2 remote spec needs 'model' (the name the engine serves it under)", _SPEC_HINT)
+            raise InvalidInput(
+                "a v2 remote spec needs 'model' (the name the engine serves it under)", _SPEC_HINT
+            )
         timeout = float(data.get("timeout_s", 5.0))
         retries = int(data.get("retries", 2))
         if not 0 < timeout <= 600 or not 0 <= retries <= 5:
@@ -76,14 +94,25 @@ class RemoteSpec:
         if fmt not in ("dataframe", "tensor"):
             raise InvalidInput(f"remote format {fmt!r} is not dataframe or tensor", _SPEC_HINT)
         version = data.get("version")
-        return cls(protocol=protocol, url=url.rstrip("/"), model=model,
-                   version=None if version is None else str(version), timeout_s=timeout, retries=retries,
-                   classes=tuple(str(c) for c in data.get("classes") or ()), format=fmt,
-                   interfaces=tuple(str(i) for i in data.get("interfaces") or ()))
+        return cls(
+            protocol=protocol,
+            url=url.rstrip("/"),
+            model=model,
+            version=None if version is None else str(version),
+            timeout_s=timeout,
+            retries=retries,
+            classes=tuple(str(c) for c in data.get("classes") or ()),
+            format=fmt,
+            interfaces=tuple(str(i) for i in data.get("interfaces") or ()),
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"protocol": self.protocol, "url": self.url, "timeout_s": self.timeout_s,
-                               "retries": self.retries}
+        out: dict[str, Any] = {
+            "protocol": self.protocol,
+            "url": self.url,
+            "timeout_s": self.timeout_s,
+            "retries": self.retries,
+        }
         for key in ("model", "version", "format"):
             if getattr(self, key):
                 out[key] = getattr(self, key)
@@ -92,6 +121,11 @@ class RemoteSpec:
         if self.interfaces:
             out["interfaces"] = list(self.interfaces)
         return out
+
+    @property
+    def shown(self) -> str:
+        """The endpoint as errors show it: scheme, host, port and path; never credentials or a query."""
+        return _display(self.endpoint)
 
     @property
     def endpoint(self) -> str:
@@ -107,8 +141,10 @@ class RemoteSpec:
         return ("predictor", "classifier") if self.protocol == "v2" else ("predictor",)
 
 
-_SPEC_HINT = ('give {"protocol": "v2"|"mlflow", "url": "http://host:port", "model": "<name on the engine>", '
-              '"timeout_s": 5}; see docs/deploy.md')
+_SPEC_HINT = (
+    'give {"protocol": "v2"|"mlflow", "url": "http://host:port", "model": "<name on the engine>", '
+    '"timeout_s": 5}; see docs/deploy.md'
+)
 
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
@@ -124,8 +160,9 @@ def client_for(base_url: str) -> Any:
             found = _clients.get(base_url)
             if found is None:
                 limits = httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=30)
-                found = _clients[base_url] = httpx.Client(base_url=base_url, limits=limits,
-                                                          headers={"content-type": "application/json"})
+                found = _clients[base_url] = httpx.Client(
+                    base_url=base_url, limits=limits, headers={"content-type": "application/json"}
+                )
     return found
 
 
@@ -151,14 +188,19 @@ class RemoteModel:
 
     def classify(self, rows: Matrix) -> tuple[list[str], list[dict[str, float]]]:
         if self.spec.protocol != "v2":
-            raise BackendError(f"{self.spec.endpoint} speaks MLflow scoring, which returns no probabilities",
-                               "call ml_predict with this version")
+            raise BackendError(
+                f"{self.spec.shown} speaks MLflow scoring, which returns no probabilities",
+                "call ml_predict with this version",
+            )
         probs = np.asarray(self._v2(rows, ["predict_proba"])["predict_proba"], dtype=np.float64)
         probs = probs.reshape(rows.shape[0], -1)
         names = list(self.spec.classes) or [str(j) for j in range(probs.shape[1])]
         if len(names) != probs.shape[1]:
-            raise BackendError(f"{self.spec.endpoint} returned {probs.shape[1]} class probabilities, the spec "
-                               f"names {len(names)} classes", "fix 'classes' in the version's remote spec")
+            raise BackendError(
+                f"{self.spec.shown} returned {probs.shape[1]} class probabilities, the spec "
+                f"names {len(names)} classes",
+                "fix 'classes' in the version's remote spec",
+            )
         labels = [names[j] for j in probs.argmax(axis=1)]
         return labels, [dict(zip(names, map(float, p), strict=True)) for p in probs]
 
@@ -169,23 +211,36 @@ class RemoteModel:
         return {"dataframe_split": {"columns": self.features, "data": rows.tolist()}}
 
     def _v2(self, rows: Matrix, outputs: list[str]) -> dict[str, Any]:
-        body = {"inputs": [{"name": "input-0", "shape": list(rows.shape), "datatype": "FP64",
-                            "data": rows.ravel().tolist()}],
-                "outputs": [{"name": n} for n in outputs]}
+        body = {
+            "inputs": [
+                {
+                    "name": "input-0",
+                    "shape": list(rows.shape),
+                    "datatype": "FP64",
+                    "data": rows.ravel().tolist(),
+                }
+            ],
+            "outputs": [{"name": n} for n in outputs],
+        }
         answer = self._post(body)
-        found: dict[str, Any] = {str(o.get("name")): o.get("data") for o in answer.get("outputs") or []
-                                 if isinstance(o, dict)}
+        found: dict[str, Any] = {
+            str(o.get("name")): o.get("data") for o in answer.get("outputs") or [] if isinstance(o, dict)
+        }
         missing = [n for n in outputs if n not in found]
         if missing:
-            raise BackendError(f"{self.spec.endpoint} answered without the output {missing[0]!r}",
-                               "check that the engine serves a scikit-learn style model (predict/predict_proba)")
+            raise BackendError(
+                f"{self.spec.shown} answered without the output {missing[0]!r}",
+                "check that the engine serves a scikit-learn style model (predict/predict_proba)",
+            )
         return found
 
     def _rows(self, out: Any, n: int) -> list[Any]:
         values = np.asarray(out).reshape(-1).tolist() if out is not None else []
         if len(values) != n:
-            raise BackendError(f"{self.spec.endpoint} returned {len(values)} values for {n} rows",
-                               "check the engine's model; mlgate expects one output per row")
+            raise BackendError(
+                f"{self.spec.shown} returned {len(values)} values for {n} rows",
+                "check the engine's model; mlgate expects one output per row",
+            )
         return values
 
     # -- the transport -----------------------------------------------------------------
@@ -194,7 +249,8 @@ class RemoteModel:
 
         spec = self.spec
         client = client_for(spec.url)
-        path = spec.endpoint[len(spec.url):]
+        path = spec.endpoint[len(spec.url) :]
+        where = spec.shown
         delay = 0.05
         for attempt in range(spec.retries + 1):
             last = attempt == spec.retries
@@ -204,24 +260,88 @@ class RemoteModel:
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if last:
                     raise BackendError(
-                        f"remote endpoint {spec.endpoint} is unreachable ({type(exc).__name__}: {exc}) after "
-                        f"{attempt + 1} attempt(s)", _DOWN_HINT) from None
+                        f"remote endpoint {where} is unreachable ({_connect_reason(exc)}) after "
+                        f"{attempt + 1} attempt(s)",
+                        _DOWN_HINT,
+                    ) from None
             except httpx.TimeoutException:
                 ms = (time.perf_counter() - t0) * 1000
-                raise BackendError(f"remote endpoint {spec.endpoint} did not answer within {spec.timeout_s:g} s "
-                                   f"(timed out after {ms:.0f} ms; not retried)", _DOWN_HINT) from None
-            except httpx.HTTPError as exc:
-                raise BackendError(f"remote endpoint {spec.endpoint} failed: {type(exc).__name__}: {exc}",
-                                   _DOWN_HINT) from None
+                raise BackendError(
+                    f"remote endpoint {where} did not answer within {spec.timeout_s:g} s "
+                    f"(timeout after {ms:.0f} ms; not retried)",
+                    _DOWN_HINT,
+                ) from None
+            except httpx.HTTPError as exc:  # the class only: an exception's text may quote the engine
+                raise BackendError(
+                    f"remote endpoint {where} failed ({type(exc).__name__})", _DOWN_HINT
+                ) from None
             else:
                 if resp.status_code == 200:
-                    return _json(resp, spec.endpoint)
+                    return _json(resp, where)
                 if resp.status_code not in RETRY_STATUS or last:
-                    raise BackendError(f"remote endpoint {spec.endpoint} answered HTTP {resp.status_code}: "
-                                       f"{resp.text[:300].strip()}", _hint(resp.status_code))
+                    status = resp.status_code
+                    log.warning(
+                        "remote endpoint %s returned %d (%d bytes; body not shown to callers)",
+                        where,
+                        status,
+                        len(resp.content),
+                    )
+                    raise BackendError(
+                        f"remote engine {where} returned {status} ({classify_status(status)})", _hint(status)
+                    )
             time.sleep(delay)
             delay *= 4
         raise AssertionError("unreachable")
+
+
+_STATUS = {
+    400: "input refused",
+    401: "not authorised",
+    403: "forbidden",
+    404: "not found",
+    408: "timeout",
+    413: "request too large",
+    422: "input refused",
+    429: "rate limited",
+    502: "bad gateway",
+    503: "unavailable",
+    504: "gateway timeout",
+}
+
+
+def classify_status(status: int) -> str:
+    """A short reason for an HTTP status: what an agent may read instead of the engine's body."""
+    if status in _STATUS:
+        return _STATUS[status]
+    if 300 <= status < 400:
+        return "redirect, not followed"
+    if 400 <= status < 500:
+        return "client error"
+    if 500 <= status < 600:
+        return "server error"
+    return "unexpected status"
+
+
+def _connect_reason(exc: Exception) -> str:
+    import httpx
+
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connect timeout"
+    text = str(exc).lower()
+    if "refused" in text:
+        return "connection refused"
+    if "name" in text and ("resolv" in text or "known" in text or "service" in text):
+        return "name not resolved"
+    return "connection failed"
+
+
+def _display(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 _DOWN_HINT = "the serving engine may be down or overloaded; retry later, or an operator can halt this model"
@@ -245,10 +365,56 @@ def _json(resp: Any, endpoint: str) -> dict[str, Any]:
     return data
 
 
-def remote_spec_of(tags: dict[str, str], flavors: dict[str, Any]) -> RemoteSpec | None:
-    """The version's remote spec: the tag wins (an operator may point any version elsewhere), then the flavor."""
+def remote_spec_of(
+    tags: dict[str, str], flavors: dict[str, Any], allowlist: Sequence[str] | None = None
+) -> RemoteSpec | None:
+    """The version's remote spec, from its flavor (inside the digest-covered artifact); None if it has none.
+
+    Refuses a ``mlgate.remote`` tag that differs from the flavor (or exists without one): the tag is not
+    covered by the digest. Refuses an engine host outside ``allowlist`` (``None``: MLGATE_REMOTE_ALLOWLIST).
+    """
+    recorded = RemoteSpec.parse(flavors[FLAVOR]) if FLAVOR in flavors else None
     if TAG_REMOTE in tags:
-        return RemoteSpec.parse(tags[TAG_REMOTE])
-    if FLAVOR in flavors:
-        return RemoteSpec.parse(flavors[FLAVOR])
-    return None
+        _refuse_changed_tag(tags[TAG_REMOTE], recorded)
+    if recorded is None:
+        return None
+    if allowlist is None:
+        from mlgate.config import Settings
+
+        allowlist = Settings().remote_allowlist
+    check_allowed(recorded, allowlist)
+    return recorded
+
+
+def _refuse_changed_tag(raw: str, recorded: RemoteSpec | None) -> None:
+    try:
+        tagged: RemoteSpec | None = RemoteSpec.parse(raw)
+    except InvalidInput:
+        tagged = None
+    if tagged is not None and tagged == recorded:
+        return  # the tag repeats what the digest covers
+    where = f"at {tagged.shown}" if tagged is not None else "at an endpoint (the tag is not a valid spec)"
+    was = f"registered for {recorded.shown}" if recorded is not None else "registered without a remote spec"
+    raise IntegrityError(
+        f"the version's {TAG_REMOTE} tag points it {where}, but the version was {was}, and its recorded "
+        f"digest covers only that: a remote spec tagged or changed after registration is not served",
+        "register the endpoint as a new version (`mlgate models register NAME --remote JSON --features …`) "
+        f"and delete the {TAG_REMOTE} tag from this one",
+    )
+
+
+def check_allowed(spec: RemoteSpec, allowlist: Sequence[str]) -> None:
+    """Refuse an engine whose host (or host:port) is not in the allow-list; an empty list allows none."""
+    parts = urlsplit(spec.url)
+    host = (parts.hostname or "").lower()
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    allowed = {entry.strip().lower().strip("/") for entry in allowlist if entry.strip()}
+    shown_host = f"[{host}]" if ":" in host else host
+    if host and (host in allowed or shown_host in allowed or f"{shown_host}:{port}" in allowed):
+        return
+    raise Refused(
+        f"the remote engine host {shown_host or '?'}:{port} is not in MLGATE_REMOTE_ALLOWLIST"
+        + ("" if allowed else " (empty: no remote engine may be reached)"),
+        f"an operator adds '{shown_host}' or '{shown_host}:{port}' to MLGATE_REMOTE_ALLOWLIST if that "
+        "engine is trusted with this model's inputs",
+    )

@@ -16,8 +16,13 @@ at least ``drift_share`` of its features drift. The thresholds are in every resu
 The reference is the version's stored training sample (200 rows at registration),
 else a sample drawn from its stored per-feature statistics, else what the caller
 supplies. A check against the version's own training data is recorded on the version
-(the ``mlgate.drift`` tag) for the ``require_drift_check`` gate; a check against a
-supplied reference is not, since the caller chose what to compare with.
+(the ``mlgate.drift`` tag) for the ``require_drift_check`` gate, and only when the
+caller holds ``ml:manage``: a gate must not be satisfiable by a read-only caller, who
+could send rows drawn from the published training statistics. A read-only check
+still answers, with ``recorded: false`` and the reason. The record keeps who made it
+and ``data_digest``, the SHA-256 of the canonical JSON of the current rows (sorted
+keys, no whitespace, UTF-8: ``mlgate.state.db.input_digest``). A check against a
+supplied reference is never recorded, since the caller chose what to compare with.
 """
 
 from __future__ import annotations
@@ -40,8 +45,10 @@ from mlgate.models.resolvers import MlflowResolver
 from mlgate.schemas.lifecycle import DriftResult, DriftSummary, DriftThresholdsModel, FeatureDrift
 from mlgate.schemas.stamp import ModelStamp
 from mlgate.serving.runtime import Runtime
+from mlgate.state.db import input_digest
 
 MIN_ROWS = 10
+RECORD_SCOPE = "ml:manage"  # recording a check that require_drift_check trusts
 PSI_BINS = 10
 _FLOOR = 1e-4
 _KS_TERMS = np.arange(1, 101, dtype=np.float64)
@@ -63,7 +70,10 @@ def psi(reference: np.ndarray, current: np.ndarray, bins: int = PSI_BINS) -> flo
     if edges.size == 0 or np.ptp(reference) == 0:
         centre = float(reference[0])
         edges = np.array([centre - 1e-12, centre + 1e-12])  # below / equal / above a constant
-    r = np.bincount(np.searchsorted(edges, reference, side="right"), minlength=edges.size + 1) / reference.size
+    r = (
+        np.bincount(np.searchsorted(edges, reference, side="right"), minlength=edges.size + 1)
+        / reference.size
+    )
     c = np.bincount(np.searchsorted(edges, current, side="right"), minlength=edges.size + 1) / current.size
     r, c = np.maximum(r, _FLOOR), np.maximum(c, _FLOOR)
     return float(np.sum((c - r) * np.log(c / r)))
@@ -81,23 +91,35 @@ def ks_2samp(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """Two-sample KS statistic D and its asymptotic p-value."""
     a, b = np.sort(a), np.sort(b)
     both = np.concatenate([a, b])
-    d = float(np.max(np.abs(np.searchsorted(a, both, side="right") / a.size
-                            - np.searchsorted(b, both, side="right") / b.size)))
+    d = float(
+        np.max(
+            np.abs(
+                np.searchsorted(a, both, side="right") / a.size
+                - np.searchsorted(b, both, side="right") / b.size
+            )
+        )
+    )
     en = float(np.sqrt(a.size * b.size / (a.size + b.size)))
     return d, kolmogorov_sf((en + 0.12 + 0.11 / en) * d)
 
 
-def compare(reference: Matrix, current: Matrix, names: list[str], t: DriftThresholds
-            ) -> tuple[dict[str, FeatureDrift], list[str]]:
+def compare(
+    reference: Matrix, current: Matrix, names: list[str], t: DriftThresholds
+) -> tuple[dict[str, FeatureDrift], list[str]]:
     """Per-feature drift and the names of the features that drifted."""
     out: dict[str, FeatureDrift] = {}
     for j, name in enumerate(names):
         ref, cur = reference[:, j], current[:, j]
         p = psi(ref, cur)
         d, pvalue = ks_2samp(ref, cur)
-        out[name] = FeatureDrift(psi=round(p, 6), ks_statistic=round(d, 6), ks_pvalue=float(f"{pvalue:.6g}"),
-                                 drifted=bool(pvalue < t.ks_pvalue and p >= t.psi),
-                                 reference_mean=float(ref.mean()), current_mean=float(cur.mean()))
+        out[name] = FeatureDrift(
+            psi=round(p, 6),
+            ks_statistic=round(d, 6),
+            ks_pvalue=float(f"{pvalue:.6g}"),
+            drifted=bool(pvalue < t.ks_pvalue and p >= t.psi),
+            reference_mean=float(ref.mean()),
+            current_mean=float(cur.mean()),
+        )
     return out, [n for n, f in out.items() if f.drifted]
 
 
@@ -125,38 +147,68 @@ def training_reference(loaded: LoadedModel) -> tuple[Matrix, str]:
 
 
 def summarize(result: DriftResult) -> DriftSummary:
-    return DriftSummary(drift_detected=result.drift_detected, dataset_drift_score=result.dataset_drift_score,
-                        n_drifted=result.n_drifted, total=result.total,
-                        drifted_features=[n for n, f in result.feature_drift.items() if f.drifted])
+    return DriftSummary(
+        drift_detected=result.drift_detected,
+        dataset_drift_score=result.dataset_drift_score,
+        n_drifted=result.n_drifted,
+        total=result.total,
+        drifted_features=[n for n, f in result.feature_drift.items() if f.drifted],
+    )
 
 
-def record_check(reg: MlflowRegistry, name: str, version: int, result: DriftResult, by: str) -> None:
-    """Write the check on the version: what ``require_drift_check`` reads."""
+def record_check(
+    reg: MlflowRegistry, name: str, version: int, result: DriftResult, by: str, data_digest: str | None = None
+) -> None:
+    """Write the check on the version: what ``require_drift_check`` reads. ``by`` must hold ``ml:manage``;
+    ``data_digest`` is ``input_digest`` of the current rows (the gate refuses a record without one)."""
     drifted = [n for n, f in result.feature_drift.items() if f.drifted]
-    value = {"at": now_iso(), "by": by, "passed": not result.drift_detected,
-             "dataset_drift_score": result.dataset_drift_score, "n_drifted": result.n_drifted,
-             "total": result.total, "drifted": drifted[:20], "rows": result.rows.get("current", 0),
-             "reference": result.reference}
+    value = {
+        "at": now_iso(),
+        "by": by,
+        "data_digest": data_digest,
+        "passed": not result.drift_detected,
+        "dataset_drift_score": result.dataset_drift_score,
+        "n_drifted": result.n_drifted,
+        "total": result.total,
+        "drifted": drifted[:20],
+        "rows": result.rows.get("current", 0),
+        "reference": result.reference,
+    }
     reg.set_tag(name, version, TAG_DRIFT, json.dumps(value))
 
 
-def report(names: list[str], stamp: ModelStamp, reference: Matrix, current: Matrix, kind: str,
-           t: DriftThresholds) -> DriftResult:
+def report(
+    names: list[str], stamp: ModelStamp, reference: Matrix, current: Matrix, kind: str, t: DriftThresholds
+) -> DriftResult:
     """The drift of ``current`` against ``reference`` (columns in ``names`` order)."""
     for what, m in (("reference", reference), ("current", current)):
         if m.shape[0] < MIN_ROWS:
-            raise InvalidInput(f"{what} has {m.shape[0]} rows; a drift check needs at least {MIN_ROWS}",
-                               "send more rows")
+            raise InvalidInput(
+                f"{what} has {m.shape[0]} rows; a drift check needs at least {MIN_ROWS}", "send more rows"
+            )
     features, drifted = compare(reference, current, names, t)
     share = len(drifted) / len(names)
     detected = share >= t.drift_share
     shown = ", ".join(drifted[:10]) + (" …" if len(drifted) > 10 else "")
-    message = (f"dataset drift: {len(drifted)} of {len(names)} features drifted ({shown})" if detected else
-               f"no dataset drift: {len(drifted)} of {len(names)} features drifted" + (f" ({shown})" if drifted else ""))
-    return DriftResult(model=stamp, drift_detected=detected, dataset_drift_score=round(share, 6),
-                       n_drifted=len(drifted), total=len(names), feature_drift=features, thresholds=t.model(),
-                       reference=kind, rows={"reference": int(reference.shape[0]), "current": int(current.shape[0])},
-                       recorded=False, message=message)
+    message = (
+        f"dataset drift: {len(drifted)} of {len(names)} features drifted ({shown})"
+        if detected
+        else f"no dataset drift: {len(drifted)} of {len(names)} features drifted"
+        + (f" ({shown})" if drifted else "")
+    )
+    return DriftResult(
+        model=stamp,
+        drift_detected=detected,
+        dataset_drift_score=round(share, 6),
+        n_drifted=len(drifted),
+        total=len(names),
+        feature_drift=features,
+        thresholds=t.model(),
+        reference=kind,
+        rows={"reference": int(reference.shape[0]), "current": int(current.shape[0])},
+        recorded=False,
+        message=message,
+    )
 
 
 async def check_drift(
@@ -173,8 +225,10 @@ async def check_drift(
     loaded, stamp = await rt.models.acquire(model)
     feats = loaded.info.features
     if not feats:
-        raise InvalidInput(f"{stamp.name}@{stamp.version} takes no tabular features, so drift cannot be measured",
-                           "drift checks work on models called with records (ml_predict, ml_classify)")
+        raise InvalidInput(
+            f"{stamp.name}@{stamp.version} takes no tabular features, so drift cannot be measured",
+            "drift checks work on models called with records (ml_predict, ml_classify)",
+        )
     s = rt.settings
     cur = to_matrix(current, feats, max_rows=s.max_rows, max_cells=s.max_cells)
     if reference is None:
@@ -182,9 +236,20 @@ async def check_drift(
     else:
         ref, kind = to_matrix(reference, feats, max_rows=s.max_rows, max_cells=s.max_cells), "supplied"
     result = report([f.name for f in feats], stamp, ref, cur, kind, thresholds or DriftThresholds())
-    if record and kind != "supplied" and isinstance(rt.models.resolver, MlflowResolver) and rt.models.parse(model).source == "registry":
-        who = caller.subject
-        await anyio.to_thread.run_sync(record_check, rt.models.registry, stamp.name, stamp.version, result, who)
-        result.recorded = True
-        result.message += "; recorded on the version for require_drift_check"
+    resolver = rt.models.resolver
+    from_registry = rt.models.parse(model).source == "registry"
+    if not (record and kind != "supplied" and from_registry and isinstance(resolver, MlflowResolver)):
+        return result
+    if not caller.may(RECORD_SCOPE):
+        result.message += (
+            f"; not recorded on the version: recording a drift check for require_drift_check "
+            f"needs the scope {RECORD_SCOPE}, which this caller was not granted"
+        )
+        return result
+    digest = await anyio.to_thread.run_sync(input_digest, current)
+    await anyio.to_thread.run_sync(
+        lambda: record_check(resolver.registry, stamp.name, stamp.version, result, caller.subject, digest)
+    )
+    result.recorded = True
+    result.message += f"; recorded on the version for require_drift_check (data sha256 {digest[:12]}…)"
     return result

@@ -7,8 +7,11 @@ gates or tighten them but never loosen the ones the model stores. Every gate is
 evaluated, and every failure is reported with its actual value and threshold.
 
 ``require_drift_check`` reads the version's latest drift check (the ``mlgate.drift``
-tag written by ``ml_drift`` against the version's own training data): it passes when
-that check found no dataset drift.
+tag written by ``ml_drift`` against the version's own training data, by a caller with
+``ml:manage``): it passes when that check found no dataset drift *and* the record says
+who made it (``by``) and which data it saw (``data_digest``, the SHA-256 of the rows'
+canonical JSON). A record without them (written by a read-only caller before mlgate
+refused that, or by hand) does not count. See docs/lifecycle.md.
 """
 
 from __future__ import annotations
@@ -61,11 +64,15 @@ def stored_gates(tags: Mapping[str, str], stage: str) -> Gates:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError:
-        raise InvalidInput(f"the model's {TAG_GATES} tag is not JSON", "fix it with `mlgate models gates`") from None
+        raise InvalidInput(
+            f"the model's {TAG_GATES} tag is not JSON", "fix it with `mlgate models gates`"
+        ) from None
     if isinstance(data, dict) and not any(k in GATED_STAGES for k in data):
         data = {"production": data}
     if not isinstance(data, dict):
-        raise InvalidInput(f"the model's {TAG_GATES} tag is not an object", "fix it with `mlgate models gates`")
+        raise InvalidInput(
+            f"the model's {TAG_GATES} tag is not an object", "fix it with `mlgate models gates`"
+        )
     return parse_gates(data.get(stage), f"stored gates for {stage}")
 
 
@@ -96,7 +103,9 @@ def merge(stored: Gates, call: Gates) -> dict[str, tuple[float | bool, str]]:
 
 
 def evaluate(
-    gates: Mapping[str, tuple[float | bool, str]], metrics: Mapping[str, float], drift: Mapping[str, Any] | None
+    gates: Mapping[str, tuple[float | bool, str]],
+    metrics: Mapping[str, float],
+    drift: Mapping[str, Any] | None,
 ) -> list[GateOutcome]:
     """Every gate's outcome, in a stable order."""
     out: list[GateOutcome] = []
@@ -110,33 +119,82 @@ def evaluate(
         limit = float(threshold)
         if actual is None:
             known = ", ".join(sorted(metrics)) or "none"
-            out.append(GateOutcome(gate=key, metric=metric, threshold=limit, actual=None, passed=False,
-                                   source=source, reason=f"the version has no metric {metric!r} (it has: {known})"))
+            out.append(
+                GateOutcome(
+                    gate=key,
+                    metric=metric,
+                    threshold=limit,
+                    actual=None,
+                    passed=False,
+                    source=source,
+                    reason=f"the version has no metric {metric!r} (it has: {known})",
+                )
+            )
             continue
         ok = actual >= limit if kind == "min" else actual <= limit
         word = "at least" if kind == "min" else "at most"
-        out.append(GateOutcome(
-            gate=key, metric=metric, threshold=limit, actual=float(actual), passed=ok, source=source,
-            reason=f"{metric} is {actual:.6g}; the gate needs {word} {limit:.6g}",
-        ))
+        out.append(
+            GateOutcome(
+                gate=key,
+                metric=metric,
+                threshold=limit,
+                actual=float(actual),
+                passed=ok,
+                source=source,
+                reason=f"{metric} is {actual:.6g}; the gate needs {word} {limit:.6g}",
+            )
+        )
     return out
 
 
 def _drift_gate(required: bool, source: str, drift: Mapping[str, Any] | None) -> GateOutcome:
     if not required:
-        return GateOutcome(gate=REQUIRE_DRIFT, threshold=False, actual=None, passed=True, source=source,
-                           reason="not required")
+        return GateOutcome(
+            gate=REQUIRE_DRIFT,
+            threshold=False,
+            actual=None,
+            passed=True,
+            source=source,
+            reason="not required",
+        )
     if not drift:
-        return GateOutcome(gate=REQUIRE_DRIFT, threshold=True, actual=None, passed=False, source=source,
-                           reason="no drift check is recorded on this version; run ml_drift on it with current data")
+        return GateOutcome(
+            gate=REQUIRE_DRIFT,
+            threshold=True,
+            actual=None,
+            passed=False,
+            source=source,
+            reason="no drift check is recorded on this version; run ml_drift on it with current data",
+        )
+    when = drift.get("at", "?")
+    by, digest = drift.get("by"), drift.get("data_digest")
+    if not isinstance(by, str) or not by or not isinstance(digest, str) or len(digest) != 64:
+        return GateOutcome(
+            gate=REQUIRE_DRIFT,
+            threshold=True,
+            actual=None,
+            passed=False,
+            source=source,
+            reason=f"the drift check recorded at {when} does not say who made it and on which data "
+            "(no data_digest), so it does not count; a caller with ml:manage must run "
+            "ml_drift on this version with current data",
+        )
     passed = bool(drift.get("passed"))
     score = drift.get("dataset_drift_score")
-    when = drift.get("at", "?")
-    reason = (f"the latest drift check ({when}) found no dataset drift" if passed else
-              f"the latest drift check ({when}) found drift in {drift.get('n_drifted')} of "
-              f"{drift.get('total')} features")
-    return GateOutcome(gate=REQUIRE_DRIFT, threshold=True, actual=passed, passed=passed, source=source,
-                       reason=reason + (f" (score {score})" if score is not None else ""))
+    reason = (
+        f"the latest drift check ({when}) found no dataset drift"
+        if passed
+        else f"the latest drift check ({when}) found drift in {drift.get('n_drifted')} of "
+        f"{drift.get('total')} features"
+    )
+    return GateOutcome(
+        gate=REQUIRE_DRIFT,
+        threshold=True,
+        actual=passed,
+        passed=passed,
+        source=source,
+        reason=reason + (f" (score {score})" if score is not None else "") + f", by {by}",
+    )
 
 
 def latest_drift(tags: Mapping[str, str]) -> dict[str, Any] | None:

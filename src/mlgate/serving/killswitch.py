@@ -9,8 +9,16 @@ another process sharing the database is honoured within that interval.
 ``halt`` and ``resume`` write through to the database and swap the local snapshot
 before they return: from the moment ``halt`` returns, ``check`` refuses in this
 process. A refresh that started before a local change is discarded, so a stale
-read can never undo a halt that just landed. If the database cannot be read, the
-last snapshot stays in force (and is logged).
+read can never undo a halt that just landed.
+
+Failing closed: a replica that cannot read the halts cannot know whether an operator
+halted something. When no poll has succeeded for ``fail_after`` intervals (failing or
+hanging), ``check`` refuses every call with ``Unavailable`` naming why and since when,
+logged loudly once, until a poll reads the state again.
+
+Halt scopes are registered model names, ``hf:org/repo`` for a pulled Hub snapshot
+(every revision of it), and ``*`` for all serving; ``scope_of`` maps the name a
+caller's reference resolves to onto its scope.
 
 ``halt``, ``resume`` and ``refresh`` block on the database: call them through
 ``anyio.to_thread.run_sync`` from async code. ``check`` and ``snapshot`` never block.
@@ -20,9 +28,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
-from mlgate.errors import Halted
+from mlgate.errors import Halted, Unavailable
 from mlgate.state.db import ALL, Halt, StateDB
 
 log = logging.getLogger(__name__)
@@ -30,6 +40,17 @@ log = logging.getLogger(__name__)
 
 def _index(halts: Iterable[Halt]) -> dict[str, Halt]:
     return {h.scope: h for h in halts if h.active}
+
+
+def scope_of(model_name: str) -> str:
+    """The halt scope covering a model: ``hf:org/repo`` for a Hub snapshot (given as ``hf:org/repo@rev``
+    or as the bare ``org/repo`` a parsed reference carries: registered names never contain '/'),
+    else the registered model's name."""
+    if model_name.startswith("hf:"):
+        return "hf:" + model_name[3:].partition("@")[0].lower()
+    if "/" in model_name:
+        return "hf:" + model_name.partition("@")[0].lower()
+    return model_name
 
 
 def halted_error(halt: Halt, model_name: str) -> Halted:
@@ -45,9 +66,18 @@ def halted_error(halt: Halt, model_name: str) -> Halted:
 
 
 class KillSwitch:
-    def __init__(self, db: StateDB, poll_interval: float = 0.5, *, start: bool = True) -> None:
+    def __init__(
+        self, db: StateDB, poll_interval: float = 0.5, *, start: bool = True, fail_after: int = 3
+    ) -> None:
         self.db = db
         self.poll_interval = poll_interval
+        self.fail_after = (
+            fail_after  # MLGATE_HALT_FAIL_AFTER: polls without a successful read before refusing
+        )
+        self._last_ok = time.monotonic()  # of the last successful read of the halts (the constructor's)
+        self._last_ok_wall = time.time()
+        self._last_error: str | None = None
+        self._blind_logged = False
         self._halts: dict[str, Halt] = _index(db.active_halts())  # swapped whole, never mutated
         self._lock = threading.Lock()
         self._generation = 0  # bumped by every local halt/resume
@@ -60,16 +90,51 @@ class KillSwitch:
 
     # -- the hot path -------------------------------------------------------------
     def check(self, model_name: str) -> None:
-        """Raise ``Halted`` if ``model_name`` or all serving is halted; otherwise return at once."""
+        """Raise ``Halted`` if ``model_name`` or all serving is halted, ``Unavailable`` if this replica
+        cannot read the halts; otherwise return at once."""
+        if self._thread is not None and time.monotonic() - self._last_ok > self._blind_after():
+            self._refuse_blind()
         halts = self._halts
         if halts:
-            halt = halts.get(ALL) or halts.get(model_name)
+            halt = halts.get(ALL) or halts.get(scope_of(model_name))
             if halt is not None:
                 raise halted_error(halt, model_name)
 
     def is_halted(self, model_name: str | None = None) -> bool:
         halts = self._halts
-        return ALL in halts or (model_name is not None and model_name in halts)
+        return ALL in halts or (model_name is not None and scope_of(model_name) in halts)
+
+    def unhealthy_reason(self) -> str | None:
+        """Why this replica refuses serving (it cannot read the halts), or None (for ``/healthz``)."""
+        if self._thread is None or time.monotonic() - self._last_ok <= self._blind_after():
+            return None
+        since = datetime.fromtimestamp(self._last_ok_wall, UTC).isoformat(timespec="seconds")
+        why = f" ({self._last_error})" if self._last_error else " (the database does not answer)"
+        return (
+            f"serving is refused: this replica has not read the halt state since {since}{why}, "
+            "so a halt set by an operator could be missed"
+        )
+
+    def _blind_after(self) -> float:
+        return self.poll_interval * (self.fail_after + 1)  # N polls failed, plus one interval of slack
+
+    def _note_blind(self) -> str | None:
+        """The reason this replica is blind (logged loudly once per episode), or None."""
+        reason = self.unhealthy_reason()
+        if reason is not None and not self._blind_logged:
+            self._blind_logged = True
+            log.critical("kill switch: %s; refusing every call until the state database can be read", reason)
+        return reason
+
+    def _refuse_blind(self) -> None:
+        reason = self._note_blind()
+        if reason is None:
+            return
+        raise Unavailable(
+            reason,
+            "an operator must check the state database (MLGATE_STATE_URL); "
+            "serving resumes as soon as this replica reads it again",
+        )
 
     def snapshot(self) -> list[Halt]:
         """The active halts this process honours now (for ``ml_serving_status``)."""
@@ -102,14 +167,24 @@ class KillSwitch:
         with self._lock:
             if generation == self._generation:  # no local halt/resume raced this read
                 self._halts = halts
+            self._last_ok, self._last_ok_wall = time.monotonic(), time.time()
+            self._last_error = None
+            if self._blind_logged:
+                self._blind_logged = False
+                log.warning("kill switch: the halt state is readable again; serving resumes")
 
     def _poll(self) -> None:
         while not self._stop.wait(self.poll_interval):
             try:
                 self.refresh()
-            except Exception:
+            except Exception as exc:
                 self.refresh_errors += 1
-                log.exception("kill switch: reading halts failed; keeping the last snapshot")
+                self._last_error = f"{type(exc).__name__}"  # the class only: /healthz is public
+                log.exception(
+                    "kill switch: reading halts failed (%d s since the last good read)",
+                    int(time.monotonic() - self._last_ok),
+                )
+                self._note_blind()
 
     def close(self) -> None:
         """Stop the poller thread (the database stays open: it is not ours)."""

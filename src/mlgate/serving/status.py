@@ -8,23 +8,32 @@ import anyio
 
 from mlgate.auth.caller import Caller
 from mlgate.errors import InvalidInput
-from mlgate.models.ref import check_name
+from mlgate.models.ref import check_name, parse_ref
 from mlgate.schemas.serving import CachedModel, HaltInfo, HaltResult, ResumeResult, ServingStatus
 from mlgate.serving.runtime import Runtime
 from mlgate.state.db import ALL
 
 
 def _scope(model: str | None) -> str | None:
-    if model is None or model in ("", ALL):
+    """The halt scope of ``model``: None (all serving), a registered name, or ``hf:org/repo``.
+
+    A halt covers every version of a model and every revision of a Hub snapshot."""
+    if model is None or model.strip() in ("", ALL):
         return None
-    name = model.split("@", 1)[0]  # a halt covers every version of the model
-    return check_name(name)
+    model = model.strip()
+    if model.startswith("hf:"):
+        repo = model[3:].partition("@")[0]
+        parse_ref(f"hf:{repo}@main")  # validates 'org/repo' as a Hub repository id
+        return f"hf:{repo.lower()}"  # Hub ids are case-insensitive: so is the halt
+    return check_name(model.split("@", 1)[0])
 
 
 async def halt(rt: Runtime, model: str | None, reason: str, *, caller: Caller) -> HaltResult:
     if not reason or not reason.strip():
         raise InvalidInput("a halt needs a reason", "say why, e.g. 'drift on feature bmi; investigating'")
-    h = await anyio.to_thread.run_sync(rt.killswitch.halt, _scope(model), reason.strip()[:1000], caller.subject)
+    h = await anyio.to_thread.run_sync(
+        rt.killswitch.halt, _scope(model), reason.strip()[:1000], caller.subject
+    )
     return HaltResult(halted=True, scope=h.scope, by=h.by, at=h.at, reason=h.reason)
 
 
@@ -37,7 +46,9 @@ async def resume(rt: Runtime, model: str | None, *, caller: Caller) -> ResumeRes
 def serving_status(rt: Runtime) -> ServingStatus:
     halts = [HaltInfo(scope=h.scope, reason=h.reason, by=h.by, at=h.at) for h in rt.killswitch.snapshot()]
     models = [
-        CachedModel(name=m.info.name, version=m.info.version, bytes=m.size_bytes, interfaces=list(m.info.interfaces))
+        CachedModel(
+            name=m.info.name, version=m.info.version, bytes=m.size_bytes, interfaces=list(m.info.interfaces)
+        )
         for _, m in rt.models.cache.items()
     ]
     tools = sorted({t for t, _ in rt.metrics.calls})
@@ -55,5 +66,12 @@ def serving_status(rt: Runtime) -> ServingStatus:
 
 def _cache(rt: Runtime) -> dict[str, int]:
     st = rt.models.cache.stats()
-    return {"entries": st.entries, "bytes": st.bytes, "budget_bytes": st.budget_bytes, "hits": st.hits,
-            "misses": st.misses, "loads": st.loads, "evictions": st.evictions}
+    return {
+        "entries": st.entries,
+        "bytes": st.bytes,
+        "budget_bytes": st.budget_bytes,
+        "hits": st.hits,
+        "misses": st.misses,
+        "loads": st.loads,
+        "evictions": st.evictions,
+    }

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,6 +34,18 @@ SCHEMA_VERSION = 1
 ALL = "*"  # the halt scope that covers every model
 _PG_LOCK = 0x6D6C6761  # "mlga": the advisory lock key on PostgreSQL
 _ERROR_MAX = 2000
+_TEXT_FIELDS = (
+    "subject",
+    "client",
+    "transport",
+    "tool",
+    "model_ref",
+    "version",
+    "digest",
+    "input_digest",
+    "error_class",
+    "error_message",
+)
 
 Outcome = Literal["ok", "error"]
 
@@ -40,6 +53,20 @@ Outcome = Literal["ok", "error"]
 def utcnow() -> str:
     """The time as fixed-width ISO 8601 in UTC: text that sorts in time order."""
     return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def printable(text: str) -> str:
+    """``text`` with control and format characters escaped (``\\x1b``, ``\\n``, ``\\u202e``): one line, no
+    terminal escapes, no bidi overrides. Idempotent; other characters (and backslashes) are kept."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else _escape(c) for c in text)
+
+
+def _escape(c: str) -> str:
+    if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+        return c.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return c  # other non-printables (e.g. non-breaking spaces) cannot move the cursor
 
 
 def _jsonable(obj: Any) -> Any:
@@ -191,6 +218,10 @@ def _ledger_values(row: LedgerRow) -> dict[str, Any]:
     values.pop("id")
     if values["error_message"] is not None:
         values["error_message"] = values["error_message"][:_ERROR_MAX]
+    for key in _TEXT_FIELDS:  # stored escaped: a model argument cannot forge lines in `mlgate audit tail`
+        if isinstance(values[key], str):
+            # and cut to the column: an overlong value must not make PostgreSQL refuse (and stall) the ledger
+            values[key] = printable(values[key])[: getattr(ledger.c[key].type, "length", None) or _ERROR_MAX]
     return values
 
 

@@ -11,10 +11,15 @@ appended before the call is committed; ``await committed(seq)`` returns once the
 ``append`` numbered ``seq`` is committed, without a thread per waiter (group commit:
 rows appended while one transaction is in flight share the next one). ``close()``
 flushes everything and stops the thread. ``close`` is also registered with ``atexit``, so a clean interpreter
-exit writes what is buffered. A batch the database refuses is retried with
-back-off; if rows still cannot be written after ``max_pending`` pile up, ``append``
-raises ``Unavailable``: without an audit trail mlgate stops serving rather than
-serving blind.
+exit writes what is buffered.
+
+Failing closed: a batch the database refuses is retried with back-off. The ledger is
+*stalled* when rows are waiting and none has been committed for ``fail_after_s``
+seconds (``MLGATE_LEDGER_FAIL_AFTER_S``), whether the database raises or blocks (a
+SQLite file locked by another connection, a PostgreSQL server that does not answer).
+While stalled, ``append`` and ``check`` raise ``Unavailable`` and ``committed`` stops
+waiting and raises: no call answers successfully without its row. ``health()`` says
+why, for ``/healthz``. The first commit that lands ends the stall.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import logging
 import threading
 import time
 from collections import deque
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -44,11 +50,13 @@ class Ledger:
         flush_interval: float = 0.05,
         max_batch: int = 500,
         max_pending: int = 100_000,
+        fail_after_s: float = 3.0,
     ) -> None:
         self.db = db
         self.flush_interval = flush_interval
         self.max_batch = max_batch
         self.max_pending = max_pending
+        self.fail_after_s = fail_after_s
         self._buf: deque[LedgerRow] = deque()
         self._cond = threading.Condition()
         self._appended = 0  # rows ever appended
@@ -59,6 +67,9 @@ class Ledger:
         self._failures = 0
         self._urgent = False  # a flush is waiting: write without gathering
         self._closing = False
+        # the stall clock: since when rows have waited without a commit (monotonic, wall), None when idle
+        self._stall: tuple[float, float] | None = None
+        self._last_error: str | None = None
         self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[bool]]] = []
         self._thread = threading.Thread(target=self._run, name="mlgate-ledger", daemon=True)
         self._thread.start()
@@ -71,11 +82,15 @@ class Ledger:
         Returns the row's sequence number for ``committed`` (0: already written)."""
         with self._cond:
             if not self._closing:
+                self.check()
                 if len(self._buf) >= self.max_pending:
                     raise Unavailable(
-                        f"the audit ledger cannot be written ({len(self._buf)} rows are waiting)",
-                        "an operator must check the state database (MLGATE_STATE_URL); retry later",
+                        f"the audit ledger cannot be written ({len(self._buf)} rows are waiting); "
+                        "serving is refused until it can",
+                        _HINT,
                     )
+                if self._stall is None:
+                    self._stall = (time.monotonic(), time.time())
                 self._buf.append(row)
                 self._appended += 1
                 # wake the writer only when it waits for a first row or a batch has filled up: a wake-up per
@@ -89,7 +104,9 @@ class Ledger:
     async def committed(self, seq: int) -> None:
         """Return once row ``seq`` (from ``append``) is committed; the writer skips its gathering wait.
 
-        Raises ``Unavailable`` if the row could not be written."""
+        Raises ``Unavailable`` if the row could not be written, or as soon as the ledger is stalled
+        (no commit for ``fail_after_s``): it never waits on a locked database for ever. The row may
+        still land later; the call must then not report success."""
         if seq <= self._done:
             return
         loop = asyncio.get_running_loop()
@@ -101,9 +118,54 @@ class Ledger:
                 self._cond.notify_all()
             else:
                 fut.set_result(True)
-        if not await fut:
-            raise Unavailable("the audit ledger could not commit this call's row",
-                              "an operator must check the state database (MLGATE_STATE_URL); retry later")
+        while True:
+            done, _ = await asyncio.wait({fut}, timeout=self._time_to_stall())
+            if done:
+                break
+            reason = self.unhealthy_reason()
+            if reason is not None:
+                fut.cancel()  # the writer skips a cancelled waiter
+                raise Unavailable(f"this call's audit row is not committed: {reason}", _HINT)
+        if not fut.result():
+            raise Unavailable(
+                "the audit ledger could not commit this call's row; serving is refused until it can", _HINT
+            )
+
+    # -- health ---------------------------------------------------------------------------
+    def unhealthy_reason(self) -> str | None:
+        """Why the ledger refuses calls now (stalled for ``fail_after_s``), or None when it is healthy."""
+        stall = self._stall
+        if stall is None or time.monotonic() - stall[0] < self._limit():
+            return None
+        since = datetime.fromtimestamp(stall[1], UTC).isoformat(timespec="seconds")
+        error = f"; last error: {self._last_error}" if self._last_error else "; the database does not answer"
+        waiting = self._appended - self._done
+        return (
+            f"the audit ledger cannot be written since {since} ({waiting} rows waiting{error}); "
+            "serving is refused until it can"
+        )
+
+    def healthy(self) -> bool:
+        return self.unhealthy_reason() is None
+
+    def health(self) -> dict[str, Any]:
+        """For ``/healthz``: ``{"ok": bool, "reason": str | None, "pending": int}`` (no paths, no URLs)."""
+        reason = self.unhealthy_reason()
+        return {"ok": reason is None, "reason": reason, "pending": self._appended - self._done}
+
+    def check(self) -> None:
+        """Raise ``Unavailable`` while the ledger is stalled: call before a tool does anything."""
+        reason = self.unhealthy_reason()
+        if reason is not None:
+            raise Unavailable(reason, _HINT)
+
+    def _limit(self) -> float:
+        return self.fail_after_s + self.flush_interval  # a gathering wait is not a stall
+
+    def _time_to_stall(self) -> float:
+        stall = self._stall
+        left = self._limit() if stall is None else self._limit() - (time.monotonic() - stall[0])
+        return max(left, 0.02)
 
     def flush_blocking(self, timeout: float | None = None) -> bool:
         """Wait until every row appended so far is written; False on timeout."""
@@ -135,6 +197,7 @@ class Ledger:
 
     def stats(self) -> dict[str, Any]:
         return {
+            "healthy": self.healthy(),
             "pending": len(self._buf),
             "written": self._written,
             "dropped": self._dropped,
@@ -164,6 +227,9 @@ class Ledger:
             written = self._write(batch)
             with self._cond:
                 self._done += len(batch)
+                self._stall = (time.monotonic(), time.time()) if self._appended > self._done else None
+                if written:
+                    self._last_error = None
                 self._written += len(batch) if written else 0
                 self._dropped += 0 if written else len(batch)
                 self._batches += 1
@@ -183,8 +249,9 @@ class Ledger:
             try:
                 self.db.append_many(batch)
                 return True
-            except Exception:
+            except Exception as exc:
                 self._failures += 1
+                self._last_error = type(exc).__name__  # the class only: /healthz is public
                 log.exception("audit ledger: writing %d rows failed; retrying in %.2fs", len(batch), delay)
             if self._closing:
                 give_up_at = give_up_at or time.monotonic() + 5.0
@@ -193,6 +260,9 @@ class Ledger:
                     return False
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
+
+
+_HINT = "an operator must check the state database (MLGATE_STATE_URL) and its disk; retry later"
 
 
 def _settle(fut: asyncio.Future[bool], written: bool) -> None:

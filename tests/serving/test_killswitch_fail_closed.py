@@ -1,0 +1,103 @@
+"""A replica that cannot read the halts refuses serving (fails closed), and `hf:org/repo` is a halt scope."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mlgate.errors import Halted, Unavailable
+from mlgate.serving.killswitch import KillSwitch, scope_of
+from mlgate.serving.status import _scope
+from mlgate.state.db import StateDB
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def eventually(condition: Callable[[], bool], within: float = 3.0) -> float:
+    t0 = time.monotonic()
+    while not condition():
+        assert time.monotonic() - t0 < within, f"not seen within {within}s"
+        time.sleep(0.01)
+    return time.monotonic() - t0
+
+
+def blind(ks: KillSwitch, model: str = "demo-regressor") -> bool:
+    try:
+        ks.check(model)
+    except Unavailable as exc:
+        assert not isinstance(exc, Halted)
+        return True
+    return False
+
+
+def test_a_replica_that_cannot_read_the_halts_refuses_until_it_can(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "state.db"
+    db = StateDB(f"sqlite:///{path}")
+    ks = KillSwitch(db, poll_interval=0.05, fail_after=3)
+    try:
+        time.sleep(0.3)
+        assert not blind(ks) and ks.unhealthy_reason() is None
+        with sqlite3.connect(path) as other:
+            other.execute("DROP TABLE halts")  # the state database becomes unreadable for this replica
+        t0 = time.monotonic()
+        eventually(lambda: blind(ks))
+        assert time.monotonic() - t0 >= 3 * 0.05  # not before N intervals failed
+        with pytest.raises(Unavailable) as err:
+            ks.check("anything")
+        text = str(err.value)
+        assert "has not read the halt state since" in text and "OperationalError" in text
+        assert "a halt set by an operator could be missed" in text and "MLGATE_STATE_URL" in text
+        for _ in range(20):
+            blind(ks)
+        loud = [
+            r for r in caplog.records if r.levelno == logging.CRITICAL and "kill switch" in r.getMessage()
+        ]
+        assert len(loud) == 1  # logged loudly, once
+        StateDB(f"sqlite:///{path}").close()  # the table is back (migration recreates it)
+        eventually(lambda: not blind(ks))
+        assert ks.unhealthy_reason() is None
+    finally:
+        ks.close()
+        db.close()
+
+
+def test_a_switch_without_a_poller_is_not_blind(tmp_path: Path) -> None:
+    db = StateDB(f"sqlite:///{tmp_path / 'state.db'}")
+    ks = KillSwitch(db, poll_interval=0.01, start=False)
+    time.sleep(0.1)
+    ks.check("m")  # nothing polls, nothing to fail: explicit refreshes only
+    db.close()
+
+
+def test_hub_snapshot_references_map_onto_their_halt_scope() -> None:
+    assert _scope("hf:acme/iris-onnx") == "hf:acme/iris-onnx"
+    assert _scope(f"hf:Acme/Iris-ONNX@{COMMIT}") == "hf:acme/iris-onnx"
+    assert _scope("demo-regressor@3") == "demo-regressor" and _scope(None) is None and _scope("*") is None
+    for bad in ("hf:acme", "hf:../etc", "hf:a/b/c"):
+        with pytest.raises(Exception, match="Hub repository id"):
+            _scope(bad)
+    # the forms serving checks: a parsed reference's name ('org/repo') and a loaded snapshot's name
+    assert scope_of("acme/iris-onnx") == scope_of(f"hf:acme/iris-onnx@{COMMIT}") == "hf:acme/iris-onnx"
+    assert scope_of("demo-regressor") == "demo-regressor"
+
+
+def test_halting_a_hub_repo_refuses_its_revisions_only(tmp_path: Path) -> None:
+    db = StateDB(f"sqlite:///{tmp_path / 'state.db'}")
+    ks = KillSwitch(db, start=False)
+    scope = _scope(f"hf:acme/iris-onnx@{COMMIT}")
+    ks.halt(scope, "suspicious upload", "ops")
+    for name in ("acme/iris-onnx", f"hf:acme/iris-onnx@{COMMIT}", "hf:acme/iris-onnx@v1"):
+        with pytest.raises(Halted, match="suspicious upload"):
+            ks.check(name)
+    for name in ("acme/iris-onnx-2", "hf:acme/other@v1", "iris-onnx", "demo-regressor"):
+        ks.check(name)
+    ks.resume(scope, "ops")
+    ks.check("acme/iris-onnx")
+    db.close()
