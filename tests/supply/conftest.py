@@ -110,7 +110,7 @@ def compile_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("compile-home")
     settings = Settings(home=home)
     settings.ensure_home()
-    reg = Registrar(settings)
+    reg = Registrar(settings, admit_by="test fixture")  # the demo forecaster is a statsmodels pickle
     for name in ("demo-regressor", "demo-classifier", "demo-sentiment", "demo-forecaster"):
         BUILDERS[name](reg)
     x, y = load_diabetes(return_X_y=True)

@@ -119,7 +119,7 @@ async def test_caller_data_drives_the_parity_check(rt: Runtime) -> None:
     [
         ("cmp-hgb@1", "onnx", "skl2onnx could not convert"),
         ("demo-sentiment@1", "onnx", "text pipelines"),
-        ("demo-forecaster@1", "onnx", "not mlgate"),
+        ("demo-forecaster@1", "onnx", "not statsmodels"),
         ("demo-classifier@1", "torchscript", "TorchScript is for PyTorch models"),
         ("demo-regressor@1", "int8", "no MatMul, Gemm or Conv weights to quantize"),
         ("cmp-forest@1", "fp16", "ONNX-ML operators have no float16 kernels"),

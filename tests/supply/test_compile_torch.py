@@ -51,7 +51,7 @@ def torch_model(compile_home: Path, tmp_path_factory: pytest.TempPathFactory) ->
     frame = pd.DataFrame(x.astype(np.float64), columns=names)
     mlflow.pytorch.save_model(net, str(folder), signature=infer_signature(frame, y), serialization_format="pickle",
                               pip_requirements=["torch"], metadata={"mlgate": {"sample": x[:64].tolist()}})
-    info = Registrar(Settings(home=compile_home)).register_dir("cmp-torch", folder, metrics={"mse": float(loss)})
+    info = Registrar(Settings(home=compile_home), admit_by="test fixture").register_dir("cmp-torch", folder, metrics={"mse": float(loss)})
     return f"cmp-torch@{info.version}", x
 
 

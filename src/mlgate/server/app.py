@@ -40,8 +40,9 @@ from mlgate.tools.context import caller_of
 
 log = logging.getLogger("mlgate.tools")
 
-READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
-INFER = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+# destructive and idempotent hints mean something only for tools that change state (the MCP spec)
+READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+INFER = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 SWITCH = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
 STAGE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
 RETRAIN = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)

@@ -17,6 +17,8 @@ from typing import Any
 from mcp_types import Tool
 
 _PROSE = ("title", "description", "examples", "default")
+KEEP_REQUIRED = frozenset({"ModelStamp"})
+STAMP_FIELDS = ["name", "version", "ref", "sha256"]
 
 
 def _strip(node: Any, drop: tuple[str, ...], *, names: bool = False) -> Any:
@@ -30,13 +32,14 @@ def _strip(node: Any, drop: tuple[str, ...], *, names: bool = False) -> Any:
 
 
 def _shallow(node: Any, defs: dict[str, Any]) -> Any:
-    """References to nested result objects become an object type naming their required fields."""
+    """References to nested result objects become a bare object type (the model stamp keeps its fields)."""
     if isinstance(node, dict):
         ref = node.get("$ref")
         if isinstance(ref, str):
-            target = defs.get(ref.rsplit("/", 1)[-1], {})
-            required = target.get("required")
-            return {"type": "object", "required": required} if required else {"type": "object"}
+            name = ref.rsplit("/", 1)[-1]
+            if name in KEEP_REQUIRED:  # the stamp every result carries: its fields are the contract
+                return {"type": "object", "required": defs.get(name, {}).get("required", [])}
+            return {"type": "object"}
         return {k: _shallow(v, defs) for k, v in node.items()}
     if isinstance(node, list):
         return [_shallow(v, defs) for v in node]
@@ -72,8 +75,9 @@ def lean_output(schema: dict[str, Any] | None) -> dict[str, Any] | None:
     if not schema:
         return schema
     out = _compact(_strip(_shallow({k: v for k, v in schema.items() if k != "$defs"}, schema.get("$defs", {})), _PROSE))
-    for name, prop in out.get("properties", {}).items():  # each field: its type (and an object's required fields)
-        out["properties"][name] = {k: v for k, v in prop.items() if k in ("type", "required", "anyOf")}
+    for name, prop in out.get("properties", {}).items():  # each field: its type (a stamp: its fields)
+        out["properties"][name] = {k: v for k, v in prop.items()
+                                   if k in ("type", "anyOf") or (k == "required" and v == STAMP_FIELDS)}
     return dict(out)
 
 

@@ -196,13 +196,14 @@ class Guards:
     def check_rows(self, info: VersionInfo, rows: np.ndarray) -> list[str]:
         """Warnings of rules in mode warn; raises ``GuardRefused`` for a rule in mode refuse.
 
-        ``rows`` is a float64 matrix, columns in ``info.features`` order."""
+        ``rows`` is a float64 matrix, columns in ``info.features`` order. Typed records (an object matrix
+        with string, boolean or date-time cells) carry no training ranges: only shape rules apply to them."""
         plan = self._plans.get((info.name, info.version))
         if plan is None:
             plan = self._plans[(info.name, info.version)] = compile_plan(self.rules, info)
         if rows.ndim != 2 or rows.shape[0] > plan.row_limit:
             return self._explain(plan, np.atleast_2d(rows))
-        if plan.lo is None or rows.shape[0] == 0:
+        if plan.lo is None or rows.shape[0] == 0 or rows.dtype != np.float64:
             return []
         if rows.shape[1] != plan.n_cols:
             return self._explain(plan, rows)

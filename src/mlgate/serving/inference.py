@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlgate.errors import InvalidInput
-from mlgate.interfaces.records import check_series, check_texts, to_matrix
+from mlgate.interfaces.records import check_series, check_texts, to_rows
 from mlgate.schemas.inference import (
     AnalyzeResult,
     ClassifyResult,
@@ -24,7 +24,7 @@ MAX_SERIES = 100_000
 async def predict(rt: Runtime, model: str, features: Any) -> PredictResult:
     loaded, stamp = await rt.serve(model, "predictor")
     s = rt.settings
-    rows = to_matrix(features, loaded.info.features, max_rows=s.max_rows, max_cells=s.max_cells)
+    rows = to_rows(features, loaded.info.features, max_rows=s.max_rows, max_cells=s.max_cells)
     values, warnings = await rt.executor.rows(loaded, "predict", rows)
     return PredictResult(model=stamp, predictions=values, warnings=warnings)
 
@@ -32,7 +32,7 @@ async def predict(rt: Runtime, model: str, features: Any) -> PredictResult:
 async def classify(rt: Runtime, model: str, features: Any) -> ClassifyResult:
     loaded, stamp = await rt.serve(model, "classifier")
     s = rt.settings
-    rows = to_matrix(features, loaded.info.features, max_rows=s.max_rows, max_cells=s.max_cells)
+    rows = to_rows(features, loaded.info.features, max_rows=s.max_rows, max_cells=s.max_cells)
     pairs, warnings = await rt.executor.rows(loaded, "classify", rows)
     return ClassifyResult(model=stamp, labels=[label for label, _ in pairs], probabilities=[p for _, p in pairs],
                           warnings=warnings)
@@ -40,7 +40,11 @@ async def classify(rt: Runtime, model: str, features: Any) -> ClassifyResult:
 
 async def forecast(rt: Runtime, model: str, history: Any, horizon: int, levels: list[float] | None) -> ForecastResult:
     loaded, stamp = await rt.serve(model, "forecaster")
-    hist = check_series(history, "history", max_len=MAX_SERIES, min_len=2)
+    own = not getattr(loaded.impl, "takes_history", True)  # forecasts from the history it was fitted on
+    if own and history:
+        raise InvalidInput(f"{stamp.name}@{stamp.version} forecasts from the history it was fitted on",
+                           "send the horizon (and levels) only, without history")
+    hist = [] if own else check_series(history, "history", max_len=MAX_SERIES, min_len=2)
     if not isinstance(horizon, int) or isinstance(horizon, bool) or not 1 <= horizon <= 1000:
         raise InvalidInput(f"horizon {horizon!r} is out of range", "send an integer between 1 and 1000")
     lv = [0.8, 0.95] if levels is None else list(levels)

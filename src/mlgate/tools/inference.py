@@ -20,7 +20,7 @@ from mlgate.tools.context import ModelArg, runtime
 Records = Annotated[
     list[dict[str, Any]],
     Field(
-        description="One object per row, keys = the version's feature names (see ml_model_info), values = numbers.",
+        description="Rows as {feature: value}; the names are in ml_model_info.",
         examples=[[{"age": 0.04, "sex": 0.05, "bmi": 0.06, "bp": 0.02, "s1": -0.04,
                     "s2": -0.03, "s3": -0.04, "s4": -0.0, "s5": 0.02, "s6": -0.02}]],
         min_length=1,
@@ -29,11 +29,8 @@ Records = Annotated[
 
 
 async def predict(model: ModelArg, features: Records, ctx: Context[Any, Any]) -> PredictResult:
-    """Run a Predictor (regression) on records; returns one number per record.
-
-    Example: {"model": "demo-regressor@1", "features": [{"age": 0.04, "sex": 0.05, "bmi": 0.06, "bp": 0.02,
-    "s1": -0.04, "s2": -0.03, "s3": -0.04, "s4": 0.0, "s5": 0.02, "s6": -0.02}]}.
-    The result's `model` says exactly which version ran (name, version, sha256).
+    """Run a Predictor (regression) on records; returns one number per record, and `model`: the exact
+    version that ran. Example: {"model": "demo-regressor@1", "features": [{"age": 0.04, …, "s6": -0.02}]}.
     """
     return await inference.predict(runtime(ctx), model, features)
 
@@ -49,20 +46,21 @@ async def classify(model: ModelArg, features: Records, ctx: Context[Any, Any]) -
 
 async def forecast(
     model: ModelArg,
-    history: Annotated[list[float], Field(description="Past values, oldest first, evenly spaced.", min_length=2)],
     horizon: Annotated[int, Field(description="How many steps ahead to forecast.", ge=1, le=1000)],
     ctx: Context[Any, Any],
+    history: Annotated[list[float] | None, Field(
+        description="Past values, oldest first; omit when the model forecasts from its own.")]
+    = None,
     levels: Annotated[
         list[float] | None,
         Field(description="Prediction-interval levels in (0, 1); default [0.8, 0.95].", max_length=5),
     ] = None,
 ) -> ForecastResult:
-    """Run a Forecaster: history + horizon → point forecast with lower/upper bounds per interval level.
-
-    Example: {"model": "demo-forecaster@1", "history": [ …at least two seasons… ], "horizon": 12,
-    "levels": [0.8, 0.95]}. ml_model_info on the model gives a full example history.
+    """Run a Forecaster: horizon (+ history for models that condition on it) → point forecast with
+    lower/upper bounds per interval level. ml_model_info gives a full example.
+    Example: {"model": "demo-forecaster@1", "history": [ …24+ months… ], "horizon": 12}.
     """
-    return await inference.forecast(runtime(ctx), model, history, horizon, levels)
+    return await inference.forecast(runtime(ctx), model, history or [], horizon, levels)
 
 
 async def segment(

@@ -54,7 +54,7 @@ async def as_job(
 
 
 async def job(job_id: JobId, ctx: Context[Any, Any]) -> JobResult:
-    """A job's status, progress and result."""
+    """A long call's job: status, progress, then the result (as the tool returns it)."""
     return JobResult(job=(await jobs_for(runtime(ctx)).get(job_id.strip(), caller(ctx))).info())
 
 
@@ -75,7 +75,7 @@ async def list_jobs(
     status: StatusArg = None,
     limit: Annotated[int, Field(ge=1, le=200)] = 20,
 ) -> ListJobsResult:
-    """Your jobs, newest first; ml:admin sees all."""
+    """Jobs of long calls you started, newest first (ml:admin sees all)."""
     c = caller(ctx)
     found = await jobs_for(runtime(ctx)).list(c, status, limit)
     return ListJobsResult(jobs=[r.info() for r in found])

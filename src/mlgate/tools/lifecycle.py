@@ -21,19 +21,18 @@ from mlgate.tools.jobs import as_job
 
 ModelName = Annotated[
     str,
-    Field(description="The registered model's name, e.g. 'demo-regressor'.", examples=["demo-regressor"],
+    Field(description="A registered model name, e.g. 'demo-regressor'.", examples=["demo-regressor"],
           max_length=300),
 ]
 Version = Annotated[int, Field(description="A version number of that model (see ml_list_models).", ge=1)]
 Gates = Annotated[
     dict[str, float | bool] | None,
-    Field(description="Extra gates: 'min_<metric>', 'max_<metric>' (e.g. min_r2) or 'require_drift_check'; "
-          "added to the model's stored gates, the stricter wins.",
+    Field(description="Extra gates, added to the stored ones: min_<metric>, max_<metric>, require_drift_check.",
           examples=[{"min_r2": 0.4, "max_mae": 50, "require_drift_check": True}]),
 ]
 Records = Annotated[
     list[dict[str, Any]],
-    Field(description="One object per row, keys = the version's feature names (see ml_model_info).", min_length=1),
+    Field(description="Rows as {feature: value}; the names are in ml_model_info.", min_length=1),
 ]
 
 
@@ -44,8 +43,7 @@ async def promote(
     to: Annotated[Literal["staging", "production"], Field(description="The stage to move the version to.")]
     = "production",
     gates: Gates = None,
-    force: Annotated[bool, Field(description="Promote even if gates fail. Needs the ml:admin scope; the "
-                                 "skipped gates, who and when are recorded on the version.")] = False,
+    force: Annotated[bool, Field(description="Skip failing gates (ml:admin; recorded on the version).")] = False,
 ) -> PromoteResult:
     """Promote a version to staging or production if it passes its gates.
 
@@ -59,13 +57,11 @@ async def promote(
 async def rollback(
     model: ModelName,
     ctx: Context[Any, Any],
-    version: Annotated[int | None, Field(description="The version to restore; default: the one that served "
-                                         "production most recently before the current one.", ge=1)] = None,
+    version: Annotated[int | None, Field(description="Default: the previous production version.", ge=1)] = None,
 ) -> RollbackResult:
-    """Restore a version that served production before, and archive the current production version.
+    """Restore a version that served production before; the current one is archived.
 
-    Not gated (it is the way back), but only versions that served production can be restored; anything
-    else goes through ml_promote. Example: {"model": "demo-regressor", "version": 1}.
+    Not gated (it is the way back); other versions go through ml_promote. Example: {"model": "demo-regressor", "version": 1}.
     """
     return await lifecycle.rollback(runtime(ctx), model, version, caller=caller(ctx))
 
@@ -73,13 +69,10 @@ async def rollback(
 async def compare(
     model: ModelName,
     ctx: Context[Any, Any],
-    versions: Annotated[list[int] | None, Field(description="Version numbers to compare; default: all "
-                                                "(newest 20).", max_length=20)] = None,
+    versions: Annotated[list[int] | None, Field(description="Default: the newest 20.", max_length=20)] = None,
 ) -> CompareResult:
-    """Compare versions' metrics side by side, with deltas against the production version
-    (or the first listed) and, for known metrics, which direction is better and the best version.
-
-    Example: {"model": "demo-regressor", "versions": [1, 2]}.
+    """Compare versions' metrics side by side, with deltas against production (or the first listed)
+    and, for known metrics, which is better. Example: {"model": "demo-regressor", "versions": [1, 2]}.
     """
     return await comparison.compare(runtime(ctx), model, versions)
 
@@ -89,7 +82,7 @@ async def check_drift(
     current: Records,
     ctx: Context[Any, Any],
     reference: Annotated[list[dict[str, Any]] | None, Field(
-        description="Records to compare against instead of the version's stored training sample.")] = None,
+        description="Rows to compare with instead of the training sample.")] = None,
 ) -> DriftResult:
     """Check whether current data drifted from a version's training data, feature by feature (PSI and KS).
 

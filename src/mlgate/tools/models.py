@@ -12,9 +12,8 @@ from mlgate.tools.context import ModelArg, runtime
 
 
 async def list_models(ctx: Context[Any, Any]) -> ListModelsResult:
-    """List registered models with their versions, aliases (e.g. production), interfaces and key metrics.
-
-    Use it first to find a pinned reference such as 'demo-regressor@1' for the inference tools.
+    """List registered models: versions, aliases (e.g. production), interfaces, key metrics.
+    Start here to find a pinned reference such as 'demo-regressor@1'.
     """
     return await catalog.list_models(runtime(ctx))
 

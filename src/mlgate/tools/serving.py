@@ -13,7 +13,7 @@ from mlgate.tools.context import caller, runtime
 
 ScopeArg = Annotated[
     str | None,
-    Field(description="A model name (every version of it); omit to cover all inference and skill runs.",
+    Field(description="A model name (all its versions); omit for all serving.",
           max_length=300),
 ]
 
@@ -25,8 +25,8 @@ async def halt(
 ) -> HaltResult:
     """Kill switch: stop serving one model, or (without `model`) all inference and skill runs.
 
-    Holds from the moment it returns, in every replica within a second; refused callers see who, when
-    and why. Lifecycle tools keep working. Example: {"model": "demo-regressor", "reason": "bad outputs"}.
+    Holds from the moment it returns, in every replica within a second; refused callers see who and why.
+    Example: {"model": "demo-regressor", "reason": "bad outputs"}.
     """
     return await status.halt(runtime(ctx), model, reason, caller=caller(ctx))
 

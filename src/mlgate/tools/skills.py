@@ -22,7 +22,7 @@ SkillArg = Annotated[
 ]
 InputsArg = Annotated[
     dict[str, Any],
-    Field(description="The skill's inputs, matching the `inputs` schema ml_list_skills shows (copy its `example`)."),
+    Field(description="Inputs as in the skill's `example` (ml_list_skills)."),
 ]
 
 

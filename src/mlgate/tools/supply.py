@@ -43,8 +43,7 @@ Target = Literal["onnx", "int8", "fp16", "torchscript"]
 
 async def compile(
     model: ModelArg,
-    target: Annotated[Target, Field(description="onnx, int8 (dynamic quantization), fp16 (half-precision ONNX) "
-                                    "or torchscript (PyTorch only).")],
+    target: Annotated[Target, Field(description="onnx, int8 or fp16 (ONNX Runtime), torchscript (PyTorch).")],
     ctx: Context[Any, Any],
     data: Annotated[list[dict[str, Any]] | None, Field(description="Records for the parity check; default: "
                                                       "the training sample.",
