@@ -6,16 +6,20 @@
     ├── NotFound                an unknown model, version, alias, skill or file
     ├── WrongInterface          the version does not offer the interface asked for
     ├── IntegrityError          a digest that does not match what was recorded
-    ├── Refused                 a policy refusal (allow-list, pickle, traversal, scope)
-    │   └── InsufficientScope   the caller lacks the scope a tool needs
-    ├── Unavailable             serving refused for now (halted, overloaded, breaker open)
+    ├── Refused                 a policy refusal (allow-list, code not admitted, traversal, scope)
+    │   ├── InsufficientScope   the caller lacks the scope a tool needs
+    │   └── GuardRefused        a guard rule in mode refuse fired (names the rule, feature, value)
+    ├── Unavailable             serving refused for now (halted, overloaded, breaker open, ledger down)
     │   ├── Halted
     │   └── Overloaded
-    ├── GateFailed              a lifecycle gate refused a promotion
     └── BackendError            a model or remote engine failed while answering
 
     AuthError                   not a domain error: stays HTTP 401 at the transport
+    └── AuthUnavailable         tokens cannot be checked now (JWKS unreachable): HTTP 503, fail closed
     ConfigError                 bad settings: the process refuses to start
+
+A failing promotion gate is not an error: ``ml_promote`` answers ``promoted: false`` with the
+gates that failed.
 
 Every ``MlgateError`` carries a message that says what was wrong and a ``hint`` that
 says what to do instead; ``str(err)`` joins the two, and that is what an agent reads.
@@ -62,6 +66,21 @@ class Refused(MlgateError):
     code = "refused"
 
 
+class GuardRefused(Refused):
+    """A guard rule in ``mode: refuse`` fired; names the rule, the feature and the value."""
+
+    code = "guard_refused"
+
+    def __init__(
+        self, message: str, hint: str, *, rule: str, kind: str, feature: str | None, value: float | None
+    ) -> None:
+        super().__init__(message, hint)
+        self.rule = rule
+        self.kind = kind
+        self.feature = feature
+        self.value = value
+
+
 class InsufficientScope(Refused):
     code = "insufficient_scope"
 
@@ -86,16 +105,16 @@ class Overloaded(Unavailable):
     code = "overloaded"
 
 
-class GateFailed(MlgateError):
-    code = "gate_failed"
-
-
 class BackendError(MlgateError):
     code = "backend"
 
 
 class AuthError(Exception):
     """A credential problem: answered with HTTP 401 by the transport, never as a tool result."""
+
+
+class AuthUnavailable(AuthError):
+    """Tokens cannot be checked right now (JWKS unreachable or unreadable): answer 503."""
 
 
 class ConfigError(Exception):

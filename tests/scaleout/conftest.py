@@ -140,7 +140,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                        env={**tmp_env, "MLFLOW_TRACKING_URI": tracking}, cwd=root)
         procs.append(fserve)
         env = {"MLGATE_STATE_URL": state_url, "MLGATE_TRACKING_URI": tracking, "MLGATE_LEDGER_SYNC": "1",
-               "TMPDIR": str(root)}
+               "MLGATE_REMOTE_ALLOWLIST": "127.0.0.1", "TMPDIR": str(root)}
         a, b = Replica(root / "a", env), Replica(root / "b", env)
         replicas += [a, b]
         wait_ready(f"http://127.0.0.1:{fport}/ping", fserve, flog)
@@ -168,7 +168,8 @@ def _registrar(root: Path, tracking: str) -> Any:
     from mlgate.config import Settings
     from mlgate.models.registry import Registrar
 
-    return Registrar(Settings(home=root / "registrar", tracking_uri=tracking))
+    # registering a remote version loads it, and engine hosts must be on the allow-list
+    return Registrar(Settings(home=root / "registrar", tracking_uri=tracking, remote_allowlist=["127.0.0.1"]))
 
 
 def _register(root: Path, tracking: str, remote: dict[str, Any]) -> None:

@@ -26,16 +26,13 @@ import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from mlgate.errors import AuthError, ConfigError
+from mlgate.errors import AuthUnavailable as AuthUnavailable
+from mlgate.errors import ConfigError
 
 logger = logging.getLogger("mlgate.auth")
 
 MAX_JWKS_BYTES = 512 * 1024
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
-
-
-class AuthUnavailable(AuthError):
-    """Tokens cannot be checked right now (JWKS unreachable or unreadable): answer 503."""
 
 
 class JwksSource(Protocol):

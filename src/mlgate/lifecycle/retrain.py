@@ -87,7 +87,8 @@ async def retrain(
     await step(1, "checking drift against the incumbent's training data")
     ref, kind = drifting.training_reference(loaded)
     drift = drifting.report(names, incumbent, ref, data_.x, kind, drifting.DriftThresholds())
-    await anyio.to_thread.run_sync(drifting.record_check, reg, incumbent.name, incumbent.version, drift, who.subject)
+    await anyio.to_thread.run_sync(drifting.record_check, reg, incumbent.name, incumbent.version, drift, who.subject,
+                                   data_.digest)
     decisions.append(f"drift check on the new data: {drift.message} (recorded on version {incumbent.version})")
 
     await step(2, f"fitting a clone of {type(est).__name__}")
@@ -104,7 +105,8 @@ async def retrain(
     cand_stamp = ModelStamp(name=info.name, version=info.version, ref=f"{info.name}@{info.version}",
                             sha256=info.sha256)
     check = drifting.report(names, cand_stamp, xtr[:200], xte, "training_sample", drifting.DriftThresholds())
-    await anyio.to_thread.run_sync(drifting.record_check, reg, info.name, info.version, check, who.subject)
+    await anyio.to_thread.run_sync(drifting.record_check, reg, info.name, info.version, check, who.subject,
+                                   data_.digest)
     decisions.append(f"registered {info.name}@{info.version} in development with its holdout metrics and lineage; "
                      f"holdout vs its training sample: {check.message}")
 

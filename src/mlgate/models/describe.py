@@ -19,6 +19,8 @@ from mlgate.interfaces.base import Feature, VersionInfo
 from mlgate.models.admission import code_in
 from mlgate.models.resolvers import MlflowResolver
 
+FORECAST_EXAMPLE: dict[str, Any] = {"horizon": 12, "levels": [0.8, 0.95]}
+
 
 @dataclass(slots=True)
 class Described:
@@ -35,7 +37,7 @@ class Described:
     lineage: dict[str, str] = field(default_factory=dict)
 
 
-def describe_path(info: VersionInfo, path: Path) -> Described:
+def describe_path(info: VersionInfo, path: Path, remote_allowlist: list[str] | None = None) -> Described:
     """The pure part over a local model folder (no registry calls)."""
     from mlgate.interfaces.mlmodel import describe_dir
     from mlgate.interfaces.remote import remote_spec_of
@@ -44,7 +46,7 @@ def describe_path(info: VersionInfo, path: Path) -> Described:
     mlmodel = read_mlmodel(path)
     flavors: dict[str, Any] = mlmodel.get("flavors") or {}
     meta: dict[str, Any] = (mlmodel.get("metadata") or {}).get("mlgate") or {}
-    remote = remote_spec_of(info.tags, flavors) is not None
+    remote = remote_spec_of(info.tags, flavors, remote_allowlist) is not None
     digest, _ = tree_sha256(path)
     if "mlgate" in flavors or remote or "mlgate_remote" in flavors:
         interfaces = tuple(meta.get("interfaces") or info.interfaces)
@@ -56,10 +58,26 @@ def describe_path(info: VersionInfo, path: Path) -> Described:
     interfaces = tuple(info.interfaces) or tuple(meta.get("interfaces") or ()) or interfaces
     features = info.features or [Feature(**f) for f in meta.get("features") or []] or features
     stored = meta.get("example")
-    example = dict(stored) if isinstance(stored, dict) else ({"features": records[:1]} if records else None)
+    example = dict(stored) if isinstance(stored, dict) else example_call(interfaces, records)
     return Described(interfaces=interfaces, features=features, flavor=info.flavor or flavor, sha256=digest,
                      code=code_in(path, mlmodel, remote), stats=dict(meta.get("stats") or {}), example=example,
                      lineage={str(k): str(v) for k, v in (meta.get("lineage") or {}).items()})
+
+
+def example_call(interfaces: tuple[str, ...], records: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """The arguments of a call built from the stored input example: its first record, or for a forecaster
+    its one numeric column as the history (other forecasters get their example from the catalog)."""
+    if not records:
+        return None
+    if "forecaster" not in interfaces:
+        return {"features": records[:1]}
+    if len(records[0]) != 1 or len(records) < 2:
+        return None
+    (column,) = records[0]
+    history = [r.get(column) for r in records]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in history):
+        return None
+    return {"history": history, "horizon": FORECAST_EXAMPLE["horizon"], "levels": list(FORECAST_EXAMPLE["levels"])}
 
 
 class Describer:
@@ -75,7 +93,7 @@ class Describer:
         with self._lock:
             found = self._known.get(key)
         if found is None:
-            found = describe_path(info, self.resolver.local_path(info))
+            found = describe_path(info, self.resolver.local_path(info), self.resolver.settings.remote_allowlist)
             found.metrics = info.metrics or self.resolver.registry.run_metrics(info.run_id)
             with self._lock:
                 self._known[key] = found

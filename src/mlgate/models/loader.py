@@ -57,7 +57,8 @@ def adapter_loader(flavor: str) -> Any:
 ADMITTING = frozenset({"sklearn", "lightgbm"})
 
 
-def load_model_dir(info: VersionInfo, path: Path, size: int, *, admitted: bool = False) -> LoadedModel:
+def load_model_dir(info: VersionInfo, path: Path, size: int, *, admitted: bool = False,
+                   remote_allowlist: list[str] | None = None) -> LoadedModel:
     """Load the verified folder ``path``; ``admitted``: an operator admitted this exact artifact's code
     (checked by the caller against the digest), so adapters may load its pickles."""
     mlmodel = read_mlmodel(path)
@@ -68,7 +69,7 @@ def load_model_dir(info: VersionInfo, path: Path, size: int, *, admitted: bool =
     example = meta.get("example")
     from mlgate.interfaces.remote import remote_spec_of
 
-    remote = remote_spec_of(info.tags, flavors)
+    remote = remote_spec_of(info.tags, flavors, remote_allowlist)
     if remote is not None:  # served elsewhere: the artifact only describes it
         from mlgate.interfaces.remote import RemoteModel
 

@@ -274,7 +274,7 @@ class Registrar:
             self._refuse_code(info.name, path)
         if code and self.admit_by is not None:
             self.resolver.gate.admit(info.name, info.version, digest, self.admit_by, "; ".join(code))
-        return load_model_dir(info, path, size, admitted=bool(code))
+        return load_model_dir(info, path, size, admitted=bool(code), remote_allowlist=self.settings.remote_allowlist)
 
     def _ensure_model(self, name: str, description: str) -> None:
         from mlgate.models.ref import check_name

@@ -96,7 +96,7 @@ class MlflowResolver:
                 "the artifact store was changed after registration; restore it or register a new version",
             )
         mlmodel = read_mlmodel(path)
-        remote = remote_spec_of(info.tags, mlmodel.get("flavors") or {}) is not None
+        remote = remote_spec_of(info.tags, mlmodel.get("flavors") or {}, self.settings.remote_allowlist) is not None
         admitted = self.gate.check(info.name, info.version, digest, code_in(path, mlmodel, remote))
         info.sha256 = digest  # what the stamp reports: recorded at registration, or computed now
         return size, admitted
@@ -106,7 +106,7 @@ class MlflowResolver:
 
         path = self.local_path(info)
         size, admitted = self.verify(info, path)
-        loaded = load_model_dir(info, path, size, admitted=admitted)
+        loaded = load_model_dir(info, path, size, admitted=admitted, remote_allowlist=self.settings.remote_allowlist)
         if not info.metrics:
             info.metrics = self.metrics(info)
         return loaded

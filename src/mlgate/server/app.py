@@ -40,15 +40,30 @@ from mlgate.tools.context import caller_of
 
 log = logging.getLogger("mlgate.tools")
 
-# destructive and idempotent hints mean something only for tools that change state (the MCP spec)
-READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
-INFER = ToolAnnotations(read_only_hint=True, open_world_hint=False)
-SWITCH = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
-STAGE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
-RETRAIN = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
-PULL = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
-BUILD = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
-CANCEL = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
+READ = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+INFER = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+SWITCH = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+)
+STAGE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+)
+RETRAIN = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
+)
+PULL = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+BUILD = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+CANCEL = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+)
 
 
 @dataclass(frozen=True)
@@ -60,46 +75,127 @@ class ToolSpec:
     example: dict[str, Any] = field(default_factory=dict)  # valid arguments (a test checks each validates)
 
 
-_DIABETES = {"age": 0.04, "sex": 0.05, "bmi": 0.06, "bp": 0.02, "s1": -0.04, "s2": -0.03, "s3": -0.04,
-             "s4": 0.0, "s5": 0.02, "s6": -0.02}
+_DIABETES = {
+    "age": 0.04,
+    "sex": 0.05,
+    "bmi": 0.06,
+    "bp": 0.02,
+    "s1": -0.04,
+    "s2": -0.03,
+    "s3": -0.04,
+    "s4": 0.0,
+    "s5": 0.02,
+    "s6": -0.02,
+}
 _INFERENCE: dict[str, tuple[Callable[..., Awaitable[Any]], dict[str, Any]]] = {
     "predictor": (inference.predict, {"model": "demo-regressor@1", "features": [_DIABETES]}),
-    "classifier": (inference.classify, {"model": "demo-classifier@production", "features": [
-        {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}]}),
-    "forecaster": (inference.forecast, {"model": "demo-forecaster@1", "history": [112.0, 118.0, 132.0, 129.0],
-                                        "horizon": 12, "levels": [0.8, 0.95]}),
+    "classifier": (
+        inference.classify,
+        {
+            "model": "demo-classifier@production",
+            "features": [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}],
+        },
+    ),
+    "forecaster": (
+        inference.forecast,
+        {
+            "model": "demo-forecaster@1",
+            "history": [112.0, 118.0, 132.0, 129.0],
+            "horizon": 12,
+            "levels": [0.8, 0.95],
+        },
+    ),
     "segmenter": (inference.segment, {"model": "demo-segmenter@1", "series": [0.1, 0.0, 0.2, 5.2, 5.1, 5.3]}),
     "analyzer": (inference.analyze, {"model": "demo-sentiment@1", "texts": ["Great battery life"]}),
 }
 
 TOOLS: list[ToolSpec] = [
     ToolSpec("ml_list_models", models.list_models, "List models", READ),
-    ToolSpec("ml_model_info", models.model_info, "Describe a model version", READ,
-             {"model": "demo-regressor@production"}),
-    *(ToolSpec(i.tool, _INFERENCE[i.name][0], i.title, INFER, _INFERENCE[i.name][1]) for i in INTERFACE_TABLE),
-    ToolSpec("ml_halt", serving.halt, "Halt serving (kill switch)", SWITCH,
-             {"model": "demo-regressor", "reason": "bad outputs after deploy"}),
+    ToolSpec(
+        "ml_model_info",
+        models.model_info,
+        "Describe a model version",
+        READ,
+        {"model": "demo-regressor@production"},
+    ),
+    *(
+        ToolSpec(i.tool, _INFERENCE[i.name][0], i.title, INFER, _INFERENCE[i.name][1])
+        for i in INTERFACE_TABLE
+    ),
+    ToolSpec(
+        "ml_halt",
+        serving.halt,
+        "Halt serving (kill switch)",
+        SWITCH,
+        {"model": "demo-regressor", "reason": "bad outputs after deploy"},
+    ),
     ToolSpec("ml_resume", serving.resume, "Resume serving", SWITCH, {"model": "demo-regressor"}),
     ToolSpec("ml_serving_status", serving.serving_status, "Serving status", READ),
     ToolSpec("ml_list_skills", skills.list_skills, "List hash-locked skills", READ),
-    ToolSpec("ml_run_skill", skills.run_skill, "Run a hash-locked skill", INFER,
-             {"skill": "multi_horizon_forecast@1", "inputs": {"history": [1.0, 2.0, 3.0]}}),
-    ToolSpec("ml_drift", lifecycle.check_drift, "Check data drift", READ,
-             {"model": "demo-regressor@production", "current": [_DIABETES]}),
-    ToolSpec("ml_compare", lifecycle.compare, "Compare versions' metrics", READ,
-             {"model": "demo-regressor", "versions": [1, 2]}),
-    ToolSpec("ml_promote", lifecycle.promote, "Promote a version (gated)", STAGE,
-             {"model": "demo-regressor", "version": 2, "to": "production", "gates": {"min_r2": 0.4}}),
-    ToolSpec("ml_rollback", lifecycle.rollback, "Roll production back", STAGE,
-             {"model": "demo-regressor", "version": 1}),
-    ToolSpec("ml_retrain", lifecycle.retrain, "Retrain and promote if better", RETRAIN,
-             {"model": "demo-regressor@production", "data": "batches/2026-11.csv", "target": "progression"}),
-    ToolSpec("ml_pull", supply.pull, "Pull a Hub model at an exact revision", PULL,
-             {"repo_id": "acme/iris-onnx", "revision": "0123456789abcdef0123456789abcdef01234567"}),
-    ToolSpec("ml_compile", supply.compile, "Compile a version (ONNX, INT8, FP16, TorchScript)", BUILD,
-             {"model": "demo-classifier@1", "target": "onnx"}),
+    ToolSpec(
+        "ml_run_skill",
+        skills.run_skill,
+        "Run a hash-locked skill",
+        INFER,
+        {"skill": "multi_horizon_forecast@1", "inputs": {"history": [1.0, 2.0, 3.0]}},
+    ),
+    ToolSpec(
+        "ml_drift",
+        lifecycle.check_drift,
+        "Check data drift",
+        READ,
+        {"model": "demo-regressor@production", "current": [_DIABETES]},
+    ),
+    ToolSpec(
+        "ml_compare",
+        lifecycle.compare,
+        "Compare versions' metrics",
+        READ,
+        {"model": "demo-regressor", "versions": [1, 2]},
+    ),
+    ToolSpec(
+        "ml_promote",
+        lifecycle.promote,
+        "Promote a version (gated)",
+        STAGE,
+        {"model": "demo-regressor", "version": 2, "to": "production", "gates": {"min_r2": 0.4}},
+    ),
+    ToolSpec(
+        "ml_rollback",
+        lifecycle.rollback,
+        "Roll production back",
+        STAGE,
+        {"model": "demo-regressor", "version": 1},
+    ),
+    ToolSpec(
+        "ml_retrain",
+        lifecycle.retrain,
+        "Retrain and promote if better",
+        RETRAIN,
+        {"model": "demo-regressor@production", "data": "batches/2026-11.csv", "target": "progression"},
+    ),
+    ToolSpec(
+        "ml_pull",
+        supply.pull,
+        "Pull a Hub model at an exact revision",
+        PULL,
+        {"repo_id": "acme/iris-onnx", "revision": "0123456789abcdef0123456789abcdef01234567"},
+    ),
+    ToolSpec(
+        "ml_compile",
+        supply.compile,
+        "Compile a version (ONNX, INT8, FP16, TorchScript)",
+        BUILD,
+        {"model": "demo-classifier@1", "target": "onnx"},
+    ),
     ToolSpec("ml_job", jobs.job, "Job status", READ, {"job_id": "3f2a9c0d4b5e6f708192a3b4c5d6e7f8"}),
-    ToolSpec("ml_job_cancel", jobs.job_cancel, "Cancel a job", CANCEL, {"job_id": "3f2a9c0d4b5e6f708192a3b4c5d6e7f8"}),
+    ToolSpec(
+        "ml_job_cancel",
+        jobs.job_cancel,
+        "Cancel a job",
+        CANCEL,
+        {"job_id": "3f2a9c0d4b5e6f708192a3b4c5d6e7f8"},
+    ),
     ToolSpec("ml_list_jobs", jobs.list_jobs, "List jobs", READ, {"status": "running", "limit": 10}),
 ]
 SPECS: dict[str, ToolSpec] = {spec.name: spec for spec in TOOLS}
@@ -108,7 +204,8 @@ LEGACY_NAMES: dict[str, str] = {spec.name.replace("ml_", "ml.", 1): spec.name fo
 
 INSTRUCTIONS = """mlgate serves an organisation's registered ML models.
 Start with ml_list_models, then ml_model_info on a version to see its features and an example call.
-Always pin a version ('name@3') or an alias ('name@production'); every result names the exact version that ran."""
+Always pin a version ('name@3') or an alias ('name@production'); every result's `model` is the exact version that
+ran: {name, version, ref, sha256}. Long calls (pull, compile, retrain, skills) may answer with a `job`: poll ml_job."""
 
 
 def guard(spec: ToolSpec) -> Callable[..., Awaitable[Any]]:
@@ -122,23 +219,31 @@ def guard(spec: ToolSpec) -> Callable[..., Awaitable[Any]]:
         rt: Runtime = ctx.request_context.lifespan_context
         caller = caller_of(rt)
         t0 = time.perf_counter()
+        result: Any = None
+        failure: BaseException | None = None
+        message = ""
         try:
             if not caller.may(scope):
                 raise InsufficientScope(spec.name, scope)
+            rt.ledger.check()  # a call that could not leave its row does nothing (fail closed)
             result = await fn(**kwargs)
         except MlgateError as exc:
-            await _recorded(rt, spec, rt.record(spec.name, caller, kwargs, None, t0, exc))
-            raise ToolError(str(exc)) from None
+            failure, message = exc, str(exc)
         except (ToolError, MCPError):
             raise
         except Exception as exc:
             incident = uuid.uuid4().hex[:12]
             log.exception("%s failed unexpectedly (incident %s)", spec.name, incident)
-            await _recorded(rt, spec, rt.record(spec.name, caller, kwargs, None, t0, exc))
-            raise ToolError(
+            failure = exc
+            message = (
                 f"{spec.name} failed inside the server (incident {incident}); the operator's log has details"
-            ) from None
-        await _recorded(rt, spec, rt.record(spec.name, caller, kwargs, result, t0, None))
+            )
+        try:
+            await _recorded(rt, spec, rt.record(spec.name, caller, kwargs, result, t0, failure))
+        except MlgateError as exc:  # the row could not be written: the call must not look successful
+            raise ToolError(str(exc)) from None
+        if failure is not None:
+            raise ToolError(message) from None
         return result
 
     return call
@@ -146,12 +251,8 @@ def guard(spec: ToolSpec) -> Callable[..., Awaitable[Any]]:
 
 async def _recorded(rt: Runtime, spec: ToolSpec, seq: int) -> None:
     """With MLGATE_LEDGER_SYNC, or for a tool that changes state, answer only once the row is committed."""
-    if not (rt.settings.ledger_sync or not spec.annotations.read_only_hint):
-        return
-    try:
+    if rt.settings.ledger_sync or not spec.annotations.read_only_hint:
         await rt.committed(seq)
-    except MlgateError as exc:  # the row could not be written: the call must not look successful
-        raise ToolError(str(exc)) from None
 
 
 class GateServer(MCPServer[Runtime]):
@@ -176,7 +277,10 @@ class GateServer(MCPServer[Runtime]):
                 raise
             advice = InvalidInput(*argument_advice(name, exc.__cause__, spec.example))
             rt = self.runtime
-            await _recorded(rt, spec, rt.record(name, caller_of(rt), arguments, None, t0, advice))
+            try:
+                await _recorded(rt, spec, rt.record(name, caller_of(rt), arguments, None, t0, advice))
+            except MlgateError as exc:
+                raise ToolError(str(exc)) from None
             raise ToolError(str(advice)) from None
 
 
@@ -185,9 +289,13 @@ def build_server(runtime: Runtime) -> MCPServer[Runtime]:
     async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
         yield runtime
 
-    server = GateServer("mlgate", title="mlgate", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
+    server = GateServer(
+        "mlgate", title="mlgate", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan
+    )
     server.runtime = runtime
-    runtime.models.add_source("hf", lambda: HubResolver(runtime.settings))  # pulled snapshots: hf:org/repo@commit
+    runtime.models.add_source(
+        "hf", lambda: HubResolver(runtime.settings)
+    )  # pulled snapshots: hf:org/repo@commit
     for spec in TOOLS:
         server.add_tool(
             guard(spec),
@@ -233,7 +341,14 @@ def _add_cards(server: MCPServer[Runtime], runtime: Runtime) -> None:
             return None
         caller = caller_of(runtime)
         if not caller.may("ml:read"):  # names and versions are read access
-            runtime.record("completion", caller, {}, None, time.perf_counter(), InsufficientScope("completion", "ml:read"))
+            runtime.record(
+                "completion",
+                caller,
+                {},
+                None,
+                time.perf_counter(),
+                InsufficientScope("completion", "ml:read"),
+            )
             return Completion(values=[], total=0, has_more=False)
         versions = await runtime.models.list_versions_cached()
         prefix = argument.value or ""
@@ -241,7 +356,9 @@ def _add_cards(server: MCPServer[Runtime], runtime: Runtime) -> None:
             values = sorted({v.name for v in versions if v.name.startswith(prefix)})
         elif argument.name == "version":
             chosen = ((context.arguments or {}) if context else {}).get("name")
-            values = [str(v.version) for v in versions if v.name == chosen and str(v.version).startswith(prefix)]
+            values = [
+                str(v.version) for v in versions if v.name == chosen and str(v.version).startswith(prefix)
+            ]
         else:
             return None
         return Completion(values=values[:100], total=len(values), has_more=len(values) > 100)

@@ -3,10 +3,10 @@
 Tool schemas are paid for in every conversation's context and clients cap them. The
 listing keeps what an agent acts on — each tool's description (with one example), its
 arguments with their descriptions, types and limits, and the shape of its result — and
-drops what pydantic adds for humans reading code: auto-generated titles, per-field prose
-and examples in output schemas, and the inner structure of nested result objects (their
-required fields stay listed; their types are documented in the README and validated on the
-server).
+drops what pydantic adds for humans reading code: auto-generated titles, per-field prose and
+examples in output schemas, and the inner structure of nested result objects (the ``model``
+stamp's fields are named in the server instructions; all are documented in the README and
+validated on the server).
 """
 
 from __future__ import annotations
@@ -17,32 +17,31 @@ from typing import Any
 from mcp_types import Tool
 
 _PROSE = ("title", "description", "examples", "default")
-KEEP_REQUIRED = frozenset({"ModelStamp"})
-STAMP_FIELDS = ["name", "version", "ref", "sha256"]
 
 
 def _strip(node: Any, drop: tuple[str, ...], *, names: bool = False) -> Any:
     """``node`` without the keys in ``drop``; the keys of a ``properties`` map are field names, kept."""
     if isinstance(node, dict):
-        return {k: _strip(v, drop, names=(k == "properties" and not names)) for k, v in node.items()
-                if names or k not in drop}
+        return {
+            k: _strip(v, drop, names=(k == "properties" and not names))
+            for k, v in node.items()
+            if names or k not in drop
+        }
     if isinstance(node, list):
         return [_strip(v, drop) for v in node]
     return node
 
 
-def _shallow(node: Any, defs: dict[str, Any]) -> Any:
-    """References to nested result objects become a bare object type (the model stamp keeps its fields)."""
+def _shallow(node: Any) -> Any:
+    """References to nested result objects become a bare object type (the server instructions and the
+    README give their fields; the server validates them)."""
     if isinstance(node, dict):
         ref = node.get("$ref")
         if isinstance(ref, str):
-            name = ref.rsplit("/", 1)[-1]
-            if name in KEEP_REQUIRED:  # the stamp every result carries: its fields are the contract
-                return {"type": "object", "required": defs.get(name, {}).get("required", [])}
             return {"type": "object"}
-        return {k: _shallow(v, defs) for k, v in node.items()}
+        return {k: _shallow(v) for k, v in node.items()}
     if isinstance(node, list):
-        return [_shallow(v, defs) for v in node]
+        return [_shallow(v) for v in node]
     return node
 
 
@@ -55,8 +54,11 @@ def _compact(node: Any, *, names: bool = False) -> Any:
         return node
     if names:
         return {k: _compact(v) for k, v in node.items()}
-    out = {k: _compact(v, names=(k == "properties")) for k, v in node.items()
-           if not (k == "default" and v is None) and not (k == "additionalProperties" and v is True)}
+    out = {
+        k: _compact(v, names=(k == "properties"))
+        for k, v in node.items()
+        if not (k == "default" and v is None) and not (k == "additionalProperties" and v is True)
+    }
     options = out.get("anyOf")
     if isinstance(options, list) and all(isinstance(o, dict) and set(o) == {"type"} for o in options):
         out.pop("anyOf")
@@ -74,16 +76,17 @@ def lean_input(schema: dict[str, Any]) -> dict[str, Any]:
 def lean_output(schema: dict[str, Any] | None) -> dict[str, Any] | None:
     if not schema:
         return schema
-    out = _compact(_strip(_shallow({k: v for k, v in schema.items() if k != "$defs"}, schema.get("$defs", {})), _PROSE))
-    for name, prop in out.get("properties", {}).items():  # each field: its type (a stamp: its fields)
-        out["properties"][name] = {k: v for k, v in prop.items()
-                                   if k in ("type", "anyOf") or (k == "required" and v == STAMP_FIELDS)}
+    out = _compact(_strip(_shallow({k: v for k, v in schema.items() if k != "$defs"}), _PROSE))
+    for name, prop in out.get("properties", {}).items():  # each field: its type
+        out["properties"][name] = {k: v for k, v in prop.items() if k in ("type", "anyOf")}
     return dict(out)
 
 
 def lean_tool(tool: Tool) -> Tool:
-    return tool.model_copy(update={
-        "description": inspect.cleandoc(tool.description or ""),
-        "input_schema": lean_input(tool.input_schema),
-        "output_schema": lean_output(tool.output_schema),
-    })
+    return tool.model_copy(
+        update={
+            "description": inspect.cleandoc(tool.description or ""),
+            "input_schema": lean_input(tool.input_schema),
+            "output_schema": lean_output(tool.output_schema),
+        }
+    )

@@ -31,7 +31,8 @@ from typing import Any, Literal
 import numpy as np
 
 from mlgate.config import Settings
-from mlgate.errors import InvalidInput, Refused, Unavailable
+from mlgate.errors import GuardRefused as GuardRefused
+from mlgate.errors import InvalidInput, Unavailable
 from mlgate.interfaces.base import VersionInfo
 from mlgate.serving.rules import (
     DEFAULT_PACK,
@@ -52,21 +53,6 @@ from mlgate.serving.rules import (
 
 BreakerState = Literal["closed", "open", "half_open"]
 Clock = Callable[[], float]
-
-
-class GuardRefused(Refused):
-    """A guard rule in ``mode: refuse`` fired; names the rule, the feature and the value."""
-
-    code = "guard_refused"
-
-    def __init__(
-        self, message: str, hint: str, *, rule: str, kind: str, feature: str | None, value: float | None
-    ) -> None:
-        super().__init__(message, hint)
-        self.rule = rule
-        self.kind = kind
-        self.feature = feature
-        self.value = value
 
 
 @dataclass(eq=False)

@@ -52,11 +52,11 @@ class Runtime:
 
     @cached_property
     def ledger(self) -> Ledger:
-        return Ledger(self.state)
+        return Ledger(self.state, fail_after_s=self.settings.ledger_fail_after_s)
 
     @cached_property
     def killswitch(self) -> KillSwitch:
-        return KillSwitch(self.state, poll_interval=self.settings.halt_poll_s)
+        return KillSwitch(self.state, poll_interval=self.settings.halt_poll_s, fail_after=self.settings.halt_fail_after)
 
     @cached_property
     def executor(self) -> Executor:
