@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
@@ -208,6 +209,15 @@ Always pin a version ('name@3') or an alias ('name@production'); every result's 
 ran: {name, version, ref, sha256}. Long calls (pull, compile, retrain, skills) may answer with a `job`: poll ml_job."""
 
 
+class Cancelled(MlgateError):
+    """The ledger's error of a call its client cancelled (or left) before it finished."""
+
+    code = "cancelled"
+
+    def __init__(self) -> None:
+        super().__init__("the call was cancelled by its client (or the client went away) before it finished")
+
+
 def guard(spec: ToolSpec) -> Callable[..., Awaitable[Any]]:
     """Wrap a tool: scope check, error mapping, ledger row. Keeps the tool's signature."""
     scope = scope_for(spec.name)
@@ -227,6 +237,14 @@ def guard(spec: ToolSpec) -> Callable[..., Awaitable[Any]]:
                 raise InsufficientScope(spec.name, scope)
             rt.ledger.check()  # a call that could not leave its row does nothing (fail closed)
             result = await fn(**kwargs)
+        except anyio.get_cancelled_exc_class():
+            # cancelled (notifications/cancelled, or the client went away): the row is written all the same
+            with anyio.CancelScope(shield=True):
+                try:
+                    await _recorded(rt, spec, rt.record(spec.name, caller, kwargs, None, t0, Cancelled()))
+                except MlgateError as exc:
+                    log.error("%s was cancelled and its ledger row could not be written: %s", spec.name, exc)
+            raise
         except MlgateError as exc:
             failure, message = exc, str(exc)
         except (ToolError, MCPError):
