@@ -18,7 +18,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mlgate"
 LAYERS: list[set[str]] = [
-    {"schemas", "errors", "config", "artifacts", "__init__"},
+    {"schemas", "errors", "config", "artifacts", "clock", "__init__"},
     {"state", "auth"},
     {"interfaces"},
     {"models"},

@@ -1,4 +1,4 @@
-"""Digests and atomic writes for model artifacts.
+"""Digests (of model folders, of canonical JSON) and atomic writes.
 
 The digest of a model is defined over the model's own files: every regular file under
 its folder, sorted by relative path, except files MLflow adds after the fact
@@ -8,12 +8,15 @@ its folder, sorted by relative path, except files MLflow adds after the fact
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 EXCLUDED = frozenset({"registered_model_meta"})
 _CHUNK = 1 << 20
@@ -88,3 +91,19 @@ def safe_join(root: Path, relative: str) -> Path:
     if not target.is_relative_to(root.resolve()):
         raise Refused(f"path {relative!r} escapes {root.name}", "refusing path traversal")
     return target
+
+
+def _jsonable(obj: Any) -> Any:
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if hasattr(obj, "tolist"):  # numpy arrays and scalars
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def json_sha256(obj: Any) -> str:
+    """sha256 (hex) of the canonical JSON of ``obj``: sorted keys, no whitespace, UTF-8."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -176,7 +176,7 @@ def _models(settings: Any, args: argparse.Namespace) -> int:
 
 
 def _skills(settings: Any, args: argparse.Namespace) -> int:
-    from mlgate.skills.lock import skills_command
+    from mlgate.commands.skills import skills_command
 
     return skills_command(settings, args)
 

@@ -22,16 +22,6 @@ from mlgate.config import Settings
 from mlgate.models.registry import Registrar
 from mlgate.skills.demo_models import BUILDERS as SKILL_MODELS
 
-DEMO_MODELS = (
-    "demo-regressor",
-    "demo-classifier",
-    "demo-forecaster",
-    "demo-segmenter",
-    "demo-sentiment",
-    "demo-regime",
-    "demo-alpha-bull",
-    "demo-alpha-bear",
-)
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
 

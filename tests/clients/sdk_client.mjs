@@ -97,6 +97,15 @@ try {
   } finally {
     await call("ml_resume", { model: M });
   }
+  // the compile and the retrain ran as jobs: list them, read one, cancel one that has finished (a no-op)
+  const { jobs = [] } = await call("ml_list_jobs", { limit: 5 });
+  if (jobs.length === 0) report.failures.push("ml_list_jobs: no job of this session's compile or retrain");
+  else {
+    const job = await call("ml_job", { job_id: jobs[0].job_id });
+    if (job.job?.status !== "succeeded") report.failures.push(`ml_job: ${JSON.stringify(job).slice(0, 300)}`);
+    const cancelled = await call("ml_job_cancel", { job_id: jobs[0].job_id });
+    if (cancelled.cancelled !== false) report.failures.push(`ml_job_cancel of a finished job: ${JSON.stringify(cancelled)}`);
+  }
   // No Hub is reachable from the test and MLGATE_PULL_ALLOWLIST is empty: mlgate must refuse with a tool
   // error (isError), not a protocol error. A real pull is covered by tests/supply/test_pull_tool.py.
   await call("ml_pull", { repo_id: "acme/not-allowed", revision: "0123456789abcdef0123456789abcdef01234567" },

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from mlgate.artifacts import json_sha256 as input_digest
 from mlgate.config import Settings
 from mlgate.interfaces.base import VersionInfo
 from mlgate.lifecycle.gates import TAG_DRIFT
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from mlgate.state.db import input_digest
 from tests.lifecycle.conftest import call, make_data, records
 from tests.lifecycle.test_promote import tags
 

@@ -13,7 +13,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from mlgate.state.db import input_digest
+from mlgate.artifacts import json_sha256 as input_digest
 from tests.conftest import tool_payload
 from tests.scaleout.conftest import IRIS, Cluster
 

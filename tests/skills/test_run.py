@@ -9,12 +9,12 @@ from typing import Any
 import anyio
 import pytest
 
+from mlgate.artifacts import json_sha256 as input_digest
 from mlgate.auth.caller import Caller
 from mlgate.errors import Halted, InsufficientScope, InvalidInput, NotFound
 from mlgate.serving.runtime import Runtime
 from mlgate.skills import runtime as skill_runtime
 from mlgate.skills.demo_models import BEAR_MARKET, BULL_MARKET, STOCKS
-from mlgate.state.db import input_digest
 from tests.conftest import DIABETES_ROW
 from tests.skills.conftest import write_skill
 from tests.skills.scenarios import HEADLINES, HISTORY, exercise_skills, run_skill

@@ -16,9 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateTable
 
+from mlgate.artifacts import json_sha256 as input_digest
 from mlgate.errors import ConfigError, InvalidInput
 from mlgate.state import db as state
-from mlgate.state.db import LedgerRow, SkillRun, StateDB, input_digest
+from mlgate.state.db import LedgerRow, SkillRun, StateDB
 
 
 def url(path: Path) -> str:

@@ -34,18 +34,18 @@ from typing import Any
 import anyio
 import numpy as np
 
+from mlgate.artifacts import json_sha256 as input_digest
 from mlgate.auth.caller import Caller
+from mlgate.clock import now_iso
 from mlgate.errors import InvalidInput
 from mlgate.interfaces.base import LoadedModel, Matrix
 from mlgate.interfaces.records import to_matrix
 from mlgate.lifecycle.gates import TAG_DRIFT
-from mlgate.lifecycle.stage_history import now_iso
 from mlgate.models.mlflow_registry import MlflowRegistry
 from mlgate.models.resolvers import MlflowResolver
 from mlgate.schemas.lifecycle import DriftResult, DriftSummary, DriftThresholdsModel, FeatureDrift
 from mlgate.schemas.stamp import ModelStamp
 from mlgate.serving.runtime import Runtime
-from mlgate.state.db import input_digest
 
 MIN_ROWS = 10
 RECORD_SCOPE = "ml:manage"  # recording a check that require_drift_check trusts

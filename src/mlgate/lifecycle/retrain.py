@@ -25,12 +25,13 @@ import anyio
 import numpy as np
 
 from mlgate.auth.caller import Caller
+from mlgate.clock import now_iso
 from mlgate.errors import InvalidInput
 from mlgate.interfaces.base import LoadedModel, Matrix
 from mlgate.lifecycle import drift as drifting
 from mlgate.lifecycle.comparison import direction
 from mlgate.lifecycle.gates import parse_gates
-from mlgate.lifecycle.stage_history import TAG_HISTORY, now_iso
+from mlgate.lifecycle.stage_history import TAG_HISTORY
 from mlgate.lifecycle.stages import promote
 from mlgate.lifecycle.training_data import TrainingData, load_training_data
 from mlgate.schemas.lifecycle import RetrainData, RetrainResult

@@ -9,9 +9,9 @@ The list keeps the newest ``MAX_HISTORY`` events and stays under ``MAX_HISTORY_C
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
+from mlgate.clock import iso_ms, now_iso
 from mlgate.models.mlflow_registry import MlflowRegistry
 from mlgate.models.tags import TAG_STAGE
 from mlgate.schemas.catalog import StageEvent
@@ -19,10 +19,6 @@ from mlgate.schemas.catalog import StageEvent
 TAG_HISTORY = "mlgate.stage_history"
 MAX_HISTORY = 25
 MAX_HISTORY_CHARS = 4000
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def history(tags: dict[str, str], created_at: int | None = None) -> list[StageEvent]:
@@ -42,8 +38,7 @@ def history(tags: dict[str, str], created_at: int | None = None) -> list[StageEv
 
 
 def _registered(tags: dict[str, str], created_at: int | None) -> dict[str, Any]:
-    at = datetime.fromtimestamp(created_at / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z") \
-        if created_at else ""
+    at = iso_ms(created_at / 1000) if created_at else ""
     return {"stage": tags.get(TAG_STAGE, "development"), "at": at, "by": "", "previous": None, "note": "registered"}
 
 

@@ -26,10 +26,11 @@ from typing import Any
 import anyio
 
 from mlgate.auth.caller import Caller
+from mlgate.clock import now_iso
 from mlgate.errors import InvalidInput, NotFound, Refused
 from mlgate.interfaces.base import VersionInfo
 from mlgate.lifecycle import gates as gating
-from mlgate.lifecycle.stage_history import history, now_iso, served_production, write_stage
+from mlgate.lifecycle.stage_history import history, served_production, write_stage
 from mlgate.models.mlflow_registry import MlflowRegistry
 from mlgate.models.ref import check_name, parse_ref
 from mlgate.models.tags import TAG_SHA
@@ -37,7 +38,6 @@ from mlgate.schemas.lifecycle import PromoteResult, RollbackResult, StageChangeR
 from mlgate.schemas.stamp import ModelStamp
 from mlgate.serving.runtime import Runtime
 
-STAGES = ("development", "staging", "production", "archived")
 TAG_FORCED_BY, TAG_FORCED_AT, TAG_FORCED_GATES = "mlgate.forced_by", "mlgate.forced_at", "mlgate.forced_gates"
 
 _locks: dict[str, threading.Lock] = {}

@@ -8,8 +8,6 @@ must be a finite number (the target of a classifier may be a label string).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from mlgate.artifacts import file_sha256, json_sha256
 from mlgate.config import Settings
 from mlgate.errors import InvalidInput, NotFound, Refused
 from mlgate.interfaces.base import Feature, Matrix
@@ -100,7 +99,7 @@ def _from_file(settings: Settings, path: str, features: list[Feature], target: s
         bad = names[int(np.argwhere(~np.isfinite(x))[0][1])]
         raise InvalidInput(f"{file.name}: column {bad!r} has empty or non-finite values", "drop or fill those rows")
     y = _target(frame[target].tolist(), target, classifier)
-    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    digest = file_sha256(file)
     root = settings.data_dir.expanduser().resolve() if settings.data_dir else file.parent
     return TrainingData(x=x, y=y, source=file.relative_to(root).as_posix(), digest=digest)
 
@@ -118,8 +117,7 @@ def _from_records(settings: Settings, records: list[Any], features: list[Feature
         rows.append({k: v for k, v in rec.items() if k != target})
     x = to_matrix(rows, features, max_rows=settings.max_rows, max_cells=settings.max_cells)
     y = _target(labels, target, classifier)
-    canonical = json.dumps(records, sort_keys=True, separators=(",", ":"), default=str).encode()
-    return TrainingData(x=x, y=y, source="records", digest=hashlib.sha256(canonical).hexdigest())
+    return TrainingData(x=x, y=y, source="records", digest=json_sha256(records))
 
 
 def _target(values: list[Any], target: str, classifier: bool) -> np.ndarray:

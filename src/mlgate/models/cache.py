@@ -81,10 +81,6 @@ class ModelCache(Generic[T]):
             self._sizes.pop(old, None)
             self.evictions += 1
 
-    def evict(self, key: Hashable) -> bool:
-        self._sizes.pop(key, None)
-        return self._entries.pop(key, None) is not None
-
     def items(self) -> list[tuple[Hashable, T]]:
         return list(self._entries.items())
 

@@ -169,10 +169,6 @@ class Guards:
                 sources.append(str(file))
         return cls(merge(packs), sources=sources, clock=clock)
 
-    @classmethod
-    def from_packs(cls, packs: Sequence[RulePack], *, clock: Clock = time.monotonic) -> Guards:
-        return cls(merge(packs), sources=["<inline>"] * len(packs), clock=clock)
-
     def forget(self, name: str | None = None) -> None:
         """Drop compiled plans (of one model, or all), e.g. after its statistics changed."""
         for key in [k for k in self._plans if name is None or k[0] == name]:

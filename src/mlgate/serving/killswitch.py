@@ -30,8 +30,8 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
+from mlgate.clock import iso_seconds
 from mlgate.errors import Halted, Unavailable
 from mlgate.state.db import ALL, Halt, StateDB
 
@@ -100,15 +100,11 @@ class KillSwitch:
             if halt is not None:
                 raise halted_error(halt, model_name)
 
-    def is_halted(self, model_name: str | None = None) -> bool:
-        halts = self._halts
-        return ALL in halts or (model_name is not None and scope_of(model_name) in halts)
-
     def unhealthy_reason(self) -> str | None:
         """Why this replica refuses serving (it cannot read the halts), or None (for ``/healthz``)."""
         if self._thread is None or time.monotonic() - self._last_ok <= self._blind_after():
             return None
-        since = datetime.fromtimestamp(self._last_ok_wall, UTC).isoformat(timespec="seconds")
+        since = iso_seconds(self._last_ok_wall)
         why = f" ({self._last_error})" if self._last_error else " (the database does not answer)"
         return (
             f"serving is refused: this replica has not read the halt state since {since}{why}, "

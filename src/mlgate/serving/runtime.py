@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio
 
+from mlgate.artifacts import json_sha256 as input_digest
 from mlgate.auth.caller import Caller
 from mlgate.config import Settings
 from mlgate.errors import MlgateError
@@ -27,7 +28,7 @@ from mlgate.serving.execution import Executor
 from mlgate.serving.killswitch import KillSwitch
 from mlgate.serving.metrics import Metrics
 from mlgate.state.admissions import AdmissionBook
-from mlgate.state.db import LedgerRow, StateDB, input_digest
+from mlgate.state.db import LedgerRow, StateDB
 from mlgate.state.ledger import Ledger
 
 

@@ -17,14 +17,13 @@ retired ``name@version`` can never come back with other content.
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mlgate.config import Settings
-from mlgate.errors import ConfigError, NotFound
+from mlgate.errors import NotFound
 from mlgate.skills.catalog import (
     BUILTIN_DIR,
     LOCK_FILE,
@@ -125,15 +124,3 @@ def verify(settings: Settings, directory: Path | None = None, echo: Echo = print
     ok = sum(1 for f in files if _report(f) is None)
     echo(f"{ok} of {len(files)} skills verified" + (f"; {bad} problems" if bad else ""))
     return 1 if bad else 0
-
-
-def skills_command(settings: Settings, args: argparse.Namespace) -> int:
-    """``mlgate skills lock|verify``."""
-    directory: Path | None = Path(args.dir).expanduser() if getattr(args, "dir", None) else None
-    if args.action == "verify":
-        return verify(settings, directory)
-    if directory is None:
-        if settings.skills_dir is None:
-            raise ConfigError("MLGATE_SKILLS_DIR is not set: name the folder to lock with --dir")
-        directory = settings.skills_dir.expanduser()
-    return lock_dir(directory, force=bool(args.force))

@@ -25,8 +25,10 @@ import anyio
 import anyio.lowlevel
 from pydantic import ValidationError
 
+from mlgate.artifacts import json_sha256 as input_digest
 from mlgate.auth.caller import Caller
 from mlgate.auth.scopes import satisfies, scope_for
+from mlgate.clock import utcnow
 from mlgate.errors import Halted, InsufficientScope, InvalidInput, MlgateError, NotFound
 from mlgate.schemas.skills import RunSkillResult, StepTrace
 from mlgate.serving import inference
@@ -34,7 +36,7 @@ from mlgate.serving.runtime import Runtime
 from mlgate.skills import catalog
 from mlgate.skills.bindings import INPUTS, lookup, parse_binding, substitute
 from mlgate.skills.spec import CALLS, RouteSpec, SkillSpec, StepSpec
-from mlgate.state.db import SkillRun, StateDB, input_digest, utcnow
+from mlgate.state.db import SkillRun, StateDB
 
 log = logging.getLogger(__name__)
 

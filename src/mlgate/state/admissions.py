@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from mlgate.state.db import StateDB, metadata, utcnow
+from mlgate.clock import utcnow
+from mlgate.state.db import StateDB, metadata
 
 admissions = sa.Table(
     "admissions",

@@ -14,13 +14,10 @@ Every method blocks on I/O: call it from a worker thread in async code.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
+from mlgate.clock import utcnow as utcnow
 from mlgate.errors import ConfigError, InvalidInput
 
 SCHEMA_VERSION = 1
@@ -50,10 +48,6 @@ _TEXT_FIELDS = (
 Outcome = Literal["ok", "error"]
 
 
-def utcnow() -> str:
-    """The time as fixed-width ISO 8601 in UTC: text that sorts in time order."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
 
 def printable(text: str) -> str:
     """``text`` with control and format characters escaped (``\\x1b``, ``\\n``, ``\\u202e``): one line, no
@@ -67,22 +61,6 @@ def _escape(c: str) -> str:
     if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
         return c.encode("unicode_escape", "backslashreplace").decode("ascii")
     return c  # other non-printables (e.g. non-breaking spaces) cannot move the cursor
-
-
-def _jsonable(obj: Any) -> Any:
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json")
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.asdict(obj)
-    if hasattr(obj, "tolist"):  # numpy arrays and scalars
-        return obj.tolist()
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
-
-
-def input_digest(obj: Any) -> str:
-    """sha256 (hex) of the canonical JSON of ``obj``: sorted keys, no whitespace, UTF-8."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +241,10 @@ class StateDB:
             dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (see _begin)
             cur = dbapi_conn.cursor()
             cur.execute(f"PRAGMA busy_timeout={ms}")
-            cur.execute("PRAGMA journal_mode=WAL")
+            # WAL is a property of the file: set it once; asking again takes a lock that concurrent
+            # openers (replicas, workers starting together) can be refused with "database is locked"
+            if cur.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
             cur.close()
 

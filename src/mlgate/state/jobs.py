@@ -26,8 +26,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from mlgate.clock import utcnow
 from mlgate.schemas.jobs import ACTIVE, JobInfo, JobProgress, JobStatus
-from mlgate.state.db import StateDB, printable, utcnow
+from mlgate.state.db import StateDB, printable
 
 _MESSAGE_MAX = 500
 _ERROR_MAX = 2000

@@ -31,11 +31,11 @@ import logging
 import threading
 import time
 from collections import deque
-from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 
+from mlgate.clock import iso_seconds
 from mlgate.errors import Unavailable
 from mlgate.state.db import LedgerRow, StateDB
 
@@ -137,7 +137,7 @@ class Ledger:
         stall = self._stall
         if stall is None or time.monotonic() - stall[0] < self._limit():
             return None
-        since = datetime.fromtimestamp(stall[1], UTC).isoformat(timespec="seconds")
+        since = iso_seconds(stall[1])
         error = f"; last error: {self._last_error}" if self._last_error else "; the database does not answer"
         waiting = self._appended - self._done
         return (

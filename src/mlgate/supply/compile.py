@@ -10,7 +10,6 @@ Compiling the same source to the same artifact again returns the version already
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -173,5 +172,3 @@ def _result(stamp: ModelStamp, conv: convert.Converted, digest: str, report: Par
     )
 
 
-def options_json(conv: convert.Converted) -> str:
-    return json.dumps(conv.options, sort_keys=True)

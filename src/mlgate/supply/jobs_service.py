@@ -18,11 +18,11 @@ from typing import Any
 
 import anyio
 
+from mlgate.artifacts import json_sha256 as input_digest
 from mlgate.auth.caller import Caller
 from mlgate.errors import NotFound, Unavailable
 from mlgate.schemas.jobs import FINAL
 from mlgate.serving.runtime import Runtime
-from mlgate.state.db import input_digest
 from mlgate.state.jobs import JobRecord, JobStore
 from mlgate.supply.jobs import JobInterrupted, caller_json, caller_of, run_job, worker_id
 from mlgate.supply.jobs_work import WORK
