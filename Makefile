@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: serve test lint typecheck unit bench contract clean
+.PHONY: serve test lint typecheck unit services bench contract clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,11 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
-unit: $(VENV)/.installed $(VENV)/.torch
+# PostgreSQL and redis-server for the integration tests, from the distribution when missing (root only)
+services:
+	./scripts/services.sh
+
+unit: $(VENV)/.installed $(VENV)/.torch services
 	$(PY) -m pytest
 
 test: lint typecheck unit
