@@ -21,7 +21,7 @@ from typing import Any
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.shared.exceptions import MCPError
 from mcp_types import Completion, ResourceTemplateReference, ToolAnnotations
 from mcp_types import Tool as MCPTool
@@ -347,9 +347,9 @@ def _add_cards(server: MCPServer[Runtime], runtime: Runtime) -> None:
             if not caller.may("ml:read"):
                 raise InsufficientScope("the model card", "ml:read")
             card = await catalog.card(runtime, name, version)
-        except MlgateError as exc:
+        except MlgateError as exc:  # the reader sees why (an isError-like resource error), not a crash
             runtime.record("resource:model-card", caller, args, None, t0, exc)
-            raise
+            raise ResourceError(str(exc)) from None
         runtime.record("resource:model-card", caller, args, None, t0, None)
         return card
 
