@@ -26,6 +26,7 @@ class Logged:
     path: Path  # the version's local model folder, as the resolver downloads it
     model: Any  # the fitted object, for the library's own predict / predict_proba
     frame: Any  # a few rows of inputs as a DataFrame (test rows, not the stored example)
+    metrics: dict[str, float]  # logged with mlflow.log_metric in the version's own run
 
 
 def _data(n: int = 80) -> Any:
@@ -46,10 +47,16 @@ def _data(n: int = 80) -> Any:
 
 
 @pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Logged]]:
+def registry_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of the plain-MLflow registry: its tracking URI is ``sqlite:///{root}/mlflow.db``."""
+    return tmp_path_factory.mktemp("plain-mlflow")
+
+
+@pytest.fixture(scope="session")
+def registry(registry_root: Path) -> Iterator[dict[str, Logged]]:
     old = os.environ.get("MLFLOW_TRACKING_URI")
     try:
-        yield build_registry(tmp_path_factory.mktemp("plain-mlflow"))
+        yield build_registry(registry_root)
     finally:
         if old is None:
             os.environ.pop("MLFLOW_TRACKING_URI", None)
@@ -75,13 +82,21 @@ def build_registry(root: Path) -> dict[str, Logged]:
     out: dict[str, Logged] = {}
     client = MlflowClient(tracking_uri=uri)
 
-    def log(name: str, flavor: Any, model: Any, x: Any, **kw: Any) -> None:
+    def log(name: str, flavor: Any, model: Any, x: Any, metrics: dict[str, float], **kw: Any) -> None:
         kw.setdefault("input_example", x.iloc[:3] if hasattr(x, "iloc") else x[:3])
         kw.setdefault("pip_requirements", ["mlflow"])  # MLflow's own inference imports every library: slow
-        flavor.log_model(model, name="model", registered_model_name=name, **kw)
+        with mlflow.start_run(experiment_id=exp, run_name=name):  # one run per model, as teams do
+            mlflow.log_metrics(metrics)
+            flavor.log_model(model, name="model", registered_model_name=name, **kw)
         client.set_registered_model_alias(name, "production", "1")
         path = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/1"))
-        out[name] = Logged(name, path, model, test[list(x.columns)] if hasattr(x, "columns") else x)
+        out[name] = Logged(name, path, model, test[list(x.columns)] if hasattr(x, "columns") else x, metrics)
+
+    def r2(model: Any, x: Any) -> dict[str, float]:
+        return {"r2": float(model.score(x, y)), "rows": float(len(x))}
+
+    def accuracy(model: Any, x: Any, target: Any) -> dict[str, float]:
+        return {"accuracy": float(np.mean(model.predict(x) == target)), "rows": float(len(x))}
 
     import catboost
     import lightgbm
@@ -92,45 +107,46 @@ def build_registry(root: Path) -> dict[str, Logged]:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    with mlflow.start_run(experiment_id=exp):
-        pipe = make_pipeline(StandardScaler(), Ridge()).fit(num, y)
-        log("sk_numeric", mlflow.sklearn, pipe, num)
-        cols = frame[["age", "bmi", "region"]]
-        ct = make_pipeline(
-            ColumnTransformer(
-                [
-                    ("num", StandardScaler(), ["age", "bmi"]),
-                    ("cat", OneHotEncoder(handle_unknown="ignore"), ["region"]),
-                ]
-            ),
-            Ridge(),
-        ).fit(cols, y)
-        log("sk_columns", mlflow.sklearn, ct, cols)
-        species = np.array(["low", "mid", "high"])[np.digitize(y, np.quantile(y, [0.33, 0.66]))]
-        clf = LogisticRegression(max_iter=500).fit(num, species)
-        log("sk_classifier", mlflow.sklearn, clf, num)
-        typed = frame[["visits", "smoker", "age"]]
-        lin = LinearRegression().fit(typed, y)
-        log("sk_typed", mlflow.sklearn, lin, typed)
-        xr = xgboost.XGBRegressor(n_estimators=4, max_depth=2).fit(num, y)
-        log("xgb_regressor", mlflow.xgboost, xr, num, input_example=None)  # no signature, no example
-        xc = xgboost.XGBClassifier(n_estimators=4, max_depth=2).fit(num, label)
-        log("xgb_classifier", mlflow.xgboost, xc, num)
-        lc = lightgbm.LGBMClassifier(n_estimators=4, num_leaves=4, min_child_samples=5, verbose=-1).fit(
-            num, label
-        )
-        log("lgbm_classifier", mlflow.lightgbm, lc, num)
-        cb = catboost.CatBoostRegressor(iterations=4, depth=2, verbose=0, allow_writing_files=False)
-        cb.fit(cols, y, cat_features=["region"])
-        log("catboost_regressor", mlflow.catboost, cb, cols)
-        x32 = num.to_numpy(np.float32)
-        sk = LogisticRegression(max_iter=500).fit(x32, label)
-        onx = to_onnx(sk, x32[:1])  # skl2onnx's default: a ZipMap probability output
-        log(
-            "onnx_zipmap",
-            mlflow.onnx,
-            onx,
-            x32,
-            signature=infer_signature(x32[:3], pd.DataFrame({"p": sk.predict(x32[:3])})),
-        )
+    pipe = make_pipeline(StandardScaler(), Ridge()).fit(num, y)
+    log("sk_numeric", mlflow.sklearn, pipe, num, r2(pipe, num))
+    cols = frame[["age", "bmi", "region"]]
+    ct = make_pipeline(
+        ColumnTransformer(
+            [
+                ("num", StandardScaler(), ["age", "bmi"]),
+                ("cat", OneHotEncoder(handle_unknown="ignore"), ["region"]),
+            ]
+        ),
+        Ridge(),
+    ).fit(cols, y)
+    log("sk_columns", mlflow.sklearn, ct, cols, r2(ct, cols))
+    species = np.array(["low", "mid", "high"])[np.digitize(y, np.quantile(y, [0.33, 0.66]))]
+    clf = LogisticRegression(max_iter=500).fit(num, species)
+    log("sk_classifier", mlflow.sklearn, clf, num, accuracy(clf, num, species))
+    typed = frame[["visits", "smoker", "age"]]
+    lin = LinearRegression().fit(typed, y)
+    log("sk_typed", mlflow.sklearn, lin, typed, r2(lin, typed))
+    xr = xgboost.XGBRegressor(n_estimators=4, max_depth=2).fit(num, y)
+    # no signature, no example: the booster's own feature names are all there is
+    log("xgb_regressor", mlflow.xgboost, xr, num, r2(xr, num), input_example=None)
+    xc = xgboost.XGBClassifier(n_estimators=4, max_depth=2).fit(num, label)
+    log("xgb_classifier", mlflow.xgboost, xc, num, accuracy(xc, num, label))
+    lc = lightgbm.LGBMClassifier(n_estimators=4, num_leaves=4, min_child_samples=5, verbose=-1).fit(
+        num, label
+    )
+    log("lgbm_classifier", mlflow.lightgbm, lc, num, accuracy(lc, num, label))
+    cb = catboost.CatBoostRegressor(iterations=4, depth=2, verbose=0, allow_writing_files=False)
+    cb.fit(cols, y, cat_features=["region"])
+    log("catboost_regressor", mlflow.catboost, cb, cols, r2(cb, cols))
+    x32 = num.to_numpy(np.float32)
+    sk = LogisticRegression(max_iter=500).fit(x32, label)
+    onx = to_onnx(sk, x32[:1])  # skl2onnx's default: a ZipMap probability output
+    log(
+        "onnx_zipmap",
+        mlflow.onnx,
+        onx,
+        x32,
+        accuracy(sk, x32, label),
+        signature=infer_signature(x32[:3], pd.DataFrame({"p": sk.predict(x32[:3])})),
+    )
     return out

@@ -18,11 +18,8 @@ EXPECTED = {
         ("predictor",),
         [Feature("visits", "long"), Feature("smoker", "boolean"), Feature("age")],
     ),
-    "xgb_regressor": (
-        "xgboost",
-        ("predictor",),
-        [],
-    ),  # no signature, no example: the booster names them on load
+    # no signature, no example: the booster's own names, read from the UBJSON file without xgboost
+    "xgb_regressor": ("xgboost", ("predictor",), NUM),
     "xgb_classifier": ("xgboost", ("classifier",), NUM),
     "lgbm_classifier": ("lightgbm", ("classifier",), NUM),
     "catboost_regressor": ("catboost", ("predictor",), [*NUM, Feature("region", "string")]),

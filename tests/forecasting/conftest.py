@@ -48,33 +48,44 @@ def _log_all(series: pd.Series) -> dict[str, Any]:
         "holt-winters": ExponentialSmoothing(series, trend="add", seasonal="add", seasonal_periods=12).fit(),
         "ols": sm.OLS(series.to_numpy(), sm.add_constant(np.arange(len(series), dtype=float))).fit(),
     }
-    with mlflow.start_run():
-        for name, res in fitted.items():
+    y = series.to_numpy()
+    for name, res in fitted.items():
+        with mlflow.start_run(run_name=f"sm-{name}"):  # one run per model, its in-sample error beside it
+            mlflow.log_metrics({"mae": float(np.mean(np.abs(np.asarray(res.resid)))), "aic": float(res.aic)})
             mlflow.statsmodels.log_model(
                 res, name=name, registered_model_name=f"sm-{name}", pip_requirements=PINS
             )
-        prophet = Prophet(weekly_seasonality=False, daily_seasonality=False, uncertainty_samples=300)
-        prophet.fit(pd.DataFrame({"ds": series.index, "y": series.to_numpy()}))
-        fitted["prophet"] = prophet
+    prophet = Prophet(weekly_seasonality=False, daily_seasonality=False, uncertainty_samples=300)
+    prophet.fit(pd.DataFrame({"ds": series.index, "y": y}))
+    fitted["prophet"] = prophet
+    with mlflow.start_run(run_name="pr-prophet"):
+        insample = prophet.predict(pd.DataFrame({"ds": series.index}))["yhat"].to_numpy()
+        mlflow.log_metric("mae", float(np.mean(np.abs(insample - y))))
         mlflow.prophet.log_model(
             prophet, name="prophet", registered_model_name="pr-prophet", pip_requirements=PINS
         )
-        frame = pd.DataFrame({"y": series.to_numpy()})
-        params = {"horizon": 6, "levels": [0.8, 0.95]}
-        for name, model in (
-            ("statsforecast-style", StatsforecastStyle()),
-            ("yhat-style", YhatStyle(list(series))),
-        ):
-            out = model.predict(None, frame, params)
+    frame = pd.DataFrame({"y": y})
+    params = {"horizon": 6, "levels": [0.8, 0.95]}
+    drift_mae = float(np.mean(np.abs(np.diff(y) - (y[-1] - y[0]) / (len(y) - 1))))
+    for name, model in (
+        ("statsforecast-style", StatsforecastStyle()),
+        ("yhat-style", YhatStyle(list(series))),
+    ):
+        out = model.predict(None, frame, params)
+        with mlflow.start_run(run_name=f"pf-{name}"):
+            mlflow.log_metric("mae", drift_mae)
             mlflow.pyfunc.log_model(
                 name=name,
                 python_model=model,
                 registered_model_name=f"pf-{name}",
                 signature=infer_signature(frame, out, params=params),
+                input_example=frame.iloc[-24:],  # two years of history: what ml_model_info's example sends
                 pip_requirements=PINS,
             )
-        # a pyfunc that looks like a forecaster but whose signature drops the horizon
-        out = YhatStyle(list(series)).predict(None, frame, params)
+    # a pyfunc that looks like a forecaster but whose signature drops the horizon
+    out = YhatStyle(list(series)).predict(None, frame, params)
+    with mlflow.start_run(run_name="pf-no-params"):
+        mlflow.log_metric("mae", drift_mae)
         mlflow.pyfunc.log_model(
             name="no-params",
             python_model=YhatStyle(list(series)),
@@ -87,7 +98,8 @@ def _log_all(series: pd.Series) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def plain_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """{"fitted": library objects by name, "path": name -> local model folder, "series": the data}."""
+    """{"fitted": library objects by name, "path": name -> local model folder, "series": the data,
+    "uri": the tracking (and registry) URI}."""
     import mlflow
     import mlflow.artifacts
 
@@ -103,7 +115,7 @@ def plain_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
         def path(name: str) -> Path:
             return Path(mlflow.artifacts.download_artifacts(f"models:/{name}/1"))
 
-        yield {"fitted": fitted, "path": path, "series": series}
+        yield {"fitted": fitted, "path": path, "series": series, "uri": f"sqlite:///{root / 'mlflow.db'}"}
     finally:
         mlflow.set_tracking_uri(before)
         mlflow.set_registry_uri(before)

@@ -179,3 +179,110 @@ def ort_type(t: Any) -> str:
     if which == "map_type":
         return f"map({elem(t.map_type.key_type)},{ort_type(t.map_type.value_type)})"
     return which or "unknown"
+
+
+MAX_XGB_HEADER_BYTES = 1 << 20  # feature names sit near the top of the file; read no more than this
+
+
+def xgboost_header(path: Path) -> Header | None:
+    """The booster's own feature names (``learner.feature_names``) of an XGBoost ``ubj`` or ``json`` model file.
+
+    Only the first bytes are read and parsed as data (UBJSON or JSON); a legacy binary file, or a
+    booster fitted without names, yields None.
+    """
+    try:
+        with path.open("rb") as f:
+            head = f.read(MAX_XGB_HEADER_BYTES)
+    except OSError:
+        return None
+    names: Any = None
+    if path.suffix == ".json":
+        try:
+            names = json.loads(head).get("learner", {}).get("feature_names")
+        except (ValueError, AttributeError):
+            return None
+    elif head[:1] == b"{":
+        names = _ubj_feature_names(head)
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        return None
+    return Header(features=tuple(Feature(n) for n in names))
+
+
+def _ubj_feature_names(buf: bytes) -> Any:
+    """``learner.feature_names`` from the UBJSON XGBoost writes (objects, counted arrays, strings, numbers)."""
+    import struct
+
+    sizes = {b"i": 1, b"U": 1, b"I": 2, b"l": 4, b"L": 8, b"d": 4, b"D": 8, b"T": 0, b"F": 0, b"Z": 0}
+    ints = {b"i": ">b", b"U": ">B", b"I": ">h", b"l": ">i", b"L": ">q"}
+    pos = 0
+
+    def take(n: int) -> bytes:
+        nonlocal pos
+        if pos + n > len(buf):
+            raise ValueError("truncated")
+        pos += n
+        return buf[pos - n : pos]
+
+    def integer(marker: bytes) -> int:
+        return int(struct.unpack(ints[marker], take(sizes[marker]))[0])
+
+    def value(marker: bytes) -> Any:
+        if marker in ints:
+            return integer(marker)
+        if marker in (b"d", b"D"):
+            return struct.unpack(">f" if marker == b"d" else ">d", take(sizes[marker]))[0]
+        if marker in (b"T", b"F", b"Z"):
+            return {b"T": True, b"F": False, b"Z": None}[marker]
+        if marker == b"S":
+            return take(integer(take(1))).decode()
+        if marker == b"[":
+            typ, count = None, None
+            if buf[pos : pos + 1] == b"$":
+                take(1)
+                typ = take(1)
+            if buf[pos : pos + 1] == b"#":
+                take(1)
+                count = integer(take(1))
+            if count is None:
+                items = []
+                while buf[pos : pos + 1] != b"]":
+                    items.append(value(take(1)))
+                take(1)
+                return items
+            if typ is not None and typ in sizes:  # a typed numeric array: skip it whole
+                take(sizes[typ] * count)
+                return None
+            return [value(typ or take(1)) for _ in range(count)]
+        raise ValueError(f"unsupported UBJSON marker {marker!r}")
+
+    def find(path: list[str]) -> Any:
+        """Walk the object at ``pos`` to ``path``; returns the value there (or None)."""
+        while True:
+            marker = take(1)
+            if marker == b"}":
+                return None
+            key = take(integer(marker)).decode()
+            vmark = take(1)
+            if key == path[0]:
+                if len(path) == 1:
+                    return value(vmark)
+                return find(path[1:]) if vmark == b"{" else None
+            if vmark == b"{":
+                skip_object()
+            else:
+                value(vmark)
+
+    def skip_object() -> None:
+        while (marker := take(1)) != b"}":
+            take(integer(marker))
+            vmark = take(1)
+            if vmark == b"{":
+                skip_object()
+            else:
+                value(vmark)
+
+    try:
+        take(1)  # the opening "{"
+        return find(["learner", "feature_names"])
+    except (ValueError, KeyError, UnicodeDecodeError, struct.error):
+        return None

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.interfaces.base import Feature
-from mlgate.interfaces.headers import Header, onnx_header, skops_header
+from mlgate.interfaces.headers import Header, onnx_header, skops_header, xgboost_header
 
 # flavor → (the model classes that are classifiers); the key of the flavor's metadata holding the class
 CLASS_KEY = {"xgboost": "model_class", "lightgbm": "model_class", "catboost": "model_type"}
@@ -72,6 +72,8 @@ def describe_dir(path: Path) -> Description:
             header = skops_header(path / str(conf.get("pickled_model", "model.skops")))
     elif "onnx" in flavors:
         header = onnx_header(path / str(flavors["onnx"].get("data", "model.onnx")))
+    elif "xgboost" in flavors:  # no signature, no example: the booster's own feature names
+        header = xgboost_header(path / str(flavors["xgboost"].get("data", "model.xgb")))
     return describe(mlmodel, read_example(path, mlmodel), header)
 
 

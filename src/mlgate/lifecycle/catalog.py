@@ -17,7 +17,7 @@ import anyio
 
 from mlgate.interfaces.base import LoadedModel, VersionInfo
 from mlgate.lifecycle.stage_history import history
-from mlgate.models.describe import Described
+from mlgate.models.describe import FORECAST_EXAMPLE, Described
 from mlgate.models.tags import TAG_STAGE
 from mlgate.schemas.catalog import (
     FeatureInfo,
@@ -58,6 +58,8 @@ def _example(ref: str, interfaces: tuple[str, ...] | list[str], features: list[F
                                             for f in features}]}
     if "analyzer" in interfaces:
         return {"model": ref, "texts": ["The service was quick and friendly."]}
+    if "forecaster" in interfaces:  # no stored history: from the model's own data (statsmodels, Prophet, …)
+        return {"model": ref, "horizon": FORECAST_EXAMPLE["horizon"], "levels": list(FORECAST_EXAMPLE["levels"])}
     return {"model": ref}
 
 

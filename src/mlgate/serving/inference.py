@@ -44,7 +44,8 @@ async def forecast(rt: Runtime, model: str, history: Any, horizon: int, levels: 
     if own and history:
         raise InvalidInput(f"{stamp.name}@{stamp.version} forecasts from the history it was fitted on",
                            "send the horizon (and levels) only, without history")
-    hist = [] if own else check_series(history, "history", max_len=MAX_SERIES, min_len=2)
+    # no history: the model forecasts from its own data, or its adapter says it needs a history
+    hist = [] if own or not history else check_series(history, "history", max_len=MAX_SERIES, min_len=2)
     if not isinstance(horizon, int) or isinstance(horizon, bool) or not 1 <= horizon <= 1000:
         raise InvalidInput(f"horizon {horizon!r} is out of range", "send an integer between 1 and 1000")
     lv = [0.8, 0.95] if levels is None else list(levels)
