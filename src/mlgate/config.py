@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     remote_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_rows: int = Field(default=10_000, ge=1)
     max_cells: int = Field(default=1_000_000, ge=1)
+    # streamable HTTP (stateful): open MCP sessions one token subject (or API key) may hold at once
+    max_sessions_per_principal: int = Field(default=8, ge=1, le=10_000)
+    # a session with no request in flight (and no open event stream) this long is closed
+    session_idle_s: float = Field(default=900.0, gt=0, le=86_400)
+    # host:port of a separate /metrics listener without auth (keep it internal); the MCP listener's needs ml:read
+    metrics_addr: str | None = None
 
     _split_lists = field_validator("stdio_scopes", "trusted_models", "pull_allowlist", "allowed_hosts", "cors_origins",
                                    mode="before")(_split)

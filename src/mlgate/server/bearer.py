@@ -7,7 +7,8 @@
    (``CHALLENGE_SCOPES`` on the product's listener);
 2. verifies it (``TokenVerifier``); refused, expired, or not bound to this resource →
    401 ``Bearer error="invalid_token", …``; verification unavailable → 503 (fail closed);
-3. for a POST, reads the JSON-RPC body (≤ ``max_body``, else 413) and, for each
+3. with ``required_scope`` (``/metrics``: ``ml:read``), refuses a token without it → 403;
+   for a POST, reads the JSON-RPC body (≤ ``max_body``, else 413) and, for each
    ``tools/call`` in it (single message or batch), checks the tool's scope; lacking any →
    403 ``Bearer error="insufficient_scope", scope="<all scopes the request needs>", …``;
 4. replays the body to the inner app with the identity where the SDK looks for it:
@@ -121,8 +122,9 @@ class BearerAuth:
         tool_scopes: Mapping[str, str] = TOOL_SCOPES,
         base_scope: str = BASE_SCOPE,
         max_body: int = MAX_BODY,
+        required_scope: str | None = None,
     ) -> None:
-        self.app, self.verifier = app, verifier
+        self.app, self.verifier, self.required_scope = app, verifier, required_scope
         self.resource_url, self.metadata_url = resource_url, metadata_url
         self.tool_scopes, self.base_scope, self.max_body = tool_scopes, base_scope, max_body
 
@@ -152,6 +154,13 @@ class BearerAuth:
         if access is None:
             await self._challenge(
                 send, 401, "invalid_token", "the access token is invalid, expired or not for this resource"
+            )
+            return
+        if self.required_scope and not satisfies(access.scopes, self.required_scope):
+            need = self.required_scope
+            logger.info("insufficient scope: %s needs %s; client %s", scope["path"], need, access.client_id)
+            await self._challenge(
+                send, 403, "insufficient_scope", f"this needs the scope {need}", scope=[need]
             )
             return
         if scope["method"] == "POST":

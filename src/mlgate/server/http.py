@@ -2,7 +2,12 @@
 
 Without OAuth configured the app serves only on a loopback address (the command line
 refuses anything else). The SDK's streamable-HTTP app is mounted as-is; its session
-manager runs inside this app's lifespan.
+manager runs inside this app's lifespan, closes sessions idle for ``MLGATE_SESSION_IDLE_S``,
+and ``SessionCap`` (``sessions.py``) caps the open sessions of each principal.
+
+``/metrics`` on this listener needs a token with ``ml:read`` whenever authentication is on
+(``security.auth_layer``); ``metrics_app`` is the unauthenticated one-route app for a
+separate address (``MLGATE_METRICS_ADDR``).
 
 Outermost, for the origins in ``MLGATE_CORS_ORIGINS`` only, Starlette's ``CORSMiddleware``
 answers preflights (before bearer auth sees them) and exposes the MCP and auth headers. With
@@ -12,7 +17,7 @@ answers preflights (before bearer auth sees them) and exposes the MCP and auth h
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from mcp.server.mcpserver import MCPServer
@@ -23,6 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlgate import __version__
 from mlgate.config import Settings
+from mlgate.server.sessions import SessionCap
 from mlgate.serving.runtime import Runtime
 
 MCP_PATH = "/mcp/ml"
@@ -78,22 +84,44 @@ def build_http_app(
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok", "version": __version__})
 
-    async def metrics(_: Request) -> Response:
-        return PlainTextResponse(runtime.prometheus(), media_type="text/plain; version=0.0.4")
-
     server.custom_route("/healthz", methods=["GET"])(healthz)
-    server.custom_route("/metrics", methods=["GET"])(metrics)
+    server.custom_route("/metrics", methods=["GET"])(_metrics_endpoint(runtime))
     app: ASGIApp = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         json_response=stateless,
         stateless_http=stateless,
         transport_security=transport_security(settings, host, port),
         host=host,
+        session_idle_timeout=settings.session_idle_s,
     )
     if stateless:
         app = _no_stream(app, MCP_PATH)
+    else:
+        live = server.session_manager._server_instances  # the SDK's open sessions, by id (read only)
+        app = SessionCap(
+            app,
+            path=MCP_PATH,
+            limit=settings.max_sessions_per_principal,
+            idle_s=settings.session_idle_s,
+            alive=live.__contains__,
+        )
     app = app if wrap is None else wrap(app)
     return with_cors(app, settings.cors_origins)
+
+
+def _metrics_endpoint(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
+    async def metrics(_: Request) -> Response:
+        return PlainTextResponse(runtime.prometheus(), media_type="text/plain; version=0.0.4")
+
+    return metrics
+
+
+def metrics_app(runtime: Runtime) -> ASGIApp:
+    """``GET /metrics`` alone, without auth: for its own (internal) address, ``MLGATE_METRICS_ADDR``."""
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    return Starlette(routes=[Route("/metrics", _metrics_endpoint(runtime), methods=["GET"])])
 
 
 def with_cors(app: ASGIApp, origins: list[str]) -> ASGIApp:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import socket
 import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from mlgate.config import Settings
 from mlgate.errors import ConfigError
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from mlgate.serving.runtime import Runtime
 
 log = logging.getLogger("mlgate")
 
@@ -117,8 +127,12 @@ def serve_http(settings: Settings, *, host: str, port: int, stateless: bool, no_
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=5
     )
+    side = _metrics_listener(settings, runtime)
     try:
-        uvicorn.Server(config).run()
+        if side is None:
+            uvicorn.Server(config).run()
+        else:
+            asyncio.run(_serve_both(uvicorn.Server(config), *side))
     finally:
         import anyio
 
@@ -128,3 +142,58 @@ def serve_http(settings: Settings, *, host: str, port: int, stateless: bool, no_
             forget_running_server(settings)
         anyio.run(runtime.aclose)
     return 0
+
+
+def parse_addr(addr: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port`` → (host, port); a clear error otherwise."""
+    host, sep, port = addr.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"MLGATE_METRICS_ADDR={addr!r} must be host:port, e.g. 127.0.0.1:9464")
+    return host, int(port)
+
+
+def _metrics_listener(settings: Settings, runtime: Runtime) -> tuple[uvicorn.Server, socket.socket] | None:
+    """With ``MLGATE_METRICS_ADDR``: an unauthenticated ``/metrics`` server and its bound socket."""
+    if not settings.metrics_addr:
+        return None
+    import uvicorn
+
+    from mlgate.server.http import is_loopback, metrics_app
+
+    host, port = parse_addr(settings.metrics_addr)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on MLGATE_METRICS_ADDR={settings.metrics_addr}: {exc}") from None
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    print(f"metrics (no auth): http://{shown}:{port}/metrics", file=sys.stderr, flush=True)
+    if not is_loopback(host):
+        log.warning("metrics listener on %s answers without a token: keep it on an internal network", host)
+    config = uvicorn.Config(metrics_app(runtime), log_level="warning", lifespan="off")
+    return _side_server(config), sock
+
+
+def _side_server(config: uvicorn.Config) -> uvicorn.Server:
+    """A uvicorn server that leaves the signals to the main one (which stops it on exit)."""
+    import uvicorn
+
+    class Side(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return Side(config)
+
+
+async def _serve_both(main: uvicorn.Server, side: uvicorn.Server, sock: socket.socket) -> None:
+    task = asyncio.create_task(side.serve(sockets=[sock]))
+    try:
+        await main.serve()
+    finally:
+        side.should_exit = True
+        await task

@@ -2,8 +2,10 @@
 
 With OAuth (``MLGATE_AUTH_ISSUER`` + ``MLGATE_AUTH_JWKS``), dev auth (``MLGATE_DEV_AUTH``)
 or static keys (``MLGATE_API_KEYS``) configured, every request to ``/mcp/ml`` must carry a
-bearer token bound to ``MLGATE_RESOURCE_URL``; ``/healthz``, ``/metrics`` and the RFC 9728
-metadata stay open. ``--no-auth`` is for loopback only (the command line enforces it).
+bearer token bound to ``MLGATE_RESOURCE_URL``; so must ``GET /metrics``, with ``ml:read`` (or
+``ml:admin``): model names are in its labels (``MLGATE_METRICS_ADDR`` serves it without a token
+on its own address). ``/healthz`` and the RFC 9728 metadata stay open. ``--no-auth`` is for
+loopback only (the command line enforces it).
 
 Under dev auth (and no ``MLGATE_AUTH_ISSUER``) a listener on a loopback address also serves
 the development authorization server (``devauth``) at the issuer the metadata names.
@@ -23,6 +25,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mlgate.config import Settings
 
 logger = logging.getLogger("mlgate.auth")
+METRICS_PATH = "/metrics"
+METRICS_SCOPE = "ml:read"
 
 
 def auth_layer(
@@ -65,11 +69,21 @@ def auth_layer(
             metadata_url=metadata_url(settings.resource_url),
             base_scope=CHALLENGE_SCOPES,
         )
+        metrics = BearerAuth(
+            app,
+            verifier=verifier,
+            resource_url=settings.resource_url,
+            metadata_url=metadata_url(settings.resource_url),
+            base_scope=METRICS_SCOPE,
+            required_scope=METRICS_SCOPE,
+        )
 
         async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
             path = scope.get("path", "") if scope["type"] in ("http", "websocket") else ""
             if path == mcp_path or path.startswith(mcp_path + "/"):
                 await guarded(scope, receive, send)
+            elif path.rstrip("/") == METRICS_PATH:
+                await metrics(scope, receive, send)
             else:
                 await app(scope, receive, send)
 
