@@ -47,10 +47,15 @@ def register_models(settings: Settings) -> list[str]:
     labels = np.asarray(["setosa", "versicolor", "virginica"])[yi]
     iris = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
     gb = GradientBoostingClassifier(n_estimators=100, random_state=0).fit(xi, labels)
-    reg.register_sklearn("bench-gboost", gb, xi, iris, {}, extra_meta={"classes": [str(c) for c in gb.classes_]})
-    mlp = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(256, 256), max_iter=500,
-                                                        random_state=0)).fit(xi, labels)
-    reg.register_sklearn("bench-mlp", mlp, xi, iris, {}, extra_meta={"classes": [str(c) for c in mlp.classes_]})
+    reg.register_sklearn(
+        "bench-gboost", gb, xi, iris, {}, extra_meta={"classes": [str(c) for c in gb.classes_]}
+    )
+    mlp = make_pipeline(
+        StandardScaler(), MLPClassifier(hidden_layer_sizes=(256, 256), max_iter=500, random_state=0)
+    ).fit(xi, labels)
+    reg.register_sklearn(
+        "bench-mlp", mlp, xi, iris, {}, extra_meta={"classes": [str(c) for c in mlp.classes_]}
+    )
     models = ["demo-regressor@1", "demo-classifier@1", "bench-forest@1", "bench-gboost@1", "bench-mlp@1"]
     torch_ref = register_torch(reg)
     return models + ([torch_ref] if torch_ref else [])
@@ -66,15 +71,26 @@ def register_torch(reg: Any) -> str | None:
     from mlflow.models import infer_signature
 
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(16, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256),
-                              torch.nn.ReLU(), torch.nn.Linear(256, 1)).eval()
+    net = torch.nn.Sequential(
+        torch.nn.Linear(16, 256),
+        torch.nn.ReLU(),
+        torch.nn.Linear(256, 256),
+        torch.nn.ReLU(),
+        torch.nn.Linear(256, 1),
+    ).eval()
     x = np.random.default_rng(0).normal(size=(256, 16)).astype(np.float32)
     with torch.no_grad():
         y = net(torch.from_numpy(x)).numpy()
     folder = Path(tempfile.mkdtemp()) / "model"
     frame = pd.DataFrame(x.astype(np.float64), columns=[f"f{i}" for i in range(16)])
-    mlflow.pytorch.save_model(net, str(folder), signature=infer_signature(frame, y), serialization_format="pickle",
-                              pip_requirements=["torch"], metadata={"mlgate": {"sample": x[:200].tolist()}})
+    mlflow.pytorch.save_model(
+        net,
+        str(folder),
+        signature=infer_signature(frame, y),
+        serialization_format="pickle",
+        pip_requirements=["torch"],
+        metadata={"mlgate": {"sample": x[:200].tolist()}},
+    )
     info = reg.register_dir("bench-torch", folder)
     return f"bench-torch@{info.version}"
 
@@ -104,8 +120,10 @@ async def run(n: int, targets: list[str]) -> None:
     settings.ensure_home()
     models = register_models(settings)
     rt = Runtime(settings)
-    print("| model | target | 1 row: source | compiled | speedup | 1,000 rows: source | compiled | speedup "
-          "| max abs diff | labels equal |")
+    print(
+        "| model | target | 1 row: source | compiled | speedup | 1,000 rows: source | compiled | speedup "
+        "| max abs diff | labels equal |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for ref in models:
         src, _ = await rt.models.acquire(ref)
@@ -117,7 +135,9 @@ async def run(n: int, targets: list[str]) -> None:
             if target == "torchscript" and not ref.startswith("bench-torch"):
                 continue
             try:
-                out = await compile_version(rt, CompileRequest(ref, target), caller=rt.local_caller(), progress=quiet)
+                out = await compile_version(
+                    rt, CompileRequest(ref, target), caller=rt.local_caller(), progress=quiet
+                )
             except MlgateError as exc:
                 why = exc.message.split(": ", 1)[-1].split(";")[0]
                 print(f"| {ref} | {target} | refused: {why} | | | | | | | |")
@@ -126,8 +146,10 @@ async def run(n: int, targets: list[str]) -> None:
             c1, c1000 = median_ms(call_of(dst), one, n), median_ms(call_of(dst), big, max(n // 10, 10))
             p = out.parity
             agree = "—" if p.label_agreement is None else f"{p.label_agreement:.1%}"
-            print(f"| {ref} | {out.artifact.format} | {s1 * 1000:,.1f} µs | {c1 * 1000:,.1f} µs | {s1 / c1:.1f}× "
-                  f"| {s1000:,.2f} ms | {c1000:,.2f} ms | {s1000 / c1000:.1f}× | {p.max_abs_diff:.1e} | {agree} |")
+            print(
+                f"| {ref} | {out.artifact.format} | {s1 * 1000:,.1f} µs | {c1 * 1000:,.1f} µs | {s1 / c1:.1f}× "
+                f"| {s1000:,.2f} ms | {c1000:,.2f} ms | {s1000 / c1000:.1f}× | {p.max_abs_diff:.1e} | {agree} |"
+            )
 
 
 def main() -> None:

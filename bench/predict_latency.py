@@ -27,8 +27,18 @@ from local import free_port, wait_port
 
 logging.disable(logging.INFO)
 
-ROW = {"age": 0.04, "sex": 0.05, "bmi": 0.06, "bp": 0.02, "s1": -0.04, "s2": -0.03, "s3": -0.04, "s4": 0.0,
-       "s5": 0.02, "s6": -0.02}
+ROW = {
+    "age": 0.04,
+    "sex": 0.05,
+    "bmi": 0.06,
+    "bp": 0.02,
+    "s1": -0.04,
+    "s2": -0.03,
+    "s3": -0.04,
+    "s4": 0.0,
+    "s5": 0.02,
+    "s6": -0.02,
+}
 HERE = Path(__file__).resolve().parent
 
 
@@ -47,8 +57,6 @@ async def timed(client: Any, tool: str, args: dict[str, Any], n: int) -> list[fl
         await client.call_tool(tool, args)
         out.append((time.perf_counter() - t0) * 1000)
     return out
-
-
 
 
 async def main() -> None:
@@ -87,26 +95,43 @@ async def main() -> None:
     from noop_server import server as noop
 
     async with Client(build_server(Runtime(settings))) as c, Client(noop) as n:
-        rows.append(("in process", await timed(n, "noop", noop_args, a.n), await timed(c, "ml_predict", args, a.n)))
+        rows.append(
+            ("in process", await timed(n, "noop", noop_args, a.n), await timed(c, "ml_predict", args, a.n))
+        )
 
     mlgate_stdio = StdioServerParameters(command=sys.executable, args=["-m", "mlgate", "serve"], env=env)
-    noop_stdio = StdioServerParameters(command=sys.executable, args=[str(HERE / "noop_server.py"), "stdio"], env=env)
+    noop_stdio = StdioServerParameters(
+        command=sys.executable, args=[str(HERE / "noop_server.py"), "stdio"], env=env
+    )
     async with Client(mlgate_stdio) as c, Client(noop_stdio) as n:
-        rows.append(("stdio", await timed(n, "noop", noop_args, a.n), await timed(c, "ml_predict", args, a.n)))
+        rows.append(
+            ("stdio", await timed(n, "noop", noop_args, a.n), await timed(c, "ml_predict", args, a.n))
+        )
 
     pm, pn = free_port(), free_port()
     procs = [
-        subprocess.Popen([sys.executable, "-m", "mlgate", "serve", "--http", "--stateless", "--port", str(pm)],
-                         env=env, stderr=subprocess.DEVNULL),
-        subprocess.Popen([sys.executable, str(HERE / "noop_server.py"), "http", str(pn)], env=env,
-                         stderr=subprocess.DEVNULL),
+        subprocess.Popen(
+            [sys.executable, "-m", "mlgate", "serve", "--http", "--stateless", "--port", str(pm)],
+            env=env,
+            stderr=subprocess.DEVNULL,
+        ),
+        subprocess.Popen(
+            [sys.executable, str(HERE / "noop_server.py"), "http", str(pn)],
+            env=env,
+            stderr=subprocess.DEVNULL,
+        ),
     ]
     try:
         wait_port(pm)
         wait_port(pn)
         async with Client(f"http://127.0.0.1:{pm}/mcp/ml") as c, Client(f"http://127.0.0.1:{pn}/mcp") as n:
-            rows.append(("HTTP (stateless)", await timed(n, "noop", noop_args, a.n),
-                         await timed(c, "ml_predict", args, a.n)))
+            rows.append(
+                (
+                    "HTTP (stateless)",
+                    await timed(n, "noop", noop_args, a.n),
+                    await timed(c, "ml_predict", args, a.n),
+                )
+            )
     finally:
         for proc in procs:
             proc.terminate()

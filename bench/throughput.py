@@ -30,8 +30,6 @@ from local import free_port, wait_port
 logging.disable(logging.INFO)
 
 
-
-
 def register(home: Path) -> tuple[str, str, list[str], np.ndarray]:
     from skl2onnx import to_onnx
     from sklearn.datasets import load_diabetes
@@ -53,13 +51,21 @@ def register(home: Path) -> tuple[str, str, list[str], np.ndarray]:
     folder.mkdir()
     (folder / "model.onnx").write_bytes(onx.SerializeToString())
     meta = {"mlgate": {"features": [{"name": n, "type": "double"} for n in names]}}
-    (folder / "MLmodel").write_text(yaml.safe_dump({"flavors": {"onnx": {"data": "model.onnx"}}, "metadata": meta}))
+    (folder / "MLmodel").write_text(
+        yaml.safe_dump({"flavors": {"onnx": {"data": "model.onnx"}}, "metadata": meta})
+    )
     ox = reg.register_dir("bench-forest-onnx", folder)
     return f"bench-forest@{rf.version}", f"bench-forest-onnx@{ox.version}", names, x
 
 
-async def load(url: str, model: str, rows: list[dict[str, float]], agents: int, seconds: float,
-               halt_after: float | None = None) -> dict[str, Any]:
+async def load(
+    url: str,
+    model: str,
+    rows: list[dict[str, float]],
+    agents: int,
+    seconds: float,
+    halt_after: float | None = None,
+) -> dict[str, Any]:
     from mcp import Client
 
     lat: list[float] = []
@@ -116,10 +122,17 @@ async def load(url: str, model: str, rows: list[dict[str, float]], agents: int, 
 
 def serve(home: Path, batching: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = dict(os.environ, MLGATE_HOME=str(home), MLGATE_BATCHING=batching,
-               MLGATE_STATE_URL=f"sqlite:///{home}/state-{batching}-{port}.db")
-    proc = subprocess.Popen([sys.executable, "-m", "mlgate", "serve", "--http", "--port", str(port)], env=env,
-                            stderr=subprocess.DEVNULL)
+    env = dict(
+        os.environ,
+        MLGATE_HOME=str(home),
+        MLGATE_BATCHING=batching,
+        MLGATE_STATE_URL=f"sqlite:///{home}/state-{batching}-{port}.db",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlgate", "serve", "--http", "--port", str(port)],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
     wait_port(port)
     return proc, f"http://127.0.0.1:{port}/mcp/ml"
 
@@ -152,10 +165,14 @@ async def main() -> None:
     print("| model | batching | calls/s | p50 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|")
     for model, batching, r in table:
-        print(f"| {model} | {batching} | {r['calls_s']:.0f} | {r.get('p50', 0):.1f} | {r.get('p99', 0):.1f} |"
-              f" {r['errors']} |")
-    print(f"\nhalt under load: last success finished {halt['last_success_after_halt_ms']:.1f} ms after ml_halt "
-          f"returned; {halt['refused_after_halt']} calls refused after it")
+        print(
+            f"| {model} | {batching} | {r['calls_s']:.0f} | {r.get('p50', 0):.1f} | {r.get('p99', 0):.1f} |"
+            f" {r['errors']} |"
+        )
+    print(
+        f"\nhalt under load: last success finished {halt['last_success_after_halt_ms']:.1f} ms after ml_halt "
+        f"returned; {halt['refused_after_halt']} calls refused after it"
+    )
 
 
 if __name__ == "__main__":

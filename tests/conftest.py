@@ -16,8 +16,18 @@ import pytest
 
 from mlgate.config import Settings
 
-DIABETES_ROW = {"age": 0.04, "sex": 0.05, "bmi": 0.06, "bp": 0.02, "s1": -0.04,
-                "s2": -0.03, "s3": -0.04, "s4": 0.0, "s5": 0.02, "s6": -0.02}
+DIABETES_ROW = {
+    "age": 0.04,
+    "sex": 0.05,
+    "bmi": 0.06,
+    "bp": 0.02,
+    "s1": -0.04,
+    "s2": -0.03,
+    "s3": -0.04,
+    "s4": 0.0,
+    "s5": 0.02,
+    "s6": -0.02,
+}
 IRIS_ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 
 
@@ -81,8 +91,9 @@ def spawn_server(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes
     import tempfile
 
     log = tempfile.NamedTemporaryFile(prefix="mlgate-serve-", suffix=".log", delete=False)  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "mlgate", "serve", *args], env=env, stdout=subprocess.DEVNULL,
-                            stderr=log)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlgate", "serve", *args], env=env, stdout=subprocess.DEVNULL, stderr=log
+    )
     proc.log_path = log.name  # type: ignore[attr-defined]
     return proc
 

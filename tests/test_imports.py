@@ -9,8 +9,9 @@ HEAVY = ("mlflow", "sklearn", "torch", "onnx", "onnxruntime", "skl2onnx", "trans
 
 
 def _imported(code: str) -> set[str]:
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     names = set()
     for line in done.stderr.splitlines():
@@ -25,12 +26,19 @@ def test_import_cli_is_light() -> None:
 
 
 def test_help_is_light() -> None:
-    heavy = _imported("import sys; sys.argv=['mlgate','--help']\nimport mlgate.cli\ntry:\n mlgate.cli.main()\n"
-                      "except SystemExit: pass") & set(HEAVY)
+    heavy = _imported(
+        "import sys; sys.argv=['mlgate','--help']\nimport mlgate.cli\ntry:\n mlgate.cli.main()\n"
+        "except SystemExit: pass"
+    ) & set(HEAVY)
     assert not heavy, f"mlgate --help pulled in {sorted(heavy)}"
 
 
 def test_serving_modules_do_not_import_mlflow_at_module_level() -> None:
     heavy = _imported("import mlgate.server.app, mlgate.serving.inference, mlgate.lifecycle.catalog") & {
-        "mlflow", "sklearn", "torch", "onnxruntime", "pandas"}
+        "mlflow",
+        "sklearn",
+        "torch",
+        "onnxruntime",
+        "pandas",
+    }
     assert not heavy, heavy

@@ -1,14 +1,14 @@
 """The layering of DESIGN.md, kept by a test: imports point down the house, never up.
 
-    cli, commands                      operator commands (argparse, printing)
-    server                             the tool list, transports, HTTP app, auth middleware
-    tools                              thin typed tool functions
-    lifecycle, skills, supply, demo    use cases
-    serving                            runtime, executor, kill switch, guards, ledger hand-off
-    models                             references, the model store, registry client
-    interfaces                         Protocols and one adapter per flavor
-    state, auth                        state database; token verification, scopes, Caller
-    schemas, errors, config, artifacts what the wire carries; the error tree; settings; digests and files
+cli, commands                      operator commands (argparse, printing)
+server                             the tool list, transports, HTTP app, auth middleware
+tools                              thin typed tool functions
+lifecycle, skills, supply, demo    use cases
+serving                            runtime, executor, kill switch, guards, ledger hand-off
+models                             references, the model store, registry client
+interfaces                         Protocols and one adapter per flavor
+state, auth                        state database; token verification, scopes, Caller
+schemas, errors, config, artifacts what the wire carries; the error tree; settings; digests and files
 """
 
 from __future__ import annotations
@@ -51,7 +51,11 @@ def _imports(path: Path) -> list[str]:
 
 
 def test_every_package_has_a_layer() -> None:
-    tops = {p.stem if p.is_file() else p.name for p in SRC.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()}
+    tops = {
+        p.stem if p.is_file() else p.name
+        for p in SRC.iterdir()
+        if p.suffix == ".py" or (p / "__init__.py").exists()
+    }
     assert tops <= set(LEVEL), f"place these in LAYERS: {sorted(tops - set(LEVEL))}"
 
 

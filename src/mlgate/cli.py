@@ -12,15 +12,18 @@ EPILOG = "Settings come from MLGATE_* environment variables or a .env file (see 
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mlgate", description="MCP server for audited, pinned access to ML models.",
-                                epilog=EPILOG)
+    p = argparse.ArgumentParser(
+        prog="mlgate", description="MCP server for audited, pinned access to ML models.", epilog=EPILOG
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="serve MCP over stdio (default) or streamable HTTP")
     s.add_argument("--http", action="store_true", help="streamable HTTP at /mcp/ml instead of stdio")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--stateless", action="store_true", help="no MCP sessions: JSON responses, any replica answers")
+    s.add_argument(
+        "--stateless", action="store_true", help="no MCP sessions: JSON responses, any replica answers"
+    )
     s.add_argument("--no-auth", action="store_true", help="no bearer tokens (loopback only)")
     s.add_argument("--demo", action="store_true", help="seed the demo models first")
 
@@ -44,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     k = sub.add_parser("skills", help="lock and verify the skill specs (see docs/skills.md)")
     ksub = k.add_subparsers(dest="action", required=True)
     kl = ksub.add_parser("lock", help="add new specs of MLGATE_SKILLS_DIR (or --dir) to its skills.lock")
-    kl.add_argument("--force", action="store_true", help="rewrite entries whose spec changed (an operator's act)")
+    kl.add_argument(
+        "--force", action="store_true", help="rewrite entries whose spec changed (an operator's act)"
+    )
     kl.add_argument("--dir", default=None, help="the folder to lock (default: MLGATE_SKILLS_DIR)")
     kv = ksub.add_parser("verify", help="check every spec against its lock; exit 1 on any mismatch")
     kv.add_argument("--dir", default=None, help="only this folder (default: built-in and MLGATE_SKILLS_DIR)")
@@ -66,19 +71,34 @@ def _models_actions(msub: Any) -> None:
     mi = msub.add_parser("info", help="one version: metrics, stage history, lineage")
     mi.add_argument("model", help="name@3 or name@production")
     mi.add_argument("--json", action="store_true")
-    mr = msub.add_parser("register", help="register a .skops/.onnx file, an MLflow model folder or runs:/ URI, "
-                         "or (--remote) an endpoint that serves the model")
+    mr = msub.add_parser(
+        "register",
+        help="register a .skops/.onnx file, an MLflow model folder or runs:/ URI, "
+        "or (--remote) an endpoint that serves the model",
+    )
     mr.add_argument("name")
     mr.add_argument("source", nargs="?", default=None, help="omit with --remote")
     mr.add_argument("--alias", default=None)
-    mr.add_argument("--remote", default=None, metavar="JSON",
-                    help='served elsewhere: {"protocol": "v2"|"mlflow", "url": …, "model": …, "timeout_s": 5}')
-    mr.add_argument("--features", default=None, help="with --remote: feature names in the engine's column order")
+    mr.add_argument(
+        "--remote",
+        default=None,
+        metavar="JSON",
+        help='served elsewhere: {"protocol": "v2"|"mlflow", "url": …, "model": …, "timeout_s": 5}',
+    )
+    mr.add_argument(
+        "--features", default=None, help="with --remote: feature names in the engine's column order"
+    )
     mr.add_argument("--interfaces", default=None, help="with --remote: e.g. predictor,classifier")
-    mr.add_argument("--admit", action="store_true",
-                    help="the artifact runs code when loaded (a pickle): you reviewed it; admit it at its digest")
-    ma = msub.add_parser("admit", help="admit the code in a version's artifact (pickle, TorchScript) at its "
-                         "current digest, after reviewing it; recorded with who and when")
+    mr.add_argument(
+        "--admit",
+        action="store_true",
+        help="the artifact runs code when loaded (a pickle): you reviewed it; admit it at its digest",
+    )
+    ma = msub.add_parser(
+        "admit",
+        help="admit the code in a version's artifact (pickle, TorchScript) at its "
+        "current digest, after reviewing it; recorded with who and when",
+    )
     ma.add_argument("model")
     ma.add_argument("version", type=int)
     ma.add_argument("--revoke", action="store_true", help="withdraw the admission")
@@ -127,7 +147,9 @@ def _serve(settings: Any, args: argparse.Namespace) -> int:
     if args.demo:
         _demo(settings, args, quiet=args.http is False)
     if args.http:
-        return serve_http(settings, host=args.host, port=args.port, stateless=args.stateless, no_auth=args.no_auth)
+        return serve_http(
+            settings, host=args.host, port=args.port, stateless=args.stateless, no_auth=args.no_auth
+        )
     return serve_stdio(settings)
 
 
@@ -149,7 +171,9 @@ def _token(settings: Any, args: argparse.Namespace) -> int:
 
     # MLGATE_RESOURCE_URL unset: the URL (and so the issuer) of the dev server running under MLGATE_HOME
     settings = for_running_server(settings)
-    print(mint_token(settings, args.scope.split(), audience=args.audience, ttl=args.ttl, subject=args.subject))
+    print(
+        mint_token(settings, args.scope.split(), audience=args.audience, ttl=args.ttl, subject=args.subject)
+    )
     return 0
 
 
@@ -193,5 +217,13 @@ def _worker(settings: Any, args: argparse.Namespace) -> int:
     return worker_command(settings, concurrency=args.concurrency, loglevel=args.loglevel)
 
 
-COMMANDS = {"serve": _serve, "demo": _demo, "token": _token, "call": _call, "models": _models, "audit": _audit,
-            "skills": _skills, "worker": _worker}
+COMMANDS = {
+    "serve": _serve,
+    "demo": _demo,
+    "token": _token,
+    "call": _call,
+    "models": _models,
+    "audit": _audit,
+    "skills": _skills,
+    "worker": _worker,
+}

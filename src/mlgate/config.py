@@ -55,9 +55,13 @@ class Settings(BaseSettings):
     ledger_sync: bool = False
     # long operations (pull, compile, retrain, multi-step skills) run as jobs: docs/jobs.md
     jobs_broker: str | None = None  # redis://…: Celery workers (`mlgate worker`) run them; unset: in-process
-    job_wait_s: float = Field(default=20.0, ge=0, le=3600)  # a call waits this long, then answers with a handle
+    job_wait_s: float = Field(
+        default=20.0, ge=0, le=3600
+    )  # a call waits this long, then answers with a handle
     job_workers: int = Field(default=2, ge=1, le=64)  # in-process pool size, and `mlgate worker` concurrency
-    job_lease_s: float = Field(default=30.0, ge=1, le=3600)  # a job whose worker is silent this long: interrupted
+    job_lease_s: float = Field(
+        default=30.0, ge=1, le=3600
+    )  # a job whose worker is silent this long: interrupted
     # the audit ledger fails closed: rows waiting this long without a commit refuse every call (and /healthz)
     ledger_fail_after_s: float = Field(default=3.0, gt=0, le=300)
     # the kill switch fails closed: a replica whose halt poll failed this many intervals in a row refuses serving
@@ -73,8 +77,9 @@ class Settings(BaseSettings):
     # host:port of a separate /metrics listener without auth (keep it internal); the MCP listener's needs ml:read
     metrics_addr: str | None = None
 
-    _split_lists = field_validator("stdio_scopes", "trusted_models", "pull_allowlist", "allowed_hosts", "cors_origins",
-                                   mode="before")(_split)
+    _split_lists = field_validator(
+        "stdio_scopes", "trusted_models", "pull_allowlist", "allowed_hosts", "cors_origins", mode="before"
+    )(_split)
 
     _split_remote = field_validator("remote_allowlist", mode="before")(_split)
 

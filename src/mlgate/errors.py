@@ -12,6 +12,7 @@
     ├── Unavailable             serving refused for now (halted, overloaded, breaker open, ledger down)
     │   ├── Halted
     │   └── Overloaded
+    ├── Cancelled               the client cancelled the call (or went away): the ledger row says so
     └── BackendError            a model or remote engine failed while answering
 
     AuthError                   not a domain error: stays HTTP 401 at the transport
@@ -103,6 +104,15 @@ class Halted(Unavailable):
 
 class Overloaded(Unavailable):
     code = "overloaded"
+
+
+class Cancelled(MlgateError):
+    """The ledger's error of a call its client cancelled (or left) before it finished."""
+
+    code = "cancelled"
+
+    def __init__(self) -> None:
+        super().__init__("the call was cancelled by its client (or the client went away) before it finished")
 
 
 class BackendError(MlgateError):

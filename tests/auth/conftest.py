@@ -142,7 +142,11 @@ def echo_app() -> Starlette:
 
 def protected(verifier: TokenVerifier, *, max_body: int = 4 * 1024 * 1024) -> BearerAuth:
     return BearerAuth(
-        echo_app(), verifier=verifier, resource_url=RESOURCE, metadata_url=metadata_url(RESOURCE), max_body=max_body
+        echo_app(),
+        verifier=verifier,
+        resource_url=RESOURCE,
+        metadata_url=metadata_url(RESOURCE),
+        max_body=max_body,
     )
 
 
@@ -155,7 +159,9 @@ def free_port() -> int:
 class LiveServer:
     """``app`` served by a real uvicorn on 127.0.0.1, in a thread."""
 
-    def __init__(self, app: ASGIApp, *, port: int | None = None, lifespan: Literal["auto", "on", "off"] = "off") -> None:
+    def __init__(
+        self, app: ASGIApp, *, port: int | None = None, lifespan: Literal["auto", "on", "off"] = "off"
+    ) -> None:
         self.port = port or free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan=lifespan)
         self.server = uvicorn.Server(config)

@@ -43,7 +43,9 @@ def call(tool: str, id_: int = 1) -> dict[str, Any]:
 
 @pytest.fixture
 def verifier(issuer: TestIssuer, tmp_path: Path) -> JwtVerifier:
-    return JwtVerifier(issuer=ISSUER, audience=RESOURCE, jwks=JwksFile(issuer.write_jwks(tmp_path / "jwks.json")))
+    return JwtVerifier(
+        issuer=ISSUER, audience=RESOURCE, jwks=JwksFile(issuer.write_jwks(tmp_path / "jwks.json"))
+    )
 
 
 @pytest.fixture
@@ -106,7 +108,9 @@ async def test_malformed_tokens(client: httpx.AsyncClient, token: str) -> None:
     ],
 )
 async def test_invalid_tokens(client: httpx.AsyncClient, issuer: TestIssuer, claims: dict[str, Any]) -> None:
-    response = await client.post("/mcp/ml", json=call("ml_list_models"), headers=bearer(issuer.token(ALL, **claims)))
+    response = await client.post(
+        "/mcp/ml", json=call("ml_list_models"), headers=bearer(issuer.token(ALL, **claims))
+    )
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == INVALID
     assert response.json() == {
@@ -125,7 +129,9 @@ async def test_forged_algorithms_refused(client: httpx.AsyncClient, issuer: Test
     assert (response.status_code, response.headers["www-authenticate"]) == (401, INVALID)
 
 
-async def test_valid_token_reaches_the_app_with_identity(client: httpx.AsyncClient, issuer: TestIssuer) -> None:
+async def test_valid_token_reaches_the_app_with_identity(
+    client: httpx.AsyncClient, issuer: TestIssuer
+) -> None:
     body = call("ml_list_models")
     response = await client.post("/mcp/ml", json=body, headers=bearer(issuer.token("ml:read")))
     assert response.status_code == 200
@@ -164,7 +170,9 @@ async def test_batch_names_every_scope_it_needs(client: httpx.AsyncClient, issue
     batch = [call("ml_predict", 1), call("ml_halt", 2), {"jsonrpc": "2.0", "id": 3, "method": "tools/list"}]
     refused = await client.post("/mcp/ml", json=batch, headers=bearer(issuer.token("ml:read ml:infer")))
     assert refused.status_code == 403
-    assert refused.headers["www-authenticate"] == insufficient("ml:infer ml:halt", "ml_halt needs the scope ml:halt")
+    assert refused.headers["www-authenticate"] == insufficient(
+        "ml:infer ml:halt", "ml_halt needs the scope ml:halt"
+    )
     allowed = await client.post("/mcp/ml", json=batch, headers=bearer(issuer.token("ml:infer ml:halt")))
     assert allowed.status_code == 200
     assert json.loads(allowed.json()["body"]) == batch
@@ -182,7 +190,9 @@ async def test_other_methods_need_only_a_valid_token(client: httpx.AsyncClient, 
 async def test_oversized_body_413(verifier: JwtVerifier, issuer: TestIssuer) -> None:
     app = protected(verifier, max_body=1024)
     big = json.dumps(call("ml_list_models") | {"pad": "x" * 2000}).encode()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
+    ) as c:
         declared = await c.post("/mcp/ml", content=big, headers=bearer(issuer.token()))
         assert declared.status_code == 413
 
@@ -227,7 +237,9 @@ class FixedVerifier:
 @pytest.mark.parametrize("error", [AuthUnavailable("jwks down"), RuntimeError("bug")])
 async def test_verifier_failure_is_503_never_500_never_accepted(error: Exception) -> None:
     app = protected(FixedVerifier(error=error))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
+    ) as c:
         response = await c.post("/mcp/ml", json=call("ml_list_models"), headers=bearer("tok"))
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
@@ -241,7 +253,9 @@ async def test_unreachable_jwks_url_is_503(issuer: TestIssuer) -> None:
 
     source = JwksUrl("https://auth.example.test/jwks", transport=httpx.MockTransport(down))
     app = protected(JwtVerifier(issuer=ISSUER, audience=RESOURCE, jwks=source))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
+    ) as c:
         response = await c.post("/mcp/ml", json=call("ml_list_models"), headers=bearer(issuer.token()))
     assert response.status_code == 503
 
@@ -256,7 +270,9 @@ async def test_unreachable_jwks_url_is_503(issuer: TestIssuer) -> None:
 )
 async def test_middleware_rechecks_resource_and_expiry(access: AccessToken) -> None:
     app = protected(FixedVerifier(result=access))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
+    ) as c:
         response = await c.post("/mcp/ml", json=call("ml_list_models"), headers=bearer("tok"))
     assert (response.status_code, response.headers["www-authenticate"]) == (401, INVALID)
 
@@ -264,9 +280,13 @@ async def test_middleware_rechecks_resource_and_expiry(access: AccessToken) -> N
 async def test_api_keys_beside_jwts(tmp_path: Path, verifier: JwtVerifier, issuer: TestIssuer) -> None:
     key, line = generate_api_key("ci-bot", ["ml:read"])
     (tmp_path / "keys").write_text(line + "\n")
-    both = CompositeVerifier(api_keys=ApiKeyVerifier(tmp_path / "keys", audience=RESOURCE), jwt_verifier=verifier)
+    both = CompositeVerifier(
+        api_keys=ApiKeyVerifier(tmp_path / "keys", audience=RESOURCE), jwt_verifier=verifier
+    )
     app: BearerAuth = protected(both)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
+    ) as c:
         good = await c.post("/mcp/ml", json=call("ml_list_models"), headers=bearer(key))
         assert good.status_code == 200
         assert (good.json()["client_id"], good.json()["subject"]) == ("ci-bot", "apikey:ci-bot")

@@ -87,7 +87,11 @@ def test_effective_issuer(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("values", "scopes", "ttl"),
-    [({}, ["ml:read"], 60), ({"dev_auth": True}, ["ml:everything"], 60), ({"dev_auth": True}, ["ml:read"], 0)],
+    [
+        ({}, ["ml:read"], 60),
+        ({"dev_auth": True}, ["ml:everything"], 60),
+        ({"dev_auth": True}, ["ml:read"], 0),
+    ],
 )
 def test_mint_refusals(tmp_path: Path, values: dict[str, Any], scopes: list[str], ttl: int) -> None:
     with pytest.raises(ConfigError):

@@ -48,10 +48,15 @@ def test_real_sockets_accept_refuse_and_refetch(issuer: TestIssuer) -> None:
         source = JwksUrl(f"{idp.url}/jwks.json", min_refresh_interval=0)
         verifier = JwtVerifier(issuer=ISSUER, audience=resource, jwks=source)
         app = BearerAuth(
-            protected(verifier).app, verifier=verifier, resource_url=resource, metadata_url=metadata_url(resource)
+            protected(verifier).app,
+            verifier=verifier,
+            resource_url=resource,
+            metadata_url=metadata_url(resource),
         )
         with LiveServer(app, port=port) as server, httpx.Client(base_url=server.url) as http:
-            ok = http.post("/mcp/ml", json=call("ml_list_models"), headers={"authorization": f"Bearer {issuer.token()}"})
+            ok = http.post(
+                "/mcp/ml", json=call("ml_list_models"), headers={"authorization": f"Bearer {issuer.token()}"}
+            )
             assert ok.status_code == 200 and ok.json()["subject"] == "alice"
             none = http.post("/mcp/ml", json=call("ml_list_models"))
             assert none.status_code == 401
@@ -60,22 +65,32 @@ def test_real_sockets_accept_refuse_and_refetch(issuer: TestIssuer) -> None:
                 'scope="ml:read"'
             )
             parent = issuer.token(aud=f"http://127.0.0.1:{port}/mcp")
-            refused = http.post("/mcp/ml", json=call("ml_list_models"), headers={"authorization": f"Bearer {parent}"})
-            assert refused.status_code == 401 and 'error="invalid_token"' in refused.headers["www-authenticate"]
+            refused = http.post(
+                "/mcp/ml", json=call("ml_list_models"), headers={"authorization": f"Bearer {parent}"}
+            )
+            assert (
+                refused.status_code == 401 and 'error="invalid_token"' in refused.headers["www-authenticate"]
+            )
             assert len(hits) == 1
             rotated = rsa_key("b")
             issuer.keys.append(rotated)
             fresh = issuer.token(key=rotated)
-            ok = http.post("/mcp/ml", json=call("ml_list_models"), headers={"authorization": f"Bearer {fresh}"})
+            ok = http.post(
+                "/mcp/ml", json=call("ml_list_models"), headers={"authorization": f"Bearer {fresh}"}
+            )
             assert ok.status_code == 200
             assert len(hits) == 2, "the unknown kid caused exactly one refetch"
 
 
 def test_real_socket_unreachable_jwks_fails_closed(issuer: TestIssuer) -> None:
     dead = free_port()  # nothing listens here
-    verifier = JwtVerifier(issuer=ISSUER, audience=issuer.audience, jwks=JwksUrl(f"http://127.0.0.1:{dead}/jwks.json"))
+    verifier = JwtVerifier(
+        issuer=ISSUER, audience=issuer.audience, jwks=JwksUrl(f"http://127.0.0.1:{dead}/jwks.json")
+    )
     with LiveServer(protected(verifier)) as server, httpx.Client(base_url=server.url) as http:
-        response = http.post("/mcp/ml", json=call("ml_list_models"), headers={"authorization": f"Bearer {issuer.token()}"})
+        response = http.post(
+            "/mcp/ml", json=call("ml_list_models"), headers={"authorization": f"Bearer {issuer.token()}"}
+        )
         assert response.status_code == 503
         assert response.headers["retry-after"] == "5"
 
@@ -92,16 +107,24 @@ def sdk_app(verifier: JwtVerifier, resource: str, stateless: bool) -> BearerAuth
     def halt() -> str:
         return "halted"
 
-    inner = mcp.streamable_http_app(streamable_http_path="/mcp/ml", host="127.0.0.1", stateless_http=stateless)
+    inner = mcp.streamable_http_app(
+        streamable_http_path="/mcp/ml", host="127.0.0.1", stateless_http=stateless
+    )
     return BearerAuth(inner, verifier=verifier, resource_url=resource, metadata_url=metadata_url(resource))
 
 
-@pytest.mark.parametrize(("mode", "stateless"), [("legacy", False), ("auto", False), ("legacy", True), ("auto", True)])
-async def test_sdk_tools_see_the_identity(issuer: TestIssuer, tmp_path: Path, mode: str, stateless: bool) -> None:
+@pytest.mark.parametrize(
+    ("mode", "stateless"), [("legacy", False), ("auto", False), ("legacy", True), ("auto", True)]
+)
+async def test_sdk_tools_see_the_identity(
+    issuer: TestIssuer, tmp_path: Path, mode: str, stateless: bool
+) -> None:
     port = free_port()
     resource = f"http://127.0.0.1:{port}/mcp/ml"
     issuer.audience = resource
-    verifier = JwtVerifier(issuer=ISSUER, audience=resource, jwks=JwksFile(issuer.write_jwks(tmp_path / "jwks.json")))
+    verifier = JwtVerifier(
+        issuer=ISSUER, audience=resource, jwks=JwksFile(issuer.write_jwks(tmp_path / "jwks.json"))
+    )
     with LiveServer(sdk_app(verifier, resource, stateless), port=port, lifespan="on"):
         headers = {"authorization": f"Bearer {issuer.token('ml:read', sub='carol')}"}
         async with (

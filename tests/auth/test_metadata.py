@@ -36,7 +36,10 @@ def test_well_known_path_inserts_between_host_and_path(resource: str, path: str)
 def test_metadata_url_agrees_with_the_sdk() -> None:
     assert metadata_url(RESOURCE) == METADATA
     assert metadata_url(RESOURCE) == str(build_resource_metadata_url(AnyHttpUrl(RESOURCE)))
-    assert metadata_url("https://h.example:8443/mcp/ml") == "https://h.example:8443/.well-known/oauth-protected-resource/mcp/ml"
+    assert (
+        metadata_url("https://h.example:8443/mcp/ml")
+        == "https://h.example:8443/.well-known/oauth-protected-resource/mcp/ml"
+    )
 
 
 @pytest.mark.parametrize("bad", ["/mcp/ml", "ftp://h/mcp", "https://h/mcp#frag", "127.0.0.1:8000/mcp/ml"])
@@ -58,9 +61,13 @@ def test_document_field_by_field(tmp_path: Path) -> None:
 
 
 def test_document_under_dev_auth_and_without_issuer(tmp_path: Path) -> None:
-    assert protected_resource_metadata(make_settings(tmp_path, dev_auth=True))["authorization_servers"] == [DEV_ISSUER]
+    assert protected_resource_metadata(make_settings(tmp_path, dev_auth=True))["authorization_servers"] == [
+        DEV_ISSUER
+    ]
     assert "authorization_servers" not in protected_resource_metadata(make_settings(tmp_path))
-    custom = make_settings(tmp_path, resource_url="https://models.example.com/mcp/ml", auth_issuer="https://id.example.com/")
+    custom = make_settings(
+        tmp_path, resource_url="https://models.example.com/mcp/ml", auth_issuer="https://id.example.com/"
+    )
     doc = protected_resource_metadata(custom)
     assert doc["resource"] == "https://models.example.com/mcp/ml"
     assert doc["authorization_servers"] == ["https://id.example.com/"], "kept byte for byte, slash and all"
@@ -69,7 +76,9 @@ def test_document_under_dev_auth_and_without_issuer(tmp_path: Path) -> None:
 async def test_route_serves_the_document(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, auth_issuer="https://id.example.com", auth_jwks="x")
     app = Starlette(routes=[metadata_route(settings)])
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
+    ) as c:
         response = await c.get("/.well-known/oauth-protected-resource/mcp/ml")
         assert response.status_code == 200
         assert response.headers["content-type"] == "application/json"

@@ -29,7 +29,9 @@ def b64(data: dict[str, Any] | bytes) -> str:
 
 
 def file_verifier(issuer: TestIssuer, tmp_path: Path, **kw: Any) -> JwtVerifier:
-    return JwtVerifier(issuer=ISSUER, audience=RESOURCE, jwks=JwksFile(issuer.write_jwks(tmp_path / "jwks.json")), **kw)
+    return JwtVerifier(
+        issuer=ISSUER, audience=RESOURCE, jwks=JwksFile(issuer.write_jwks(tmp_path / "jwks.json")), **kw
+    )
 
 
 class Clock:
@@ -175,7 +177,9 @@ async def test_access_token_types_accepted(issuer: TestIssuer, tmp_path: Path, t
 
 
 async def test_other_token_types_refused(issuer: TestIssuer, tmp_path: Path) -> None:
-    assert await file_verifier(issuer, tmp_path).verify_token(issuer.token(header={"typ": "dpop+jwt"})) is None
+    assert (
+        await file_verifier(issuer, tmp_path).verify_token(issuer.token(header={"typ": "dpop+jwt"})) is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -207,8 +211,14 @@ async def test_missing_jwks_file_fails_closed(issuer: TestIssuer, tmp_path: Path
 
 def url_verifier(issuer: TestIssuer, server: JwksServer, clock: Clock, **kw: Any) -> JwtVerifier:
     source = JwksUrl(
-        "https://auth.example.test/jwks", transport=server.transport, clock=clock, ttl=600,
-        min_refresh_interval=30, retry_after=5, stale_grace=300, **kw,
+        "https://auth.example.test/jwks",
+        transport=server.transport,
+        clock=clock,
+        ttl=600,
+        min_refresh_interval=30,
+        retry_after=5,
+        stale_grace=300,
+        **kw,
     )
     return JwtVerifier(issuer=ISSUER, audience=RESOURCE, jwks=source)
 
@@ -299,7 +309,9 @@ def test_jwks_source_kinds(tmp_path: Path, issuer: TestIssuer) -> None:
 def test_build_verifier_from_settings(tmp_path: Path, issuer: TestIssuer) -> None:
     jwks = str(issuer.write_jwks(tmp_path / "jwks.json"))
     assert build_verifier(make_settings(tmp_path)) is None
-    assert isinstance(build_verifier(make_settings(tmp_path, auth_issuer=ISSUER, auth_jwks=jwks)), JwtVerifier)
+    assert isinstance(
+        build_verifier(make_settings(tmp_path, auth_issuer=ISSUER, auth_jwks=jwks)), JwtVerifier
+    )
     with pytest.raises(ConfigError):
         build_verifier(make_settings(tmp_path, auth_issuer=ISSUER))
     with pytest.raises(ConfigError):

@@ -47,7 +47,9 @@ from mlgate.serving.runtime import Runtime
 log = logging.getLogger("mlgate.conformance")
 
 # 1x1 PNG and a minimal WAV, as in the SDK's everything-server.
-TEST_IMAGE_BASE64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+TEST_IMAGE_BASE64 = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+)
 TEST_AUDIO_BASE64 = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA="
 
 JSON_SCHEMA_2020_12 = {
@@ -74,29 +76,52 @@ class SEP1034DefaultsSchema(BaseModel):
     name: str = Field(default="John Doe", description="User name")
     age: int = Field(default=30, description="User age")
     score: float = Field(default=95.5, description="User score")
-    status: str = Field(default="active", description="User status",
-                        json_schema_extra={"enum": ["active", "inactive", "pending"]})
+    status: str = Field(
+        default="active",
+        description="User status",
+        json_schema_extra={"enum": ["active", "inactive", "pending"]},
+    )
     verified: bool = Field(default=True, description="Verification status")
 
 
 class EnumSchemasTestSchema(BaseModel):
-    untitledSingle: str = Field(description="Simple enum without titles",
-                                json_schema_extra={"enum": ["active", "inactive", "pending"]})
-    titledSingle: str = Field(description="Enum with titled options (oneOf)", json_schema_extra={"oneOf": [
-        {"const": "low", "title": "Low Priority"},
-        {"const": "medium", "title": "Medium Priority"},
-        {"const": "high", "title": "High Priority"},
-    ]})
-    untitledMulti: list[str] = Field(description="Multi-select without titles", json_schema_extra={
-        "items": {"type": "string", "enum": ["read", "write", "execute"]}})
-    titledMulti: list[str] = Field(description="Multi-select with titled options", json_schema_extra={"items": {
-        "anyOf": [
-            {"const": "feature", "title": "New Feature"},
-            {"const": "bug", "title": "Bug Fix"},
-            {"const": "docs", "title": "Documentation"},
-        ]}})
-    legacyEnum: str = Field(description="Legacy enum with enumNames", json_schema_extra={
-        "enum": ["small", "medium", "large"], "enumNames": ["Small Size", "Medium Size", "Large Size"]})
+    untitledSingle: str = Field(
+        description="Simple enum without titles",
+        json_schema_extra={"enum": ["active", "inactive", "pending"]},
+    )
+    titledSingle: str = Field(
+        description="Enum with titled options (oneOf)",
+        json_schema_extra={
+            "oneOf": [
+                {"const": "low", "title": "Low Priority"},
+                {"const": "medium", "title": "Medium Priority"},
+                {"const": "high", "title": "High Priority"},
+            ]
+        },
+    )
+    untitledMulti: list[str] = Field(
+        description="Multi-select without titles",
+        json_schema_extra={"items": {"type": "string", "enum": ["read", "write", "execute"]}},
+    )
+    titledMulti: list[str] = Field(
+        description="Multi-select with titled options",
+        json_schema_extra={
+            "items": {
+                "anyOf": [
+                    {"const": "feature", "title": "New Feature"},
+                    {"const": "bug", "title": "Bug Fix"},
+                    {"const": "docs", "title": "Documentation"},
+                ]
+            }
+        },
+    )
+    legacyEnum: str = Field(
+        description="Legacy enum with enumNames",
+        json_schema_extra={
+            "enum": ["small", "medium", "large"],
+            "enumNames": ["Small Size", "Medium Size", "Large Size"],
+        },
+    )
 
 
 def add_fixtures(server: MCPServer[Any]) -> set[str]:
@@ -118,17 +143,30 @@ def add_fixtures(server: MCPServer[Any]) -> set[str]:
 
     @server.tool(description="Tests embedded resource content response")
     def test_embedded_resource() -> list[EmbeddedResource]:
-        return [EmbeddedResource(type="resource", resource=TextResourceContents(
-            uri="test://embedded-resource", mime_type="text/plain", text="This is an embedded resource content."))]
+        return [
+            EmbeddedResource(
+                type="resource",
+                resource=TextResourceContents(
+                    uri="test://embedded-resource",
+                    mime_type="text/plain",
+                    text="This is an embedded resource content.",
+                ),
+            )
+        ]
 
     @server.tool(description="Tests response with multiple content types (text, image, resource)")
     def test_multiple_content_types() -> list[TextContent | ImageContent | EmbeddedResource]:
         return [
             TextContent(type="text", text="Multiple content types test:"),
             ImageContent(type="image", data=TEST_IMAGE_BASE64, mime_type="image/png"),
-            EmbeddedResource(type="resource", resource=TextResourceContents(
-                uri="test://mixed-content-resource", mime_type="application/json",
-                text='{"test": "data", "value": 123}')),
+            EmbeddedResource(
+                type="resource",
+                resource=TextResourceContents(
+                    uri="test://mixed-content-resource",
+                    mime_type="application/json",
+                    text='{"test": "data", "value": 123}',
+                ),
+            ),
         ]
 
     @server.tool(description="Tests tool that emits log messages during execution")
@@ -155,7 +193,8 @@ def add_fixtures(server: MCPServer[Any]) -> set[str]:
         # related_request_id: the request rides this call's POST stream, like ctx.elicit(). Without it the
         # SDK sends it on the standalone GET stream, which the client may not have opened yet (lost -> hang).
         result = await ctx.session.create_message(
-            messages=[SamplingMessage(role="user", content=TextContent(type="text", text=prompt))], max_tokens=100,
+            messages=[SamplingMessage(role="user", content=TextContent(type="text", text=prompt))],
+            max_tokens=100,
             related_request_id=ctx.request_context.request_id,
         )
         content = result.content
@@ -175,8 +214,9 @@ def add_fixtures(server: MCPServer[Any]) -> set[str]:
 
     @server.tool(description="Tests elicitation with enum schema variations per SEP-1330")
     async def test_elicitation_sep1330_enums(ctx: Context[Any, Any]) -> str:
-        result = await ctx.elicit(message="Please select values using different enum schema types",
-                                  schema=EnumSchemasTestSchema)
+        result = await ctx.elicit(
+            message="Please select values using different enum schema types", schema=EnumSchemasTestSchema
+        )
         content = result.data.model_dump_json() if result.action == "accept" else "{}"
         return f"Elicitation completed: action={result.action}, content={content}"
 
@@ -196,34 +236,50 @@ def add_fixtures(server: MCPServer[Any]) -> set[str]:
         return json.dumps({"name": name, "address": address})
 
     # The suite checks that $schema/$defs/additionalProperties survive tools/list verbatim.
-    tool = server._tool_manager.add_tool(json_schema_2020_12_tool, description="Tool with JSON Schema 2020-12 features")
+    tool = server._tool_manager.add_tool(
+        json_schema_2020_12_tool, description="Tool with JSON Schema 2020-12 features"
+    )
     tool.parameters = JSON_SCHEMA_2020_12
 
     # -- resources -----------------------------------------------------------------------------
-    @server.resource("test://static-text", description="A static text resource for testing",
-                     mime_type="text/plain")
+    @server.resource(
+        "test://static-text", description="A static text resource for testing", mime_type="text/plain"
+    )
     def static_text_resource() -> str:
         return "This is the content of the static text resource."
 
-    @server.resource("test://static-binary", description="A static binary resource (image) for testing",
-                     mime_type="image/png")
+    @server.resource(
+        "test://static-binary",
+        description="A static binary resource (image) for testing",
+        mime_type="image/png",
+    )
     def static_binary_resource() -> bytes:
         return base64.b64decode(TEST_IMAGE_BASE64)
 
-    @server.resource("test://template/{id}/data", description="A resource template with parameter substitution",
-                     mime_type="application/json")
+    @server.resource(
+        "test://template/{id}/data",
+        description="A resource template with parameter substitution",
+        mime_type="application/json",
+    )
     def template_resource(id: str) -> str:
         return json.dumps({"id": id, "templateTest": True, "data": f"Data for ID: {id}"})
 
-    @server.resource("test://watched-resource", description="A resource that can be subscribed to for updates",
-                     mime_type="text/plain")
+    @server.resource(
+        "test://watched-resource",
+        description="A resource that can be subscribed to for updates",
+        mime_type="text/plain",
+    )
     def watched_resource() -> str:
         return "Watched resource content"
 
     # -- prompts -------------------------------------------------------------------------------
     @server.prompt(description="A simple prompt without arguments")
     def test_simple_prompt() -> list[UserMessage]:
-        return [UserMessage(role="user", content=TextContent(type="text", text="This is a simple prompt for testing."))]
+        return [
+            UserMessage(
+                role="user", content=TextContent(type="text", text="This is a simple prompt for testing.")
+            )
+        ]
 
     @server.prompt(description="A prompt with required arguments")
     def test_prompt_with_arguments(arg1: str, arg2: str) -> list[UserMessage]:
@@ -233,16 +289,30 @@ def add_fixtures(server: MCPServer[Any]) -> set[str]:
     @server.prompt(description="A prompt that includes an embedded resource")
     def test_prompt_with_embedded_resource(resourceUri: str) -> list[UserMessage]:
         return [
-            UserMessage(role="user", content=EmbeddedResource(type="resource", resource=TextResourceContents(
-                uri=resourceUri, mime_type="text/plain", text="Embedded resource content for testing."))),
-            UserMessage(role="user", content=TextContent(type="text", text="Please process the embedded resource above.")),
+            UserMessage(
+                role="user",
+                content=EmbeddedResource(
+                    type="resource",
+                    resource=TextResourceContents(
+                        uri=resourceUri, mime_type="text/plain", text="Embedded resource content for testing."
+                    ),
+                ),
+            ),
+            UserMessage(
+                role="user",
+                content=TextContent(type="text", text="Please process the embedded resource above."),
+            ),
         ]
 
     @server.prompt(description="A prompt that includes image content")
     def test_prompt_with_image() -> list[UserMessage]:
         return [
-            UserMessage(role="user", content=ImageContent(type="image", data=TEST_IMAGE_BASE64, mime_type="image/png")),
-            UserMessage(role="user", content=TextContent(type="text", text="Please analyze the image above.")),
+            UserMessage(
+                role="user", content=ImageContent(type="image", data=TEST_IMAGE_BASE64, mime_type="image/png")
+            ),
+            UserMessage(
+                role="user", content=TextContent(type="text", text="Please analyze the image above.")
+            ),
         ]
 
     # -- logging/setLevel and resource subscriptions (no public MCPServer API: low-level server) --
@@ -285,8 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     app, runtime = build_app(args.home, args.port)
-    config = uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="on",
-                            timeout_graceful_shutdown=2)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
+    )
     try:
         uvicorn.Server(config).run()
     finally:

@@ -33,7 +33,9 @@ SUITE_PACKAGE = "@modelcontextprotocol/conformance"
 SUITE_VERSION = "0.1.16"
 NODE_VERSION = "22.23.3"
 _ARCH = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}
-NODE_PACKAGE = f"node-{sys.platform.removesuffix('2')}-{_ARCH.get(platform.machine().lower(), platform.machine())}"
+NODE_PACKAGE = (
+    f"node-{sys.platform.removesuffix('2')}-{_ARCH.get(platform.machine().lower(), platform.machine())}"
+)
 
 
 def _installed_version(package: str) -> str | None:
@@ -51,23 +53,39 @@ def _node_bin() -> Path:
 def ensure_suite() -> Path:
     """Node 22 and the pinned suite in ``.conformance/``, installed with npm when missing; the suite's CLI."""
     cli = CACHE / "node_modules" / SUITE_PACKAGE / "dist" / "index.js"
-    ready = (_installed_version(SUITE_PACKAGE) == SUITE_VERSION and _installed_version(NODE_PACKAGE) == NODE_VERSION
-             and (_node_bin() / "node").exists() and cli.exists())
+    ready = (
+        _installed_version(SUITE_PACKAGE) == SUITE_VERSION
+        and _installed_version(NODE_PACKAGE) == NODE_VERSION
+        and (_node_bin() / "node").exists()
+        and cli.exists()
+    )
     if not ready:
         npm = shutil.which("npm")
         if npm is None:
             pytest.skip("npm is not installed: cannot fetch Node 22 and the MCP conformance suite")
         CACHE.mkdir(exist_ok=True)
-        (CACHE / "package.json").write_text(json.dumps({
-            "private": True,
-            "description": "mlgate test cache: the MCP conformance suite and the Node it needs (git-ignored)",
-            "dependencies": {NODE_PACKAGE: NODE_VERSION, SUITE_PACKAGE: SUITE_VERSION},
-        }, indent=2) + "\n")
-        done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=CACHE,
-                              capture_output=True, text=True, timeout=900)
+        (CACHE / "package.json").write_text(
+            json.dumps(
+                {
+                    "private": True,
+                    "description": "mlgate test cache: the MCP conformance suite and the Node it needs (git-ignored)",
+                    "dependencies": {NODE_PACKAGE: NODE_VERSION, SUITE_PACKAGE: SUITE_VERSION},
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        done = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=CACHE,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         assert done.returncode == 0, f"npm install in {CACHE} failed:\n{done.stdout}\n{done.stderr}"
-    node_version = subprocess.run([str(_node_bin() / "node"), "--version"], capture_output=True, text=True,
-                                  timeout=60).stdout.strip()
+    node_version = subprocess.run(
+        [str(_node_bin() / "node"), "--version"], capture_output=True, text=True, timeout=60
+    ).stdout.strip()
     assert node_version == f"v{NODE_VERSION}", f"unexpected Node in {CACHE}: {node_version!r}"
     return cli
 
@@ -86,7 +104,9 @@ def _check_failures(results: Path, skip: set[str]) -> str:
             continue
         for check in json.loads(checks_file.read_text()):
             if check.get("status") in ("FAILURE", "WARNING"):
-                lines.append(f"{scenario}: {check['status']} {check.get('id')}: {check.get('errorMessage', '')}")
+                lines.append(
+                    f"{scenario}: {check['status']} {check.get('id')}: {check.get('errorMessage', '')}"
+                )
     return "\n".join(lines)
 
 
@@ -103,18 +123,40 @@ def test_mcp_conformance_suite(tmp_path: Path) -> None:
         # cwd outside the repository: no stray .env reaches Settings
         proc = subprocess.Popen(
             [sys.executable, "-m", "tests.conformance.harness", "--home", str(home), "--port", str(port)],
-            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     proc.log_path = str(harness_log)  # type: ignore[attr-defined]  # read by wait_http on an early exit
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", proc)
         results = tmp_path / "results"
-        suite_env = {**os.environ, "PATH": f"{_node_bin()}{os.pathsep}{os.environ.get('PATH', '')}",
-                     "NO_COLOR": "1", "FORCE_COLOR": "0"}
+        suite_env = {
+            **os.environ,
+            "PATH": f"{_node_bin()}{os.pathsep}{os.environ.get('PATH', '')}",
+            "NO_COLOR": "1",
+            "FORCE_COLOR": "0",
+        }
         done = subprocess.run(
-            [str(_node_bin() / "node"), str(cli), "server", "--url", f"http://127.0.0.1:{port}/mcp/ml",
-             "--suite", "all", "--expected-failures", str(BASELINE), "-o", str(results)],
-            cwd=tmp_path, env=suite_env, capture_output=True, text=True, timeout=300,
+            [
+                str(_node_bin() / "node"),
+                str(cli),
+                "server",
+                "--url",
+                f"http://127.0.0.1:{port}/mcp/ml",
+                "--suite",
+                "all",
+                "--expected-failures",
+                str(BASELINE),
+                "-o",
+                str(results),
+            ],
+            cwd=tmp_path,
+            env=suite_env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
     finally:
         proc.terminate()
@@ -125,7 +167,7 @@ def test_mcp_conformance_suite(tmp_path: Path) -> None:
             proc.wait(10)
 
     output = done.stdout + done.stderr
-    summary = output[output.find("=== SUMMARY ==="):] if "=== SUMMARY ===" in output else output
+    summary = output[output.find("=== SUMMARY ===") :] if "=== SUMMARY ===" in output else output
     ran = {_scenario(p) for p in results.glob("server-*")}
     if done.returncode != 0:
         pytest.fail(

@@ -23,7 +23,10 @@ pytestmark = pytest.mark.anyio
 def _props(schema: dict[str, Any] | None) -> dict[str, Any]:
     if not schema:
         return {}
-    return {"properties": sorted(schema.get("properties", {})), "required": sorted(schema.get("required", []))}
+    return {
+        "properties": sorted(schema.get("properties", {})),
+        "required": sorted(schema.get("required", [])),
+    }
 
 
 async def _tools(home: Path) -> dict[str, Any]:

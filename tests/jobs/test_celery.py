@@ -28,7 +28,7 @@ from tests.lifecycle.conftest import FEATURES, make_data, records
 from tests.scaleout.services import SkipService, spawn, stop
 
 pytestmark = pytest.mark.anyio
-LEASE_S = 2.0
+LEASE_S = 5.0  # renewed every ~1.7 s: tolerant of a loaded 2-core CI machine, still quick to reap
 
 
 @dataclass
@@ -173,7 +173,7 @@ async def test_a_worker_killed_mid_compile_leaves_the_job_interrupted_and_no_ver
     t0 = time.monotonic()
     done = await _job(cluster.b, job_id, ("interrupted", "succeeded", "failed"), timeout=LEASE_S + 10)
     assert done["status"] == "interrupted", done
-    assert time.monotonic() - t0 <= LEASE_S + 2.0
+    assert time.monotonic() - t0 <= LEASE_S + 4.0
     assert versions(cluster.settings, "jq-mlp") == before
     assert sorted((cluster.home / "artifacts").rglob("*")) == artifacts  # no stray artifact
 

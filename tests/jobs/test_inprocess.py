@@ -102,8 +102,9 @@ async def test_a_cancelled_call_cancels_its_job(make_runtime: Any, open_client: 
     assert versions(rt.settings, name) == before
 
 
-async def test_only_the_jobs_caller_or_an_admin_sees_it(make_runtime: Any, open_client: Any,
-                                                         slow_model: tuple[str, Any]) -> None:
+async def test_only_the_jobs_caller_or_an_admin_sees_it(
+    make_runtime: Any, open_client: Any, slow_model: tuple[str, Any]
+) -> None:
     rt = make_runtime(job_wait_s=120)
     async with open_client(rt) as c:  # a model of this folder's own: the demo models stay at one version each
         err, out = await call(c, "ml_compile", {"model": f"{slow_model[0]}@1", "target": "onnx"})

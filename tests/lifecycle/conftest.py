@@ -24,16 +24,24 @@ WEIGHTS = np.array([3.0, -2.0, 1.0, 0.5])
 MANAGER_SCOPES = ["ml:read", "ml:infer", "ml:manage"]
 
 
-def make_data(n: int, seed: int, *, shift: float = 0.0, weights: np.ndarray = WEIGHTS, offset: float = 0.0,
-              noise: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+def make_data(
+    n: int,
+    seed: int,
+    *,
+    shift: float = 0.0,
+    weights: np.ndarray = WEIGHTS,
+    offset: float = 0.0,
+    noise: float = 0.1,
+) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     x = rng.normal(0.0, 1.0, (n, weights.size)) + shift
     y = x @ weights + offset + rng.normal(0.0, noise, n)
     return x, y
 
 
-def records(x: np.ndarray, y: np.ndarray | None = None, names: list[str] = FEATURES,
-            target: str = "y") -> list[dict[str, Any]]:
+def records(
+    x: np.ndarray, y: np.ndarray | None = None, names: list[str] = FEATURES, target: str = "y"
+) -> list[dict[str, Any]]:
     out = [{n: float(v) for n, v in zip(names, row, strict=True)} for row in x]
     if y is not None:
         for rec, value in zip(out, y, strict=True):
@@ -41,8 +49,16 @@ def records(x: np.ndarray, y: np.ndarray | None = None, names: list[str] = FEATU
     return out
 
 
-def register_ridge(settings: Settings, name: str, x: np.ndarray, y: np.ndarray, *, alias: str | None = None,
-                   names: list[str] = FEATURES, alpha: float = 0.01) -> VersionInfo:
+def register_ridge(
+    settings: Settings,
+    name: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    alias: str | None = None,
+    names: list[str] = FEATURES,
+    alpha: float = 0.01,
+) -> VersionInfo:
     """Fit a Ridge on 80 % of (x, y), record its honest metrics on the rest, register it."""
     from sklearn.linear_model import Ridge
     from sklearn.metrics import mean_absolute_error, r2_score

@@ -32,8 +32,15 @@ async def test_drift_retrain_promote_as_functions(runtime: Runtime, two_versions
     async def progress(done: float, total: float | None, message: str | None) -> None:
         steps.append((done, total, message))
 
-    result = await retrain(runtime, f"{name}@production", records(x, y), "y", gates={"min_r2": 0.9},
-                           caller=SKILL, progress=progress)
+    result = await retrain(
+        runtime,
+        f"{name}@production",
+        records(x, y),
+        "y",
+        gates={"min_r2": 0.9},
+        caller=SKILL,
+        progress=progress,
+    )
     assert result.retrained and result.promoted and result.candidate is not None
     assert result.candidate.version == 3 and aliases(runtime.settings, name) == {"production": 3}
     assert tags(runtime.settings, name, 3)["mlgate.lineage.retrained_by"] == "skill:retrain_if_drift"
@@ -46,10 +53,18 @@ async def test_drift_retrain_promote_as_functions(runtime: Runtime, two_versions
 
 
 def test_reference_falls_back_to_training_statistics() -> None:
-    info = VersionInfo(name="m", version=1, interfaces=("predictor",), flavor="sklearn", source="",
-                       features=[Feature("a"), Feature("b")],
-                       stats={"a": {"mean": 5.0, "std": 2.0, "min": 0.0, "max": 10.0},
-                              "b": {"mean": -1.0, "std": 0.5, "min": -3.0, "max": 1.0}})
+    info = VersionInfo(
+        name="m",
+        version=1,
+        interfaces=("predictor",),
+        flavor="sklearn",
+        source="",
+        features=[Feature("a"), Feature("b")],
+        stats={
+            "a": {"mean": 5.0, "std": 2.0, "min": 0.0, "max": 10.0},
+            "b": {"mean": -1.0, "std": 0.5, "min": -3.0, "max": 1.0},
+        },
+    )
     ref, kind = training_reference(LoadedModel(info=info, impl=None, size_bytes=1, local_path="", extra={}))
     assert kind == "training_stats" and ref.shape == (1000, 2)
     assert ref[:, 0].mean() == pytest.approx(5.0, abs=0.2) and ref[:, 0].min() >= 0.0

@@ -25,16 +25,22 @@ Two = tuple[str, VersionInfo, VersionInfo]
 
 
 def models(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mlgate", "models", *args], env=mlgate_env(home),
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "mlgate", "models", *args],
+        env=mlgate_env(home),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def lines_with(text: str, *needles: str) -> list[str]:
     return [ln for ln in text.splitlines() if all(n in ln.split() for n in needles)]
 
 
-def test_operator_cli_prints_tables_and_changes_stages(demo_home: Path, settings: Settings,
-                                                      two_versions: Two) -> None:
+def test_operator_cli_prints_tables_and_changes_stages(
+    demo_home: Path, settings: Settings, two_versions: Two
+) -> None:
     name, v1, v2 = two_versions
 
     done = models(demo_home, "list")
@@ -86,9 +92,13 @@ def mlgate_main(monkeypatch: pytest.MonkeyPatch, home: Path, *args: str) -> int:
     return main(["models", *args])
 
 
-def test_operator_cli_demote_archive_gates_and_ledger(demo_home: Path, settings: Settings, two_versions: Two,
-                                                     monkeypatch: pytest.MonkeyPatch,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_operator_cli_demote_archive_gates_and_ledger(
+    demo_home: Path,
+    settings: Settings,
+    two_versions: Two,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     name, _, _ = two_versions
     assert mlgate_main(monkeypatch, demo_home, "promote", name, "2", "--to", "staging") == 0
     assert mlgate_main(monkeypatch, demo_home, "demote", name, "2") == 0
@@ -108,7 +118,12 @@ def test_operator_cli_demote_archive_gates_and_ledger(demo_home: Path, settings:
 
     assert mlgate_main(monkeypatch, demo_home, "info", f"{name}@2", "--json") == 0
     info = json.loads(capsys.readouterr().out)
-    assert [e["stage"] for e in info["stage_history"]] == ["development", "staging", "development", "archived"]
+    assert [e["stage"] for e in info["stage_history"]] == [
+        "development",
+        "staging",
+        "development",
+        "archived",
+    ]
 
     rows = [r for r in StateDB(settings.state).tail(500) if (r.model_ref or "").startswith(name)]
     tools = [(r.tool, r.outcome, r.transport) for r in rows]
@@ -121,7 +136,9 @@ def test_operator_cli_demote_archive_gates_and_ledger(demo_home: Path, settings:
 async def test_a_running_server_follows_promotions_made_elsewhere(demo_home: Path, two_versions: Two) -> None:
     name, _, _ = two_versions
     row = dict.fromkeys(FEATURES, 0.0)
-    params = StdioServerParameters(command=sys.executable, args=["-m", "mlgate", "serve"], env=mlgate_env(demo_home))
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "mlgate", "serve"], env=mlgate_env(demo_home)
+    )
 
     async def production_version(c: Any) -> int:
         err, out = await call(c, "ml_predict", {"model": f"{name}@production", "features": [row]})

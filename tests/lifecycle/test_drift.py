@@ -30,7 +30,9 @@ def diabetes_holdout() -> tuple[np.ndarray, list[str]]:
 
 async def test_demo_model_same_distribution_does_not_drift(client: Any) -> None:
     x, names = diabetes_holdout()
-    err, out = await call(client, "ml_drift", {"model": "demo-regressor@production", "current": records(x, names=names)})
+    err, out = await call(
+        client, "ml_drift", {"model": "demo-regressor@production", "current": records(x, names=names)}
+    )
     assert not err, out
     assert out["drift_detected"] is False and out["n_drifted"] <= 1 and out["total"] == 10
     assert out["dataset_drift_score"] == out["n_drifted"] / 10
@@ -43,28 +45,36 @@ async def test_demo_model_same_distribution_does_not_drift(client: Any) -> None:
 async def test_demo_model_shifted_data_drifts(client: Any) -> None:
     x, names = diabetes_holdout()
     shifted = x + np.array([0.05, 0.0, 0.05, 0.05, 0.0, 0.0, 0.05, 0.05, 0.05, 0.0])  # ~1 std on six features
-    err, out = await call(client, "ml_drift", {"model": "demo-regressor@1", "current": records(shifted, names=names)})
+    err, out = await call(
+        client, "ml_drift", {"model": "demo-regressor@1", "current": records(shifted, names=names)}
+    )
     assert not err, out
     assert out["drift_detected"] is True and out["n_drifted"] == 6 and out["dataset_drift_score"] == 0.6
     drifted = {n for n, f in out["feature_drift"].items() if f["drifted"]}
     assert drifted == {"age", "bmi", "bp", "s3", "s4", "s5"}
     bmi = out["feature_drift"]["bmi"]
-    assert bmi["psi"] >= 0.1 and bmi["ks_pvalue"] < 0.05 and bmi["current_mean"] > bmi["reference_mean"] + 0.03
+    assert (
+        bmi["psi"] >= 0.1 and bmi["ks_pvalue"] < 0.05 and bmi["current_mean"] > bmi["reference_mean"] + 0.03
+    )
     assert "6 of 10" in out["message"]
 
 
-async def test_supplied_reference_is_used_and_not_recorded(client: Any, settings: Settings,
-                                                           two_versions: Two) -> None:
+async def test_supplied_reference_is_used_and_not_recorded(
+    client: Any, settings: Settings, two_versions: Two
+) -> None:
     name, _, _ = two_versions
     x, _ = make_data(100, seed=3, shift=3.0)
-    err, out = await call(client, "ml_drift", {"model": f"{name}@2", "current": records(x), "reference": records(x)})
+    err, out = await call(
+        client, "ml_drift", {"model": f"{name}@2", "current": records(x), "reference": records(x)}
+    )
     assert not err and out["drift_detected"] is False and out["n_drifted"] == 0
     assert out["reference"] == "supplied" and out["recorded"] is False
     assert "mlgate.drift" not in tags(settings, name, 2)
 
 
-async def test_require_drift_check_gate_reads_the_recorded_check(client: Any, settings: Settings,
-                                                                 two_versions: Two) -> None:
+async def test_require_drift_check_gate_reads_the_recorded_check(
+    client: Any, settings: Settings, two_versions: Two
+) -> None:
     name, _, _ = two_versions
     gates = {"require_drift_check": True}
     drifted, _ = make_data(150, seed=7, shift=1.5)

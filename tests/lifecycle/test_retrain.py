@@ -36,7 +36,8 @@ def drifted_batch(n: int = 300) -> list[dict[str, Any]]:
 
 
 async def test_retraining_on_drifted_data_registers_a_better_candidate_and_promotes_it(
-        client: Any, settings: Settings, incumbent: str) -> None:
+    client: Any, settings: Settings, incumbent: str
+) -> None:
     name = incumbent
     progress: list[tuple[float, float | None, str | None]] = []
 
@@ -44,17 +45,29 @@ async def test_retraining_on_drifted_data_registers_a_better_candidate_and_promo
         progress.append((done, total, message))
 
     batch = drifted_batch()
-    err, out = await call(client, "ml_retrain", {"model": f"{name}@production", "data": batch, "target": "y"},
-                          progress_callback=on_progress)
+    err, out = await call(
+        client,
+        "ml_retrain",
+        {"model": f"{name}@production", "data": batch, "target": "y"},
+        progress_callback=on_progress,
+    )
     assert not err, out
     assert out["retrained"] is True and out["promoted"] is True
-    assert out["drift_summary"]["drift_detected"] is True and out["drift_summary"]["drifted_features"] == FEATURES
+    assert (
+        out["drift_summary"]["drift_detected"] is True
+        and out["drift_summary"]["drifted_features"] == FEATURES
+    )
     assert out["incumbent"]["version"] == 1 and out["candidate"]["version"] == 2 and out["metric"] == "r2"
     inc, cand = out["metrics"]["incumbent"], out["metrics"]["candidate"]
     assert cand["r2"] > 0.95 and inc["r2"] < 0.5 and cand["mae"] < inc["mae"]
     canonical = json.dumps(batch, sort_keys=True, separators=(",", ":")).encode()
-    assert out["data"] == {"source": "records", "digest": "sha256:" + hashlib.sha256(canonical).hexdigest(),
-                           "rows": 300, "train_rows": 240, "holdout_rows": 60}
+    assert out["data"] == {
+        "source": "records",
+        "digest": "sha256:" + hashlib.sha256(canonical).hexdigest(),
+        "rows": 300,
+        "train_rows": 240,
+        "holdout_rows": 60,
+    }
     assert out["promotion"]["archived"] == 1 and out["failed_gates"] == []
     assert any("the candidate is better" in d for d in out["decisions"])
     assert out["decisions"][-1].startswith("promoted:")
@@ -62,7 +75,9 @@ async def test_retraining_on_drifted_data_registers_a_better_candidate_and_promo
     assert aliases(settings, name) == {"production": 2}
     t2 = tags(settings, name, 2)
     assert t2["mlgate.parent"] == f"{name}@1" and t2["mlgate.data_digest"] == out["data"]["digest"]
-    assert t2["mlgate.stage"] == "production" and json.loads(t2["mlgate.metrics"])["r2"] == pytest.approx(cand["r2"])
+    assert t2["mlgate.stage"] == "production" and json.loads(t2["mlgate.metrics"])["r2"] == pytest.approx(
+        cand["r2"]
+    )
     assert json.loads(t2["mlgate.drift"])["passed"] is True  # holdout vs the candidate's own training sample
     assert json.loads(tags(settings, name, 1)["mlgate.drift"])["passed"] is False
     assert tags(settings, name, 1)["mlgate.stage"] == "archived"
@@ -71,7 +86,9 @@ async def test_retraining_on_drifted_data_registers_a_better_candidate_and_promo
     err, pred = await call(client, "ml_predict", {"model": f"{name}@production", "features": [row]})
     assert pred["model"]["version"] == 2 and pred["predictions"][0] == pytest.approx(2.0, abs=0.3)  # 2+2-6+4
     err, info = await call(client, "ml_model_info", {"model": f"{name}@2"})
-    assert info["lineage"]["mlgate.parent"] == f"{name}@1" and info["lineage"]["mlgate.data_source"] == "records"
+    assert (
+        info["lineage"]["mlgate.parent"] == f"{name}@1" and info["lineage"]["mlgate.data_source"] == "records"
+    )
     assert [e["stage"] for e in info["stage_history"]] == ["development", "production"]
 
     assert len(progress) == 7 and progress[-1][0] == progress[-1][1] == 6
@@ -86,8 +103,11 @@ async def test_a_worse_candidate_is_registered_but_not_promoted(client: Any, set
     x, y = make_data(3000, seed=0, weights=weights, noise=1.0)
     register_ridge(settings, name, x, y, alias="production", names=names)
     xn, yn = make_data(96, seed=1, weights=weights, noise=1.0)
-    err, out = await call(client, "ml_retrain", {"model": f"{name}@production", "data": records(xn, yn, names=names),
-                                                 "target": "y", "holdout": 0.5})
+    err, out = await call(
+        client,
+        "ml_retrain",
+        {"model": f"{name}@production", "data": records(xn, yn, names=names), "target": "y", "holdout": 0.5},
+    )
     assert not err, out
     assert out["retrained"] is True and out["promoted"] is False and out["promotion"] is None
     assert out["drift_summary"]["drift_detected"] is False
@@ -98,10 +118,19 @@ async def test_a_worse_candidate_is_registered_but_not_promoted(client: Any, set
     assert tags(settings, name, 2)["mlgate.stage"] == "development"
 
 
-async def test_a_better_candidate_that_fails_a_gate_is_not_promoted(client: Any, settings: Settings,
-                                                                    incumbent: str) -> None:
-    err, out = await call(client, "ml_retrain", {"model": f"{incumbent}@production", "data": drifted_batch(),
-                                                 "target": "y", "gates": {"min_r2": 0.99999, "max_mae": 100.0}})
+async def test_a_better_candidate_that_fails_a_gate_is_not_promoted(
+    client: Any, settings: Settings, incumbent: str
+) -> None:
+    err, out = await call(
+        client,
+        "ml_retrain",
+        {
+            "model": f"{incumbent}@production",
+            "data": drifted_batch(),
+            "target": "y",
+            "gates": {"min_r2": 0.99999, "max_mae": 100.0},
+        },
+    )
     assert not err, out
     assert out["retrained"] and out["promoted"] is False
     assert [g["gate"] for g in out["failed_gates"]] == ["min_r2"]
@@ -110,9 +139,20 @@ async def test_a_better_candidate_that_fails_a_gate_is_not_promoted(client: Any,
     assert aliases(settings, incumbent) == {"production": 1}
 
 
-async def test_promote_if_better_false_only_registers(client: Any, settings: Settings, incumbent: str) -> None:
-    err, out = await call(client, "ml_retrain", {"model": f"{incumbent}@1", "data": drifted_batch(100),
-                                                 "target": "y", "promote_if_better": False, "metric": "mae"})
+async def test_promote_if_better_false_only_registers(
+    client: Any, settings: Settings, incumbent: str
+) -> None:
+    err, out = await call(
+        client,
+        "ml_retrain",
+        {
+            "model": f"{incumbent}@1",
+            "data": drifted_batch(100),
+            "target": "y",
+            "promote_if_better": False,
+            "metric": "mae",
+        },
+    )
     assert not err and out["promoted"] is False and out["metric"] == "mae"
     assert "promote_if_better is false" in out["decisions"][-1]
     assert aliases(settings, incumbent) == {"production": 1}
@@ -133,8 +173,9 @@ async def data_client(demo_home: Path, data_dir: Path) -> Any:
     await rt.aclose()
 
 
-async def test_training_data_from_csv_and_parquet_under_the_data_folder(data_client: Any, data_dir: Path,
-                                                                        incumbent: str) -> None:
+async def test_training_data_from_csv_and_parquet_under_the_data_folder(
+    data_client: Any, data_dir: Path, incumbent: str
+) -> None:
     import pandas as pd
 
     frame = pd.DataFrame(drifted_batch(120))
@@ -152,8 +193,9 @@ async def test_training_data_from_csv_and_parquet_under_the_data_folder(data_cli
     assert not err and out["data"]["source"] == "new.parquet" and out["data"]["rows"] == 120
 
 
-async def test_paths_outside_the_data_folder_are_refused(data_client: Any, client: Any, data_dir: Path,
-                                                         tmp_path: Path, incumbent: str) -> None:
+async def test_paths_outside_the_data_folder_are_refused(
+    data_client: Any, client: Any, data_dir: Path, tmp_path: Path, incumbent: str
+) -> None:
     outside = tmp_path / "outside.csv"
     pd_rows = "a,b,c,d,y\n" + "1,2,3,4,5\n" * 30
     outside.write_text(pd_rows)
@@ -161,9 +203,14 @@ async def test_paths_outside_the_data_folder_are_refused(data_client: Any, clien
     (data_dir / "notes.txt").write_text(pd_rows)
     (data_dir / "nolabel.csv").write_text("a,b,c,d\n" + "1,2,3,4\n" * 30)
     base = {"model": f"{incumbent}@1", "target": "y"}
-    for path, needle in [("../outside.csv", "outside the data folder"), (str(outside), "outside the data folder"),
-                         ("link.csv", "outside the data folder"), ("missing.csv", "no file 'missing.csv'"),
-                         ("notes.txt", "CSV or Parquet"), ("nolabel.csv", "lacks column(s) 'y'")]:
+    for path, needle in [
+        ("../outside.csv", "outside the data folder"),
+        (str(outside), "outside the data folder"),
+        ("link.csv", "outside the data folder"),
+        ("missing.csv", "no file 'missing.csv'"),
+        ("notes.txt", "CSV or Parquet"),
+        ("nolabel.csv", "lacks column(s) 'y'"),
+    ]:
         err, msg = await call(data_client, "ml_retrain", {**base, "data": path})
         assert err and needle in msg, (path, msg)
     err, msg = await call(client, "ml_retrain", {**base, "data": "new.csv"})  # no MLGATE_DATA_DIR
@@ -184,12 +231,17 @@ async def test_retraining_a_classifier(client: Any, settings: Settings) -> None:
     Registrar(settings).register_sklearn(name, est, x, FEATURES, {"accuracy": 0.9}, alias="production")
     xn = np.vstack([rng.normal(c, 1.0, (40, 4)) for c in centres.values()])
     yn = np.array([k for k in centres for _ in range(40)])
-    err, out = await call(client, "ml_retrain", {"model": f"{name}@production", "data": records(xn, yn),
-                                                 "target": "y", "promote_if_better": False})
+    err, out = await call(
+        client,
+        "ml_retrain",
+        {"model": f"{name}@production", "data": records(xn, yn), "target": "y", "promote_if_better": False},
+    )
     assert not err, out
     assert out["metric"] == "accuracy" and set(out["metrics"]["candidate"]) == {"accuracy", "f1_macro"}
     assert out["metrics"]["candidate"]["accuracy"] > 0.8 and out["data"]["holdout_rows"] == 24
-    err, cls = await call(client, "ml_classify", {"model": f"{name}@2", "features": [dict.fromkeys(FEATURES, 0.0)]})
+    err, cls = await call(
+        client, "ml_classify", {"model": f"{name}@2", "features": [dict.fromkeys(FEATURES, 0.0)]}
+    )
     assert not err and cls["labels"] == ["x"]
 
 
@@ -206,8 +258,9 @@ async def test_retraining_a_classifier(client: Any, settings: Settings) -> None:
         ({"gates": {"min_r2": "x"}}, "gates"),
     ],
 )
-async def test_bad_retrain_requests_refused(client: Any, settings: Settings, incumbent: str, args: dict[str, Any],
-                                            needle: str) -> None:
+async def test_bad_retrain_requests_refused(
+    client: Any, settings: Settings, incumbent: str, args: dict[str, Any], needle: str
+) -> None:
     from mlgate.models.resolvers import MlflowResolver
 
     base = {"model": f"{incumbent}@1", "data": drifted_batch(40), "target": "y"}

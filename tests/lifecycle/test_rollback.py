@@ -19,8 +19,9 @@ ROW = dict.fromkeys(FEATURES, 0.0)
 Two = tuple[str, VersionInfo, VersionInfo]
 
 
-async def test_rollback_restores_the_previous_production_version(client: Any, settings: Settings,
-                                                                 two_versions: Two) -> None:
+async def test_rollback_restores_the_previous_production_version(
+    client: Any, settings: Settings, two_versions: Two
+) -> None:
     name, _, _ = two_versions
     err, out = await call(client, "ml_promote", {"model": name, "version": 2})
     assert out["promoted"]
@@ -41,8 +42,9 @@ async def test_rollback_restores_the_previous_production_version(client: Any, se
     assert not err and out["archived"] is None and "nothing changed" in out["message"]
 
 
-async def test_rollback_refuses_a_version_that_never_served_production(client: Any, settings: Settings,
-                                                                       two_versions: Two) -> None:
+async def test_rollback_refuses_a_version_that_never_served_production(
+    client: Any, settings: Settings, two_versions: Two
+) -> None:
     name, _, _ = two_versions
     err, msg = await call(client, "ml_rollback", {"model": name, "version": 2})
     assert err and "never served production" in msg and "ml_promote" in msg
@@ -51,11 +53,15 @@ async def test_rollback_refuses_a_version_that_never_served_production(client: A
     assert aliases(settings, name) == {"production": 1}
 
 
-async def test_demote_and_archive(runtime: Runtime, client: Any, settings: Settings, two_versions: Two) -> None:
+async def test_demote_and_archive(
+    runtime: Runtime, client: Any, settings: Settings, two_versions: Two
+) -> None:
     name, _, _ = two_versions
     await call(client, "ml_promote", {"model": name, "version": 2, "to": "staging"})
     out = await set_stage(runtime, name, 2, "development", caller=runtime.local_caller())
-    assert out.stage == "development" and out.previous_stage == "staging" and out.removed_aliases == ["staging"]
+    assert (
+        out.stage == "development" and out.previous_stage == "staging" and out.removed_aliases == ["staging"]
+    )
     assert aliases(settings, name) == {"production": 1}
     out = await set_stage(runtime, name, 2, "archived", caller=runtime.local_caller())
     assert out.stage == "archived" and tags(settings, name, 2)["mlgate.stage"] == "archived"
@@ -63,12 +69,17 @@ async def test_demote_and_archive(runtime: Runtime, client: Any, settings: Setti
         await set_stage(runtime, name, 1, "archived", caller=runtime.local_caller())
     assert aliases(settings, name) == {"production": 1}
     err, info = await call(client, "ml_model_info", {"model": f"{name}@2"})
-    assert not err and [e["stage"] for e in info["stage_history"]] == ["development", "staging", "development",
-                                                                        "archived"]
+    assert not err and [e["stage"] for e in info["stage_history"]] == [
+        "development",
+        "staging",
+        "development",
+        "archived",
+    ]
 
 
-async def test_compare_shows_metrics_side_by_side_with_deltas(client: Any, settings: Settings,
-                                                              two_versions: Two) -> None:
+async def test_compare_shows_metrics_side_by_side_with_deltas(
+    client: Any, settings: Settings, two_versions: Two
+) -> None:
     name, v1, v2 = two_versions
     x, y = make_data(300, seed=5, noise=5.0)
     v3 = register_ridge(settings, name, x, y)
@@ -78,8 +89,11 @@ async def test_compare_shows_metrics_side_by_side_with_deltas(client: Any, setti
     assert [v["version"] for v in out["versions"]] == [2, 1, 3]
     assert out["versions"][1]["aliases"] == ["production"] and out["versions"][1]["stage"] == "production"
     r2 = out["metrics"]["r2"]
-    assert r2 == {"1": pytest.approx(v1.metrics["r2"]), "2": pytest.approx(v2.metrics["r2"]),
-                  "3": pytest.approx(v3.metrics["r2"])}
+    assert r2 == {
+        "1": pytest.approx(v1.metrics["r2"]),
+        "2": pytest.approx(v2.metrics["r2"]),
+        "3": pytest.approx(v3.metrics["r2"]),
+    }
     assert out["deltas"]["r2"]["1"] == 0
     assert out["deltas"]["r2"]["2"] == pytest.approx(v2.metrics["r2"] - v1.metrics["r2"], abs=1e-5)
     assert out["deltas"]["mae"]["3"] == pytest.approx(v3.metrics["mae"] - v1.metrics["mae"], abs=1e-5)

@@ -67,11 +67,14 @@ async def test_plain_mlflow_version_serves_under_its_digest_without_writing_to_t
     assert TAG_SHA not in before
 
     async with Client(build_server(Runtime(settings))) as c:
-        err, out = await call(c, "ml_predict", {"model": "plain-model@1", "features": [{"f0": 1.0, "f1": 1.0,
-                                                                                        "f2": 1.0}]})
+        err, out = await call(
+            c, "ml_predict", {"model": "plain-model@1", "features": [{"f0": 1.0, "f1": 1.0, "f2": 1.0}]}
+        )
     assert not err, out
     assert abs(out["predictions"][0] - 6.0) < 1e-6
-    assert resolver.registry.version("plain-model", 1).tags == before  # serving writes nothing to the registry
+    assert (
+        resolver.registry.version("plain-model", 1).tags == before
+    )  # serving writes nothing to the registry
     path = resolver.local_path(resolver.resolve(parse_ref("plain-model@1")))
     assert out["model"]["sha256"] == tree_sha256(path)[0]  # the stamp names the artifact that ran
 
@@ -87,7 +90,9 @@ async def test_concurrent_first_calls_load_once(settings: Settings) -> None:
     async with Client(build_server(rt)) as c:
 
         async def one() -> None:
-            results.append(await call(c, "ml_predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW]}))
+            results.append(
+                await call(c, "ml_predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW]})
+            )
 
         async with anyio.create_task_group() as tg:
             for _ in range(12):
@@ -106,8 +111,13 @@ def test_register_command_takes_skops_and_refuses_pickle(settings: Settings, tmp
     good = tmp_path / "lin.skops"
     sio.dump(est, good)
     env = mlgate_env(settings.home)
-    done = subprocess.run([sys.executable, "-m", "mlgate", "models", "register", "from-file", str(good)],
-                          env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "mlgate", "models", "register", "from-file", str(good)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "registered from-file@1 (predictor) sha256 " in done.stdout
 

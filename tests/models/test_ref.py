@@ -13,8 +13,10 @@ from mlgate.models.ref import ModelRef, parse_ref
         ("models:/demo/3", ModelRef("demo", version=3)),
         ("demo@production", ModelRef("demo", alias="production")),
         ("team.model-v2_x@12", ModelRef("team.model-v2_x", version=12)),
-        ("hf:org/repo@0123456789abcdef0123456789abcdef01234567",
-         ModelRef("org/repo", alias="0123456789abcdef0123456789abcdef01234567", source="hf")),
+        (
+            "hf:org/repo@0123456789abcdef0123456789abcdef01234567",
+            ModelRef("org/repo", alias="0123456789abcdef0123456789abcdef01234567", source="hf"),
+        ),
     ],
 )
 def test_parses(text: str, expected: ModelRef) -> None:

@@ -28,8 +28,10 @@ class Replica:
     def __init__(self, home: Path, env: dict[str, str]) -> None:
         self.port = free_port()
         home.mkdir(parents=True, exist_ok=True)
-        self.proc = spawn_server(["--http", "--host", "127.0.0.1", "--port", str(self.port), "--stateless"],
-                                 mlgate_env(home, **env))
+        self.proc = spawn_server(
+            ["--http", "--host", "127.0.0.1", "--port", str(self.port), "--stateless"],
+            mlgate_env(home, **env),
+        )
         self.base = f"http://127.0.0.1:{self.port}"
         self.url = f"{self.base}/mcp/ml"
 
@@ -61,8 +63,9 @@ class Cluster:
         import psycopg
         from psycopg.rows import dict_row
 
-        with psycopg.connect(f"host=127.0.0.1 port={self.pg.port} user=postgres dbname=mlgate_state",
-                             row_factory=dict_row) as conn:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.pg.port} user=postgres dbname=mlgate_state", row_factory=dict_row
+        ) as conn:
             return list(conn.execute(f"select * from ledger where {where} order by id", params))  # type: ignore[arg-type]
 
 
@@ -81,12 +84,27 @@ def _mlserver_repo(root: Path, port: int, grpc: int) -> Path:
     repo = root / "mlserver-repo"
     (repo / "iris").mkdir(parents=True)
     joblib.dump(est, repo / "iris" / "model.joblib")
-    (repo / "iris" / "model-settings.json").write_text(json.dumps({
-        "name": "iris", "implementation": "mlserver_sklearn.SKLearnModel",
-        "parameters": {"uri": "./model.joblib", "version": "v1"}}))
-    (repo / "settings.json").write_text(json.dumps({
-        "host": "127.0.0.1", "http_port": port, "grpc_port": grpc, "metrics_endpoint": None,
-        "parallel_workers": 0, "debug": False}))
+    (repo / "iris" / "model-settings.json").write_text(
+        json.dumps(
+            {
+                "name": "iris",
+                "implementation": "mlserver_sklearn.SKLearnModel",
+                "parameters": {"uri": "./model.joblib", "version": "v1"},
+            }
+        )
+    )
+    (repo / "settings.json").write_text(
+        json.dumps(
+            {
+                "host": "127.0.0.1",
+                "http_port": port,
+                "grpc_port": grpc,
+                "metrics_endpoint": None,
+                "parallel_workers": 0,
+                "debug": False,
+            }
+        )
+    )
     return repo
 
 
@@ -112,10 +130,25 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         # the shared MLflow server, PostgreSQL backend, artifacts served by it
         mport = free_port()
         mlog = root / "mlflow-server.log"
-        mflow = spawn([str(VENV_BIN / "mlflow"), "server", "--backend-store-uri", pg.url("mlflow"),
-                       "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1", "--port",
-                       str(mport), "--workers", "1"], mlog,
-                      env={**tmp_env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}, cwd=root)
+        mflow = spawn(
+            [
+                str(VENV_BIN / "mlflow"),
+                "server",
+                "--backend-store-uri",
+                pg.url("mlflow"),
+                "--artifacts-destination",
+                str(root / "artifacts"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(mport),
+                "--workers",
+                "1",
+            ],
+            mlog,
+            env={**tmp_env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+            cwd=root,
+        )
         procs.append(mflow)
         # MLServer (own venv) serving a scikit-learn iris model over the Open Inference Protocol
         remote: dict[str, Any] = {}
@@ -135,12 +168,32 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         # mlflow models serve, fetching the model from the shared server
         fport = free_port()
         flog = root / "models-serve.log"
-        fserve = spawn([str(VENV_BIN / "mlflow"), "models", "serve", "-m", "models:/scale-iris/1",
-                        "--env-manager", "local", "-h", "127.0.0.1", "-p", str(fport)], flog,
-                       env={**tmp_env, "MLFLOW_TRACKING_URI": tracking}, cwd=root)
+        fserve = spawn(
+            [
+                str(VENV_BIN / "mlflow"),
+                "models",
+                "serve",
+                "-m",
+                "models:/scale-iris/1",
+                "--env-manager",
+                "local",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(fport),
+            ],
+            flog,
+            env={**tmp_env, "MLFLOW_TRACKING_URI": tracking},
+            cwd=root,
+        )
         procs.append(fserve)
-        env = {"MLGATE_STATE_URL": state_url, "MLGATE_TRACKING_URI": tracking, "MLGATE_LEDGER_SYNC": "1",
-               "MLGATE_REMOTE_ALLOWLIST": "127.0.0.1", "TMPDIR": str(root)}
+        env = {
+            "MLGATE_STATE_URL": state_url,
+            "MLGATE_TRACKING_URI": tracking,
+            "MLGATE_LEDGER_SYNC": "1",
+            "MLGATE_REMOTE_ALLOWLIST": "127.0.0.1",
+            "TMPDIR": str(root),
+        }
         a, b = Replica(root / "a", env), Replica(root / "b", env)
         replicas += [a, b]
         wait_ready(f"http://127.0.0.1:{fport}/ping", fserve, flog)
@@ -180,21 +233,43 @@ def _register(root: Path, tracking: str, remote: dict[str, Any]) -> None:
     est2, _, _ = _train_iris(c=0.05)
     reg.register_sklearn("scale-iris", est2, x, IRIS, {"accuracy": float(est2.score(x, y))})
     if "mlserver" in remote:
-        reg.register_remote("remote-iris", {"protocol": "v2", "url": remote["mlserver"][0], "model": "iris",
-                                            "timeout_s": 5, "classes": CLASSES}, IRIS, alias="production")
+        reg.register_remote(
+            "remote-iris",
+            {
+                "protocol": "v2",
+                "url": remote["mlserver"][0],
+                "model": "iris",
+                "timeout_s": 5,
+                "classes": CLASSES,
+            },
+            IRIS,
+            alias="production",
+        )
     dead = free_port()  # nothing listens here
-    reg.register_remote("remote-dead", {"protocol": "v2", "url": f"http://127.0.0.1:{dead}", "model": "iris",
-                                        "timeout_s": 1, "retries": 1}, IRIS)
+    reg.register_remote(
+        "remote-dead",
+        {"protocol": "v2", "url": f"http://127.0.0.1:{dead}", "model": "iris", "timeout_s": 1, "retries": 1},
+        IRIS,
+    )
     hole = socket.socket()  # accepts connections (kernel backlog) and never answers
     hole.bind(("127.0.0.1", 0))
     hole.listen(64)
     remote["black_hole"] = hole
-    reg.register_remote("remote-slow", {"protocol": "v2", "url": f"http://127.0.0.1:{hole.getsockname()[1]}",
-                                        "model": "iris", "timeout_s": 0.3, "retries": 0}, IRIS)
+    reg.register_remote(
+        "remote-slow",
+        {
+            "protocol": "v2",
+            "url": f"http://127.0.0.1:{hole.getsockname()[1]}",
+            "model": "iris",
+            "timeout_s": 0.3,
+            "retries": 0,
+        },
+        IRIS,
+    )
 
 
 def _register_mlflow_remote(root: Path, tracking: str, url: str) -> None:
     reg = _registrar(root, tracking)
-    reg.register_remote("remote-mlflow", {"protocol": "mlflow", "url": url, "timeout_s": 5}, IRIS,
-                        alias="production")
-
+    reg.register_remote(
+        "remote-mlflow", {"protocol": "mlflow", "url": url, "timeout_s": 5}, IRIS, alias="production"
+    )

@@ -33,10 +33,13 @@ class SkipService(Exception):
     """A service that cannot run here; the message is the skip reason."""
 
 
-def spawn(args: list[str], log: Path, *, env: dict[str, str] | None = None,
-          cwd: Path | None = None) -> subprocess.Popen[bytes]:
+def spawn(
+    args: list[str], log: Path, *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
     out = log.open("ab")
-    return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True)
+    return subprocess.Popen(
+        args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
+    )
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
@@ -77,11 +80,18 @@ def pg_bindir() -> Path:
     bindir = find()
     if bindir is None:
         if os.geteuid() != 0 or not shutil.which("apt-get"):
-            raise SkipService("PostgreSQL server binaries are missing (initdb not found) and installing them "
-                              "needs root and apt-get: apt-get install -y postgresql")
+            raise SkipService(
+                "PostgreSQL server binaries are missing (initdb not found) and installing them "
+                "needs root and apt-get: apt-get install -y postgresql"
+            )
         subprocess.run(["apt-get", "update"], check=False, capture_output=True, timeout=300)
-        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "postgresql"], check=True,
-                       capture_output=True, timeout=600, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        subprocess.run(
+            ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"],
+            check=True,
+            capture_output=True,
+            timeout=600,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
         bindir = find()
         if bindir is None:
             raise SkipService("apt-get install postgresql did not provide initdb")
@@ -101,16 +111,25 @@ class Postgres:
             os.chown(self.dir, nobody.pw_uid, nobody.pw_gid)
             self.user = ["runuser", "-u", "nobody", "--"]
         data = self.dir / "data"
-        self._run("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-instructions")
-        opts = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={self.dir} -c fsync=off " \
-               "-c max_connections=200"
-        self._run("pg_ctl", "-D", str(data), "-l", str(self.dir / "pg.log"), "-w", "-t", "30", "-o", opts, "start")
+        self._run(
+            "initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-instructions"
+        )
+        opts = (
+            f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={self.dir} -c fsync=off "
+            "-c max_connections=200"
+        )
+        self._run(
+            "pg_ctl", "-D", str(data), "-l", str(self.dir / "pg.log"), "-w", "-t", "30", "-o", opts, "start"
+        )
 
     def _run(self, tool: str, *args: str) -> None:
-        proc = subprocess.run([*self.user, str(self.bindir / tool), *args], capture_output=True, text=True,
-                              timeout=60)
+        proc = subprocess.run(
+            [*self.user, str(self.bindir / tool), *args], capture_output=True, text=True, timeout=60
+        )
         if proc.returncode != 0:
-            raise RuntimeError(f"{tool} failed ({proc.returncode}): {proc.stdout[-2000:]} {proc.stderr[-2000:]}")
+            raise RuntimeError(
+                f"{tool} failed ({proc.returncode}): {proc.stdout[-2000:]} {proc.stderr[-2000:]}"
+            )
 
     def url(self, db: str) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{db}"
@@ -118,8 +137,9 @@ class Postgres:
     def create(self, db: str) -> str:
         import psycopg
 
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as conn:
             conn.execute(f'create database "{db}"')
         return self.url(db)
 
@@ -137,11 +157,23 @@ def mlserver_bin() -> Path:
         return exe
     shutil.rmtree(MLSERVER_VENV, ignore_errors=True)
     try:
-        subprocess.run([sys.executable, "-m", "venv", str(MLSERVER_VENV)], check=True, capture_output=True,
-                       timeout=120)
-        pip = subprocess.run([str(MLSERVER_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                              "--disable-pip-version-check", *MLSERVER_PINS], capture_output=True, text=True,
-                             timeout=900)
+        subprocess.run(
+            [sys.executable, "-m", "venv", str(MLSERVER_VENV)], check=True, capture_output=True, timeout=120
+        )
+        pip = subprocess.run(
+            [
+                str(MLSERVER_VENV / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                *MLSERVER_PINS,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
     except (subprocess.SubprocessError, OSError) as exc:
         raise SkipService(f"could not create the MLServer venv: {exc}") from None
     if pip.returncode != 0:

@@ -22,16 +22,21 @@ def _need_mlserver(cluster: Cluster) -> None:
 async def test_mlserver_over_the_open_inference_protocol(cluster: Cluster) -> None:
     _need_mlserver(cluster)
     async with Client(cluster.b.url) as c:
-        err, out = tool_payload(await c.call_tool("ml_classify", {"model": "remote-iris@production",
-                                                                   "features": ROWS}))
+        err, out = tool_payload(
+            await c.call_tool("ml_classify", {"model": "remote-iris@production", "features": ROWS})
+        )
         assert not err, out
         assert out["labels"] == ["setosa", "virginica"] and out["model"]["version"] == 1
-        assert set(out["probabilities"][0]) == set(CLASSES) and abs(sum(out["probabilities"][0].values()) - 1) < 1e-6
+        assert (
+            set(out["probabilities"][0]) == set(CLASSES)
+            and abs(sum(out["probabilities"][0].values()) - 1) < 1e-6
+        )
         err, out = tool_payload(await c.call_tool("ml_predict", {"model": "remote-iris@1", "features": ROWS}))
         assert not err and out["predictions"] == [0, 2], out
         # guards run before the call leaves mlgate: a missing feature never reaches the engine
-        err, msg = tool_payload(await c.call_tool("ml_predict", {"model": "remote-iris@1",
-                                                                 "features": [{"sepal_length": 1.0}]}))
+        err, msg = tool_payload(
+            await c.call_tool("ml_predict", {"model": "remote-iris@1", "features": [{"sepal_length": 1.0}]})
+        )
         assert err and "sepal_width" in msg
         err, info = tool_payload(await c.call_tool("ml_model_info", {"model": "remote-iris@1"}))
         assert not err and [f["name"] for f in info["features"]] == IRIS
@@ -39,11 +44,14 @@ async def test_mlserver_over_the_open_inference_protocol(cluster: Cluster) -> No
 
 async def test_mlflow_models_serve_over_invocations(cluster: Cluster) -> None:
     async with Client(cluster.b.url) as c:
-        err, out = tool_payload(await c.call_tool("ml_predict", {"model": "remote-mlflow@production",
-                                                                  "features": ROWS}))
+        err, out = tool_payload(
+            await c.call_tool("ml_predict", {"model": "remote-mlflow@production", "features": ROWS})
+        )
         assert not err, out
         assert out["predictions"] == [0, 2] and out["model"]["version"] == 1
-        err, msg = tool_payload(await c.call_tool("ml_classify", {"model": "remote-mlflow@1", "features": ROWS}))
+        err, msg = tool_payload(
+            await c.call_tool("ml_classify", {"model": "remote-mlflow@1", "features": ROWS})
+        )
         assert err and "ml_predict" in msg  # MLflow scoring gives no probabilities: not a classifier
 
 
@@ -51,7 +59,9 @@ async def test_halt_covers_remote_models_on_every_replica(cluster: Cluster) -> N
     call = {"model": "remote-mlflow@1", "features": ROWS[:1]}
     async with Client(cluster.a.url) as ca, Client(cluster.b.url) as cb:
         assert not tool_payload(await cb.call_tool("ml_predict", call))[0]
-        assert not tool_payload(await ca.call_tool("ml_halt", {"model": "remote-mlflow", "reason": "engine drill"}))[0]
+        assert not tool_payload(
+            await ca.call_tool("ml_halt", {"model": "remote-mlflow", "reason": "engine drill"})
+        )[0]
         try:
             t0 = time.monotonic()
             while not (res := tool_payload(await cb.call_tool("ml_predict", call)))[0]:
@@ -81,7 +91,9 @@ async def test_a_dead_endpoint_is_named_and_opens_the_breaker(cluster: Cluster) 
             assert err
             messages.append(msg)
         err, status = tool_payload(await c.call_tool("ml_serving_status", {}))
-    assert "unreachable" in messages[0] and "http://127.0.0.1:" in messages[0] and "2 attempt(s)" in messages[0]
+    assert (
+        "unreachable" in messages[0] and "http://127.0.0.1:" in messages[0] and "2 attempt(s)" in messages[0]
+    )
     assert "circuit breaker for remote-dead@1 is open" in messages[-1], messages[-1]
     assert not err and "remote-dead@1" in str(status)
     # the other replica has its own breaker: it still tries (and names the endpoint)

@@ -32,7 +32,9 @@ async def test_halt_through_a_refuses_on_b_within_a_second(cluster: Cluster) -> 
         latencies = []
         for i in range(6):
             await anyio.sleep(random.uniform(0, 0.5))  # land anywhere in B's polling cycle
-            err, out = tool_payload(await ca.call_tool("ml_halt", {"model": "scale-iris", "reason": f"drill {i}"}))
+            err, out = tool_payload(
+                await ca.call_tool("ml_halt", {"model": "scale-iris", "reason": f"drill {i}"})
+            )
             assert not err, out
             t0 = time.monotonic()
             while True:
@@ -48,8 +50,10 @@ async def test_halt_through_a_refuses_on_b_within_a_second(cluster: Cluster) -> 
             while tool_payload(await cb.call_tool("ml_classify", call))[0]:
                 assert time.monotonic() - t1 < 1.0, "replica B still refused 1 s after the resume through A"
                 await anyio.sleep(0.01)
-        report(f"halt propagation A→B: max {max(latencies) * 1000:.0f} ms, "
-               f"median {statistics.median(latencies) * 1000:.0f} ms over {len(latencies)} halts")
+        report(
+            f"halt propagation A→B: max {max(latencies) * 1000:.0f} ms, "
+            f"median {statistics.median(latencies) * 1000:.0f} ms over {len(latencies)} halts"
+        )
 
 
 async def test_promotion_through_a_is_served_by_b_on_its_next_call(cluster: Cluster) -> None:
@@ -59,14 +63,16 @@ async def test_promotion_through_a_is_served_by_b_on_its_next_call(cluster: Clus
         assert not err, out
         before = out["model"]["version"]
         target = 2 if before == 1 else 1
-        err, out = tool_payload(await ca.call_tool("ml_promote", {"model": "scale-iris", "version": target,
-                                                                   "force": True}))
+        err, out = tool_payload(
+            await ca.call_tool("ml_promote", {"model": "scale-iris", "version": target, "force": True})
+        )
         assert not err and out["promoted"], out
         err, out = tool_payload(await cb.call_tool("ml_classify", call))
         assert not err and out["model"]["version"] == target, out
         # and back, so the test can run again on the same cluster
-        assert not tool_payload(await ca.call_tool("ml_promote", {"model": "scale-iris", "version": before,
-                                                                   "force": True}))[0]
+        assert not tool_payload(
+            await ca.call_tool("ml_promote", {"model": "scale-iris", "version": before, "force": True})
+        )[0]
         err, out = tool_payload(await cb.call_tool("ml_classify", call))
         assert not err and out["model"]["version"] == before, out
 
@@ -129,8 +135,10 @@ async def test_killing_a_replica_mid_load_loses_no_ledger_row_of_a_successful_ca
     rows = cluster.ledger("model_ref = %s and tool = 'ml_classify' and outcome = 'ok'", (ref,))
     in_db = {r["input_digest"] for r in rows}
     missing = [d for d in seen if d not in in_db]
-    report(f"SIGKILL mid-load: {len(seen)} successful calls seen by clients, {len(rows)} ok rows committed, "
-           f"{len(missing)} missing")
+    report(
+        f"SIGKILL mid-load: {len(seen)} successful calls seen by clients, {len(rows)} ok rows committed, "
+        f"{len(missing)} missing"
+    )
     assert not missing, f"{len(missing)} of {len(seen)} successful calls have no ledger row"
     # and the surviving replica serves on
     async with Client(cluster.b.url) as cb:

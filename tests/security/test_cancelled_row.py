@@ -18,7 +18,8 @@ from mcp import Client
 from mcp.server.mcpserver import Context
 
 from mlgate.config import Settings
-from mlgate.server.app import INFER, RETRAIN, ToolSpec, build_server, guard
+from mlgate.server.app import INFER, RETRAIN, build_server
+from mlgate.server.gate import ToolSpec, guard
 from mlgate.serving.runtime import Runtime
 from mlgate.state.db import LedgerRow
 

@@ -18,7 +18,8 @@ from mcp import Client
 
 from mlgate.config import Settings
 from mlgate.errors import BackendError, IntegrityError, Refused
-from mlgate.interfaces.remote import TAG_REMOTE, RemoteModel, RemoteSpec, remote_spec_of
+from mlgate.interfaces.remote import RemoteModel
+from mlgate.interfaces.remote_spec import TAG_REMOTE, RemoteSpec, remote_spec_of
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
 from tests.conftest import IRIS_ROW, free_port, tool_payload
@@ -133,28 +134,24 @@ def test_a_remote_tag_that_differs_from_the_registered_spec_is_refused(engine: s
 
 
 @pytest.mark.anyio
-async def test_a_tag_added_after_registration_redirects_nothing(
-    engine: str, demo_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_tag_added_after_registration_redirects_nothing(engine: str, demo_home: Path) -> None:
     """Through the server: a registered remote version is served; tagged elsewhere afterwards, it is refused."""
     from mlflow import MlflowClient
 
     from mlgate.models.registry import Registrar
 
-    settings = Settings(home=demo_home)
+    allowed = Settings(home=demo_home, remote_allowlist=["127.0.0.1"])
     name = f"sec-remote-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv("MLGATE_REMOTE_ALLOWLIST", "127.0.0.1")  # registering loads the version: allowed here
-    Registrar(settings).register_remote(name, {"protocol": "mlflow", "url": engine}, IRIS)
+    Registrar(allowed).register_remote(name, {"protocol": "mlflow", "url": engine}, IRIS)  # loads it: allowed
     call = {"model": f"{name}@1", "features": [IRIS_ROW]}
 
-    monkeypatch.delenv("MLGATE_REMOTE_ALLOWLIST", raising=False)
-    rt = Runtime(settings)
+    rt = Runtime(Settings(home=demo_home, remote_allowlist=[]))
     async with Client(build_server(rt)) as c:
         err, msg = tool_payload(await c.call_tool("ml_predict", call))
         assert err and "MLGATE_REMOTE_ALLOWLIST" in msg, msg  # empty allow-list: no engine
     await rt.aclose()
 
-    monkeypatch.setenv("MLGATE_REMOTE_ALLOWLIST", "127.0.0.1")
+    settings = allowed
     rt = Runtime(settings)
     async with Client(build_server(rt)) as c:
         err, out = tool_payload(await c.call_tool("ml_predict", call))

@@ -42,8 +42,9 @@ def rpc(url: str, tok: str | None, method: str, params: dict[str, object]) -> ht
     headers = dict(ACCEPT)
     if tok:
         headers["Authorization"] = f"Bearer {tok}"
-    return httpx.post(url, headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params},
-                      timeout=30)
+    return httpx.post(
+        url, headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=30
+    )
 
 
 def test_metadata_and_open_endpoints(authed: tuple[str, dict[str, str]]) -> None:
@@ -61,7 +62,10 @@ def test_no_token_is_challenged_without_error_code(authed: tuple[str, dict[str, 
     assert r.status_code == 401
     challenge = r.headers["www-authenticate"]
     assert challenge.startswith("Bearer ") and "error=" not in challenge
-    assert 'resource_metadata="' + resource.replace("/mcp/ml", "/.well-known/oauth-protected-resource/mcp/ml") in challenge
+    assert (
+        'resource_metadata="' + resource.replace("/mcp/ml", "/.well-known/oauth-protected-resource/mcp/ml")
+        in challenge
+    )
     assert 'scope="ml:read ml:infer"' in challenge
 
 
@@ -95,9 +99,17 @@ async def test_sdk_client_with_token(authed: tuple[str, dict[str, str]]) -> None
 
     resource, env = authed
     tok = token(env, "ml:read ml:infer")
-    transport = streamable_http_client(resource, http_client=httpx2.AsyncClient(
-        headers={"Authorization": f"Bearer {tok}"}, timeout=30))
+    transport = streamable_http_client(
+        resource, http_client=httpx2.AsyncClient(headers={"Authorization": f"Bearer {tok}"}, timeout=30)
+    )
     async with Client(transport) as c:
-        result = await c.call_tool("ml_classify", {"model": "demo-classifier@1", "features": [
-            {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}]})
+        result = await c.call_tool(
+            "ml_classify",
+            {
+                "model": "demo-classifier@1",
+                "features": [
+                    {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}
+                ],
+            },
+        )
     assert not result.is_error and result.structured_content["labels"] == ["virginica"]

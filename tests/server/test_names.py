@@ -61,15 +61,27 @@ async def test_dotted_name_answers_like_the_new_one_and_the_ledger_says_the_new_
     assert tools == ["ml_predict", "ml_predict"], tools
 
 
-@pytest.mark.parametrize(("tool", "args", "needles"), [
-    ("ml_predict", {"model": "demo-regressor@1"}, ["'features' is required"]),
-    ("ml_predict", {"model": 7, "features": "rows"}, ["'model' must be a string", "'features' must be a list"]),
-    ("ml_forecast", {"model": "demo-forecaster@1", "history": [1.0, 2.0], "horizon": 0}, ["'horizon' must be ≥ 1"]),
-    ("ml_promote", {"model": "demo-regressor", "version": 2, "to": "prod"}, ["'to' must be one of"]),
-    ("ml.classify", {"features": [{}]}, ["'model' is required"]),
-])
-async def test_argument_errors_are_advice_not_pydantic_dumps(served: Any, tool: str, args: dict[str, Any],
-                                                             needles: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("tool", "args", "needles"),
+    [
+        ("ml_predict", {"model": "demo-regressor@1"}, ["'features' is required"]),
+        (
+            "ml_predict",
+            {"model": 7, "features": "rows"},
+            ["'model' must be a string", "'features' must be a list"],
+        ),
+        (
+            "ml_forecast",
+            {"model": "demo-forecaster@1", "history": [1.0, 2.0], "horizon": 0},
+            ["'horizon' must be ≥ 1"],
+        ),
+        ("ml_promote", {"model": "demo-regressor", "version": 2, "to": "prod"}, ["'to' must be one of"]),
+        ("ml.classify", {"features": [{}]}, ["'model' is required"]),
+    ],
+)
+async def test_argument_errors_are_advice_not_pydantic_dumps(
+    served: Any, tool: str, args: dict[str, Any], needles: list[str]
+) -> None:
     client, rt = served
     since = await _mark(rt)
     err, msg = tool_payload(await client.call_tool(tool, args))

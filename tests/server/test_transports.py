@@ -17,7 +17,9 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_every_tool_over_stdio(demo_home: Path) -> None:
-    params = StdioServerParameters(command=sys.executable, args=["-m", "mlgate", "serve"], env=mlgate_env(demo_home))
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "mlgate", "serve"], env=mlgate_env(demo_home)
+    )
     async with Client(params) as c:
         await exercise_all_tools(c)
 
@@ -42,16 +44,25 @@ def test_health_and_metrics(http_server: str) -> None:
 
 
 def test_http_refuses_dns_rebinding_host(http_server: str) -> None:
-    r = httpx.post(http_server, headers={"Host": "evil.example:80", "Content-Type": "application/json",
-                                         "Accept": "application/json, text/event-stream"},
-                   json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    r = httpx.post(
+        http_server,
+        headers={
+            "Host": "evil.example:80",
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+        },
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+    )
     assert r.status_code in (403, 421), r.status_code
 
 
 def test_no_auth_http_refuses_non_loopback(demo_home: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "mlgate", "serve", "--http", "--host", "0.0.0.0", "--port", str(free_port())],
-        env=mlgate_env(demo_home), capture_output=True, text=True, timeout=60,
+        env=mlgate_env(demo_home),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2
     assert "only loopback addresses may run without OAuth" in done.stderr
@@ -61,15 +72,29 @@ def test_call_command_prints_json(demo_home: Path) -> None:
     import json
 
     done = subprocess.run(
-        [sys.executable, "-m", "mlgate", "call", "ml_predict",
-         json.dumps({"model": "demo-regressor@production", "features": [DIABETES_ROW]})],
-        env=mlgate_env(demo_home), capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "mlgate",
+            "call",
+            "ml_predict",
+            json.dumps({"model": "demo-regressor@production", "features": [DIABETES_ROW]}),
+        ],
+        env=mlgate_env(demo_home),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["model"]["ref"] == "demo-regressor@production" and len(out["predictions"]) == 1
-    bad = subprocess.run([sys.executable, "-m", "mlgate", "call", "ml_predict", '{"model": "demo-regressor"}'],
-                         env=mlgate_env(demo_home), capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "mlgate", "call", "ml_predict", '{"model": "demo-regressor"}'],
+        env=mlgate_env(demo_home),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 1 and "error" in json.loads(bad.stdout)
 
 
@@ -78,7 +103,10 @@ def test_call_command_over_http(http_server: str, demo_home: Path) -> None:
 
     done = subprocess.run(
         [sys.executable, "-m", "mlgate", "call", "--url", http_server, "ml_list_models"],
-        env=mlgate_env(demo_home), capture_output=True, text=True, timeout=120,
+        env=mlgate_env(demo_home),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert any(m["name"] == "demo-classifier" for m in json.loads(done.stdout)["models"])
@@ -92,12 +120,20 @@ async def test_ledger_rows_carry_the_transport(demo_home: Path, http_server: str
 
     marker = 0.0424242
     row = {**DIABETES_ROW, "age": marker}
-    params = StdioServerParameters(command=sys.executable, args=["-m", "mlgate", "serve"], env=mlgate_env(demo_home))
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "mlgate", "serve"], env=mlgate_env(demo_home)
+    )
     async with Client(params) as c:
-        assert not (await c.call_tool("ml_predict", {"model": "demo-regressor@1", "features": [row]})).is_error
-        assert (await c.call_tool("ml_predict", {"model": "demo-regressor@1", "features": [{"age": 1}]})).is_error
+        assert not (
+            await c.call_tool("ml_predict", {"model": "demo-regressor@1", "features": [row]})
+        ).is_error
+        assert (
+            await c.call_tool("ml_predict", {"model": "demo-regressor@1", "features": [{"age": 1}]})
+        ).is_error
     async with Client(http_server) as c:
-        assert not (await c.call_tool("ml_predict", {"model": "demo-regressor@1", "features": [row]})).is_error
+        assert not (
+            await c.call_tool("ml_predict", {"model": "demo-regressor@1", "features": [row]})
+        ).is_error
     import anyio
 
     db = StateDB(f"sqlite:///{demo_home / 'state.db'}")
@@ -110,5 +146,9 @@ async def test_ledger_rows_carry_the_transport(demo_home: Path, http_server: str
     finally:
         db.close()
     kinds = {(r.transport, r.outcome, r.error_class) for r in rows if r.tool == "ml_predict"}
-    assert ("stdio", "ok", None) in kinds and ("stdio", "error", "InvalidInput") in kinds and ("http", "ok", None) in kinds
+    assert (
+        ("stdio", "ok", None) in kinds
+        and ("stdio", "error", "InvalidInput") in kinds
+        and ("http", "ok", None) in kinds
+    )
     assert str(marker) not in json.dumps([r.to_dict() for r in rows])

@@ -18,12 +18,24 @@ from mlgate.serving.rules import parse_pack
 NAMES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
 
 
-def info(name: str = "diabetes", version: int = 1, *, stats: dict[str, dict[str, float]] | None = None,
-         names: list[str] = NAMES) -> VersionInfo:
+def info(
+    name: str = "diabetes",
+    version: int = 1,
+    *,
+    stats: dict[str, dict[str, float]] | None = None,
+    names: list[str] = NAMES,
+) -> VersionInfo:
     if stats is None:
         stats = {n: {"mean": 0.0, "std": 1.0, "min": -3.0, "max": 3.0} for n in names}
-    return VersionInfo(name=name, version=version, interfaces=("predictor",), flavor="sklearn", source="test",
-                       features=[Feature(n) for n in names], stats=stats)
+    return VersionInfo(
+        name=name,
+        version=version,
+        interfaces=("predictor",),
+        flavor="sklearn",
+        source="test",
+        features=[Feature(n) for n in names],
+        stats=stats,
+    )
 
 
 def row(**values: float) -> np.ndarray:
@@ -93,7 +105,9 @@ def test_zscore_refuse_names_rule_feature_and_value(tmp_path: Path) -> None:
     err = caught.value
     assert isinstance(err, Refused)
     assert (err.rule, err.kind, err.feature, err.value) == ("ood", "zscore", "bp", 17.5)
-    assert "'ood'" in err.message and "'bp'" in err.message and "17.5" in err.message and "3.75" in err.message
+    assert (
+        "'ood'" in err.message and "'bp'" in err.message and "17.5" in err.message and "3.75" in err.message
+    )
     assert err.hint and "threshold" in err.hint and "ml_model_info" in err.hint
 
 
@@ -123,10 +137,13 @@ def test_zscore_handles_constant_features_and_missing_stats(tmp_path: Path) -> N
 
 
 def test_zscore_features_subset(tmp_path: Path) -> None:
-    g = guards(tmp_path, """
+    g = guards(
+        tmp_path,
+        """
         rules:
           - {name: ood-bmi, kind: zscore, mode: refuse, threshold: 3, features: [bmi]}
-    """)
+    """,
+    )
     assert g.check_rows(info(), row(age=50.0)) == []
     with pytest.raises(GuardRefused, match="'bmi'"):
         g.check_rows(info(), row(bmi=50.0))
@@ -175,20 +192,26 @@ def test_range_warn(tmp_path: Path) -> None:
 
 
 def test_range_ignores_features_the_model_lacks(tmp_path: Path) -> None:
-    g = guards(tmp_path, """
+    g = guards(
+        tmp_path,
+        """
         rules:
           - {name: h, kind: range, bounds: {height: {min: 0, max: 3}}}
-    """)
+    """,
+    )
     assert g.check_rows(info(), row(age=-50.0)) == []
 
 
 # -- shape ------------------------------------------------------------------------------
 def test_shape_max_rows_both_modes(tmp_path: Path) -> None:
-    g = guards(tmp_path, """
+    g = guards(
+        tmp_path,
+        """
         rules:
           - {name: small, kind: shape, mode: warn, max_rows: 2}
           - {name: cap, kind: shape, mode: refuse, max_rows: 4}
-    """)
+    """,
+    )
     v = info()
     assert g.check_rows(v, np.zeros((2, 10))) == []
     (warning,) = g.check_rows(v, np.zeros((3, 10)))
@@ -200,11 +223,14 @@ def test_shape_max_rows_both_modes(tmp_path: Path) -> None:
 
 
 def test_shape_required_features_and_count(tmp_path: Path) -> None:
-    g = guards(tmp_path, """
+    g = guards(
+        tmp_path,
+        """
         rules:
           - {name: needs-bmi, kind: shape, models: ["diabetes"], features: [bmi, bp]}
           - {name: ten, kind: shape, mode: warn, models: ["iris"], n_features: 10}
-    """)
+    """,
+    )
     assert g.check_rows(info(), row()) == []
     with pytest.raises(GuardRefused, match=r"'needs-bmi'.*lacks the required feature 'bp'"):
         g.check_rows(info(version=2, names=["age", "bmi"], stats={}), np.zeros((1, 2)))
@@ -226,12 +252,15 @@ def test_non_finite_values_do_not_crash_the_guard(tmp_path: Path) -> None:
 
 # -- matching and precedence ------------------------------------------------------------
 def test_global_and_per_model_rules(tmp_path: Path) -> None:
-    g = guards(tmp_path, """
+    g = guards(
+        tmp_path,
+        """
         rules:
           - {name: everywhere, kind: range, mode: warn, bounds: {age: {max: 100}}}
           - {name: iris-only, kind: range, models: ["iris*"], bounds: {age: {max: 10}}}
           - {name: v2-only, kind: range, models: ["diabetes@2"], bounds: {bmi: {max: 1}}}
-    """)
+    """,
+    )
     assert g.check_rows(info("diabetes"), row(age=50.0, bmi=5.0)) == []
     with pytest.raises(GuardRefused, match="'iris-only'"):
         g.check_rows(info("iris-v2"), row(age=50.0))
@@ -245,11 +274,13 @@ def test_global_and_per_model_rules(tmp_path: Path) -> None:
 
 def test_a_later_pack_replaces_rules_by_name_and_can_disable_them(tmp_path: Path) -> None:
     over = tmp_path / "over.yaml"
-    over.write_text(textwrap.dedent("""
+    over.write_text(
+        textwrap.dedent("""
         rules:
           - {name: ood-zscore, kind: zscore, mode: refuse, threshold: 2}
           - {name: max-rows, kind: shape, max_rows: 1, enabled: false}
-    """))
+    """)
+    )
     g = Guards.from_paths([over])
     assert [r.name for r in g.rules].count("ood-zscore") == 1
     assert "max-rows" not in {r.name for r in g.rules}
@@ -286,7 +317,10 @@ def test_breaker_opens_then_a_probe_closes_it(tmp_path: Path) -> None:
     assert b.snapshot()["state"] == "open"
     with pytest.raises(Unavailable) as caught:
         b.before()
-    assert caught.value.message == "circuit breaker for diabetes@1 is open after 3 failures in 10 s; retry after 5 s"
+    assert (
+        caught.value.message
+        == "circuit breaker for diabetes@1 is open after 3 failures in 10 s; retry after 5 s"
+    )
     clock.now += 3.7  # 1.3 s left: rounded up
     with pytest.raises(Unavailable, match="retry after 2 s"):
         b.before()
@@ -360,11 +394,14 @@ def test_breaker_in_warn_mode_lets_calls_through(tmp_path: Path) -> None:
 
 
 def test_breaker_rules_match_per_model_and_the_last_one_wins(tmp_path: Path) -> None:
-    g = guards(tmp_path, """
+    g = guards(
+        tmp_path,
+        """
         rules:
           - {name: loose, kind: breaker, failures: 100, window_s: 1, cooldown_s: 1}
           - {name: strict, kind: breaker, models: ["fraud*"], failures: 1, window_s: 60, cooldown_s: 600}
-    """)
+    """,
+    )
     assert g.breaker("fraud-scorer@3").rule == "strict"
     assert g.breaker("diabetes@1").rule == "loose"
     assert g.breaker("fraud-scorer@3") is g.breaker("fraud-scorer@3")
@@ -392,20 +429,38 @@ def test_breaker_is_a_plain_dataclass_too() -> None:
 
 
 # -- packs: errors and MLGATE_RULES -----------------------------------------------------
-@pytest.mark.parametrize(("pack", "expected"), [
-    ("rules:\n  - {name: z, kind: zscore, treshold: 3}\n", r"rules\[0\]\.treshold \(rule 'z'\): unknown key 'treshold'"),
-    ("rules:\n  - {name: z, kind: zscore}\n", r"rules\[0\]\.threshold .*missing required key 'threshold'"),
-    ("rules:\n  - {name: z, kind: tea, threshold: 3}\n", r"rules\[0\]\.kind: unknown rule kind"),
-    ("rules:\n  - {name: z, threshold: 3}\n", r"rules\[0\]: missing key 'kind'"),
-    ("rules:\n  - {name: z, kind: zscore, mode: block, threshold: 3}\n", r"rules\[0\]\.mode"),
-    ("rule:\n  - {name: z}\n", r"rule: unknown key 'rule'"),
-    ("rules:\n  - {name: r, kind: range, bounds: {age: {min: 5, max: 1}}}\n", r"bounds\.age.*greater than max"),
-    ("rules:\n  - {name: r, kind: range, bounds: {age: {mx: 1}}}\n", r"bounds\.age\.mx.*unknown key 'mx'"),
-    ("rules:\n  - {name: s, kind: shape}\n", r"needs max_rows, features or n_features"),
-    ("rules:\n  - {name: a, kind: shape, max_rows: 1}\n  - {name: a, kind: shape, max_rows: 2}\n", "two rules are named 'a'"),
-    ("rules: [\n  {name: a\n", r"line \d+, column \d+: not valid YAML"),
-    ("- just a list\n", "top level must be a mapping"),
-])
+@pytest.mark.parametrize(
+    ("pack", "expected"),
+    [
+        (
+            "rules:\n  - {name: z, kind: zscore, treshold: 3}\n",
+            r"rules\[0\]\.treshold \(rule 'z'\): unknown key 'treshold'",
+        ),
+        (
+            "rules:\n  - {name: z, kind: zscore}\n",
+            r"rules\[0\]\.threshold .*missing required key 'threshold'",
+        ),
+        ("rules:\n  - {name: z, kind: tea, threshold: 3}\n", r"rules\[0\]\.kind: unknown rule kind"),
+        ("rules:\n  - {name: z, threshold: 3}\n", r"rules\[0\]: missing key 'kind'"),
+        ("rules:\n  - {name: z, kind: zscore, mode: block, threshold: 3}\n", r"rules\[0\]\.mode"),
+        ("rule:\n  - {name: z}\n", r"rule: unknown key 'rule'"),
+        (
+            "rules:\n  - {name: r, kind: range, bounds: {age: {min: 5, max: 1}}}\n",
+            r"bounds\.age.*greater than max",
+        ),
+        (
+            "rules:\n  - {name: r, kind: range, bounds: {age: {mx: 1}}}\n",
+            r"bounds\.age\.mx.*unknown key 'mx'",
+        ),
+        ("rules:\n  - {name: s, kind: shape}\n", r"needs max_rows, features or n_features"),
+        (
+            "rules:\n  - {name: a, kind: shape, max_rows: 1}\n  - {name: a, kind: shape, max_rows: 2}\n",
+            "two rules are named 'a'",
+        ),
+        ("rules: [\n  {name: a\n", r"line \d+, column \d+: not valid YAML"),
+        ("- just a list\n", "top level must be a mapping"),
+    ],
+)
 def test_a_bad_pack_is_a_config_error_naming_file_and_key(tmp_path: Path, pack: str, expected: str) -> None:
     bad = tmp_path / "bad-pack.yaml"
     bad.write_text(pack)
@@ -422,8 +477,12 @@ def test_missing_rules_path_is_a_config_error(tmp_path: Path) -> None:
 def test_mlgate_rules_folder_is_loaded_in_name_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "packs"
     folder.mkdir()
-    (folder / "10-ranges.yaml").write_text("rules:\n  - {name: age, kind: range, bounds: {age: {max: 100}}}\n")
-    (folder / "20-override.yml").write_text("rules:\n  - {name: age, kind: range, bounds: {age: {max: 50}}}\n")
+    (folder / "10-ranges.yaml").write_text(
+        "rules:\n  - {name: age, kind: range, bounds: {age: {max: 100}}}\n"
+    )
+    (folder / "20-override.yml").write_text(
+        "rules:\n  - {name: age, kind: range, bounds: {age: {max: 50}}}\n"
+    )
     (folder / "README.txt").write_text("not a pack: ignored")
     (folder / "empty.yaml").write_text("")
     monkeypatch.setenv("MLGATE_RULES", str(folder))

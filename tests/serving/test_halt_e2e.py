@@ -19,8 +19,9 @@ PREDICT = {"model": "demo-regressor@1", "features": [DIABETES_ROW]}
 class Server:
     def __init__(self, home: Path, state: str, **env: str) -> None:
         self.port = free_port()
-        self.proc = spawn_server(["--http", "--port", str(self.port)],
-                                 mlgate_env(home, MLGATE_STATE_URL=state, **env))
+        self.proc = spawn_server(
+            ["--http", "--port", str(self.port)], mlgate_env(home, MLGATE_STATE_URL=state, **env)
+        )
         wait_http(f"http://127.0.0.1:{self.port}/healthz", self.proc)
         self.url = f"http://127.0.0.1:{self.port}/mcp/ml"
 
@@ -44,7 +45,9 @@ def two_servers(demo_home: Path, state_url: str) -> Iterator[tuple[Server, Serve
         b.stop()
 
 
-async def test_halt_under_load_refuses_everything_after_it_returns(two_servers: tuple[Server, Server]) -> None:
+async def test_halt_under_load_refuses_everything_after_it_returns(
+    two_servers: tuple[Server, Server],
+) -> None:
     server, _ = two_servers
     outcomes: list[tuple[float, bool, str]] = []  # (finished_at, ok, text)
     stop = anyio.Event()
@@ -90,7 +93,9 @@ async def test_halt_reaches_the_other_replica_within_a_second_and_survives_resta
     a, b = two_servers
     async with Client(a.url) as ca, Client(b.url) as cb:
         assert not tool_payload(await cb.call_tool("ml_predict", PREDICT))[0]
-        err, _ = tool_payload(await ca.call_tool("ml_halt", {"model": "demo-regressor", "reason": "replica test"}))
+        err, _ = tool_payload(
+            await ca.call_tool("ml_halt", {"model": "demo-regressor", "reason": "replica test"})
+        )
         assert not err
         t0 = time.monotonic()
         while True:
@@ -101,8 +106,17 @@ async def test_halt_reaches_the_other_replica_within_a_second_and_survives_resta
             await anyio.sleep(0.05)
         assert "replica test" in msg
         # other models keep serving; lifecycle/read tools keep working
-        assert not tool_payload(await cb.call_tool("ml_classify", {"model": "demo-classifier@1", "features": [
-            {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}]}))[0]
+        assert not tool_payload(
+            await cb.call_tool(
+                "ml_classify",
+                {
+                    "model": "demo-classifier@1",
+                    "features": [
+                        {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+                    ],
+                },
+            )
+        )[0]
         assert not tool_payload(await cb.call_tool("ml_model_info", {"model": "demo-regressor@1"}))[0]
     a.stop()
     c = Server(demo_home, state_url)

@@ -31,7 +31,8 @@ def forest(demo_home: Path) -> str:
     data = load_diabetes()
     est = RandomForestRegressor(n_estimators=60, random_state=0).fit(data.data, data.target)
     info = Registrar(Settings(home=demo_home)).register_sklearn(
-        "rt-forest", est, np.asarray(data.data), list(data.feature_names), {"r2": 0.9})
+        "rt-forest", est, np.asarray(data.data), list(data.feature_names), {"r2": 0.9}
+    )
     return f"rt-forest@{info.version}"
 
 
@@ -39,7 +40,9 @@ def _state(tmp_path: Path, demo_home: Path, **kw: Any) -> Settings:
     return Settings(home=demo_home, state_url=f"sqlite:///{tmp_path / 'state.db'}", **kw)
 
 
-async def test_concurrent_calls_are_batched_and_match_unbatched(forest: str, tmp_path: Path, demo_home: Path) -> None:
+async def test_concurrent_calls_are_batched_and_match_unbatched(
+    forest: str, tmp_path: Path, demo_home: Path
+) -> None:
     rt = Runtime(_state(tmp_path, demo_home))
     rng = np.random.default_rng(1)
     rows = [{k: float(v + rng.normal(0, 0.01)) for k, v in DIABETES_ROW.items()} for _ in range(32)]
@@ -49,7 +52,9 @@ async def test_concurrent_calls_are_batched_and_match_unbatched(forest: str, tmp
 
         async def one(i: int) -> None:
             features: Any = [rows[i]] if i != 7 else [{**rows[i], "bmi": "oops"}]
-            results[i] = tool_payload(await c.call_tool("ml_predict", {"model": forest, "features": features}))
+            results[i] = tool_payload(
+                await c.call_tool("ml_predict", {"model": forest, "features": features})
+            )
 
         async with anyio.create_task_group() as tg:
             for i in range(32):
@@ -80,10 +85,18 @@ async def test_ledger_rows_for_ok_refused_and_failed_calls(tmp_path: Path, demo_
     rows = rt.state.tail(10)
     await rt.aclose()
     assert [(r.tool, r.outcome, r.error_class) for r in rows] == [
-        ("ml_predict", "ok", None), ("ml_predict", "error", "InvalidInput"),
-        ("ml_halt", "error", "InsufficientScope")]
+        ("ml_predict", "ok", None),
+        ("ml_predict", "error", "InvalidInput"),
+        ("ml_halt", "error", "InsufficientScope"),
+    ]
     ok = rows[0]
-    assert ok.version == "1" and ok.digest and ok.input_digest and ok.transport == "memory" and ok.subject == "local"
+    assert (
+        ok.version == "1"
+        and ok.digest
+        and ok.input_digest
+        and ok.transport == "memory"
+        and ok.subject == "local"
+    )
     assert ok.model_ref == "demo-regressor@1" and ok.duration_ms > 0
     dumped = json.dumps([r.to_dict() for r in rows])
     assert "0.123456789" not in dumped and "no scope for this" not in dumped
@@ -101,15 +114,27 @@ async def test_audit_tail_command(tmp_path: Path, demo_home: Path) -> None:
         await c.call_tool("ml_list_models", {})
     await rt.aclose()
     env = mlgate_env(demo_home, MLGATE_STATE_URL=settings.state)
-    out = subprocess.run([sys.executable, "-m", "mlgate", "audit", "tail", "-n", "5"], env=env, capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "mlgate", "audit", "tail", "-n", "5"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0 and "ml_list_models" in out.stdout and "outcome" in out.stdout
-    js = subprocess.run([sys.executable, "-m", "mlgate", "audit", "tail", "--json"], env=env, capture_output=True,
-                        text=True, timeout=60)
+    js = subprocess.run(
+        [sys.executable, "-m", "mlgate", "audit", "tail", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert json.loads(js.stdout.splitlines()[-1])["tool"] == "ml_list_models"
 
 
-async def test_guard_warning_reaches_the_result_and_refusal_names_rule(tmp_path: Path, demo_home: Path) -> None:
+async def test_guard_warning_reaches_the_result_and_refusal_names_rule(
+    tmp_path: Path, demo_home: Path
+) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text(
         "rules:\n"
@@ -118,19 +143,28 @@ async def test_guard_warning_reaches_the_result_and_refusal_names_rule(tmp_path:
     )
     rt = Runtime(_state(tmp_path, demo_home, rules=rules))
     async with Client(build_server(rt)) as c:
-        err, out = tool_payload(await c.call_tool("ml_predict", {"model": "demo-regressor@1",
-                                                                  "features": [{**DIABETES_ROW, "s1": 5.0}]}))
+        err, out = tool_payload(
+            await c.call_tool(
+                "ml_predict", {"model": "demo-regressor@1", "features": [{**DIABETES_ROW, "s1": 5.0}]}
+            )
+        )
         assert not err and out["warnings"] and "s1" in out["warnings"][0]  # default pack: z-score, mode warn
-        err, msg = tool_payload(await c.call_tool("ml_predict", {"model": "demo-regressor@1",
-                                                                  "features": [{**DIABETES_ROW, "bmi": 0.5}]}))
+        err, msg = tool_payload(
+            await c.call_tool(
+                "ml_predict", {"model": "demo-regressor@1", "features": [{**DIABETES_ROW, "bmi": 0.5}]}
+            )
+        )
         assert err and "bmi-range" in msg and "bmi" in msg and "0.5" in msg
-        err, out = tool_payload(await c.call_tool("ml_predict", {"model": "demo-regressor@1",
-                                                                  "features": [DIABETES_ROW]}))
+        err, out = tool_payload(
+            await c.call_tool("ml_predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW]})
+        )
         assert not err and out["warnings"] == []
     await rt.aclose()
 
 
-async def test_alias_ttl_reuses_answers_and_forgets_them_on_promotion(tmp_path: Path, demo_home: Path) -> None:
+async def test_alias_ttl_reuses_answers_and_forgets_them_on_promotion(
+    tmp_path: Path, demo_home: Path
+) -> None:
     """With MLGATE_ALIAS_TTL_MS an alias answer is reused; a promotion in this process is followed at once."""
     from sklearn.linear_model import LinearRegression
 
@@ -140,8 +174,9 @@ async def test_alias_ttl_reuses_answers_and_forgets_them_on_promotion(tmp_path: 
     settings = _state(tmp_path, demo_home, alias_ttl_ms=60_000)
     reg = Registrar(settings)
     x = np.random.default_rng(0).normal(size=(30, 2))
-    v1 = reg.register_sklearn("rt-alias", LinearRegression().fit(x, x[:, 0]), x, ["a", "b"], {"r2": 1.0},
-                              alias="production")
+    v1 = reg.register_sklearn(
+        "rt-alias", LinearRegression().fit(x, x[:, 0]), x, ["a", "b"], {"r2": 1.0}, alias="production"
+    )
     v2 = reg.register_sklearn("rt-alias", LinearRegression().fit(x, x[:, 1]), x, ["a", "b"], {"r2": 1.0})
     rt = Runtime(settings)
     row = [{"a": 2.0, "b": 3.0}]

@@ -33,8 +33,12 @@ def skill_settings(demo_home: Path, tmp_path: Path, skills_dir: Path) -> Setting
     """The demo registry, a state database of this test's own, and MLGATE_SKILLS_DIR = skills_dir.
 
     The demo forecaster's admission lives in the demo's state database, so its models are trusted by name."""
-    return Settings(home=demo_home, state_url=f"sqlite:///{tmp_path / 'state.db'}", skills_dir=skills_dir,
-                    trusted_models=["demo-*"])
+    return Settings(
+        home=demo_home,
+        state_url=f"sqlite:///{tmp_path / 'state.db'}",
+        skills_dir=skills_dir,
+        trusted_models=["demo-*"],
+    )
 
 
 @pytest.fixture

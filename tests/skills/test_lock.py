@@ -38,8 +38,13 @@ async def listed(client: Any, ref: str) -> dict[str, Any]:
 
 
 def test_the_shipped_lock_verifies(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "mlgate", "skills", "verify"], env=mlgate_env(tmp_path),
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "mlgate", "skills", "verify"],
+        env=mlgate_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "regime_aware_alpha@1" in done.stdout and "multi_horizon_forecast@1" in done.stdout
     lock = read_lock(BUILTIN_DIR)
@@ -48,17 +53,26 @@ def test_the_shipped_lock_verifies(tmp_path: Path) -> None:
 
 
 async def test_one_byte_edit_is_refused_until_relocked_as_a_new_version(
-        client: Any, skills_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    client: Any, skills_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write_skill(skills_dir, desk_alpha(), "desk_alpha.yaml", lock=False)
     original = sha256_hex(path.read_bytes())
 
     # unlocked: listed as such, refused with the digests
     entry = await listed(client, "desk_alpha@1")
-    assert (entry["locked"], entry["runnable"], entry["digest"], entry["locked_digest"]) == (False, False, original,
-                                                                                             None)
+    assert (entry["locked"], entry["runnable"], entry["digest"], entry["locked_digest"]) == (
+        False,
+        False,
+        original,
+        None,
+    )
     err, msg = await run_skill(client, "desk_alpha@1", INPUTS)
-    assert err and f"is not locked: custom {LOCK_FILE} has no entry for it (expected sha256: none; actual sha256: " \
-                   f"{original})" in msg, msg
+    assert (
+        err
+        and f"is not locked: custom {LOCK_FILE} has no entry for it (expected sha256: none; actual sha256: "
+        f"{original})"
+        in msg
+    ), msg
     assert cli("verify", "--dir", str(skills_dir)) == 1
 
     # the operator locks it: it runs
@@ -114,10 +128,15 @@ async def test_force_rewrites_an_entry(client: Any, skills_dir: Path) -> None:
     assert not err, run
 
 
-async def test_lock_refuses_invalid_specs_and_writes_nothing(client: Any, skills_dir: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    write_skill(skills_dir, desk_alpha().replace("demo-alpha-bear@1", "demo-alpha-bear@production"),
-                "desk_alpha.yaml", lock=False)
+async def test_lock_refuses_invalid_specs_and_writes_nothing(
+    client: Any, skills_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_skill(
+        skills_dir,
+        desk_alpha().replace("demo-alpha-bear@1", "demo-alpha-bear@production"),
+        "desk_alpha.yaml",
+        lock=False,
+    )
     assert cli("lock", "--dir", str(skills_dir)) == 2
     out = capsys.readouterr().out
     assert "model 'demo-alpha-bear@production' is the alias 'production'" in out and "nothing written" in out
@@ -136,8 +155,9 @@ async def test_an_invalid_spec_is_refused_even_if_locked(client: Any, skills_dir
     assert err and "model 'demo-alpha-bear@latest' is 'latest', which floats" in msg, msg
 
 
-async def test_builtin_names_duplicates_and_malformed_locks(client: Any, skills_dir: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+async def test_builtin_names_duplicates_and_malformed_locks(
+    client: Any, skills_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_skill(skills_dir, builtin_text("regime_aware_alpha"), "mine.yaml", lock=False)
     assert cli("lock", "--dir", str(skills_dir)) == 2
     assert "is the name@version of a built-in skill" in capsys.readouterr().out
@@ -159,8 +179,9 @@ async def test_builtin_names_duplicates_and_malformed_locks(client: Any, skills_
     assert "not-a-digest" in (skills_dir / LOCK_FILE).read_text()
 
 
-def test_lock_needs_a_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_lock_needs_a_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("MLGATE_SKILLS_DIR", raising=False)
     monkeypatch.chdir(tmp_path)  # no .env here
     assert cli("lock") == 2
@@ -170,8 +191,9 @@ def test_lock_needs_a_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
     assert "no skills folder" in capsys.readouterr().err
 
 
-def test_verify_fails_when_the_configured_folder_is_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_fails_when_the_configured_folder_is_missing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLGATE_SKILLS_DIR", str(tmp_path / "missing"))
     assert cli("verify") == 1

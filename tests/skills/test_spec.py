@@ -40,26 +40,56 @@ def test_the_base_spec_and_the_builtins_load() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "needle"),
     [
-        ("demo-regime@1", "demo-regime@production",
-         "step 'a': model 'demo-regime@production' is the alias 'production', which can move"),
-        ("demo-regime@1", "demo-regime@latest", "step 'a': model 'demo-regime@latest' is 'latest', which floats"),
+        (
+            "demo-regime@1",
+            "demo-regime@production",
+            "step 'a': model 'demo-regime@production' is the alias 'production', which can move",
+        ),
+        (
+            "demo-regime@1",
+            "demo-regime@latest",
+            "step 'a': model 'demo-regime@latest' is 'latest', which floats",
+        ),
         ("demo-regime@1", "demo-regime", "step 'a': model 'demo-regime' is a bare name, which floats"),
         ("demo-regime@1", "models:/demo-regime/latest", "is 'latest', which floats"),
         ("demo-regime@1", "hf:org/repo@main", "names a Hub revision that is not a 40-character commit hash"),
         ("demo-regime@1", "../x@1", "is not a valid reference"),
-        ("call: predict", "call: predikt", "step 'b': unknown interface 'predikt' (known: predict, classify, "
-                                           "forecast, segment, analyze)"),
-        ("$inputs.rows}}\noutputs", "$inputs.nope}}\noutputs",
-         "step 'b' argument 'features': $inputs.nope names no declared input (inputs: rows, texts)"),
+        (
+            "call: predict",
+            "call: predikt",
+            "step 'b': unknown interface 'predikt' (known: predict, classify, forecast, segment, analyze)",
+        ),
+        (
+            "$inputs.rows}}\noutputs",
+            "$inputs.nope}}\noutputs",
+            "step 'b' argument 'features': $inputs.nope names no declared input (inputs: rows, texts)",
+        ),
         ("$inputs.rows}}\noutputs", "$c.labels}}\noutputs", "$c.labels names no input or step"),
-        ("$inputs.rows}}\noutputs", "$a.label}}\noutputs",
-         "$a.label: a classify result has no field 'label' (fields: model, labels, probabilities"),
-        ("$inputs.rows}}\noutputs", "$inputs.texts}}\noutputs", "$inputs.texts is of type texts, but the argument "
-                                                                "takes records"),
-        ("{features: $inputs.rows}}\noutputs", "{features: $inputs.rows, horizon: 3}}\noutputs",
-         "step 'b' (predict): unknown argument 'horizon' (takes: features)"),
-        ("{features: $inputs.rows}}\noutputs", "{}}\noutputs", "step 'b' (predict): argument 'features' is missing"),
-        ("values: $b.predictions", "values: b.predictions", "output 'values': 'b.predictions' must be a binding"),
+        (
+            "$inputs.rows}}\noutputs",
+            "$a.label}}\noutputs",
+            "$a.label: a classify result has no field 'label' (fields: model, labels, probabilities",
+        ),
+        (
+            "$inputs.rows}}\noutputs",
+            "$inputs.texts}}\noutputs",
+            "$inputs.texts is of type texts, but the argument takes records",
+        ),
+        (
+            "{features: $inputs.rows}}\noutputs",
+            "{features: $inputs.rows, horizon: 3}}\noutputs",
+            "step 'b' (predict): unknown argument 'horizon' (takes: features)",
+        ),
+        (
+            "{features: $inputs.rows}}\noutputs",
+            "{}}\noutputs",
+            "step 'b' (predict): argument 'features' is missing",
+        ),
+        (
+            "values: $b.predictions",
+            "values: b.predictions",
+            "output 'values': 'b.predictions' must be a binding",
+        ),
         ("values: $b.predictions", "values: $b.predictions.x-y", "'x-y' is neither a key nor a list index"),
         ("id: b,", "id: a,", "step id 'a' is used more than once"),
         ("version: 1", "version: '1'", "version: Input should be a valid integer"),
@@ -77,34 +107,48 @@ def test_refused_at_load_with_a_precise_message(old: str, new: str, needle: str)
 
 
 def test_cycles_are_refused() -> None:
-    text = BASE.replace("{features: $inputs.rows}}\n  - {id: b", "{features: $b.predictions}}\n  - {id: b").replace(
-        "{features: $inputs.rows}}\noutputs", "{features: $a.labels}}\noutputs")
+    text = BASE.replace(
+        "{features: $inputs.rows}}\n  - {id: b", "{features: $b.predictions}}\n  - {id: b"
+    ).replace("{features: $inputs.rows}}\noutputs", "{features: $a.labels}}\noutputs")
     assert "the steps form a cycle: a → b → a" in refused(text)
     self_loop = BASE.replace("{features: $inputs.rows}}\noutputs", "{features: $b.model}}\noutputs")
     assert "the steps form a cycle: b → b" in refused(self_loop)
 
 
 def test_dependency_order_not_file_order() -> None:
-    text = BASE.replace("- {id: a, call: classify, model: demo-regime@1, args: {features: $inputs.rows}}\n  "
-                        "- {id: b, call: predict, model: demo-alpha-bull@1, args: {features: $inputs.rows}}",
-                        "- {id: b, call: predict, model: demo-alpha-bull@1, args: {features: [$a.probabilities.0]}}\n"
-                        "  - {id: a, call: classify, model: demo-regime@1, args: {features: $inputs.rows}}")
+    text = BASE.replace(
+        "- {id: a, call: classify, model: demo-regime@1, args: {features: $inputs.rows}}\n  "
+        "- {id: b, call: predict, model: demo-alpha-bull@1, args: {features: $inputs.rows}}",
+        "- {id: b, call: predict, model: demo-alpha-bull@1, args: {features: [$a.probabilities.0]}}\n"
+        "  - {id: a, call: classify, model: demo-regime@1, args: {features: $inputs.rows}}",
+    )
     assert [s.id for s in parse_spec(text.encode(), "x").ordered_steps()] == ["a", "b"]
 
 
 def test_route_maps_must_pin_every_choice_and_route_on_a_binding() -> None:
-    route = ("model:\n      route: $a.labels.0\n      map: {bull: demo-alpha-bull@1, bear: demo-alpha-bear@%s}\n"
-             "      default: %s\n    args: {features: $inputs.rows}")
-    text = BASE.replace("- {id: b, call: predict, model: demo-alpha-bull@1, args: {features: $inputs.rows}}",
-                        "- id: b\n    call: predict\n    " + route)
+    route = (
+        "model:\n      route: $a.labels.0\n      map: {bull: demo-alpha-bull@1, bear: demo-alpha-bear@%s}\n"
+        "      default: %s\n    args: {features: $inputs.rows}"
+    )
+    text = BASE.replace(
+        "- {id: b, call: predict, model: demo-alpha-bull@1, args: {features: $inputs.rows}}",
+        "- id: b\n    call: predict\n    " + route,
+    )
     assert parse_spec((text % ("1", "demo-alpha-bull@1")).encode(), "x").steps[1].refs() == [
-        "demo-alpha-bull@1", "demo-alpha-bear@1", "demo-alpha-bull@1"]
-    assert "model 'demo-alpha-bear@staging' is the alias 'staging'" in refused(text % ("staging", "demo-alpha-bull@1"))
+        "demo-alpha-bull@1",
+        "demo-alpha-bear@1",
+        "demo-alpha-bull@1",
+    ]
+    assert "model 'demo-alpha-bear@staging' is the alias 'staging'" in refused(
+        text % ("staging", "demo-alpha-bull@1")
+    )
     assert "model 'demo-alpha-bull@latest' is 'latest'" in refused(text % ("1", "demo-alpha-bull@latest"))
-    assert "route 'bull' must be a binding" in refused((text % ("1", "null")).replace("route: $a.labels.0",
-                                                                                       "route: bull"))
-    assert "$z.labels.0 names no input or step" in refused((text % ("1", "null")).replace("$a.labels.0",
-                                                                                           "$z.labels.0"))
+    assert "route 'bull' must be a binding" in refused(
+        (text % ("1", "null")).replace("route: $a.labels.0", "route: bull")
+    )
+    assert "$z.labels.0 names no input or step" in refused(
+        (text % ("1", "null")).replace("$a.labels.0", "$z.labels.0")
+    )
 
 
 def test_not_yaml_not_a_mapping_too_big_and_bad_examples() -> None:
@@ -112,7 +156,9 @@ def test_not_yaml_not_a_mapping_too_big_and_bad_examples() -> None:
     assert "the top level must be a mapping" in refused("- a\n- b\n")
     assert "more than the limit" in refused(BASE + "#" * 70_000)
     assert "example.rows: Field required" in refused(BASE + "example: {texts: [hi]}\n")
-    assert "example.rows.0: Input should be a valid dictionary" in refused(BASE + "example: {rows: [1], texts: [a]}\n")
+    assert "example.rows.0: Input should be a valid dictionary" in refused(
+        BASE + "example: {rows: [1], texts: [a]}\n"
+    )
 
 
 def test_the_example_in_the_docs_is_a_valid_spec() -> None:

@@ -21,15 +21,19 @@ async def _progress_over(client: Any) -> list[tuple[float, float | None]]:
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         seen.append((progress, total))
 
-    result = await client.call_tool("ml_run_skill", {"skill": "multi_horizon_forecast@1",
-                                                     "inputs": {"history": HISTORY, "headlines": HEADLINES}},
-                                    progress_callback=on_progress)
+    result = await client.call_tool(
+        "ml_run_skill",
+        {"skill": "multi_horizon_forecast@1", "inputs": {"history": HISTORY, "headlines": HEADLINES}},
+        progress_callback=on_progress,
+    )
     assert not result.is_error
     return seen
 
 
 async def test_skills_over_stdio(demo_home: Path) -> None:
-    params = StdioServerParameters(command=sys.executable, args=["-m", "mlgate", "serve"], env=mlgate_env(demo_home))
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "mlgate", "serve"], env=mlgate_env(demo_home)
+    )
     async with Client(params) as c:
         await exercise_skills(c)
         assert await _progress_over(c) == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]

@@ -41,8 +41,12 @@ def iris_onnx() -> tuple[bytes, list[str]]:
     data = load_iris()
     y = np.asarray([str(data.target_names[i]) for i in data.target])
     est = LogisticRegression(max_iter=500).fit(data.data, y)
-    onx = convert_sklearn(est, initial_types=[("input", FloatTensorType([None, 4]))],
-                          options={id(est): {"zipmap": False}}, target_opset={"": 17, "ai.onnx.ml": 3})
+    onx = convert_sklearn(
+        est,
+        initial_types=[("input", FloatTensorType([None, 4]))],
+        options={id(est): {"zipmap": False}},
+        target_opset={"": 17, "ai.onnx.ml": 3},
+    )
     return onx.SerializeToString(), [str(c) for c in est.classes_]
 
 
@@ -63,17 +67,28 @@ def hub() -> Iterator[Hub]:
     onnx_bytes, classes = iris_onnx()
     config = json.dumps({"feature_names": IRIS_FEATURES, "classes": classes}).encode()
     iris = fake.repo("acme/iris-onnx")
-    v1 = iris.commit({"model.onnx": onnx_bytes, "config.json": config, "README.md": b"# iris\n",
-                      "docs/notes.txt": b"same bytes"}, "first")
+    v1 = iris.commit(
+        {
+            "model.onnx": onnx_bytes,
+            "config.json": config,
+            "README.md": b"# iris\n",
+            "docs/notes.txt": b"same bytes",
+        },
+        "first",
+    )
     iris.tags["v1"] = v1
-    main = iris.commit({"model.onnx": onnx_bytes, "config.json": config, "README.md": b"# iris, again\n"}, "second")
+    main = iris.commit(
+        {"model.onnx": onnx_bytes, "config.json": config, "README.md": b"# iris, again\n"}, "second"
+    )
 
     ridge = fake.repo("acme/diabetes-skops").commit({"model.skops": ridge_skops(), "README.md": b"ridge\n"})
-    fake.repo("acme/pickled").commit({"model.pkl": b"\x80\x04K\x01.", "model.onnx": onnx_bytes,
-                                      "config.json": config})
+    fake.repo("acme/pickled").commit(
+        {"model.pkl": b"\x80\x04K\x01.", "model.onnx": onnx_bytes, "config.json": config}
+    )
     fake.repo("acme/evil").commit({"model.onnx": onnx_bytes})
-    fake.extra_entries["acme/evil"] = [{"type": "file", "path": "../../escape.txt", "size": 3,
-                                        "oid": "0" * 40}]
+    fake.extra_entries["acme/evil"] = [
+        {"type": "file", "path": "../../escape.txt", "size": 3, "oid": "0" * 40}
+    ]
     fake.repo("acme/tampered").commit({"model.onnx": onnx_bytes, "config.json": config})
     fake.tamper[("acme/tampered", "model.onnx")] = bytes(len(onnx_bytes))
     fake.repo("acme/slow").commit({"a.txt": b"first file", "b.onnx": onnx_bytes})
@@ -117,13 +132,20 @@ def compile_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     names = [f"f{i}" for i in range(x.shape[1])]
     forest = RandomForestRegressor(n_estimators=40, max_depth=8, random_state=0).fit(x, y)
     reg.register_sklearn("cmp-forest", forest, x, names, {"r2": 0.5})
-    reg.register_sklearn("cmp-hgb", HistGradientBoostingRegressor(max_iter=20).fit(x, y), x, names, {"r2": 0.5})
+    reg.register_sklearn(
+        "cmp-hgb", HistGradientBoostingRegressor(max_iter=20).fit(x, y), x, names, {"r2": 0.5}
+    )
     xi, yi_num = load_iris(return_X_y=True)
     yi = np.asarray(["setosa", "versicolor", "virginica"])[yi_num]
     iris = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
     gb = GradientBoostingClassifier(n_estimators=30, random_state=0).fit(xi, yi)
-    reg.register_sklearn("cmp-gb", gb, xi, iris, {"accuracy": 0.95}, extra_meta={"classes": [str(c) for c in gb.classes_]})
-    mlp = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(64, 64), max_iter=600,
-                                                        random_state=0)).fit(xi, yi)
-    reg.register_sklearn("cmp-mlp", mlp, xi, iris, {"accuracy": 0.97}, extra_meta={"classes": [str(c) for c in mlp.classes_]})
+    reg.register_sklearn(
+        "cmp-gb", gb, xi, iris, {"accuracy": 0.95}, extra_meta={"classes": [str(c) for c in gb.classes_]}
+    )
+    mlp = make_pipeline(
+        StandardScaler(), MLPClassifier(hidden_layer_sizes=(64, 64), max_iter=600, random_state=0)
+    ).fit(xi, yi)
+    reg.register_sklearn(
+        "cmp-mlp", mlp, xi, iris, {"accuracy": 0.97}, extra_meta={"classes": [str(c) for c in mlp.classes_]}
+    )
     return home

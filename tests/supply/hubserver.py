@@ -51,7 +51,9 @@ def _tree_id(files: dict[str, str]) -> str:
         here[name] = ("40000", _tree_id(inner))
     body = b"".join(
         f"{mode} {name}".encode() + b"\0" + bytes.fromhex(oid)
-        for name, (mode, oid) in sorted(here.items(), key=lambda kv: kv[0] + ("/" if kv[1][0] == "40000" else ""))
+        for name, (mode, oid) in sorted(
+            here.items(), key=lambda kv: kv[0] + ("/" if kv[1][0] == "40000" else "")
+        )
     )
     return hashlib.sha1(b"tree %d\0" % len(body) + body).hexdigest()
 
@@ -117,13 +119,15 @@ class FakeHub:
 
     # -- routes ------------------------------------------------------------------
     def app(self) -> Starlette:
-        return Starlette(routes=[
-            Route("/api/models/{org}/{name}/revision/{rev}", self.info),
-            Route("/api/models/{org}/{name}/refs", self.refs),
-            Route("/api/models/{org}/{name}/tree/{rev}", self.tree),
-            Route("/api/models/{org}/{name}", self.info),
-            Route("/{org}/{name}/resolve/{rev}/{path:path}", self.resolve, methods=["GET", "HEAD"]),
-        ])
+        return Starlette(
+            routes=[
+                Route("/api/models/{org}/{name}/revision/{rev}", self.info),
+                Route("/api/models/{org}/{name}/refs", self.refs),
+                Route("/api/models/{org}/{name}/tree/{rev}", self.tree),
+                Route("/api/models/{org}/{name}", self.info),
+                Route("/{org}/{name}/resolve/{rev}/{path:path}", self.resolve, methods=["GET", "HEAD"]),
+            ]
+        )
 
     def _note(self, request: Request) -> None:
         with self._lock:
@@ -150,8 +154,16 @@ class FakeHub:
         if commit is None:
             return self._error("RevisionNotFound")
         siblings = [{"rfilename": p} for p in sorted(commit.files)]
-        return JSONResponse({"id": repo.repo_id, "modelId": repo.repo_id, "sha": commit.sha, "siblings": siblings,
-                             "private": False, "tags": []})
+        return JSONResponse(
+            {
+                "id": repo.repo_id,
+                "modelId": repo.repo_id,
+                "sha": commit.sha,
+                "siblings": siblings,
+                "private": False,
+                "tags": [],
+            }
+        )
 
     async def refs(self, request: Request) -> Response:
         repo, _ = self._find(request)
@@ -159,10 +171,13 @@ class FakeHub:
             return self._error("RepoNotFound", 401)
 
         def refs(kind: str, items: dict[str, str]) -> list[dict[str, str]]:
-            return [{"name": n, "ref": f"refs/{kind}/{n}", "targetCommit": c} for n, c in sorted(items.items())]
+            return [
+                {"name": n, "ref": f"refs/{kind}/{n}", "targetCommit": c} for n, c in sorted(items.items())
+            ]
 
-        return JSONResponse({"branches": refs("heads", repo.branches), "tags": refs("tags", repo.tags),
-                             "converts": []})
+        return JSONResponse(
+            {"branches": refs("heads", repo.branches), "tags": refs("tags", repo.tags), "converts": []}
+        )
 
     async def tree(self, request: Request) -> Response:
         repo, commit = self._find(request)
@@ -172,8 +187,10 @@ class FakeHub:
             return self._error("RevisionNotFound")
         entries = [commit.entry(p) for p in sorted(commit.files)]
         folders = sorted({p.rsplit("/", 1)[0] for p in commit.files if "/" in p})
-        entries += [{"type": "directory", "path": f, "oid": hashlib.sha1(f.encode()).hexdigest(), "size": 0}
-                    for f in folders]
+        entries += [
+            {"type": "directory", "path": f, "oid": hashlib.sha1(f.encode()).hexdigest(), "size": 0}
+            for f in folders
+        ]
         entries += self.extra_entries.get(repo.repo_id, [])
         return JSONResponse(entries)
 
@@ -202,8 +219,9 @@ def serve(hub: FakeHub, port: int) -> Iterator[str]:
     """Run the hub with uvicorn in a thread on 127.0.0.1; yields its base URL."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(hub.app(), host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(hub.app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 20
@@ -217,4 +235,3 @@ def serve(hub: FakeHub, port: int) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
-

@@ -35,7 +35,14 @@ def rt(compile_home: Path) -> Runtime:
 
 
 async def _compile(rt: Runtime, model: str, target: str, *, admin: bool = False, **kw: Any) -> CompileResult:
-    return await compile_version(rt, CompileRequest(model, target, **kw), caller=Caller("admin", "test", "memory", frozenset({"ml:admin"})) if admin else Caller("user", "test", "memory", frozenset({"ml:manage"})), progress=_quiet)
+    return await compile_version(
+        rt,
+        CompileRequest(model, target, **kw),
+        caller=Caller("admin", "test", "memory", frozenset({"ml:admin"}))
+        if admin
+        else Caller("user", "test", "memory", frozenset({"ml:manage"})),
+        progress=_quiet,
+    )
 
 
 @pytest.fixture
@@ -50,8 +57,9 @@ async def test_demo_classifier_to_onnx_serves_with_its_own_digest(client: Any) -
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
         progress.append(message or "")
 
-    result = await client.call_tool("ml_compile", {"model": "demo-classifier@1", "target": "onnx"},
-                                    progress_callback=on_progress)
+    result = await client.call_tool(
+        "ml_compile", {"model": "demo-classifier@1", "target": "onnx"}, progress_callback=on_progress
+    )
     assert not result.is_error, result.content
     out = result.structured_content
     parity = out["parity"]
@@ -91,8 +99,16 @@ async def test_demo_regressor_to_onnx_is_exact(rt: Runtime) -> None:
     assert abs(a.predictions[0] - b.predictions[0]) < 1e-9  # type: ignore[operator]
 
 
-@pytest.mark.parametrize(("model", "target"), [("cmp-forest@1", "onnx"), ("cmp-gb@1", "onnx"),
-                                               ("cmp-mlp@1", "onnx"), ("cmp-mlp@1", "int8"), ("cmp-mlp@1", "fp16")])
+@pytest.mark.parametrize(
+    ("model", "target"),
+    [
+        ("cmp-forest@1", "onnx"),
+        ("cmp-gb@1", "onnx"),
+        ("cmp-mlp@1", "onnx"),
+        ("cmp-mlp@1", "int8"),
+        ("cmp-mlp@1", "fp16"),
+    ],
+)
 async def test_ensembles_and_mlp(rt: Runtime, model: str, target: str) -> None:
     from mlgate.serving import inference
 
@@ -125,7 +141,9 @@ async def test_caller_data_drives_the_parity_check(rt: Runtime) -> None:
         ("cmp-forest@1", "fp16", "ONNX-ML operators have no float16 kernels"),
     ],
 )
-async def test_unsupported_combinations_are_clear_errors(rt: Runtime, model: str, target: str, needle: str) -> None:
+async def test_unsupported_combinations_are_clear_errors(
+    rt: Runtime, model: str, target: str, needle: str
+) -> None:
     with pytest.raises(InvalidInput, match=needle):
         await _compile(rt, model, target)
 

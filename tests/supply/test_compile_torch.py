@@ -16,8 +16,9 @@ from mlgate.serving import inference
 from mlgate.serving.runtime import Runtime
 from mlgate.supply.compile import CompileRequest, compile_version
 
-torch = pytest.importorskip("torch", reason="torch is an optional extra (pip install torch==2.13.0)",
-                            exc_type=ImportError)
+torch = pytest.importorskip(
+    "torch", reason="torch is an optional extra (pip install torch==2.13.0)", exc_type=ImportError
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -49,19 +50,35 @@ def torch_model(compile_home: Path, tmp_path_factory: pytest.TempPathFactory) ->
     names = [f"f{i}" for i in range(4)]
     folder = tmp_path_factory.mktemp("torch-model") / "model"
     frame = pd.DataFrame(x.astype(np.float64), columns=names)
-    mlflow.pytorch.save_model(net, str(folder), signature=infer_signature(frame, y), serialization_format="pickle",
-                              pip_requirements=["torch"], metadata={"mlgate": {"sample": x[:64].tolist()}})
-    info = Registrar(Settings(home=compile_home), admit_by="test fixture").register_dir("cmp-torch", folder, metrics={"mse": float(loss)})
+    mlflow.pytorch.save_model(
+        net,
+        str(folder),
+        signature=infer_signature(frame, y),
+        serialization_format="pickle",
+        pip_requirements=["torch"],
+        metadata={"mlgate": {"sample": x[:64].tolist()}},
+    )
+    info = Registrar(Settings(home=compile_home), admit_by="test fixture").register_dir(
+        "cmp-torch", folder, metrics={"mse": float(loss)}
+    )
     return f"cmp-torch@{info.version}", x
 
 
-@pytest.mark.parametrize(("target", "fmt"), [("onnx", "onnx"), ("torchscript", "torchscript"),
-                                             ("int8", "onnx-int8"), ("fp16", "onnx-fp16")])
-async def test_torch_model_compiles_and_serves(compile_home: Path, torch_model: tuple[str, np.ndarray],
-                                               target: str, fmt: str) -> None:
+@pytest.mark.parametrize(
+    ("target", "fmt"),
+    [("onnx", "onnx"), ("torchscript", "torchscript"), ("int8", "onnx-int8"), ("fp16", "onnx-fp16")],
+)
+async def test_torch_model_compiles_and_serves(
+    compile_home: Path, torch_model: tuple[str, np.ndarray], target: str, fmt: str
+) -> None:
     ref, x = torch_model
     rt = Runtime(Settings(home=compile_home))
-    out = await compile_version(rt, CompileRequest(ref, target), caller=Caller("user", "test", "memory", frozenset({"ml:manage"})), progress=_quiet)
+    out = await compile_version(
+        rt,
+        CompileRequest(ref, target),
+        caller=Caller("user", "test", "memory", frozenset({"ml:manage"})),
+        progress=_quiet,
+    )
     assert out.parity.passed and out.parity.sample == "training sample" and out.parity.rows == 64
     assert out.artifact.format == fmt
     if target in ("onnx", "torchscript"):

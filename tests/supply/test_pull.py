@@ -26,9 +26,17 @@ def _settings(tmp_path: Path, allow: list[str] | None = None) -> Settings:
     return Settings(home=tmp_path / "home", pull_allowlist=["acme"] if allow is None else allow)
 
 
-async def _pull(settings: Settings, repo: str, rev: str, *, admin: bool = False, progress: Any = _quiet,
-                **kw: Any) -> Any:
-    return await pull(settings, PullRequest(repo, rev, **kw), caller=Caller("admin", "test", "memory", frozenset({"ml:admin"})) if admin else Caller("user", "test", "memory", frozenset({"ml:manage"})), progress=progress)
+async def _pull(
+    settings: Settings, repo: str, rev: str, *, admin: bool = False, progress: Any = _quiet, **kw: Any
+) -> Any:
+    return await pull(
+        settings,
+        PullRequest(repo, rev, **kw),
+        caller=Caller("admin", "test", "memory", frozenset({"ml:admin"}))
+        if admin
+        else Caller("user", "test", "memory", frozenset({"ml:manage"})),
+        progress=progress,
+    )
 
 
 def _cache_is_empty(settings: Settings) -> bool:
@@ -52,7 +60,9 @@ async def test_pinned_pull_verifies_every_file_and_stores_a_manifest(hub_env: Hu
     files = store_for(s).files_dir("acme/iris-onnx", out.commit)
     assert (files / "model.onnx").read_bytes() == hub_env.onnx_bytes
     assert store_for(s).manifest("acme/iris-onnx", out.commit).sha256 == out.manifest_sha256  # type: ignore[union-attr]
-    assert len([m for _, _, m in seen if m.startswith("downloading")]) == 4 and seen[-1][0] == seen[-1][1] == 5
+    assert (
+        len([m for _, _, m in seen if m.startswith("downloading")]) == 4 and seen[-1][0] == seen[-1][1] == 5
+    )
     assert [p for p, _, _ in seen] == sorted({p for p, _, _ in seen})  # strictly increasing
     assert not list((s.home / "hub").glob(".staging-*"))
     # a second pull of the same commit makes no request at all
@@ -130,8 +140,9 @@ async def test_traversal_refused(hub_env: Hub, tmp_path: Path) -> None:
             check_path(bad)
 
 
-async def test_offline_hit_and_miss_make_no_request(hub_env: Hub, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_offline_hit_and_miss_make_no_request(
+    hub_env: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     s = _settings(tmp_path)
     await _pull(s, "acme/iris-onnx", "v1", patterns=("*.onnx", "config.json"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -187,7 +198,9 @@ async def test_bad_references_and_unknown_revisions(hub_env: Hub, tmp_path: Path
         await _pull(s, "acme/iris-onnx", "v1", patterns=("*.gguf",))
 
 
-async def test_unreachable_hub_is_a_clear_error(hub_env: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_unreachable_hub_is_a_clear_error(
+    hub_env: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.conftest import free_port
 
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")

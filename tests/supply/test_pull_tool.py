@@ -32,9 +32,16 @@ async def test_pull_register_and_serve_an_onnx_classifier(hub_env: Hub, demo_hom
         progress.append((done, total, message))
 
     async with _client(demo_home) as c:
-        result = await c.call_tool("ml_pull", {"repo_id": "acme/iris-onnx", "revision": "v1",
-                                               "patterns": ["*.onnx", "config.json"],
-                                               "register_as": "pulled-iris"}, progress_callback=on_progress)
+        result = await c.call_tool(
+            "ml_pull",
+            {
+                "repo_id": "acme/iris-onnx",
+                "revision": "v1",
+                "patterns": ["*.onnx", "config.json"],
+                "register_as": "pulled-iris",
+            },
+            progress_callback=on_progress,
+        )
         assert not result.is_error, result.content
         out = result.structured_content
         assert out["commit"] == hub_env.iris_v1 and out["registered"].startswith("pulled-iris@")
@@ -44,13 +51,18 @@ async def test_pull_register_and_serve_an_onnx_classifier(hub_env: Hub, demo_hom
         err, by_commit = await call(c, "ml_classify", {"model": out["ref"], "features": [IRIS_ROW]})
         assert not err, by_commit
         assert by_commit["labels"] == ["setosa"] and set(by_commit["probabilities"][0]) == {
-            "setosa", "versicolor", "virginica"}
+            "setosa",
+            "versicolor",
+            "virginica",
+        }
         assert by_commit["model"]["name"] == f"hf:acme/iris-onnx@{hub_env.iris_v1}"
         assert by_commit["model"]["sha256"] == hashlib.sha256(hub_env.onnx_bytes).hexdigest()
 
         err, card = await call(c, "ml_model_info", {"model": out["ref"]})
         assert not err, card
-        assert card["interfaces"] == ["classifier"] and [f["name"] for f in card["features"]] == list(IRIS_ROW)
+        assert card["interfaces"] == ["classifier"] and [f["name"] for f in card["features"]] == list(
+            IRIS_ROW
+        )
         assert card["lineage"]["hf.commit"] == hub_env.iris_v1
 
         err, by_tag = await call(c, "ml_classify", {"model": "hf:acme/iris-onnx@v1", "features": [IRIS_ROW]})
@@ -60,18 +72,33 @@ async def test_pull_register_and_serve_an_onnx_classifier(hub_env: Hub, demo_hom
         assert not err and registered["labels"] == ["setosa"]
         err, info = await call(c, "ml_model_info", {"model": out["registered"]})
         assert not err, info
-        assert info["lineage"]["hf.commit"] == hub_env.iris_v1 and info["lineage"]["hf.repo"] == "acme/iris-onnx"
+        assert (
+            info["lineage"]["hf.commit"] == hub_env.iris_v1 and info["lineage"]["hf.repo"] == "acme/iris-onnx"
+        )
         assert info["lineage"]["hf.manifest_sha256"] == out["manifest_sha256"]
 
-        again = (await call(c, "ml_pull", {"repo_id": "acme/iris-onnx", "revision": hub_env.iris_v1,
-                                            "patterns": ["*.onnx", "config.json"], "register_as": "pulled-iris"}))[1]
+        again = (
+            await call(
+                c,
+                "ml_pull",
+                {
+                    "repo_id": "acme/iris-onnx",
+                    "revision": hub_env.iris_v1,
+                    "patterns": ["*.onnx", "config.json"],
+                    "register_as": "pulled-iris",
+                },
+            )
+        )[1]
         assert again["downloaded"] == 0 and again["registered"] == out["registered"]
 
 
 async def test_pull_and_predict_with_a_skops_regressor(hub_env: Hub, demo_home: Path) -> None:
     async with _client(demo_home) as c:
-        err, out = await call(c, "ml_pull", {"repo_id": "acme/diabetes-skops", "revision": hub_env.ridge,
-                                             "register_as": "pulled-ridge"})
+        err, out = await call(
+            c,
+            "ml_pull",
+            {"repo_id": "acme/diabetes-skops", "revision": hub_env.ridge, "register_as": "pulled-ridge"},
+        )
         assert not err, out
         assert out["serves_as"] == ["predictor"]
         features = [{f"x{i}": v for i, v in enumerate(DIABETES_ROW.values())}]
@@ -89,12 +116,15 @@ async def test_scopes_and_refusals_through_the_tool(hub_env: Hub, tmp_path: Path
     async with _client(tmp_path / "home", MANAGER) as c:
         err, msg = await call(c, "ml_pull", {"repo_id": "acme/iris-onnx", "revision": "main"})
         assert err and "is a branch" in msg and "allow_floating" in msg
-        err, msg = await call(c, "ml_pull", {"repo_id": "acme/iris-onnx", "revision": "main",
-                                             "allow_floating": True})
+        err, msg = await call(
+            c, "ml_pull", {"repo_id": "acme/iris-onnx", "revision": "main", "allow_floating": True}
+        )
         assert err and "needs the scope 'ml:admin'" in msg
         err, msg = await call(c, "ml_pull", {"repo_id": "other/unlisted", "revision": "v1"})
         assert err and "allow-list" in msg
-        err, msg = await call(c, "ml_predict", {"model": "hf:acme/never-pulled@v1", "features": [DIABETES_ROW]})
+        err, msg = await call(
+            c, "ml_predict", {"model": "hf:acme/never-pulled@v1", "features": [DIABETES_ROW]}
+        )
         assert err and "has not been pulled" in msg
     async with _client(tmp_path / "home", ["ml:read", "ml:infer"]) as c:
         err, msg = await call(c, "ml_pull", {"repo_id": "acme/iris-onnx", "revision": "v1"})
@@ -106,13 +136,14 @@ async def test_a_tampered_snapshot_is_refused_at_load(hub_env: Hub, tmp_path: Pa
 
     home = tmp_path / "home"
     async with _client(home) as c:
-        err, out = await call(c, "ml_pull", {"repo_id": "acme/iris-onnx", "revision": "v1",
-                                             "patterns": ["*.onnx", "config.json"]})
+        err, out = await call(
+            c,
+            "ml_pull",
+            {"repo_id": "acme/iris-onnx", "revision": "v1", "patterns": ["*.onnx", "config.json"]},
+        )
         assert not err, out
     model = store_for(Settings(home=home)).files_dir("acme/iris-onnx", hub_env.iris_v1) / "model.onnx"
     model.write_bytes(model.read_bytes()[:-1] + b"\x00")
     async with _client(home) as c:
         err, msg = await call(c, "ml_classify", {"model": out["ref"], "features": [IRIS_ROW]})
     assert err and "changed after it was pulled" in msg
-
-

@@ -90,7 +90,11 @@ async def test_latest_allowed_only_when_configured(demo_home: Any) -> None:
     ("tool", "args", "needle"),
     [
         ("ml_analyze", {"model": "demo-regressor@1", "texts": ["hi"]}, "not an analyzer"),
-        ("ml_forecast", {"model": "demo-classifier@1", "history": [1.0, 2.0], "horizon": 2}, "not a forecaster"),
+        (
+            "ml_forecast",
+            {"model": "demo-classifier@1", "history": [1.0, 2.0], "horizon": 2},
+            "not a forecaster",
+        ),
         ("ml_segment", {"model": "demo-sentiment@1", "series": [1.0, 2.0]}, "not a segmenter"),
         ("ml_predict", {"model": "demo-classifier@1", "features": [{"a": 1}]}, "call ml_classify"),
     ],
@@ -101,14 +105,19 @@ async def test_wrong_interface_refused(client: Any, tool: str, args: dict[str, A
 
 
 async def test_forecast_and_segment_inputs_checked(client: Any) -> None:
-    err, msg = await call(client, "ml_forecast", {"model": "demo-forecaster@1", "history": [1.0, 2.0, 3.0],
-                                                 "horizon": 3})
+    err, msg = await call(
+        client, "ml_forecast", {"model": "demo-forecaster@1", "history": [1.0, 2.0, 3.0], "horizon": 3}
+    )
     assert err and "history" in msg
-    err, msg = await call(client, "ml_forecast", {"model": "demo-forecaster@1", "history": [1.0] * 48,
-                                                 "horizon": 3, "levels": [1.5]})
+    err, msg = await call(
+        client,
+        "ml_forecast",
+        {"model": "demo-forecaster@1", "history": [1.0] * 48, "horizon": 3, "levels": [1.5]},
+    )
     assert err and "level" in msg
-    err, msg = await call(client, "ml_forecast", {"model": "demo-forecaster@1", "history": [1.0] * 48,
-                                                 "horizon": 0})
+    err, msg = await call(
+        client, "ml_forecast", {"model": "demo-forecaster@1", "history": [1.0] * 48, "horizon": 0}
+    )
     assert err and "horizon" in msg
     err, msg = await call(client, "ml_segment", {"model": "demo-segmenter@1", "series": [1.0] * 5})
     assert err and "series" in msg.lower()
@@ -134,7 +143,9 @@ async def test_model_card_resource_and_completion(client: Any) -> None:
     ref = ResourceTemplateReference(type="ref/resource", uri="mlgate://models/{name}/{version}")
     done = await client.complete(ref, {"name": "name", "value": "demo-s"})
     assert set(done.completion.values) == {"demo-segmenter", "demo-sentiment"}
-    done = await client.complete(ref, {"name": "version", "value": ""}, context_arguments={"name": "demo-regressor"})
+    done = await client.complete(
+        ref, {"name": "version", "value": ""}, context_arguments={"name": "demo-regressor"}
+    )
     assert done.completion.values == ["1"]
 
 

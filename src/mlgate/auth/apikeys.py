@@ -82,7 +82,12 @@ def load_api_keys(path: Path) -> list[ApiKey]:
 def _parse_entry(entry: object, where: str) -> ApiKey:
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: expected an object with id, sha256, scopes")
-    key_id, digest, scopes, name = entry.get("id"), entry.get("sha256"), entry.get("scopes"), entry.get("name")
+    key_id, digest, scopes, name = (
+        entry.get("id"),
+        entry.get("sha256"),
+        entry.get("scopes"),
+        entry.get("name"),
+    )
     if not isinstance(key_id, str) or not key_id:
         raise ConfigError(f"{where}: 'id' must be a non-empty string")
     if not isinstance(digest, str) or not _HEX64.fullmatch(digest.lower()):

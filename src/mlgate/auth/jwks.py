@@ -157,7 +157,9 @@ class JwksUrl:
 
     async def _fetch(self) -> KeySet:
         async with (
-            httpx.AsyncClient(transport=self._transport, timeout=self.timeout, follow_redirects=False) as client,
+            httpx.AsyncClient(
+                transport=self._transport, timeout=self.timeout, follow_redirects=False
+            ) as client,
             client.stream("GET", self.url, headers={"accept": "application/json"}) as response,
         ):
             if response.status_code != 200:

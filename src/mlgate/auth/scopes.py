@@ -57,4 +57,6 @@ def check_registered(tool_names: Iterable[str]) -> None:
     """Refuse to start when any registered tool lacks a scope entry."""
     missing = sorted(set(tool_names) - set(TOOL_SCOPES))
     if missing:
-        raise ConfigError(f"tools without a scope in TOOL_SCOPES: {', '.join(missing)}; add them before serving")
+        raise ConfigError(
+            f"tools without a scope in TOOL_SCOPES: {', '.join(missing)}; add them before serving"
+        )

@@ -119,7 +119,9 @@ class JwtVerifier:
         try:
             registry.validate(claims)
         except JoseError as exc:
-            raise _Refused(f"claims refused ({exc.__class__.__name__}: {exc}); sub={claims.get('sub')!r}") from None
+            raise _Refused(
+                f"claims refused ({exc.__class__.__name__}: {exc}); sub={claims.get('sub')!r}"
+            ) from None
         aud = claims["aud"]
         if not (aud == self.audience or (isinstance(aud, list) and self.audience in aud)):
             raise _Refused(f"aud {aud!r} does not contain {self.audience!r}")  # belt and braces
@@ -210,13 +212,17 @@ def build_verifier(settings: Settings, **jwks_options: Any) -> TokenVerifier | N
         dev = ensure_dev_key(settings)
         issuer = effective_issuer(settings)
         assert issuer is not None
-        jwt_verifier = JwtVerifier(issuer=issuer, audience=settings.resource_url, jwks=JwksFile(dev.jwks_path))
+        jwt_verifier = JwtVerifier(
+            issuer=issuer, audience=settings.resource_url, jwks=JwksFile(dev.jwks_path)
+        )
     elif settings.auth_issuer or settings.auth_jwks:
         if not (settings.auth_issuer and settings.auth_jwks):
             raise ConfigError("set both MLGATE_AUTH_ISSUER and MLGATE_AUTH_JWKS (the issuer and its JWKS)")
         source = jwks_source(settings.auth_jwks, **jwks_options)
         jwt_verifier = JwtVerifier(issuer=settings.auth_issuer, audience=settings.resource_url, jwks=source)
-    api_keys = ApiKeyVerifier(settings.api_keys, audience=settings.resource_url) if settings.api_keys else None
+    api_keys = (
+        ApiKeyVerifier(settings.api_keys, audience=settings.resource_url) if settings.api_keys else None
+    )
     if api_keys is None:
         return jwt_verifier
     if jwt_verifier is None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Awaitable, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import anyio
 
+from mlgate.commands.operator import audited
+from mlgate.commands.registration import admit, register
 from mlgate.config import Settings
 from mlgate.errors import InvalidInput
 from mlgate.serving.runtime import Runtime
@@ -53,7 +54,9 @@ def parse_gate_args(items: list[str]) -> dict[str, float | bool]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            raise InvalidInput(f"gate {item!r} is not KEY=VALUE", "e.g. min_r2=0.4 max_mae=50 require_drift_check=true")
+            raise InvalidInput(
+                f"gate {item!r} is not KEY=VALUE", "e.g. min_r2=0.4 max_mae=50 require_drift_check=true"
+            )
         low = value.strip().lower()
         if low in ("true", "yes", "1") and key == "require_drift_check":
             out[key] = True
@@ -78,26 +81,24 @@ def run_models_command(settings: Settings, args: argparse.Namespace) -> int:
         anyio.run(rt.aclose)
 
 
-def _audited(rt: Runtime, action: str, args: dict[str, Any], fn: Callable[[], Awaitable[Any]]) -> Any:
-    """Run one lifecycle change as the local operator; one ledger row whatever the outcome."""
-    caller = rt.local_caller()
-    t0 = time.perf_counter()
-    try:
-        result = anyio.run(fn)
-    except Exception as exc:
-        rt.record(f"models.{action}", caller, args, None, t0, exc)
-        raise
-    rt.record(f"models.{action}", caller, args, result, t0, None)
-    return result
-
-
 # -- read ----------------------------------------------------------------------------------
 def _list(rt: Runtime, args: argparse.Namespace) -> int:
     from mlgate.lifecycle import catalog
 
     result = anyio.run(catalog.list_models, rt)
-    rows = [[m.name, str(v.version), v.stage or "-", ",".join(v.aliases) or "-", ",".join(v.interfaces) or "?",
-             _when(v.created_at), _metrics(v.metrics)] for m in result.models for v in m.versions]
+    rows = [
+        [
+            m.name,
+            str(v.version),
+            v.stage or "-",
+            ",".join(v.aliases) or "-",
+            ",".join(v.interfaces) or "?",
+            _when(v.created_at),
+            _metrics(v.metrics),
+        ]
+        for m in result.models
+        for v in m.versions
+    ]
     print(table(["model", "version", "stage", "aliases", "interfaces", "registered", "key metrics"], rows))
     return 0
 
@@ -110,13 +111,19 @@ def _info(rt: Runtime, args: argparse.Namespace) -> int:
         print(json.dumps(info.model_dump(mode="json"), indent=2))
         return 0
     m = info.model
-    print(f"{m.name} version {m.version}   stage {info.stage or '-'}   aliases {', '.join(info.aliases) or '-'}")
+    print(
+        f"{m.name} version {m.version}   stage {info.stage or '-'}   aliases {', '.join(info.aliases) or '-'}"
+    )
     print(f"interfaces {', '.join(info.interfaces)} ({info.flavor})   sha256 {m.sha256}")
     print()
     print(table(["metric", "value"], [[k, _num(v)] for k, v in sorted(info.metrics.items())]))
     print()
-    print(table(["when", "stage", "from", "by", "note"],
-                [[e.at, e.stage, e.previous or "-", e.by or "-", e.note] for e in info.stage_history]))
+    print(
+        table(
+            ["when", "stage", "from", "by", "note"],
+            [[e.at, e.stage, e.previous or "-", e.by or "-", e.note] for e in info.stage_history],
+        )
+    )
     if info.lineage:
         print()
         print(table(["lineage", "value"], [[k, v[:80]] for k, v in sorted(info.lineage.items())]))
@@ -129,17 +136,32 @@ def _compare(rt: Runtime, args: argparse.Namespace) -> int:
     result = anyio.run(compare, rt, args.model, args.versions or None)
     versions = [str(v.version) for v in result.versions]
     others = [v for v in versions if v != str(result.baseline)]
-    headers = ["metric", *[f"v{v}" + (" (base)" if v == str(result.baseline) else "") for v in versions],
-               *[f"Δ v{v}" for v in others], "best"]
+    headers = [
+        "metric",
+        *[f"v{v}" + (" (base)" if v == str(result.baseline) else "") for v in versions],
+        *[f"Δ v{v}" for v in others],
+        "best",
+    ]
     rows = []
     for metric, values in sorted(result.metrics.items()):
         best = result.best.get(metric)
-        rows.append([metric, *[_num(values[v]) for v in versions],
-                     *[_num(result.deltas[metric][v]) for v in others],
-                     f"v{best} ({result.better[metric]})" if best is not None else "-"])
-    print(table(["version", "stage", "aliases", "registered"],
-                [[str(v.version), v.stage or "-", ",".join(v.aliases) or "-", _when(v.created_at)]
-                 for v in result.versions]))
+        rows.append(
+            [
+                metric,
+                *[_num(values[v]) for v in versions],
+                *[_num(result.deltas[metric][v]) for v in others],
+                f"v{best} ({result.better[metric]})" if best is not None else "-",
+            ]
+        )
+    print(
+        table(
+            ["version", "stage", "aliases", "registered"],
+            [
+                [str(v.version), v.stage or "-", ",".join(v.aliases) or "-", _when(v.created_at)]
+                for v in result.versions
+            ],
+        )
+    )
     print()
     print(table(headers, rows))
     return 0
@@ -151,11 +173,29 @@ def _promote(rt: Runtime, args: argparse.Namespace) -> int:
 
     gates = parse_gate_args(args.gate or [])
     call = {"model": args.model, "version": args.version, "to": args.to, "gates": gates, "force": args.force}
-    result = _audited(rt, "promote", call, lambda: promote(rt, args.model, args.version, args.to, gates, args.force, caller=rt.local_caller()))
+    result = audited(
+        rt,
+        "promote",
+        call,
+        lambda: promote(rt, args.model, args.version, args.to, gates, args.force, caller=rt.local_caller()),
+    )
     if result.gates:
-        print(table(["gate", "threshold", "actual", "result", "from", "reason"],
-                    [[g.gate, _num(g.threshold), _num(g.actual), "pass" if g.passed else "FAIL", g.source, g.reason]
-                     for g in result.gates]))
+        print(
+            table(
+                ["gate", "threshold", "actual", "result", "from", "reason"],
+                [
+                    [
+                        g.gate,
+                        _num(g.threshold),
+                        _num(g.actual),
+                        "pass" if g.passed else "FAIL",
+                        g.source,
+                        g.reason,
+                    ]
+                    for g in result.gates
+                ],
+            )
+        )
         print()
     print(result.message)
     return 0 if result.promoted else GATE_REFUSED
@@ -164,8 +204,12 @@ def _promote(rt: Runtime, args: argparse.Namespace) -> int:
 def _rollback(rt: Runtime, args: argparse.Namespace) -> int:
     from mlgate.lifecycle.stages import rollback
 
-    result = _audited(rt, "rollback", {"model": args.model, "version": args.version},
-                      lambda: rollback(rt, args.model, args.version, caller=rt.local_caller()))
+    result = audited(
+        rt,
+        "rollback",
+        {"model": args.model, "version": args.version},
+        lambda: rollback(rt, args.model, args.version, caller=rt.local_caller()),
+    )
     print(result.message)
     return 0
 
@@ -175,8 +219,12 @@ def _stage(stage: str) -> Callable[[Runtime, argparse.Namespace], int]:
         from mlgate.lifecycle.stages import set_stage
 
         action = "archive" if stage == "archived" else "demote"
-        result = _audited(rt, action, {"model": args.model, "version": args.version},
-                          lambda: set_stage(rt, args.model, args.version, stage, caller=rt.local_caller()))
+        result = audited(
+            rt,
+            action,
+            {"model": args.model, "version": args.version},
+            lambda: set_stage(rt, args.model, args.version, stage, caller=rt.local_caller()),
+        )
         print(result.message)
         return 0
 
@@ -189,78 +237,31 @@ def _gates(rt: Runtime, args: argparse.Namespace) -> int:
 
     if args.gate or args.clear:
         gates = {} if args.clear else parse_gate_args(args.gate)
-        _audited(rt, "gates", {"model": args.model, "stage": args.stage, "gates": gates},
-                 lambda: set_gates(rt, args.model, args.stage, gates))
+        audited(
+            rt,
+            "gates",
+            {"model": args.model, "stage": args.stage, "gates": gates},
+            lambda: set_gates(rt, args.model, args.stage, gates),
+        )
     tags = rt.models.registry.model_tags(model_name(args.model))
-    rows = [[stage, key, _num(value)] for stage in gating.GATED_STAGES
-            for key, value in sorted(gating.stored_gates(tags, stage).items())]
+    rows = [
+        [stage, key, _num(value)]
+        for stage in gating.GATED_STAGES
+        for key, value in sorted(gating.stored_gates(tags, stage).items())
+    ]
     print(table(["stage", "gate", "threshold"], rows) if rows else f"{args.model}: no stored gates")
     return 0
 
 
-def _register(rt: Runtime, args: argparse.Namespace) -> int:
-    from mlgate.models.registry import Registrar
-
-    reg = Registrar(rt.settings, admit_by=operator() if getattr(args, "admit", False) else None)
-    src = args.source
-    if getattr(args, "remote", None):
-        feats = [f for f in (args.features or "").replace(",", " ").split() if f]
-        ifaces = [i for i in (args.interfaces or "").replace(",", " ").split() if i] or None
-        reg_v = reg.register_remote(args.name, args.remote, feats, interfaces=ifaces, alias=args.alias)
-    elif src is None:
-        raise InvalidInput("give a source (file, folder or runs:/ URI), or --remote JSON with --features")
-    elif src.startswith(("runs:/", "models:/")):
-        reg_v = reg.register_run(args.name, src, alias=args.alias)
-    elif Path(src).is_dir():
-        reg_v = reg.register_dir(args.name, Path(src), alias=args.alias)
-    else:
-        reg_v = reg.register_file(args.name, Path(src), alias=args.alias)
-    print(f"registered {reg_v.name}@{reg_v.version} ({','.join(reg_v.interfaces)}) sha256 {reg_v.sha256}")
-    return 0
-
-
-def operator() -> str:
-    """Who admits at this shell: the login name, recorded with every admission."""
-    import getpass
-
-    return f"{getpass.getuser()} (mlgate models)"
-
-
-def _admit(rt: Runtime, args: argparse.Namespace) -> int:
-    """Admit (or ``--revoke``) the code in one version's artifact, at the digest it has now."""
-    from mlgate.artifacts import tree_sha256
-    from mlgate.lifecycle.stages import model_name
-    from mlgate.models.admission import code_in
-    from mlgate.models.loader import read_mlmodel
-
-    name = model_name(args.model)
-    resolver = rt.models.mlflow
-    info = resolver.registry.version(name, args.version)
-    if args.revoke:
-        done = rt.admissions.revoke(name, args.version)
-        print(f"{name}@{args.version}: admission {'revoked' if done else 'was not recorded'}")
-        return 0
-    path = resolver.local_path(info)
-    digest, _ = tree_sha256(path)
-    code = code_in(path, read_mlmodel(path))
-    if not code:
-        print(f"{name}@{args.version} holds no code that runs when loaded: nothing to admit (sha256 {digest})")
-        return 0
-    by = operator()
-    args_row = {"model": f"{name}@{args.version}", "digest": digest}
-    row = _audited(rt, "admit", args_row, lambda: _in_thread(rt.admissions.admit, name, args.version, digest, by,
-                                                              "; ".join(code)))
-    print(f"admitted {name}@{args.version} at sha256 {row.digest} by {row.by}: it contains {'; '.join(code)}")
-    return 0
-
-
-async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
-    return await anyio.to_thread.run_sync(lambda: fn(*args))
-
-
 ACTIONS: dict[str, Callable[[Runtime, argparse.Namespace], int]] = {
-    "admit": _admit,
-    "list": _list, "info": _info, "register": _register, "compare": _compare, "promote": _promote,
-    "rollback": _rollback, "demote": _stage("development"), "archive": _stage("archived"), "gates": _gates,
+    "admit": admit,
+    "list": _list,
+    "info": _info,
+    "register": register,
+    "compare": _compare,
+    "promote": _promote,
+    "rollback": _rollback,
+    "demote": _stage("development"),
+    "archive": _stage("archived"),
+    "gates": _gates,
 }
-

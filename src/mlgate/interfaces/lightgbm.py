@@ -53,7 +53,9 @@ def load(
         "pickled_model": path.name,
         "serialization_format": flavor_conf.get("serialization_format", "cloudpickle"),
     }
-    return LightGBMModel(load_estimator(model_dir, conf, extra_trusted=SKOPS_TYPES, admitted=admitted), features)
+    return LightGBMModel(
+        load_estimator(model_dir, conf, extra_trusted=SKOPS_TYPES, admitted=admitted), features
+    )
 
 
 class LightGBMModel(TabularModel):

@@ -26,36 +26,43 @@ from mlgate.interfaces.tabular import TabularModel
 
 # Exact type names (beyond skops' defaults) that scikit-learn models need; each is a data structure of
 # scikit-learn, not a callable. Adding one is a reviewed change.
-SKOPS_ALLOWED = frozenset({
-    "sklearn.tree._tree.Tree",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
-    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
-    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
-    "sklearn._loss.loss.HalfBinomialLoss",
-    "sklearn._loss.loss.HalfMultinomialLoss",
-    "sklearn._loss.loss.HalfSquaredError",
-    "sklearn._loss.loss.AbsoluteError",
-    "sklearn._loss.loss.HalfPoissonLoss",
-    "sklearn._loss.link.IdentityLink",
-    "sklearn._loss.link.LogitLink",
-    "sklearn._loss.link.MultinomialLogit",
-    "sklearn._loss.link.LogLink",
-    "collections.OrderedDict",
-    "collections.defaultdict",
-})
+SKOPS_ALLOWED = frozenset(
+    {
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+        "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+        "sklearn._loss.loss.HalfBinomialLoss",
+        "sklearn._loss.loss.HalfMultinomialLoss",
+        "sklearn._loss.loss.HalfSquaredError",
+        "sklearn._loss.loss.AbsoluteError",
+        "sklearn._loss.loss.HalfPoissonLoss",
+        "sklearn._loss.link.IdentityLink",
+        "sklearn._loss.link.LogitLink",
+        "sklearn._loss.link.MultinomialLogit",
+        "sklearn._loss.link.LogLink",
+        "collections.OrderedDict",
+        "collections.defaultdict",
+    }
+)
 
 
 def skops_refused(untrusted: Sequence[str], extra_trusted: frozenset[str] = frozenset()) -> list[str]:
     """The types of a skops file that neither skops' defaults nor ``SKOPS_ALLOWED`` (nor ``extra_trusted``) cover."""
     return [t for t in untrusted if t not in SKOPS_ALLOWED and t not in extra_trusted]
+
+
 LINEAR = frozenset({"LinearRegression", "Ridge", "Lasso", "ElasticNet", "BayesianRidge", "HuberRegressor"})
 TEXT_STEPS = ("CountVectorizer", "TfidfVectorizer", "HashingVectorizer")
 
 
 def load_estimator(
-    model_dir: Path, flavor_conf: dict[str, Any], extra_trusted: frozenset[str] = frozenset(),
-    *, admitted: bool = False,
+    model_dir: Path,
+    flavor_conf: dict[str, Any],
+    extra_trusted: frozenset[str] = frozenset(),
+    *,
+    admitted: bool = False,
 ) -> Any:
     """Load the estimator a ``sklearn`` MLflow flavor points at.
 

@@ -30,7 +30,14 @@ from mlgate.schemas.stamp import ModelStamp
 from mlgate.serving.runtime import Runtime
 
 log = logging.getLogger(__name__)
-LINEAGE_PREFIXES = ("mlgate.lineage.", "mlgate.parent", "mlgate.data", "hf.", "mlgate.forced", "mlgate.compiled")
+LINEAGE_PREFIXES = (
+    "mlgate.lineage.",
+    "mlgate.parent",
+    "mlgate.data",
+    "hf.",
+    "mlgate.forced",
+    "mlgate.compiled",
+)
 
 
 async def list_models(rt: Runtime) -> ListModelsResult:
@@ -43,23 +50,40 @@ async def list_models(rt: Runtime) -> ListModelsResult:
                 interfaces, metrics = interfaces or list(d.interfaces), metrics or d.metrics
             except Exception as exc:  # one unreadable version must not hide the others
                 log.warning("cannot describe %s@%s: %s", v.name, v.version, exc)
-        by_name.setdefault(v.name, []).append(VersionSummary(
-            version=v.version, aliases=sorted(v.aliases), interfaces=interfaces, metrics=metrics,
-            stage=v.tags.get(TAG_STAGE), created_at=v.created_at))
+        by_name.setdefault(v.name, []).append(
+            VersionSummary(
+                version=v.version,
+                aliases=sorted(v.aliases),
+                interfaces=interfaces,
+                metrics=metrics,
+                stage=v.tags.get(TAG_STAGE),
+                created_at=v.created_at,
+            )
+        )
     return ListModelsResult(models=[ModelSummary(name=n, versions=vs) for n, vs in sorted(by_name.items())])
 
 
-def _example(ref: str, interfaces: tuple[str, ...] | list[str], features: list[FeatureInfo],
-             stored: dict[str, Any] | None) -> dict[str, Any]:
+def _example(
+    ref: str,
+    interfaces: tuple[str, ...] | list[str],
+    features: list[FeatureInfo],
+    stored: dict[str, Any] | None,
+) -> dict[str, Any]:
     if stored:
         return {"model": ref, **stored}
     if "predictor" in interfaces or "classifier" in interfaces:
-        return {"model": ref, "features": [{f.name: round(f.mean, 4) if f.mean is not None else 0.0
-                                            for f in features}]}
+        return {
+            "model": ref,
+            "features": [{f.name: round(f.mean, 4) if f.mean is not None else 0.0 for f in features}],
+        }
     if "analyzer" in interfaces:
         return {"model": ref, "texts": ["The service was quick and friendly."]}
     if "forecaster" in interfaces:  # no stored history: from the model's own data (statsmodels, Prophet, …)
-        return {"model": ref, "horizon": FORECAST_EXAMPLE["horizon"], "levels": list(FORECAST_EXAMPLE["levels"])}
+        return {
+            "model": ref,
+            "horizon": FORECAST_EXAMPLE["horizon"],
+            "levels": list(FORECAST_EXAMPLE["levels"]),
+        }
     return {"model": ref}
 
 
@@ -67,8 +91,11 @@ def _features(feats: list[Any], stats: dict[str, dict[str, float]]) -> list[Feat
     out = []
     for f in feats:
         s = stats.get(f.name, {})
-        out.append(FeatureInfo(name=f.name, type=f.type, **{k: float(s[k]) for k in ("mean", "std", "min", "max")
-                                                              if k in s}))
+        out.append(
+            FeatureInfo(
+                name=f.name, type=f.type, **{k: float(s[k]) for k in ("mean", "std", "min", "max") if k in s}
+            )
+        )
     return out
 
 
@@ -86,13 +113,30 @@ def card_uri(name: str, version: int) -> str:
     return f"mlgate://models/{name}/{version}"
 
 
-def _result(info: VersionInfo, stamp: ModelStamp, interfaces: list[str], flavor: str, features: list[FeatureInfo],
-            metrics: dict[str, float], lineage: dict[str, str], example: dict[str, Any]) -> ModelInfoResult:
+def _result(
+    info: VersionInfo,
+    stamp: ModelStamp,
+    interfaces: list[str],
+    flavor: str,
+    features: list[FeatureInfo],
+    metrics: dict[str, float],
+    lineage: dict[str, str],
+    example: dict[str, Any],
+) -> ModelInfoResult:
     return ModelInfoResult(
-        model=stamp, interfaces=interfaces, flavor=flavor, features=features, metrics=metrics,
-        aliases=sorted(info.aliases), stage=info.tags.get(TAG_STAGE), lineage=lineage,
-        description=info.description, example=example, resource=card_uri(info.name, info.version),
-        stage_history=history(info.tags, info.created_at))
+        model=stamp,
+        interfaces=interfaces,
+        flavor=flavor,
+        features=features,
+        metrics=metrics,
+        aliases=sorted(info.aliases),
+        stage=info.tags.get(TAG_STAGE),
+        lineage=lineage,
+        description=info.description,
+        example=example,
+        resource=card_uri(info.name, info.version),
+        stage_history=history(info.tags, info.created_at),
+    )
 
 
 async def model_info(rt: Runtime, model: str) -> ModelInfoResult:
@@ -104,9 +148,16 @@ async def model_info(rt: Runtime, model: str) -> ModelInfoResult:
     d: Described = await rt.models.describe(info)
     pinned = f"{info.name}@{info.version}"
     features = _features(d.features, d.stats)
-    result = _result(info, ModelStamp(name=info.name, version=info.version, ref=model, sha256=info.sha256 or d.sha256),
-                     list(d.interfaces), d.flavor, features, d.metrics, _lineage(info, d.lineage),
-                     _example(pinned, d.interfaces, features, d.example))
+    result = _result(
+        info,
+        ModelStamp(name=info.name, version=info.version, ref=model, sha256=info.sha256 or d.sha256),
+        list(d.interfaces),
+        d.flavor,
+        features,
+        d.metrics,
+        _lineage(info, d.lineage),
+        _example(pinned, d.interfaces, features, d.example),
+    )
     if d.code:
         admitted = await anyio.to_thread.run_sync(rt.admissions.get, info.name, info.version)
         result.runs_code = d.code
@@ -119,9 +170,21 @@ def _from_loaded(loaded: LoadedModel, stamp: ModelStamp) -> ModelInfoResult:
     features = _features(info.features, info.stats)
     stored = loaded.extra.get("example")
     lineage = _lineage(info, {k: str(v) for k, v in (loaded.extra.get("lineage") or {}).items()})
-    return _result(info, stamp, list(info.interfaces), info.flavor, features, info.metrics, lineage,
-                   _example(f"{info.name}@{info.version}", info.interfaces, features,
-                            stored if isinstance(stored, dict) else None))
+    return _result(
+        info,
+        stamp,
+        list(info.interfaces),
+        info.flavor,
+        features,
+        info.metrics,
+        lineage,
+        _example(
+            f"{info.name}@{info.version}",
+            info.interfaces,
+            features,
+            stored if isinstance(stored, dict) else None,
+        ),
+    )
 
 
 async def card(rt: Runtime, name: str, version: str) -> str:
@@ -140,10 +203,14 @@ async def card(rt: Runtime, name: str, version: str) -> str:
         "|---|---|---|---|---|---|",
     ]
     for f in result.features:
-        lines.append(f"| {f.name} | {f.type} | {_fmt(f.mean)} | {_fmt(f.std)} | {_fmt(f.min)} | {_fmt(f.max)} |")
+        lines.append(
+            f"| {f.name} | {f.type} | {_fmt(f.mean)} | {_fmt(f.std)} | {_fmt(f.min)} | {_fmt(f.max)} |"
+        )
     lines += ["", "## Metrics", ""] + [f"- {k}: {v:.4g}" for k, v in sorted(result.metrics.items())]
     lines += ["", "## Lineage", ""] + [f"- {k}: {v}" for k, v in sorted(result.lineage.items())]
-    lines += ["", "## Stage history", ""] + [f"- {e.at} {e.stage} {e.by} {e.note}".rstrip() for e in result.stage_history]
+    lines += ["", "## Stage history", ""] + [
+        f"- {e.at} {e.stage} {e.by} {e.note}".rstrip() for e in result.stage_history
+    ]
     lines += ["", "## Example call", "", "```json", json.dumps(result.example, indent=1), "```", ""]
     return "\n".join(lines)
 

@@ -14,10 +14,38 @@ from mlgate.schemas.lifecycle import CompareResult, CompareVersion
 from mlgate.serving.runtime import Runtime
 
 MAX_VERSIONS = 20
-HIGHER = frozenset({"r2", "accuracy", "balanced_accuracy", "f1", "f1_macro", "f1_weighted", "precision",
-                    "recall", "roc_auc", "auc", "explained_variance", "parity"})
-LOWER = frozenset({"mae", "mse", "rmse", "mape", "smape", "log_loss", "logloss", "brier", "error", "loss",
-                   "latency_ms", "max_abs_diff"})
+HIGHER = frozenset(
+    {
+        "r2",
+        "accuracy",
+        "balanced_accuracy",
+        "f1",
+        "f1_macro",
+        "f1_weighted",
+        "precision",
+        "recall",
+        "roc_auc",
+        "auc",
+        "explained_variance",
+        "parity",
+    }
+)
+LOWER = frozenset(
+    {
+        "mae",
+        "mse",
+        "rmse",
+        "mape",
+        "smape",
+        "log_loss",
+        "logloss",
+        "brier",
+        "error",
+        "loss",
+        "latency_ms",
+        "max_abs_diff",
+    }
+)
 
 
 def direction(metric: str) -> str | None:
@@ -38,7 +66,9 @@ async def compare(rt: Runtime, model: str, versions: list[int] | None = None) ->
         if not versions:
             raise InvalidInput("versions is empty", "send at least one version number, e.g. [1, 2]")
         if len(versions) > MAX_VERSIONS:
-            raise InvalidInput(f"{len(versions)} versions is more than {MAX_VERSIONS}", "compare fewer at a time")
+            raise InvalidInput(
+                f"{len(versions)} versions is more than {MAX_VERSIONS}", "compare fewer at a time"
+            )
         versions = list(dict.fromkeys(versions))
     return await anyio.to_thread.run_sync(_compare, rt.models.registry, name, versions)
 
@@ -49,8 +79,12 @@ def _compare(reg: MlflowRegistry, name: str, versions: list[int] | None) -> Comp
         if not versions:
             reg.version(name, 1)  # raises the NotFound that names the model
     infos = [reg.version(name, v) for v in versions]
-    rows = [CompareVersion(version=i.version, stage=i.tags.get(TAG_STAGE), aliases=sorted(i.aliases),
-                           created_at=i.created_at) for i in infos]
+    rows = [
+        CompareVersion(
+            version=i.version, stage=i.tags.get(TAG_STAGE), aliases=sorted(i.aliases), created_at=i.created_at
+        )
+        for i in infos
+    ]
     values = {i.version: i.metrics or reg.run_metrics(i.run_id) for i in infos}
     production = next((i.version for i in infos if "production" in i.aliases), None)
     baseline = production if production is not None else versions[0]
@@ -62,15 +96,22 @@ def _compare(reg: MlflowRegistry, name: str, versions: list[int] | None) -> Comp
     for m in names:
         metrics[m] = {str(v): _num(values[v].get(m)) for v in versions}
         base = values[baseline].get(m)
-        deltas[m] = {str(v): (None if base is None or values[v].get(m) is None else
-                              round(float(values[v][m]) - float(base), 6)) for v in versions}
+        deltas[m] = {
+            str(v): (
+                None
+                if base is None or values[v].get(m) is None
+                else round(float(values[v][m]) - float(base), 6)
+            )
+            for v in versions
+        }
         way = direction(m)
         present = [(float(values[v][m]), v) for v in versions if values[v].get(m) is not None]
         if way and present:
             better[m] = way
             best[m] = (max(present) if way == "higher" else min(present))[1]
-    return CompareResult(name=name, baseline=baseline, versions=rows, metrics=metrics, deltas=deltas,
-                         better=better, best=best)
+    return CompareResult(
+        name=name, baseline=baseline, versions=rows, metrics=metrics, deltas=deltas, better=better, best=best
+    )
 
 
 def _num(value: Any) -> float | None:

@@ -76,21 +76,29 @@ async def retrain(
     allowed = CLASSIFICATION_METRICS if classifier else REGRESSION_METRICS
     chosen = metric or allowed[0]
     if chosen not in allowed:
-        raise InvalidInput(f"metric {chosen!r} is not computed for this model", f"use one of {', '.join(allowed)}")
+        raise InvalidInput(
+            f"metric {chosen!r} is not computed for this model", f"use one of {', '.join(allowed)}"
+        )
     feats = loaded.info.features
     names = [f.name for f in feats]
     data_ = await anyio.to_thread.run_sync(
-        lambda: load_training_data(rt.settings, data, feats, target, classifier=classifier))
+        lambda: load_training_data(rt.settings, data, feats, target, classifier=classifier)
+    )
     if data_.rows < MIN_ROWS:
-        raise InvalidInput(f"{data_.rows} rows are too few to retrain and evaluate", f"send at least {MIN_ROWS}")
+        raise InvalidInput(
+            f"{data_.rows} rows are too few to retrain and evaluate", f"send at least {MIN_ROWS}"
+        )
     decisions = [f"incumbent {incumbent.name}@{incumbent.version}; {data_.rows} rows from {data_.source}"]
 
     await step(1, "checking drift against the incumbent's training data")
     ref, kind = drifting.training_reference(loaded)
     drift = drifting.report(names, incumbent, ref, data_.x, kind, drifting.DriftThresholds())
-    await anyio.to_thread.run_sync(drifting.record_check, reg, incumbent.name, incumbent.version, drift, who.subject,
-                                   data_.digest)
-    decisions.append(f"drift check on the new data: {drift.message} (recorded on version {incumbent.version})")
+    await anyio.to_thread.run_sync(
+        drifting.record_check, reg, incumbent.name, incumbent.version, drift, who.subject, data_.digest
+    )
+    decisions.append(
+        f"drift check on the new data: {drift.message} (recorded on version {incumbent.version})"
+    )
 
     await step(2, f"fitting a clone of {type(est).__name__}")
     candidate, split = await anyio.to_thread.run_sync(_fit, est, data_, holdout, classifier)
@@ -102,37 +110,60 @@ async def retrain(
 
     await step(4, "registering the candidate in development")
     info = await anyio.to_thread.run_sync(
-        lambda: _register(rt, loaded, incumbent, candidate, xtr, names, cand_m, data_, chosen, who.subject))
-    cand_stamp = ModelStamp(name=info.name, version=info.version, ref=f"{info.name}@{info.version}",
-                            sha256=info.sha256)
+        lambda: _register(rt, loaded, incumbent, candidate, xtr, names, cand_m, data_, chosen, who.subject)
+    )
+    cand_stamp = ModelStamp(
+        name=info.name, version=info.version, ref=f"{info.name}@{info.version}", sha256=info.sha256
+    )
     check = drifting.report(names, cand_stamp, xtr[:200], xte, "training_sample", drifting.DriftThresholds())
-    await anyio.to_thread.run_sync(drifting.record_check, reg, info.name, info.version, check, who.subject,
-                                   data_.digest)
-    decisions.append(f"registered {info.name}@{info.version} in development with its holdout metrics and lineage; "
-                     f"holdout vs its training sample: {check.message}")
+    await anyio.to_thread.run_sync(
+        drifting.record_check, reg, info.name, info.version, check, who.subject, data_.digest
+    )
+    decisions.append(
+        f"registered {info.name}@{info.version} in development with its holdout metrics and lineage; "
+        f"holdout vs its training sample: {check.message}"
+    )
 
     await step(5, "deciding on promotion")
     way = direction(chosen) or "higher"
     c, i = cand_m[chosen], inc_m[chosen]
     better = c > i if way == "higher" else c < i
-    decisions.append(f"{chosen} ({way} is better) on the same holdout: candidate {c:.6g}, incumbent {i:.6g} → "
-                     + ("the candidate is better" if better else "the candidate is not better"))
+    decisions.append(
+        f"{chosen} ({way} is better) on the same holdout: candidate {c:.6g}, incumbent {i:.6g} → "
+        + ("the candidate is better" if better else "the candidate is not better")
+    )
     promoted, failed, promotion = False, [], None
     if not better:
-        decisions.append(f"not promoted: it does not beat the incumbent; {info.name}@{info.version} stays in development")
+        decisions.append(
+            f"not promoted: it does not beat the incumbent; {info.name}@{info.version} stays in development"
+        )
     elif not promote_if_better:
-        decisions.append(f"not promoted: promote_if_better is false; promote {info.name}@{info.version} with ml_promote")
+        decisions.append(
+            f"not promoted: promote_if_better is false; promote {info.name}@{info.version} with ml_promote"
+        )
     else:
         result = await promote(rt, info.name, info.version, "production", gates, caller=who)
         promoted, failed, promotion = result.promoted, result.failed_gates, result.model_dump(mode="json")
         decisions.append(f"promoted: {result.message}" if promoted else result.message)
     await step(6, "done")
     return RetrainResult(
-        retrained=True, promoted=promoted, drift_summary=drifting.summarize(drift), candidate=cand_stamp,
-        incumbent=incumbent, metric=chosen, metrics={"incumbent": inc_m, "candidate": cand_m},
-        failed_gates=failed if not promoted else [], promotion=promotion, decisions=decisions,
-        data=RetrainData(source=data_.source, digest=f"sha256:{data_.digest}", rows=data_.rows,
-                         train_rows=int(xtr.shape[0]), holdout_rows=int(xte.shape[0])),
+        retrained=True,
+        promoted=promoted,
+        drift_summary=drifting.summarize(drift),
+        candidate=cand_stamp,
+        incumbent=incumbent,
+        metric=chosen,
+        metrics={"incumbent": inc_m, "candidate": cand_m},
+        failed_gates=failed if not promoted else [],
+        promotion=promotion,
+        decisions=decisions,
+        data=RetrainData(
+            source=data_.source,
+            digest=f"sha256:{data_.digest}",
+            rows=data_.rows,
+            train_rows=int(xtr.shape[0]),
+            holdout_rows=int(xte.shape[0]),
+        ),
     )
 
 
@@ -141,11 +172,15 @@ def _estimator(loaded: LoadedModel) -> Any:
 
     info = loaded.info
     if info.flavor != "sklearn" or not isinstance(loaded.impl, SklearnModel):
-        raise InvalidInput(f"{info.name}@{info.version} is a {info.flavor or 'non-scikit-learn'} model",
-                           "ml_retrain refits scikit-learn models only")
+        raise InvalidInput(
+            f"{info.name}@{info.version} is a {info.flavor or 'non-scikit-learn'} model",
+            "ml_retrain refits scikit-learn models only",
+        )
     if is_text_pipeline(loaded.impl.est) or not info.features:
-        raise InvalidInput(f"{info.name}@{info.version} takes text, not tabular features",
-                           "ml_retrain refits tabular scikit-learn models")
+        raise InvalidInput(
+            f"{info.name}@{info.version} takes text, not tabular features",
+            "ml_retrain refits tabular scikit-learn models",
+        )
     return loaded.impl.est
 
 
@@ -174,33 +209,73 @@ def _evaluate(est: Any, x: Matrix, y: np.ndarray, classifier: bool) -> dict[str,
         pred = est.predict(x)
     if classifier:
         labels = np.asarray([str(p) for p in pred])
-        return {"accuracy": float(m.accuracy_score(y, labels)),
-                "f1_macro": float(m.f1_score(y, labels, average="macro", zero_division=0))}
+        return {
+            "accuracy": float(m.accuracy_score(y, labels)),
+            "f1_macro": float(m.f1_score(y, labels, average="macro", zero_division=0)),
+        }
     pred = np.asarray(pred, dtype=np.float64).reshape(len(y))
-    return {"r2": float(m.r2_score(y, pred)), "mae": float(m.mean_absolute_error(y, pred)),
-            "rmse": float(np.sqrt(m.mean_squared_error(y, pred)))}
+    return {
+        "r2": float(m.r2_score(y, pred)),
+        "mae": float(m.mean_absolute_error(y, pred)),
+        "rmse": float(np.sqrt(m.mean_squared_error(y, pred))),
+    }
 
 
-def _register(rt: Runtime, loaded: LoadedModel, parent: ModelStamp, candidate: Any, xtr: Matrix, names: list[str],
-              metrics: dict[str, float], data: TrainingData, metric: str, by: str) -> Any:
+def _register(
+    rt: Runtime,
+    loaded: LoadedModel,
+    parent: ModelStamp,
+    candidate: Any,
+    xtr: Matrix,
+    names: list[str],
+    metrics: dict[str, float],
+    data: TrainingData,
+    metric: str,
+    by: str,
+) -> Any:
     from mlgate.models.registry import Registrar
 
     reg = rt.models.registry
-    lineage = {"parent": f"{parent.name}@{parent.version}", "data_digest": f"sha256:{data.digest}",
-               "data_source": data.source, "data_rows": data.rows, "retrained_by": by}
+    lineage = {
+        "parent": f"{parent.name}@{parent.version}",
+        "data_digest": f"sha256:{data.digest}",
+        "data_source": data.source,
+        "data_rows": data.rows,
+        "retrained_by": by,
+    }
     extra: dict[str, Any] = {"lineage": lineage}
     classes = getattr(candidate, "classes_", None)
     if classes is not None:
         extra["classes"] = [str(c) for c in classes]
     info = Registrar(rt.settings, rt.models.mlflow).register_sklearn(
-        parent.name, candidate, xtr, names, metrics, extra_meta=extra,
-        description=f"Retrained from {parent.name}@{parent.version} on {data.rows} rows ({data.source}).")
-    tags = {"mlgate.parent": f"{parent.name}@{parent.version}", "mlgate.parent_sha256": parent.sha256 or "",
-            "mlgate.data_digest": f"sha256:{data.digest}", "mlgate.data_source": data.source[:500],
-            "mlgate.data_rows": str(data.rows), "mlgate.lineage.retrained_by": by,
-            "mlgate.lineage.selection_metric": metric,
-            TAG_HISTORY: json.dumps([{"stage": "development", "at": now_iso(), "by": by, "previous": None,
-                                      "note": f"registered by ml_retrain from {parent.name}@{parent.version}"}])}
+        parent.name,
+        candidate,
+        xtr,
+        names,
+        metrics,
+        extra_meta=extra,
+        description=f"Retrained from {parent.name}@{parent.version} on {data.rows} rows ({data.source}).",
+    )
+    tags = {
+        "mlgate.parent": f"{parent.name}@{parent.version}",
+        "mlgate.parent_sha256": parent.sha256 or "",
+        "mlgate.data_digest": f"sha256:{data.digest}",
+        "mlgate.data_source": data.source[:500],
+        "mlgate.data_rows": str(data.rows),
+        "mlgate.lineage.retrained_by": by,
+        "mlgate.lineage.selection_metric": metric,
+        TAG_HISTORY: json.dumps(
+            [
+                {
+                    "stage": "development",
+                    "at": now_iso(),
+                    "by": by,
+                    "previous": None,
+                    "note": f"registered by ml_retrain from {parent.name}@{parent.version}",
+                }
+            ]
+        ),
+    }
     for key, value in tags.items():
         reg.set_tag(info.name, info.version, key, value)
     info.tags.update(tags)

@@ -33,13 +33,27 @@ def history(tags: dict[str, str], created_at: int | None = None) -> list[StageEv
             events = []
     if not events:
         events = [_registered(tags, created_at)]
-    return [StageEvent(stage=str(e.get("stage", "?")), at=str(e.get("at", "")), by=str(e.get("by", "")),
-                       previous=e.get("previous"), note=str(e.get("note", ""))) for e in events]
+    return [
+        StageEvent(
+            stage=str(e.get("stage", "?")),
+            at=str(e.get("at", "")),
+            by=str(e.get("by", "")),
+            previous=e.get("previous"),
+            note=str(e.get("note", "")),
+        )
+        for e in events
+    ]
 
 
 def _registered(tags: dict[str, str], created_at: int | None) -> dict[str, Any]:
     at = iso_ms(created_at / 1000) if created_at else ""
-    return {"stage": tags.get(TAG_STAGE, "development"), "at": at, "by": "", "previous": None, "note": "registered"}
+    return {
+        "stage": tags.get(TAG_STAGE, "development"),
+        "at": at,
+        "by": "",
+        "previous": None,
+        "note": "registered",
+    }
 
 
 def write_stage(reg: MlflowRegistry, name: str, version: int, stage: str, by: str, note: str) -> str | None:

@@ -55,17 +55,22 @@ def model_name(model: str, version: int | None = None) -> str:
         return check_name(model)
     ref = parse_ref(model, allow_latest=True)
     if ref.source != "registry":
-        raise InvalidInput(f"{model!r} is not a registered model", "register the snapshot first (ml_pull register_as)")
+        raise InvalidInput(
+            f"{model!r} is not a registered model", "register the snapshot first (ml_pull register_as)"
+        )
     if ref.version is not None and version is not None and ref.version != version:
-        raise InvalidInput(f"model {model!r} names version {ref.version} but version is {version}",
-                           f"send model={ref.name!r} and the version to change")
+        raise InvalidInput(
+            f"model {model!r} names version {ref.version} but version is {version}",
+            f"send model={ref.name!r} and the version to change",
+        )
     return ref.name
 
 
 # -- reads -------------------------------------------------------------------------------
 def version_stamp(info: VersionInfo) -> ModelStamp:
-    return ModelStamp(name=info.name, version=info.version, ref=f"{info.name}@{info.version}",
-                      sha256=info.tags.get(TAG_SHA))
+    return ModelStamp(
+        name=info.name, version=info.version, ref=f"{info.name}@{info.version}", sha256=info.tags.get(TAG_SHA)
+    )
 
 
 def _aliases(reg: MlflowRegistry, name: str) -> tuple[dict[str, int], dict[str, str]]:
@@ -96,8 +101,10 @@ async def promote(
     who = caller
     name = model_name(model, version)
     if to not in gating.GATED_STAGES:
-        raise InvalidInput(f"cannot promote to {to!r}", "promote to 'staging' or 'production'; "
-                           "demote or archive with `mlgate models demote|archive`")
+        raise InvalidInput(
+            f"cannot promote to {to!r}",
+            "promote to 'staging' or 'production'; demote or archive with `mlgate models demote|archive`",
+        )
     call_gates = gating.parse_gates(gates)
     if force:
         who.require_admin("force on ml_promote")
@@ -108,26 +115,42 @@ async def promote(
         rt.models.forget_aliases(name)
 
 
-def _promote(reg: MlflowRegistry, who: Caller, name: str, version: int, to: str,
-             call_gates: gating.Gates, force: bool) -> PromoteResult:
+def _promote(
+    reg: MlflowRegistry, who: Caller, name: str, version: int, to: str, call_gates: gating.Gates, force: bool
+) -> PromoteResult:
     with model_lock(name):
         mv = reg.version(name, version)
         stamp = version_stamp(mv)
         aliases, model_tags = _aliases(reg, name)
         holder = aliases.get(to)
         if holder == version:
-            return PromoteResult(model=stamp, to=to, promoted=True, failed_gates=[], previous=version,
-                                 message=f"{name}@{version} already holds {to}; nothing changed")
+            return PromoteResult(
+                model=stamp,
+                to=to,
+                promoted=True,
+                failed_gates=[],
+                previous=version,
+                message=f"{name}@{version} already holds {to}; nothing changed",
+            )
         if to == "staging" and aliases.get("production") == version:
-            raise Refused(f"{name}@{version} serves production; moving it to staging would leave no production",
-                          "promote another version to production, or roll back")
+            raise Refused(
+                f"{name}@{version} serves production; moving it to staging would leave no production",
+                "promote another version to production, or roll back",
+            )
         merged = gating.merge(gating.stored_gates(model_tags, to), call_gates)
         outcomes = gating.evaluate(merged, _metrics(reg, mv), gating.latest_drift(mv.tags))
         failed = [o for o in outcomes if not o.passed]
         if failed and not force:
             listed = "; ".join(f"{o.gate}: {o.reason}" for o in failed)
-            return PromoteResult(model=stamp, to=to, promoted=False, failed_gates=failed, gates=outcomes,
-                                 previous=holder, message=f"not promoted: {len(failed)} gate(s) failed — {listed}")
+            return PromoteResult(
+                model=stamp,
+                to=to,
+                promoted=False,
+                failed_gates=failed,
+                gates=outcomes,
+                previous=holder,
+                message=f"not promoted: {len(failed)} gate(s) failed — {listed}",
+            )
         reg.set_alias(name, to, version)
         if to == "production" and aliases.get("staging") == version:
             reg.delete_alias(name, "staging")
@@ -135,8 +158,11 @@ def _promote(reg: MlflowRegistry, who: Caller, name: str, version: int, to: str,
         note = f"promoted by {who.subject}" + (f"; forced past {', '.join(skipped)}" if skipped else "")
         write_stage(reg, name, version, to, who.subject, note)
         if skipped:
-            for key, value in ((TAG_FORCED_BY, who.subject), (TAG_FORCED_AT, now_iso()),
-                               (TAG_FORCED_GATES, json.dumps([o.model_dump() for o in failed])[:4000])):
+            for key, value in (
+                (TAG_FORCED_BY, who.subject),
+                (TAG_FORCED_AT, now_iso()),
+                (TAG_FORCED_GATES, json.dumps([o.model_dump() for o in failed])[:4000]),
+            ):
                 reg.set_tag(name, version, key, value)
         archived = None
         if holder is not None:
@@ -148,13 +174,22 @@ def _promote(reg: MlflowRegistry, who: Caller, name: str, version: int, to: str,
         msg += f"; version {holder} moved to {'archived' if to == 'production' else 'development'}"
     if skipped:
         msg += f"; FORCED past failing gates {', '.join(skipped)} (recorded on the version)"
-    return PromoteResult(model=stamp, to=to, promoted=True, failed_gates=failed, gates=outcomes, archived=archived,
-                         previous=holder, forced=bool(skipped), skipped_gates=skipped, message=msg)
+    return PromoteResult(
+        model=stamp,
+        to=to,
+        promoted=True,
+        failed_gates=failed,
+        gates=outcomes,
+        archived=archived,
+        previous=holder,
+        forced=bool(skipped),
+        skipped_gates=skipped,
+        message=msg,
+    )
 
 
 # -- rollback ----------------------------------------------------------------------------
-async def rollback(rt: Runtime, model: str, version: int | None = None, *, caller: Caller
-                   ) -> RollbackResult:
+async def rollback(rt: Runtime, model: str, version: int | None = None, *, caller: Caller) -> RollbackResult:
     """Restore ``version`` (default: the version that served production most recently) to production."""
     who = caller
     name = model_name(model, version)
@@ -172,11 +207,17 @@ def _rollback(reg: MlflowRegistry, who: Caller, name: str, version: int | None) 
             version = _previous_production(reg, name, current)
         mv = reg.version(name, version)
         if version == current:
-            return RollbackResult(model=version_stamp(mv), production=version, archived=None,
-                                  message=f"{name}@{version} already serves production; nothing changed")
+            return RollbackResult(
+                model=version_stamp(mv),
+                production=version,
+                archived=None,
+                message=f"{name}@{version} already serves production; nothing changed",
+            )
         if not served_production(mv.tags):
-            raise Refused(f"{name}@{version} never served production, so there is nothing to roll back to",
-                          "a version that has not served production goes through the gates: use ml_promote")
+            raise Refused(
+                f"{name}@{version} never served production, so there is nothing to roll back to",
+                "a version that has not served production goes through the gates: use ml_promote",
+            )
         reg.set_alias(name, "production", version)
         if aliases.get("staging") == version:
             reg.delete_alias(name, "staging")
@@ -184,9 +225,13 @@ def _rollback(reg: MlflowRegistry, who: Caller, name: str, version: int | None) 
         write_stage(reg, name, version, "production", who.subject, f"rolled back{came_from} by {who.subject}")
         if current is not None:
             write_stage(reg, name, current, "archived", who.subject, f"rolled back to version {version}")
-    return RollbackResult(model=version_stamp(mv), production=version, archived=current,
-                          message=f"{name}@production is version {version} again"
-                          + (f"; version {current} archived" if current is not None else ""))
+    return RollbackResult(
+        model=version_stamp(mv),
+        production=version,
+        archived=current,
+        message=f"{name}@production is version {version} again"
+        + (f"; version {current} archived" if current is not None else ""),
+    )
 
 
 def _previous_production(reg: MlflowRegistry, name: str, current: int | None) -> int:
@@ -204,12 +249,15 @@ def _previous_production(reg: MlflowRegistry, name: str, current: int | None) ->
 
 
 # -- demote / archive --------------------------------------------------------------------
-async def set_stage(rt: Runtime, model: str, version: int, stage: str, *, caller: Caller
-                    ) -> StageChangeResult:
+async def set_stage(
+    rt: Runtime, model: str, version: int, stage: str, *, caller: Caller
+) -> StageChangeResult:
     """Demote (``development``) or archive (``archived``) a version that does not serve production."""
     if stage not in ("development", "archived"):
-        raise InvalidInput(f"set_stage moves versions down to 'development' or 'archived', not {stage!r}",
-                           "use promote for staging and production")
+        raise InvalidInput(
+            f"set_stage moves versions down to 'development' or 'archived', not {stage!r}",
+            "use promote for staging and production",
+        )
     who = caller
     name = model_name(model, version)
     try:
@@ -223,17 +271,24 @@ def _set_stage(reg: MlflowRegistry, who: Caller, name: str, version: int, stage:
         stamp = version_stamp(reg.version(name, version))
         aliases, _ = _aliases(reg, name)
         if aliases.get("production") == version:
-            raise Refused(f"{name}@{version} serves production; moving it to {stage} would leave "
-                          f"{name}@production unresolvable",
-                          "promote another version to production or roll back first; it is archived then")
+            raise Refused(
+                f"{name}@{version} serves production; moving it to {stage} would leave "
+                f"{name}@production unresolvable",
+                "promote another version to production or roll back first; it is archived then",
+            )
         removed = [a for a, v in sorted(aliases.items()) if v == version and a == "staging"]
         for alias in removed:
             reg.delete_alias(name, alias)
         verb = "archived" if stage == "archived" else "demoted"
         before = write_stage(reg, name, version, stage, who.subject, f"{verb} by {who.subject}")
-    return StageChangeResult(model=stamp, stage=stage, previous_stage=before, removed_aliases=removed,
-                             message=f"{name}@{version} is now {stage}"
-                             + (f" (removed alias {', '.join(removed)})" if removed else ""))
+    return StageChangeResult(
+        model=stamp,
+        stage=stage,
+        previous_stage=before,
+        removed_aliases=removed,
+        message=f"{name}@{version} is now {stage}"
+        + (f" (removed alias {', '.join(removed)})" if removed else ""),
+    )
 
 
 async def set_gates(rt: Runtime, model: str, stage: str, gates: dict[str, Any]) -> dict[str, Any]:

@@ -61,7 +61,10 @@ def code_in(path: Path, mlmodel: dict[str, Any], remote: bool = False) -> list[s
 def _sklearn_code(path: Path, conf: dict[str, Any], flavor: str) -> list[str]:
     fmt = str(conf.get("serialization_format", "skops" if flavor == "sklearn" else "cloudpickle"))
     file = path / str(conf.get("pickled_model", conf.get("data", "model.skops")))
-    if flavor == "lightgbm" and str(conf.get("model_class", "lightgbm.basic.Booster")) == "lightgbm.basic.Booster":
+    if (
+        flavor == "lightgbm"
+        and str(conf.get("model_class", "lightgbm.basic.Booster")) == "lightgbm.basic.Booster"
+    ):
         return []  # the text format of a Booster
     if fmt != "skops":
         return [f"a {fmt} file ({file.name})"]
@@ -70,7 +73,9 @@ def _sklearn_code(path: Path, conf: dict[str, Any], flavor: str) -> list[str]:
     from mlgate.interfaces.lightgbm import SKOPS_TYPES
     from mlgate.interfaces.sklearn import skops_refused
 
-    refused = skops_refused(sio.get_untrusted_types(file=file), SKOPS_TYPES if flavor == "lightgbm" else frozenset())
+    refused = skops_refused(
+        sio.get_untrusted_types(file=file), SKOPS_TYPES if flavor == "lightgbm" else frozenset()
+    )
     return [f"skops types outside the allow-list ({', '.join(refused[:8])})"] if refused else []
 
 

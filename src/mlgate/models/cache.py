@@ -90,5 +90,11 @@ class ModelCache(Generic[T]):
 
     def stats(self) -> CacheStats:
         return CacheStats(
-            len(self._entries), self.total_bytes, self._budget, self.hits, self.misses, self.loads, self.evictions
+            len(self._entries),
+            self.total_bytes,
+            self._budget,
+            self.hits,
+            self.misses,
+            self.loads,
+            self.evictions,
         )

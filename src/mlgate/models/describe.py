@@ -40,7 +40,7 @@ class Described:
 def describe_path(info: VersionInfo, path: Path, remote_allowlist: list[str] | None = None) -> Described:
     """The pure part over a local model folder (no registry calls)."""
     from mlgate.interfaces.mlmodel import describe_dir
-    from mlgate.interfaces.remote import remote_spec_of
+    from mlgate.interfaces.remote_spec import remote_spec_of
     from mlgate.models.loader import read_mlmodel
 
     mlmodel = read_mlmodel(path)
@@ -59,9 +59,16 @@ def describe_path(info: VersionInfo, path: Path, remote_allowlist: list[str] | N
     features = info.features or [Feature(**f) for f in meta.get("features") or []] or features
     stored = meta.get("example")
     example = dict(stored) if isinstance(stored, dict) else example_call(interfaces, records)
-    return Described(interfaces=interfaces, features=features, flavor=info.flavor or flavor, sha256=digest,
-                     code=code_in(path, mlmodel, remote), stats=dict(meta.get("stats") or {}), example=example,
-                     lineage={str(k): str(v) for k, v in (meta.get("lineage") or {}).items()})
+    return Described(
+        interfaces=interfaces,
+        features=features,
+        flavor=info.flavor or flavor,
+        sha256=digest,
+        code=code_in(path, mlmodel, remote),
+        stats=dict(meta.get("stats") or {}),
+        example=example,
+        lineage={str(k): str(v) for k, v in (meta.get("lineage") or {}).items()},
+    )
 
 
 def example_call(interfaces: tuple[str, ...], records: list[dict[str, Any]] | None) -> dict[str, Any] | None:
@@ -77,7 +84,11 @@ def example_call(interfaces: tuple[str, ...], records: list[dict[str, Any]] | No
     history = [r.get(column) for r in records]
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in history):
         return None
-    return {"history": history, "horizon": FORECAST_EXAMPLE["horizon"], "levels": list(FORECAST_EXAMPLE["levels"])}
+    return {
+        "history": history,
+        "horizon": FORECAST_EXAMPLE["horizon"],
+        "levels": list(FORECAST_EXAMPLE["levels"]),
+    }
 
 
 class Describer:
@@ -93,7 +104,9 @@ class Describer:
         with self._lock:
             found = self._known.get(key)
         if found is None:
-            found = describe_path(info, self.resolver.local_path(info), self.resolver.settings.remote_allowlist)
+            found = describe_path(
+                info, self.resolver.local_path(info), self.resolver.settings.remote_allowlist
+            )
             found.metrics = info.metrics or self.resolver.registry.run_metrics(info.run_id)
             with self._lock:
                 self._known[key] = found

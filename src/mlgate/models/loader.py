@@ -57,8 +57,14 @@ def adapter_loader(flavor: str) -> Any:
 ADMITTING = frozenset({"sklearn", "lightgbm"})
 
 
-def load_model_dir(info: VersionInfo, path: Path, size: int, *, admitted: bool = False,
-                   remote_allowlist: list[str] | None = None) -> LoadedModel:
+def load_model_dir(
+    info: VersionInfo,
+    path: Path,
+    size: int,
+    *,
+    admitted: bool = False,
+    remote_allowlist: list[str] | None = None,
+) -> LoadedModel:
     """Load the verified folder ``path``; ``admitted``: an operator admitted this exact artifact's code
     (checked by the caller against the digest), so adapters may load its pickles."""
     mlmodel = read_mlmodel(path)
@@ -67,7 +73,7 @@ def load_model_dir(info: VersionInfo, path: Path, size: int, *, admitted: bool =
     impl: Any
     offered: tuple[str, ...]
     example = meta.get("example")
-    from mlgate.interfaces.remote import remote_spec_of
+    from mlgate.interfaces.remote_spec import remote_spec_of
 
     remote = remote_spec_of(info.tags, flavors, remote_allowlist)
     if remote is not None:  # served elsewhere: the artifact only describes it

@@ -83,8 +83,9 @@ class MlflowRegistry:
             raise self._not_found(name, f"alias {alias!r}", exc) from None
 
     def newest(self, name: str) -> VersionInfo:
-        found = self._mlflow.search_model_versions(f"name='{_quoted(name)}'", order_by=["version_number DESC"],
-                                                   max_results=1)
+        found = self._mlflow.search_model_versions(
+            f"name='{_quoted(name)}'", order_by=["version_number DESC"], max_results=1
+        )
         if not found:
             raise NotFound(f"no registered model named {name!r}", "list models with ml_list_models")
         return version_info(found[0])
@@ -164,8 +165,9 @@ class MlflowRegistry:
         except Exception:
             self._mlflow.create_registered_model(name, description=description or None)
 
-    def create_version(self, name: str, source: str, run_id: str, description: str = "",
-                       model_id: str | None = None) -> VersionInfo:
+    def create_version(
+        self, name: str, source: str, run_id: str, description: str = "", model_id: str | None = None
+    ) -> VersionInfo:
         kwargs: dict[str, Any] = {"run_id": run_id, "description": description}
         if model_id is not None:  # a tracking *server* refuses a models:/m-… source without it
             kwargs["model_id"] = model_id

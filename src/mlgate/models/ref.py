@@ -47,7 +47,9 @@ def check_name(name: str, what: str = "model name") -> str:
     if len(name) > MAX_NAME:
         raise InvalidReference(f"{what} is {len(name)} characters long; at most {MAX_NAME} are allowed")
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise InvalidReference(f"{what} contains control characters", "send a plain name such as 'demo-regressor'")
+        raise InvalidReference(
+            f"{what} contains control characters", "send a plain name such as 'demo-regressor'"
+        )
     if "/" in name or "\\" in name or name in {".", ".."} or ".." in name:
         raise InvalidReference(f"{what} {name!r} contains a path separator or '..'", _EXAMPLE)
     if not _NAME.match(name):

@@ -43,8 +43,9 @@ class Registrar:
     runs code when loaded (a pickle, a TorchScript file) is admitted at its digest; without it such an
     artifact is refused (``ml_pull register_as`` never admits)."""
 
-    def __init__(self, settings: Settings, resolver: MlflowResolver | None = None, *,
-                 admit_by: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, resolver: MlflowResolver | None = None, *, admit_by: str | None = None
+    ) -> None:
         self.settings = settings
         self.resolver = resolver or MlflowResolver(settings)
         self.registry = self.resolver.registry
@@ -136,7 +137,9 @@ class Registrar:
                 pip_requirements=_requirements(),
             )
         # model_id: a tracking *server* refuses a models:/m-… source without it (SQLite accepts either)
-        mv = self.registry.create_version(name, info.model_uri, run.info.run_id, description, model_id=info.model_id)
+        mv = self.registry.create_version(
+            name, info.model_uri, run.info.run_id, description, model_id=info.model_id
+        )
         path = self.resolver.local_path(mv)
         return self._finish(name, str(mv.version), path, interfaces, features, metrics, alias)
 
@@ -168,27 +171,56 @@ class Registrar:
         path = self.resolver.local_path(mv)
         return self._finish(name, str(mv.version), path, interfaces, [], metrics, alias)
 
-    def register_dir(self, name: str, model_dir: Path, *, alias: str | None = None, description: str = "",
-                     extra_tags: dict[str, str] | None = None, metrics: dict[str, float] | None = None) -> VersionInfo:
+    def register_dir(
+        self,
+        name: str,
+        model_dir: Path,
+        *,
+        alias: str | None = None,
+        description: str = "",
+        extra_tags: dict[str, str] | None = None,
+        metrics: dict[str, float] | None = None,
+    ) -> VersionInfo:
         """Register an MLflow model folder (as written by ``mlflow.<flavor>.save_model``)."""
         import mlflow
 
-
         if not (model_dir / "MLmodel").exists():
-            raise InvalidInput(f"{model_dir} has no MLmodel file", "pass an MLflow model folder or a .skops/.onnx file")
+            raise InvalidInput(
+                f"{model_dir} has no MLmodel file", "pass an MLflow model folder or a .skops/.onnx file"
+            )
         self._refuse_code(name, model_dir)  # before anything is written
         self._ensure_model(name, description)
         with mlflow.start_run(experiment_id=self.experiment_id(), run_name=f"{name}-register") as run:
             self._log_metrics(run.info.run_id, metrics or {})
             mlflow.log_artifacts(str(model_dir), artifact_path="model")
-        info = self.registry.create_version(name, f"{run.info.artifact_uri}/model", run.info.run_id, description)
-        loaded = self._admitted_load(info)  # refuses what mlgate cannot serve (or may not run), before tagging
-        return self._finish(name, str(info.version), Path(loaded.local_path), list(loaded.info.interfaces),
-                            loaded.info.features, metrics or {}, alias, extra_tags)
+        info = self.registry.create_version(
+            name, f"{run.info.artifact_uri}/model", run.info.run_id, description
+        )
+        loaded = self._admitted_load(
+            info
+        )  # refuses what mlgate cannot serve (or may not run), before tagging
+        return self._finish(
+            name,
+            str(info.version),
+            Path(loaded.local_path),
+            list(loaded.info.interfaces),
+            loaded.info.features,
+            metrics or {},
+            alias,
+            extra_tags,
+        )
 
-    def register_remote(self, name: str, spec: dict[str, Any] | str, features: list[str], *,
-                        interfaces: list[str] | None = None, alias: str | None = None, description: str = "",
-                        metrics: dict[str, float] | None = None) -> VersionInfo:
+    def register_remote(
+        self,
+        name: str,
+        spec: dict[str, Any] | str,
+        features: list[str],
+        *,
+        interfaces: list[str] | None = None,
+        alias: str | None = None,
+        description: str = "",
+        metrics: dict[str, float] | None = None,
+    ) -> VersionInfo:
         """Register a version answered by a remote engine: a tiny MLmodel folder holding the spec.
 
         The spec (see ``interfaces/remote.py``) is covered by the version's digest, so changing
@@ -196,16 +228,22 @@ class Registrar:
         """
         import yaml
 
-        from mlgate.interfaces.remote import FLAVOR, RemoteSpec
+        from mlgate.interfaces.remote_spec import FLAVOR, RemoteSpec
 
         parsed = RemoteSpec.parse(spec)
         if interfaces:
             parsed = RemoteSpec.parse({**parsed.to_dict(), "interfaces": interfaces})
         if not features:
-            raise InvalidInput("a remote version needs its feature names, in the order the engine expects them",
-                               "pass features, e.g. --features sepal_length,sepal_width,petal_length,petal_width")
-        meta = {"mlgate": {"interfaces": list(parsed.offered), "features": [{"name": f, "type": "double"}
-                                                                             for f in features]}}
+            raise InvalidInput(
+                "a remote version needs its feature names, in the order the engine expects them",
+                "pass features, e.g. --features sepal_length,sepal_width,petal_length,petal_width",
+            )
+        meta = {
+            "mlgate": {
+                "interfaces": list(parsed.offered),
+                "features": [{"name": f, "type": "double"} for f in features],
+            }
+        }
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp) / "model"
             folder.mkdir()
@@ -213,7 +251,9 @@ class Registrar:
             (folder / "MLmodel").write_text(yaml.safe_dump(mlmodel, sort_keys=True))
             return self.register_dir(name, folder, alias=alias, description=description, metrics=metrics)
 
-    def register_file(self, name: str, file: Path, *, alias: str | None = None, description: str = "") -> VersionInfo:
+    def register_file(
+        self, name: str, file: Path, *, alias: str | None = None, description: str = ""
+    ) -> VersionInfo:
         """Register a ``.skops`` scikit-learn model or an ``.onnx`` graph."""
         import yaml
 
@@ -224,7 +264,9 @@ class Registrar:
             folder.mkdir()
             if file.suffix == ".skops":
                 shutil.copy(file, folder / "model.skops")
-                flavors: dict[str, Any] = {"sklearn": {"pickled_model": "model.skops", "serialization_format": "skops"}}
+                flavors: dict[str, Any] = {
+                    "sklearn": {"pickled_model": "model.skops", "serialization_format": "skops"}
+                }
             elif file.suffix == ".onnx":
                 shutil.copy(file, folder / "model.onnx")
                 flavors = {"onnx": {"data": "model.onnx"}}
@@ -241,13 +283,22 @@ class Registrar:
         import mlflow
         import mlflow.artifacts
 
-        self._refuse_code(name, Path(mlflow.artifacts.download_artifacts(model_uri)))  # before anything is written
+        self._refuse_code(
+            name, Path(mlflow.artifacts.download_artifacts(model_uri))
+        )  # before anything is written
         self._ensure_model(name, "")
         registered = mlflow.register_model(model_uri, name)
         info = self.registry.version(name, int(registered.version))
         loaded = self._admitted_load(info)
-        return self._finish(name, str(info.version), Path(loaded.local_path), list(loaded.info.interfaces),
-                            loaded.info.features, self.resolver.metrics(info), alias)
+        return self._finish(
+            name,
+            str(info.version),
+            Path(loaded.local_path),
+            list(loaded.info.interfaces),
+            loaded.info.features,
+            self.resolver.metrics(info),
+            alias,
+        )
 
     def _refuse_code(self, name: str, model_dir: Path) -> None:
         from mlgate.models.admission import code_in
@@ -274,7 +325,9 @@ class Registrar:
             self._refuse_code(info.name, path)
         if code and self.admit_by is not None:
             self.resolver.gate.admit(info.name, info.version, digest, self.admit_by, "; ".join(code))
-        return load_model_dir(info, path, size, admitted=bool(code), remote_allowlist=self.settings.remote_allowlist)
+        return load_model_dir(
+            info, path, size, admitted=bool(code), remote_allowlist=self.settings.remote_allowlist
+        )
 
     def _ensure_model(self, name: str, description: str) -> None:
         from mlgate.models.ref import check_name

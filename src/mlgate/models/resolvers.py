@@ -58,7 +58,9 @@ class MlflowResolver:
 
     def resolve(self, ref: ModelRef) -> VersionInfo:
         if ref.source != "registry":
-            raise NotFound(f"{ref} is not a registered model", "register the pulled snapshot with ml_pull register_as")
+            raise NotFound(
+                f"{ref} is not a registered model", "register the pulled snapshot with ml_pull register_as"
+            )
         if ref.version is not None:
             return self.registry.version(ref.name, ref.version)
         if ref.alias == "latest":
@@ -73,19 +75,24 @@ class MlflowResolver:
 
         uri = self.registry.download_uri(info.name, info.version)
         if uri.startswith("file:") or Path(uri).is_absolute():
-            return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, tracking_uri=self.settings.tracking))
+            return Path(
+                mlflow.artifacts.download_artifacts(artifact_uri=uri, tracking_uri=self.settings.tracking)
+            )
         # remote artifacts (mlflow-artifacts:, s3:, …): the tracking URI is passed explicitly (mlflow-artifacts:
         # needs the http tracking server), into a folder per process and version that is refreshed on each load
         dst = self.settings.home / "downloads" / str(os.getpid()) / info.name / str(info.version)
         if dst.exists():
             shutil.rmtree(dst)  # a fresh copy: the digest check must see what the store holds now
         dst.mkdir(parents=True)
-        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst),
-                                                        tracking_uri=self.settings.tracking))
+        return Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=uri, dst_path=str(dst), tracking_uri=self.settings.tracking
+            )
+        )
 
     def verify(self, info: VersionInfo, path: Path) -> tuple[int, bool]:
         """Digest check and admission of the artifact at ``path``: (size in bytes, may it run code)."""
-        from mlgate.interfaces.remote import remote_spec_of
+        from mlgate.interfaces.remote_spec import remote_spec_of
         from mlgate.models.loader import read_mlmodel
 
         digest, size = tree_sha256(path)
@@ -96,7 +103,10 @@ class MlflowResolver:
                 "the artifact store was changed after registration; restore it or register a new version",
             )
         mlmodel = read_mlmodel(path)
-        remote = remote_spec_of(info.tags, mlmodel.get("flavors") or {}, self.settings.remote_allowlist) is not None
+        remote = (
+            remote_spec_of(info.tags, mlmodel.get("flavors") or {}, self.settings.remote_allowlist)
+            is not None
+        )
         admitted = self.gate.check(info.name, info.version, digest, code_in(path, mlmodel, remote))
         info.sha256 = digest  # what the stamp reports: recorded at registration, or computed now
         return size, admitted
@@ -106,7 +116,9 @@ class MlflowResolver:
 
         path = self.local_path(info)
         size, admitted = self.verify(info, path)
-        loaded = load_model_dir(info, path, size, admitted=admitted, remote_allowlist=self.settings.remote_allowlist)
+        loaded = load_model_dir(
+            info, path, size, admitted=admitted, remote_allowlist=self.settings.remote_allowlist
+        )
         if not info.metrics:
             info.metrics = self.metrics(info)
         return loaded

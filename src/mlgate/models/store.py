@@ -31,13 +31,19 @@ log = logging.getLogger(__name__)
 
 
 class ModelStore:
-    def __init__(self, settings: Settings, resolver: Resolver | None = None,
-                 admissions: Callable[[], AdmissionBook] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        resolver: Resolver | None = None,
+        admissions: Callable[[], AdmissionBook] | None = None,
+    ) -> None:
         self.settings = settings
         self.resolver: Resolver = resolver or MlflowResolver(settings, admissions)
         self._resolvers: dict[str, Resolver] = {"registry": self.resolver}
         self._sources: dict[str, Callable[[], Resolver]] = {}
-        self.cache: ModelCache[LoadedModel] = ModelCache(settings.cache_mb * 1024 * 1024, lambda m: m.size_bytes)
+        self.cache: ModelCache[LoadedModel] = ModelCache(
+            settings.cache_mb * 1024 * 1024, lambda m: m.size_bytes
+        )
         self._listing: tuple[float, list[VersionInfo]] | None = None
         self._aliases: dict[tuple[str, str], tuple[float, VersionInfo]] = {}
 
@@ -45,7 +51,9 @@ class ModelStore:
     def mlflow(self) -> MlflowResolver:
         """The MLflow resolver behind this store (registration and lifecycle operations need one)."""
         if not isinstance(self.resolver, MlflowResolver):
-            raise Refused("the lifecycle needs the MLflow registry; this server was started with another resolver")
+            raise Refused(
+                "the lifecycle needs the MLflow registry; this server was started with another resolver"
+            )
         return self.resolver
 
     @cached_property
@@ -74,7 +82,9 @@ class ModelStore:
         if found is None:
             factory = self._sources.get(source)
             if factory is None:
-                raise NotFound(f"unknown model source {source!r}", "use a registry reference such as 'name@3'")
+                raise NotFound(
+                    f"unknown model source {source!r}", "use a registry reference such as 'name@3'"
+                )
             found = self._resolvers[source] = factory()
         return found
 

@@ -58,6 +58,12 @@ class ModelInfoResult(BaseModel):
     description: str = ""
     example: dict[str, Any] | None = Field(default=None, description="a call that works, to copy")
     resource: str = Field(description="the MCP resource holding this version's card")
-    stage_history: list[StageEvent] = Field(default_factory=list, description="lifecycle changes, oldest first")
-    runs_code: list[str] = Field(default_factory=list, description="what in the artifact runs code when loaded")
-    admitted_by: str | None = Field(default=None, description="the operator who admitted that code, if one did")
+    stage_history: list[StageEvent] = Field(
+        default_factory=list, description="lifecycle changes, oldest first"
+    )
+    runs_code: list[str] = Field(
+        default_factory=list, description="what in the artifact runs code when loaded"
+    )
+    admitted_by: str | None = Field(
+        default=None, description="the operator who admitted that code, if one did"
+    )

@@ -28,7 +28,9 @@ class PromoteResult(BaseModel):
     model: ModelStamp = Field(description="the version asked to be promoted")
     to: str
     promoted: bool
-    failed_gates: list[GateOutcome] = Field(description="every gate that failed, with actual value and threshold")
+    failed_gates: list[GateOutcome] = Field(
+        description="every gate that failed, with actual value and threshold"
+    )
     archived: int | None = Field(default=None, description="the version that left production, now archived")
     previous: int | None = Field(default=None, description="the version that held the stage before")
     gates: list[GateOutcome] = Field(default_factory=list, description="every gate checked")
@@ -121,7 +123,9 @@ class RetrainResult(BaseModel):
     candidate: ModelStamp | None
     incumbent: ModelStamp
     metric: str = Field(description="the metric that decides 'better'")
-    metrics: dict[str, dict[str, float]] = Field(description="'incumbent' and 'candidate' on the same holdout")
+    metrics: dict[str, dict[str, float]] = Field(
+        description="'incumbent' and 'candidate' on the same holdout"
+    )
     failed_gates: list[GateOutcome] = Field(default_factory=list)
     data: RetrainData
     decisions: list[str] = Field(description="each step's decision, in order, with its reason")

@@ -17,7 +17,9 @@ RunStatus = Literal["running", "ok", "error", "halted", "cancelled"]
 
 class StepSummary(BaseModel):
     id: str
-    call: str = Field(description="the interface the step calls: predict, classify, forecast, segment, analyze")
+    call: str = Field(
+        description="the interface the step calls: predict, classify, forecast, segment, analyze"
+    )
     models: list[str] = Field(description="the pinned refs it may run (several for a route map)")
     route: str | None = Field(default=None, description="the binding whose value picks the model")
 

@@ -26,12 +26,16 @@ class PullResult(BaseModel):
     downloaded: int = Field(description="files fetched now; 0 when the cache already held everything")
     offline: bool = False
     registered: str | None = Field(default=None, description="'name@N' when register_as was given")
-    serves_as: list[str] = Field(default_factory=list, description="with register_as: the interfaces the new version offers")
+    serves_as: list[str] = Field(
+        default_factory=list, description="with register_as: the interfaces the new version offers"
+    )
 
 
 class ParityReport(BaseModel):
     rows: int
-    sample: str = Field(description="where the rows came from: caller data, training sample or training statistics")
+    sample: str = Field(
+        description="where the rows came from: caller data, training sample or training statistics"
+    )
     max_abs_diff: float
     max_rel_diff: float
     label_agreement: float | None = Field(default=None, description="classifiers: share of equal labels")

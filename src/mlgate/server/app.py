@@ -1,45 +1,28 @@
 """The MCP server: the one list of tools, each with its annotations and a valid example.
 
-Every tool passes through ``guard``: the scope check (the same rule on every transport),
-the domain-error → ``isError`` mapping, and one ledger row per call. ``GateServer`` adds
-what happens before a tool runs: the dotted names of the first release answer as their
-canonical ``ml_*`` names, and arguments that fail validation come back as advice (the
-argument, what was expected, a valid example) with their own ledger row.
+Every tool passes through ``gate.guard`` (scope, fail-closed ledger, error mapping, one
+ledger row) and the ``GateServer`` (legacy names, argument advice, the lean listing).
 Tool modules never import this module; nothing registers itself by import.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
-import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
-from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ToolError
-from mcp.shared.exceptions import MCPError
-from mcp_types import Completion, ResourceTemplateReference, ToolAnnotations
-from mcp_types import Tool as MCPTool
-from pydantic import ValidationError
+from mcp.server.mcpserver import MCPServer
+from mcp_types import ToolAnnotations
 
 from mlgate import __version__
-from mlgate.auth.scopes import check_registered, scope_for
-from mlgate.errors import InsufficientScope, InvalidInput, MlgateError
+from mlgate.auth.scopes import check_registered
 from mlgate.schemas.interfaces import INTERFACE_TABLE
-from mlgate.server.advice import argument_advice
-from mlgate.server.listing import lean_tool
+from mlgate.server.cards import add_cards
+from mlgate.server.gate import GateServer, ToolSpec, guard
 from mlgate.server.prompts import register_prompts
 from mlgate.serving.runtime import Runtime
 from mlgate.supply.hub import HubResolver
 from mlgate.tools import inference, jobs, lifecycle, models, serving, skills, supply
-from mlgate.tools.context import caller_of
-
-log = logging.getLogger("mlgate.tools")
 
 READ = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
@@ -65,15 +48,6 @@ BUILD = ToolAnnotations(
 CANCEL = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
 )
-
-
-@dataclass(frozen=True)
-class ToolSpec:
-    name: str
-    fn: Callable[..., Awaitable[Any]]
-    title: str
-    annotations: ToolAnnotations
-    example: dict[str, Any] = field(default_factory=dict)  # valid arguments (a test checks each validates)
 
 
 _DIABETES = {
@@ -209,99 +183,6 @@ Always pin a version ('name@3') or an alias ('name@production'); every result's 
 ran: {name, version, ref, sha256}. Long calls (pull, compile, retrain, skills) may answer with a `job`: poll ml_job."""
 
 
-class Cancelled(MlgateError):
-    """The ledger's error of a call its client cancelled (or left) before it finished."""
-
-    code = "cancelled"
-
-    def __init__(self) -> None:
-        super().__init__("the call was cancelled by its client (or the client went away) before it finished")
-
-
-def guard(spec: ToolSpec) -> Callable[..., Awaitable[Any]]:
-    """Wrap a tool: scope check, error mapping, ledger row. Keeps the tool's signature."""
-    scope = scope_for(spec.name)
-    fn = spec.fn
-
-    @functools.wraps(fn)
-    async def call(**kwargs: Any) -> Any:
-        ctx: Context[Any, Any] = kwargs["ctx"]
-        rt: Runtime = ctx.request_context.lifespan_context
-        caller = caller_of(rt)
-        t0 = time.perf_counter()
-        result: Any = None
-        failure: BaseException | None = None
-        message = ""
-        try:
-            if not caller.may(scope):
-                raise InsufficientScope(spec.name, scope)
-            rt.ledger.check()  # a call that could not leave its row does nothing (fail closed)
-            result = await fn(**kwargs)
-        except anyio.get_cancelled_exc_class():
-            # cancelled (notifications/cancelled, or the client went away): the row is written all the same
-            with anyio.CancelScope(shield=True):
-                try:
-                    await _recorded(rt, spec, rt.record(spec.name, caller, kwargs, None, t0, Cancelled()))
-                except MlgateError as exc:
-                    log.error("%s was cancelled and its ledger row could not be written: %s", spec.name, exc)
-            raise
-        except MlgateError as exc:
-            failure, message = exc, str(exc)
-        except (ToolError, MCPError):
-            raise
-        except Exception as exc:
-            incident = uuid.uuid4().hex[:12]
-            log.exception("%s failed unexpectedly (incident %s)", spec.name, incident)
-            failure = exc
-            message = (
-                f"{spec.name} failed inside the server (incident {incident}); the operator's log has details"
-            )
-        try:
-            await _recorded(rt, spec, rt.record(spec.name, caller, kwargs, result, t0, failure))
-        except MlgateError as exc:  # the row could not be written: the call must not look successful
-            raise ToolError(str(exc)) from None
-        if failure is not None:
-            raise ToolError(message) from None
-        return result
-
-    return call
-
-
-async def _recorded(rt: Runtime, spec: ToolSpec, seq: int) -> None:
-    """With MLGATE_LEDGER_SYNC, or for a tool that changes state, answer only once the row is committed."""
-    if rt.settings.ledger_sync or not spec.annotations.read_only_hint:
-        await rt.committed(seq)
-
-
-class GateServer(MCPServer[Runtime]):
-    """``MCPServer`` plus legacy names and argument advice, before any tool body runs."""
-
-    runtime: Runtime
-    _listing: list[MCPTool] | None = None
-
-    async def list_tools(self) -> list[MCPTool]:
-        if self._listing is None:  # tools are fixed once the server is built
-            self._listing = [lean_tool(t) for t in await super().list_tools()]
-        return self._listing
-
-    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
-        name = LEGACY_NAMES.get(name, name)
-        t0 = time.perf_counter()
-        try:
-            return await super().call_tool(name, arguments, context)
-        except ToolError as exc:
-            spec = SPECS.get(name)
-            if spec is None or not isinstance(exc.__cause__, ValidationError):
-                raise
-            advice = InvalidInput(*argument_advice(name, exc.__cause__, spec.example))
-            rt = self.runtime
-            try:
-                await _recorded(rt, spec, rt.record(name, caller_of(rt), arguments, None, t0, advice))
-            except MlgateError as exc:
-                raise ToolError(str(exc)) from None
-            raise ToolError(str(advice)) from None
-
-
 def build_server(runtime: Runtime) -> MCPServer[Runtime]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
@@ -310,7 +191,7 @@ def build_server(runtime: Runtime) -> MCPServer[Runtime]:
     server = GateServer(
         "mlgate", title="mlgate", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan
     )
-    server.runtime = runtime
+    server.use(runtime, TOOLS)
     runtime.models.add_source(
         "hf", lambda: HubResolver(runtime.settings)
     )  # pulled snapshots: hf:org/repo@commit
@@ -325,58 +206,5 @@ def build_server(runtime: Runtime) -> MCPServer[Runtime]:
         )
     check_registered(spec.name for spec in TOOLS)
     register_prompts(server)
-    _add_cards(server, runtime)
+    add_cards(server, runtime)
     return server
-
-
-def _add_cards(server: MCPServer[Runtime], runtime: Runtime) -> None:
-    from mlgate.lifecycle import catalog
-
-    @server.resource(
-        "mlgate://models/{name}/{version}",
-        name="model-card",
-        title="Model version card",
-        description="Interfaces, features with training ranges, metrics, lineage and an example call.",
-        mime_type="text/markdown",
-    )
-    async def model_card(name: str, version: str) -> str:
-        caller = caller_of(runtime)
-        t0 = time.perf_counter()
-        args = {"model": f"{name}@{version}"}
-        try:
-            if not caller.may("ml:read"):
-                raise InsufficientScope("the model card", "ml:read")
-            card = await catalog.card(runtime, name, version)
-        except MlgateError as exc:  # the reader sees why (an isError-like resource error), not a crash
-            runtime.record("resource:model-card", caller, args, None, t0, exc)
-            raise ResourceError(str(exc)) from None
-        runtime.record("resource:model-card", caller, args, None, t0, None)
-        return card
-
-    @server.completion()  # type: ignore[no-untyped-call, untyped-decorator]
-    async def complete(ref: Any, argument: Any, context: Any) -> Completion | None:
-        if not isinstance(ref, ResourceTemplateReference):
-            return None
-        caller = caller_of(runtime)
-        if not caller.may("ml:read"):  # names and versions are read access
-            runtime.record(
-                "completion",
-                caller,
-                {},
-                None,
-                time.perf_counter(),
-                InsufficientScope("completion", "ml:read"),
-            )
-            return Completion(values=[], total=0, has_more=False)
-        versions = await runtime.models.list_versions_cached()
-        prefix = argument.value or ""
-        if argument.name == "name":
-            values = sorted({v.name for v in versions if v.name.startswith(prefix)})
-        elif argument.name == "version":
-            chosen = ((context.arguments or {}) if context else {}).get("name")
-            values = [
-                str(v.version) for v in versions if v.name == chosen and str(v.version).startswith(prefix)
-            ]
-        else:
-            return None
-        return Completion(values=values[:100], total=len(values), has_more=len(values) > 100)

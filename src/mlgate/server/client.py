@@ -7,8 +7,9 @@ import sys
 from typing import Any
 
 
-def call_tool(tool: str, arguments: dict[str, Any], *, url: str | None = None,
-              token: str | None = None) -> tuple[bool, Any]:
+def call_tool(
+    tool: str, arguments: dict[str, Any], *, url: str | None = None, token: str | None = None
+) -> tuple[bool, Any]:
     import anyio
 
     return anyio.run(_call, tool, arguments, url, token)
@@ -21,7 +22,9 @@ async def _call(tool: str, arguments: dict[str, Any], url: str | None, token: st
     if url:
         target = _http_transport(url, token)
     else:
-        target = StdioServerParameters(command=sys.executable, args=["-m", "mlgate", "serve"], env=dict(os.environ))
+        target = StdioServerParameters(
+            command=sys.executable, args=["-m", "mlgate", "serve"], env=dict(os.environ)
+        )
     async with Client(target) as client:
         result = await client.call_tool(tool, arguments)
     if result.is_error:

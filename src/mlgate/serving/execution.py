@@ -62,8 +62,10 @@ class Executor:
             raise
         except Exception as exc:
             breaker.failure()
-            raise BackendError(f"{info.name}@{info.version} failed: {type(exc).__name__}: {exc}",
-                               "check the input against ml_model_info; the operator's log has details") from exc
+            raise BackendError(
+                f"{info.name}@{info.version} failed: {type(exc).__name__}: {exc}",
+                "check the input against ml_model_info; the operator's log has details",
+            ) from exc
         breaker.success()
         return list(out), warnings
 
@@ -83,22 +85,36 @@ class Executor:
         breaker.success()
         return out
 
-    def _batcher(self, key: tuple[str, int, str], loaded: LoadedModel, call: Callable[[Matrix], list[Any]],
-                 rows: Matrix) -> Batcher | None:
+    def _batcher(
+        self,
+        key: tuple[str, int, str],
+        loaded: LoadedModel,
+        call: Callable[[Matrix], list[Any]],
+        rows: Matrix,
+    ) -> Batcher | None:
         found = self.batchers.get(key)
         if found is not None:
             return found
         mode = loaded.info.tags.get("mlgate.batching", self.settings.batching)
         if key not in self._cost:
             declared = getattr(loaded.impl, "call_cost_s", None)  # remote engines: do not time real calls
-            self._cost[key] = float(declared) if declared is not None else measure_call_cost(
-                call, np.ascontiguousarray(rows[:1]), repeats=3)
+            self._cost[key] = (
+                float(declared)
+                if declared is not None
+                else measure_call_cost(call, np.ascontiguousarray(rows[:1]), repeats=3)
+            )
         if mode == "off" or (mode == "auto" and not should_batch(self._cost[key])):
             return None
         s = self.settings
         name = f"{key[0]}@{key[1]}"
-        batcher = Batcher(call, max_batch_size=s.batch_max_size, max_wait_ms=s.batch_max_wait_ms,
-                          max_queue=s.batch_max_queue, admit=lambda: self.admit(key[0]), name=name)
+        batcher = Batcher(
+            call,
+            max_batch_size=s.batch_max_size,
+            max_wait_ms=s.batch_max_wait_ms,
+            max_queue=s.batch_max_queue,
+            admit=lambda: self.admit(key[0]),
+            name=name,
+        )
         self.batchers[key] = batcher
         return batcher
 
@@ -109,6 +125,7 @@ class Executor:
 def _per_row(fn: Callable[[Matrix], Any], method: str) -> Callable[[Matrix], list[Any]]:
     """Adapt a model method so it returns one item per input row (what the batcher splits)."""
     if method == "classify":
+
         def classify(rows: Matrix) -> list[Any]:
             labels, probs = fn(rows)
             return list(zip(labels, probs, strict=True))

@@ -97,19 +97,28 @@ class Breaker:
             if self.state == "open" and now - self._opened_at >= self.cooldown_s:
                 self.state, self._probe_at = "half_open", now
                 return None
-            if self.state == "half_open" and (self._probe_at is None or now - self._probe_at >= self.cooldown_s):
+            if self.state == "half_open" and (
+                self._probe_at is None or now - self._probe_at >= self.cooldown_s
+            ):
                 self._probe_at = now  # no probe in flight, or the last one never reported
                 return None
-            retry = 1 if self.state == "half_open" else max(1, math.ceil(self._opened_at + self.cooldown_s - now))
+            retry = (
+                1 if self.state == "half_open" else max(1, math.ceil(self._opened_at + self.cooldown_s - now))
+            )
             n = self._opened_after
-            message = (f"circuit breaker for {self.key} is open after {n} failure{plural(n)} in {self.window_s:g} s; "
-                       f"retry after {retry} s")
+            message = (
+                f"circuit breaker for {self.key} is open after {n} failure{plural(n)} in {self.window_s:g} s; "
+                f"retry after {retry} s"
+            )
         if self.mode == "warn":
             return f"{message} (rule '{self.rule}' is in mode warn: the call was let through)"
         probe = "a probe call is in flight; " if self.state == "half_open" else ""
-        raise Unavailable(message, f"{probe}the model failed repeatedly, so calls are refused for "
-                          f"{self.cooldown_s:g} s; retry later, or see ml_serving_status (an operator "
-                          "may roll the model back or halt it)")
+        raise Unavailable(
+            message,
+            f"{probe}the model failed repeatedly, so calls are refused for "
+            f"{self.cooldown_s:g} s; retry later, or see ml_serving_status (an operator "
+            "may roll the model back or halt it)",
+        )
 
     def success(self) -> None:
         if self.state == "closed":
@@ -138,13 +147,23 @@ class Breaker:
             now = self.clock()
             recent = sum(1 for t in self._recent if t > now - self.window_s)
             retry = max(0.0, self._opened_at + self.cooldown_s - now) if self.state == "open" else 0.0
-            return {"state": self.state, "rule": self.rule, "mode": self.mode, "failures_in_window": recent,
-                    "threshold": self.threshold, "window_s": self.window_s, "cooldown_s": self.cooldown_s,
-                    "trips": self.trips, "retry_after_s": round(retry, 3)}
+            return {
+                "state": self.state,
+                "rule": self.rule,
+                "mode": self.mode,
+                "failures_in_window": recent,
+                "threshold": self.threshold,
+                "window_s": self.window_s,
+                "cooldown_s": self.cooldown_s,
+                "trips": self.trips,
+                "retry_after_s": round(retry, 3),
+            }
 
 
 class Guards:
-    def __init__(self, rules: Sequence[Rule] = (), *, sources: Sequence[str] = (), clock: Clock = time.monotonic):
+    def __init__(
+        self, rules: Sequence[Rule] = (), *, sources: Sequence[str] = (), clock: Clock = time.monotonic
+    ):
         self.rules: list[Rule] = list(rules)
         self.sources = list(sources)
         self.clock = clock
@@ -160,7 +179,9 @@ class Guards:
         return cls.from_paths([settings.rules] if settings.rules is not None else [])
 
     @classmethod
-    def from_paths(cls, paths: Sequence[Path], *, defaults: bool = True, clock: Clock = time.monotonic) -> Guards:
+    def from_paths(
+        cls, paths: Sequence[Path], *, defaults: bool = True, clock: Clock = time.monotonic
+    ) -> Guards:
         packs: list[RulePack] = [default_pack()] if defaults else []
         sources = [DEFAULT_PACK] if defaults else []
         for path in paths:
@@ -200,18 +221,34 @@ class Guards:
         n_rows, n_cols = rows.shape
         for rule, problem in plan.shapes:
             if problem is not None:
-                self._fire(warnings, rule, plan.label, problem, f"this version's signature does not satisfy "
-                           f"rule '{rule.name}'; call another version, or an operator can change the rule "
-                           "(MLGATE_RULES)", feature="features", value=float(plan.n_cols))
+                self._fire(
+                    warnings,
+                    rule,
+                    plan.label,
+                    problem,
+                    f"this version's signature does not satisfy "
+                    f"rule '{rule.name}'; call another version, or an operator can change the rule "
+                    "(MLGATE_RULES)",
+                    feature="features",
+                    value=float(plan.n_cols),
+                )
             if rule.max_rows is not None and n_rows > rule.max_rows:
-                self._fire(warnings, rule, plan.label, f"{n_rows} rows in one call, more than max_rows "
-                           f"{rule.max_rows}", f"split the request into calls of at most {rule.max_rows} rows",
-                           feature="rows", value=float(n_rows))
+                self._fire(
+                    warnings,
+                    rule,
+                    plan.label,
+                    f"{n_rows} rows in one call, more than max_rows {rule.max_rows}",
+                    f"split the request into calls of at most {rule.max_rows} rows",
+                    feature="rows",
+                    value=float(n_rows),
+                )
         if n_cols != plan.n_cols and n_rows:
             if not plan.bounds:
                 return warnings
-            raise InvalidInput(f"{plan.label}: rows have {n_cols} columns but the model has {plan.n_cols} "
-                               "features", "send one value per feature, in the order ml_model_info lists them")
+            raise InvalidInput(
+                f"{plan.label}: rows have {n_cols} columns but the model has {plan.n_cols} features",
+                "send one value per feature, in the order ml_model_info lists them",
+            )
         for b in plan.bounds if n_rows else ():
             x = rows[:, b.cols]
             bad = (x < b.lo) | (x > b.hi)
@@ -223,17 +260,39 @@ class Guards:
                 value = float(x[i, j])
                 what, hint = _bound_message(b, int(j), value)
                 more = f"; {len(hits)} of {n_rows} rows are" if len(hits) > 1 else ""
-                self._fire(warnings, b.rule, plan.label, f"feature '{b.names[j]}' = {value:.6g} in row {i} "
-                           f"{what}{more}", hint, feature=b.names[j], value=value)
+                self._fire(
+                    warnings,
+                    b.rule,
+                    plan.label,
+                    f"feature '{b.names[j]}' = {value:.6g} in row {i} {what}{more}",
+                    hint,
+                    feature=b.names[j],
+                    value=value,
+                )
         return warnings
 
-    def _fire(self, warnings: list[str], rule: Rule, label: str, what: str, hint: str, *,
-              feature: str | None, value: float | None) -> None:
+    def _fire(
+        self,
+        warnings: list[str],
+        rule: Rule,
+        label: str,
+        what: str,
+        hint: str,
+        *,
+        feature: str | None,
+        value: float | None,
+    ) -> None:
         counts = self.fired.setdefault(rule.name, {"refused": 0, "warned": 0})
         if rule.mode == "refuse":
             counts["refused"] += 1
-            raise GuardRefused(f"guard '{rule.name}' ({rule.kind}) refused {label}: {what}", hint,
-                               rule=rule.name, kind=rule.kind, feature=feature, value=value)
+            raise GuardRefused(
+                f"guard '{rule.name}' ({rule.kind}) refused {label}: {what}",
+                hint,
+                rule=rule.name,
+                kind=rule.kind,
+                feature=feature,
+                value=value,
+            )
         counts["warned"] += 1
         warnings.append(f"guard '{rule.name}' ({rule.kind}) flagged {label}: {what}")
 
@@ -248,10 +307,27 @@ class Guards:
             if found is None:
                 name, at, version = key.rpartition("@")
                 name, version = (name, version) if at else (key, "")
-                rule = next((r for r in reversed(self.rules)
-                             if isinstance(r, BreakerRule) and r.matches(name, version)), None)
-                found = (Breaker(key, rule.failures, rule.window_s, rule.cooldown_s, rule.mode, rule.name,
-                                 clock=self.clock) if rule is not None else Breaker(key, clock=self.clock))
+                rule = next(
+                    (
+                        r
+                        for r in reversed(self.rules)
+                        if isinstance(r, BreakerRule) and r.matches(name, version)
+                    ),
+                    None,
+                )
+                found = (
+                    Breaker(
+                        key,
+                        rule.failures,
+                        rule.window_s,
+                        rule.cooldown_s,
+                        rule.mode,
+                        rule.name,
+                        clock=self.clock,
+                    )
+                    if rule is not None
+                    else Breaker(key, clock=self.clock)
+                )
                 self._breakers[key] = found
         return found
 
@@ -261,7 +337,9 @@ class Guards:
         fired = sorted(list(self.fired.items()))
         return {
             "packs": list(self.sources),
-            "rules": [{"name": r.name, "kind": r.kind, "mode": r.mode, "models": list(r.models)} for r in self.rules],
+            "rules": [
+                {"name": r.name, "kind": r.kind, "mode": r.mode, "models": list(r.models)} for r in self.rules
+            ],
             "breakers": {key: b.snapshot() for key, b in breakers},
             "open_breakers": [key for key, b in breakers if b.state != "closed"],
             "fired": {name: dict(counts) for name, counts in fired},
@@ -273,21 +351,32 @@ def _bound_message(b: Bounds, j: int, value: float) -> tuple[str, str]:
     rule, name = b.rule, b.names[j]
     if isinstance(rule, ZScoreRule) and b.mean is not None and b.std is not None:
         mean, std = float(b.mean[j]), float(b.std[j])
-        change = (f"an operator can raise the threshold of rule '{rule.name}' or set it to mode: warn "
-                  "(MLGATE_RULES)")
+        change = (
+            f"an operator can raise the threshold of rule '{rule.name}' or set it to mode: warn "
+            "(MLGATE_RULES)"
+        )
         if std == 0:
-            return (f"differs from {mean:.6g}, the only value it took in training",
-                    f"send '{name}' = {mean:.6g} (ml_model_info lists the training statistics); if other values "
-                    f"are legitimate, {change}")
+            return (
+                f"differs from {mean:.6g}, the only value it took in training",
+                f"send '{name}' = {mean:.6g} (ml_model_info lists the training statistics); if other values "
+                f"are legitimate, {change}",
+            )
         z = abs(value - mean) / std
-        return (f"is {z:.3g} standard deviations from its training mean {mean:.6g} (std {std:.3g}; "
-                f"threshold {rule.threshold:g})",
-                f"check the units and scale of '{name}' against the training statistics in ml_model_info; "
-                f"if such values are legitimate, {change}")
+        return (
+            f"is {z:.3g} standard deviations from its training mean {mean:.6g} (std {std:.3g}; "
+            f"threshold {rule.threshold:g})",
+            f"check the units and scale of '{name}' against the training statistics in ml_model_info; "
+            f"if such values are legitimate, {change}",
+        )
     lo, hi = float(b.lo[j]), float(b.hi[j])
     what = f"is below the minimum {lo:g}" if value < lo else f"is above the maximum {hi:g}"
-    interval = f"[{lo:g}, {hi:g}]" if math.isfinite(lo) and math.isfinite(hi) else (
-        f">= {lo:g}" if math.isfinite(lo) else f"<= {hi:g}")
-    return (what,
-            f"send '{name}' {'within ' if interval.startswith('[') else ''}{interval}; if the value is "
-            f"legitimate, an operator can widen rule '{rule.name}' (MLGATE_RULES)")
+    interval = (
+        f"[{lo:g}, {hi:g}]"
+        if math.isfinite(lo) and math.isfinite(hi)
+        else (f">= {lo:g}" if math.isfinite(lo) else f"<= {hi:g}")
+    )
+    return (
+        what,
+        f"send '{name}' {'within ' if interval.startswith('[') else ''}{interval}; if the value is "
+        f"legitimate, an operator can widen rule '{rule.name}' (MLGATE_RULES)",
+    )

@@ -34,16 +34,24 @@ async def classify(rt: Runtime, model: str, features: Any) -> ClassifyResult:
     s = rt.settings
     rows = to_rows(features, loaded.info.features, max_rows=s.max_rows, max_cells=s.max_cells)
     pairs, warnings = await rt.executor.rows(loaded, "classify", rows)
-    return ClassifyResult(model=stamp, labels=[label for label, _ in pairs], probabilities=[p for _, p in pairs],
-                          warnings=warnings)
+    return ClassifyResult(
+        model=stamp,
+        labels=[label for label, _ in pairs],
+        probabilities=[p for _, p in pairs],
+        warnings=warnings,
+    )
 
 
-async def forecast(rt: Runtime, model: str, history: Any, horizon: int, levels: list[float] | None) -> ForecastResult:
+async def forecast(
+    rt: Runtime, model: str, history: Any, horizon: int, levels: list[float] | None
+) -> ForecastResult:
     loaded, stamp = await rt.serve(model, "forecaster")
     own = not getattr(loaded.impl, "takes_history", True)  # forecasts from the history it was fitted on
     if own and history:
-        raise InvalidInput(f"{stamp.name}@{stamp.version} forecasts from the history it was fitted on",
-                           "send the horizon (and levels) only, without history")
+        raise InvalidInput(
+            f"{stamp.name}@{stamp.version} forecasts from the history it was fitted on",
+            "send the horizon (and levels) only, without history",
+        )
     # no history: the model forecasts from its own data, or its adapter says it needs a history
     hist = [] if own or not history else check_series(history, "history", max_len=MAX_SERIES, min_len=2)
     if not isinstance(horizon, int) or isinstance(horizon, bool) or not 1 <= horizon <= 1000:

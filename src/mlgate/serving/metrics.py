@@ -24,34 +24,60 @@ class Metrics:
         counts[bisect.bisect_left(BUCKETS_MS, ms)] += 1
         self.sum_ms[tool] = self.sum_ms.get(tool, 0.0) + ms
 
-    def render(self, *, cache: Any, batchers: dict[str, dict[str, Any]], halts: int, ledger: dict[str, Any]) -> str:
-        out = ["# HELP mlgate_tool_calls_total Tool calls by tool and outcome.",
-               "# TYPE mlgate_tool_calls_total counter"]
-        out += [f'mlgate_tool_calls_total{{tool="{t}",outcome="{o}"}} {n}' for (t, o), n in sorted(self.calls.items())]
-        out += ["# HELP mlgate_tool_latency_seconds Tool call latency.", "# TYPE mlgate_tool_latency_seconds histogram"]
+    def render(
+        self, *, cache: Any, batchers: dict[str, dict[str, Any]], halts: int, ledger: dict[str, Any]
+    ) -> str:
+        out = [
+            "# HELP mlgate_tool_calls_total Tool calls by tool and outcome.",
+            "# TYPE mlgate_tool_calls_total counter",
+        ]
+        out += [
+            f'mlgate_tool_calls_total{{tool="{t}",outcome="{o}"}} {n}'
+            for (t, o), n in sorted(self.calls.items())
+        ]
+        out += [
+            "# HELP mlgate_tool_latency_seconds Tool call latency.",
+            "# TYPE mlgate_tool_latency_seconds histogram",
+        ]
         for tool, counts in sorted(self.hist.items()):
             running = 0
             for bound, n in zip(BUCKETS_MS, counts, strict=False):
                 running += n
-                out.append(f'mlgate_tool_latency_seconds_bucket{{tool="{tool}",le="{bound / 1000:g}"}} {running}')
+                out.append(
+                    f'mlgate_tool_latency_seconds_bucket{{tool="{tool}",le="{bound / 1000:g}"}} {running}'
+                )
             out.append(f'mlgate_tool_latency_seconds_bucket{{tool="{tool}",le="+Inf"}} {sum(counts)}')
             out.append(f'mlgate_tool_latency_seconds_sum{{tool="{tool}"}} {self.sum_ms[tool] / 1000:.6f}')
             out.append(f'mlgate_tool_latency_seconds_count{{tool="{tool}"}} {sum(counts)}')
-        out += ["# TYPE mlgate_batch_queue_depth gauge", "# TYPE mlgate_batches_total counter",
-                "# TYPE mlgate_batch_rows_total counter", "# TYPE mlgate_batch_mean_size gauge"]
+        out += [
+            "# TYPE mlgate_batch_queue_depth gauge",
+            "# TYPE mlgate_batches_total counter",
+            "# TYPE mlgate_batch_rows_total counter",
+            "# TYPE mlgate_batch_mean_size gauge",
+        ]
         for name, st in sorted(batchers.items()):
             label = f'{{model="{name}"}}'
-            out += [f"mlgate_batch_queue_depth{label} {st.get('queue_depth', 0)}",
-                    f"mlgate_batches_total{label} {st.get('batches', 0)}",
-                    f"mlgate_batch_rows_total{label} {st.get('rows', 0)}",
-                    f"mlgate_batch_mean_size{label} {st.get('mean_batch_size') or 0}"]
+            out += [
+                f"mlgate_batch_queue_depth{label} {st.get('queue_depth', 0)}",
+                f"mlgate_batches_total{label} {st.get('batches', 0)}",
+                f"mlgate_batch_rows_total{label} {st.get('rows', 0)}",
+                f"mlgate_batch_mean_size{label} {st.get('mean_batch_size') or 0}",
+            ]
         st = cache.stats()
-        out += ["# TYPE mlgate_halts_active gauge", f"mlgate_halts_active {halts}",
-                "# TYPE mlgate_cache_bytes gauge", f"mlgate_cache_bytes {st.bytes}",
-                "# TYPE mlgate_cache_models gauge", f"mlgate_cache_models {st.entries}",
-                "# TYPE mlgate_cache_hits_total counter", f"mlgate_cache_hits_total {st.hits}",
-                "# TYPE mlgate_cache_loads_total counter", f"mlgate_cache_loads_total {st.loads}",
-                "# TYPE mlgate_ledger_pending gauge", f"mlgate_ledger_pending {ledger.get('pending', 0)}"]
+        out += [
+            "# TYPE mlgate_halts_active gauge",
+            f"mlgate_halts_active {halts}",
+            "# TYPE mlgate_cache_bytes gauge",
+            f"mlgate_cache_bytes {st.bytes}",
+            "# TYPE mlgate_cache_models gauge",
+            f"mlgate_cache_models {st.entries}",
+            "# TYPE mlgate_cache_hits_total counter",
+            f"mlgate_cache_hits_total {st.hits}",
+            "# TYPE mlgate_cache_loads_total counter",
+            f"mlgate_cache_loads_total {st.loads}",
+            "# TYPE mlgate_ledger_pending gauge",
+            f"mlgate_ledger_pending {ledger.get('pending', 0)}",
+        ]
         return "\n".join(out) + "\n"
 
     def percentiles(self, tool: str) -> dict[str, float | None]:

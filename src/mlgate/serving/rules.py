@@ -161,7 +161,9 @@ def pack_files(path: Path) -> list[Path]:
         return sorted(p for p in path.iterdir() if p.suffix in PACK_SUFFIXES and p.is_file())
     if path.is_file():
         return [path]
-    raise ConfigError(f"MLGATE_RULES={path}: no such file or folder (give a rule pack file or a folder of *.yaml)")
+    raise ConfigError(
+        f"MLGATE_RULES={path}: no such file or folder (give a rule pack file or a folder of *.yaml)"
+    )
 
 
 def load_pack(path: Path) -> RulePack:
@@ -214,8 +216,14 @@ def _describe(err: ErrorDetails, data: dict[str, object]) -> str:
 
 def _rule_name(data: dict[str, object], path: Sequence[object]) -> str | None:
     rules = data.get("rules")
-    if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int) and isinstance(rules, list) \
-            and 0 <= path[1] < len(rules) and isinstance(rules[path[1]], dict):
+    if (
+        len(path) >= 2
+        and path[0] == "rules"
+        and isinstance(path[1], int)
+        and isinstance(rules, list)
+        and 0 <= path[1] < len(rules)
+        and isinstance(rules[path[1]], dict)
+    ):
         name = rules[path[1]].get("name")
         return name if isinstance(name, str) else None
     return None
@@ -276,8 +284,11 @@ def compile_plan(rules: Sequence[Rule], info: VersionInfo) -> Plan:
             if cols:
                 lo = [_num(rule.bounds[names[c]].min, -math.inf) for c in cols]
                 hi = [_num(rule.bounds[names[c]].max, math.inf) for c in cols]
-                bounds.append(Bounds(rule, np.array(cols, np.intp), [names[c] for c in cols],
-                                      np.array(lo), np.array(hi)))
+                bounds.append(
+                    Bounds(
+                        rule, np.array(cols, np.intp), [names[c] for c in cols], np.array(lo), np.array(hi)
+                    )
+                )
     limits = [r.max_rows for r, _ in shapes if r.max_rows is not None]
     static = any(problem is not None for _, problem in shapes)
     lo_all = np.full(len(names), -math.inf)
@@ -313,7 +324,9 @@ def _signature_problem(rule: ShapeRule, names: list[str]) -> str | None:
         if missing:
             return f"the signature lacks the required feature{plural(len(missing))} {', '.join(map(repr, missing))}"
     if rule.n_features is not None and len(names) != rule.n_features:
-        return f"the signature has {len(names)} features, not the {rule.n_features} rule '{rule.name}' requires"
+        return (
+            f"the signature has {len(names)} features, not the {rule.n_features} rule '{rule.name}' requires"
+        )
     return None
 
 
@@ -334,5 +347,6 @@ def _zscore_bounds(rule: ZScoreRule, names: list[str], stats: dict[str, dict[str
     mean_a, std_a = np.array(means), np.array(stds)
     # a feature constant in training (std 0) accepts only that value, give or take rounding
     width = np.where(std_a > 0, rule.threshold * std_a, 1e-9 * np.maximum(1.0, np.abs(mean_a)))
-    return Bounds(rule, np.array(cols, np.intp), [names[c] for c in cols], mean_a - width, mean_a + width,
-                   mean_a, std_a)
+    return Bounds(
+        rule, np.array(cols, np.intp), [names[c] for c in cols], mean_a - width, mean_a + width, mean_a, std_a
+    )

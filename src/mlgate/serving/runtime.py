@@ -33,7 +33,9 @@ from mlgate.state.ledger import Ledger
 
 
 class Runtime:
-    def __init__(self, settings: Settings, resolver: Resolver | None = None, *, transport: str = "memory") -> None:
+    def __init__(
+        self, settings: Settings, resolver: Resolver | None = None, *, transport: str = "memory"
+    ) -> None:
         self.settings = settings
         self.models = ModelStore(settings, resolver, admissions=lambda: self.admissions)
         self.transport = transport
@@ -57,7 +59,9 @@ class Runtime:
 
     @cached_property
     def killswitch(self) -> KillSwitch:
-        return KillSwitch(self.state, poll_interval=self.settings.halt_poll_s, fail_after=self.settings.halt_fail_after)
+        return KillSwitch(
+            self.state, poll_interval=self.settings.halt_poll_s, fail_after=self.settings.halt_fail_after
+        )
 
     @cached_property
     def executor(self) -> Executor:
@@ -78,7 +82,13 @@ class Runtime:
 
     # -- the ledger ----------------------------------------------------------------
     def record(
-        self, tool: str, caller: Caller, args: dict[str, Any], result: Any, t0: float, error: BaseException | None
+        self,
+        tool: str,
+        caller: Caller,
+        args: dict[str, Any],
+        result: Any,
+        t0: float,
+        error: BaseException | None,
     ) -> int:
         """One ledger row per tool call: never the raw inputs, only their digest.
 
@@ -111,8 +121,9 @@ class Runtime:
 
     def prometheus(self) -> str:
         halts = len(self.killswitch.snapshot())
-        return self.metrics.render(cache=self.models.cache, batchers=self.executor.stats(), halts=halts,
-                                   ledger=self.ledger.stats())
+        return self.metrics.render(
+            cache=self.models.cache, batchers=self.executor.stats(), halts=halts, ledger=self.ledger.stats()
+        )
 
     async def aclose(self) -> None:
         for name in ("ledger", "killswitch"):

@@ -80,7 +80,9 @@ def lookup(binding: Binding, scope: Mapping[str, Any]) -> Any:
             if not isinstance(value, list):
                 raise InvalidInput(f"{walked} is not a list, so {binding.text} cannot index it")
             if not -len(value) <= key < len(value):
-                raise InvalidInput(f"{binding.text}: index {key} is out of range ({walked} has {len(value)} items)")
+                raise InvalidInput(
+                    f"{binding.text}: index {key} is out of range ({walked} has {len(value)} items)"
+                )
             value = value[key]
         else:
             if not isinstance(value, dict) or key not in value:

@@ -74,11 +74,16 @@ class SpecFile:
             return None
         lock = f"{self.origin} {LOCK_FILE}"
         if self.locked_digest is None:
-            return Refused(f"skill {self.ref} ({self.source}) is not locked: {lock} has no entry for it "
-                           f"(expected sha256: none; actual sha256: {self.digest})", _RELOCK)
-        return IntegrityError(f"skill {self.ref} ({self.source}) does not match its lock: expected sha256 "
-                              f"{self.locked_digest}, actual sha256 {self.digest}; a locked skill never changes",
-                              "restore the reviewed file, or " + _RELOCK)
+            return Refused(
+                f"skill {self.ref} ({self.source}) is not locked: {lock} has no entry for it "
+                f"(expected sha256: none; actual sha256: {self.digest})",
+                _RELOCK,
+            )
+        return IntegrityError(
+            f"skill {self.ref} ({self.source}) does not match its lock: expected sha256 "
+            f"{self.locked_digest}, actual sha256 {self.digest}; a locked skill never changes",
+            "restore the reviewed file, or " + _RELOCK,
+        )
 
 
 def read_lock(directory: Path) -> dict[str, str]:
@@ -111,13 +116,18 @@ def peek(data: bytes) -> tuple[str | None, int | None]:
     if not isinstance(raw, dict):
         return None, None
     name, version = raw.get("name"), raw.get("version")
-    return (name if isinstance(name, str) else None,
-            version if isinstance(version, int) and not isinstance(version, bool) else None)
+    return (
+        name if isinstance(name, str) else None,
+        version if isinstance(version, int) and not isinstance(version, bool) else None,
+    )
 
 
 def spec_paths(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.iterdir()
-                  if p.suffix in (".yaml", ".yml") and p.is_file() and not p.name.startswith("."))
+    return sorted(
+        p
+        for p in directory.iterdir()
+        if p.suffix in (".yaml", ".yml") and p.is_file() and not p.name.startswith(".")
+    )
 
 
 def _parse(data: bytes, digest: str, source: str) -> SkillSpec | MlgateError:
@@ -151,14 +161,32 @@ def scan_dir(directory: Path, origin: str) -> list[SpecFile]:
         ref = f"{name}@{version}"
         found.append(SpecFile(path, origin, digest, name, version, lock.get(ref), spec, problem, lock_error))
     refs = [f.ref for f in found]
-    return [_with_problem(f, Refused(f"{f.ref} is declared by more than one file in {origin} skills",
-                                     "give each spec its own name@version"))
-            if f.ref is not None and refs.count(f.ref) > 1 else f for f in found]
+    return [
+        _with_problem(
+            f,
+            Refused(
+                f"{f.ref} is declared by more than one file in {origin} skills",
+                "give each spec its own name@version",
+            ),
+        )
+        if f.ref is not None and refs.count(f.ref) > 1
+        else f
+        for f in found
+    ]
 
 
 def _with_problem(f: SpecFile, problem: MlgateError) -> SpecFile:
-    return SpecFile(f.path, f.origin, f.digest, f.name, f.version, f.locked_digest, f.spec, f.problem or problem,
-                    f.lock_error)
+    return SpecFile(
+        f.path,
+        f.origin,
+        f.digest,
+        f.name,
+        f.version,
+        f.locked_digest,
+        f.spec,
+        f.problem or problem,
+        f.lock_error,
+    )
 
 
 def skill_dirs(settings: Settings) -> list[tuple[str, Path]]:
@@ -180,8 +208,13 @@ def scan(settings: Settings) -> list[SpecFile]:
             if origin == "builtin":
                 builtin.add(f.ref)
             elif f.ref in builtin:
-                f = _with_problem(f, Refused(f"{f.ref} ({f.source}) reuses the name@version of a built-in skill",
-                                             "choose another name or a new version"))
+                f = _with_problem(
+                    f,
+                    Refused(
+                        f"{f.ref} ({f.source}) reuses the name@version of a built-in skill",
+                        "choose another name or a new version",
+                    ),
+                )
             found.append(f)
     return found
 
@@ -189,8 +222,10 @@ def scan(settings: Settings) -> list[SpecFile]:
 def parse_skill_ref(text: str) -> tuple[str, int]:
     m = _SKILL_REF.match(text.strip()) if isinstance(text, str) else None
     if m is None:
-        raise InvalidReference(f"{text!r} is not a skill reference of the form 'name@version'",
-                               "skills run at an exact version, e.g. 'regime_aware_alpha@1' (see ml_list_skills)")
+        raise InvalidReference(
+            f"{text!r} is not a skill reference of the form 'name@version'",
+            "skills run at an exact version, e.g. 'regime_aware_alpha@1' (see ml_list_skills)",
+        )
     return m.group(1), int(m.group(2))
 
 
@@ -201,8 +236,10 @@ def find(settings: Settings, text: str) -> tuple[SpecFile, SkillSpec]:
     matches = [f for f in files if f.name == name and f.version == version]
     if not matches:
         known = sorted(r for r in {f.ref for f in files} if r is not None)
-        raise NotFound(f"no skill {name}@{version}; available: {', '.join(known) or 'none'}",
-                       "list them with ml_list_skills")
+        raise NotFound(
+            f"no skill {name}@{version}; available: {', '.join(known) or 'none'}",
+            "list them with ml_list_skills",
+        )
     f = matches[0]
     problem = f.lock_problem() or f.problem
     if problem is not None:
@@ -217,16 +254,34 @@ def summary(f: SpecFile) -> SkillSummary:
     problem = f.lock_problem() or f.problem
     spec = f.spec
     common: dict[str, Any] = {
-        "digest": f.digest, "locked": f.locked, "runnable": problem is None, "source": f.source,
-        "locked_digest": f.locked_digest if not f.locked else None, "error": str(problem) if problem else None,
+        "digest": f.digest,
+        "locked": f.locked,
+        "runnable": problem is None,
+        "source": f.source,
+        "locked_digest": f.locked_digest if not f.locked else None,
+        "error": str(problem) if problem else None,
     }
     if spec is None:
         return SkillSummary(name=f.name or f.path.stem, version=f.version, description="", **common)
-    steps = [StepSummary(id=s.id, call=s.call, models=s.refs(),
-                         route=s.model.route if isinstance(s.model, RouteSpec) else None) for s in spec.steps]
-    return SkillSummary(name=spec.name, version=spec.version, description=spec.description.strip(),
-                        inputs=spec.input_schema(), outputs=list(spec.outputs), steps=steps, example=spec.example,
-                        **common)
+    steps = [
+        StepSummary(
+            id=s.id,
+            call=s.call,
+            models=s.refs(),
+            route=s.model.route if isinstance(s.model, RouteSpec) else None,
+        )
+        for s in spec.steps
+    ]
+    return SkillSummary(
+        name=spec.name,
+        version=spec.version,
+        description=spec.description.strip(),
+        inputs=spec.input_schema(),
+        outputs=list(spec.outputs),
+        steps=steps,
+        example=spec.example,
+        **common,
+    )
 
 
 def list_skills(settings: Settings) -> ListSkillsResult:

@@ -50,10 +50,16 @@ def build_regime(reg: Any) -> None:
     x, y = regime_data()
     xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
     est = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(xtr, ytr)
-    reg.register_sklearn("demo-regime", est, xtr, REGIME_FEATURES,
-                         {"accuracy": float(accuracy_score(yte, est.predict(xte)))}, alias="production",
-                         description="Market regime (bull / bear) from trailing 20-day return and volatility.",
-                         extra_meta={"classes": [str(c) for c in est.classes_]})
+    reg.register_sklearn(
+        "demo-regime",
+        est,
+        xtr,
+        REGIME_FEATURES,
+        {"accuracy": float(accuracy_score(yte, est.predict(xte)))},
+        alias="production",
+        description="Market regime (bull / bear) from trailing 20-day return and volatility.",
+        extra_meta={"classes": [str(c) for c in est.classes_]},
+    )
 
 
 def _build_alpha(reg: Any, regime: str) -> None:
@@ -66,9 +72,16 @@ def _build_alpha(reg: Any, regime: str) -> None:
     est = Ridge(alpha=1.0).fit(xtr, ytr)
     pred = est.predict(xte)
     metrics = {"r2": float(r2_score(yte, pred)), "mae": float(mean_absolute_error(yte, pred))}
-    reg.register_sklearn(f"demo-alpha-{regime}", est, xtr, ALPHA_FEATURES, metrics, alias="production",
-                         description=f"Next-month excess return of a stock in a {regime} market "
-                                     "from its momentum, value and quality scores.")
+    reg.register_sklearn(
+        f"demo-alpha-{regime}",
+        est,
+        xtr,
+        ALPHA_FEATURES,
+        metrics,
+        alias="production",
+        description=f"Next-month excess return of a stock in a {regime} market "
+        "from its momentum, value and quality scores.",
+    )
 
 
 def build_alpha_bull(reg: Any) -> None:
@@ -79,4 +92,8 @@ def build_alpha_bear(reg: Any) -> None:
     _build_alpha(reg, "bear")
 
 
-BUILDERS: dict[str, Callable[[Any], None]] = {"demo-regime": build_regime, "demo-alpha-bull": build_alpha_bull, "demo-alpha-bear": build_alpha_bear}
+BUILDERS: dict[str, Callable[[Any], None]] = {
+    "demo-regime": build_regime,
+    "demo-alpha-bull": build_alpha_bull,
+    "demo-alpha-bear": build_alpha_bear,
+}

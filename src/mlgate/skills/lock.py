@@ -60,13 +60,16 @@ def lock_dir(directory: Path, *, force: bool = False, echo: Echo = print) -> int
     reserved = {f.ref for f in scan_dir(BUILTIN_DIR, "builtin")} if origin == "custom" else set()
     shadow = [f for f in files if f.ref in reserved]
     refused = [f"{f.source}: {f.problem}" for f in files if f.problem is not None]
-    refused += [f"{f.source}: {f.ref} is the name@version of a built-in skill; choose another" for f in shadow]
+    refused += [
+        f"{f.source}: {f.ref} is the name@version of a built-in skill; choose another" for f in shadow
+    ]
     conflicts = [f for f in files if f.ref is not None and lock.get(f.ref) not in (None, f.digest)]
     if not force:
         refused += [
             f"{f.source}: {f.ref} is locked at sha256 {lock[f.ref]} but the file now has sha256 {f.digest}; "
             "a locked name@version never changes: give the change a new version (or pass --force)"
-            for f in conflicts if f.ref is not None
+            for f in conflicts
+            if f.ref is not None
         ]
     if refused:
         for line in refused:
@@ -120,7 +123,9 @@ def verify(settings: Settings, directory: Path | None = None, echo: Echo = print
         except Exception:
             continue  # already reported for each file of that folder
         for ref in stale:
-            echo(f"note      {origin} {LOCK_FILE}: {ref} has no spec file (kept: it can never return changed)")
+            echo(
+                f"note      {origin} {LOCK_FILE}: {ref} has no spec file (kept: it can never return changed)"
+            )
     ok = sum(1 for f in files if _report(f) is None)
     echo(f"{ok} of {len(files)} skills verified" + (f"; {bad} problems" if bad else ""))
     return 1 if bad else 0

@@ -44,8 +44,9 @@ Progress = Callable[[int, int, str], Awaitable[None]]
 _dbs: dict[str, StateDB] = {}
 
 
-async def run(rt: Runtime, skill: str, inputs: Any, *, caller: Caller, progress: Progress | None = None
-              ) -> RunSkillResult:
+async def run(
+    rt: Runtime, skill: str, inputs: Any, *, caller: Caller, progress: Progress | None = None
+) -> RunSkillResult:
     """Find ``name@version`` (locked and valid, or refused), then execute it."""
     found, spec = await anyio.to_thread.run_sync(catalog.find, rt.settings, skill)
     return await execute(rt, spec, found.digest, inputs, caller=caller, progress=progress)
@@ -54,25 +55,43 @@ async def run(rt: Runtime, skill: str, inputs: Any, *, caller: Caller, progress:
 def check_inputs(spec: SkillSpec, inputs: Any) -> dict[str, Any]:
     """The inputs, validated against the spec's declared types (defaults filled in)."""
     if not isinstance(inputs, dict):
-        raise InvalidInput(f"inputs of {spec.ref} must be an object", "see its input schema in ml_list_skills")
+        raise InvalidInput(
+            f"inputs of {spec.ref} must be an object", "see its input schema in ml_list_skills"
+        )
     try:
         return spec.inputs_model().model_validate(inputs).model_dump(mode="json")
     except ValidationError as exc:
-        problems = "; ".join(".".join(str(p) for p in ("inputs", *e["loc"])) + ": " + e["msg"] for e in exc.errors())
-        raise InvalidInput(f"{spec.ref}: {problems}",
-                           f"it takes: {', '.join(spec.inputs) or 'no inputs'} (schema and example in ml_list_skills)"
-                           ) from None
+        problems = "; ".join(
+            ".".join(str(p) for p in ("inputs", *e["loc"])) + ": " + e["msg"] for e in exc.errors()
+        )
+        raise InvalidInput(
+            f"{spec.ref}: {problems}",
+            f"it takes: {', '.join(spec.inputs) or 'no inputs'} (schema and example in ml_list_skills)",
+        ) from None
 
 
-async def execute(rt: Runtime, spec: SkillSpec, digest: str, inputs: Any, *, caller: Caller,
-                  progress: Progress | None = None) -> RunSkillResult:
+async def execute(
+    rt: Runtime,
+    spec: SkillSpec,
+    digest: str,
+    inputs: Any,
+    *,
+    caller: Caller,
+    progress: Progress | None = None,
+) -> RunSkillResult:
     checked = check_inputs(spec, inputs)
     db = rt_state(rt)
     steps = spec.ordered_steps()
     traces = [StepTrace(id=s.id, call=s.call) for s in steps]
     run_id = uuid.uuid4().hex
-    record = SkillRun(run_id=run_id, skill=spec.ref, digest=digest, status="running", subject=caller.subject,
-                      input_digest=input_digest(checked))
+    record = SkillRun(
+        run_id=run_id,
+        skill=spec.ref,
+        digest=digest,
+        status="running",
+        subject=caller.subject,
+        input_digest=input_digest(checked),
+    )
     await _save(db, record)
     scope: dict[str, Any] = {INPUTS: checked}
     status = "error"
@@ -95,18 +114,32 @@ async def execute(rt: Runtime, spec: SkillSpec, digest: str, inputs: Any, *, cal
         where = f"step {current.id!r} failed: " if current is not None else "its outputs failed: "
         raise _prefixed(exc, f"skill {spec.ref} (run {run_id}) {where}") from None
     finally:
-        done = replace(record, status=status, steps=[t.model_dump(mode="json") for t in traces],
-                       outputs_digest=input_digest(outputs) if outputs is not None else None, finished_at=utcnow())
+        done = replace(
+            record,
+            status=status,
+            steps=[t.model_dump(mode="json") for t in traces],
+            outputs_digest=input_digest(outputs) if outputs is not None else None,
+            finished_at=utcnow(),
+        )
         with anyio.CancelScope(shield=True):
             await _save(db, done)
     assert outputs is not None  # status is "ok"
     if progress is not None:
         await _notify(progress, len(steps), len(steps), f"{spec.ref}: done")
-    return RunSkillResult(run_id=run_id, skill=spec.ref, digest=digest, status="ok", outputs=outputs, steps=traces)
+    return RunSkillResult(
+        run_id=run_id, skill=spec.ref, digest=digest, status="ok", outputs=outputs, steps=traces
+    )
 
 
-async def _step(rt: Runtime, caller: Caller, step: StepSpec, scope: dict[str, Any], trace: StepTrace,
-                progress: Progress | None, position: tuple[int, int]) -> Any:
+async def _step(
+    rt: Runtime,
+    caller: Caller,
+    step: StepSpec,
+    scope: dict[str, Any],
+    trace: StepTrace,
+    progress: Progress | None,
+    position: tuple[int, int],
+) -> Any:
     """Run one step; fills ``trace``; returns the result as JSON."""
     trace.outcome = "running"
     t0 = time.perf_counter()
@@ -145,8 +178,11 @@ def choose_model(step: StepSpec, scope: dict[str, Any]) -> tuple[str, str | None
         return route.map[key], key
     if route.default is not None:
         return route.default, key
-    raise NotFound(f"route {route.route} is {value!r}, which the route map does not list "
-                   f"(routes: {', '.join(route.map)})", "the skill needs a new version that routes this value")
+    raise NotFound(
+        f"route {route.route} is {value!r}, which the route map does not list "
+        f"(routes: {', '.join(route.map)})",
+        "the skill needs a new version that routes this value",
+    )
 
 
 async def _invoke(rt: Runtime, call: str, ref: str, args: dict[str, Any]) -> Any:
@@ -160,7 +196,9 @@ async def _invoke(rt: Runtime, call: str, ref: str, args: dict[str, Any]) -> Any
         return await inference.segment(rt, ref, args["series"])
     if call == "analyze":
         return await inference.analyze(rt, ref, args["texts"])
-    raise NotFound(f"interface {call!r} has no runner")  # pragma: no cover - CALLS and this list move together
+    raise NotFound(
+        f"interface {call!r} has no runner"
+    )  # pragma: no cover - CALLS and this list move together
 
 
 def _prefixed(exc: MlgateError, prefix: str) -> MlgateError:

@@ -71,8 +71,12 @@ class Call:
 CALLS: dict[str, Call] = {
     "predict": Call(BY_VERB["predict"].tool, {"features": "records"}, ("features",), PredictResult),
     "classify": Call(BY_VERB["classify"].tool, {"features": "records"}, ("features",), ClassifyResult),
-    "forecast": Call(BY_VERB["forecast"].tool, {"history": "numbers", "horizon": "integer", "levels": "numbers"},
-                     ("history", "horizon"), ForecastResult),
+    "forecast": Call(
+        BY_VERB["forecast"].tool,
+        {"history": "numbers", "horizon": "integer", "levels": "numbers"},
+        ("history", "horizon"),
+        ForecastResult,
+    ),
     "segment": Call(BY_VERB["segment"].tool, {"series": "numbers"}, ("series",), SegmentResult),
     "analyze": Call(BY_VERB["analyze"].tool, {"texts": "texts"}, ("texts",), AnalyzeResult),
 }
@@ -122,7 +126,9 @@ class SkillSpec(_Strict):
     inputs: dict[Annotated[str, Field(pattern=_KEY)], InputSpec] = Field(default_factory=dict)
     steps: list[StepSpec] = Field(min_length=1, max_length=MAX_STEPS)
     outputs: dict[Annotated[str, Field(pattern=_KEY)], str] = Field(min_length=1)
-    example: dict[str, Any] | None = Field(default=None, description="inputs that work, shown by ml_list_skills")
+    example: dict[str, Any] | None = Field(
+        default=None, description="inputs that work, shown by ml_list_skills"
+    )
     _order: list[int] = PrivateAttr(default_factory=list)
 
     @property
@@ -134,8 +140,10 @@ class SkillSpec(_Strict):
 
     def inputs_model(self) -> type[BaseModel]:
         fields: dict[str, Any] = {
-            key: (Annotated[_PY_TYPES[spec.type], Field(description=spec.description or None)],
-                  ... if spec.required else spec.default)
+            key: (
+                Annotated[_PY_TYPES[spec.type], Field(description=spec.description or None)],
+                ... if spec.required else spec.default,
+            )
             for key, spec in self.inputs.items()
         }
         return create_model(f"{self.name}_inputs", __config__=ConfigDict(extra="forbid"), **fields)
@@ -162,7 +170,9 @@ def parse_spec(data: bytes, source: str) -> SkillSpec:
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise spec_error(source, [f"not valid UTF-8 YAML: {exc}"]) from None
     if not isinstance(raw, dict):
-        raise spec_error(source, ["the top level must be a mapping (name, version, description, inputs, steps, outputs)"])
+        raise spec_error(
+            source, ["the top level must be a mapping (name, version, description, inputs, steps, outputs)"]
+        )
     try:
         spec = SkillSpec.model_validate(raw)
     except ValidationError as exc:
@@ -189,11 +199,15 @@ def pinned_problem(ref: str) -> str | None:
         return None
     if parsed.alias == "latest":
         kind = "'latest'" if "@" in ref or ref.startswith("models:/") else "a bare name"
-        return (f"model {ref!r} is {kind}, which floats; a skill pins a concrete version "
-                f"such as '{parsed.name}@1'")
+        return (
+            f"model {ref!r} is {kind}, which floats; a skill pins a concrete version "
+            f"such as '{parsed.name}@1'"
+        )
     if parsed.version is None:
-        return (f"model {ref!r} is the alias '{parsed.alias}', which can move; a skill pins a concrete "
-                f"version such as '{parsed.name}@1'")
+        return (
+            f"model {ref!r} is the alias '{parsed.alias}', which can move; a skill pins a concrete "
+            f"version such as '{parsed.name}@1'"
+        )
     return None
 
 
@@ -228,7 +242,9 @@ def check(spec: SkillSpec) -> list[str]:
         else:
             for arg in step.args:
                 if arg not in call.args:
-                    problems.append(f"{where} ({step.call}): unknown argument {arg!r} (takes: {', '.join(call.args)})")
+                    problems.append(
+                        f"{where} ({step.call}): unknown argument {arg!r} (takes: {', '.join(call.args)})"
+                    )
             for arg in call.required:
                 if arg not in step.args:
                     problems.append(f"{where} ({step.call}): argument {arg!r} is missing")
@@ -240,7 +256,9 @@ def check(spec: SkillSpec) -> list[str]:
             if is_binding(step.model.route):
                 binding(step.model.route, f"{where} route", step.id)
             else:
-                problems.append(f"{where}: route {step.model.route!r} must be a binding such as '$regime.labels.0'")
+                problems.append(
+                    f"{where}: route {step.model.route!r} must be a binding such as '$regime.labels.0'"
+                )
         for arg, value in step.args.items():
             expect = call.args.get(arg) if call is not None and is_binding(value) else None
             for text in bindings_in(value):
@@ -306,5 +324,5 @@ def _cycle(left: list[str], deps: dict[str, set[str]]) -> list[str]:
     while True:
         nxt = sorted(d for d in deps[path[-1]] if d in left)[0]
         if nxt in path:
-            return [*path[path.index(nxt):], nxt]
+            return [*path[path.index(nxt) :], nxt]
         path.append(nxt)

@@ -45,9 +45,14 @@ class AdmissionBook:
     def admit(self, name: str, version: int, digest: str, by: str, note: str = "") -> Admission:
         row = Admission(name, version, digest, _printable(by)[:300], utcnow(), _printable(note)[:1000])
         with self.db._write() as conn:
-            conn.execute(admissions.delete().where(admissions.c.name == name, admissions.c.version == version))
-            conn.execute(admissions.insert().values(name=row.name, version=row.version, digest=row.digest,
-                                                    by=row.by, at=row.at, note=row.note))
+            conn.execute(
+                admissions.delete().where(admissions.c.name == name, admissions.c.version == version)
+            )
+            conn.execute(
+                admissions.insert().values(
+                    name=row.name, version=row.version, digest=row.digest, by=row.by, at=row.at, note=row.note
+                )
+            )
         return row
 
     def get(self, name: str, version: int) -> Admission | None:
@@ -57,8 +62,9 @@ class AdmissionBook:
 
     def revoke(self, name: str, version: int) -> bool:
         with self.db._write() as conn:
-            done = conn.execute(admissions.delete().where(admissions.c.name == name,
-                                                          admissions.c.version == version))
+            done = conn.execute(
+                admissions.delete().where(admissions.c.name == name, admissions.c.version == version)
+            )
         return bool(done.rowcount)
 
 

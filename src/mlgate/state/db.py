@@ -48,7 +48,6 @@ _TEXT_FIELDS = (
 Outcome = Literal["ok", "error"]
 
 
-
 def printable(text: str) -> str:
     """``text`` with control and format characters escaped (``\\x1b``, ``\\n``, ``\\u202e``): one line, no
     terminal escapes, no bidi overrides. Idempotent; other characters (and backslashes) are kept."""

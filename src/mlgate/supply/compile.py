@@ -55,15 +55,19 @@ def convert_source(loaded: LoadedModel, kind: str, target: str) -> convert.Conve
     info, n = loaded.info, len(loaded.info.features)
     what = f"{info.name}@{info.version} ({kind})"
     if target == "torchscript" and kind != "pytorch":
-        raise convert.unsupported(f"{what} to TorchScript", "TorchScript is for PyTorch models",
-                                  "use target 'onnx'")
+        raise convert.unsupported(
+            f"{what} to TorchScript", "TorchScript is for PyTorch models", "use target 'onnx'"
+        )
     if kind == "sklearn":
         from mlgate.interfaces.sklearn import is_text_pipeline
 
         est = loaded.impl.est
         if is_text_pipeline(est):
-            raise convert.unsupported(what, "text pipelines take strings, and ONNX tokenisation differs from "
-                                      "scikit-learn's", "serve the scikit-learn version as it is")
+            raise convert.unsupported(
+                what,
+                "text pipelines take strings, and ONNX tokenisation differs from scikit-learn's",
+                "serve the scikit-learn version as it is",
+            )
         data, dtype = convert.sklearn_to_onnx(est, n, float32=target != "onnx")
         opts: dict[str, Any] = {"converter": "skl2onnx", "input_dtype": dtype, "opset": convert.OPSET[""]}
     elif kind == "onnx":
@@ -79,8 +83,11 @@ def convert_source(loaded: LoadedModel, kind: str, target: str) -> convert.Conve
         data = convert.torch_to_onnx(module, n)
         opts = {"converter": "torch.onnx", "input_dtype": "float32", "opset": convert.OPSET[""]}
     else:
-        raise convert.unsupported(what, f"mlgate compiles scikit-learn, ONNX and PyTorch models, not {kind}",
-                                  "serve this version as it is")
+        raise convert.unsupported(
+            what,
+            f"mlgate compiles scikit-learn, ONNX and PyTorch models, not {kind}",
+            "serve this version as it is",
+        )
     if target == "int8":
         data, opts = convert.quantize_int8(data), {**opts, "quantization": "dynamic", "weight_type": "QInt8"}
     elif target == "fp16":
@@ -117,11 +124,15 @@ def tolerance_for(req: CompileRequest, caller: Caller) -> Tolerance:
     if req.tolerance is None:
         return base
     if req.tolerance > base.atol:
-        caller.require_admin(f"a tolerance looser than the default {base.atol} for {req.target} on ml_compile")
+        caller.require_admin(
+            f"a tolerance looser than the default {base.atol} for {req.target} on ml_compile"
+        )
     return Tolerance(req.tolerance, base.rtol, base.labels)
 
 
-async def compile_version(rt: Runtime, req: CompileRequest, *, caller: Caller, progress: Progress) -> CompileResult:
+async def compile_version(
+    rt: Runtime, req: CompileRequest, *, caller: Caller, progress: Progress
+) -> CompileResult:
     from mlgate.supply.registration import register_compiled
 
     if req.target not in FORMATS:
@@ -130,7 +141,9 @@ async def compile_version(rt: Runtime, req: CompileRequest, *, caller: Caller, p
         caller.require_admin("force on ml_compile")
     tol = tolerance_for(req, caller)
     if rt.models.parse(req.model).source != "registry":
-        raise InvalidInput("ml_compile works on registered versions", "pull with register_as, then compile it")
+        raise InvalidInput(
+            "ml_compile works on registered versions", "pull with register_as, then compile it"
+        )
     loaded, stamp = await rt.models.acquire(req.model)
     kind = source_kind(loaded)
     await progress(0, 3, f"converting {stamp.name}@{stamp.version} ({kind}) to {req.target}")
@@ -139,36 +152,67 @@ async def compile_version(rt: Runtime, req: CompileRequest, *, caller: Caller, p
     classifier = "classifier" in loaded.info.interfaces
     classes: list[str] = list(getattr(loaded.impl, "classes", []) or [])
     x, where = sample_rows(loaded, req.data, max_cells=rt.settings.max_cells)
-    report = await in_thread(lambda: compare(loaded.impl, compiled_impl(conv, classes), x, classifier=classifier,
-                                             classes=classes, tol=tol, sample=where))
+    report = await in_thread(
+        lambda: compare(
+            loaded.impl,
+            compiled_impl(conv, classes),
+            x,
+            classifier=classifier,
+            classes=classes,
+            tol=tol,
+            sample=where,
+        )
+    )
     if not report.passed and not req.force:
-        raise Refused(_parity_message(report), "keep serving the source version; an administrator may pass "
-                         "force=true (recorded on the new version)")
+        raise Refused(
+            _parity_message(report),
+            "keep serving the source version; an administrator may pass "
+            "force=true (recorded on the new version)",
+        )
     await progress(2, 3, "registering the compiled version")
     digest = hashlib.sha256(conv.data).hexdigest()
     subject = caller.subject if req.force and not report.passed else None
-    info, reused = await in_thread(lambda: register_compiled(rt.settings, loaded, stamp, conv, digest, report,
-                                                             classes, subject))
+    info, reused = await in_thread(
+        lambda: register_compiled(rt.settings, loaded, stamp, conv, digest, report, classes, subject)
+    )
     await progress(3, 3, f"registered {info.name}@{info.version}")
     return _result(stamp, conv, digest, report, info, reused, subject is not None)
 
 
 def _parity_message(r: ParityReport) -> str:
-    labels = f", labels agree on {r.label_agreement:.1%} (need {r.min_label_agreement:.0%})" \
-        if r.label_agreement is not None else ""
-    return (f"the compiled artifact differs from the source beyond tolerance on {r.rows} rows ({r.sample}): "
-            f"max abs diff {r.max_abs_diff:.3g} (atol {r.atol:g}, rtol {r.rtol:g}){labels}")
-
-
-def _result(stamp: ModelStamp, conv: convert.Converted, digest: str, report: ParityReport, info: VersionInfo,
-            reused: bool, forced: bool) -> CompileResult:
-    ref = f"{info.name}@{info.version}"
-    return CompileResult(
-        source=stamp,
-        artifact=CompiledArtifact(format=conv.format, sha256=digest, size=len(conv.data),
-                                  source=f"{stamp.name}@{stamp.version}", options=conv.options),
-        parity=report, registered=ref, reused=reused, forced=forced,
-        model=ModelStamp(name=info.name, version=info.version, ref=ref, sha256=info.sha256),
+    labels = (
+        f", labels agree on {r.label_agreement:.1%} (need {r.min_label_agreement:.0%})"
+        if r.label_agreement is not None
+        else ""
+    )
+    return (
+        f"the compiled artifact differs from the source beyond tolerance on {r.rows} rows ({r.sample}): "
+        f"max abs diff {r.max_abs_diff:.3g} (atol {r.atol:g}, rtol {r.rtol:g}){labels}"
     )
 
 
+def _result(
+    stamp: ModelStamp,
+    conv: convert.Converted,
+    digest: str,
+    report: ParityReport,
+    info: VersionInfo,
+    reused: bool,
+    forced: bool,
+) -> CompileResult:
+    ref = f"{info.name}@{info.version}"
+    return CompileResult(
+        source=stamp,
+        artifact=CompiledArtifact(
+            format=conv.format,
+            sha256=digest,
+            size=len(conv.data),
+            source=f"{stamp.name}@{stamp.version}",
+            options=conv.options,
+        ),
+        parity=report,
+        registered=ref,
+        reused=reused,
+        forced=forced,
+        model=ModelStamp(name=info.name, version=info.version, ref=ref, sha256=info.sha256),
+    )

@@ -21,8 +21,15 @@ from typing import Any
 from mlgate.errors import InvalidInput
 
 OPSET = {"": 17, "ai.onnx.ml": 3}
-QUANTIZED_OPS = {"MatMulInteger", "ConvInteger", "DynamicQuantizeLinear", "QLinearMatMul", "QLinearConv",
-                 "DynamicQuantizeMatMul", "QAttention"}
+QUANTIZED_OPS = {
+    "MatMulInteger",
+    "ConvInteger",
+    "DynamicQuantizeLinear",
+    "QLinearMatMul",
+    "QLinearConv",
+    "DynamicQuantizeMatMul",
+    "QAttention",
+}
 FLOAT16 = 10
 
 
@@ -57,25 +64,40 @@ def sklearn_to_onnx(est: Any, n_features: int, *, float32: bool) -> tuple[bytes,
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
 
-    name = type(est).__name__ if not hasattr(est, "steps") else "Pipeline(" + type(_final_step(est)).__name__ + ")"
+    name = (
+        type(est).__name__
+        if not hasattr(est, "steps")
+        else "Pipeline(" + type(_final_step(est)).__name__ + ")"
+    )
     final = _final_step(est)
     options = {id(final): {"zipmap": False}} if hasattr(final, "predict_proba") else None
     last: Exception | None = None
-    for tensor, dtype in ([] if float32 else [(DoubleTensorType, "float64")]) + [(FloatTensorType, "float32")]:
+    for tensor, dtype in ([] if float32 else [(DoubleTensorType, "float64")]) + [
+        (FloatTensorType, "float32")
+    ]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                onx = convert_sklearn(est, initial_types=[("input", tensor([None, n_features]))],
-                                      options=options, target_opset=OPSET)
-            onx.graph.name = "mlgate"  # skl2onnx names graphs with a random id; a stable name keeps digests stable
+                onx = convert_sklearn(
+                    est,
+                    initial_types=[("input", tensor([None, n_features]))],
+                    options=options,
+                    target_opset=OPSET,
+                )
+            onx.graph.name = (
+                "mlgate"  # skl2onnx names graphs with a random id; a stable name keeps digests stable
+            )
             data: bytes = onx.SerializeToString()
             session(data)
             return data, dtype
         except Exception as exc:  # skl2onnx raises many types; the last one is the one worth showing
             last = exc
-    raise unsupported(f"{name} to ONNX", f"skl2onnx could not convert it ({str(last).splitlines()[0][:300]})",
-                      "serve the scikit-learn version as it is, or retrain with an estimator skl2onnx supports "
-                      "(e.g. GradientBoosting instead of HistGradientBoosting)")
+    raise unsupported(
+        f"{name} to ONNX",
+        f"skl2onnx could not convert it ({str(last).splitlines()[0][:300]})",
+        "serve the scikit-learn version as it is, or retrain with an estimator skl2onnx supports "
+        "(e.g. GradientBoosting instead of HistGradientBoosting)",
+    )
 
 
 def onnx_ops(data: bytes) -> set[str]:
@@ -113,8 +135,11 @@ def to_fp16(data: bytes) -> bytes:
 
     model = convert_float_to_float16(onnx.load_from_string(data), keep_io_types=True)
     if not any(t.data_type == FLOAT16 for t in model.graph.initializer):
-        raise _nothing("fp16", data, "every operator of this graph stays float32 (ONNX-ML operators have no "
-                       "float16 kernels)")
+        raise _nothing(
+            "fp16",
+            data,
+            "every operator of this graph stays float32 (ONNX-ML operators have no float16 kernels)",
+        )
     out: bytes = model.SerializeToString()
     session(out)
     return out
@@ -122,8 +147,11 @@ def to_fp16(data: bytes) -> bytes:
 
 def _nothing(target: str, data: bytes, why: str) -> InvalidInput:
     ops = ", ".join(sorted(onnx_ops(data))[:8])
-    return unsupported(f"to {target}", f"{why}; its ONNX graph has: {ops}",
-                       "use target 'onnx' (already the fast path for this model)")
+    return unsupported(
+        f"to {target}",
+        f"{why}; its ONNX graph has: {ops}",
+        "use target 'onnx' (already the fast path for this model)",
+    )
 
 
 def load_torch(model_dir: Path) -> Any:
@@ -135,8 +163,11 @@ def load_torch(model_dir: Path) -> Any:
     try:
         import torch  # noqa: F401
     except ImportError:
-        raise unsupported("a PyTorch model", "torch is not installed on the server",
-                          "ask the operator to install mlgate[torch] (torch==2.13.0)") from None
+        raise unsupported(
+            "a PyTorch model",
+            "torch is not installed on the server",
+            "ask the operator to install mlgate[torch] (torch==2.13.0)",
+        ) from None
     return mlflow.pytorch.load_model(str(model_dir), map_location="cpu").eval()
 
 
@@ -147,9 +178,16 @@ def torch_to_onnx(module: Any, n_features: int) -> bytes:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         export: Any = torch.onnx.export  # its stub wants a path; a file object works
-        export(module, (torch.zeros(2, n_features),), buf, dynamo=False, input_names=["input"],
-               output_names=["output"], opset_version=OPSET[""],
-               dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+        export(
+            module,
+            (torch.zeros(2, n_features),),
+            buf,
+            dynamo=False,
+            input_names=["input"],
+            output_names=["output"],
+            opset_version=OPSET[""],
+            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+        )
     data = buf.getvalue()
     session(data)
     return data

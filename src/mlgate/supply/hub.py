@@ -25,7 +25,11 @@ class HubResolver:
         self._memo: dict[tuple[str, str], tuple[int, Manifest]] = {}
 
     def _info(self, manifest: Manifest) -> VersionInfo:
-        tags = {"hf.repo": manifest.repo_id, "hf.commit": manifest.commit, "hf.manifest_sha256": manifest.sha256}
+        tags = {
+            "hf.repo": manifest.repo_id,
+            "hf.commit": manifest.commit,
+            "hf.manifest_sha256": manifest.sha256,
+        }
         return VersionInfo(
             name=f"hf:{manifest.repo_id}@{manifest.commit}",
             version=0,

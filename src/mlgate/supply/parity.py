@@ -36,7 +36,9 @@ TOLERANCES: dict[str, Tolerance] = {
 }
 
 
-def sample_rows(loaded: LoadedModel, data: list[dict[str, Any]] | None, *, max_cells: int) -> tuple[np.ndarray, str]:
+def sample_rows(
+    loaded: LoadedModel, data: list[dict[str, Any]] | None, *, max_cells: int
+) -> tuple[np.ndarray, str]:
     feats = loaded.info.features
     if data:
         return to_matrix(data, feats, max_rows=MAX_ROWS, max_cells=max_cells), "caller data"
@@ -67,13 +69,23 @@ def _scores(impl: Any, x: np.ndarray, classifier: bool, classes: list[str]) -> t
     return np.asarray(impl.predict(x), dtype=np.float64).reshape(len(x), -1), []
 
 
-def compare(source: Any, compiled: Any, x: np.ndarray, *, classifier: bool, classes: list[str],
-            tol: Tolerance, sample: str) -> ParityReport:
+def compare(
+    source: Any,
+    compiled: Any,
+    x: np.ndarray,
+    *,
+    classifier: bool,
+    classes: list[str],
+    tol: Tolerance,
+    sample: str,
+) -> ParityReport:
     a, la = _scores(source, x, classifier, classes)
     b, lb = _scores(compiled, x, classifier, classes)
     if a.shape != b.shape:
-        raise InvalidInput(f"the compiled artifact answers with shape {b.shape}, the source with {a.shape}",
-                           "this model cannot be compiled faithfully; serve the source version")
+        raise InvalidInput(
+            f"the compiled artifact answers with shape {b.shape}, the source with {a.shape}",
+            "this model cannot be compiled faithfully; serve the source version",
+        )
     diff = np.abs(a - b)
     diff = np.where(np.isnan(diff), np.inf, diff)
     big = np.abs(a) > tol.atol
@@ -82,7 +94,13 @@ def compare(source: Any, compiled: Any, x: np.ndarray, *, classifier: bool, clas
     within = bool(np.all(diff <= tol.atol + tol.rtol * np.abs(a)))
     passed = within and (agreement is None or agreement >= tol.labels)
     return ParityReport(
-        rows=len(x), sample=sample, max_abs_diff=float(diff.max()) if diff.size else 0.0, max_rel_diff=rel,
-        label_agreement=agreement, atol=tol.atol, rtol=tol.rtol,
-        min_label_agreement=tol.labels if classifier else None, passed=passed,
+        rows=len(x),
+        sample=sample,
+        max_abs_diff=float(diff.max()) if diff.size else 0.0,
+        max_rel_diff=rel,
+        label_agreement=agreement,
+        atol=tol.atol,
+        rtol=tol.rtol,
+        min_label_agreement=tol.labels if classifier else None,
+        passed=passed,
     )

@@ -66,10 +66,19 @@ def check_allowed(allowlist: list[str], repo_id: str) -> None:
 
 def check_path(path: str) -> None:
     parts = path.split("/")
-    if (not path or path.startswith("/") or "\\" in path or "\x00" in path or ".." in parts
-            or any(p in ("", ".") for p in parts) or any(ord(c) < 32 for c in path)):
-        raise Refused(f"the repository lists a file at {path!r}, which would escape the snapshot folder",
-                      "refusing path traversal; this repository cannot be pulled")
+    if (
+        not path
+        or path.startswith("/")
+        or "\\" in path
+        or "\x00" in path
+        or ".." in parts
+        or any(p in ("", ".") for p in parts)
+        or any(ord(c) < 32 for c in path)
+    ):
+        raise Refused(
+            f"the repository lists a file at {path!r}, which would escape the snapshot folder",
+            "refusing path traversal; this repository cannot be pulled",
+        )
 
 
 def is_pickle(path: str) -> bool:
@@ -87,8 +96,10 @@ def _check_request(req: PullRequest, caller: Caller) -> None:
     parse_ref(f"hf:{req.repo_id}@{req.revision}")
     pats = req.patterns or ()
     if len(pats) > MAX_PATTERNS or any(not p or len(p) > 200 or "\x00" in p for p in pats):
-        raise InvalidInput(f"patterns: at most {MAX_PATTERNS} non-empty glob patterns of up to 200 characters",
-                           "e.g. ['*.onnx', 'config.json']")
+        raise InvalidInput(
+            f"patterns: at most {MAX_PATTERNS} non-empty glob patterns of up to 200 characters",
+            "e.g. ['*.onnx', 'config.json']",
+        )
     for flag, what in ((req.allow_floating, "allow_floating"), (req.allow_pickle, "allow_pickle")):
         if flag:
             caller.require_admin(f"{what} on ml_pull")
@@ -107,8 +118,10 @@ def _check_files(req: PullRequest, listing: list[RemoteFile], chosen: list[Remot
     for f in listing:
         check_path(f.path)
     if not chosen:
-        raise NotFound(f"no file of {req.repo_id} matches {list(req.patterns or ())}",
-                       f"files at this commit: {', '.join(f.path for f in listing[:30]) or 'none'}")
+        raise NotFound(
+            f"no file of {req.repo_id} matches {list(req.patterns or ())}",
+            f"files at this commit: {', '.join(f.path for f in listing[:30]) or 'none'}",
+        )
     pickles = [f.path for f in chosen if is_pickle(f.path)]
     if pickles and not req.allow_pickle:
         raise Refused(
@@ -143,13 +156,20 @@ def offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE) or env in {"1", "ON", "YES", "TRUE"}
 
 
-def _result(req: PullRequest, kind: str, manifest: Manifest, chosen: list[str], downloaded: int,
-            is_offline: bool) -> PullResult:
+def _result(
+    req: PullRequest, kind: str, manifest: Manifest, chosen: list[str], downloaded: int, is_offline: bool
+) -> PullResult:
     files = [f for f in manifest.files if f.path in set(chosen)]
     return PullResult(
-        repo_id=req.repo_id, revision=req.revision, revision_kind=kind, commit=manifest.commit,
-        ref=f"hf:{req.repo_id}@{manifest.commit}", manifest_sha256=manifest.sha256, downloaded=downloaded,
-        files=[PulledFile(path=f.path, size=f.size, sha256=f.sha256) for f in files], offline=is_offline,
+        repo_id=req.repo_id,
+        revision=req.revision,
+        revision_kind=kind,
+        commit=manifest.commit,
+        ref=f"hf:{req.repo_id}@{manifest.commit}",
+        manifest_sha256=manifest.sha256,
+        downloaded=downloaded,
+        files=[PulledFile(path=f.path, size=f.size, sha256=f.sha256) for f in files],
+        offline=is_offline,
     )
 
 
@@ -205,8 +225,11 @@ async def pull(settings: Settings, req: PullRequest, *, caller: Caller, progress
             files = stage / "files"
             for i, f in enumerate(todo):
                 await progress(i + 0.5, total, f"downloading {f.path} ({f.size:,} bytes)")
-                new.append(await in_thread(functools.partial(hub.fetch, req.repo_id, commit, f, stage / "dl", files),
-                                           hub.stop))
+                new.append(
+                    await in_thread(
+                        functools.partial(hub.fetch, req.repo_id, commit, f, stage / "dl", files), hub.stop
+                    )
+                )
             await in_thread(lambda: check_skops(files, new))  # before anything is published
             store.publish(files, Manifest(req.repo_id, commit, list(new), listing, time.time()), new)
         await progress(total, total, f"verified {len(new)} file(s) and published the snapshot")

@@ -14,8 +14,16 @@ from mlgate.schemas.supply import ParityReport
 from mlgate.supply.convert import Converted
 
 
-def register_compiled(settings: Settings, loaded: LoadedModel, stamp: ModelStamp, conv: Converted, digest: str,
-                      report: ParityReport, classes: list[str], forced_by: str | None) -> tuple[VersionInfo, bool]:
+def register_compiled(
+    settings: Settings,
+    loaded: LoadedModel,
+    stamp: ModelStamp,
+    conv: Converted,
+    digest: str,
+    report: ParityReport,
+    classes: list[str],
+    forced_by: str | None,
+) -> tuple[VersionInfo, bool]:
     """(the new version, whether an identical one already existed).
 
     A forced registration (parity failed, an admin said force) always makes a new version that records who
@@ -54,13 +62,16 @@ def register_compiled(settings: Settings, loaded: LoadedModel, stamp: ModelStamp
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "model"
         _write_folder(folder, loaded, conv, meta)
-        info = reg.register_dir(stamp.name, folder, description=desc, extra_tags=tags,
-                                metrics=dict(loaded.info.metrics))
+        info = reg.register_dir(
+            stamp.name, folder, description=desc, extra_tags=tags, metrics=dict(loaded.info.metrics)
+        )
     return info, False
 
 
 def _existing(reg: Any, name: str, source: str, digest: str) -> VersionInfo | None:
-    found = reg.registry.find_version(name, {"mlgate.compiled_from": source, "mlgate.compiled_sha256": digest})
+    found = reg.registry.find_version(
+        name, {"mlgate.compiled_from": source, "mlgate.compiled_sha256": digest}
+    )
     return found if found is not None and "mlgate.forced_by" not in found.tags else None
 
 
@@ -86,14 +97,22 @@ def _write_folder(folder: Path, loaded: LoadedModel, conv: Converted, meta: dict
 
         # a ScriptModule is written by torch.jit.save whatever the format says; naming the requirement
         # skips MLflow's slow inference of pip requirements
-        mlflow.pytorch.save_model(conv.module, str(folder), signature=signature, metadata={"mlgate": meta},
-                                  serialization_format="pickle",
-                                  pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"])
+        mlflow.pytorch.save_model(
+            conv.module,
+            str(folder),
+            signature=signature,
+            metadata={"mlgate": meta},
+            serialization_format="pickle",
+            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+        )
         return
     folder.mkdir(parents=True)
     (folder / "model.onnx").write_bytes(conv.data)
-    mlmodel: dict[str, Any] = {"artifact_path": "model", "flavors": {"onnx": {"data": "model.onnx"}},
-                               "metadata": {"mlgate": meta}}
+    mlmodel: dict[str, Any] = {
+        "artifact_path": "model",
+        "flavors": {"onnx": {"data": "model.onnx"}},
+        "metadata": {"mlgate": meta},
+    }
     sig = _signature(loaded)
     if sig:
         mlmodel["signature"] = sig

@@ -55,16 +55,21 @@ class HubClient:
                 if ref.name == revision:
                     return str(ref.target_commit), kind
         tags = ", ".join(r.name for r in refs.tags[:20]) or "none"
-        raise NotFound(f"{repo_id} has no tag or branch named {revision!r}",
-                       f"tags: {tags}; or pass a full 40-character commit hash")
+        raise NotFound(
+            f"{repo_id} has no tag or branch named {revision!r}",
+            f"tags: {tags}; or pass a full 40-character commit hash",
+        )
 
     def listing(self, repo_id: str, commit: str) -> list[RemoteFile]:
         from huggingface_hub.hf_api import RepoFile
 
         with hub_errors(repo_id, commit):
             entries = list(self.api.list_repo_tree(repo_id, revision=commit, recursive=True))
-        return [RemoteFile(e.path, int(e.size), str(e.blob_id), e.lfs.sha256 if e.lfs else None)
-                for e in entries if isinstance(e, RepoFile)]
+        return [
+            RemoteFile(e.path, int(e.size), str(e.blob_id), e.lfs.sha256 if e.lfs else None)
+            for e in entries
+            if isinstance(e, RepoFile)
+        ]
 
     def fetch(self, repo_id: str, commit: str, f: RemoteFile, cache: Path, into: Path) -> ManifestFile:
         """Download one file into ``into`` (a staging folder), verified, or raise."""
@@ -75,8 +80,16 @@ class HubClient:
         dest = safe_join(into, f.path)
         dest.parent.mkdir(parents=True, exist_ok=True)
         with hub_errors(repo_id, commit):
-            got = Path(hf_hub_download(repo_id, f.path, revision=commit, cache_dir=cache, endpoint=self.endpoint,
-                                       tqdm_class=self._bar()))
+            got = Path(
+                hf_hub_download(
+                    repo_id,
+                    f.path,
+                    revision=commit,
+                    cache_dir=cache,
+                    endpoint=self.endpoint,
+                    tqdm_class=self._bar(),
+                )
+            )
         blob = got.resolve()
         if blob.exists():
             os.replace(blob, dest)
@@ -120,20 +133,30 @@ def hub_errors(repo_id: str, revision: str) -> Iterator[None]:
     except hf.GatedRepoError:
         raise Refused(f"{repo_id} is gated", "accept its terms on the Hub and set HF_TOKEN") from None
     except hf.RepositoryNotFoundError:
-        raise NotFound(f"repository {repo_id} was not found on the Hub",
-                       "check the id; a private repository needs HF_TOKEN") from None
+        raise NotFound(
+            f"repository {repo_id} was not found on the Hub",
+            "check the id; a private repository needs HF_TOKEN",
+        ) from None
     except hf.RevisionNotFoundError:
-        raise NotFound(f"{repo_id} has no revision {revision!r}", "pass an existing commit hash or tag") from None
+        raise NotFound(
+            f"{repo_id} has no revision {revision!r}", "pass an existing commit hash or tag"
+        ) from None
     except (hf.EntryNotFoundError, hf.LocalEntryNotFoundError) as exc:
-        raise BackendError(f"the Hub did not serve a file of {repo_id}@{revision}: {exc}",
-                           "retry; offline, only cached snapshots can be used") from None
+        raise BackendError(
+            f"the Hub did not serve a file of {repo_id}@{revision}: {exc}",
+            "retry; offline, only cached snapshots can be used",
+        ) from None
     except hf.HfHubHTTPError as exc:
         raise BackendError(f"the Hub answered with an error for {repo_id}: {exc}", "retry later") from None
     except OSError as exc:  # connection errors and the client's size check
-        raise BackendError(f"could not download from the Hub ({type(exc).__name__}: {exc})",
-                           "check HF_ENDPOINT and the network; set HF_HUB_OFFLINE=1 to use the cache") from None
+        raise BackendError(
+            f"could not download from the Hub ({type(exc).__name__}: {exc})",
+            "check HF_ENDPOINT and the network; set HF_HUB_OFFLINE=1 to use the cache",
+        ) from None
     except Exception as exc:
         if type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore"):
-            raise BackendError(f"could not reach the Hub ({type(exc).__name__}: {exc})",
-                               "check HF_ENDPOINT and the network; set HF_HUB_OFFLINE=1 to use the cache") from None
+            raise BackendError(
+                f"could not reach the Hub ({type(exc).__name__}: {exc})",
+                "check HF_ENDPOINT and the network; set HF_HUB_OFFLINE=1 to use the cache",
+            ) from None
         raise

@@ -43,8 +43,10 @@ def _one(paths: list[str], suffix: str) -> str | None:
     if len(preferred) == 1:
         return preferred[0]
     if len(found) > 1:
-        raise InvalidInput(f"the snapshot holds several {suffix} files: {', '.join(found[:8])}",
-                           "pull only the one to serve, with patterns")
+        raise InvalidInput(
+            f"the snapshot holds several {suffix} files: {', '.join(found[:8])}",
+            "pull only the one to serve, with patterns",
+        )
     return found[0] if found else None
 
 
@@ -76,9 +78,10 @@ def pick(files_dir: Path, manifest: Manifest) -> Servable:
     conf, _ = _config(files_dir, manifest, "config.json")
     if conf.get("architectures") and any(p.endswith(".safetensors") for p in paths):
         return Servable("transformers", paths, {"labels": _id2label(conf)})
-    raise NotFound(f"{manifest.repo_id}@{manifest.commit[:12]} holds nothing mlgate can serve "
-                   f"({', '.join(paths[:10])})",
-                   "pull an .onnx graph, a .skops scikit-learn model, or a transformers model in safetensors")
+    raise NotFound(
+        f"{manifest.repo_id}@{manifest.commit[:12]} holds nothing mlgate can serve ({', '.join(paths[:10])})",
+        "pull an .onnx graph, a .skops scikit-learn model, or a transformers model in safetensors",
+    )
 
 
 def _id2label(conf: dict[str, Any]) -> list[str]:
@@ -97,12 +100,17 @@ def verify(files_dir: Path, manifest: Manifest, paths: list[str]) -> tuple[str, 
         rec = manifest.file(p)
         local = safe_join(files_dir, p)
         if rec is None or not local.is_file():
-            raise IntegrityError(f"{p} is missing from the snapshot of {manifest.repo_id}@{manifest.commit[:12]}",
-                                 "pull it again")
+            raise IntegrityError(
+                f"{p} is missing from the snapshot of {manifest.repo_id}@{manifest.commit[:12]}",
+                "pull it again",
+            )
         digest = file_sha256(local)
         if digest != rec.sha256:
-            raise IntegrityError(f"{p} in the snapshot of {manifest.repo_id} changed after it was pulled "
-                                 f"(recorded {rec.sha256}, found {digest})", "pull it again into a clean cache")
+            raise IntegrityError(
+                f"{p} in the snapshot of {manifest.repo_id} changed after it was pulled "
+                f"(recorded {rec.sha256}, found {digest})",
+                "pull it again into a clean cache",
+            )
         lines.append(f"{digest}  {p}\n")
         size += rec.size
     if len(paths) == 1:
@@ -116,7 +124,9 @@ def load(files_dir: Path, manifest: Manifest, info: VersionInfo) -> LoadedModel:
         verify(files_dir, manifest, s.config)
     digest, size = verify(files_dir, manifest, s.files)
     if info.sha256 and info.sha256 != digest:
-        raise IntegrityError(f"{info.name} resolved to {info.sha256} but the files hash to {digest}", "pull it again")
+        raise IntegrityError(
+            f"{info.name} resolved to {info.sha256} but the files hash to {digest}", "pull it again"
+        )
     info.sha256 = digest
     impl: Any
     if s.kind == "onnx":
@@ -132,15 +142,22 @@ def load(files_dir: Path, manifest: Manifest, info: VersionInfo) -> LoadedModel:
 
         est = load_estimator(files_dir, {"pickled_model": s.main, "serialization_format": "skops"})
         impl, interfaces = SklearnModel(est), interfaces_of(est)
-        info.features = [Feature(**f) for f in s.meta["features"]] if s.meta.get("features") else features_of(est)
+        info.features = (
+            [Feature(**f) for f in s.meta["features"]] if s.meta.get("features") else features_of(est)
+        )
     else:
         from mlgate.supply.textmodel import TextClassifier
 
         impl, interfaces = TextClassifier.from_dir(files_dir), ("analyzer",)
     info.interfaces, info.flavor = tuple(interfaces), s.kind
     lineage = {"repo": manifest.repo_id, "commit": manifest.commit, "manifest_sha256": manifest.sha256}
-    return LoadedModel(info=info, impl=impl, size_bytes=max(size, 1), local_path=str(files_dir),
-                       extra={"lineage": lineage, "sample": None, "example": None})
+    return LoadedModel(
+        info=info,
+        impl=impl,
+        size_bytes=max(size, 1),
+        local_path=str(files_dir),
+        extra={"lineage": lineage, "sample": None, "example": None},
+    )
 
 
 def _onnx_width(impl: Any) -> int:
@@ -149,21 +166,31 @@ def _onnx_width(impl: Any) -> int:
     return int(last) if isinstance(last, int) else 0
 
 
-def register(settings: Settings, name: str, files_dir: Path, manifest: Manifest, revision: str) -> VersionInfo:
+def register(
+    settings: Settings, name: str, files_dir: Path, manifest: Manifest, revision: str
+) -> VersionInfo:
     """Register the snapshot's model file as a new version of ``name`` (or find the one already registered)."""
     from mlgate.models.registry import Registrar
 
     s = pick(files_dir, manifest)
     if s.kind == "transformers":
-        raise InvalidInput("transformers snapshots are served directly, not registered",
-                           f"call ml_analyze with 'hf:{manifest.repo_id}@{manifest.commit}'")
+        raise InvalidInput(
+            "transformers snapshots are served directly, not registered",
+            f"call ml_analyze with 'hf:{manifest.repo_id}@{manifest.commit}'",
+        )
     if s.config:
         verify(files_dir, manifest, s.config)
     file_sha256, _ = verify(files_dir, manifest, s.files)
     reg = Registrar(settings)
-    tags = {"hf.repo": manifest.repo_id, "hf.commit": manifest.commit, "hf.revision": revision,
-            "hf.file": s.main, "hf.file_sha256": file_sha256, "hf.manifest_sha256": manifest.sha256,
-            "mlgate.lineage.source": "huggingface"}
+    tags = {
+        "hf.repo": manifest.repo_id,
+        "hf.commit": manifest.commit,
+        "hf.revision": revision,
+        "hf.file": s.main,
+        "hf.file_sha256": file_sha256,
+        "hf.manifest_sha256": manifest.sha256,
+        "mlgate.lineage.source": "huggingface",
+    }
     existing = _already(reg, name, tags)
     if existing is not None:
         return existing
@@ -192,7 +219,9 @@ async def register_pulled(settings: Settings, result: PullResult, name: str) -> 
 
 
 def _already(reg: Any, name: str, tags: dict[str, str]) -> VersionInfo | None:
-    found: VersionInfo | None = reg.registry.find_version(name, {k: tags[k] for k in ("hf.repo", "hf.commit", "hf.file", "hf.file_sha256")})
+    found: VersionInfo | None = reg.registry.find_version(
+        name, {k: tags[k] for k in ("hf.repo", "hf.commit", "hf.file", "hf.file_sha256")}
+    )
     return found
 
 

@@ -58,24 +58,37 @@ class Manifest:
 
     @property
     def sha256(self) -> str:
-        core = {"repo": self.repo_id, "commit": self.commit,
-                "files": [[f.path, f.size, f.sha256] for f in sorted(self.files, key=lambda f: f.path)]}
+        core = {
+            "repo": self.repo_id,
+            "commit": self.commit,
+            "files": [[f.path, f.size, f.sha256] for f in sorted(self.files, key=lambda f: f.path)],
+        }
         return hashlib.sha256(json.dumps(core, separators=(",", ":")).encode()).hexdigest()
 
     def file(self, path: str) -> ManifestFile | None:
         return next((f for f in self.files if f.path == path), None)
 
     def to_json(self) -> bytes:
-        data = {"repo_id": self.repo_id, "commit": self.commit, "manifest_sha256": self.sha256,
-                "pulled_at": self.pulled_at, "files": [asdict(f) for f in sorted(self.files, key=lambda f: f.path)],
-                "listing": [asdict(f) for f in self.listing]}
+        data = {
+            "repo_id": self.repo_id,
+            "commit": self.commit,
+            "manifest_sha256": self.sha256,
+            "pulled_at": self.pulled_at,
+            "files": [asdict(f) for f in sorted(self.files, key=lambda f: f.path)],
+            "listing": [asdict(f) for f in self.listing],
+        }
         return json.dumps(data, indent=1).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> Manifest:
         data: dict[str, Any] = json.loads(raw)
-        return cls(data["repo_id"], data["commit"], [ManifestFile(**f) for f in data["files"]],
-                   [RemoteFile(**f) for f in data.get("listing", [])], float(data.get("pulled_at", 0.0)))
+        return cls(
+            data["repo_id"],
+            data["commit"],
+            [ManifestFile(**f) for f in data["files"]],
+            [RemoteFile(**f) for f in data.get("listing", [])],
+            float(data.get("pulled_at", 0.0)),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +102,9 @@ class RefRecord:
 def split_repo(repo_id: str) -> tuple[str, str]:
     org, sep, name = repo_id.partition("/")
     if not sep or not _PART.match(org) or not _PART.match(name) or ".." in repo_id:
-        raise InvalidReference(f"{repo_id!r} is not a Hub repository id of the form 'org/repo'",
-                               "send e.g. 'acme/iris-onnx'")
+        raise InvalidReference(
+            f"{repo_id!r} is not a Hub repository id of the form 'org/repo'", "send e.g. 'acme/iris-onnx'"
+        )
     return org, name
 
 

@@ -21,8 +21,22 @@ Records = Annotated[
     list[dict[str, Any]],
     Field(
         description="Rows as {feature: value}; the names are in ml_model_info.",
-        examples=[[{"age": 0.04, "sex": 0.05, "bmi": 0.06, "bp": 0.02, "s1": -0.04,
-                    "s2": -0.03, "s3": -0.04, "s4": -0.0, "s5": 0.02, "s6": -0.02}]],
+        examples=[
+            [
+                {
+                    "age": 0.04,
+                    "sex": 0.05,
+                    "bmi": 0.06,
+                    "bp": 0.02,
+                    "s1": -0.04,
+                    "s2": -0.03,
+                    "s3": -0.04,
+                    "s4": -0.0,
+                    "s5": 0.02,
+                    "s6": -0.02,
+                }
+            ]
+        ],
         min_length=1,
     ),
 ]
@@ -48,9 +62,10 @@ async def forecast(
     model: ModelArg,
     horizon: Annotated[int, Field(description="How many steps ahead to forecast.", ge=1, le=1000)],
     ctx: Context[Any, Any],
-    history: Annotated[list[float] | None, Field(
-        description="Past values, oldest first; omit when the model forecasts from its own.")]
-    = None,
+    history: Annotated[
+        list[float] | None,
+        Field(description="Past values, oldest first; omit when the model forecasts from its own."),
+    ] = None,
     levels: Annotated[
         list[float] | None,
         Field(description="Prediction-interval levels in (0, 1); default [0.8, 0.95].", max_length=5),

@@ -21,14 +21,19 @@ from mlgate.tools.jobs import as_job
 
 ModelName = Annotated[
     str,
-    Field(description="A registered model name, e.g. 'demo-regressor'.", examples=["demo-regressor"],
-          max_length=300),
+    Field(
+        description="A registered model name, e.g. 'demo-regressor'.",
+        examples=["demo-regressor"],
+        max_length=300,
+    ),
 ]
 Version = Annotated[int, Field(description="A version number of that model (see ml_list_models).", ge=1)]
 Gates = Annotated[
     dict[str, float | bool] | None,
-    Field(description="Extra gates, added to the stored ones: min_<metric>, max_<metric>, require_drift_check.",
-          examples=[{"min_r2": 0.4, "max_mae": 50, "require_drift_check": True}]),
+    Field(
+        description="Extra gates, added to the stored ones: min_<metric>, max_<metric>, require_drift_check.",
+        examples=[{"min_r2": 0.4, "max_mae": 50, "require_drift_check": True}],
+    ),
 ]
 Records = Annotated[
     list[dict[str, Any]],
@@ -40,10 +45,13 @@ async def promote(
     model: ModelName,
     version: Version,
     ctx: Context[Any, Any],
-    to: Annotated[Literal["staging", "production"], Field(description="The stage to move the version to.")]
-    = "production",
+    to: Annotated[
+        Literal["staging", "production"], Field(description="The stage to move the version to.")
+    ] = "production",
     gates: Gates = None,
-    force: Annotated[bool, Field(description="Skip failing gates (ml:admin; recorded on the version).")] = False,
+    force: Annotated[
+        bool, Field(description="Skip failing gates (ml:admin; recorded on the version).")
+    ] = False,
 ) -> PromoteResult:
     """Promote a version to staging or production if it passes its gates.
 
@@ -57,7 +65,9 @@ async def promote(
 async def rollback(
     model: ModelName,
     ctx: Context[Any, Any],
-    version: Annotated[int | None, Field(description="Default: the previous production version.", ge=1)] = None,
+    version: Annotated[
+        int | None, Field(description="Default: the previous production version.", ge=1)
+    ] = None,
 ) -> RollbackResult:
     """Restore a version that served production before; the current one is archived.
 
@@ -81,8 +91,9 @@ async def check_drift(
     model: ModelArg,
     current: Records,
     ctx: Context[Any, Any],
-    reference: Annotated[list[dict[str, Any]] | None, Field(
-        description="Rows to compare with instead of the training sample.")] = None,
+    reference: Annotated[
+        list[dict[str, Any]] | None, Field(description="Rows to compare with instead of the training sample.")
+    ] = None,
 ) -> DriftResult:
     """Check whether current data drifted from a version's training data, feature by feature (PSI and KS).
 
@@ -94,23 +105,39 @@ async def check_drift(
 
 async def retrain(
     model: ModelArg,
-    data: Annotated[list[dict[str, Any]] | str, Field(
-        description="Training rows (features + target), or a CSV/Parquet path under MLGATE_DATA_DIR.")],
+    data: Annotated[
+        list[dict[str, Any]] | str,
+        Field(description="Training rows (features + target), or a CSV/Parquet path under MLGATE_DATA_DIR."),
+    ],
     target: Annotated[str, Field(description="The column holding the value to predict.", max_length=200)],
     ctx: Context[Any, Any],
-    holdout: Annotated[float, Field(description="Fraction held out to score incumbent and candidate.",
-                                    ge=0.05, le=0.5)] = 0.2,
+    holdout: Annotated[
+        float, Field(description="Fraction held out to score incumbent and candidate.", ge=0.05, le=0.5)
+    ] = 0.2,
     gates: Gates = None,
-    promote_if_better: Annotated[bool, Field(description="Promote the candidate if it beats the incumbent and "
-                                             "passes the gates.")] = True,
-    metric: Annotated[str | None, Field(description="Decides 'better': r2 (default), mae, rmse; classifiers: "
-                                        "accuracy (default), f1_macro.")] = None,
+    promote_if_better: Annotated[
+        bool, Field(description="Promote the candidate if it beats the incumbent and passes the gates.")
+    ] = True,
+    metric: Annotated[
+        str | None,
+        Field(
+            description="Decides 'better': r2 (default), mae, rmse; classifiers: "
+            "accuracy (default), f1_macro."
+        ),
+    ] = None,
 ) -> RetrainReply:
     """Refit a scikit-learn model on new data; register the candidate; promote it only if better and gated.
 
     Checks drift of the data, scores incumbent and candidate on one holdout; 'decisions' explains each step.
     Example: {"model": "demo-regressor@production", "data": "batches/2026-11.csv", "target": "progression"}.
     """
-    args = {"model": model, "data": data, "target": target, "holdout": holdout, "gates": gates,
-            "promote_if_better": promote_if_better, "metric": metric}
+    args = {
+        "model": model,
+        "data": data,
+        "target": target,
+        "holdout": holdout,
+        "gates": gates,
+        "promote_if_better": promote_if_better,
+        "metric": metric,
+    }
     return await as_job(ctx, "ml_retrain", args, RetrainReply)

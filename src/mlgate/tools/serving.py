@@ -13,13 +13,14 @@ from mlgate.tools.context import caller, runtime
 
 ScopeArg = Annotated[
     str | None,
-    Field(description="A model name (all its versions); omit for all serving.",
-          max_length=300),
+    Field(description="A model name (all its versions); omit for all serving.", max_length=300),
 ]
 
 
 async def halt(
-    reason: Annotated[str, Field(description="Why serving stops; shown to every refused caller.", max_length=1000)],
+    reason: Annotated[
+        str, Field(description="Why serving stops; shown to every refused caller.", max_length=1000)
+    ],
     ctx: Context[Any, Any],
     model: ScopeArg = None,
 ) -> HaltResult:

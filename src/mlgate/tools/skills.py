@@ -17,8 +17,11 @@ from mlgate.tools.jobs import as_job
 
 SkillArg = Annotated[
     str,
-    Field(description="The skill and its exact version, 'name@version' (see ml_list_skills).",
-          examples=["regime_aware_alpha@1", "multi_horizon_forecast@1"], max_length=100),
+    Field(
+        description="The skill and its exact version, 'name@version' (see ml_list_skills).",
+        examples=["regime_aware_alpha@1", "multi_horizon_forecast@1"],
+        max_length=100,
+    ),
 ]
 InputsArg = Annotated[
     dict[str, Any],
@@ -44,8 +47,13 @@ async def run_skill(skill: SkillArg, inputs: InputsArg, ctx: Context[Any, Any]) 
     rt = runtime(ctx)
     _, spec = await anyio.to_thread.run_sync(catalog.find, rt.settings, skill)
     if len(spec.ordered_steps()) > 1:  # multi-step: a job (progress, wait budget, cancel)
-        return await as_job(ctx, "ml_run_skill", {"skill": skill, "inputs": inputs}, RunSkillReply,
-                            {"skill": skill, "status": "running"})
+        return await as_job(
+            ctx,
+            "ml_run_skill",
+            {"skill": skill, "inputs": inputs},
+            RunSkillReply,
+            {"skill": skill, "status": "running"},
+        )
 
     async def progress(done: int, total: int, message: str) -> None:
         await ctx.report_progress(done, total, message)

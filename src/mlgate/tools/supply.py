@@ -13,19 +13,33 @@ from mlgate.tools.jobs import as_job
 
 
 async def pull(
-    repo_id: Annotated[str, Field(description="Hub repository id 'org/repo'.", examples=["acme/iris-onnx"],
-                                  max_length=200)],
-    revision: Annotated[str, Field(description="A 40-character commit hash (best) or a tag; branches (they "
-                                   "move) are refused.", max_length=128)],
+    repo_id: Annotated[
+        str, Field(description="Hub repository id 'org/repo'.", examples=["acme/iris-onnx"], max_length=200)
+    ],
+    revision: Annotated[
+        str,
+        Field(
+            description="A 40-character commit hash (best) or a tag; branches (they move) are refused.",
+            max_length=128,
+        ),
+    ],
     ctx: Context[Any, Any],
-    patterns: Annotated[list[str] | None, Field(description="Globs of the files to fetch, e.g. ['*.onnx']; "
-                                                "default: all.",
-                                                max_length=50)] = None,
-    register_as: Annotated[str | None, Field(description="Also register its model file as a new version of "
-                                             "this model name.", max_length=128)] = None,
-    allow_floating: Annotated[bool, Field(description="Admin only: allow a branch name as revision.")] = False,
-    allow_pickle: Annotated[bool, Field(description="Admin only: allow pickle-based files (code when loaded).")]
-    = False,
+    patterns: Annotated[
+        list[str] | None,
+        Field(description="Globs of the files to fetch, e.g. ['*.onnx']; default: all.", max_length=50),
+    ] = None,
+    register_as: Annotated[
+        str | None,
+        Field(
+            description="Also register its model file as a new version of this model name.", max_length=128
+        ),
+    ] = None,
+    allow_floating: Annotated[
+        bool, Field(description="Admin only: allow a branch name as revision.")
+    ] = False,
+    allow_pickle: Annotated[
+        bool, Field(description="Admin only: allow pickle-based files (code when loaded).")
+    ] = False,
 ) -> PullReply:
     """Bring a model in from the Hugging Face Hub at an exact revision, every file's digest verified.
 
@@ -33,9 +47,17 @@ async def pull(
     'hf:org/repo@<commit>' or, with register_as, 'name@<N>'.
     Example: {"repo_id": "acme/iris-onnx", "revision": "<40-hex commit>", "register_as": "iris-onnx"}.
     """
-    args = {"repo_id": repo_id, "revision": revision, "patterns": patterns, "register_as": register_as,
-            "allow_floating": allow_floating, "allow_pickle": allow_pickle}
-    return await as_job(ctx, "ml_pull", args, PullReply, {"repo_id": repo_id.strip(), "revision": revision.strip()})
+    args = {
+        "repo_id": repo_id,
+        "revision": revision,
+        "patterns": patterns,
+        "register_as": register_as,
+        "allow_floating": allow_floating,
+        "allow_pickle": allow_pickle,
+    }
+    return await as_job(
+        ctx, "ml_pull", args, PullReply, {"repo_id": repo_id.strip(), "revision": revision.strip()}
+    )
 
 
 Target = Literal["onnx", "int8", "fp16", "torchscript"]
@@ -45,11 +67,14 @@ async def compile(
     model: ModelArg,
     target: Annotated[Target, Field(description="onnx, int8 or fp16 (ONNX Runtime), torchscript (PyTorch).")],
     ctx: Context[Any, Any],
-    data: Annotated[list[dict[str, Any]] | None, Field(description="Records for the parity check; default: "
-                                                      "the training sample.",
-                                                      max_length=10_000)] = None,
-    tolerance: Annotated[float | None, Field(description="Absolute parity tolerance; looser than the default "
-                                             "needs ml:admin.", gt=0, le=1.0)] = None,
+    data: Annotated[
+        list[dict[str, Any]] | None,
+        Field(description="Records for the parity check; default: the training sample.", max_length=10_000),
+    ] = None,
+    tolerance: Annotated[
+        float | None,
+        Field(description="Absolute parity tolerance; looser than the default needs ml:admin.", gt=0, le=1.0),
+    ] = None,
     force: Annotated[bool, Field(description="Admin only: register even when parity fails.")] = False,
 ) -> CompileReply:
     """Compile a version into a faster artifact, check parity against the source, register it.
