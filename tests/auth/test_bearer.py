@@ -14,9 +14,9 @@ from mcp.server.auth.provider import AccessToken
 
 from mlgate.auth.apikeys import ApiKeyVerifier, generate_api_key
 from mlgate.auth.jwks import AuthUnavailable, JwksFile, JwksUrl
-from mlgate.auth.scopes import TOOL_SCOPES
 from mlgate.auth.verifier import CompositeVerifier, JwtVerifier
 from mlgate.config import ALL_SCOPES
+from mlgate.server.app import TOOL_SCOPES
 from mlgate.server.bearer import BearerAuth
 
 from .conftest import ALL, DROP, ISSUER, METADATA, RESOURCE, TestIssuer, protected, rsa_key

@@ -30,8 +30,7 @@ def _props(schema: dict[str, Any] | None) -> dict[str, Any]:
 
 
 async def _tools(home: Path) -> dict[str, Any]:
-    from mlgate.auth.scopes import scope_for
-    from mlgate.server.app import build_server
+    from mlgate.server.app import TOOL_SCOPES, build_server
     from mlgate.serving.runtime import Runtime
 
     server = build_server(Runtime(Settings(home=home)))
@@ -42,7 +41,7 @@ async def _tools(home: Path) -> dict[str, Any]:
             "input": _props(tool.input_schema),
             "output": _props(tool.output_schema),
             "annotations": dict(sorted(ann.items())),
-            "scope": scope_for(tool.name),
+            "scope": TOOL_SCOPES[tool.name],
         }
     return dict(sorted(out.items()))
 

@@ -18,7 +18,7 @@ from mcp import Client
 from mcp.server.mcpserver import Context
 
 from mlgate.config import Settings
-from mlgate.server.app import INFER, RETRAIN, build_server
+from mlgate.server.app import INFERENCE, REFIT, build_server
 from mlgate.server.gate import ToolSpec, guard
 from mlgate.serving.runtime import Runtime
 from mlgate.state.db import LedgerRow
@@ -50,8 +50,9 @@ class Slow:
 def slow_server(rt: Runtime, name: str, slow: Slow) -> Any:
     server = build_server(rt)
     server.remove_tool(name)
-    annotations = RETRAIN if name == "ml_retrain" else INFER
-    spec = ToolSpec(name, slow.tool(), "slow stand-in", annotations)
+    annotations = REFIT if name == "ml_retrain" else INFERENCE
+    scope = "ml:manage" if name == "ml_retrain" else "ml:infer"
+    spec = ToolSpec(name, slow.tool(), "slow stand-in", scope, annotations)
     server.add_tool(guard(spec), name=name, annotations=annotations)
     return server
 

@@ -63,7 +63,7 @@ def resource(demo_home: Path) -> Iterator[str]:
 
 def test_typescript_sdk_client_credentials(resource: str) -> None:
     script = ensure_client()
-    from mlgate.auth.scopes import TOOL_SCOPES as tools
+    from mlgate.server.app import TOOL_SCOPES as tools
 
     list_models = next(n for n in ("ml_list_models", "ml_list_models") if n in tools)
     pull = next(n for n in ("ml_pull", "ml_pull") if n in tools)

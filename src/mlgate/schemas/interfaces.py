@@ -18,6 +18,7 @@ class InterfaceSpec:
     verb: str  # the adapter's method and the skill step's `call`
     tool: str  # the MCP tool that serves it
     title: str
+    scope: str = "ml:infer"  # what calling it (as a tool or a skill step) needs
 
 
 INTERFACE_TABLE: tuple[InterfaceSpec, ...] = (

@@ -15,7 +15,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp_types import ToolAnnotations
 
 from mlgate import __version__
-from mlgate.auth.scopes import check_registered
+from mlgate.auth.scopes import HALT, INFER, MANAGE, READ
+from mlgate.config import ALL_SCOPES
 from mlgate.schemas.interfaces import INTERFACE_TABLE
 from mlgate.server.cards import add_cards
 from mlgate.server.gate import GateServer, ToolSpec, guard
@@ -24,22 +25,22 @@ from mlgate.serving.runtime import Runtime
 from mlgate.supply.hub import HubResolver
 from mlgate.tools import inference, jobs, lifecycle, models, serving, skills, supply
 
-READ = ToolAnnotations(
+READ_ONLY = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
-INFER = ToolAnnotations(
+INFERENCE = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
-SWITCH = ToolAnnotations(
+KILL_SWITCH = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
 )
-STAGE = ToolAnnotations(
+STAGE_CHANGE = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
 )
-RETRAIN = ToolAnnotations(
+REFIT = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
 )
-PULL = ToolAnnotations(
+FETCH = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )
 BUILD = ToolAnnotations(
@@ -85,33 +86,36 @@ _INFERENCE: dict[str, tuple[Callable[..., Awaitable[Any]], dict[str, Any]]] = {
 }
 
 TOOLS: list[ToolSpec] = [
-    ToolSpec("ml_list_models", models.list_models, "List models", READ),
+    ToolSpec("ml_list_models", models.list_models, "List models", READ, READ_ONLY),
     ToolSpec(
         "ml_model_info",
         models.model_info,
         "Describe a model version",
         READ,
+        READ_ONLY,
         {"model": "demo-regressor@production"},
     ),
     *(
-        ToolSpec(i.tool, _INFERENCE[i.name][0], i.title, INFER, _INFERENCE[i.name][1])
+        ToolSpec(i.tool, _INFERENCE[i.name][0], i.title, i.scope, INFERENCE, _INFERENCE[i.name][1])
         for i in INTERFACE_TABLE
     ),
     ToolSpec(
         "ml_halt",
         serving.halt,
         "Halt serving (kill switch)",
-        SWITCH,
+        HALT,
+        KILL_SWITCH,
         {"model": "demo-regressor", "reason": "bad outputs after deploy"},
     ),
-    ToolSpec("ml_resume", serving.resume, "Resume serving", SWITCH, {"model": "demo-regressor"}),
-    ToolSpec("ml_serving_status", serving.serving_status, "Serving status", READ),
-    ToolSpec("ml_list_skills", skills.list_skills, "List hash-locked skills", READ),
+    ToolSpec("ml_resume", serving.resume, "Resume serving", HALT, KILL_SWITCH, {"model": "demo-regressor"}),
+    ToolSpec("ml_serving_status", serving.serving_status, "Serving status", READ, READ_ONLY),
+    ToolSpec("ml_list_skills", skills.list_skills, "List hash-locked skills", READ, READ_ONLY),
     ToolSpec(
         "ml_run_skill",
         skills.run_skill,
         "Run a hash-locked skill",
         INFER,
+        INFERENCE,
         {"skill": "multi_horizon_forecast@1", "inputs": {"history": [1.0, 2.0, 3.0]}},
     ),
     ToolSpec(
@@ -119,6 +123,7 @@ TOOLS: list[ToolSpec] = [
         lifecycle.check_drift,
         "Check data drift",
         READ,
+        READ_ONLY,
         {"model": "demo-regressor@production", "current": [_DIABETES]},
     ),
     ToolSpec(
@@ -126,54 +131,70 @@ TOOLS: list[ToolSpec] = [
         lifecycle.compare,
         "Compare versions' metrics",
         READ,
+        READ_ONLY,
         {"model": "demo-regressor", "versions": [1, 2]},
     ),
     ToolSpec(
         "ml_promote",
         lifecycle.promote,
         "Promote a version (gated)",
-        STAGE,
+        MANAGE,
+        STAGE_CHANGE,
         {"model": "demo-regressor", "version": 2, "to": "production", "gates": {"min_r2": 0.4}},
     ),
     ToolSpec(
         "ml_rollback",
         lifecycle.rollback,
         "Roll production back",
-        STAGE,
+        MANAGE,
+        STAGE_CHANGE,
         {"model": "demo-regressor", "version": 1},
     ),
     ToolSpec(
         "ml_retrain",
         lifecycle.retrain,
         "Retrain and promote if better",
-        RETRAIN,
+        MANAGE,
+        REFIT,
         {"model": "demo-regressor@production", "data": "batches/2026-11.csv", "target": "progression"},
     ),
     ToolSpec(
         "ml_pull",
         supply.pull,
         "Pull a Hub model at an exact revision",
-        PULL,
+        MANAGE,
+        FETCH,
         {"repo_id": "acme/iris-onnx", "revision": "0123456789abcdef0123456789abcdef01234567"},
     ),
     ToolSpec(
         "ml_compile",
         supply.compile,
         "Compile a version (ONNX, INT8, FP16, TorchScript)",
+        MANAGE,
         BUILD,
         {"model": "demo-classifier@1", "target": "onnx"},
     ),
-    ToolSpec("ml_job", jobs.job, "Job status", READ, {"job_id": "3f2a9c0d4b5e6f708192a3b4c5d6e7f8"}),
+    ToolSpec(
+        "ml_job", jobs.job, "Job status", READ, READ_ONLY, {"job_id": "3f2a9c0d4b5e6f708192a3b4c5d6e7f8"}
+    ),
     ToolSpec(
         "ml_job_cancel",
         jobs.job_cancel,
         "Cancel a job",
+        READ,
         CANCEL,
         {"job_id": "3f2a9c0d4b5e6f708192a3b4c5d6e7f8"},
     ),
-    ToolSpec("ml_list_jobs", jobs.list_jobs, "List jobs", READ, {"status": "running", "limit": 10}),
+    ToolSpec(
+        "ml_list_jobs", jobs.list_jobs, "List jobs", READ, READ_ONLY, {"status": "running", "limit": 10}
+    ),
 ]
 SPECS: dict[str, ToolSpec] = {spec.name: spec for spec in TOOLS}
+# the one map from tool to scope, derived from the list (the HTTP layer answers 403 with it before a call)
+TOOL_SCOPES: dict[str, str] = {spec.name: spec.scope for spec in TOOLS}
+assert len(SPECS) == len(TOOLS) and set(TOOL_SCOPES.values()) <= set(ALL_SCOPES), (
+    "tool names unique, scopes known"
+)
 # the first release's dotted names (ml.predict …): still answered, never listed; the ledger records the new name
 LEGACY_NAMES: dict[str, str] = {spec.name.replace("ml_", "ml.", 1): spec.name for spec in TOOLS}
 
@@ -204,7 +225,6 @@ def build_server(runtime: Runtime) -> MCPServer[Runtime]:
             annotations=spec.annotations,
             structured_output=True,
         )
-    check_registered(spec.name for spec in TOOLS)
     register_prompts(server)
     add_cards(server, runtime)
     return server

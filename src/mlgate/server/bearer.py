@@ -40,9 +40,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlgate.auth.devkeys import effective_issuer
 from mlgate.auth.jwks import AuthUnavailable
-from mlgate.auth.scopes import BASE_SCOPE, TOOL_SCOPES, satisfies
+from mlgate.auth.scopes import BASE_SCOPE, satisfies
 from mlgate.config import ALL_SCOPES, Settings
 from mlgate.errors import ConfigError
+from mlgate.server.app import LEGACY_NAMES, TOOL_SCOPES
 
 logger = logging.getLogger("mlgate.auth")
 
@@ -103,6 +104,13 @@ def ordered(scopes: Iterable[str]) -> list[str]:
     return sorted(set(scopes), key=lambda s: (rank.get(s, len(rank)), s))
 
 
+# the first release's dotted names need the same scope as their canonical names
+HTTP_TOOL_SCOPES: dict[str, str] = {
+    **TOOL_SCOPES,
+    **{old: TOOL_SCOPES[new] for old, new in LEGACY_NAMES.items()},
+}
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -119,7 +127,7 @@ class BearerAuth:
         verifier: TokenVerifier,
         resource_url: str,
         metadata_url: str,
-        tool_scopes: Mapping[str, str] = TOOL_SCOPES,
+        tool_scopes: Mapping[str, str] = HTTP_TOOL_SCOPES,
         base_scope: str = BASE_SCOPE,
         max_body: int = MAX_BODY,
         required_scope: str | None = None,

@@ -26,7 +26,6 @@ from mcp_types import Tool as MCPTool
 from mcp_types import ToolAnnotations
 from pydantic import ValidationError
 
-from mlgate.auth.scopes import scope_for
 from mlgate.errors import Cancelled, InsufficientScope, InvalidInput, MlgateError
 from mlgate.server.advice import argument_advice
 from mlgate.server.listing import lean_tool
@@ -41,13 +40,14 @@ class ToolSpec:
     name: str
     fn: Callable[..., Awaitable[Any]]
     title: str
+    scope: str  # the one place a tool's scope is declared (auth.scopes has only the rule)
     annotations: ToolAnnotations
     example: dict[str, Any] = field(default_factory=dict)  # valid arguments (a test checks each validates)
 
 
 def guard(spec: ToolSpec) -> Callable[..., Awaitable[Any]]:
     """Wrap a tool: scope check, error mapping, ledger row. Keeps the tool's signature."""
-    scope = scope_for(spec.name)
+    scope = spec.scope
     fn = spec.fn
 
     @functools.wraps(fn)

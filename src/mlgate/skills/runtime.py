@@ -27,9 +27,10 @@ from pydantic import ValidationError
 
 from mlgate.artifacts import json_sha256 as input_digest
 from mlgate.auth.caller import Caller
-from mlgate.auth.scopes import satisfies, scope_for
+from mlgate.auth.scopes import satisfies
 from mlgate.clock import utcnow
 from mlgate.errors import Halted, InsufficientScope, InvalidInput, MlgateError, NotFound
+from mlgate.schemas.interfaces import BY_VERB
 from mlgate.schemas.skills import RunSkillResult, StepTrace
 from mlgate.serving import inference
 from mlgate.serving.runtime import Runtime
@@ -150,7 +151,7 @@ async def _step(
             await _notify(progress, i, n, f"step {i + 1}/{n} {step.id!r}: {step.call} {ref}")
         await anyio.lowlevel.checkpoint()  # a cancelled run stops here, before the next model call
         call = CALLS[step.call]
-        needed = scope_for(call.tool)
+        needed = BY_VERB[step.call].scope
         if not satisfies(caller.scopes, needed):
             raise InsufficientScope(f"{call.tool} (step {step.id!r})", needed)
         result = await _invoke(rt, step.call, ref, substitute(step.args, scope))
