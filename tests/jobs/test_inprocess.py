@@ -152,3 +152,30 @@ async def test_a_job_whose_worker_stopped_renewing_its_lease_is_interrupted(make
 async def _tail(rt: Any) -> list[Any]:
     await anyio.sleep(0.3)  # the ledger writes in the background
     return list(rt.state.tail(10))
+
+
+async def test_a_halt_stops_a_skill_job_at_its_next_step(
+    make_runtime: Any, open_client: Any, tmp_path: Any
+) -> None:
+    """ml_halt without a model: a multi-step skill submitted as a job stops at its next step with the halt's
+    reason, and runs again once resumed (a state database of its own, so the halt touches no other test)."""
+    rt = make_runtime(
+        job_wait_s=120, state_url=f"sqlite:///{tmp_path / 'state.db'}", trusted_models=["demo-*"]
+    )
+    async with open_client(rt) as c:
+        err, skills = await call(c, "ml_list_skills", {})
+        assert not err, skills
+        multi = next(s for s in skills["skills"] if s["runnable"] and len(s["steps"]) > 1)
+        args = {"skill": f"{multi['name']}@{multi['version']}", "inputs": multi["example"]}
+        err, halted = await call(c, "ml_halt", {"reason": "incident 42: stop everything"})
+        assert not err, halted
+        err, msg = await call(c, "ml_run_skill", args)
+        assert err and "incident 42" in msg, msg
+        jobs = [
+            j for j in (await call(c, "ml_list_jobs", {"limit": 5}))[1]["jobs"] if j["tool"] == "ml_run_skill"
+        ]
+        assert jobs and jobs[0]["status"] == "failed" and "incident 42" in (jobs[0]["error"] or ""), jobs
+        err, _ = await call(c, "ml_resume", {})
+        assert not err
+        err, ran = await call(c, "ml_run_skill", args)
+        assert not err and ran["status"] == "ok" and ran["outputs"], ran
