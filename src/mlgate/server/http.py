@@ -68,6 +68,18 @@ def transport_security(settings: Settings, host: str, port: int) -> TransportSec
     )
 
 
+def unhealthy(runtime: Runtime) -> list[str]:
+    """What makes this replica refuse calls now (empty: nothing). Opens nothing that was not open."""
+    problems = []
+    ledger = runtime.__dict__.get("ledger")  # started on first use: a health check never opens the database
+    if ledger is not None and (reason := ledger.health()["reason"]):
+        problems.append(f"ledger: {reason}")
+    killswitch = runtime.__dict__.get("killswitch")
+    if killswitch is not None and (reason := killswitch.unhealthy_reason()):
+        problems.append(f"halts: {reason}")
+    return problems
+
+
 def build_http_app(
     settings: Settings,
     server: MCPServer[Runtime],
@@ -82,7 +94,13 @@ def build_http_app(
     it decides itself which paths it guards."""
 
     async def healthz(_: Request) -> Response:
-        return JSONResponse({"status": "ok", "version": __version__})
+        """Liveness, and why this replica refuses calls when it does: the ledger cannot be written, or
+        the halts cannot be read (both fail closed). Public, so reasons carry no paths or URLs."""
+        problems = unhealthy(runtime)
+        body = {"status": "unavailable" if problems else "ok", "version": __version__}
+        return JSONResponse(
+            {**body, "problems": problems} if problems else body, status_code=503 if problems else 200
+        )
 
     server.custom_route("/healthz", methods=["GET"])(healthz)
     server.custom_route("/metrics", methods=["GET"])(_metrics_endpoint(runtime))
