@@ -20,7 +20,7 @@ from mlgate.errors import IntegrityError, Refused
 from mlgate.state.admissions import AdmissionBook
 
 # flavors whose files are data only (JSON, text, protobuf, native boosters), loaded without running code
-DATA_FLAVORS = ("mlgate", "mlgate_remote", "onnx", "xgboost", "catboost", "prophet")
+DATA_FLAVORS = ("mlgate", "mlgate_remote", "onnx", "xgboost", "catboost", "prophet", "mlgate_torch")
 CODE_FLAVORS = {
     "statsmodels": "a pickled statsmodels results object",
     "pytorch": "a pickled or TorchScript torch model",

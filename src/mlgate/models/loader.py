@@ -27,6 +27,7 @@ ADAPTERS: dict[str, str] = {
     "lightgbm": "mlgate.interfaces.lightgbm:load",
     "catboost": "mlgate.interfaces.catboost:load",
     "onnx": "mlgate.interfaces.onnx:load",
+    "mlgate_torch": "mlgate.interfaces.torch_safetensors:load",
     "statsmodels": "mlgate.interfaces.forecasting_statsmodels:load",
     "prophet": "mlgate.interfaces.forecasting_prophet:load",
 }

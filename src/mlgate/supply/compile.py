@@ -25,7 +25,14 @@ from mlgate.supply.parity import TOLERANCES, Tolerance, compare, sample_rows
 from mlgate.supply.pull import Progress
 from mlgate.supply.worker import in_thread
 
-FORMATS = {"onnx": "onnx", "int8": "onnx-int8", "fp16": "onnx-fp16", "torchscript": "torchscript"}
+FORMATS = {
+    "onnx": "onnx",
+    "int8": "onnx-int8",
+    "fp16": "onnx-fp16",
+    "torchscript": "torchscript",
+    "safetensors": "safetensors",
+    "tensorrt": "tensorrt",
+}
 
 
 @dataclass(frozen=True)
@@ -54,10 +61,24 @@ def convert_source(loaded: LoadedModel, kind: str, target: str) -> convert.Conve
     """Run the conversion (blocking; call it in a thread)."""
     info, n = loaded.info, len(loaded.info.features)
     what = f"{info.name}@{info.version} ({kind})"
-    if target == "torchscript" and kind != "pytorch":
+    if target in ("torchscript", "safetensors") and kind != "pytorch":
         raise convert.unsupported(
-            f"{what} to TorchScript", "TorchScript is for PyTorch models", "use target 'onnx'"
+            f"{what} to {target}",
+            f"{'TorchScript' if target == 'torchscript' else 'safetensors'} is for PyTorch models",
+            "use target 'onnx'",
         )
+    if target == "tensorrt":  # pragma: no cover - needs TensorRT and a GPU (checked before)
+        from mlgate.supply.tensorrt import EngineModel, build_engine
+
+        base = (
+            (Path(loaded.local_path) / "model.onnx").read_bytes()
+            if kind == "onnx"
+            else convert_source(loaded, kind, "onnx").data
+        )
+        engine = build_engine(base, n)
+        sha = hashlib.sha256(base).hexdigest()
+        trt = {"converter": "tensorrt", "precision": "fp32", "onnx_sha256": sha}
+        return convert.Converted("tensorrt", engine, trt, (EngineModel(engine), base))
     if kind == "sklearn":
         from mlgate.interfaces.sklearn import is_text_pipeline
 
@@ -77,6 +98,8 @@ def convert_source(loaded: LoadedModel, kind: str, target: str) -> convert.Conve
         opts = {"converter": "onnx"}
     elif kind == "pytorch":
         module = convert.load_torch(Path(loaded.local_path))
+        if target == "safetensors":
+            return convert.torch_to_safetensors(module)
         if target == "torchscript":
             scripted, data = convert.torch_to_script(module, n)
             return convert.Converted("torchscript", data, {"converter": "torch.jit.trace"}, scripted)
@@ -114,6 +137,10 @@ class _Scripted:
 def compiled_impl(conv: convert.Converted, classes: list[str]) -> Any:
     if conv.format == "torchscript":
         return _Scripted(conv.module)
+    if conv.format == "safetensors":
+        return conv.module
+    if conv.format == "tensorrt":  # pragma: no cover - needs a GPU
+        return conv.module[0]
     from mlgate.interfaces.onnx import OnnxModel
 
     return OnnxModel(convert.session(conv.data), classes or None)
@@ -136,7 +163,11 @@ async def compile_version(
     from mlgate.supply.registration import register_compiled
 
     if req.target not in FORMATS:
-        raise InvalidInput(f"unknown target {req.target!r}", "use onnx, int8, fp16 or torchscript")
+        raise InvalidInput(f"unknown target {req.target!r}", "use " + ", ".join(FORMATS))
+    if req.target == "tensorrt":
+        from mlgate.supply.tensorrt import require
+
+        require()
     if req.force:
         caller.require_admin("force on ml_compile")
     tol = tolerance_for(req, caller)

@@ -202,3 +202,15 @@ def torch_to_script(module: Any, n_features: int) -> tuple[Any, bytes]:
     buf = io.BytesIO()
     torch.jit.save(scripted, buf)
     return scripted, buf.getvalue()
+
+
+def torch_to_safetensors(module: Any) -> Converted:
+    """Weights → ``model.safetensors`` (+ sidecar, architecture), loaded back the way serving loads them."""
+    from mlgate.interfaces.torch_safetensors import TorchSequential
+    from mlgate.interfaces.torch_weights import load, save
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = save(module, Path(tmp))
+        reloaded = load(Path(tmp))  # the parity check runs on what serving will run
+    opts = {"converter": "safetensors", "architecture": "torch.nn.Sequential (architecture.json)"}
+    return Converted("safetensors", data, opts, TorchSequential(reloaded, []))

@@ -107,12 +107,21 @@ def _write_folder(folder: Path, loaded: LoadedModel, conv: Converted, meta: dict
         )
         return
     folder.mkdir(parents=True)
-    (folder / "model.onnx").write_bytes(conv.data)
-    mlmodel: dict[str, Any] = {
-        "artifact_path": "model",
-        "flavors": {"onnx": {"data": "model.onnx"}},
-        "metadata": {"mlgate": meta},
-    }
+    flavors: dict[str, Any] = {"onnx": {"data": "model.onnx"}}
+    if (
+        conv.format == "safetensors"
+    ):  # weights + sidecar + architecture, no code (interfaces/torch_weights.py)
+        from mlgate.interfaces.torch_weights import WEIGHTS, save
+
+        save(conv.module.module, folder)
+        flavors = {"mlgate_torch": {"data": WEIGHTS}}
+    elif conv.format == "tensorrt":  # pragma: no cover - needs a GPU
+        # the engine is kept beside the ONNX export it was built from; the version serves through ONNX Runtime
+        (folder / "model.plan").write_bytes(conv.data)
+        (folder / "model.onnx").write_bytes(conv.module[1])
+    else:
+        (folder / "model.onnx").write_bytes(conv.data)
+    mlmodel: dict[str, Any] = {"artifact_path": "model", "flavors": flavors, "metadata": {"mlgate": meta}}
     sig = _signature(loaded)
     if sig:
         mlmodel["signature"] = sig

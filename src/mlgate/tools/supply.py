@@ -60,12 +60,15 @@ async def pull(
     )
 
 
-Target = Literal["onnx", "int8", "fp16", "torchscript"]
+Target = Literal["onnx", "int8", "fp16", "torchscript", "safetensors", "tensorrt"]
 
 
 async def compile(
     model: ModelArg,
-    target: Annotated[Target, Field(description="onnx, int8 or fp16 (ONNX Runtime), torchscript (PyTorch).")],
+    target: Annotated[
+        Target,
+        Field(description="onnx/int8/fp16: ONNX Runtime; torchscript/safetensors: PyTorch; tensorrt: GPU."),
+    ],
     ctx: Context[Any, Any],
     data: Annotated[
         list[dict[str, Any]] | None,
