@@ -75,6 +75,7 @@ def build_registry(root: Path) -> dict[str, Logged]:
     uri = f"sqlite:///{root}/mlflow.db"
     os.environ["MLFLOW_TRACKING_URI"] = uri
     mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)  # process-wide: an earlier Registrar may have pointed it at another registry
     exp = mlflow.create_experiment("teams", artifact_location=(root / "artifacts").as_uri())
     frame, y, label = _data()
     num = frame[["age", "bmi"]]

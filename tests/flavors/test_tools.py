@@ -61,8 +61,9 @@ def plain(
     from sklearn.linear_model import Ridge
 
     uri = f"sqlite:///{registry_root}/mlflow.db"
-    before = mlflow.get_tracking_uri()
+    before, registry_before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     try:
         frame = registry["sk_numeric"].frame
         ridge = Ridge().fit(frame, np.arange(len(frame), dtype=float))
@@ -80,6 +81,7 @@ def plain(
             )
     finally:
         mlflow.set_tracking_uri(before)
+        mlflow.set_registry_uri(registry_before)
     settings = Settings(
         home=tmp_path_factory.mktemp("plain-home"), tracking_uri=uri, stdio_scopes=["ml:read", "ml:infer"]
     )
