@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     at = asub.add_parser("tail")
     at.add_argument("-n", type=int, default=20)
     at.add_argument("--json", action="store_true")
+
+    from mlgate.commands.torchhub import add_parser
+
+    add_parser(sub)
     return p
 
 
@@ -211,6 +215,12 @@ def _audit(settings: Any, args: argparse.Namespace) -> int:
     return int(tail_command(settings, n=args.n, as_json=args.json))
 
 
+def _torchhub(settings: Any, args: argparse.Namespace) -> int:
+    from mlgate.commands.torchhub import torchhub_command
+
+    return torchhub_command(settings, args)
+
+
 def _worker(settings: Any, args: argparse.Namespace) -> int:
     from mlgate.commands.worker import worker_command
 
@@ -223,6 +233,7 @@ COMMANDS = {
     "token": _token,
     "call": _call,
     "models": _models,
+    "torchhub": _torchhub,
     "audit": _audit,
     "skills": _skills,
     "worker": _worker,

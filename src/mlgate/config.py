@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     halt_fail_after: int = Field(default=3, ge=1, le=1000)
     # hosts (or host:port) remote inference engines may be reached on; empty: none
     remote_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # TorchHub (docs/supply.md): repositories that may be pulled (owner, owner/*, owner/repo; empty: none),
+    # the archive URL pattern, and the SHA-256 the operator pinned per "owner/repo@<commit>" (JSON object)
+    torchhub_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    torchhub_endpoint: str = "https://codeload.github.com/{owner}/{repo}/tar.gz/{commit}"
+    torchhub_pins: dict[str, str] = Field(default_factory=dict)
     max_rows: int = Field(default=10_000, ge=1)
     max_cells: int = Field(default=1_000_000, ge=1)
     # streamable HTTP (stateful): open MCP sessions one token subject (or API key) may hold at once
@@ -81,7 +86,7 @@ class Settings(BaseSettings):
         "stdio_scopes", "trusted_models", "pull_allowlist", "allowed_hosts", "cors_origins", mode="before"
     )(_split)
 
-    _split_remote = field_validator("remote_allowlist", mode="before")(_split)
+    _split_remote = field_validator("remote_allowlist", "torchhub_allowlist", mode="before")(_split)
 
     @field_validator("home", mode="after")
     @classmethod

@@ -1,0 +1,226 @@
+"""TorchHub pulls against a local archive endpoint: what is pinned and admitted loads offline, serves and compiles
+to ONNX; every refusal leaves nothing behind (no staging folder, no snapshot, no registered version)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mlgate.auth.caller import Caller
+from mlgate.config import Settings
+from mlgate.errors import IntegrityError, InvalidInput, Refused
+from mlgate.models.resolvers import MlflowResolver
+from mlgate.serving import inference
+from mlgate.serving.runtime import Runtime
+from mlgate.state.admissions import AdmissionBook
+from mlgate.state.db import StateDB
+from mlgate.supply.compile import CompileRequest, compile_version
+from mlgate.supply.torchhub import parse
+from mlgate.supply.torchhub_load import pull_torchhub
+from tests.supply.torchhub_server import HUBCONF, Archives, serve, sha, tarball, weights
+
+torch = pytest.importorskip("torch", reason="torch is an optional extra", exc_type=ImportError)
+pytest.importorskip("safetensors", reason="safetensors comes with the torch extra", exc_type=ImportError)
+
+GOOD, EVIL, LINK = "1" * 40, "2" * 40, "3" * 40
+FEATURES = ["a", "b", "c"]
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[tuple[Archives, str]]:
+    archives = Archives()
+    repo = {"hubconf.py": HUBCONF, "weights.safetensors": weights(), "README.md": b"# tiny\n"}
+    archives.files[f"/acme/tinyhub/tar.gz/{GOOD}"] = tarball(repo)
+    archives.files[f"/acme/tinyhub/tar.gz/{EVIL}"] = tarball({**repo, "../evil.py": b"print('escaped')\n"})
+    archives.files[f"/acme/tinyhub/tar.gz/{LINK}"] = tarball(repo, links={"outside": "/etc/passwd"})
+    with serve(archives) as url:
+        yield archives, url
+
+
+def _settings(home: Path, url: str, *, pins: dict[str, str], allow: str = "acme") -> Settings:
+    return Settings(
+        home=home,
+        torchhub_allowlist=[allow],
+        torchhub_endpoint=url + "/{owner}/{repo}/tar.gz/{commit}",
+        torchhub_pins=pins,
+    )
+
+
+def _ready(
+    home: Path, endpoint: tuple[Archives, str], commit: str, *, admit: bool = True, pin: str | None = None
+) -> Settings:
+    archives, url = endpoint
+    digest = sha(archives.files[f"/acme/tinyhub/tar.gz/{commit}"])
+    settings = _settings(home, url, pins={f"acme/tinyhub@{commit}": pin or digest})
+    if admit:
+        AdmissionBook(StateDB(settings.state)).admit(
+            f"torchhub:acme/tinyhub@{commit}", 0, pin or digest, "operator"
+        )
+    return settings
+
+
+def _nothing_left(settings: Settings, name: str) -> None:
+    root = settings.home / "torchhub"
+    assert not list(root.glob(".staging-*")) if root.exists() else True
+    assert not (root / "acme").exists()
+    assert MlflowResolver(settings).registry.find_version(name, {}) is None
+
+
+def test_a_pinned_admitted_pull_serves_and_compiles_to_onnx(
+    tmp_path: Path, endpoint: tuple[Archives, str]
+) -> None:
+    import anyio
+
+    settings = _ready(tmp_path, endpoint, GOOD)
+    info, ref, digest = pull_torchhub(
+        settings, f"torchhub:acme/tinyhub:tiny@{GOOD}", register_as="tiny", features=FEATURES
+    )
+    assert info.tags["torchhub.archive_sha256"] == digest and info.tags["torchhub.commit"] == GOOD
+    assert info.tags["torchhub.entrypoint"] == "tiny" and info.tags["torchhub.admitted_by"] == "operator"
+    snap = tmp_path / "torchhub" / "acme" / "tinyhub" / GOOD
+    assert (snap / "hubconf.py").is_file() and (snap / "weights.safetensors").is_file()
+    assert not list((tmp_path / "torchhub").glob(".staging-*"))
+    again, _, _ = pull_torchhub(settings, str(ref), register_as="tiny", features=FEATURES)
+    assert again.version == info.version
+
+    from safetensors.torch import load as load_weights
+
+    net = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    net.load_state_dict(load_weights((snap / "weights.safetensors").read_bytes()))
+    row = {"a": 0.5, "b": -1.0, "c": 2.0}
+    expected = float(net(torch.tensor([[0.5, -1.0, 2.0]])).item())
+
+    async def serve_and_compile() -> None:
+        rt = Runtime(settings)
+        served = await inference.predict(rt, f"tiny@{info.version}", [row])
+        assert abs(served.predictions[0] - expected) < 1e-5  # type: ignore[operator]
+        caller = Caller("user", "test", "memory", frozenset({"ml:manage"}))
+
+        async def quiet(done: float, total: float | None, message: str) -> None:
+            return None
+
+        out = await compile_version(
+            rt, CompileRequest(f"tiny@{info.version}", "onnx"), caller=caller, progress=quiet
+        )
+        assert out.parity.passed and out.parity.max_abs_diff < 1e-5 and out.artifact.format == "onnx"
+        compiled = await inference.predict(rt, out.registered, [row])
+        assert abs(compiled.predictions[0] - expected) < 1e-5  # type: ignore[operator]
+
+    anyio.run(serve_and_compile)
+
+
+def test_a_digest_mismatch_is_refused_before_unpacking(
+    tmp_path: Path, endpoint: tuple[Archives, str]
+) -> None:
+    archives, _ = endpoint
+    settings = _ready(tmp_path, endpoint, GOOD, pin="0" * 64)
+    before = len(archives.requests)
+    with pytest.raises(IntegrityError, match="not the pinned"):
+        pull_torchhub(settings, f"torchhub:acme/tinyhub:tiny@{GOOD}", register_as="tiny", features=FEATURES)
+    assert len(archives.requests) == before + 1  # fetched, hashed, never opened
+    _nothing_left(settings, "tiny")
+
+
+@pytest.mark.parametrize("revision", ["main", "v1.0", GOOD[:12]])
+def test_branches_and_tags_are_refused_without_a_request(
+    tmp_path: Path, endpoint: tuple[Archives, str], revision: str
+) -> None:
+    archives, _ = endpoint
+    settings = _ready(tmp_path, endpoint, GOOD)
+    before = len(archives.requests)
+    with pytest.raises(InvalidInput, match="not a commit"):
+        pull_torchhub(
+            settings, f"torchhub:acme/tinyhub:tiny@{revision}", register_as="tiny", features=FEATURES
+        )
+    assert len(archives.requests) == before
+    _nothing_left(settings, "tiny")
+
+
+def test_an_unlisted_repository_is_refused_without_a_request(
+    tmp_path: Path, endpoint: tuple[Archives, str]
+) -> None:
+    archives, url = endpoint
+    digest = sha(archives.files[f"/acme/tinyhub/tar.gz/{GOOD}"])
+    settings = _settings(tmp_path, url, pins={f"acme/tinyhub@{GOOD}": digest}, allow="other")
+    AdmissionBook(StateDB(settings.state)).admit(f"torchhub:acme/tinyhub@{GOOD}", 0, digest, "operator")
+    before = len(archives.requests)
+    with pytest.raises(Refused, match="not on the TorchHub allow-list"):
+        pull_torchhub(settings, f"torchhub:acme/tinyhub:tiny@{GOOD}", register_as="tiny", features=FEATURES)
+    assert len(archives.requests) == before
+    _nothing_left(settings, "tiny")
+
+
+@pytest.mark.parametrize(("commit", "needle"), [(EVIL, "escapes the snapshot"), (LINK, "is a link")])
+def test_traversal_and_links_are_refused(
+    tmp_path: Path, endpoint: tuple[Archives, str], commit: str, needle: str
+) -> None:
+    settings = _ready(tmp_path, endpoint, commit)
+    with pytest.raises(Refused, match=needle):
+        pull_torchhub(settings, f"torchhub:acme/tinyhub:tiny@{commit}", register_as="tiny", features=FEATURES)
+    assert not (tmp_path / "torchhub" / "evil.py").exists() and not (tmp_path / "evil.py").exists()
+    _nothing_left(settings, "tiny")
+
+
+def test_an_unadmitted_hubconf_is_refused(tmp_path: Path, endpoint: tuple[Archives, str]) -> None:
+    archives, _ = endpoint
+    settings = _ready(tmp_path, endpoint, GOOD, admit=False)
+    before = len(archives.requests)
+    with pytest.raises(Refused, match="no operator admitted it"):
+        pull_torchhub(settings, f"torchhub:acme/tinyhub:tiny@{GOOD}", register_as="tiny", features=FEATURES)
+    assert len(archives.requests) == before
+    _nothing_left(settings, "tiny")
+    AdmissionBook(StateDB(settings.state)).admit(f"torchhub:acme/tinyhub@{GOOD}", 0, "f" * 64, "operator")
+    with pytest.raises(IntegrityError, match="admitted by operator"):  # admitted for another archive
+        pull_torchhub(settings, f"torchhub:acme/tinyhub:tiny@{GOOD}", register_as="tiny", features=FEATURES)
+    _nothing_left(settings, "tiny")
+
+
+def test_a_weights_download_at_load_is_refused(tmp_path: Path, endpoint: tuple[Archives, str]) -> None:
+    settings = _ready(tmp_path, endpoint, GOOD)
+    hub_dir = torch.hub.get_dir()
+    with pytest.raises(Refused, match=r"tried to download http://127\.0\.0\.1:9/weights\.pth"):
+        pull_torchhub(
+            settings, f"torchhub:acme/tinyhub:downloads@{GOOD}", register_as="dl", features=FEATURES
+        )
+    assert torch.hub.get_dir() == hub_dir  # restored
+    _nothing_left(settings, "dl")
+
+
+def test_refs_parse_strictly() -> None:
+    ref = parse(f"torchhub:acme/tinyhub:tiny@{GOOD}")
+    assert (ref.repo_id, ref.entrypoint, ref.commit) == ("acme/tinyhub", "tiny", GOOD)
+    for bad in [
+        "torchhub:acme/tinyhub@" + GOOD,
+        f"torchhub:../x:tiny@{GOOD}",
+        f"torchhub:acme/t:os.system@{GOOD}",
+    ]:
+        with pytest.raises(InvalidInput):
+            parse(bad)
+
+
+def test_the_operator_admits_and_pulls_at_a_shell(
+    tmp_path: Path,
+    endpoint: tuple[Archives, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from mlgate.cli import main
+
+    archives, url = endpoint
+    digest = sha(archives.files[f"/acme/tinyhub/tar.gz/{GOOD}"])
+    monkeypatch.setenv("MLGATE_HOME", str(tmp_path))
+    monkeypatch.setenv("MLGATE_TORCHHUB_ALLOWLIST", "acme/tinyhub")
+    monkeypatch.setenv("MLGATE_TORCHHUB_ENDPOINT", url + "/{owner}/{repo}/tar.gz/{commit}")
+    monkeypatch.setenv("MLGATE_TORCHHUB_PINS", json.dumps({f"acme/tinyhub@{GOOD}": digest}))
+    ref = f"torchhub:acme/tinyhub:tiny@{GOOD}"
+    assert main(["torchhub", "pull", ref, "--register-as", "cli-tiny", "--features", "a,b,c"]) == 2
+    assert "no operator admitted it" in capsys.readouterr().err
+    assert main(["torchhub", "admit", f"acme/tinyhub@{GOOD}"]) == 0
+    assert digest in capsys.readouterr().out
+    assert main(["torchhub", "pull", ref, "--register-as", "cli-tiny", "--features", "a,b,c"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["registered"] == "cli-tiny@1" and out["archive_sha256"] == digest
