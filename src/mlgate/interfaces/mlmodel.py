@@ -28,7 +28,7 @@ CLASSIFIER_CLASSES = frozenset(
     }
 )
 # Native flavors mlgate loads itself, in the order they are preferred (see models/loader.py).
-NATIVE_FLAVORS = ("sklearn", "xgboost", "lightgbm", "catboost", "onnx", "statsmodels", "prophet")
+NATIVE_FLAVORS = ("sklearn", "xgboost", "lightgbm", "catboost", "onnx", "pytorch", "statsmodels", "prophet")
 TENSOR_TYPES = {
     "float64": "double",
     "float32": "float",

@@ -28,6 +28,7 @@ ADAPTERS: dict[str, str] = {
     "catboost": "mlgate.interfaces.catboost:load",
     "onnx": "mlgate.interfaces.onnx:load",
     "mlgate_torch": "mlgate.interfaces.torch_safetensors:load",
+    "pytorch": "mlgate.interfaces.pytorch:load",
     "statsmodels": "mlgate.interfaces.forecasting_statsmodels:load",
     "prophet": "mlgate.interfaces.forecasting_prophet:load",
 }
