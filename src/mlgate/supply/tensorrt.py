@@ -88,4 +88,5 @@ class EngineModel:  # pragma: no cover - needs a GPU
         self.context.execute_async_v3(torch.cuda.current_stream().cuda_stream)
         torch.cuda.synchronize()
         arr = out.cpu().numpy().astype(np.float64).reshape(len(x), -1)
-        return arr[:, 0].tolist() if arr.shape[1] == 1 else arr.tolist()
+        values: list[Any] = arr[:, 0].tolist() if arr.shape[1] == 1 else arr.tolist()
+        return values
