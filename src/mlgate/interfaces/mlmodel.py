@@ -28,7 +28,17 @@ CLASSIFIER_CLASSES = frozenset(
     }
 )
 # Native flavors mlgate loads itself, in the order they are preferred (see models/loader.py).
-NATIVE_FLAVORS = ("sklearn", "xgboost", "lightgbm", "catboost", "onnx", "pytorch", "statsmodels", "prophet")
+NATIVE_FLAVORS = (
+    "sklearn",
+    "xgboost",
+    "lightgbm",
+    "catboost",
+    "onnx",
+    "pytorch",
+    "transformers",
+    "statsmodels",
+    "prophet",
+)
 TENSOR_TYPES = {
     "float64": "double",
     "float32": "float",
@@ -90,6 +100,8 @@ def describe(mlmodel: dict[str, Any], example: Any = None, header: Header | None
         model_class = header.model_class
     features, tensor_dtype = signature_inputs(mlmodel)
     outputs = signature_output_types(mlmodel)
+    if flavor == "transformers":  # texts, not records: the catalog's example calls it with texts
+        features, tensor_dtype, example = [], None, None
     if not features and header is not None and header.features:
         features = list(header.features)
     records = example_records(example, features)
@@ -114,6 +126,9 @@ def _interfaces(
 
     if header is not None and header.interfaces:
         return header.interfaces
+    if flavor == "transformers":  # text classification is an Analyzer; other tasks are not served
+        task = str(conf_of(mlmodel, flavor).get("task") or "")
+        return ("analyzer",) if task in ("text-classification", "sentiment-analysis") else ()
     if forecaster_kind(mlmodel):
         return (
             "forecaster",
@@ -127,6 +142,11 @@ def _interfaces(
     if flavor in ("sklearn", "onnx") and len(outputs) == 1 and outputs[0] in LABEL_TYPES:
         return ("classifier",)
     return ("predictor",)
+
+
+def conf_of(mlmodel: dict[str, Any], flavor: str) -> dict[str, Any]:
+    conf = (mlmodel.get("flavors") or {}).get(flavor)
+    return conf if isinstance(conf, dict) else {}
 
 
 def signature_inputs(mlmodel: dict[str, Any]) -> tuple[list[Feature], str | None]:

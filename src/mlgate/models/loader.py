@@ -29,6 +29,7 @@ ADAPTERS: dict[str, str] = {
     "onnx": "mlgate.interfaces.onnx:load",
     "mlgate_torch": "mlgate.interfaces.torch_safetensors:load",
     "pytorch": "mlgate.interfaces.pytorch:load",
+    "transformers": "mlgate.interfaces.transformers_text:load",
     "statsmodels": "mlgate.interfaces.forecasting_statsmodels:load",
     "prophet": "mlgate.interfaces.forecasting_prophet:load",
 }
