@@ -9,7 +9,6 @@ example ``ml_model_info`` gives works as given.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
+from tests.conftest import mlflow_at
 from tests.flavors.helpers import close
 from tests.tools.scenarios import call
 
@@ -56,16 +56,11 @@ def torch_registry(tmp_path_factory: pytest.TempPathFactory) -> TorchRegistry:
     warnings.filterwarnings("ignore")
     root = tmp_path_factory.mktemp("plain-torch")
     uri = f"sqlite:///{root}/mlflow.db"
-    before, registry_before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    old_env = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
     torch.manual_seed(0)
     rng = np.random.default_rng(3)
     x = rng.normal(0, 1, (40, len(COLUMNS))).astype(np.float32)
     models: dict[str, Any] = {}
-    try:
+    with mlflow_at(uri):
         exp = mlflow.create_experiment("torch", artifact_location=(root / "artifacts").as_uri())
         client = MlflowClient(tracking_uri=uri)
         # MLflow's default format, pt2 (torch.export), takes a numpy example only; pickle takes a DataFrame
@@ -89,13 +84,6 @@ def torch_registry(tmp_path_factory: pytest.TempPathFactory) -> TorchRegistry:
                 )
             client.set_registered_model_alias(name, "production", "1")
             models[name] = mlp
-    finally:
-        mlflow.set_tracking_uri(before)
-        mlflow.set_registry_uri(registry_before)
-        if old_env is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = old_env
     settings = Settings(
         home=tmp_path_factory.mktemp("torch-home"), tracking_uri=uri, stdio_scopes=["ml:read", "ml:infer"]
     )

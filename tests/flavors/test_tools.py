@@ -25,7 +25,7 @@ from mlgate.config import Settings
 from mlgate.schemas.interfaces import TOOL_OF
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests.conftest import mlgate_env
+from tests.conftest import mlflow_at, mlgate_env
 from tests.flavors.conftest import Logged
 from tests.flavors.helpers import close, records_of
 from tests.tools.scenarios import call
@@ -61,10 +61,7 @@ def plain(
     from sklearn.linear_model import Ridge
 
     uri = f"sqlite:///{registry_root}/mlflow.db"
-    before, registry_before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
+    with mlflow_at(uri):
         frame = registry["sk_numeric"].frame
         ridge = Ridge().fit(frame, np.arange(len(frame), dtype=float))
         teams = mlflow.get_experiment_by_name("teams")
@@ -79,9 +76,6 @@ def plain(
                 input_example=frame.iloc[:2],
                 pip_requirements=["mlflow"],
             )
-    finally:
-        mlflow.set_tracking_uri(before)
-        mlflow.set_registry_uri(registry_before)
     settings = Settings(
         home=tmp_path_factory.mktemp("plain-home"), tracking_uri=uri, stdio_scopes=["ml:read", "ml:infer"]
     )

@@ -9,7 +9,6 @@ then each label and score equal the pipeline's own (scores to 1e-6) and the exam
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
+from tests.conftest import mlflow_at
 from tests.flavors.helpers import close
 from tests.tools.scenarios import call
 
@@ -111,13 +111,8 @@ def text_registry(tmp_path_factory: pytest.TempPathFactory) -> TextRegistry:
     warnings.filterwarnings("ignore")
     root = tmp_path_factory.mktemp("plain-transformers")
     uri = f"sqlite:///{root}/mlflow.db"
-    before, registry_before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    old_env = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
     pipe = _pipeline()
-    try:
+    with mlflow_at(uri):
         exp = mlflow.create_experiment("text", artifact_location=(root / "artifacts").as_uri())
         with mlflow.start_run(experiment_id=exp, run_name=NAME):
             mlflow.log_metric("accuracy", 0.5)
@@ -129,13 +124,6 @@ def text_registry(tmp_path_factory: pytest.TempPathFactory) -> TextRegistry:
                 pip_requirements=["mlflow", "transformers", "torch"],
             )
         MlflowClient(tracking_uri=uri).set_registered_model_alias(NAME, "production", "1")
-    finally:
-        mlflow.set_tracking_uri(before)
-        mlflow.set_registry_uri(registry_before)
-        if old_env is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = old_env
     settings = Settings(
         home=tmp_path_factory.mktemp("transformers-home"),
         tracking_uri=uri,

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import mlflow_at
+
 PINS = ["numpy", "pandas"]  # explicit: MLflow's inference of requirements imports every ML library (seconds)
 N = 60  # five years of monthly points: small enough to fit fast
 
@@ -104,10 +106,7 @@ def plain_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
     import mlflow.artifacts
 
     root = tmp_path_factory.mktemp("plain-registry")
-    before = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
-    mlflow.set_registry_uri(f"sqlite:///{root / 'mlflow.db'}")
-    try:
+    with mlflow_at(f"sqlite:///{root / 'mlflow.db'}"):
         mlflow.set_experiment("forecasting")
         series = monthly()
         fitted = _log_all(series)
@@ -116,9 +115,6 @@ def plain_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
             return Path(mlflow.artifacts.download_artifacts(f"models:/{name}/1"))
 
         yield {"fitted": fitted, "path": path, "series": series, "uri": f"sqlite:///{root / 'mlflow.db'}"}
-    finally:
-        mlflow.set_tracking_uri(before)
-        mlflow.set_registry_uri(before)
 
 
 def read_mlmodel(path: Path) -> dict[str, Any]:
