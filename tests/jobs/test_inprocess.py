@@ -92,10 +92,24 @@ async def test_a_cancelled_call_cancels_its_job(make_runtime: Any, open_client: 
     rt = make_runtime(job_wait_s=60)
     before = versions(rt.settings, name)
     args = {"model": f"{name}@production", "data": batch, "target": "y", "holdout": 0.25}
+    jobs = jobs_for(rt)
     async with open_client(rt) as c:
-        with anyio.move_on_after(1.5):  # the client gives up: notifications/cancelled
-            await c.call_tool("ml_retrain", args)
-        jobs = jobs_for(rt)
+        gives_up = anyio.CancelScope()  # the client gives up: notifications/cancelled
+
+        async def call_it() -> None:
+            with gives_up:
+                await c.call_tool("ml_retrain", args)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call_it)
+            with anyio.fail_after(
+                30
+            ):  # as soon as the job runs (well before its commit point), not after a guess
+                while not [
+                    j for j in await jobs.list(rt.local_caller(), "running", 5) if j.tool == "ml_retrain"
+                ]:
+                    await anyio.sleep(0.02)
+            gives_up.cancel()
         mine = [j for j in await jobs.list(rt.local_caller(), None, 5) if j.tool == "ml_retrain"]
         done = await wait_job(c, mine[0].id)
     assert done["status"] == "cancelled", done
