@@ -11,8 +11,11 @@
     │   └── GuardRefused        a guard rule in mode refuse fired (names the rule, feature, value)
     ├── Unavailable             serving refused for now (halted, overloaded, breaker open, ledger down)
     │   ├── Halted
-    │   └── Overloaded
+    │   ├── Overloaded
+    │   └── JobInterrupted      a job whose worker stopped renewing its lease
     ├── Cancelled               the client cancelled the call (or went away): the ledger row says so
+    ├── JobCancelled            a job stopped by ml_job_cancel (or its cancelled call) before its commit point
+    ├── JobFailed               a job failed inside the server (the worker's log has details)
     └── BackendError            a model or remote engine failed while answering
 
     AuthError                   not a domain error: stays HTTP 401 at the transport
@@ -113,6 +116,24 @@ class Cancelled(MlgateError):
 
     def __init__(self) -> None:
         super().__init__("the call was cancelled by its client (or the client went away) before it finished")
+
+
+class JobCancelled(MlgateError):
+    """A job stopped by ``ml_job_cancel`` or its cancelled call, before its commit point."""
+
+    code = "cancelled"
+
+
+class JobInterrupted(Unavailable):
+    """A job whose worker stopped renewing its lease (killed, or its process ended)."""
+
+    code = "interrupted"
+
+
+class JobFailed(MlgateError):
+    """A job that failed inside the server (not a domain error): details are in the worker's log."""
+
+    code = "job_failed"
 
 
 class BackendError(MlgateError):

@@ -23,27 +23,16 @@ import anyio
 from pydantic import BaseModel
 
 from mlgate.auth.caller import Caller
-from mlgate.errors import MlgateError, Unavailable
+from mlgate.errors import JobCancelled as JobCancelled
+from mlgate.errors import JobFailed as JobFailed
+from mlgate.errors import JobInterrupted as JobInterrupted
+from mlgate.errors import MlgateError
 from mlgate.schemas.jobs import JobStatus
 from mlgate.serving.runtime import Runtime
 from mlgate.state.jobs import JobRecord, JobStore
 
 log = logging.getLogger("mlgate.jobs")
 Hook = Callable[[str, float, float | None, str | None], Awaitable[None]]
-
-
-class JobCancelled(MlgateError):
-    code = "cancelled"
-
-
-class JobInterrupted(Unavailable):
-    code = "interrupted"
-
-
-class JobFailed(MlgateError):
-    """A job that failed inside the server (not a domain error): details are in the worker's log."""
-
-    code = "job_failed"
 
 
 @dataclass(frozen=True)
