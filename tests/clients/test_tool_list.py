@@ -44,3 +44,16 @@ async def test_tools_list_is_at_most_24_kb(settings: Settings) -> None:
         ((len(json.dumps(t, separators=(",", ":")).encode()), t["name"]) for t in tools), reverse=True
     )
     assert size <= MAX_BYTES, f"tools/list is {size} bytes (limit {MAX_BYTES}); largest: {biggest[:5]}"
+
+
+async def test_listing_keeps_result_names_and_drops_what_read_only_tools_do_not_need(
+    settings: Settings,
+) -> None:
+    tools = {t["name"]: t for t in await listed_tools(settings)}
+    info = tools["ml_model_info"]
+    assert "required" not in info["outputSchema"]
+    assert {"model", "interfaces", "features", "metrics"} <= set(info["outputSchema"]["properties"])
+    assert info["annotations"] == {"readOnlyHint": True, "openWorldHint": False}
+    halt = tools["ml_halt"]["annotations"]
+    assert halt["readOnlyHint"] is False and "destructiveHint" in halt and "idempotentHint" in halt
+    assert tools["ml_predict"]["inputSchema"]["required"] == ["model", "features"]

@@ -30,12 +30,16 @@ def _props(schema: dict[str, Any] | None) -> dict[str, Any]:
 
 
 async def _tools(home: Path) -> dict[str, Any]:
+    from mcp.server.mcpserver import MCPServer
+
     from mlgate.server.app import TOOL_SCOPES, build_server
     from mlgate.serving.runtime import Runtime
 
     server = build_server(Runtime(Settings(home=home)))
     out: dict[str, Any] = {}
-    for tool in await server.list_tools():
+    # the declared schemas and hints (the lean tools/list drops output ``required`` and the
+    # hints a read-only tool does not need; the promise is still pinned here)
+    for tool in await MCPServer.list_tools(server):
         ann = tool.annotations.model_dump(exclude_none=True) if tool.annotations else {}
         out[tool.name] = {
             "input": _props(tool.input_schema),

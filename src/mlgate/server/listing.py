@@ -4,7 +4,8 @@ Tool schemas are paid for in every conversation's context and clients cap them. 
 listing keeps what an agent acts on — each tool's description (with one example), its
 arguments with their descriptions, types and limits, and the shape of its result — and
 drops what pydantic adds for humans reading code: auto-generated titles, per-field prose and
-examples in output schemas, and the inner structure of nested result objects (the ``model``
+examples and the ``required`` list in output schemas, the hints a read-only tool does not
+need, and the inner structure of nested result objects (the ``model``
 stamp's fields are named in the server instructions; all are documented in the README and
 validated on the server).
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from mcp_types import Tool
+from mcp_types import Tool, ToolAnnotations
 
 _PROSE = ("title", "description", "examples", "default")
 
@@ -79,7 +80,16 @@ def lean_output(schema: dict[str, Any] | None) -> dict[str, Any] | None:
     out = _compact(_strip(_shallow({k: v for k, v in schema.items() if k != "$defs"}), _PROSE))
     for name, prop in out.get("properties", {}).items():  # each field: its type
         out["properties"][name] = {k: v for k, v in prop.items() if k in ("type", "anyOf")}
+    out.pop("required", None)  # the server validates results; a client needs the names and types
     return dict(out)
+
+
+def lean_annotations(hints: ToolAnnotations | None) -> ToolAnnotations | None:
+    """A read-only tool's ``destructiveHint`` and ``idempotentHint`` mean nothing (MCP spec: they
+    apply only when ``readOnlyHint`` is false), so they are not sent."""
+    if hints is None or not hints.read_only_hint:
+        return hints
+    return hints.model_copy(update={"destructive_hint": None, "idempotent_hint": None})
 
 
 def lean_tool(tool: Tool) -> Tool:
@@ -88,5 +98,6 @@ def lean_tool(tool: Tool) -> Tool:
             "description": inspect.cleandoc(tool.description or ""),
             "input_schema": lean_input(tool.input_schema),
             "output_schema": lean_output(tool.output_schema),
+            "annotations": lean_annotations(tool.annotations),
         }
     )
