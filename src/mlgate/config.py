@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     session_idle_s: float = Field(default=900.0, gt=0, le=86_400)
     # host:port of a separate /metrics listener without auth (keep it internal); the MCP listener's needs ml:read
     metrics_addr: str | None = None
+    # several processes on one host behind one /metrics (server + `mlgate worker`s): a folder they all write
+    # their counters into (prometheus_client multiprocess mode; PROMETHEUS_MULTIPROC_DIR works too)
+    metrics_multiproc_dir: Path | None = None
 
     _split_lists = field_validator(
         "stdio_scopes", "trusted_models", "pull_allowlist", "allowed_hosts", "cors_origins", mode="before"

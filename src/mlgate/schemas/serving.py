@@ -35,6 +35,27 @@ class CachedModel(BaseModel):
     interfaces: list[str]
 
 
+class ModelTraffic(BaseModel):
+    """Inference calls (ml_predict, ml_classify, ml_forecast, ml_segment, ml_analyze) of one model in this
+    process since it started; rates come from the difference of two readings."""
+
+    model: str = Field(
+        description="registered name (hf:org/repo for a Hub snapshot), all versions and aliases"
+    )
+    calls: int = Field(description="ok + errors + refused")
+    ok: int
+    errors: int = Field(
+        description="failed: bad arguments, wrong interface, the model or engine failing, cancelled by the client"
+    )
+    refused: int = Field(
+        description="declined without an answer: scope, guard rule, halted, overloaded, breaker open"
+    )
+    p50_ms: float | None = Field(
+        description="upper bound of the latency bucket holding the median (all outcomes)"
+    )
+    p99_ms: float | None
+
+
 class ServingStatus(BaseModel):
     halts: list[HaltInfo]
     models: list[CachedModel] = Field(description="versions loaded in this process, with their memory")
@@ -44,3 +65,6 @@ class ServingStatus(BaseModel):
     latency: dict[str, dict[str, float | None]] = Field(description="per tool, p50/p99 in ms")
     ledger: dict[str, Any]
     uptime_s: float
+    traffic: list[ModelTraffic] = Field(
+        default_factory=list, description="per model that resolved here, busiest first (see ModelTraffic)"
+    )

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mlgate import __version__
 from mlgate.config import Settings
 from mlgate.server.sessions import SessionCap
+from mlgate.serving.metrics import CONTENT_TYPE
 from mlgate.serving.runtime import Runtime
 
 MCP_PATH = "/mcp/ml"
@@ -129,7 +130,7 @@ def build_http_app(
 
 def _metrics_endpoint(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
     async def metrics(_: Request) -> Response:
-        return PlainTextResponse(runtime.prometheus(), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(runtime.prometheus(), media_type=CONTENT_TYPE)
 
     return metrics
 

@@ -40,7 +40,7 @@ class Runtime:
         self.models = ModelStore(settings, resolver, admissions=lambda: self.admissions)
         self.transport = transport
         self.started = time.time()
-        self.metrics = Metrics()
+        self.metrics = Metrics(settings.metrics_multiproc_dir)
 
     # -- state, started on first use -------------------------------------------------
     @cached_property
@@ -78,7 +78,9 @@ class Runtime:
         (The executor checks the kill switch once more after the model call.)"""
         ref = self.models.parse(model)
         self.killswitch.check(ref.name)
-        return await self.models.acquire(model, interface, ref=ref)
+        loaded, stamp = await self.models.acquire(model, interface, ref=ref)
+        self.metrics.resolved(stamp.name)  # its refusals and failures from here on are counted under its name
+        return loaded, stamp
 
     # -- the ledger ----------------------------------------------------------------
     def record(
@@ -96,9 +98,10 @@ class Runtime:
         ``committed(seq)`` before answering, otherwise the row is written in the background.
         """
         ms = (time.perf_counter() - t0) * 1000
-        self.metrics.observe(tool, "ok" if error is None else "error", ms)
         stamp = getattr(result, "model", None)
         ref = getattr(stamp, "ref", None) or _arg_ref(args)
+        asked = args.get("model")
+        self.metrics.call(tool, error, ms, stamp, asked if isinstance(asked, str) else None)
         row = LedgerRow(
             tool=tool,
             outcome="ok" if error is None else "error",

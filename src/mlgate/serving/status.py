@@ -9,7 +9,14 @@ import anyio
 from mlgate.auth.caller import Caller
 from mlgate.errors import InvalidInput
 from mlgate.models.ref import check_name, parse_ref
-from mlgate.schemas.serving import CachedModel, HaltInfo, HaltResult, ResumeResult, ServingStatus
+from mlgate.schemas.serving import (
+    CachedModel,
+    HaltInfo,
+    HaltResult,
+    ModelTraffic,
+    ResumeResult,
+    ServingStatus,
+)
 from mlgate.serving.runtime import Runtime
 from mlgate.state.db import ALL
 
@@ -51,16 +58,18 @@ def serving_status(rt: Runtime) -> ServingStatus:
         )
         for _, m in rt.models.cache.items()
     ]
-    tools = sorted({t for t, _ in rt.metrics.calls})
+    traffic = [ModelTraffic(model=m, **row) for m, row in rt.metrics.traffic().items()]
+    traffic.sort(key=lambda t: (-t.calls, t.model))
     return ServingStatus(
         halts=halts,
         models=models,
         queues=rt.executor.stats(),
         cache=_cache(rt),
         breakers=rt.executor.guards.snapshot(),
-        latency={t: rt.metrics.percentiles(t) for t in tools},
+        latency={t: rt.metrics.percentiles(t) for t in rt.metrics.tools()},
         ledger=rt.ledger.stats(),
         uptime_s=round(time.time() - rt.started, 1),
+        traffic=traffic,
     )
 
 
