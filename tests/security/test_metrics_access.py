@@ -103,7 +103,7 @@ def test_the_metrics_address_answers_without_a_token_and_serves_nothing_else(
     r = scrape(metrics + "/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     assert (
-        'mlgate_tool_calls_total{tool="ml_list_models",outcome="ok"}' in r.text
+        'mlgate_tool_calls_total{model="",outcome="ok",tool="ml_list_models"} 1.0' in r.text
     )  # the same runtime's counters
     for path in ("/mcp/ml", "/healthz", "/.well-known/oauth-protected-resource/mcp/ml"):
         assert scrape(metrics + path).status_code == 404, path

@@ -54,7 +54,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from mlgate.errors import JobInterrupted, Refused, Unavailable
+from mlgate.errors import JobInterrupted, MlgateError, Refused, Unavailable
 from mlgate.models.ref import parse_ref
 from mlgate.schemas.interfaces import TOOL_OF
 
@@ -118,6 +118,7 @@ class Metrics:
         )
         self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self._resolved: dict[str, str] = {}  # lookup key (hf: lower-cased) → model label
+        self._labels: dict[str, str] = {}  # stamp name → model label (hf: without the revision)
 
     # -- recording ---------------------------------------------------------------------
     def observe(self, tool: str, outcome: str, ms: float, model: str = "") -> None:
@@ -135,14 +136,14 @@ class Metrics:
         """One finished tool call: ``stamp`` the result's model stamp (or None), ``ref`` what it asked for."""
         name = getattr(stamp, "name", None)
         if isinstance(name, str) and hasattr(stamp, "version"):
-            model = self.resolved(name)
+            model = self._labels.get(name) or self.resolved(name)
         else:
             model = self.label_of(ref) if ref else ""
         self.observe(tool, outcome_of(error), ms, model)
 
     def resolved(self, name: str) -> str:
         """Note that ``name`` (a stamp's name) resolved here: its calls get a model label from now on."""
-        label = model_label(name)
+        label = self._labels[name] = model_label(name)
         self._resolved.setdefault(_key(label), label)
         return label
 
@@ -150,7 +151,7 @@ class Metrics:
         """The model label of a reference as the caller wrote it: its name if it resolved here, else ''."""
         try:
             parsed = parse_ref(ref, allow_latest=True)
-        except Exception:
+        except MlgateError:
             return ""
         name = f"hf:{parsed.name}" if parsed.source == "hf" else parsed.name
         return self._resolved.get(_key(name), "")
