@@ -136,15 +136,17 @@ class Metrics:
         """One finished tool call: ``stamp`` the result's model stamp (or None), ``ref`` what it asked for."""
         name = getattr(stamp, "name", None)
         if isinstance(name, str) and hasattr(stamp, "version"):
-            model = self._labels.get(name) or self.resolved(name)
+            model = self.resolved(name)
         else:
             model = self.label_of(ref) if ref else ""
         self.observe(tool, outcome_of(error), ms, model)
 
     def resolved(self, name: str) -> str:
         """Note that ``name`` (a stamp's name) resolved here: its calls get a model label from now on."""
-        label = self._labels[name] = model_label(name)
-        self._resolved.setdefault(_key(label), label)
+        label = self._labels.get(name)
+        if label is None:
+            label = self._labels[name] = model_label(name)
+            self._resolved.setdefault(_key(label), label)
         return label
 
     def label_of(self, ref: str) -> str:
