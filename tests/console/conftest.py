@@ -1,0 +1,105 @@
+"""One real `mlgate serve --http` with dev auth and one headless Chromium (the distribution's) per module.
+
+The server's home is a copy of the session's demo home (its own state database and registry file;
+a second demo-regressor version, which takes production, so that promoting version 1 back
+meets a gate), its Hub is the
+local test Hub (``tests/supply``), and ``MLGATE_JOB_WAIT_S=0`` makes every long call a job the
+console follows. Screenshots go to ``test-artifacts/console/`` (gitignored).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlgate.config import Settings
+from tests.conftest import free_port, mlgate_env, spawn_server, wait_http
+from tests.supply.conftest import Hub, hub  # noqa: F401 (the session's local Hub, a fixture)
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@dataclass
+class Console:
+    base: str  # http://127.0.0.1:PORT
+    mcp: str  # …/mcp/ml
+    settings: Settings  # for minting tokens with the server's dev key
+    hub: Hub
+
+    def token(self, scopes: str, subject: str = "tester") -> str:
+        from mlgate.auth.devkeys import mint_token
+
+        return mint_token(self.settings, scopes.split(), subject=subject)
+
+
+def _chromium_or_skip() -> None:
+    if CHROMIUM.exists():
+        return
+    if os.geteuid() == 0:
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/services.sh (as `make test` does) to install chromium")
+    pytest.skip(f"{CHROMIUM} is missing and this user cannot install it (apt-get install chromium needs root)")
+
+
+@pytest.fixture(scope="module")
+def console(demo_home: Path, hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:  # noqa: F811
+    _chromium_or_skip()
+    from mlgate.demo import BUILDERS
+    from mlgate.models.registry import Registrar
+
+    home = tmp_path_factory.mktemp("console") / "home"
+    shutil.copytree(demo_home, home, ignore=shutil.ignore_patterns("state.db*", "running-server*"))
+    BUILDERS["demo-regressor"](Registrar(Settings(home=home), admit_by="console test"))  # version 2
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = mlgate_env(
+        home,
+        MLGATE_DEV_AUTH="1",
+        MLGATE_PULL_ALLOWLIST="acme",
+        MLGATE_JOB_WAIT_S="0",
+        HF_ENDPOINT=hub.url,
+        HF_HUB_DISABLE_XET="1",
+        NO_PROXY="127.0.0.1,localhost",
+    )
+    env.pop("HF_TOKEN", None)
+    proc = spawn_server(["--http", "--host", "127.0.0.1", "--port", str(port)], env)
+    try:
+        wait_http(base + "/healthz", proc)
+        settings = Settings(home=home, dev_auth=True, resource_url=f"{base}/mcp/ml")
+        yield Console(base, f"{base}/mcp/ml", settings, hub)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def browser(console: Console) -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def shot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
