@@ -9,8 +9,10 @@ console follows. Screenshots go to ``test-artifacts/console/`` (gitignored).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,8 +54,12 @@ def _chromium_or_skip() -> None:
     if CHROMIUM.exists():
         return
     if os.geteuid() == 0:
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/services.sh (as `make test` does) to install chromium")
-    pytest.skip(f"{CHROMIUM} is missing and this user cannot install it (apt-get install chromium needs root)")
+        pytest.fail(
+            f"{CHROMIUM} is missing: run scripts/services.sh (as `make test` does) to install chromium"
+        )
+    pytest.skip(
+        f"{CHROMIUM} is missing and this user cannot install it (apt-get install chromium needs root)"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +70,6 @@ def console(demo_home: Path, hub: Hub, tmp_path_factory: pytest.TempPathFactory)
 
     home = tmp_path_factory.mktemp("console") / "home"
     shutil.copytree(demo_home, home, ignore=shutil.ignore_patterns("state.db*", "running-server*"))
-    BUILDERS["demo-regressor"](Registrar(Settings(home=home), admit_by="console test"))  # version 2
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = mlgate_env(
@@ -79,12 +84,50 @@ def console(demo_home: Path, hub: Hub, tmp_path_factory: pytest.TempPathFactory)
     env.pop("HF_TOKEN", None)
     proc = spawn_server(["--http", "--host", "127.0.0.1", "--port", str(port)], env)
     try:
+        # while the server starts: version 2 of demo-regressor (it takes production; the registry is read live)
+        BUILDERS["demo-regressor"](Registrar(Settings(home=home), admit_by="console test"))
         wait_http(base + "/healthz", proc)
         settings = Settings(home=home, dev_auth=True, resource_url=f"{base}/mcp/ml")
-        yield Console(base, f"{base}/mcp/ml", settings, hub)
+        console = Console(base, f"{base}/mcp/ml", settings, hub)
+        # the server's first registry read imports MLflow: start it while the browser starts and signs in
+        threading.Thread(target=_warm, args=(console,), daemon=True).start()
+        yield console
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _warm(console: Console) -> None:
+    with contextlib.suppress(Exception):
+        mcp_call(console, console.token("ml:read"), "ml_list_models", {})
+
+
+def mcp_call(console: Console, token: str, tool: str, args: dict[str, Any]) -> tuple[bool, Any]:
+    """One tool call by an MCP SDK client over streamable HTTP (in its own thread and event loop, away
+    from Playwright's): (is_error, error text or structured result)."""
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        import anyio
+        import httpx2
+        from mcp import Client
+        from mcp.client.streamable_http import streamable_http_client
+
+        async def go() -> None:
+            async with (
+                httpx2.AsyncClient(headers={"authorization": f"Bearer {token}"}, timeout=60) as http,
+                Client(streamable_http_client(console.mcp, http_client=http)) as client,
+            ):
+                result = await client.call_tool(tool, args)
+                text = " ".join(getattr(c, "text", "") for c in result.content)
+                out["value"] = (result.is_error, text if result.is_error else result.structured_content)
+
+        anyio.run(go)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(90)
+    return out["value"]  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")

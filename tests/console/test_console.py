@@ -12,44 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.conftest import DIABETES_ROW, IRIS_ROW
-from tests.console.conftest import Console, shot
+from tests.console.conftest import Console, mcp_call, shot
+
+expect = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra").expect
 
 HALT_REASON = "console test: drifting outputs after deploy"
 SIGNED_IN_SCOPES = "ml:read ml:infer ml:manage ml:halt ml:audit"
-
-
-def mcp_call(console: Console, token: str, tool: str, args: dict[str, Any]) -> tuple[bool, Any]:
-    """One tool call by an MCP SDK client over streamable HTTP (in its own thread and event loop)."""
-    out: dict[str, Any] = {}
-
-    def run() -> None:
-        import anyio
-        import httpx2
-        from mcp import Client
-        from mcp.client.streamable_http import streamable_http_client
-
-        async def go() -> None:
-            async with (
-                httpx2.AsyncClient(headers={"authorization": f"Bearer {token}"}, timeout=60) as http,
-                Client(streamable_http_client(console.mcp, http_client=http)) as client,
-            ):
-                result = await client.call_tool(tool, args)
-                text = " ".join(getattr(c, "text", "") for c in result.content)
-                out["value"] = (result.is_error, text if result.is_error else result.structured_content)
-
-        anyio.run(go)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(90)
-    return out["value"]  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +56,10 @@ def test_sign_in_with_code_and_pkce_then_see_the_demo_models(console: Console, o
     assert {"demo-regressor", "demo-classifier", "demo-forecaster", "demo-sentiment"} <= names
     row = page.locator("#models-table tr[data-model='demo-regressor'][data-version='1']")
     assert "r2" in row.inner_text() and "predictor" in row.inner_text()
-    assert "production" in page.locator("#models-table tr[data-model='demo-regressor'][data-version='2']").inner_text()
+    assert (
+        "production"
+        in page.locator("#models-table tr[data-model='demo-regressor'][data-version='2']").inner_text()
+    )
     row.get_by_role("link", name="v1").click()
     page.wait_for_selector("#model-detail h3")
     assert "demo-regressor@1" in page.locator("#model-detail").inner_text()
@@ -93,7 +71,9 @@ def test_halt_from_console_refuses_mcp_clients_with_its_reason(console: Console,
     page.goto(console.base + "/console/#serving")
     agent = console.token("ml:read ml:infer", subject="agent")
     for _ in range(3):  # traffic for the charts
-        assert not mcp_call(console, agent, "ml_predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW]})[0]
+        assert not mcp_call(
+            console, agent, "ml_predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW]}
+        )[0]
     row = page.locator("#serving-table tr[data-model='demo-regressor']")
     row.wait_for()
     page.locator("#halt-reason").fill(HALT_REASON)
@@ -103,11 +83,15 @@ def test_halt_from_console_refuses_mcp_clients_with_its_reason(console: Console,
     page.wait_for_selector("#halts-table tr[data-scope='demo-regressor']")
     halt = page.locator("#halts-table tr[data-scope='demo-regressor']")
     assert halt.locator(".reason").inner_text() == HALT_REASON and halt.locator(".by").inner_text() == "dev"
-    page.wait_for_function("document.querySelector(\"tr[data-model='demo-regressor'] td.state\").textContent === 'halted'")
+    expect(page.locator("tr[data-model='demo-regressor'] td.state")).to_have_text("halted")
 
-    refused, text = mcp_call(console, agent, "ml_predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW]})
+    refused, text = mcp_call(
+        console, agent, "ml_predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW]}
+    )
     assert refused and HALT_REASON in text and "dev" in text
-    served, out = mcp_call(console, agent, "ml_classify", {"model": "demo-classifier@1", "features": [IRIS_ROW]})
+    served, out = mcp_call(
+        console, agent, "ml_classify", {"model": "demo-classifier@1", "features": [IRIS_ROW]}
+    )
     assert not served and out["labels"] == ["setosa"]
     page.wait_for_timeout(1600)  # one more refresh: the refusal is in the charts
     shot(page, "serving-halted")
@@ -125,9 +109,7 @@ def test_serving_page_draws_live_numbers(console: Console, operator: Any) -> Non
     agent = console.token("ml:read ml:infer", subject="agent")
     for _ in range(4):
         mcp_call(console, agent, "ml_predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW]})
-    page.wait_for_function(
-        "document.querySelector(\"tr[data-model='demo-regressor'] td.cache\")?.textContent.startsWith('v1')"
-    )
+    expect(page.locator("tr[data-model='demo-regressor'] td.cache")).to_have_text(re.compile(r"^v1"))
     assert page.locator("tr[data-model='demo-regressor'] td.breaker").inner_text() == "closed"
     assert "ml_predict" in page.locator("#tool-latency").inner_text()
     painted = page.locator("canvas.chart").first.evaluate(
@@ -209,18 +191,23 @@ def test_audit_ledger_filtered(console: Console, operator: Any) -> None:
     rows = page.locator("#audit-table tbody tr")
     assert rows.count() >= 1
     first = rows.first
-    assert first.locator(".tool").inner_text() == "ml_predict" and first.locator(".subject").inner_text() == "agent"
+    assert (
+        first.locator(".tool").inner_text() == "ml_predict"
+        and first.locator(".subject").inner_text() == "agent"
+    )
     assert HALT_REASON in first.locator(".error-text").inner_text()
     page.locator("#audit-outcome").select_option("")
     page.locator("#audit-tool").fill("ml_halt")
     page.locator("#audit-apply").click()
-    page.wait_for_function("document.querySelector('#audit-table .tool')?.textContent === 'ml_halt'")
+    expect(page.locator("#audit-table tbody tr").first.locator(".tool")).to_have_text("ml_halt")
     assert page.locator("#audit-table tbody tr").first.locator(".subject").inner_text() == "dev"
     shot(page, "audit")
     assert not [e for e in page.errors if "Content Security Policy" in e or "Refused" in e], page.errors
 
 
-def test_read_only_token_sees_actions_disabled_and_forcing_one_is_refused(console: Console, browser: Any) -> None:
+def test_read_only_token_sees_actions_disabled_and_forcing_one_is_refused(
+    console: Console, browser: Any
+) -> None:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.goto(console.base + "/console/")

@@ -47,12 +47,26 @@ export class LineChart {
     const g = c.getContext("2d");
     g.scale(ratio, ratio);
     g.clearRect(0, 0, width, height);
-    const left = 48, right = 8, top = 22, bottom = 18;
-    const values = [...this.series.values()].flat().filter((v) => v !== null);
-    const max = Math.max(1e-9, ...values) * 1.15;
     g.font = "11px system-ui, sans-serif";
+    const title = `${this.title} (${this.unit})`;
+    // the legend after the title, wrapped onto more lines when the series do not fit
+    const names = [...this.series.keys()];
+    const places = [];
+    let lx = 48 + g.measureText(title).width + 16, ly = 13;
+    for (const name of names) {
+      const w = g.measureText(name).width + 26;
+      if (lx + w > width - 8 && lx > 48) {
+        lx = 48;
+        ly += 13;
+      }
+      places.push([lx, ly]);
+      lx += w;
+    }
+    const left = 48, right = 8, top = ly + 9, bottom = 18;
+    const values = [...this.series.values()].flat().filter((v) => v !== null);
+    const max = Math.max(...values, 0) > 0 ? Math.max(...values) * 1.15 : 1;
     g.fillStyle = "#111827";
-    g.fillText(`${this.title} (${this.unit})`, left, 13);
+    g.fillText(title, left, 13);
     g.strokeStyle = "#e5e7eb";
     g.fillStyle = "#6b7280";
     for (let i = 0; i <= 4; i++) {
@@ -62,12 +76,12 @@ export class LineChart {
       g.lineTo(width - right, y);
       g.stroke();
       const label = max * (1 - i / 4);
-      g.fillText(label >= 100 ? label.toFixed(0) : label.toPrecision(2), 4, y + 4);
+      g.fillText(label >= 100 ? label.toFixed(0) : String(Number(label.toPrecision(2))), 4, y + 4);
     }
     const x = (i) => left + ((width - left - right) * i) / Math.max(1, this.span - 1);
     const y = (v) => top + (height - top - bottom) * (1 - v / max);
-    let legend = left + 150;
-    [...this.series.entries()].forEach(([name, points], k) => {
+    names.forEach((name, k) => {
+      const points = this.series.get(name);
       const color = COLORS[k % COLORS.length];
       g.strokeStyle = color;
       g.lineWidth = 1.8;
@@ -83,11 +97,11 @@ export class LineChart {
         drawing = true;
       });
       g.stroke();
+      const [px, py] = places[k];
       g.fillStyle = color;
-      g.fillRect(legend, 5, 10, 8);
+      g.fillRect(px, py - 8, 10, 8);
       g.fillStyle = "#374151";
-      g.fillText(name, legend + 13, 13);
-      legend += g.measureText(name).width + 26;
+      g.fillText(name, px + 13, py);
     });
   }
 }
