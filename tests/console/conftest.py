@@ -141,6 +141,37 @@ def browser(console: Console) -> Iterator[Any]:
             chromium.close()
 
 
+def traffic(
+    console: Console, token: str, seconds: float, calls: list[tuple[str, dict[str, Any]]]
+) -> threading.Thread:
+    """A background MCP client that repeats ``calls`` for ``seconds`` (one session): load for the charts."""
+
+    def run() -> None:
+        import time
+
+        import anyio
+        import httpx2
+        from mcp import Client
+        from mcp.client.streamable_http import streamable_http_client
+
+        async def go() -> None:
+            async with (
+                httpx2.AsyncClient(headers={"authorization": f"Bearer {token}"}, timeout=60) as http,
+                Client(streamable_http_client(console.mcp, http_client=http)) as client,
+            ):
+                end = time.monotonic() + seconds
+                while time.monotonic() < end:
+                    for tool, args in calls:
+                        await client.call_tool(tool, args)
+                    await anyio.sleep(0.05)
+
+        anyio.run(go)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
 def shot(page: Any, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

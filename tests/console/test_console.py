@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import DIABETES_ROW, IRIS_ROW
-from tests.console.conftest import Console, mcp_call, shot
+from tests.console.conftest import Console, mcp_call, shot, traffic
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra").expect
 
@@ -107,16 +107,31 @@ def test_serving_page_draws_live_numbers(console: Console, operator: Any) -> Non
     page = operator
     page.goto(console.base + "/console/#serving")
     agent = console.token("ml:read ml:infer", subject="agent")
-    for _ in range(4):
-        mcp_call(console, agent, "ml_predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW]})
-    expect(page.locator("tr[data-model='demo-regressor'] td.cache")).to_have_text(re.compile(r"^v1"))
-    assert page.locator("tr[data-model='demo-regressor'] td.breaker").inner_text() == "closed"
+    bad = {"model": "demo-regressor@1", "features": [{**DIABETES_ROW, "bmi": "high"}]}  # an error, on purpose
+    load = traffic(
+        console,
+        agent,
+        5.0,
+        [
+            ("ml_predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW]}),
+            ("ml_classify", {"model": "demo-classifier@1", "features": [IRIS_ROW]}),
+            ("ml_predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW, DIABETES_ROW]}),
+            ("ml_predict", bad),
+        ],
+    )
+    row = page.locator("#serving-table tr[data-model='demo-regressor']")
+    expect(row.locator("td.cache")).to_have_text(re.compile(r"^v1"))
+    assert row.locator("td.breaker").inner_text() == "closed"
     assert "ml_predict" in page.locator("#tool-latency").inner_text()
+    _, status = mcp_call(console, agent, "ml_serving_status", {})
+    if status.get("traffic") is not None:  # per-model counts (the metrics work): calls/s move, errors count
+        expect(row.locator("td.rate")).to_have_text(re.compile(r"^(?!0$)\d"), timeout=10_000)
+        expect(row.locator("td.errors")).to_have_text(re.compile(r"^[1-9]"))
     painted = page.locator("canvas.chart").first.evaluate(
         "c => c.getContext('2d').getImageData(0, 0, c.width, c.height).data.some(v => v !== 0)"
     )
     assert painted
-    page.wait_for_timeout(1600)
+    load.join(10)
     shot(page, "serving")
 
 
@@ -177,7 +192,7 @@ def test_follow_a_pull_to_its_digests(console: Console, operator: Any) -> None:
         "a.txt": hashlib.sha256(b"first file").hexdigest(),
         "b.onnx": hashlib.sha256(hub.onnx_bytes).hexdigest(),
     }
-    assert "ml_pull" in page.locator("#supply-jobs").inner_text()
+    expect(page.locator("#supply-jobs")).to_contain_text("ml_pull")
     shot(page, "pull")
 
 
@@ -189,13 +204,12 @@ def test_audit_ledger_filtered(console: Console, operator: Any) -> None:
     page.locator("#audit-apply").click()
     page.wait_for_selector("#audit-table")
     rows = page.locator("#audit-table tbody tr")
-    assert rows.count() >= 1
-    first = rows.first
-    assert (
-        first.locator(".tool").inner_text() == "ml_predict"
-        and first.locator(".subject").inner_text() == "agent"
-    )
-    assert HALT_REASON in first.locator(".error-text").inner_text()
+    expect(rows.first).to_be_visible()
+    seen = [(r.locator(".tool").inner_text(), r.locator(".outcome").inner_text()) for r in rows.all()]
+    assert seen and set(seen) == {("ml_predict", "error")}, seen
+    assert set(rows.locator(".model").all_inner_texts()) == {"demo-regressor@1"}
+    refusals = [t for t in rows.locator(".error-text").all_inner_texts() if HALT_REASON in t]
+    assert refusals, "the refusal the halt caused is in the ledger, with the console's reason"
     page.locator("#audit-outcome").select_option("")
     page.locator("#audit-tool").fill("ml_halt")
     page.locator("#audit-apply").click()
