@@ -1,4 +1,6 @@
 // Serving: live per-model traffic from ml_serving_status every 1.5 s, the kill switch, active halts.
+// The table's calls/s counts every call; the chart plots served (ok) calls, which go flat on a halt
+// while the refusals chart rises. p50/p99 are the server's, over its lifetime.
 // Per-model counts come from the status's `traffic` (cumulative per registered model; rates are deltas);
 // a server without it falls back to the batch queues (per model) and the per-tool latency.
 
@@ -10,7 +12,7 @@ const PERIOD_MS = 1500;
 // {name: {calls, errors, refused, p50, p99, depth, batch}} from one status
 export function perModel(status) {
   const out = {};
-  const row = (name) => (out[name] ??= { calls: null, errors: null, refused: null, p50: null, p99: null, depth: 0, batch: null });
+  const row = (name) => (out[name] ??= { calls: null, ok: null, errors: null, refused: null, p50: null, p99: null, depth: 0, batch: null });
   for (const [key, q] of Object.entries(status.queues || {})) {
     const r = row(key.split("@")[0]);
     r.depth += q.queue_depth || 0;
@@ -21,10 +23,11 @@ export function perModel(status) {
       r.refused = (r.refused || 0) + (q.refused || 0) + (q.overloaded || 0);
       r.p50 = q.latency_ms?.p50 ?? r.p50;
       r.p99 = q.latency_ms?.p99 ?? r.p99;
+      r.ok = r.calls - r.errors - r.refused;
     }
   }
   for (const t of status.traffic || []) {
-    Object.assign(row(t.model), { calls: t.calls, errors: t.errors, refused: t.refused, p50: t.p50_ms, p99: t.p99_ms });
+    Object.assign(row(t.model), { calls: t.calls, ok: t.ok, errors: t.errors, refused: t.refused, p50: t.p50_ms, p99: t.p99_ms });
   }
   return out;
 }
@@ -42,7 +45,7 @@ function cacheOf(status, name) {
 
 export function servingPage(mcp, root) {
   const charts = {
-    calls: new LineChart("calls per second", "calls/s"),
+    calls: new LineChart("served calls per second", "ok/s"),
     p99: new LineChart("p99 latency", "ms"),
     refused: new LineChart("errors + refusals per second", "/s"),
   };
@@ -128,7 +131,7 @@ export function servingPage(mcp, root) {
         clear(c.actions, active ? action("Resume", "ml:halt", () => resume(name), { class: "resume" }) : action("Halt", "ml:halt", () => halt(name), { class: "halt danger" }));
       }
       if (m.calls !== null && m.calls !== undefined) {
-        calls[name] = rate("calls") ?? 0;
+        calls[name] = rate("ok") ?? 0; // flat when halted: refused calls are not served
         p99[name] = m.p99;
         const e = rate("errors"), r = rate("refused");
         bad[name] = e === null && r === null ? null : (e || 0) + (r || 0);

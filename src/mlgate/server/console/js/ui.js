@@ -34,7 +34,7 @@ export function action(label, scope, onclick, attrs = {}) {
   const allowed = can(scope);
   const button = h(
     "button",
-    { type: "button", ...attrs, disabled: !allowed, title: allowed ? `needs ${scope}` : `your token lacks ${scope}`, dataset: { scope } },
+    { type: "button", ...attrs, disabled: !allowed || attrs.disabled, title: allowed ? `needs ${scope}` : `your token lacks ${scope}`, dataset: { scope } },
     label,
   );
   button.addEventListener("click", onclick);
