@@ -43,6 +43,15 @@ def test_console_page_and_its_policy(client: TestClient) -> None:
     )
 
 
+def test_an_external_authorization_server_is_the_one_other_origin(tmp_path: Path) -> None:
+    from mlgate.server.console_routes import policy
+
+    external = Settings(home=tmp_path, auth_issuer="https://login.example.com/realms/ml")
+    assert "connect-src 'self' https://login.example.com;" in policy(external)
+    assert "connect-src 'self';" in policy(Settings(home=tmp_path, dev_auth=True))
+    assert "connect-src 'self';" in policy(Settings(home=tmp_path))
+
+
 def test_every_file_is_served_and_nothing_else(client: TestClient) -> None:
     files = [p for p in ASSETS.rglob("*") if p.is_file()]
     assert {p.name for p in files} >= {"index.html", "style.css", "app.js", "mcp.js", "auth.js", "chart.js"}

@@ -106,7 +106,7 @@ def build_http_app(
     server.custom_route("/metrics", methods=["GET"])(_metrics_endpoint(runtime))
     from mlgate.server.console_routes import console_routes
 
-    for route in console_routes():  # static files; every read and action is a tool call with a token
+    for route in console_routes(settings):  # static files; every read and action is a tool call with a token
         server.custom_route(route.path, methods=["GET"])(route.endpoint)
     app: ASGIApp = server.streamable_http_app(
         streamable_http_path=MCP_PATH,

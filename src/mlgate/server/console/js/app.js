@@ -63,13 +63,17 @@ async function loginScreen() {
   clear(who);
   let supported = ["ml:read", "ml:infer", "ml:manage", "ml:halt", "ml:audit", "ml:admin"];
   let server = null;
+  let home = location.origin;
   try {
     const found = await discover();
     supported = found.resource.scopes_supported || supported;
     server = found.server;
+    home = new URL(found.resource.resource).origin;
   } catch (e) {
     notice(`discovery failed: ${e.message}`, "error");
   }
+  // tokens are for the canonical address (e.g. 127.0.0.1, not localhost): sign in from there
+  const elsewhere = home !== location.origin;
   const boxes = supported.map((s) => h("label", { class: "scope" }, h("input", { type: "checkbox", value: s, checked: s !== "ml:admin", name: "scope" }), ` ${s}`));
   const pasted = h("textarea", { id: "pasted-token", rows: 4, cols: 70, placeholder: "a bearer token for this server" });
   clear(
@@ -79,13 +83,14 @@ async function loginScreen() {
       "section",
       { class: "card" },
       h("p", {}, server ? `Authorization server: ${server.issuer}` : "This server names no authorization server: paste a token below."),
+      elsewhere ? h("p", { class: "bad" }, "This server's address is ", h("a", { href: `${home}/console/` }, `${home}/console/`), ": sign in there.") : null,
       h("div", { id: "scope-choice" }, boxes),
       h(
         "button",
         {
           type: "button",
           id: "sign-in",
-          disabled: !server,
+          disabled: !server || elsewhere,
           onclick: () => signIn(boxes.map((b) => b.firstChild).filter((i) => i.checked).map((i) => i.value)).catch((e) => notice(e.message, "error")),
         },
         "Sign in",
