@@ -167,8 +167,11 @@ def test_run_a_skill_from_its_generated_form(console: Console, operator: Any) ->
     page.wait_for_selector("#skill-outcome", timeout=30_000)
     assert page.locator("#skill-outcome").inner_text() == "regime_aware_alpha@1: ok"
     outputs = json.loads(page.locator("#skill-outputs").inner_text())
-    assert outputs, "the skill's outputs are shown"
-    assert "demo-regime@1" in page.locator("#skill-result").inner_text()
+    assert (
+        outputs["regime"] == "bull" and len(outputs["alpha"]) == 2
+    )  # the edited market, the example's stocks
+    trace = page.locator("#skill-result").inner_text()
+    assert "demo-regime@1" in trace and "demo-alpha-bull@1" in trace  # the route the edited input chose
     shot(page, "skills")
 
 
