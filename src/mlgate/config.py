@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-ALL_SCOPES = ("ml:read", "ml:infer", "ml:manage", "ml:halt", "ml:admin")
+ALL_SCOPES = ("ml:read", "ml:infer", "ml:manage", "ml:halt", "ml:audit", "ml:admin")
 
 
 def _split(value: object) -> object:

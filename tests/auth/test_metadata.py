@@ -54,7 +54,7 @@ def test_document_field_by_field(tmp_path: Path) -> None:
     assert doc == {
         "resource": RESOURCE,
         "authorization_servers": ["http://127.0.0.1:9000"],
-        "scopes_supported": ["ml:read", "ml:infer", "ml:manage", "ml:halt", "ml:admin"],
+        "scopes_supported": ["ml:read", "ml:infer", "ml:manage", "ml:halt", "ml:audit", "ml:admin"],
         "bearer_methods_supported": ["header"],
         "resource_name": "mlgate",
     }

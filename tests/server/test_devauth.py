@@ -176,7 +176,7 @@ def test_discovery_from_the_401(dev: Dev) -> None:
     assert meta["registration_endpoint"] == dev.base + "/oauth/register"
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert {"authorization_code", "client_credentials"} <= set(meta["grant_types_supported"])
-    assert meta["scopes_supported"] == ["ml:read", "ml:infer", "ml:manage", "ml:halt", "ml:admin"]
+    assert meta["scopes_supported"] == ["ml:read", "ml:infer", "ml:manage", "ml:halt", "ml:audit", "ml:admin"]
 
 
 def test_mlgate_token_follows_the_running_server(dev: Dev) -> None:

@@ -1,5 +1,7 @@
 """The scopes and the rule that decides whether they suffice: ``ml:admin`` implies every other.
 
+``ml:audit`` reads the audit ledger (``ml_audit``) and nothing else: an auditor need not be an admin.
+
 Each tool declares its scope where it is listed (``server/app.py``); inference tools and skill
 steps take theirs from the interface table (``schemas/interfaces.py``).
 """
@@ -10,7 +12,7 @@ from collections.abc import Iterable
 
 from mlgate.config import ALL_SCOPES
 
-READ, INFER, MANAGE, HALT, ADMIN = ALL_SCOPES
+READ, INFER, MANAGE, HALT, AUDIT, ADMIN = ALL_SCOPES
 
 
 BASE_SCOPE = READ

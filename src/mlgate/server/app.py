@@ -15,7 +15,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp_types import ToolAnnotations
 
 from mlgate import __version__
-from mlgate.auth.scopes import HALT, INFER, MANAGE, READ
+from mlgate.auth.scopes import AUDIT, HALT, INFER, MANAGE, READ
 from mlgate.config import ALL_SCOPES
 from mlgate.schemas.interfaces import INTERFACE_TABLE
 from mlgate.server.cards import add_cards
@@ -23,7 +23,7 @@ from mlgate.server.gate import GateServer, ToolSpec, guard
 from mlgate.server.prompts import register_prompts
 from mlgate.serving.runtime import Runtime
 from mlgate.supply.hub import HubResolver
-from mlgate.tools import inference, jobs, lifecycle, models, serving, skills, supply
+from mlgate.tools import audit, inference, jobs, lifecycle, models, serving, skills, supply
 
 READ_ONLY = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
@@ -187,6 +187,9 @@ TOOLS: list[ToolSpec] = [
     ),
     ToolSpec(
         "ml_list_jobs", jobs.list_jobs, "List jobs", READ, READ_ONLY, {"status": "running", "limit": 10}
+    ),
+    ToolSpec(
+        "ml_audit", audit.audit, "Audit ledger", AUDIT, READ_ONLY, {"model": "demo-regressor", "limit": 20}
     ),
 ]
 SPECS: dict[str, ToolSpec] = {spec.name: spec for spec in TOOLS}

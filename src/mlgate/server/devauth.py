@@ -48,6 +48,7 @@ SCOPE_TEXT = {
     "ml:infer": "run the models (predict, classify, forecast, segment, analyze) and skills",
     "ml:manage": "pull, compile, register, promote, roll back and retrain models",
     "ml:halt": "halt and resume serving",
+    "ml:audit": "read the audit ledger: who called which tool on which model, and the outcome",
     "ml:admin": "everything above, including forced promotions",
 }
 PAGE_HEADERS = {

@@ -1,4 +1,4 @@
-"""The HTTP surface: MCP streamable HTTP at ``/mcp/ml``, ``/healthz``, ``/metrics``.
+"""The HTTP surface: MCP streamable HTTP at ``/mcp/ml``, ``/healthz``, ``/metrics``, ``/console``.
 
 Without OAuth configured the app serves only on a loopback address (the command line
 refuses anything else). The SDK's streamable-HTTP app is mounted as-is; its session
@@ -105,6 +105,10 @@ def build_http_app(
 
     server.custom_route("/healthz", methods=["GET"])(healthz)
     server.custom_route("/metrics", methods=["GET"])(_metrics_endpoint(runtime))
+    from mlgate.server.console_routes import console_routes
+
+    for route in console_routes(settings):  # static files; every read and action is a tool call with a token
+        server.custom_route(route.path, methods=["GET"])(route.endpoint)
     app: ASGIApp = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         json_response=stateless,

@@ -1,0 +1,44 @@
+// Audit: the ledger newest first (ml_audit), filtered by subject, tool, model and outcome.
+
+import { action, can, clear, fmt, h, table } from "./ui.js";
+
+export function auditPage(mcp, root) {
+  const subject = h("input", { id: "audit-subject", type: "text", size: 14, placeholder: "subject" });
+  const tool = h("input", { id: "audit-tool", type: "text", size: 16, placeholder: "tool, e.g. ml_predict" });
+  const model = h("input", { id: "audit-model", type: "text", size: 20, placeholder: "model name or ref" });
+  const outcome = h("select", { id: "audit-outcome" }, h("option", { value: "" }, "any outcome"), h("option", { value: "ok" }, "ok"), h("option", { value: "error" }, "error"));
+  const limit = h("input", { id: "audit-limit", type: "number", min: 1, max: 500, value: 100, size: 4 });
+  const rows = h("div", { id: "audit-rows" });
+
+  async function load() {
+    const args = { limit: Number(limit.value) || 100 };
+    for (const [k, el] of Object.entries({ subject, tool, model, outcome })) if (el.value.trim()) args[k] = el.value.trim();
+    clear(rows, h("p", { class: "muted" }, "loading…"));
+    try {
+      const r = await mcp.call("ml_audit", args);
+      clear(
+        rows,
+        h("p", { class: "muted" }, `${r.rows.length} rows, newest first`),
+        table(
+          ["at", "subject", "client", "tool", "model", "version", "ms", "outcome", "error"],
+          r.rows.map((x) =>
+            h("tr", { class: x.outcome === "ok" ? "" : "fail" }, h("td", {}, x.at), h("td", { class: "subject" }, x.subject), h("td", {}, x.client || "—"), h("td", { class: "tool" }, x.tool), h("td", { class: "model" }, x.model_ref || "—"), h("td", {}, x.version ?? "—"), h("td", {}, fmt(x.duration_ms, 1)), h("td", { class: "outcome" }, x.outcome), h("td", { class: "error-text" }, x.error_class ? `${x.error_class}: ${x.error_message || ""}` : "")),
+          ),
+          { id: "audit-table" },
+        ),
+      );
+    } catch (e) {
+      clear(rows, h("p", { class: "error" }, e.message));
+    }
+  }
+
+  clear(
+    root,
+    h("h2", {}, "Audit ledger"),
+    h("form", { class: "row", id: "audit-form", onsubmit: (e) => (e.preventDefault(), load()) }, subject, tool, model, outcome, h("label", {}, "rows ", limit), action("Apply filters", "ml:audit", load, { id: "audit-apply" })),
+    rows,
+  );
+  if (can("ml:audit")) load();
+  else clear(rows, h("p", { class: "muted" }, "Reading the ledger needs the scope ml:audit (or ml:admin)."));
+  return () => {};
+}

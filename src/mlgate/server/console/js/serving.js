@@ -1,0 +1,209 @@
+// Serving: live per-model traffic from ml_serving_status every 1.5 s, the kill switch, active halts.
+// The table's calls/s counts every call; the chart plots served (ok) calls, which go flat on a halt
+// while the refusals chart rises. p50/p99 are the server's, over its lifetime.
+// Per-model counts come from the status's `traffic` (cumulative per registered model; rates are deltas);
+// a server without it falls back to the batch queues (per model) and the per-tool latency.
+
+import { LineChart } from "./chart.js";
+import { action, bytes, clear, confirmDialog, fmt, h, notice, table } from "./ui.js";
+
+const PERIOD_MS = 1500;
+
+// {name: {calls, errors, refused, p50, p99, depth, batch}} from one status
+export function perModel(status) {
+  const out = {};
+  const row = (name) => (out[name] ??= { calls: null, ok: null, errors: null, refused: null, p50: null, p99: null, depth: 0, batch: null });
+  for (const [key, q] of Object.entries(status.queues || {})) {
+    const r = row(key.split("@")[0]);
+    r.depth += q.queue_depth || 0;
+    r.batch = q.mean_batch_size ?? r.batch;
+    if (!status.traffic) {
+      r.calls = (r.calls || 0) + (q.requests || 0);
+      r.errors = (r.errors || 0) + (q.failed || 0);
+      r.refused = (r.refused || 0) + (q.refused || 0) + (q.overloaded || 0);
+      r.p50 = q.latency_ms?.p50 ?? r.p50;
+      r.p99 = q.latency_ms?.p99 ?? r.p99;
+      r.ok = r.calls - r.errors - r.refused;
+    }
+  }
+  for (const t of status.traffic || []) {
+    Object.assign(row(t.model), { calls: t.calls, ok: t.ok, errors: t.errors, refused: t.refused, p50: t.p50_ms, p99: t.p99_ms });
+  }
+  return out;
+}
+
+function breakerOf(status, name) {
+  const all = status.breakers?.breakers || {};
+  const states = Object.entries(all).filter(([ref]) => ref.split("@")[0] === name).map(([, b]) => b.state);
+  return states.includes("open") ? "open" : states.includes("half_open") ? "half-open" : states[0] || "—";
+}
+
+function cacheOf(status, name) {
+  const loaded = (status.models || []).filter((m) => m.name === name);
+  return loaded.length ? `${loaded.map((m) => `v${m.version}`).join(", ")} · ${bytes(loaded.reduce((s, m) => s + m.bytes, 0))}` : "—";
+}
+
+export function servingPage(mcp, root) {
+  const charts = {
+    calls: new LineChart("served calls per second", "ok/s"),
+    p99: new LineChart("p99 latency", "ms"),
+    refused: new LineChart("errors + refusals per second", "/s"),
+  };
+  const reason = h("input", { id: "halt-reason", type: "text", size: 48, maxlength: 1000, placeholder: "why serving stops (required; every refused caller reads it)" });
+  const haltsBox = h("div", { id: "halts" });
+  const modelsBody = h("tbody", { id: "serving-models" });
+  const toolsBox = h("div", { id: "tool-latency" });
+  const summary = h("p", { id: "serving-summary", class: "muted" }, "loading…");
+  const rows = new Map(); // model name → {tr, cells, halted}
+  let names = [];
+  let last = null; // {t, per}
+  let timer = null;
+  let stopped = false;
+
+  async function halt(model) {
+    const why = reason.value.trim();
+    if (!why) {
+      notice("a halt needs a reason: type it in the reason field first", "error");
+      reason.focus();
+      return;
+    }
+    const what = model ? `Halt serving of ${model}` : "Halt ALL serving";
+    if (!(await confirmDialog(`${what}?`, `Reason: “${why}”. Callers are refused at once with this reason.`, "Halt"))) return;
+    try {
+      const r = await mcp.call("ml_halt", model ? { model, reason: why } : { reason: why });
+      notice(`halted ${r.scope} by ${r.by}: ${r.reason}`, "ok");
+      tick();
+    } catch (e) {
+      notice(e.message, "error");
+    }
+  }
+
+  async function resume(model) {
+    if (!(await confirmDialog(`Resume ${model || "all serving"}?`, "Calls are served again at once.", "Resume"))) return;
+    try {
+      const r = await mcp.call("ml_resume", model ? { model } : {});
+      notice(r.resumed ? `resumed ${r.scope}` : `nothing was halted at ${r.scope}`, "ok");
+      tick();
+    } catch (e) {
+      notice(e.message, "error");
+    }
+  }
+
+  function rowFor(name) {
+    if (rows.has(name)) return rows.get(name);
+    const cells = Object.fromEntries(
+      ["state", "rate", "p50", "p99", "errors", "refused", "depth", "batch", "breaker", "cache", "actions"].map((k) => [k, h("td", { class: k })]),
+    );
+    const tr = h("tr", { dataset: { model: name } }, h("th", { scope: "row" }, name), Object.values(cells));
+    const entry = { tr, cells, halted: null };
+    rows.set(name, entry);
+    modelsBody.append(tr);
+    return entry;
+  }
+
+  function render(status, now) {
+    const per = perModel(status);
+    const dt = last ? (now - last.t) / 1000 : null;
+    const halts = status.halts || [];
+    const haltedAll = halts.some((x) => x.scope === "*");
+    const all = [...new Set([...names, ...Object.keys(per), ...halts.map((x) => x.scope).filter((s) => s !== "*")])].sort();
+    const calls = {}, p99 = {}, bad = {};
+    for (const name of all) {
+      const m = per[name] || {};
+      const before = last?.per[name];
+      const rate = (k) => (dt && before && m[k] !== null && before[k] !== null ? Math.max(0, m[k] - before[k]) / dt : null);
+      const entry = rowFor(name);
+      const active = halts.find((x) => x.scope === name);
+      const c = entry.cells;
+      c.state.textContent = active ? "halted" : haltedAll ? "halted (all)" : "serving";
+      c.state.className = `state ${active || haltedAll ? "bad" : "good"}`;
+      c.rate.textContent = fmt(rate("calls"), 2);
+      c.p50.textContent = fmt(m.p50, 2);
+      c.p99.textContent = fmt(m.p99, 2);
+      c.errors.textContent = fmt(m.errors);
+      c.refused.textContent = fmt(m.refused);
+      c.depth.textContent = fmt(m.depth ?? 0);
+      c.batch.textContent = fmt(m.batch, 2);
+      c.breaker.textContent = breakerOf(status, name);
+      c.cache.textContent = cacheOf(status, name);
+      if (entry.halted !== Boolean(active)) {
+        entry.halted = Boolean(active);
+        clear(c.actions, active ? action("Resume", "ml:halt", () => resume(name), { class: "resume" }) : action("Halt", "ml:halt", () => halt(name), { class: "halt danger" }));
+      }
+      if (m.calls !== null && m.calls !== undefined) {
+        calls[name] = rate("ok") ?? 0; // flat when halted: refused calls are not served
+        p99[name] = m.p99;
+        const e = rate("errors"), r = rate("refused");
+        bad[name] = e === null && r === null ? null : (e || 0) + (r || 0);
+      }
+    }
+    last = { t: now, per };
+    charts.calls.push(calls);
+    charts.p99.push(p99);
+    charts.refused.push(bad);
+    clear(
+      haltsBox,
+      halts.length
+        ? table(
+            ["scope", "reason", "by", "at", ""],
+            halts.map((x) =>
+              h("tr", { dataset: { scope: x.scope } }, h("td", {}, x.scope === "*" ? "ALL serving" : x.scope), h("td", { class: "reason" }, x.reason), h("td", { class: "by" }, x.by), h("td", {}, x.at), h("td", {}, action("Resume", "ml:halt", () => resume(x.scope === "*" ? null : x.scope)))),
+            ),
+            { id: "halts-table" },
+          )
+        : h("p", { class: "muted", id: "no-halts" }, "No active halts."),
+    );
+    const lat = Object.entries(status.latency || {});
+    clear(toolsBox, lat.length ? table(["tool", "p50 ms", "p99 ms"], lat.map(([t, v]) => h("tr", {}, h("td", {}, t), h("td", {}, fmt(v.p50_ms, 2)), h("td", {}, fmt(v.p99_ms, 2))))) : h("p", { class: "muted" }, "no calls yet"));
+    const cache = status.cache || {};
+    summary.textContent = `up ${fmt(status.uptime_s, 0)} s · cache ${cache.entries ?? 0} versions, ${bytes(cache.bytes)} of ${bytes(cache.budget_bytes)}, hits ${cache.hits ?? 0}, misses ${cache.misses ?? 0} · ledger ${status.ledger?.healthy === false ? "STALLED" : "healthy"}${status.traffic ? "" : " · per-model counts from batch queues (this server reports no traffic)"}`;
+  }
+
+  async function tick() {
+    try {
+      const status = await mcp.call("ml_serving_status");
+      if (!stopped) render(status, performance.now());
+    } catch (e) {
+      summary.textContent = `status unavailable: ${e.message}`;
+    }
+  }
+
+  async function loop() {
+    await tick();
+    if (!stopped) timer = setTimeout(loop, PERIOD_MS);
+  }
+
+  async function loadNames() {
+    try {
+      names = (await mcp.call("ml_list_models")).models.map((m) => m.name);
+    } catch (e) {
+      notice(e.message, "error");
+    }
+  }
+
+  clear(
+    root,
+    h("h2", {}, "Serving"),
+    summary,
+    h("section", { class: "charts" }, Object.values(charts).map((c) => c.canvas)),
+    h(
+      "section",
+      { class: "killswitch" },
+      h("label", { for: "halt-reason" }, "Reason "),
+      reason,
+      " ",
+      action("Halt all serving", "ml:halt", () => halt(null), { id: "halt-all", class: "danger" }),
+    ),
+    h("h3", {}, "Models"),
+    h("table", { id: "serving-table" }, h("thead", {}, h("tr", {}, ["model", "state", "calls/s", "p50 ms", "p99 ms", "errors", "refusals", "queue", "batch", "breaker", "cache", ""].map((t) => h("th", {}, t)))), modelsBody),
+    h("h3", {}, "Active halts"),
+    haltsBox,
+    h("h3", {}, "Latency per tool"),
+    toolsBox,
+  );
+  loadNames().then(loop);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
