@@ -25,7 +25,7 @@ from tests.supply.torchhub_server import HUBCONF, Archives, serve, sha, tarball,
 torch = pytest.importorskip("torch", reason="torch is an optional extra", exc_type=ImportError)
 pytest.importorskip("safetensors", reason="safetensors comes with the torch extra", exc_type=ImportError)
 
-GOOD, EVIL, LINK = "1" * 40, "2" * 40, "3" * 40
+GOOD, EVIL, LINK, ABSOLUTE = "1" * 40, "2" * 40, "3" * 40, "4" * 40
 FEATURES = ["a", "b", "c"]
 
 
@@ -36,6 +36,9 @@ def endpoint() -> Iterator[tuple[Archives, str]]:
     archives.files[f"/acme/tinyhub/tar.gz/{GOOD}"] = tarball(repo)
     archives.files[f"/acme/tinyhub/tar.gz/{EVIL}"] = tarball({**repo, "../evil.py": b"print('escaped')\n"})
     archives.files[f"/acme/tinyhub/tar.gz/{LINK}"] = tarball(repo, links={"outside": "/etc/passwd"})
+    archives.files[f"/acme/tinyhub/tar.gz/{ABSOLUTE}"] = tarball(
+        {**repo, "/tmp/mlgate-absolute.py": b"x = 1\n"}
+    )
     with serve(archives) as url:
         yield archives, url
 
@@ -258,7 +261,10 @@ def test_an_unlisted_repository_is_refused_without_a_request(
     _nothing_left(settings, "tiny")
 
 
-@pytest.mark.parametrize(("commit", "needle"), [(EVIL, "escapes the snapshot"), (LINK, "is a link")])
+@pytest.mark.parametrize(
+    ("commit", "needle"),
+    [(EVIL, "escapes the snapshot"), (ABSOLUTE, "escapes the snapshot"), (LINK, "is a link")],
+)
 def test_traversal_and_links_are_refused(
     tmp_path: Path, endpoint: tuple[Archives, str], commit: str, needle: str
 ) -> None:
@@ -266,6 +272,7 @@ def test_traversal_and_links_are_refused(
     with pytest.raises(Refused, match=needle):
         pull_torchhub(settings, f"torchhub:acme/tinyhub:tiny@{commit}", register_as="tiny", features=FEATURES)
     assert not (tmp_path / "torchhub" / "evil.py").exists() and not (tmp_path / "evil.py").exists()
+    assert not Path("/tmp/mlgate-absolute.py").exists()
     _nothing_left(settings, "tiny")
 
 
@@ -283,15 +290,37 @@ def test_an_unadmitted_hubconf_is_refused(tmp_path: Path, endpoint: tuple[Archiv
     _nothing_left(settings, "tiny")
 
 
-def test_a_weights_download_at_load_is_refused(tmp_path: Path, endpoint: tuple[Archives, str]) -> None:
+@pytest.mark.parametrize(
+    ("entrypoint", "url"),
+    [("downloads", r"http://127\.0\.0\.1:9/weights\.pth"), ("quietly", r"http://127\.0\.0\.1:9/telemetry")],
+)
+def test_a_download_at_load_is_refused_even_when_the_entrypoint_catches_it(
+    tmp_path: Path, endpoint: tuple[Archives, str], entrypoint: str, url: str
+) -> None:
+    import os
+    import urllib.request
+
     settings = _ready(tmp_path, endpoint, GOOD)
-    hub_dir = torch.hub.get_dir()
-    with pytest.raises(Refused, match=r"tried to download http://127\.0\.0\.1:9/weights\.pth"):
+    hub_dir, urlopen, torch_home = torch.hub.get_dir(), urllib.request.urlopen, os.environ.get("TORCH_HOME")
+    with pytest.raises(Refused, match=f"tried to download {url}"):
         pull_torchhub(
-            settings, f"torchhub:acme/tinyhub:downloads@{GOOD}", register_as="dl", features=FEATURES
+            settings, f"torchhub:acme/tinyhub:{entrypoint}@{GOOD}", register_as="dl", features=FEATURES
         )
-    assert torch.hub.get_dir() == hub_dir  # restored
+    assert torch.hub.get_dir() == hub_dir and urllib.request.urlopen is urlopen  # restored
+    assert os.environ.get("TORCH_HOME") == torch_home
     _nothing_left(settings, "dl")
+
+
+def test_a_commit_without_a_pinned_digest_is_refused_without_a_request(
+    tmp_path: Path, endpoint: tuple[Archives, str]
+) -> None:
+    archives, url = endpoint
+    settings = _settings(tmp_path, url, pins={f"acme/tinyhub@{LINK}": "0" * 64})  # a pin for another commit
+    before = len(archives.requests)
+    with pytest.raises(Refused, match=r"no SHA-256 is pinned for the archive of acme/tinyhub@1{40}"):
+        pull_torchhub(settings, f"torchhub:acme/tinyhub:tiny@{GOOD}", register_as="tiny", features=FEATURES)
+    assert len(archives.requests) == before
+    _nothing_left(settings, "tiny")
 
 
 def test_refs_parse_strictly() -> None:

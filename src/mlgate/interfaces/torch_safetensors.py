@@ -162,7 +162,12 @@ def load_module(folder: Path) -> Any:
         layers = json.loads((folder / ARCHITECTURE).read_text())["sequential"]
     except (OSError, ValueError, KeyError, TypeError):
         raise IntegrityError(f"{ARCHITECTURE} is missing or unreadable", "re-export the version") from None
-    return torch_weights.load_into(build(layers), folder)
+    state = torch_weights.read(folder)  # checked against the sidecar before anything is built
+    import torch
+
+    with torch.device("meta"):  # no random initialisation of weights that are replaced anyway
+        module = build(layers)
+    return torch_weights.put(module, state, assign=True)
 
 
 def load(

@@ -73,15 +73,18 @@ def read(folder: Path) -> dict[str, Any]:
     return dict(load(verified_bytes(folder)))
 
 
-def put(module: Any, state: dict[str, Any]) -> Any:
-    """``module`` with ``state`` put in (strict: every tensor present, none extra, shapes equal), in eval mode."""
+def put(module: Any, state: dict[str, Any], *, assign: bool = False) -> Any:
+    """``module`` with ``state`` put in (strict: every tensor present, none extra, shapes equal), in eval mode.
+    ``assign``: the module was built on the meta device and takes the loaded tensors themselves (no copy)."""
     try:
-        module.load_state_dict(state, strict=True)
+        module.load_state_dict(state, strict=True, assign=assign)
     except RuntimeError as exc:
         raise IntegrityError(
             f"{WEIGHTS} does not fit the rebuilt architecture: {str(exc).splitlines()[0][:300]}",
             "register or compile the source again",
         ) from None
+    if assign and any(t.is_meta for t in (*module.parameters(), *module.buffers())):
+        raise IntegrityError(f"{WEIGHTS} leaves part of the module without values", "re-export it")
     return module.eval()
 
 
