@@ -171,6 +171,8 @@ def test_serving_a_pulled_version_checks_weights_archive_and_admission(
     )
     with pytest.raises(Refused, match="not admitted"):
         torch_hubconf.load(folder, conf, [], admitted=False)
+    with pytest.raises(Refused, match=r"tried to download http://127\.0\.0\.1:9/weights\.pth"):
+        torch_hubconf.load(folder, {**conf, "entrypoint": "downloads"}, [], admitted=True)  # at serving, too
 
     copy = tmp_path / "copy"
     shutil.copytree(folder, copy)
