@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mlgate.auth.caller import Caller
@@ -24,7 +25,7 @@ from tests.supply.torchhub_server import HUBCONF, Archives, serve, sha, tarball,
 torch = pytest.importorskip("torch", reason="torch is an optional extra", exc_type=ImportError)
 pytest.importorskip("safetensors", reason="safetensors comes with the torch extra", exc_type=ImportError)
 
-GOOD, EVIL, LINK = "1" * 40, "2" * 40, "3" * 40
+GOOD, EVIL, LINK, ABSOLUTE = "1" * 40, "2" * 40, "3" * 40, "4" * 40
 FEATURES = ["a", "b", "c"]
 
 
@@ -35,6 +36,9 @@ def endpoint() -> Iterator[tuple[Archives, str]]:
     archives.files[f"/acme/tinyhub/tar.gz/{GOOD}"] = tarball(repo)
     archives.files[f"/acme/tinyhub/tar.gz/{EVIL}"] = tarball({**repo, "../evil.py": b"print('escaped')\n"})
     archives.files[f"/acme/tinyhub/tar.gz/{LINK}"] = tarball(repo, links={"outside": "/etc/passwd"})
+    archives.files[f"/acme/tinyhub/tar.gz/{ABSOLUTE}"] = tarball(
+        {**repo, "/tmp/mlgate-absolute.py": b"x = 1\n"}
+    )
     with serve(archives) as url:
         yield archives, url
 
@@ -68,11 +72,27 @@ def _nothing_left(settings: Settings, name: str) -> None:
     assert MlflowResolver(settings).registry.find_version(name, {}) is None
 
 
-def test_a_pinned_admitted_pull_serves_and_compiles_to_onnx(
+def _expected(snap: Path, row: list[float]) -> float:
+    """What the repository's own weights answer, computed here without mlgate."""
+    from safetensors.torch import load as load_weights
+
+    net = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    net.load_state_dict(load_weights((snap / "weights.safetensors").read_bytes()))
+    return float(net(torch.tensor([row])).item())
+
+
+def test_a_pinned_admitted_pull_keeps_safetensors_serves_over_mcp_and_compiles_to_onnx(
     tmp_path: Path, endpoint: tuple[Archives, str]
 ) -> None:
-    import anyio
+    import hashlib
 
+    import anyio
+    from mcp import Client
+
+    from mlgate.server.app import build_server
+    from tests.tools.scenarios import call
+
+    archives, _ = endpoint
     settings = _ready(tmp_path, endpoint, GOOD)
     info, ref, digest = pull_torchhub(
         settings, f"torchhub:acme/tinyhub:tiny@{GOOD}", register_as="tiny", features=FEATURES
@@ -85,17 +105,31 @@ def test_a_pinned_admitted_pull_serves_and_compiles_to_onnx(
     again, _, _ = pull_torchhub(settings, str(ref), register_as="tiny", features=FEATURES)
     assert again.version == info.version
 
-    from safetensors.torch import load as load_weights
+    # the version keeps the weights as safetensors + sidecar beside the pinned archive: no pickle, no TorchScript
+    folder = MlflowResolver(settings).local_path(info)
+    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    assert files == ["MLmodel", "hub/archive.tar.gz", "model.safetensors", "model.safetensors.sha256"]
+    weights = (folder / "model.safetensors").read_bytes()
+    assert (folder / "model.safetensors.sha256").read_text().split()[0] == hashlib.sha256(weights).hexdigest()
+    assert (folder / "hub/archive.tar.gz").read_bytes() == archives.files[f"/acme/tinyhub/tar.gz/{GOOD}"]
+    assert "mlgate_torchhub:" in (folder / "MLmodel").read_text()
 
-    net = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
-    net.load_state_dict(load_weights((snap / "weights.safetensors").read_bytes()))
     row = {"a": 0.5, "b": -1.0, "c": 2.0}
-    expected = float(net(torch.tensor([[0.5, -1.0, 2.0]])).item())
+    expected = _expected(snap, [0.5, -1.0, 2.0])
 
     async def serve_and_compile() -> None:
         rt = Runtime(settings)
-        served = await inference.predict(rt, f"tiny@{info.version}", [row])
-        assert abs(served.predictions[0] - expected) < 1e-5  # type: ignore[operator]
+        async with Client(build_server(rt)) as client:
+            err, out = await call(client, "ml_predict", {"model": f"tiny@{info.version}", "features": [row]})
+            assert not err, out
+            assert abs(out["predictions"][0] - expected) < 1e-6
+            assert out["model"]["sha256"] == info.sha256
+            err, card = await call(client, "ml_model_info", {"model": f"tiny@{info.version}"})
+            assert not err and card["runs_code"] and card["admitted_by"], card
+            err, msg = await call(
+                client, "ml_compile", {"model": f"tiny@{info.version}", "target": "safetensors"}
+            )
+            assert err and "already kept as model.safetensors" in msg
         caller = Caller("user", "test", "memory", frozenset({"ml:manage"}))
 
         async def quiet(done: float, total: float | None, message: str) -> None:
@@ -109,6 +143,83 @@ def test_a_pinned_admitted_pull_serves_and_compiles_to_onnx(
         assert abs(compiled.predictions[0] - expected) < 1e-5  # type: ignore[operator]
 
     anyio.run(serve_and_compile)
+
+
+def test_serving_a_pulled_version_checks_weights_archive_and_admission(
+    tmp_path: Path, endpoint: tuple[Archives, str]
+) -> None:
+    """The registered folder is verified at every load: a changed weight or archive, or a revoked admission,
+    refuses the version; the adapter checks the weights against their sidecar before any hubconf code runs."""
+    import shutil
+
+    import anyio
+
+    from mlgate.interfaces import torch_hubconf
+    from mlgate.models.loader import read_mlmodel
+
+    settings = _ready(tmp_path, endpoint, GOOD)
+    info, _, _ = pull_torchhub(
+        settings, f"torchhub:acme/tinyhub:tiny@{GOOD}", register_as="tiny", features=FEATURES
+    )
+    folder = MlflowResolver(settings).local_path(info)
+    conf = read_mlmodel(folder)["flavors"]["mlgate_torchhub"]
+    row = [[0.5, -1.0, 2.0]]
+    model = torch_hubconf.load(folder, conf, [], admitted=True)
+    assert (
+        abs(model.predict(np.asarray(row))[0] - _expected(tmp_path / "torchhub/acme/tinyhub" / GOOD, row[0]))
+        < 1e-6
+    )
+    with pytest.raises(Refused, match="not admitted"):
+        torch_hubconf.load(folder, conf, [], admitted=False)
+    with pytest.raises(Refused, match=r"tried to download http://127\.0\.0\.1:9/weights\.pth"):
+        torch_hubconf.load(folder, {**conf, "entrypoint": "downloads"}, [], admitted=True)  # at serving, too
+
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    data = bytearray((copy / "model.safetensors").read_bytes())
+    data[-1] ^= 0x01  # one bit of the last weight
+    (copy / "model.safetensors").write_bytes(bytes(data))
+    (copy / "hub/archive.tar.gz").write_bytes(
+        b"not an archive"
+    )  # would fail later: the weights are checked first
+    with pytest.raises(IntegrityError, match="does not match its sidecar"):
+        torch_hubconf.load(copy, conf, [], admitted=True)
+    shutil.copyfile(folder / "model.safetensors", copy / "model.safetensors")
+    with pytest.raises(IntegrityError, match="not the admitted"):
+        torch_hubconf.load(copy, conf, [], admitted=True)
+
+    async def predict() -> str:
+        try:
+            await inference.predict(
+                Runtime(settings), f"tiny@{info.version}", [dict(zip(FEATURES, row[0], strict=True))]
+            )
+        except (IntegrityError, Refused) as exc:
+            return str(exc)
+        return "served"
+
+    AdmissionBook(StateDB(settings.state)).revoke("tiny", info.version)
+    assert "no operator admitted it" in anyio.run(predict)
+    AdmissionBook(StateDB(settings.state)).admit("tiny", info.version, str(info.sha256), "operator")
+    assert anyio.run(predict) == "served"
+    (folder / "model.safetensors").write_bytes(bytes(data))  # tampered in the artifact store
+    assert "does not match its recorded digest" in anyio.run(predict)
+
+
+def test_the_flavor_runs_code_so_registering_it_needs_an_admission(tmp_path: Path) -> None:
+    """Without an operator's admission, a folder whose architecture comes from a hubconf.py is refused
+    before anything is written (the flavor is code, not data, for the admission gate)."""
+    import yaml
+
+    from mlgate.interfaces import torch_weights
+    from mlgate.models.registry import Registrar
+
+    folder = tmp_path / "model"
+    torch_weights.write({"w": torch.zeros(2)}, folder)
+    conf = {"data": "model.safetensors", "archive": "hub/archive.tar.gz", "entrypoint": "tiny"}
+    (folder / "MLmodel").write_text(yaml.safe_dump({"flavors": {"mlgate_torchhub": conf}}))
+    with pytest.raises(Refused, match=r"hubconf\.py of a TorchHub archive"):
+        Registrar(Settings(home=tmp_path / "home")).register_dir("sneaky", folder)
+    assert MlflowResolver(Settings(home=tmp_path / "home")).registry.find_version("sneaky", {}) is None
 
 
 def test_a_digest_mismatch_is_refused_before_unpacking(
@@ -152,7 +263,10 @@ def test_an_unlisted_repository_is_refused_without_a_request(
     _nothing_left(settings, "tiny")
 
 
-@pytest.mark.parametrize(("commit", "needle"), [(EVIL, "escapes the snapshot"), (LINK, "is a link")])
+@pytest.mark.parametrize(
+    ("commit", "needle"),
+    [(EVIL, "escapes the snapshot"), (ABSOLUTE, "escapes the snapshot"), (LINK, "is a link")],
+)
 def test_traversal_and_links_are_refused(
     tmp_path: Path, endpoint: tuple[Archives, str], commit: str, needle: str
 ) -> None:
@@ -160,6 +274,7 @@ def test_traversal_and_links_are_refused(
     with pytest.raises(Refused, match=needle):
         pull_torchhub(settings, f"torchhub:acme/tinyhub:tiny@{commit}", register_as="tiny", features=FEATURES)
     assert not (tmp_path / "torchhub" / "evil.py").exists() and not (tmp_path / "evil.py").exists()
+    assert not Path("/tmp/mlgate-absolute.py").exists()
     _nothing_left(settings, "tiny")
 
 
@@ -177,15 +292,37 @@ def test_an_unadmitted_hubconf_is_refused(tmp_path: Path, endpoint: tuple[Archiv
     _nothing_left(settings, "tiny")
 
 
-def test_a_weights_download_at_load_is_refused(tmp_path: Path, endpoint: tuple[Archives, str]) -> None:
+@pytest.mark.parametrize(
+    ("entrypoint", "url"),
+    [("downloads", r"http://127\.0\.0\.1:9/weights\.pth"), ("quietly", r"http://127\.0\.0\.1:9/telemetry")],
+)
+def test_a_download_at_load_is_refused_even_when_the_entrypoint_catches_it(
+    tmp_path: Path, endpoint: tuple[Archives, str], entrypoint: str, url: str
+) -> None:
+    import os
+    import urllib.request
+
     settings = _ready(tmp_path, endpoint, GOOD)
-    hub_dir = torch.hub.get_dir()
-    with pytest.raises(Refused, match=r"tried to download http://127\.0\.0\.1:9/weights\.pth"):
+    hub_dir, urlopen, torch_home = torch.hub.get_dir(), urllib.request.urlopen, os.environ.get("TORCH_HOME")
+    with pytest.raises(Refused, match=f"tried to download {url}"):
         pull_torchhub(
-            settings, f"torchhub:acme/tinyhub:downloads@{GOOD}", register_as="dl", features=FEATURES
+            settings, f"torchhub:acme/tinyhub:{entrypoint}@{GOOD}", register_as="dl", features=FEATURES
         )
-    assert torch.hub.get_dir() == hub_dir  # restored
+    assert torch.hub.get_dir() == hub_dir and urllib.request.urlopen is urlopen  # restored
+    assert os.environ.get("TORCH_HOME") == torch_home
     _nothing_left(settings, "dl")
+
+
+def test_a_commit_without_a_pinned_digest_is_refused_without_a_request(
+    tmp_path: Path, endpoint: tuple[Archives, str]
+) -> None:
+    archives, url = endpoint
+    settings = _settings(tmp_path, url, pins={f"acme/tinyhub@{LINK}": "0" * 64})  # a pin for another commit
+    before = len(archives.requests)
+    with pytest.raises(Refused, match=r"no SHA-256 is pinned for the archive of acme/tinyhub@1{40}"):
+        pull_torchhub(settings, f"torchhub:acme/tinyhub:tiny@{GOOD}", register_as="tiny", features=FEATURES)
+    assert len(archives.requests) == before
+    _nothing_left(settings, "tiny")
 
 
 def test_refs_parse_strictly() -> None:

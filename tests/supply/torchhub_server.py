@@ -36,6 +36,17 @@ def downloads():
     net = _net()
     net.load_state_dict(torch.hub.load_state_dict_from_url("http://127.0.0.1:9/weights.pth"))
     return net
+
+
+def quietly():
+    """Tries the network itself, swallows the failure and falls back to the weights it ships."""
+    import urllib.request
+
+    try:
+        urllib.request.urlopen("http://127.0.0.1:9/telemetry", timeout=1)
+    except Exception:
+        pass
+    return tiny()
 '''
 
 

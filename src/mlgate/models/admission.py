@@ -24,6 +24,7 @@ DATA_FLAVORS = ("mlgate", "mlgate_remote", "onnx", "xgboost", "catboost", "proph
 CODE_FLAVORS = {
     "statsmodels": "a pickled statsmodels results object",
     "pytorch": "a pickled or TorchScript torch model",
+    "mlgate_torchhub": "the hubconf.py of a TorchHub archive (it rebuilds the architecture)",
     "transformers": "a transformers model (its configuration can name repository code)",
     "keras": "a Keras model (layers can carry code)",
     "tensorflow": "a TensorFlow SavedModel",

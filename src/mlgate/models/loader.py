@@ -28,6 +28,7 @@ ADAPTERS: dict[str, str] = {
     "catboost": "mlgate.interfaces.catboost:load",
     "onnx": "mlgate.interfaces.onnx:load",
     "mlgate_torch": "mlgate.interfaces.torch_safetensors:load",
+    "mlgate_torchhub": "mlgate.interfaces.torch_hubconf:load",
     "pytorch": "mlgate.interfaces.pytorch:load",
     "transformers": "mlgate.interfaces.transformers_text:load",
     "statsmodels": "mlgate.interfaces.forecasting_statsmodels:load",
@@ -57,7 +58,7 @@ def adapter_loader(flavor: str) -> Any:
 
 
 # adapters that can load code-bearing formats (pickles, skops types outside the allow-list) once admitted
-ADMITTING = frozenset({"sklearn", "lightgbm"})
+ADMITTING = frozenset({"sklearn", "lightgbm", "mlgate_torchhub"})
 
 
 def load_model_dir(

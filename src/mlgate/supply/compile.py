@@ -1,7 +1,9 @@
 """ml_compile: a registered version → a compiled artifact, checked for parity, registered as a new version.
 
-Source kinds: scikit-learn (skl2onnx), ONNX (int8/fp16 only) and PyTorch models saved
-by ``mlflow.pytorch`` (ONNX, TorchScript; int8/fp16 via ONNX). The new version keeps
+Source kinds: scikit-learn (skl2onnx), ONNX (int8/fp16 only) and PyTorch models, saved by
+``mlflow.pytorch`` or kept by mlgate as safetensors (``mlgate_torch``, ``mlgate_torchhub``): ONNX,
+TorchScript, int8/fp16 via ONNX, and safetensors from ``mlflow.pytorch`` when mlgate can rebuild the
+architecture without the model's code. The new version keeps
 the source's features, training statistics, sample and metrics, and records lineage
 tags (``mlgate.compiled_from``, ``mlgate.compiled_format``, ``mlgate.compiled_sha256``).
 Compiling the same source to the same artifact again returns the version already made.
@@ -44,17 +46,31 @@ class CompileRequest:
     force: bool = False
 
 
+TORCH_FLAVORS = ("pytorch", "mlgate_torch", "mlgate_torchhub")
+SAFETENSORS_FLAVORS = TORCH_FLAVORS[1:]  # weights already kept as model.safetensors + sidecar
+
+
 def source_kind(loaded: LoadedModel) -> str:
     from mlgate.models.loader import read_mlmodel
 
     flavor = loaded.info.flavor
     if flavor in ("sklearn", "onnx"):
         return flavor
+    if flavor in TORCH_FLAVORS:
+        return "pytorch"
     try:
         flavors = read_mlmodel(Path(loaded.local_path)).get("flavors") or {}
     except Exception:
         flavors = {}
-    return "pytorch" if "pytorch" in flavors else flavor or "unknown"
+    return "pytorch" if any(f in flavors for f in TORCH_FLAVORS) else flavor or "unknown"
+
+
+def torch_module(loaded: LoadedModel) -> Any:
+    """The torch module to convert: a fresh copy from an ``mlflow.pytorch`` folder; for the safetensors flavors
+    the module already rebuilt and verified at load (conversions only read it)."""
+    if loaded.info.flavor in SAFETENSORS_FLAVORS:
+        return loaded.impl.module
+    return convert.load_torch(Path(loaded.local_path))
 
 
 def convert_source(loaded: LoadedModel, kind: str, target: str) -> convert.Converted:
@@ -97,9 +113,15 @@ def convert_source(loaded: LoadedModel, kind: str, target: str) -> convert.Conve
         data = (Path(loaded.local_path) / "model.onnx").read_bytes()
         opts = {"converter": "onnx"}
     elif kind == "pytorch":
-        module = convert.load_torch(Path(loaded.local_path))
+        if target == "safetensors" and info.flavor in SAFETENSORS_FLAVORS:
+            raise convert.unsupported(
+                what,
+                f"its weights are already kept as model.safetensors with a sidecar (flavor {info.flavor})",
+                "serve it as it is, or compile it to 'onnx'",
+            )
+        module = torch_module(loaded)
         if target == "safetensors":
-            return convert.torch_to_safetensors(module)
+            return convert.torch_to_safetensors(module, what)
         if target == "torchscript":
             scripted, data = convert.torch_to_script(module, n)
             return convert.Converted("torchscript", data, {"converter": "torch.jit.trace"}, scripted)

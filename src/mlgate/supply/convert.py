@@ -35,10 +35,10 @@ FLOAT16 = 10
 
 @dataclass
 class Converted:
-    format: str  # onnx | onnx-int8 | onnx-fp16 | torchscript
+    format: str  # onnx | onnx-int8 | onnx-fp16 | torchscript | safetensors | tensorrt
     data: bytes  # the artifact file, whose sha256 the result reports
     options: dict[str, Any] = field(default_factory=dict)
-    module: Any = None  # the TorchScript module, for torchscript
+    module: Any = None  # torchscript: the ScriptModule; safetensors: the reloaded module as a TorchModel
 
 
 def unsupported(what: str, why: str, instead: str) -> InvalidInput:
@@ -204,13 +204,18 @@ def torch_to_script(module: Any, n_features: int) -> tuple[Any, bytes]:
     return scripted, buf.getvalue()
 
 
-def torch_to_safetensors(module: Any) -> Converted:
-    """Weights → ``model.safetensors`` (+ sidecar, architecture), loaded back the way serving loads them."""
-    from mlgate.interfaces.torch_safetensors import TorchSequential
-    from mlgate.interfaces.torch_weights import load, save
+def torch_to_safetensors(module: Any, what: str = "a torch model") -> Converted:
+    """Weights → ``model.safetensors`` (+ sidecar, architecture), loaded back the way serving loads them; refuses,
+    naming what mlgate can rebuild, a module whose architecture only its own code could rebuild."""
+    from mlgate.interfaces.pytorch import TorchModel
+    from mlgate.interfaces.torch_safetensors import architecture, load_module, save
 
+    try:
+        architecture(module)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{what}: {exc.message}", exc.hint) from None
     with tempfile.TemporaryDirectory() as tmp:
         data = save(module, Path(tmp))
-        reloaded = load(Path(tmp))  # the parity check runs on what serving will run
+        reloaded = load_module(Path(tmp))  # the parity check runs on what serving will run
     opts = {"converter": "safetensors", "architecture": "torch.nn.Sequential (architecture.json)"}
-    return Converted("safetensors", data, opts, TorchSequential(reloaded, []))
+    return Converted("safetensors", data, opts, TorchModel(reloaded, []))

@@ -111,7 +111,8 @@ def _write_folder(folder: Path, loaded: LoadedModel, conv: Converted, meta: dict
     if (
         conv.format == "safetensors"
     ):  # weights + sidecar + architecture, no code (interfaces/torch_weights.py)
-        from mlgate.interfaces.torch_weights import WEIGHTS, save
+        from mlgate.interfaces.torch_safetensors import save
+        from mlgate.interfaces.torch_weights import WEIGHTS
 
         save(conv.module.module, folder)
         flavors = {"mlgate_torch": {"data": WEIGHTS}}

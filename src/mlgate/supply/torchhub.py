@@ -6,27 +6,28 @@ pinned the archive's SHA-256 for that commit (``MLGATE_TORCHHUB_PINS``); an oper
 that digest to run its ``hubconf.py`` (``mlgate torchhub admit``, a row in the admission book).
 Then the archive is downloaded from ``MLGATE_TORCHHUB_ENDPOINT`` into a staging folder, hashed
 and compared with the pin **before** it is opened, and unpacked entry by entry (regular files
-and folders only: no absolute paths, no ``..``, no links, no devices). ``torchhub_load`` runs
-the entrypoint from that folder with the network closed, registers the result, and only then
-does the snapshot appear under ``$MLGATE_HOME/torchhub/<owner>/<repo>/<commit>`` in one rename.
+and folders only: no absolute paths, no ``..``, no links, no devices: ``interfaces/torch_hubconf.unpack``,
+which serving uses again at every load). ``torchhub_load`` runs the entrypoint from that folder with
+downloads refused, registers its weights as safetensors beside the archive, and only then does the
+snapshot appear under ``$MLGATE_HOME/torchhub/<owner>/<repo>/<commit>`` in one rename.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import tarfile
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from mlgate.config import Settings
 from mlgate.errors import IntegrityError, InvalidInput, Refused
+from mlgate.interfaces.torch_hubconf import ENTRY
+from mlgate.interfaces.torch_hubconf import unpack as unpack  # the same traversal-safe unpacking serving uses
 from mlgate.state.admissions import AdmissionBook
 
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 PART = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
-ENTRY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 MAX_ARCHIVE = 2 * 1024**3
 CHUNK = 1 << 20
 
@@ -135,40 +136,4 @@ def fetch(url: str, dest: Path, pin: str) -> None:
         raise IntegrityError(
             f"the archive from {url} has SHA-256 {found}, not the pinned {pin}",
             "nothing was unpacked; check the endpoint, or review the new archive and update the pin",
-        )
-
-
-def unpack(archive: Path, dest: Path) -> None:
-    """Regular files and folders of a .tar.gz, the archive's single top folder stripped; refuses any entry that
-    is absolute, climbs with ``..``, is a link or a device."""
-    with tarfile.open(archive, "r:*") as tar:
-        members = tar.getmembers()
-        for m in members:
-            p = PurePosixPath(m.name)
-            if m.name.startswith(("/", "\\")) or "\\" in m.name or ".." in p.parts or "\x00" in m.name:
-                raise Refused(f"the archive entry {m.name!r} escapes the snapshot", "refusing path traversal")
-            if not (m.isfile() or m.isdir()):
-                raise Refused(
-                    f"the archive entry {m.name!r} is a link or a device", "refusing links in archives"
-                )
-        tops = {PurePosixPath(m.name).parts[0] for m in members if PurePosixPath(m.name).parts}
-        strip = 1 if len(tops) == 1 and any(len(PurePosixPath(m.name).parts) > 1 for m in members) else 0
-        root = dest.resolve()
-        for m in members:
-            parts = PurePosixPath(m.name).parts[strip:]
-            if not parts or not m.isfile():
-                continue
-            target = root.joinpath(*parts).resolve()
-            if not target.is_relative_to(root):
-                raise Refused(f"the archive entry {m.name!r} escapes the snapshot", "refusing path traversal")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            src = tar.extractfile(m)
-            if src is None:  # pragma: no cover - isfile() members always have data
-                continue
-            with src, target.open("wb") as out:
-                while chunk := src.read(CHUNK):
-                    out.write(chunk)
-    if not (dest / "hubconf.py").is_file():
-        raise InvalidInput(
-            "the archive has no hubconf.py at its top", "pin the archive of a TorchHub repository"
         )

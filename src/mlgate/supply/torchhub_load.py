@@ -1,22 +1,20 @@
 """A TorchHub pull end to end: checks, fetch, unpack, the admitted hubconf.py run offline, registration.
 
-The entrypoint runs with ``torch.hub.load(folder, entrypoint, source="local")`` while
-``torch.hub``'s folder and ``TORCH_HOME`` point at an empty temporary folder and
-``torch.hub.download_url_to_file`` and ``urllib.request.urlopen`` refuse: weights must come
-from the snapshot itself. Any download attempt refuses the pull, even one the entrypoint
-caught. (Other HTTP clients a hubconf.py imports are not intercepted; the admission is the
-operator's review of that code.) The module is traced to TorchScript and registered through
-``mlflow.pytorch`` with lineage tags ``torchhub.*``; it serves through the torch/pyfunc path
-and compiles to ONNX like any PyTorch version. Blocking code: run it in a thread.
+The entrypoint runs with ``torch.hub.load(folder, entrypoint, source="local")`` with downloads
+refused (``interfaces/torch_hubconf.run_entrypoint``: ``torch.hub``'s folder and ``TORCH_HOME`` point
+at an empty temporary folder, ``torch.hub.download_url_to_file`` and ``urllib.request.urlopen``
+raise): weights must come from the snapshot itself, and any download attempt refuses the pull, even
+one the entrypoint caught. The version registered keeps the module's ``state_dict`` as
+``model.safetensors`` + sidecar and the pinned archive itself (flavor ``mlgate_torchhub``); serving
+rebuilds the architecture from that archive's hubconf.py and loads the verified weights into it. It
+serves through ``ml_predict`` and compiles to ONNX like any PyTorch version. Blocking code: run it
+in a thread.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
+import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +22,9 @@ from mlgate.artifacts import staging_dir
 from mlgate.config import Settings
 from mlgate.errors import InvalidInput, Refused
 from mlgate.interfaces.base import VersionInfo
+from mlgate.interfaces.torch_hubconf import ARCHIVE, run_entrypoint
 from mlgate.state.admissions import AdmissionBook
 from mlgate.supply import torchhub as th
-
-
-class DownloadAttempt(Exception):
-    pass
 
 
 def pull_torchhub(
@@ -57,89 +52,31 @@ def pull_torchhub(
         files = stage / "files"
         files.mkdir()
         th.unpack(archive, files)
-        module = load_entrypoint(files, ref.entrypoint)
-        info = _register(settings, module, ref, pin, admitted_by, register_as, features)
+        module = run_entrypoint(files, ref.entrypoint)
+        info = _register(settings, module, archive, ref, pin, admitted_by, register_as, features)
         if not final.exists():
             final.parent.mkdir(parents=True, exist_ok=True)
             files.rename(final)
     return info, ref, pin
 
 
-@contextlib.contextmanager
-def _network_closed(empty: str, attempts: list[str]) -> Iterator[None]:
-    import urllib.request
-
-    import torch.hub
-
-    def refuse(url: Any, *args: Any, **kwargs: Any) -> Any:
-        attempts.append(str(getattr(url, "full_url", url))[:300])
-        raise DownloadAttempt(f"download of {attempts[-1]} refused: weights must be in the snapshot")
-
-    saved = (torch.hub.get_dir(), torch.hub.download_url_to_file, urllib.request.urlopen)
-    home = os.environ.get("TORCH_HOME")
-    torch.hub.set_dir(empty)
-    os.environ["TORCH_HOME"] = empty
-    torch.hub.download_url_to_file = refuse
-    urllib.request.urlopen = refuse
-    try:
-        yield
-    finally:
-        torch.hub.set_dir(saved[0])
-        torch.hub.download_url_to_file = saved[1]
-        urllib.request.urlopen = saved[2]
-        if home is None:
-            os.environ.pop("TORCH_HOME", None)
-        else:
-            os.environ["TORCH_HOME"] = home
-
-
-def load_entrypoint(folder: Path, entrypoint: str) -> Any:
-    import torch
-
-    attempts: list[str] = []
-    before = set(sys.modules)
-    try:
-        with tempfile.TemporaryDirectory() as empty, _network_closed(empty, attempts):
-            module = torch.hub.load(str(folder), entrypoint, source="local")  # type: ignore[no-untyped-call]
-    except DownloadAttempt:
-        module = None
-    except Exception as exc:
-        raise Refused(
-            f"the entrypoint {entrypoint!r} failed: {type(exc).__name__}: {str(exc)[:300]}",
-            "check the entrypoint name and that the repository needs nothing beyond torch",
-        ) from None
-    finally:  # modules imported from the snapshot do not outlive it
-        for name in set(sys.modules) - before:
-            if str(getattr(sys.modules[name], "__file__", "") or "").startswith(str(folder)):
-                del sys.modules[name]
-    if attempts:
-        raise Refused(
-            f"the entrypoint {entrypoint!r} tried to download {attempts[0]} at load",
-            "weights must be in the pinned snapshot (load them from the repository folder); "
-            "mlgate does not download at load",
-        )
-    if not isinstance(module, torch.nn.Module):
-        raise Refused(
-            f"the entrypoint {entrypoint!r} returned {type(module).__name__}, not a torch module", ""
-        )
-    return module.eval()
-
-
 def _register(
     settings: Settings,
     module: Any,
+    archive: Path,
     ref: th.HubRef,
     pin: str,
     admitted_by: str,
     name: str,
     features: list[str],
 ) -> VersionInfo:
-    import mlflow.pytorch
     import numpy as np
     import pandas as pd
     import torch
+    import yaml
     from mlflow.models import infer_signature
 
+    from mlgate.interfaces import torch_weights
     from mlgate.models.registry import Registrar
 
     tags = {
@@ -157,8 +94,7 @@ def _register(
     x = np.random.default_rng(0).normal(size=(64, len(features))).astype(np.float32)
     with torch.no_grad():
         try:
-            scripted = torch.jit.trace(module, torch.from_numpy(x))  # type: ignore[no-untyped-call]
-            y = scripted(torch.from_numpy(x)).numpy()
+            y = np.asarray(module(torch.from_numpy(x)).numpy())
         except Exception as exc:
             raise Refused(
                 f"{ref} does not take {len(features)} float inputs per row: {str(exc)[:200]}",
@@ -166,15 +102,25 @@ def _register(
             ) from None
     frame = pd.DataFrame(x.astype(np.float64), columns=features)
     meta = {"sample": x.tolist(), "lineage": {"torchhub": str(ref), "archive_sha256": pin}}
+    conf = {
+        "data": torch_weights.WEIGHTS,
+        "archive": ARCHIVE,
+        "archive_sha256": pin,
+        "entrypoint": ref.entrypoint,
+        "ref": str(ref),
+        "torch_version": torch.__version__.split("+")[0],
+    }
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "model"
-        mlflow.pytorch.save_model(
-            scripted,
-            str(folder),
-            signature=infer_signature(frame, y),
-            metadata={"mlgate": meta},
-            serialization_format="pickle",
-            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
-        )
-        desc = f"TorchHub {ref} (archive sha256 {pin[:12]}…), traced to TorchScript"
+        torch_weights.write(torch_weights.state_of(module), folder, {"torchhub": str(ref)})
+        (folder / ARCHIVE).parent.mkdir(parents=True)
+        shutil.copyfile(archive, folder / ARCHIVE)
+        mlmodel = {
+            "artifact_path": "model",
+            "flavors": {"mlgate_torchhub": conf},
+            "signature": infer_signature(frame, y).to_dict(),
+            "metadata": {"mlgate": meta},
+        }
+        (folder / "MLmodel").write_text(yaml.safe_dump(mlmodel, sort_keys=False))
+        desc = f"TorchHub {ref} (archive sha256 {pin[:12]}…): weights as safetensors, architecture from hubconf.py"
         return reg.register_dir(name, folder, description=desc, extra_tags=tags)
