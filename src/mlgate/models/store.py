@@ -58,6 +58,8 @@ class ModelStore:
         self._aliases: dict[tuple[str, str], tuple[float, int, VersionInfo]] = {}
         self._epochs: dict[str, int] = {}  # bumped whenever a name's alias answers must be dropped
         self._generations: dict[str, int] = {}  # as the state database said last
+        self._keep = True  # False while the generations cannot be read: no alias answer is kept
+        self.clock: Callable[[], float] = time.monotonic  # of the alias TTL
         self.alias_lookups = 0  # registry round trips made to resolve an alias (status, tests, benches)
 
     @property
@@ -105,13 +107,19 @@ class ModelStore:
         """Concrete version of ``ref``: a pinned version asks the resolver; an alias answer is kept
         until it moves (see the module docstring), so a warm alias costs a dict lookup."""
         ttl = self.settings.alias_ttl_ms / 1000
-        if ref.version is not None or ref.source != "registry" or ref.alias == "latest" or ttl <= 0:
+        if (
+            ref.version is not None
+            or ref.source != "registry"
+            or ref.alias == "latest"
+            or ttl <= 0
+            or not self._keep
+        ):
             if ref.version is None:
                 self.alias_lookups += 1
             return await anyio.to_thread.run_sync(self.resolver_for(ref.source).resolve, ref)
         key = (ref.name, ref.alias or "")
         epoch = self._epochs.get(ref.name, 0)
-        now = time.monotonic()
+        now = self.clock()
         hit = self._aliases.get(key)
         if hit is not None and now < hit[0] and hit[1] == epoch:
             return hit[2]
@@ -130,8 +138,10 @@ class ModelStore:
 
     def follow_generations(self, generations: Mapping[str, int] | None) -> list[str]:
         """What the state database says now (name → generation, read with the halt poll): forget the
-        alias answers of every model whose generation moved; ``None`` (unreadable) forgets them all.
+        alias answers of every model whose generation moved; ``None`` (unreadable) forgets them all and
+        keeps none until a read works again.
         Returns the names forgotten."""
+        self._keep = generations is not None
         if generations is None:
             moved = sorted({k[0] for k in list(self._aliases)})
             self._generations = {}
