@@ -9,12 +9,14 @@ so both transports answer while it runs; ``/readyz`` says when it is done. In or
 3. for each alias in ``MLGATE_WARM_ALIASES`` (default ``production``; empty: no warm-up), in
    that order, every version the alias points to: load it into the model cache through the
    same single-flight path a call takes (a call arriving meanwhile waits for that load instead
-   of starting its own), which imports its flavor's library, and keep the alias answer; then
-   make one call on its stored sample row (predictors and classifiers) so the executor has
+   of starting its own), which imports its flavor's library, and keep the alias answer;
+4. once all are loaded (so the measurement is not disturbed by other loads' imports), make one
+   call on each version's stored sample row (predictors and classifiers) so the executor has
    measured it and chosen batching or not — the first agent call pays nothing the second does
-   not. A version that would not fit in what is left of ``MLGATE_CACHE_MB`` (its size read from
-   a local artifact store) is not loaded, only its flavor's library imported: warm-up never
-   evicts.
+   not.
+
+A version that would not fit in what is left of ``MLGATE_CACHE_MB`` (its size read from a
+local artifact store) is not loaded, only its flavor's library imported: warm-up never evicts.
 
 A version that fails to load (refused, missing, broken) is reported in ``status()`` and the
 log; it does not keep the replica from being ready (it would fail just the same on a call).
@@ -114,8 +116,9 @@ class Warmup:
             await anyio.sleep(0)  # let the transport start first
             self._open_serving()
             versions = await self.rt.models.list_versions()
-            for ref, info in targets(versions, self.aliases):
-                await self._warm(ref, info)
+            loaded = [m for ref, info in targets(versions, self.aliases) if (m := await self._warm(ref, info))]
+            for model in loaded:  # once every load is done: measured on a quiet process, as a call would be
+                await self._first_call(model)
         except Exception as exc:
             self.errors.append(f"warm-up stopped: {type(exc).__name__}: {exc}"[:500])
             log.exception("warm-up stopped")
@@ -138,11 +141,11 @@ class Warmup:
         rt.ledger  # noqa: B018
         rt.executor  # noqa: B018
 
-    async def _warm(self, ref: str, info: VersionInfo) -> None:
+    async def _warm(self, ref: str, info: VersionInfo) -> LoadedModel | None:
         cache = self.rt.models.cache
         if cache.has(info.key):
             self.loaded.append(f"{ref} → version {info.version} (already loaded)")
-            return
+            return None
         try:
             size = await anyio.to_thread.run_sync(self._local_size, info)
             left = cache.stats().budget_bytes - cache.total_bytes
@@ -151,14 +154,14 @@ class Warmup:
                     f"{ref} → version {info.version}: {size} bytes, {max(left, 0)} left in MLGATE_CACHE_MB"
                 )
                 await self._import_flavor(info)
-                return
+                return None
             loaded, _ = await self.rt.models.acquire(ref)
         except Exception as exc:
             self.errors.append(f"{ref}: {type(exc).__name__}: {exc}"[:500])
             log.warning("warm-up: %s did not load: %s", ref, exc)
-            return
+            return None
         self.loaded.append(f"{ref} → version {loaded.info.version}")
-        await self._first_call(loaded)
+        return loaded
 
     def _local_size(self, info: VersionInfo) -> int | None:
         """Bytes of the version's artifact when the store is a local folder; None when unknown."""
