@@ -123,7 +123,8 @@ async def test_not_ready_while_warming_then_the_first_call_loads_nothing(
             await warmup.wait()
             ready = await http.get(base + "/readyz")
             assert ready.status_code == 200 and ready.json()["ready"] is True, ready.text
-            assert ready.json()["warmup"]["loaded"] == [f"{warm_model}@warmtest → version 1"]
+            assert ready.json()["warmup"]["loaded"] == 1  # public: a count, no model names
+            assert warmup.status()["loaded"] == [f"{warm_model}@warmtest → version 1"]
             assert (await http.get(base + "/healthz")).json()["ready"] is True
             assert rt.models.cache.has((warm_model, 1))
             assert resolver.loads == [f"{warm_model}@1"]
@@ -197,8 +198,9 @@ def test_mlgate_serve_warms_production_and_answers_while_warming(demo_home: Path
     base = f"http://127.0.0.1:{port}"
     try:
         ready = _wait_ready(base, proc)
-        warm = ready["warmup"]
-        assert "demo-regressor@production → version 1" in warm["loaded"], warm
+        assert ready["ready"] is True and ready["warmup"]["loaded"] >= 5, (
+            ready
+        )  # the demo's production models
         anyio.run(_first_call_loads_nothing, base)
     finally:
         proc.terminate()

@@ -117,7 +117,7 @@ def build_http_app(
         status = "unavailable" if problems else "ready" if warm else "warming"
         body: dict[str, object] = {"status": status, "ready": warm and not problems, "version": __version__}
         if warmup is not None:
-            body["warmup"] = warmup.status()
+            body["warmup"] = warmup.public_status()
         if problems:
             body["problems"] = problems
         return JSONResponse(body, status_code=200 if body["ready"] else 503)

@@ -95,8 +95,18 @@ class Warmup:
         """Until the warm-up finished (at once when there is none)."""
         await self._done.wait()
 
+    def public_status(self) -> dict[str, Any]:
+        """What the unauthenticated ``/readyz`` shows: counts, no model names (those are in the log)."""
+        return {
+            "state": self.state,
+            "loaded": len(self.loaded),
+            "skipped": len(self.skipped),
+            "errors": len(self.errors),
+            "seconds": self.seconds,
+        }
+
     def status(self) -> dict[str, Any]:
-        """What ``/readyz`` shows: public, so model references and counts only, no paths or URLs."""
+        """In full: which references were loaded, skipped, failed (and the libraries imported)."""
         return {
             "state": self.state,
             "aliases": self.aliases,
@@ -116,7 +126,9 @@ class Warmup:
             await anyio.sleep(0)  # let the transport start first
             self._open_serving()
             versions = await self.rt.models.list_versions()
-            loaded = [m for ref, info in targets(versions, self.aliases) if (m := await self._warm(ref, info))]
+            loaded = [
+                m for ref, info in targets(versions, self.aliases) if (m := await self._warm(ref, info))
+            ]
             for model in loaded:  # once every load is done: measured on a quiet process, as a call would be
                 await self._first_call(model)
         except Exception as exc:
@@ -127,11 +139,11 @@ class Warmup:
             self.state = "ready"
             self._done.set()
             log.info(
-                "warm-up done in %.1f s: %d loaded, %d not loaded, %d errors",
+                "warm-up done in %.1f s: loaded %s; not loaded %s; errors %s",
                 self.seconds,
-                len(self.loaded),
-                len(self.skipped),
-                len(self.errors),
+                "; ".join(self.loaded) or "none",
+                "; ".join(self.skipped) or "none",
+                "; ".join(self.errors) or "none",
             )
 
     def _open_serving(self) -> None:
