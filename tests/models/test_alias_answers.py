@@ -217,3 +217,32 @@ async def test_an_unreadable_generation_table_keeps_no_alias_answer(
         assert resolver.alias_lookups == ["production"] * 3
     finally:
         await rt.aclose()
+
+
+def test_registering_under_an_alias_from_the_command_line_bumps_the_generation(
+    demo_home: Path, tmp_path: Path
+) -> None:
+    """`mlgate models register NAME FILE --alias production` moves an alias: replicas are told."""
+    import argparse
+
+    import skops.io as sio
+    from sklearn.linear_model import LinearRegression
+
+    from mlgate.commands.registration import register
+
+    x = np.random.default_rng(0).normal(size=(20, 2))
+    file = tmp_path / "model.skops"
+    sio.dump(LinearRegression().fit(x, x[:, 0]), file)
+    rt = Runtime(_settings(demo_home, tmp_path / "state.db"))
+    name = f"alias-cli-{uuid.uuid4().hex[:8]}"
+    args = argparse.Namespace(
+        name=name,
+        source=str(file),
+        alias="production",
+        remote=None,
+        admit=False,
+        features=None,
+        interfaces=None,
+    )
+    assert register(rt, args) == 0
+    assert rt.generations.read() == {name: 1}
