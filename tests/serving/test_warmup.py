@@ -188,6 +188,7 @@ def test_mlgate_serve_warms_production_and_answers_while_warming(demo_home: Path
     the first ml_predict on demo-regressor@production loads nothing."""
     port = free_port()
     env = mlgate_env(demo_home, MLGATE_STATE_URL=f"sqlite:///{tmp_path / 'state.db'}")
+    env.pop("MLGATE_WARM_ALIASES")  # the default: production
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlgate", "serve", "--http", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
