@@ -18,6 +18,7 @@ kept. A TTL of 0 re-resolves every call.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from functools import cached_property
@@ -60,6 +61,8 @@ class ModelStore:
         self._generations: dict[str, int] = {}  # as the state database said last
         self._keep = True  # False while the generations cannot be read: no alias answer is kept
         self.clock: Callable[[], float] = time.monotonic  # of the alias TTL
+        # set while the warm-up runs: loads take turns, so two threads never import one library at once
+        self.serial_loads: threading.Lock | None = None
         self.alias_lookups = 0  # registry round trips made to resolve an alias (status, tests, benches)
 
     @property
@@ -182,7 +185,15 @@ class ModelStore:
 
     async def _load(self, info: VersionInfo, source: str = "registry") -> LoadedModel:
         t0 = time.perf_counter()
-        loaded = await anyio.to_thread.run_sync(self.resolver_for(source).load, info)
+        resolver, serial = self.resolver_for(source), self.serial_loads
+
+        def load() -> LoadedModel:
+            if serial is None:
+                return resolver.load(info)
+            with serial:
+                return resolver.load(info)
+
+        loaded = await anyio.to_thread.run_sync(load)
         log.info("loaded %s@%s in %.0f ms", info.name, info.version, (time.perf_counter() - t0) * 1000)
         return loaded
 

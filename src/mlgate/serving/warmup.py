@@ -18,6 +18,10 @@ so both transports answer while it runs; ``/readyz`` says when it is done. In or
 A version that would not fit in what is left of ``MLGATE_CACHE_MB`` (its size read from a
 local artifact store) is not loaded, only its flavor's library imported: warm-up never evicts.
 
+While it runs, loads take turns (``ModelStore.serial_loads``) and MLflow is first imported under a
+lock (``mlflow_registry``): two threads importing one library at once can deadlock or leave it half
+built (mlflow's protobuf modules do), and a call arriving during the warm-up loads in another thread.
+
 A version that fails to load (refused, missing, broken) is reported in ``status()`` and the
 log; it does not keep the replica from being ready (it would fail just the same on a call).
 """
@@ -27,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -122,6 +127,7 @@ class Warmup:
             return
         self.state = "warming"
         t0 = time.perf_counter()
+        self.rt.models.serial_loads = threading.Lock()  # a call's load waits for the warm-up's current one
         try:
             await anyio.sleep(0)  # let the transport start first
             self._open_serving()
@@ -135,6 +141,7 @@ class Warmup:
             self.errors.append(f"warm-up stopped: {type(exc).__name__}: {exc}"[:500])
             log.exception("warm-up stopped")
         finally:
+            self.rt.models.serial_loads = None
             self.seconds = round(time.perf_counter() - t0, 3)
             self.state = "ready"
             self._done.set()
