@@ -33,7 +33,15 @@ from mlgate.server.app import build_server
 from mlgate.server.http import build_http_app
 from mlgate.serving.runtime import Runtime
 from mlgate.serving.warmup import Warmup
-from tests.conftest import DIABETES_ROW, free_port, mlgate_env, tool_payload
+from tests.conftest import (
+    DIABETES_ROW,
+    IRIS_ROW,
+    free_port,
+    mlgate_env,
+    spawn_server,
+    tool_payload,
+    wait_http,
+)
 
 pytestmark = pytest.mark.anyio
 ROW = {"a": 2.0, "b": 3.0}
@@ -189,15 +197,11 @@ def test_mlgate_serve_warms_production_and_answers_while_warming(demo_home: Path
     port = free_port()
     env = mlgate_env(demo_home, MLGATE_STATE_URL=f"sqlite:///{tmp_path / 'state.db'}")
     env.pop("MLGATE_WARM_ALIASES")  # the default: production
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlgate", "serve", "--http", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn_server(["--http", "--host", "127.0.0.1", "--port", str(port)], env)
     base = f"http://127.0.0.1:{port}"
     try:
+        wait_http(base + "/healthz", proc)
+        anyio.run(_call_while_warming, base)
         ready = _wait_ready(base, proc)
         assert ready["ready"] is True and ready["warmup"]["loaded"] >= 5, (
             ready
@@ -208,10 +212,10 @@ def test_mlgate_serve_warms_production_and_answers_while_warming(demo_home: Path
         proc.wait(timeout=30)
 
 
-def _wait_ready(base: str, proc: subprocess.Popen[str]) -> dict[str, Any]:
+def _wait_ready(base: str, proc: subprocess.Popen[bytes]) -> dict[str, Any]:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else "the server exited"
+        assert proc.poll() is None, "the server exited"
         try:
             live = httpx.get(base + "/healthz", timeout=5)
             assert live.status_code == 200, live.text  # live all along, warming or not
@@ -224,6 +228,15 @@ def _wait_ready(base: str, proc: subprocess.Popen[str]) -> dict[str, Any]:
         assert ready.status_code == 503 and ready.json()["status"] == "warming", ready.text
         time.sleep(0.05)
     raise AssertionError("the server was not ready within 180 s")
+
+
+async def _call_while_warming(base: str) -> None:
+    """A call as soon as the server listens (the warm-up is importing and loading meanwhile) is answered."""
+    async with Client(base + "/mcp/ml") as client:
+        err, out = tool_payload(
+            await client.call_tool("ml_classify", {"model": "demo-classifier@1", "features": [IRIS_ROW]})
+        )
+    assert not err and out["model"]["version"] == 1, out
 
 
 async def _first_call_loads_nothing(base: str) -> None:
