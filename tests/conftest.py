@@ -68,8 +68,10 @@ def free_port() -> int:
 
 
 def mlgate_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a spawned mlgate: ``home``, no warm-up (a test that wants one says so in
+    ``extra``: every spawned server would otherwise load every production model in the background)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLGATE_")}
-    env.update({"MLGATE_HOME": str(home), **extra})
+    env.update({"MLGATE_HOME": str(home), "MLGATE_WARM_ALIASES": "", **extra})
     return env
 
 

@@ -32,7 +32,13 @@ class Settings(BaseSettings):
     auth_jwks: str | None = None
     dev_auth: bool = False
     allow_latest: bool = False
-    alias_ttl_ms: float = Field(default=0, ge=0, le=60_000)
+    # an alias answer (name@production → version) is kept this long at most: the bound on how long a change
+    # made outside mlgate goes unseen; changes through mlgate reach every replica with its next halt poll.
+    # 0: ask the registry on every call
+    alias_ttl_ms: float = Field(default=5_000, ge=0, le=600_000)
+    # at startup, in the background, load the versions these aliases point to (within MLGATE_CACHE_MB);
+    # empty: no warm-up (/readyz answers ready at once)
+    warm_aliases: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["production"])
     cache_mb: int = Field(default=512, ge=1)
     stdio_scopes: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["all"])
     api_keys: Path | None = None
@@ -86,7 +92,13 @@ class Settings(BaseSettings):
     metrics_multiproc_dir: Path | None = None
 
     _split_lists = field_validator(
-        "stdio_scopes", "trusted_models", "pull_allowlist", "allowed_hosts", "cors_origins", mode="before"
+        "stdio_scopes",
+        "trusted_models",
+        "pull_allowlist",
+        "allowed_hosts",
+        "cors_origins",
+        "warm_aliases",
+        mode="before",
     )(_split)
 
     _split_remote = field_validator("remote_allowlist", "torchhub_allowlist", mode="before")(_split)

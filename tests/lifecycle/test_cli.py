@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -145,11 +146,18 @@ async def test_a_running_server_follows_promotions_made_elsewhere(demo_home: Pat
         assert not err, out
         return int(out["model"]["version"])
 
+    async def serves(c: Any, want: int) -> None:
+        """The server keeps its alias answer until its halt poll reads the CLI's generation bump (0.5 s)."""
+        t0 = time.monotonic()
+        while (got := await production_version(c)) != want:
+            assert time.monotonic() - t0 < 1.0, f"still version {got} 1 s after the change"
+            await anyio.sleep(0.01)
+
     async with Client(params) as c:
         assert await production_version(c) == 1
         done = await anyio.to_thread.run_sync(lambda: models(demo_home, "promote", name, "2"))
         assert done.returncode == 0, done.stderr
-        assert await production_version(c) == 2
+        await serves(c, 2)
         done = await anyio.to_thread.run_sync(lambda: models(demo_home, "rollback", name))
         assert done.returncode == 0, done.stderr
-        assert await production_version(c) == 1
+        await serves(c, 1)

@@ -27,6 +27,8 @@ def register(rt: Runtime, args: argparse.Namespace) -> int:
         reg_v = reg.register_dir(args.name, Path(src), alias=args.alias)
     else:
         reg_v = reg.register_file(args.name, Path(src), alias=args.alias)
+    if args.alias:  # serving replicas sharing the state database follow it with their next halt poll
+        rt.generations.bump(reg_v.name, operator())
     print(f"registered {reg_v.name}@{reg_v.version} ({','.join(reg_v.interfaces)}) sha256 {reg_v.sha256}")
     return 0
 

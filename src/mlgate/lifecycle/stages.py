@@ -1,7 +1,9 @@
 """The lifecycle of a registered model: development → staging → production → archived.
 
 MLflow 3 has no stages, so a stage is two things kept together: the ``staging`` /
-``production`` alias (what ``name@production`` resolves to, re-read on every call)
+``production`` alias (what ``name@production`` resolves to; every change made here
+bumps the model's alias generation, so every replica serves the new version after its
+next halt poll — ``models/store.py``)
 and the ``mlgate.stage`` tag on each version, with a bounded JSON history of every
 change (``mlgate.stage_history``: stage, when, who, the stage before, why).
 
@@ -109,10 +111,8 @@ async def promote(
     if force:
         who.require_admin("force on ml_promote")
     reg = rt.models.registry
-    try:
+    async with rt.moving_aliases(name, who.subject):
         return await anyio.to_thread.run_sync(_promote, reg, who, name, version, to, call_gates, force)
-    finally:
-        rt.models.forget_aliases(name)
 
 
 def _promote(
@@ -193,10 +193,8 @@ async def rollback(rt: Runtime, model: str, version: int | None = None, *, calle
     """Restore ``version`` (default: the version that served production most recently) to production."""
     who = caller
     name = model_name(model, version)
-    try:
+    async with rt.moving_aliases(name, who.subject):
         return await anyio.to_thread.run_sync(_rollback, rt.models.registry, who, name, version)
-    finally:
-        rt.models.forget_aliases(name)
 
 
 def _rollback(reg: MlflowRegistry, who: Caller, name: str, version: int | None) -> RollbackResult:
@@ -260,10 +258,8 @@ async def set_stage(
         )
     who = caller
     name = model_name(model, version)
-    try:
+    async with rt.moving_aliases(name, who.subject):
         return await anyio.to_thread.run_sync(_set_stage, rt.models.registry, who, name, version, stage)
-    finally:
-        rt.models.forget_aliases(name)
 
 
 def _set_stage(reg: MlflowRegistry, who: Caller, name: str, version: int, stage: str) -> StageChangeResult:

@@ -20,6 +20,10 @@ from mlgate.models.tags import TAG_FEATURES, TAG_INTERFACES, TAG_METRICS, TAG_SH
 
 log = logging.getLogger(__name__)
 MAX_VERSIONS = 1000
+# mlflow's first import is not safe from two threads at once (its protobuf modules import each other: a
+# second importer meets a half-built descriptor pool or a _DeadlockError): every method reaches mlflow
+# through ``_mlflow`` first, which imports it under this lock (the warm-up and a first call race otherwise)
+_IMPORT = threading.Lock()
 
 
 def version_info(mv: Any) -> VersionInfo:
@@ -49,12 +53,11 @@ class MlflowRegistry:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._client: Any = None
-        self._lock = threading.Lock()
 
     @property
     def _mlflow(self) -> Any:
         if self._client is None:
-            with self._lock:
+            with _IMPORT:
                 if self._client is None:
                     from mlflow import MlflowClient
 
@@ -67,18 +70,20 @@ class MlflowRegistry:
     # -- reading ---------------------------------------------------------------------
     def version(self, name: str, version: int) -> VersionInfo:
         """One version; ``NotFound`` naming the versions and aliases that exist."""
+        client = self._mlflow  # first: it imports mlflow under the lock
         from mlflow.exceptions import MlflowException
 
         try:
-            return version_info(self._mlflow.get_model_version(name, str(version)))
+            return version_info(client.get_model_version(name, str(version)))
         except MlflowException as exc:
             raise self._not_found(name, f"version {version}", exc) from None
 
     def by_alias(self, name: str, alias: str) -> VersionInfo:
+        client = self._mlflow  # first: it imports mlflow under the lock
         from mlflow.exceptions import MlflowException
 
         try:
-            return version_info(self._mlflow.get_model_version_by_alias(name, alias))
+            return version_info(client.get_model_version_by_alias(name, alias))
         except MlflowException as exc:
             raise self._not_found(name, f"alias {alias!r}", exc) from None
 

@@ -71,9 +71,9 @@ class MlflowResolver:
         return info.metrics or self.registry.run_metrics(info.run_id)
 
     def local_path(self, info: VersionInfo) -> Path:
+        uri = self.registry.download_uri(info.name, info.version)  # first: mlflow imported under its lock
         import mlflow.artifacts
 
-        uri = self.registry.download_uri(info.name, info.version)
         if uri.startswith("file:") or Path(uri).is_absolute():
             return Path(
                 mlflow.artifacts.download_artifacts(artifact_uri=uri, tracking_uri=self.settings.tracking)

@@ -1,16 +1,26 @@
 """The model store: parse a reference, resolve it, load it once, hand it out.
 
 One home for what every use case needs of a model: reference parsing (``latest`` refused
-unless allowed), resolution through the registry or a Hub snapshot, the optional alias
-TTL, the memory-bounded cache with single-flight loads, and the registry listing. It knows
-nothing of halts, ledgers or callers: those belong to the serving runtime above it.
+unless allowed), resolution through the registry or a Hub snapshot, the alias answers kept
+until they move, the memory-bounded cache with single-flight loads, and the registry
+listing. It knows nothing of halts, ledgers or callers: those belong to the serving
+runtime above it.
+
+Alias answers (``name@production`` → version 4) are kept so an alias costs what a pinned
+version costs. One is dropped when (a) this process moves an alias of that model
+(``forget_aliases``), (b) the model's generation in the state database moved — another
+replica promoted or rolled back; the runtime feeds what its halt poll read to
+``follow_generations`` — or (c) it is older than ``MLGATE_ALIAS_TTL_MS``, which bounds how
+long a change made outside mlgate (a plain MLflow client) goes unseen. ``latest`` is never
+kept. A TTL of 0 re-resolves every call.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cached_property
 
 import anyio
@@ -45,7 +55,15 @@ class ModelStore:
             settings.cache_mb * 1024 * 1024, lambda m: m.size_bytes
         )
         self._listing: tuple[float, list[VersionInfo]] | None = None
-        self._aliases: dict[tuple[str, str], tuple[float, VersionInfo]] = {}
+        # (name, alias) -> (expires at, epoch of the name when it was asked, the answer)
+        self._aliases: dict[tuple[str, str], tuple[float, int, VersionInfo]] = {}
+        self._epochs: dict[str, int] = {}  # bumped whenever a name's alias answers must be dropped
+        self._generations: dict[str, int] = {}  # as the state database said last
+        self._keep = True  # False while the generations cannot be read: no alias answer is kept
+        self.clock: Callable[[], float] = time.monotonic  # of the alias TTL
+        # set while the warm-up runs: loads take turns, so two threads never import one library at once
+        self.serial_loads: threading.Lock | None = None
+        self.alias_lookups = 0  # registry round trips made to resolve an alias (status, tests, benches)
 
     @property
     def mlflow(self) -> MlflowResolver:
@@ -89,25 +107,58 @@ class ModelStore:
         return found
 
     async def resolve(self, ref: ModelRef) -> VersionInfo:
-        """Concrete version of ``ref``. Aliases are re-resolved on every call unless
-        ``MLGATE_ALIAS_TTL_MS`` allows reusing an answer that young (this process forgets it at
-        once when it moves the alias itself; other replicas follow within the TTL)."""
+        """Concrete version of ``ref``: a pinned version asks the resolver; an alias answer is kept
+        until it moves (see the module docstring), so a warm alias costs a dict lookup."""
         ttl = self.settings.alias_ttl_ms / 1000
-        if ttl <= 0 or ref.version is not None or ref.source != "registry":
+        if (
+            ref.version is not None
+            or ref.source != "registry"
+            or ref.alias == "latest"
+            or ttl <= 0
+            or not self._keep
+        ):
+            if ref.version is None:
+                self.alias_lookups += 1
             return await anyio.to_thread.run_sync(self.resolver_for(ref.source).resolve, ref)
         key = (ref.name, ref.alias or "")
-        now = time.monotonic()
+        epoch = self._epochs.get(ref.name, 0)
+        now = self.clock()
         hit = self._aliases.get(key)
-        if hit is not None and now < hit[0]:
-            return hit[1]
+        if hit is not None and now < hit[0] and hit[1] == epoch:
+            return hit[2]
+        self.alias_lookups += 1
         info = await anyio.to_thread.run_sync(self.resolver_for(ref.source).resolve, ref)
-        self._aliases[key] = (now + ttl, info)
+        # asked at `epoch`: an answer that moved meanwhile (epoch bumped) is not kept
+        if self._epochs.get(ref.name, 0) == epoch:
+            self._aliases[key] = (now + ttl, epoch, info)
         return info
 
     def forget_aliases(self, name: str) -> None:
-        """Drop cached alias answers for ``name`` (after this process promoted, rolled back or demoted)."""
-        for key in [k for k in self._aliases if k[0] == name]:
+        """Drop kept alias answers for ``name`` (its aliases moved), including answers in flight."""
+        self._epochs[name] = self._epochs.get(name, 0) + 1
+        for key in [k for k in list(self._aliases) if k[0] == name]:  # list(): the poll thread calls this too
             self._aliases.pop(key, None)
+
+    def follow_generations(self, generations: Mapping[str, int] | None) -> list[str]:
+        """What the state database says now (name → generation, read with the halt poll): forget the
+        alias answers of every model whose generation moved; ``None`` (unreadable) forgets them all and
+        keeps none until a read works again.
+        Returns the names forgotten."""
+        self._keep = generations is not None
+        if generations is None:
+            moved = sorted({k[0] for k in list(self._aliases)})
+            self._generations = {}
+        else:
+            seen = self._generations
+            moved = sorted(n for n in set(seen) | set(generations) if seen.get(n) != generations.get(n))
+            self._generations = dict(generations)
+        for name in moved:
+            self.forget_aliases(name)
+        return moved
+
+    def note_generation(self, name: str, generation: int) -> None:
+        """This process moved ``name``'s aliases to ``generation`` (and forgot its answers already)."""
+        self._generations = {**self._generations, name: generation}
 
     async def acquire(
         self, model: str, interface: str | None = None, *, ref: ModelRef | None = None
@@ -134,7 +185,15 @@ class ModelStore:
 
     async def _load(self, info: VersionInfo, source: str = "registry") -> LoadedModel:
         t0 = time.perf_counter()
-        loaded = await anyio.to_thread.run_sync(self.resolver_for(source).load, info)
+        resolver, serial = self.resolver_for(source), self.serial_loads
+
+        def load() -> LoadedModel:
+            if serial is None:
+                return resolver.load(info)
+            with serial:
+                return resolver.load(info)
+
+        loaded = await anyio.to_thread.run_sync(load)
         log.info("loaded %s@%s in %.0f ms", info.name, info.version, (time.perf_counter() - t0) * 1000)
         return loaded
 

@@ -1,4 +1,10 @@
-"""The HTTP surface: MCP streamable HTTP at ``/mcp/ml``, ``/healthz``, ``/metrics``, ``/console``.
+"""The HTTP surface: MCP streamable HTTP at ``/mcp/ml``, ``/healthz``, ``/readyz``, ``/metrics``,
+``/console``.
+
+``/healthz`` is liveness: 200 while this replica serves (its body says ``ready`` too), 503 only
+when it refuses every call. ``/readyz`` is readiness: 200 once the warm-up (``serving/warmup.py``)
+has finished and the replica is healthy, 503 before (``"status": "warming"``) — point a load
+balancer's or Kubernetes' readiness probe at it, the liveness probe at ``/healthz``.
 
 Without OAuth configured the app serves only on a loopback address (the command line
 refuses anything else). The SDK's streamable-HTTP app is mounted as-is; its session
@@ -31,6 +37,7 @@ from mlgate.config import Settings
 from mlgate.server.sessions import SessionCap
 from mlgate.serving.metrics import CONTENT_TYPE
 from mlgate.serving.runtime import Runtime
+from mlgate.serving.warmup import Warmup
 
 MCP_PATH = "/mcp/ml"
 CORS_ALLOW_HEADERS = (
@@ -90,20 +97,35 @@ def build_http_app(
     port: int = 8000,
     stateless: bool = False,
     wrap: Callable[[ASGIApp], ASGIApp] | None = None,
+    warmup: Warmup | None = None,
 ) -> ASGIApp:
     """The whole HTTP app. ``wrap`` puts an ASGI layer (bearer auth) in front of everything;
-    it decides itself which paths it guards."""
+    it decides itself which paths it guards. ``warmup``: the one ``/readyz`` waits for (None: ready)."""
 
     async def healthz(_: Request) -> Response:
         """Liveness, and why this replica refuses calls when it does: the ledger cannot be written, or
         the halts cannot be read (both fail closed). Public, so reasons carry no paths or URLs."""
         problems = unhealthy(runtime)
-        body = {"status": "unavailable" if problems else "ok", "version": __version__}
+        ready = warmup is None or warmup.ready
+        body = {"status": "unavailable" if problems else "ok", "ready": ready, "version": __version__}
         return JSONResponse(
             {**body, "problems": problems} if problems else body, status_code=503 if problems else 200
         )
 
+    async def readyz(_: Request) -> Response:
+        """Readiness: the warm-up finished and nothing makes this replica refuse calls."""
+        problems = unhealthy(runtime)
+        warm = warmup is None or warmup.ready
+        status = "unavailable" if problems else "ready" if warm else "warming"
+        body: dict[str, object] = {"status": status, "ready": warm and not problems, "version": __version__}
+        if warmup is not None:
+            body["warmup"] = warmup.public_status()
+        if problems:
+            body["problems"] = problems
+        return JSONResponse(body, status_code=200 if body["ready"] else 503)
+
     server.custom_route("/healthz", methods=["GET"])(healthz)
+    server.custom_route("/readyz", methods=["GET"])(readyz)
     server.custom_route("/metrics", methods=["GET"])(_metrics_endpoint(runtime))
     from mlgate.server.console_routes import console_routes
 

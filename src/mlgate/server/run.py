@@ -7,8 +7,8 @@ import contextlib
 import logging
 import socket
 import sys
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine, Iterator
+from typing import TYPE_CHECKING, Any
 
 from mlgate.config import Settings
 from mlgate.errors import ConfigError
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import uvicorn
 
     from mlgate.serving.runtime import Runtime
+    from mlgate.serving.warmup import Warmup
 
 log = logging.getLogger("mlgate")
 
@@ -33,14 +34,19 @@ def serve_stdio(settings: Settings) -> int:
 
     from mlgate.server.app import build_server
     from mlgate.serving.runtime import Runtime
+    from mlgate.serving.warmup import Warmup
 
     _logging()
     runtime = Runtime(settings, transport="stdio")
     server = build_server(runtime)
+    warmup = Warmup(runtime)
 
     async def main() -> None:
         try:
-            await server.run_stdio_async()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(warmup.run)  # in the background: the session answers meanwhile
+                await server.run_stdio_async()
+                tg.cancel_scope.cancel()
         finally:
             await runtime.aclose()
 
@@ -86,6 +92,7 @@ def serve_http(settings: Settings, *, host: str, port: int, stateless: bool, no_
     _logging()
     from mlgate.server.app import build_server
     from mlgate.serving.runtime import Runtime
+    from mlgate.serving.warmup import Warmup
 
     if "resource_url" not in settings.model_fields_set:
         # no canonical URI configured: this listener is it (tokens must name it as their audience)
@@ -99,7 +106,10 @@ def serve_http(settings: Settings, *, host: str, port: int, stateless: bool, no_
             f"refusing to serve without authentication on {host}: only loopback addresses may run without OAuth "
             "(set MLGATE_AUTH_ISSUER and MLGATE_AUTH_JWKS, or MLGATE_DEV_AUTH=1)"
         )
-    app = build_http_app(settings, server, runtime, host=host, port=port, stateless=stateless, wrap=wrap)
+    warmup = Warmup(runtime)
+    app = build_http_app(
+        settings, server, runtime, host=host, port=port, stateless=stateless, wrap=wrap, warmup=warmup
+    )
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     print(f"mlgate MCP endpoint: http://{shown}:{port}{MCP_PATH}", file=sys.stderr, flush=True)
     if wrap is not None:
@@ -129,10 +139,10 @@ def serve_http(settings: Settings, *, host: str, port: int, stateless: bool, no_
     )
     side = _metrics_listener(settings, runtime)
     try:
-        if side is None:
-            uvicorn.Server(config).run()
-        else:
-            asyncio.run(_serve_both(uvicorn.Server(config), *side))
+        main = uvicorn.Server(config)
+        serving = main.serve() if side is None else _serve_both(main, *side)
+        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:  # what Server.run does
+            runner.run(_warming(warmup, serving))
     finally:
         import anyio
 
@@ -142,6 +152,17 @@ def serve_http(settings: Settings, *, host: str, port: int, stateless: bool, no_
             forget_running_server(settings)
         anyio.run(runtime.aclose)
     return 0
+
+
+async def _warming(warmup: Warmup, serving: Coroutine[Any, Any, None]) -> None:
+    """Serve, with the warm-up running beside it on the same event loop (the model cache's)."""
+    task = asyncio.create_task(warmup.run(), name="mlgate-warmup")
+    try:
+        await serving
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def parse_addr(addr: str) -> tuple[str, int]:

@@ -20,6 +20,11 @@ Halt scopes are registered model names, ``hf:org/repo`` for a pulled Hub snapsho
 (every revision of it), and ``*`` for all serving; ``scope_of`` maps the name a
 caller's reference resolves to onto its scope.
 
+Followers ride the same poll: callables run after each read of the halts (and once at
+construction), e.g. the runtime's read of the alias generations (``state/generations.py``)
+that lets every replica forget alias answers another replica moved. A follower that fails
+is logged; it never makes the replica blind.
+
 ``halt``, ``resume`` and ``refresh`` block on the database: call them through
 ``anyio.to_thread.run_sync`` from async code. ``check`` and ``snapshot`` never block.
 """
@@ -29,7 +34,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from mlgate.clock import iso_seconds
 from mlgate.errors import Halted, Unavailable
@@ -67,9 +72,16 @@ def halted_error(halt: Halt, model_name: str) -> Halted:
 
 class KillSwitch:
     def __init__(
-        self, db: StateDB, poll_interval: float = 0.5, *, start: bool = True, fail_after: int = 3
+        self,
+        db: StateDB,
+        poll_interval: float = 0.5,
+        *,
+        start: bool = True,
+        fail_after: int = 3,
+        followers: Sequence[Callable[[], None]] = (),
     ) -> None:
         self.db = db
+        self.followers = tuple(followers)
         self.poll_interval = poll_interval
         self.fail_after = (
             fail_after  # MLGATE_HALT_FAIL_AFTER: polls without a successful read before refusing
@@ -84,6 +96,7 @@ class KillSwitch:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.refresh_errors = 0
+        self._follow()
         if start:
             self._thread = threading.Thread(target=self._poll, name="mlgate-killswitch", daemon=True)
             self._thread.start()
@@ -168,6 +181,14 @@ class KillSwitch:
             if self._blind_logged:
                 self._blind_logged = False
                 log.warning("kill switch: the halt state is readable again; serving resumes")
+        self._follow()
+
+    def _follow(self) -> None:
+        for follower in self.followers:
+            try:
+                follower()
+            except Exception:
+                log.exception("kill switch: a follower of the halt poll failed")
 
     def _poll(self) -> None:
         while not self._stop.wait(self.poll_interval):

@@ -10,7 +10,10 @@ runtime that only lists models never opens it.
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import cached_property
 from typing import Any
 
@@ -19,7 +22,7 @@ import anyio
 from mlgate.artifacts import json_sha256 as input_digest
 from mlgate.auth.caller import Caller
 from mlgate.config import Settings
-from mlgate.errors import MlgateError
+from mlgate.errors import MlgateError, NotFound
 from mlgate.interfaces.base import LoadedModel
 from mlgate.models.resolvers import Resolver
 from mlgate.models.store import ModelStore
@@ -29,7 +32,10 @@ from mlgate.serving.killswitch import KillSwitch
 from mlgate.serving.metrics import Metrics
 from mlgate.state.admissions import AdmissionBook
 from mlgate.state.db import LedgerRow, StateDB
+from mlgate.state.generations import GenerationStore
 from mlgate.state.ledger import Ledger
+
+log = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -58,10 +64,55 @@ class Runtime:
         return Ledger(self.state, fail_after_s=self.settings.ledger_fail_after_s)
 
     @cached_property
+    def generations(self) -> GenerationStore:
+        return GenerationStore(self.state)
+
+    @cached_property
     def killswitch(self) -> KillSwitch:
         return KillSwitch(
-            self.state, poll_interval=self.settings.halt_poll_s, fail_after=self.settings.halt_fail_after
+            self.state,
+            poll_interval=self.settings.halt_poll_s,
+            fail_after=self.settings.halt_fail_after,
+            followers=[self._follow_generations],
         )
+
+    def _follow_generations(self) -> None:
+        """With every halt poll: forget the alias answers of models another replica moved."""
+        try:
+            generations: dict[str, int] | None = self.generations.read()
+        except Exception:
+            generations = None  # unreadable: keep no alias answer (each call asks the registry)
+            log.exception("reading the alias generations failed; alias answers are not kept until it works")
+        self.models.follow_generations(generations)
+
+    @asynccontextmanager
+    async def moving_aliases(self, name: str, by: str) -> AsyncIterator[None]:
+        """Around a change of ``name``'s aliases: afterwards — even after a failed or cancelled change,
+        which may have moved an alias already — ``aliases_moved``; not when the model does not exist."""
+        try:
+            yield
+        except NotFound:
+            self.models.forget_aliases(name)
+            raise
+        except BaseException:
+            await self.aliases_moved(name, by)
+            raise
+        await self.aliases_moved(name, by)
+
+    async def aliases_moved(self, name: str, by: str) -> None:
+        """``name``'s aliases moved through this process (promote, rollback, demote, archive): forget
+        its alias answers here at once, and bump its generation so other replicas forget theirs on
+        their next halt poll. A failed bump is logged: the others then follow within the TTL."""
+        self.models.forget_aliases(name)
+        try:
+            with anyio.CancelScope(shield=True):  # a cancelled promotion may have moved the alias already
+                generation = await anyio.to_thread.run_sync(self.generations.bump, name, by)
+        except Exception:
+            log.exception(
+                "recording that %s's aliases moved failed; other replicas follow within the TTL", name
+            )
+            return
+        self.models.note_generation(name, generation)
 
     @cached_property
     def executor(self) -> Executor:
