@@ -26,7 +26,10 @@ def node_modules() -> Path:
 
 def server_env(home: Path) -> dict[str, str]:
     """What a client must hand the stdio server it spawns: clients pass only a few variables through."""
-    env = {"MLGATE_HOME": str(home), "MLGATE_WARM_ALIASES": ""}  # no background warm-up in the suite
+    env = {
+        "MLGATE_HOME": str(home),
+        "MLGATE_WARM_ALIASES": ",",
+    }  # no warm-up ("," is an empty list; Inspector -e refuses "")
     if os.environ.get("PYTHONPATH"):
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return env
