@@ -81,9 +81,15 @@ class Settings(BaseSettings):
     session_idle_s: float = Field(default=900.0, gt=0, le=86_400)
     # host:port of a separate /metrics listener without auth (keep it internal); the MCP listener's needs ml:read
     metrics_addr: str | None = None
+    # live quality (docs/monitoring.md): model name patterns whose predictions are captured (also the version
+    # tag mlgate.capture=true), whether their inputs are kept, how long captured rows live, degradation rules
+    capture: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    capture_inputs: bool = False
+    capture_retention_days: float = Field(default=90.0, ge=0)
+    quality_rules: dict[str, dict[str, float | bool]] = Field(default_factory=dict)
 
     _split_lists = field_validator(
-        "stdio_scopes", "trusted_models", "pull_allowlist", "allowed_hosts", "cors_origins", mode="before"
+        "stdio_scopes", "trusted_models", "capture", "pull_allowlist", "allowed_hosts", "cors_origins", mode="before"
     )(_split)
 
     _split_remote = field_validator("remote_allowlist", "torchhub_allowlist", mode="before")(_split)

@@ -14,6 +14,14 @@ class Metrics:
         self.calls: dict[tuple[str, str], int] = {}
         self.hist: dict[str, list[int]] = {}
         self.sum_ms: dict[str, float] = {}
+        self.quality: dict[tuple[str, str, str], float] = {}
+        self.degradations: dict[tuple[str, str], int] = {}
+
+    def set_quality(self, model: str, version: str, metric: str, value: float) -> None:
+        self.quality[(model, version, metric)] = value
+
+    def count_degradation(self, model: str, rule: str) -> None:
+        self.degradations[(model, rule)] = self.degradations.get((model, rule), 0) + 1
 
     def observe(self, tool: str, outcome: str, ms: float) -> None:
         key = (tool, outcome)
@@ -77,7 +85,12 @@ class Metrics:
             f"mlgate_cache_loads_total {st.loads}",
             "# TYPE mlgate_ledger_pending gauge",
             f"mlgate_ledger_pending {ledger.get('pending', 0)}",
-        ]
+            "# TYPE mlgate_live_quality gauge",
+            *(f'mlgate_live_quality{{model="{m}",version="{v}",metric="{k}"}} {x}'
+              for (m, v, k), x in sorted(self.quality.items())),
+            "# TYPE mlgate_degradations_total counter",
+            *(f'mlgate_degradations_total{{model="{m}",rule="{r}"}} {n}' for (m, r), n in sorted(self.degradations.items())),
+        ]  # fmt: skip
         return "\n".join(out) + "\n"
 
     def percentiles(self, tool: str) -> dict[str, float | None]:

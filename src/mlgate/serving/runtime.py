@@ -24,6 +24,7 @@ from mlgate.interfaces.base import LoadedModel
 from mlgate.models.resolvers import Resolver
 from mlgate.models.store import ModelStore
 from mlgate.schemas.stamp import ModelStamp
+from mlgate.serving.capture import Captures
 from mlgate.serving.execution import Executor
 from mlgate.serving.killswitch import KillSwitch
 from mlgate.serving.metrics import Metrics
@@ -56,6 +57,10 @@ class Runtime:
     @cached_property
     def ledger(self) -> Ledger:
         return Ledger(self.state, fail_after_s=self.settings.ledger_fail_after_s)
+
+    @cached_property
+    def captures(self) -> Captures:
+        return Captures(self.settings, lambda: self.state)
 
     @cached_property
     def killswitch(self) -> KillSwitch:
@@ -126,7 +131,7 @@ class Runtime:
         )
 
     async def aclose(self) -> None:
-        for name in ("ledger", "killswitch"):
+        for name in ("captures", "ledger", "killswitch"):
             obj = self.__dict__.get(name)
             if obj is not None:
                 await anyio.to_thread.run_sync(obj.close)
