@@ -123,7 +123,7 @@ async def record_actuals(rt: Runtime, model: str, actuals: Any, *, caller: Calle
         lambda: store.record_actuals(name, {str(k): v for k, v in actuals.items()})
     )
     result = ActualsResult(
-        model=name, recorded=outcome.recorded, duplicates=outcome.duplicates, unknown=outcome.unknown or []
+        name=name, recorded=outcome.recorded, duplicates=outcome.duplicates, unknown=outcome.unknown or []
     )
     if outcome.recorded:
         await _evaluate(rt, name, caller, result)

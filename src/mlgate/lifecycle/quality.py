@@ -193,7 +193,7 @@ async def performance(rt: Runtime, model: str, window: str | None = None) -> Per
                 registered=registered, calibration=bins, alerts=rt.captures.warnings(name, version),
             )
         )  # fmt: skip
-    return PerformanceResult(model=name, window=window or "all", versions=versions)
+    return PerformanceResult(name=name, window=window or "all", versions=versions)
 
 
 async def registered_metrics(rt: Runtime, name: str, version: int) -> dict[str, float]:

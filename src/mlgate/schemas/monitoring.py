@@ -27,7 +27,7 @@ class VersionQuality(BaseModel):
 
 
 class PerformanceResult(BaseModel):
-    model: str
+    name: str
     window: str
     versions: list[VersionQuality]
 
@@ -39,7 +39,7 @@ class Degradation(BaseModel):
 
 
 class ActualsResult(BaseModel):
-    model: str
+    name: str
     recorded: int
     duplicates: int = Field(description="actuals that replaced an earlier one (last write wins)")
     unknown: list[str] = Field(description="ids and keys that matched no captured prediction")
