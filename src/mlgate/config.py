@@ -89,7 +89,13 @@ class Settings(BaseSettings):
     quality_rules: dict[str, dict[str, float | bool]] = Field(default_factory=dict)
 
     _split_lists = field_validator(
-        "stdio_scopes", "trusted_models", "capture", "pull_allowlist", "allowed_hosts", "cors_origins", mode="before"
+        "stdio_scopes",
+        "trusted_models",
+        "capture",
+        "pull_allowlist",
+        "allowed_hosts",
+        "cors_origins",
+        mode="before",
     )(_split)
 
     _split_remote = field_validator("remote_allowlist", "torchhub_allowlist", mode="before")(_split)

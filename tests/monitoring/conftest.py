@@ -9,6 +9,7 @@ per session, and a fresh MLGATE_HOME (state database: captures, ledger, jobs) pe
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,10 @@ def _log_all() -> dict[str, Any]:
     pred = ridge.predict(frame[240:])
     with mlflow.start_run(run_name="mon-reg"):
         mlflow.log_metrics(
-            {"mae": float(mean_absolute_error(y[240:], pred)), "rmse": float(root_mean_squared_error(y[240:], pred))}
+            {
+                "mae": float(mean_absolute_error(y[240:], pred)),
+                "rmse": float(root_mean_squared_error(y[240:], pred)),
+            }
         )
         mlflow.sklearn.log_model(
             ridge, name="model", registered_model_name="mon-reg", pip_requirements=PINS,
@@ -88,7 +92,9 @@ def _log_all() -> dict[str, Any]:
     arima = sm.tsa.ARIMA(series, order=(2, 1, 0)).fit()
     with mlflow.start_run(run_name="mon-fc"):
         mlflow.log_metric("mae", float(np.mean(np.abs(np.asarray(arima.resid)))))
-        mlflow.statsmodels.log_model(arima, name="model", registered_model_name="mon-fc", pip_requirements=PINS)
+        mlflow.statsmodels.log_model(
+            arima, name="model", registered_model_name="mon-fc", pip_requirements=PINS
+        )
     out["mon-fc"] = arima
     return out
 
@@ -138,6 +144,7 @@ class Session:
         return out
 
 
+@asynccontextmanager
 async def open_session(settings: Settings) -> AsyncIterator[Session]:
     rt = Runtime(settings)
     async with Client(build_server(rt)) as c:
@@ -147,5 +154,5 @@ async def open_session(settings: Settings) -> AsyncIterator[Session]:
 
 @pytest.fixture
 async def session(plain: Plain, tmp_path: Path) -> AsyncIterator[Session]:
-    async for s in open_session(make_settings(plain, tmp_path)):
+    async with open_session(make_settings(plain, tmp_path)) as s:
         yield s

@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 from sklearn.metrics import mean_absolute_error, mean_absolute_percentage_error, root_mean_squared_error
 
-from tests.monitoring.conftest import FEATURES, Plain, Session, make_settings, open_session, records, regression_data
+from tests.monitoring.conftest import (
+    FEATURES,
+    Plain,
+    Session,
+    make_settings,
+    open_session,
+    records,
+    regression_data,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -24,7 +32,9 @@ async def test_predictions_captured_and_actuals_joined_by_id(session: Session, p
     preds = np.array(out["predictions"])
     np.testing.assert_allclose(preds, plain.fitted["mon-reg"].predict(x), rtol=1e-9)
 
-    res = await session.ok("ml_record_actuals", {"model": "mon-reg", "actuals": dict(zip(ids, y.tolist(), strict=True))})
+    res = await session.ok(
+        "ml_record_actuals", {"model": "mon-reg", "actuals": dict(zip(ids, y.tolist(), strict=True))}
+    )
     assert (res["recorded"], res["duplicates"], res["unknown"]) == (30, 0, [])
 
     perf = await session.ok("ml_performance", {"model": "mon-reg"})
@@ -38,18 +48,28 @@ async def test_predictions_captured_and_actuals_joined_by_id(session: Session, p
 
     stored = session.rt.captures.store.get(ids[0])
     assert stored is not None
-    assert stored["model"] == "mon-reg" and stored["version"] == 1 and stored["digest"] == out["model"]["sha256"]
+    assert (
+        stored["model"] == "mon-reg" and stored["version"] == 1 and stored["digest"] == out["model"]["sha256"]
+    )
     assert stored["prediction"] == pytest.approx(preds[0]) and stored["inputs"] == records(x[:1], FEATURES)[0]
 
 
 async def test_actuals_by_key_duplicates_and_unknown_ids(session: Session) -> None:
     x, y = regression_data(4, seed=12)
     keys = [f"order-{i}" for i in range(4)]
-    out = await session.ok("ml_predict", {"model": "mon-reg@1", "features": records(x, FEATURES), "keys": keys})
+    out = await session.ok(
+        "ml_predict", {"model": "mon-reg@1", "features": records(x, FEATURES), "keys": keys}
+    )
     preds = np.array(out["predictions"])
     first = {k: float(v) for k, v in zip(keys, y, strict=True)}
-    res = await session.ok("ml_record_actuals", {"model": "mon-reg", "actuals": {**first, "nope": 1.0, "f" * 32: 2.0}})
-    assert res["recorded"] == 4 and res["duplicates"] == 0 and sorted(res["unknown"]) == sorted(["nope", "f" * 32])
+    res = await session.ok(
+        "ml_record_actuals", {"model": "mon-reg", "actuals": {**first, "nope": 1.0, "f" * 32: 2.0}}
+    )
+    assert (
+        res["recorded"] == 4
+        and res["duplicates"] == 0
+        and sorted(res["unknown"]) == sorted(["nope", "f" * 32])
+    )
     # a late correction of two of them: last write wins, counted as duplicates
     late = {keys[0]: float(y[0]) + 4.0, out["prediction_ids"][1]: float(y[1]) - 2.0}
     res = await session.ok("ml_record_actuals", {"model": "mon-reg", "actuals": late})
@@ -66,14 +86,18 @@ async def test_actuals_by_key_duplicates_and_unknown_ids(session: Session) -> No
 
 async def test_keys_must_match_records(session: Session) -> None:
     x, _ = regression_data(2, seed=13)
-    err, msg = await session.call("ml_predict", {"model": "mon-reg@1", "features": records(x, FEATURES), "keys": ["a"]})
+    err, msg = await session.call(
+        "ml_predict", {"model": "mon-reg@1", "features": records(x, FEATURES), "keys": ["a"]}
+    )
     assert err and "keys has 1 items for 2 records" in msg
 
 
 async def test_capture_off_stores_nothing(plain: Plain, tmp_path: Path) -> None:
-    async for s in open_session(make_settings(plain, tmp_path, capture=[])):
+    async with open_session(make_settings(plain, tmp_path, capture=[])) as s:
         x, _ = regression_data(3, seed=14)
-        out = await s.ok("ml_predict", {"model": "mon-reg@1", "features": records(x, FEATURES), "keys": ["a", "b", "c"]})
+        out = await s.ok(
+            "ml_predict", {"model": "mon-reg@1", "features": records(x, FEATURES), "keys": ["a", "b", "c"]}
+        )
         assert out["prediction_ids"] == []
         assert any("does not capture" in w for w in out["warnings"])
         res = await s.ok("ml_record_actuals", {"model": "mon-reg", "actuals": {"a": 1.0}})
@@ -82,19 +106,25 @@ async def test_capture_off_stores_nothing(plain: Plain, tmp_path: Path) -> None:
 
 
 async def test_inputs_kept_only_when_switched_on(plain: Plain, tmp_path: Path) -> None:
-    async for s in open_session(make_settings(plain, tmp_path, capture_inputs=False)):
+    async with open_session(make_settings(plain, tmp_path, capture_inputs=False)) as s:
         x, _ = regression_data(2, seed=15)
         out = await s.ok("ml_predict", {"model": "mon-reg@1", "features": records(x, FEATURES)})
         await anyio.to_thread.run_sync(s.rt.captures.flush_blocking)
         row = s.rt.captures.store.get(out["prediction_ids"][0])
-        assert row is not None and row["inputs"] is None and row["prediction"] == pytest.approx(out["predictions"][0])
+        assert (
+            row is not None
+            and row["inputs"] is None
+            and row["prediction"] == pytest.approx(out["predictions"][0])
+        )
 
 
 async def test_recording_actuals_needs_ml_manage(plain: Plain, tmp_path: Path) -> None:
-    async for s in open_session(make_settings(plain, tmp_path, stdio_scopes=["ml:read", "ml:infer"])):
+    async with open_session(make_settings(plain, tmp_path, stdio_scopes=["ml:read", "ml:infer"])) as s:
         x, _ = regression_data(1, seed=16)
         out = await s.ok("ml_predict", {"model": "mon-reg@1", "features": records(x, FEATURES)})
-        err, msg = await s.call("ml_record_actuals", {"model": "mon-reg", "actuals": {out["prediction_ids"][0]: 1.0}})
+        err, msg = await s.call(
+            "ml_record_actuals", {"model": "mon-reg", "actuals": {out["prediction_ids"][0]: 1.0}}
+        )
         assert err and "ml:manage" in msg
         await anyio.to_thread.run_sync(s.rt.captures.flush_blocking)
         row = s.rt.captures.store.get(out["prediction_ids"][0])
@@ -106,7 +136,7 @@ async def test_recording_actuals_needs_ml_manage(plain: Plain, tmp_path: Path) -
 async def test_retention_deletes_old_rows(plain: Plain, tmp_path: Path) -> None:
     from mlgate.state.captures import Capture
 
-    async for s in open_session(make_settings(plain, tmp_path, capture_retention_days=1.0)):
+    async with open_session(make_settings(plain, tmp_path, capture_retention_days=1.0)) as s:
         x, y = regression_data(2, seed=17)
         out = await s.ok("ml_predict", {"model": "mon-reg@1", "features": records(x, FEATURES)})
         store = s.rt.captures.store
@@ -116,7 +146,10 @@ async def test_retention_deletes_old_rows(plain: Plain, tmp_path: Path) -> None:
         await anyio.to_thread.run_sync(s.rt.captures.purge)  # (the writer may have purged it first)
         assert await anyio.to_thread.run_sync(store.total) == 2
         assert store.get("0" * 32) is None and store.get(out["prediction_ids"][0]) is not None
-        res = await s.ok("ml_record_actuals", {"model": "mon-reg", "actuals": {"old": 1.0, out["prediction_ids"][0]: float(y[0])}})
+        res = await s.ok(
+            "ml_record_actuals",
+            {"model": "mon-reg", "actuals": {"old": 1.0, out["prediction_ids"][0]: float(y[0])}},
+        )
         assert res["unknown"] == ["old"] and res["recorded"] == 1
 
 
@@ -127,7 +160,10 @@ async def test_retention_is_enforced_by_the_writer(plain: Plain, tmp_path: Path)
 
     settings = make_settings(plain, tmp_path, capture_retention_days=0.5)
     rt = Runtime(settings)
-    rows = [Capture(f"{i:032x}", None, "mon-reg", 1, None, "predictor", time.time() - 86400 * (i % 2), 1.0) for i in range(6)]
+    rows = [
+        Capture(f"{i:032x}", None, "mon-reg", 1, None, "predictor", time.time() - 86400 * (i % 2), 1.0)
+        for i in range(6)
+    ]
     rt.captures.store.insert_many(rows)  # opens the store: its writer purges on its first round
     deadline = time.time() + 10
     while rt.captures.store.total() != 3 and time.time() < deadline:
@@ -141,10 +177,12 @@ async def test_version_tag_opts_in(plain: Plain, tmp_path: Path) -> None:
 
     MlflowClient(plain.uri, plain.uri).set_model_version_tag("mon-cls", "1", "mlgate.capture", "true")
     try:
-        async for s in open_session(make_settings(plain, tmp_path, capture=[])):
+        async with open_session(make_settings(plain, tmp_path, capture=[])) as s:
             out = await s.ok("ml_classify", {"model": "mon-cls@1", "features": [{"x1": 0.1, "x2": 0.2}]})
             assert len(out["prediction_ids"]) == 1
-            out = await s.ok("ml_predict", {"model": "mon-reg@1", "features": records(np.zeros((1, 4)), FEATURES)})
+            out = await s.ok(
+                "ml_predict", {"model": "mon-reg@1", "features": records(np.zeros((1, 4)), FEATURES)}
+            )
             assert out["prediction_ids"] == []
     finally:
         MlflowClient(plain.uri, plain.uri).delete_model_version_tag("mon-cls", "1", "mlgate.capture")

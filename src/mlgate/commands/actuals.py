@@ -23,7 +23,9 @@ ID_COLUMNS = ("prediction_id", "id", "key")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    a = sub.add_parser("actuals", help="record observed outcomes of captured predictions (docs/monitoring.md)")
+    a = sub.add_parser(
+        "actuals", help="record observed outcomes of captured predictions (docs/monitoring.md)"
+    )
     asub = a.add_subparsers(dest="action", required=True)
     ar = asub.add_parser("record", help="join FILE's actuals (CSV or JSON) to MODEL's captured predictions")
     ar.add_argument("model")

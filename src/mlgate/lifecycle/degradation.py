@@ -40,6 +40,7 @@ from mlgate.state.captures import Matched
 
 TAG_QUALITY = "mlgate.quality"
 MAX_ACTUALS = 10_000
+RETRAIN_MIN_ROWS = 50  # ml_retrain holds 20 % out and checks their drift, which needs 10 rows
 _RULE = re.compile(r"^(min|max)_([A-Za-z0-9_.\-]{1,64}?)(_ratio)?$")
 _OPTIONS = {"min_actuals", "window_hours", "retrain", "retrain_promote"}
 _HINT = 'rules look like {"max_mae_ratio": 1.25, "min_coverage_95": 0.9, "min_actuals": 20, "retrain": true}'
@@ -160,7 +161,8 @@ async def _evaluate(rt: Runtime, name: str, caller: Caller, result: ActualsResul
                 result.retrain_jobs.append(job)
             else:
                 result.degraded.append(Degradation(version=version, rule="retrain",
-                    message="retrain not started: no captured inputs (set MLGATE_CAPTURE_INPUTS) or a forecaster"))  # fmt: skip
+                    message=f"retrain not started: fewer than {RETRAIN_MIN_ROWS} captured inputs with actuals "
+                    "(input capture needs MLGATE_CAPTURE_INPUTS; forecasters are not retrained)"))  # fmt: skip
 
 
 def _model_tags(reg: Any, name: str) -> dict[str, str]:
@@ -181,7 +183,7 @@ async def _retrain(
         for m in rows
         if isinstance(m.inputs, dict) and m.kind != "forecaster" and m.actual is not None
     ]
-    if not data:
+    if len(data) < RETRAIN_MIN_ROWS:
         return None
     args = {
         "model": f"{name}@{version}", "data": data, "target": "actual", "holdout": 0.2, "gates": None,
