@@ -3,7 +3,8 @@ per session, and a fresh MLGATE_HOME (state database: captures, ledger, jobs) pe
 
 - ``mon-reg``: a scikit-learn Ridge on features a, b, c, d; its run logs ``mae`` and ``rmse`` on a holdout;
 - ``mon-cls``: a scikit-learn LogisticRegression with string labels on x1, x2; its run logs ``accuracy``;
-- ``mon-fc``: a statsmodels ARIMA fitted on a monthly series; its run logs ``mae``.
+- ``mon-fc``: a statsmodels ARIMA fitted on a monthly series; its run logs ``mae``;
+- ``mon-gate``: two Ridge versions, 1 (production alias) fitted on a target biased by +3, 2 on the true one.
 """
 
 from __future__ import annotations
@@ -96,6 +97,16 @@ def _log_all() -> dict[str, Any]:
             arima, name="model", registered_model_name="mon-fc", pip_requirements=PINS
         )
     out["mon-fc"] = arima
+    # mon-gate: version 1 (production) learned a biased target, version 2 the true one
+    for bias in (3.0, 0.0):
+        est = Ridge(alpha=0.1).fit(frame[:240], y[:240] + bias)
+        with mlflow.start_run(run_name="mon-gate"):
+            mlflow.log_metric("mae", float(mean_absolute_error(y[240:], est.predict(frame[240:]))))
+            mlflow.sklearn.log_model(
+                est, name="model", registered_model_name="mon-gate", pip_requirements=PINS,
+                signature=infer_signature(frame, pred),
+            )  # fmt: skip
+    mlflow.MlflowClient().set_registered_model_alias("mon-gate", "production", "1")
     return out
 
 

@@ -115,8 +115,9 @@ class CaptureStore:
     ) -> ActualsOutcome:
         """Join ``{prediction_id or key: actual}`` to ``model``'s captured predictions in one transaction.
 
-        An entry matches a prediction id first, else the newest prediction carrying that key. An actual
-        for a prediction that already has one replaces it (last write wins) and counts as a duplicate.
+        An entry matches a prediction id first, else the newest prediction carrying that key in each
+        version (a key sent to two versions, as shadow traffic, gives both their actual). An actual for a
+        prediction that already has one replaces it (last write wins) and counts as a duplicate.
         Entries that match nothing (never captured, another model's, or deleted by retention) are
         returned in ``unknown``."""
         when = time.time() if at is None else at
@@ -124,26 +125,28 @@ class CaptureStore:
         c = captures.c
         with self.db._write() as conn:
             for ref, actual in actuals.items():
-                row = conn.execute(
+                rows = conn.execute(
                     sa.select(c.id, c.actual_count).where(c.model == model, c.id == ref)
-                ).first()
-                if row is None:
-                    row = conn.execute(
-                        sa.select(c.id, c.actual_count)
+                ).all()
+                if not rows:  # a key: the newest prediction carrying it, per version (shadow traffic)
+                    newest: dict[int, Any] = {}
+                    for r in conn.execute(
+                        sa.select(c.id, c.version, c.actual_count)
                         .where(c.model == model, c.key == ref)
                         .order_by(c.at.desc())
-                        .limit(1)
-                    ).first()
-                if row is None:
+                    ):
+                        newest.setdefault(int(r.version), r)
+                    rows = list(newest.values())
+                if not rows:
                     out.unknown.append(ref)  # type: ignore[union-attr]
                     continue
                 conn.execute(
                     captures.update()
-                    .where(c.id == row.id)
+                    .where(c.id.in_([r.id for r in rows]))
                     .values(actual=actual, actual_at=when, actual_count=c.actual_count + 1)
                 )
                 out.recorded += 1
-                out.duplicates += 1 if row.actual_count else 0
+                out.duplicates += 1 if any(r.actual_count for r in rows) else 0
         return out
 
     def matched(
