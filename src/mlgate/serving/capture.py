@@ -25,9 +25,10 @@ from __future__ import annotations
 import atexit
 import fnmatch
 import logging
+import itertools
+import os
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -68,6 +69,9 @@ class Captures:
         self._purged_at = 0.0
         self._refreshed_at = 0.0
         self.written = 0
+        # ids: 64 random bits per process, then a counter (unique without a uuid4 per row, which costs more)
+        self._prefix = os.urandom(8).hex()
+        self._count = itertools.count(1)
 
     # -- policy ---------------------------------------------------------------------------
     def enabled(self, info: VersionInfo) -> bool:
@@ -120,14 +124,17 @@ class Captures:
     ) -> list[str]:
         """Queue one captured row per prediction; returns their ids (never blocks on the disk unless
         ``MLGATE_LEDGER_SYNC``)."""
-        await self.opened()
-        self.check()
+        if self._store is None:
+            await self.opened()
+        if self._stall is not None:
+            self.check()
         now = time.time()
         keep = inputs if self.settings.capture_inputs and inputs is not None else None
+        prefix, count = self._prefix, self._count
         rows = [
             Capture(
-                uuid.uuid4().hex, None if keys is None else keys[i], info.name, info.version, info.sha256, kind,
-                now, p, None if keep is None else keep[i],
+                f"{prefix}{next(count):016x}", None if keys is None else keys[i], info.name, info.version,
+                info.sha256, kind, now, p, None if keep is None else keep[i],
             )
             for i, p in enumerate(predictions)
         ]  # fmt: skip
