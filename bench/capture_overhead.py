@@ -64,7 +64,7 @@ async def main() -> None:
     runtimes = {k: Runtime(s) for k, s in variants.items()}
     async with AsyncExitStack() as stack:
         clients = {k: await stack.enter_async_context(Client(build_server(rt))) for k, rt in runtimes.items()}
-        for k, c in clients.items():  # warm: model loaded, state opened, writer started
+        for c in clients.values():  # warm: model loaded, state opened, writer started
             await block(c, args, 50, [], [])
         per = max(1, a.n // a.rounds)
         for _ in range(a.rounds):

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import atexit
 import fnmatch
-import logging
 import itertools
+import logging
 import os
 import threading
 import time
