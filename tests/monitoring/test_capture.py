@@ -186,3 +186,19 @@ async def test_version_tag_opts_in(plain: Plain, tmp_path: Path) -> None:
             assert out["prediction_ids"] == []
     finally:
         MlflowClient(plain.uri, plain.uri).delete_model_version_tag("mon-cls", "1", "mlgate.capture")
+
+
+def test_non_finite_predictions_are_stored_as_null(tmp_path: Path) -> None:
+    from mlgate.state.captures import Capture, CaptureStore
+    from mlgate.state.db import StateDB
+
+    store = CaptureStore(StateDB(f"sqlite:///{tmp_path / 's.db'}"))
+    row = Capture("a" * 32, None, "m", 1, None, "forecaster", time.time(), {"forecast": [1.0, float("nan")]},
+                  {"history": [float("inf")]})  # fmt: skip
+    store.insert_many([row])
+    got = store.get("a" * 32)
+    assert (
+        got is not None
+        and got["prediction"] == {"forecast": [1.0, None]}
+        and got["inputs"] == {"history": [None]}
+    )

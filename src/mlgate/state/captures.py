@@ -16,6 +16,8 @@ Every method blocks on I/O: call it from a worker thread in async code.
 
 from __future__ import annotations
 
+import json
+import math
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -53,6 +55,30 @@ alerts = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("at", sa.Float, nullable=False),
 )
+
+
+_INSERT = (
+    "INSERT INTO captures (id, key, model, version, digest, kind, at, prediction, inputs, actual_count) "
+    "VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, 0)"
+)
+
+
+def _dumps(value: Any) -> str:
+    """JSON that PostgreSQL accepts: a NaN or infinity (a model may answer one) becomes null."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,19 +122,21 @@ class CaptureStore:
         self.db = db
         with db._write(lock=True) as conn:
             metadata.create_all(conn, checkfirst=True)
+        self._insert = _INSERT.format(p="?" if db._engine.dialect.paramstyle == "qmark" else "%s")
 
     # -- captures -----------------------------------------------------------------------
     def insert_many(self, rows: Iterable[Capture]) -> None:
+        """One transaction, through the driver's executemany with JSON serialised here (half the CPU of a
+        Core insert: this runs on the capture writer thread, beside the event loop)."""
+        dumps = _dumps
         values = [
-            {
-                "id": r.id, "key": r.key, "model": r.model, "version": r.version, "digest": r.digest,
-                "kind": r.kind, "at": r.at, "prediction": r.prediction, "inputs": r.inputs, "actual_count": 0,
-            }
+            (r.id, r.key, r.model, r.version, r.digest, r.kind, r.at, dumps(r.prediction),
+             None if r.inputs is None else dumps(r.inputs))
             for r in rows
         ]  # fmt: skip
         if values:
             with self.db._write() as conn:
-                conn.execute(captures.insert(), values)
+                conn.exec_driver_sql(self._insert, values)
 
     def record_actuals(
         self, model: str, actuals: Mapping[str, Any], at: float | None = None
