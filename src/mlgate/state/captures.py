@@ -21,7 +21,7 @@ import math
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -81,9 +81,8 @@ def _finite(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class Capture:
-    """One captured prediction, as the hot path hands it to the writer."""
+class Capture(NamedTuple):
+    """One captured prediction, as the hot path hands it to the writer (a tuple: cheap to make)."""
 
     id: str
     key: str | None
