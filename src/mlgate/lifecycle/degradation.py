@@ -127,18 +127,21 @@ async def record_actuals(rt: Runtime, model: str, actuals: Any, *, caller: Calle
         name=name, recorded=outcome.recorded, duplicates=outcome.duplicates, unknown=outcome.unknown or []
     )
     if outcome.recorded:
-        await _evaluate(rt, name, caller, result)
+        await _evaluate(rt, name, caller, result, outcome.versions or set())
     return result
 
 
-async def _evaluate(rt: Runtime, name: str, caller: Caller, result: ActualsResult) -> None:
+async def _evaluate(
+    rt: Runtime, name: str, caller: Caller, result: ActualsResult, versions: set[int]
+) -> None:
+    """Judge the rules of the versions that just received actuals."""
     reg = rt.models.registry
     tags = await anyio.to_thread.run_sync(lambda: _model_tags(reg, name))
     rules = rules_for(rt, name, tags)
     hours = rules.get("window_hours")
     since = None if not hours else time.time() - float(hours) * 3600
     store = rt.captures.store
-    matched = await anyio.to_thread.run_sync(lambda: store.matched(name, since))
+    matched = await anyio.to_thread.run_sync(lambda: store.matched(name, since, versions))
     by_version: dict[int, list[Matched]] = {}
     for m in matched:
         by_version.setdefault(m.version, []).append(m)

@@ -112,6 +112,7 @@ class ActualsOutcome:
     recorded: int = 0
     duplicates: int = 0  # actuals that replaced one recorded before (last write wins)
     unknown: list[str] | None = None
+    versions: set[int] | None = None  # the versions that received an actual
 
 
 class CaptureStore:
@@ -148,12 +149,12 @@ class CaptureStore:
         Entries that match nothing (never captured, another model's, or deleted by retention) are
         returned in ``unknown``."""
         when = time.time() if at is None else at
-        out = ActualsOutcome(unknown=[])
+        out = ActualsOutcome(unknown=[], versions=set())
         c = captures.c
         with self.db._write() as conn:
             for ref, actual in actuals.items():
                 rows = conn.execute(
-                    sa.select(c.id, c.actual_count).where(c.model == model, c.id == ref)
+                    sa.select(c.id, c.version, c.actual_count).where(c.model == model, c.id == ref)
                 ).all()
                 if not rows:  # a key: the newest prediction carrying it, per version (shadow traffic)
                     newest: dict[int, Any] = {}
@@ -173,6 +174,7 @@ class CaptureStore:
                     .values(actual=actual, actual_at=when, actual_count=c.actual_count + 1)
                 )
                 out.recorded += 1
+                out.versions.update(int(r.version) for r in rows)  # type: ignore[union-attr]
                 out.duplicates += 1 if any(r.actual_count for r in rows) else 0
         return out
 
