@@ -64,9 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     at.add_argument("-n", type=int, default=20)
     at.add_argument("--json", action="store_true")
 
+    from mlgate.commands.actuals import add_parser as add_actuals
     from mlgate.commands.torchhub import add_parser
 
     add_parser(sub)
+    add_actuals(sub)
     return p
 
 
@@ -221,6 +223,12 @@ def _torchhub(settings: Any, args: argparse.Namespace) -> int:
     return torchhub_command(settings, args)
 
 
+def _actuals(settings: Any, args: argparse.Namespace) -> int:
+    from mlgate.commands.actuals import actuals_command
+
+    return actuals_command(settings, args)
+
+
 def _worker(settings: Any, args: argparse.Namespace) -> int:
     from mlgate.commands.worker import worker_command
 
@@ -237,4 +245,5 @@ COMMANDS = {
     "audit": _audit,
     "skills": _skills,
     "worker": _worker,
+    "actuals": _actuals,
 }

@@ -90,10 +90,17 @@ class Settings(BaseSettings):
     # several processes on one host behind one /metrics (server + `mlgate worker`s): a folder they all write
     # their counters into (prometheus_client multiprocess mode; PROMETHEUS_MULTIPROC_DIR works too)
     metrics_multiproc_dir: Path | None = None
+    # live quality (docs/monitoring.md): model name patterns whose predictions are captured (also the version
+    # tag mlgate.capture=true), whether their inputs are kept, how long captured rows live, degradation rules
+    capture: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    capture_inputs: bool = False
+    capture_retention_days: float = Field(default=90.0, ge=0)
+    quality_rules: dict[str, dict[str, float | bool]] = Field(default_factory=dict)
 
     _split_lists = field_validator(
         "stdio_scopes",
         "trusted_models",
+        "capture",
         "pull_allowlist",
         "allowed_hosts",
         "cors_origins",

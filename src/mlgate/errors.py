@@ -16,7 +16,8 @@
     ├── Cancelled               the client cancelled the call (or went away): the ledger row says so
     ├── JobCancelled            a job stopped by ml_job_cancel (or its cancelled call) before its commit point
     ├── JobFailed               a job failed inside the server (the worker's log has details)
-    └── BackendError            a model or remote engine failed while answering
+    ├── BackendError            a model or remote engine failed while answering
+    └── Degraded                a version's live quality broke one of its rules (a ledger row, not raised)
 
     AuthError                   not a domain error: stays HTTP 401 at the transport
     └── AuthUnavailable         tokens cannot be checked now (JWKS unreachable): HTTP 503, fail closed
@@ -138,6 +139,10 @@ class JobFailed(MlgateError):
 
 class BackendError(MlgateError):
     code = "backend"
+
+
+class Degraded(MlgateError):
+    code = "degraded"
 
 
 class AuthError(Exception):

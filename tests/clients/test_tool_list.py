@@ -57,3 +57,14 @@ async def test_listing_keeps_result_names_and_drops_what_read_only_tools_do_not_
     halt = tools["ml_halt"]["annotations"]
     assert halt["readOnlyHint"] is False and "destructiveHint" in halt and "idempotentHint" in halt
     assert tools["ml_predict"]["inputSchema"]["required"] == ["model", "features"]
+
+
+async def test_listing_leaves_length_caps_to_the_server_which_still_enforces_them(settings: Settings) -> None:
+    tools = {t["name"]: t for t in await listed_tools(settings)}
+    assert "maxLength" not in json.dumps(tools)
+    assert "default" not in tools["ml_pull"]["inputSchema"]["properties"]["allow_pickle"]
+    assert tools["ml_retrain"]["inputSchema"]["properties"]["holdout"]["default"] == 0.2
+    async with Client(build_server(Runtime(settings))) as c:
+        result = await c.call_tool("ml_predict", {"model": "x" * 400, "features": [{"a": 1}]})
+    assert result.is_error
+    assert "300" in result.content[0].text  # type: ignore[union-attr]

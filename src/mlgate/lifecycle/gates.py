@@ -6,6 +6,9 @@ production). The two are merged and the stricter threshold wins, so a call can a
 gates or tighten them but never loosen the ones the model stores. Every gate is
 evaluated, and every failure is reported with its actual value and threshold.
 
+``require_live_not_worse`` compares the candidate's live quality with the incumbent's on the
+actuals matched to each one's captured predictions (``lifecycle/live_gate.py``, docs/monitoring.md).
+
 ``require_drift_check`` reads the version's latest drift check (the ``mlgate.drift``
 tag written by ``ml_drift`` against the version's own training data, by a caller with
 ``ml:manage``): it passes when that check found no dataset drift *and* the record says
@@ -19,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mlgate.errors import InvalidInput
@@ -28,6 +31,8 @@ from mlgate.schemas.lifecycle import GateOutcome
 TAG_GATES = "mlgate.gates"
 TAG_DRIFT = "mlgate.drift"
 REQUIRE_DRIFT = "require_drift_check"
+REQUIRE_LIVE = "require_live_not_worse"  # lifecycle/live_gate.py; docs/monitoring.md
+_FLAGS = (REQUIRE_DRIFT, REQUIRE_LIVE)
 GATED_STAGES = ("staging", "production")
 _GATE = re.compile(r"^(min|max)_([A-Za-z0-9_.\-]{1,64})$")
 _HINT = "gates look like {'min_r2': 0.4, 'max_mae': 50, 'require_drift_check': true}"
@@ -43,7 +48,7 @@ def parse_gates(raw: Any, where: str = "gates") -> Gates:
         raise InvalidInput(f"{where} must be an object", _HINT)
     out: Gates = {}
     for key, value in raw.items():
-        if key == REQUIRE_DRIFT:
+        if key in _FLAGS:
             if not isinstance(value, bool):
                 raise InvalidInput(f"{where}.{key} must be true or false", _HINT)
             out[key] = value
@@ -92,7 +97,7 @@ def merge(stored: Gates, call: Gates) -> dict[str, tuple[float | bool, str]]:
             continue
         have = out[key][0]
         stricter: float | bool
-        if key == REQUIRE_DRIFT:
+        if key in _FLAGS:
             stricter = bool(have) or bool(value)
         elif key.startswith("min_"):
             stricter = max(float(have), float(value))
@@ -106,13 +111,21 @@ def evaluate(
     gates: Mapping[str, tuple[float | bool, str]],
     metrics: Mapping[str, float],
     drift: Mapping[str, Any] | None,
+    live: Callable[[], GateOutcome] | None = None,
 ) -> list[GateOutcome]:
-    """Every gate's outcome, in a stable order."""
+    """Every gate's outcome, in a stable order (``live`` judges ``require_live_not_worse``)."""
     out: list[GateOutcome] = []
     for key in sorted(gates):
         threshold, source = gates[key]
         if key == REQUIRE_DRIFT:
             out.append(_drift_gate(bool(threshold), source, drift))
+            continue
+        if key == REQUIRE_LIVE:
+            if not threshold or live is None:
+                out.append(GateOutcome(gate=key, threshold=False, actual=None, passed=True, source=source,
+                                       reason="not required"))  # fmt: skip
+            else:
+                out.append(live().model_copy(update={"source": source}))
             continue
         kind, metric = key.split("_", 1)
         actual = metrics.get(metric)

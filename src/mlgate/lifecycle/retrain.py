@@ -34,7 +34,7 @@ from mlgate.lifecycle.gates import parse_gates
 from mlgate.lifecycle.stage_history import TAG_HISTORY
 from mlgate.lifecycle.stages import promote
 from mlgate.lifecycle.training_data import TrainingData, load_training_data
-from mlgate.schemas.lifecycle import RetrainData, RetrainResult
+from mlgate.schemas.lifecycle import DriftSummary, RetrainData, RetrainResult
 from mlgate.schemas.stamp import ModelStamp
 from mlgate.serving.runtime import Runtime
 
@@ -91,14 +91,21 @@ async def retrain(
     decisions = [f"incumbent {incumbent.name}@{incumbent.version}; {data_.rows} rows from {data_.source}"]
 
     await step(1, "checking drift against the incumbent's training data")
-    ref, kind = drifting.training_reference(loaded)
-    drift = drifting.report(names, incumbent, ref, data_.x, kind, drifting.DriftThresholds())
-    await anyio.to_thread.run_sync(
-        drifting.record_check, reg, incumbent.name, incumbent.version, drift, who.subject, data_.digest
-    )
-    decisions.append(
-        f"drift check on the new data: {drift.message} (recorded on version {incumbent.version})"
-    )
+    if loaded.extra.get("sample") or loaded.info.stats:
+        ref, kind = drifting.training_reference(loaded)
+        drift = drifting.report(names, incumbent, ref, data_.x, kind, drifting.DriftThresholds())
+        await anyio.to_thread.run_sync(
+            drifting.record_check, reg, incumbent.name, incumbent.version, drift, who.subject, data_.digest
+        )
+        summary = drifting.summarize(drift)
+        decisions.append(
+            f"drift check on the new data: {drift.message} (recorded on version {incumbent.version})"
+        )
+    else:  # logged by plain MLflow code: nothing to compare with (the candidate's own check still runs)
+        summary = DriftSummary(
+            drift_detected=False, dataset_drift_score=0.0, n_drifted=0, total=0, drifted_features=[]
+        )
+        decisions.append("drift not checked: the incumbent stored no training sample or statistics")
 
     await step(2, f"fitting a clone of {type(est).__name__}")
     candidate, split = await anyio.to_thread.run_sync(_fit, est, data_, holdout, classifier)
@@ -149,7 +156,7 @@ async def retrain(
     return RetrainResult(
         retrained=True,
         promoted=promoted,
-        drift_summary=drifting.summarize(drift),
+        drift_summary=summary,
         candidate=cand_stamp,
         incumbent=incumbent,
         metric=chosen,

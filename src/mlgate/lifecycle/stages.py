@@ -21,8 +21,10 @@ one model are serialised in this process; every tool call also leaves a ledger r
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -36,7 +38,7 @@ from mlgate.lifecycle.stage_history import history, served_production, write_sta
 from mlgate.models.mlflow_registry import MlflowRegistry
 from mlgate.models.ref import check_name, parse_ref
 from mlgate.models.tags import TAG_SHA
-from mlgate.schemas.lifecycle import PromoteResult, RollbackResult, StageChangeResult
+from mlgate.schemas.lifecycle import GateOutcome, PromoteResult, RollbackResult, StageChangeResult
 from mlgate.schemas.stamp import ModelStamp
 from mlgate.serving.runtime import Runtime
 
@@ -111,12 +113,25 @@ async def promote(
     if force:
         who.require_admin("force on ml_promote")
     reg = rt.models.registry
+
+    def live(incumbent: int | None) -> GateOutcome:
+        from mlgate.lifecycle.live_gate import live_not_worse
+
+        return live_not_worse(rt.captures, name, version, incumbent)
+
     async with rt.moving_aliases(name, who.subject):
-        return await anyio.to_thread.run_sync(_promote, reg, who, name, version, to, call_gates, force)
+        return await anyio.to_thread.run_sync(_promote, reg, who, name, version, to, call_gates, force, live)
 
 
 def _promote(
-    reg: MlflowRegistry, who: Caller, name: str, version: int, to: str, call_gates: gating.Gates, force: bool
+    reg: MlflowRegistry,
+    who: Caller,
+    name: str,
+    version: int,
+    to: str,
+    call_gates: gating.Gates,
+    force: bool,
+    live: Callable[[int | None], GateOutcome] | None = None,
 ) -> PromoteResult:
     with model_lock(name):
         mv = reg.version(name, version)
@@ -138,7 +153,8 @@ def _promote(
                 "promote another version to production, or roll back",
             )
         merged = gating.merge(gating.stored_gates(model_tags, to), call_gates)
-        outcomes = gating.evaluate(merged, _metrics(reg, mv), gating.latest_drift(mv.tags))
+        judge_live = None if live is None else functools.partial(live, holder)
+        outcomes = gating.evaluate(merged, _metrics(reg, mv), gating.latest_drift(mv.tags), judge_live)
         failed = [o for o in outcomes if not o.passed]
         if failed and not force:
             listed = "; ".join(f"{o.gate}: {o.reason}" for o in failed)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from mlgate.schemas.stamp import ModelStamp, WarningsField
+
+IdsField: Any = Field(default_factory=list, description="captured predictions' ids (empty: not captured)")
 
 
 class PredictResult(BaseModel):
     model: ModelStamp
     predictions: list[float | list[float]]
     warnings: list[str] = WarningsField
+    prediction_ids: list[str] = IdsField
 
 
 class ClassifyResult(BaseModel):
@@ -18,6 +23,7 @@ class ClassifyResult(BaseModel):
     labels: list[str]
     probabilities: list[dict[str, float]]
     warnings: list[str] = WarningsField
+    prediction_ids: list[str] = IdsField
 
 
 class IntervalBand(BaseModel):
@@ -31,6 +37,8 @@ class ForecastResult(BaseModel):
     horizon: int
     forecast: list[float]
     intervals: list[IntervalBand]
+    warnings: list[str] = WarningsField
+    prediction_ids: list[str] = IdsField
 
 
 class Segment(BaseModel):

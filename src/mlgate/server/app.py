@@ -23,7 +23,7 @@ from mlgate.server.gate import GateServer, ToolSpec, guard
 from mlgate.server.prompts import register_prompts
 from mlgate.serving.runtime import Runtime
 from mlgate.supply.hub import HubResolver
-from mlgate.tools import audit, inference, jobs, lifecycle, models, serving, skills, supply
+from mlgate.tools import audit, inference, jobs, lifecycle, models, monitoring, serving, skills, supply
 
 READ_ONLY = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
@@ -44,6 +44,9 @@ FETCH = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )
 BUILD = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+RECORD = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
 CANCEL = ToolAnnotations(
@@ -190,6 +193,22 @@ TOOLS: list[ToolSpec] = [
     ),
     ToolSpec(
         "ml_audit", audit.audit, "Audit ledger", AUDIT, READ_ONLY, {"model": "demo-regressor", "limit": 20}
+    ),
+    ToolSpec(
+        "ml_record_actuals",
+        monitoring.record_actuals,
+        "Record actuals",
+        MANAGE,
+        RECORD,
+        {"model": "demo-regressor", "actuals": {"3f2a9c0d4b5e6f708192a3b4c5d6e7f8": 151.0}},
+    ),
+    ToolSpec(
+        "ml_performance",
+        monitoring.performance,
+        "Live quality",
+        READ,
+        READ_ONLY,
+        {"model": "demo-regressor", "window": "7d"},
     ),
 ]
 SPECS: dict[str, ToolSpec] = {spec.name: spec for spec in TOOLS}

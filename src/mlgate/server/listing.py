@@ -4,7 +4,8 @@ Tool schemas are paid for in every conversation's context and clients cap them. 
 listing keeps what an agent acts on — each tool's description (with one example), its
 arguments with their descriptions, types and limits, and the shape of its result — and
 drops what pydantic adds for humans reading code: auto-generated titles, per-field prose and
-examples and the ``required`` list in output schemas, the hints a read-only tool does not
+examples and the ``required`` list in output schemas, string length caps and defaults that say
+nothing in input schemas, the hints a read-only tool does not
 need, and the inner structure of nested result objects (the ``model``
 stamp's fields are named in the server instructions; all are documented in the README and
 validated on the server).
@@ -67,11 +68,27 @@ def _compact(node: Any, *, names: bool = False) -> Any:
     return out
 
 
+def _unsaid(node: Any, *, names: bool = False) -> Any:
+    """Without string length caps (the server enforces them and says so in its error) and without
+    defaults that an absent argument means anyway (``false``, ``[]``)."""
+    if isinstance(node, list):
+        return [_unsaid(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if names:
+        return {k: _unsaid(v) for k, v in node.items()}
+    return {
+        k: _unsaid(v, names=(k == "properties"))
+        for k, v in node.items()
+        if k != "maxLength" and not (k == "default" and (v is False or v == []))
+    }
+
+
 def lean_input(schema: dict[str, Any]) -> dict[str, Any]:
     out = _strip(schema, ("title",))
     for prop in out.get("properties", {}).values():
         prop.pop("examples", None)  # the tool's description carries one example for all its arguments
-    return dict(_compact(out))
+    return dict(_unsaid(_compact(out)))
 
 
 def lean_output(schema: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -16,34 +16,38 @@ from mlgate.schemas.inference import (
     SegmentResult,
     TextResult,
 )
+from mlgate.serving.capture import captured, check_keys
 from mlgate.serving.runtime import Runtime
 
 MAX_SERIES = 100_000
 
 
-async def predict(rt: Runtime, model: str, features: Any) -> PredictResult:
+async def predict(rt: Runtime, model: str, features: Any, keys: list[str] | None = None) -> PredictResult:
     loaded, stamp = await rt.serve(model, "predictor")
     s = rt.settings
     rows = to_rows(features, loaded.info.features, max_rows=s.max_rows, max_cells=s.max_cells)
+    check_keys(keys, len(features))
     values, warnings = await rt.executor.rows(loaded, "predict", rows)
-    return PredictResult(model=stamp, predictions=values, warnings=warnings)
+    ids, warnings = await captured(rt, loaded.info, "predictor", values, features, keys, warnings)
+    return PredictResult(model=stamp, predictions=values, warnings=warnings, prediction_ids=ids or [])
 
 
-async def classify(rt: Runtime, model: str, features: Any) -> ClassifyResult:
+async def classify(rt: Runtime, model: str, features: Any, keys: list[str] | None = None) -> ClassifyResult:
     loaded, stamp = await rt.serve(model, "classifier")
     s = rt.settings
     rows = to_rows(features, loaded.info.features, max_rows=s.max_rows, max_cells=s.max_cells)
+    check_keys(keys, len(features))
     pairs, warnings = await rt.executor.rows(loaded, "classify", rows)
+    labels, probs = [label for label, _ in pairs], [p for _, p in pairs]
+    kept = [{"label": a, "probabilities": b} for a, b in zip(labels, probs, strict=True)]
+    ids, warnings = await captured(rt, loaded.info, "classifier", kept, features, keys, warnings)
     return ClassifyResult(
-        model=stamp,
-        labels=[label for label, _ in pairs],
-        probabilities=[p for _, p in pairs],
-        warnings=warnings,
+        model=stamp, labels=labels, probabilities=probs, warnings=warnings, prediction_ids=ids or []
     )
 
 
 async def forecast(
-    rt: Runtime, model: str, history: Any, horizon: int, levels: list[float] | None
+    rt: Runtime, model: str, history: Any, horizon: int, levels: list[float] | None, key: str | None = None
 ) -> ForecastResult:
     loaded, stamp = await rt.serve(model, "forecaster")
     own = not getattr(loaded.impl, "takes_history", True)  # forecasts from the history it was fitted on
@@ -57,12 +61,20 @@ async def forecast(
     if not isinstance(horizon, int) or isinstance(horizon, bool) or not 1 <= horizon <= 1000:
         raise InvalidInput(f"horizon {horizon!r} is out of range", "send an integer between 1 and 1000")
     lv = [0.8, 0.95] if levels is None else list(levels)
+    keys = None if key is None else [key]
+    check_keys(keys, 1)
     point, bands = await rt.executor.call(loaded, loaded.impl.forecast, hist, horizon, lv)
+    intervals = [IntervalBand(level=lvl, lower=lo, upper=hi) for lvl, lo, hi in bands]
+    kept = {"forecast": point, "intervals": [b.model_dump() for b in intervals]}
+    inputs = [{"history": hist, "horizon": horizon}]
+    ids, warnings = await captured(rt, loaded.info, "forecaster", [kept], inputs, keys, [])
     return ForecastResult(
         model=stamp,
         horizon=horizon,
         forecast=point,
-        intervals=[IntervalBand(level=lvl, lower=lo, upper=hi) for lvl, lo, hi in bands],
+        intervals=intervals,
+        warnings=warnings,
+        prediction_ids=ids or [],
     )
 
 

@@ -27,6 +27,7 @@ from mlgate.interfaces.base import LoadedModel
 from mlgate.models.resolvers import Resolver
 from mlgate.models.store import ModelStore
 from mlgate.schemas.stamp import ModelStamp
+from mlgate.serving.capture import Captures
 from mlgate.serving.execution import Executor
 from mlgate.serving.killswitch import KillSwitch
 from mlgate.serving.metrics import Metrics
@@ -66,6 +67,10 @@ class Runtime:
     @cached_property
     def generations(self) -> GenerationStore:
         return GenerationStore(self.state)
+
+    @cached_property
+    def captures(self) -> Captures:
+        return Captures(self.settings, lambda: self.state)
 
     @cached_property
     def killswitch(self) -> KillSwitch:
@@ -180,7 +185,7 @@ class Runtime:
         )
 
     async def aclose(self) -> None:
-        for name in ("ledger", "killswitch"):
+        for name in ("captures", "ledger", "killswitch"):
             obj = self.__dict__.get(name)
             if obj is not None:
                 await anyio.to_thread.run_sync(obj.close)

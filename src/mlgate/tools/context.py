@@ -18,7 +18,7 @@ from mlgate.serving.runtime import Runtime
 ModelArg = Annotated[
     str,
     Field(
-        description="A pinned model: 'name@3' or 'name@production'.",
+        description="'name@3' or 'name@production'.",
         examples=["demo-regressor@1", "demo-regressor@production"],
         max_length=300,
     ),

@@ -40,22 +40,33 @@ Records = Annotated[
         min_length=1,
     ),
 ]
+Keys = Annotated[list[str], Field(description="Your id per record, for ml_record_actuals.")]
 
 
-async def predict(model: ModelArg, features: Records, ctx: Context[Any, Any]) -> PredictResult:
+async def predict(
+    model: ModelArg,
+    features: Records,
+    ctx: Context[Any, Any],
+    keys: Keys = [],  # noqa: B006
+) -> PredictResult:
     """Run a Predictor (regression) on records; returns one number per record, and `model`: the exact
     version that ran. Example: {"model": "demo-regressor@1", "features": [{"age": 0.04, …, "s6": -0.02}]}.
     """
-    return await inference.predict(runtime(ctx), model, features)
+    return await inference.predict(runtime(ctx), model, features, keys or None)
 
 
-async def classify(model: ModelArg, features: Records, ctx: Context[Any, Any]) -> ClassifyResult:
+async def classify(
+    model: ModelArg,
+    features: Records,
+    ctx: Context[Any, Any],
+    keys: Keys = [],  # noqa: B006
+) -> ClassifyResult:
     """Run a Classifier on records; returns a label and a probability per class for each record.
 
     Example: {"model": "demo-classifier@production", "features": [{"sepal_length": 5.1, "sepal_width": 3.5,
     "petal_length": 1.4, "petal_width": 0.2}]}.
     """
-    return await inference.classify(runtime(ctx), model, features)
+    return await inference.classify(runtime(ctx), model, features, keys or None)
 
 
 async def forecast(
@@ -70,12 +81,13 @@ async def forecast(
         list[float] | None,
         Field(description="Prediction-interval levels in (0, 1); default [0.8, 0.95].", max_length=5),
     ] = None,
+    key: Annotated[str | None, Field(description="Your id, for ml_record_actuals.", max_length=200)] = None,
 ) -> ForecastResult:
     """Run a Forecaster: horizon (+ history for models that condition on it) → point forecast with
     lower/upper bounds per interval level. ml_model_info gives a full example.
     Example: {"model": "demo-forecaster@1", "history": [ …24+ months… ], "horizon": 12}.
     """
-    return await inference.forecast(runtime(ctx), model, history or [], horizon, levels)
+    return await inference.forecast(runtime(ctx), model, history or [], horizon, levels, key)
 
 
 async def segment(

@@ -107,17 +107,13 @@ async def retrain(
     model: ModelArg,
     data: Annotated[
         list[dict[str, Any]] | str,
-        Field(description="Training rows (features + target), or a CSV/Parquet path under MLGATE_DATA_DIR."),
+        Field(description="Rows (features + target), or a CSV/Parquet path under MLGATE_DATA_DIR."),
     ],
     target: Annotated[str, Field(description="The column holding the value to predict.", max_length=200)],
     ctx: Context[Any, Any],
-    holdout: Annotated[
-        float, Field(description="Fraction held out to score incumbent and candidate.", ge=0.05, le=0.5)
-    ] = 0.2,
+    holdout: Annotated[float, Field(description="Fraction held out to score both.", ge=0.05, le=0.5)] = 0.2,
     gates: Gates = None,
-    promote_if_better: Annotated[
-        bool, Field(description="Promote the candidate if it beats the incumbent and passes the gates.")
-    ] = True,
+    promote_if_better: Annotated[bool, Field(description="Promote if better and gated.")] = True,
     metric: Annotated[
         str | None,
         Field(
