@@ -106,6 +106,20 @@ try {
     const cancelled = await call("ml_job_cancel", { job_id: jobs[0].job_id });
     if (cancelled.cancelled !== false) report.failures.push(`ml_job_cancel of a finished job: ${JSON.stringify(cancelled)}`);
   }
+  // live quality: predictions of the throwaway model are captured; actuals join them by id
+  const predicted = await call("ml_predict", { model: `${M}@1`, features: config.rows.slice(0, 5) });
+  const ids = predicted.prediction_ids ?? [];
+  if (ids.length !== 5) report.failures.push(`ml_predict with capture on: ${JSON.stringify(predicted).slice(0, 300)}`);
+  const actuals = Object.fromEntries(ids.map((id, i) => [id, config.actuals[i]]));
+  const recorded = await call("ml_record_actuals", { model: M, actuals: { ...actuals, "no-such-id": 1 } });
+  if (recorded.recorded !== ids.length || recorded.unknown?.[0] !== "no-such-id")
+    report.failures.push(`ml_record_actuals: ${JSON.stringify(recorded).slice(0, 300)}`);
+  const perf = await call("ml_performance", { model: M });
+  if (!(perf.versions?.some((v) => v.matched === ids.length)))
+    report.failures.push(`ml_performance: ${JSON.stringify(perf).slice(0, 300)}`);
+  const { rows: audit = [] } = await call("ml_audit", { limit: 5, model: M, tool: "ml_record_actuals" });
+  if (audit.length !== 1) report.failures.push(`ml_audit: ${JSON.stringify(audit).slice(0, 300)}`);
+
   // No Hub is reachable from the test and MLGATE_PULL_ALLOWLIST is empty: mlgate must refuse with a tool
   // error (isError), not a protocol error. A real pull is covered by tests/supply/test_pull_tool.py.
   await call("ml_pull", { repo_id: "acme/not-allowed", revision: "0123456789abcdef0123456789abcdef01234567" },

@@ -29,9 +29,10 @@ def test_every_tool_through_the_typescript_sdk(node_modules: Path, demo_home: Pa
         "node_modules": str(node_modules),
         "command": SERVE[0],
         "args": SERVE[1:],
-        "env": server_env(demo_home),
+        "env": {**server_env(demo_home), "MLGATE_CAPTURE": model},  # its predictions get ids
         "model": model,
         "rows": records(drift_x),
+        "actuals": [float(v) for v in y[:5]],
         "train": records(train_x, train_y),
     }
     (tmp_path / "config.json").write_text(json.dumps(config))

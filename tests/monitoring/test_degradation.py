@@ -53,9 +53,17 @@ async def test_degraded_model_warns_and_starts_a_retrain(plain: Plain, tmp_path:
             and perf["versions"][0]["live"]["mae"] > 1.25 * perf["versions"][0]["registered"]["mae"]
         )
 
-        text = s.rt.prometheus()
-        assert 'mlgate_degradations_total{model="mon-reg",rule="max_mae_ratio"} 1' in text
-        assert 'mlgate_live_quality{model="mon-reg",version="1",metric="mae"}' in text
+        from prometheus_client.parser import text_string_to_metric_families
+
+        samples = {
+            (sm.name, tuple(sorted(sm.labels.items()))): sm.value
+            for family in text_string_to_metric_families(s.rt.prometheus())
+            for sm in family.samples
+        }
+        degraded = ("mlgate_degradations_total", (("model", "mon-reg"), ("rule", "max_mae_ratio")))
+        assert samples[degraded] == 1
+        gauge = ("mlgate_live_quality", (("metric", "mae"), ("model", "mon-reg"), ("version", "1")))
+        assert samples[gauge] == pytest.approx(perf["versions"][0]["live"]["mae"])
         await s.rt.ledger.flush()
         rows = await anyio.to_thread.run_sync(lambda: s.rt.state.tail(50))
         (row,) = [r for r in rows if r.tool == "quality.degraded"]

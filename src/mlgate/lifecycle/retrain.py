@@ -93,7 +93,9 @@ async def retrain(
     await step(1, "checking drift against the incumbent's training data")
     if loaded.extra.get("sample") or loaded.info.stats:
         ref, kind = drifting.training_reference(loaded)
-        drift = drifting.report(names, incumbent, ref, data_.x, kind, drifting.DriftThresholds())
+        drift = await anyio.to_thread.run_sync(
+            drifting.report, names, incumbent, ref, data_.x, kind, drifting.DriftThresholds()
+        )
         await anyio.to_thread.run_sync(
             drifting.record_check, reg, incumbent.name, incumbent.version, drift, who.subject, data_.digest
         )
@@ -112,8 +114,8 @@ async def retrain(
     xtr, xte, _, yte = split
 
     await step(3, f"evaluating both on {len(yte)} holdout rows")
-    inc_m = _evaluate(est, xte, yte, classifier)
-    cand_m = _evaluate(candidate, xte, yte, classifier)
+    inc_m = await anyio.to_thread.run_sync(_evaluate, est, xte, yte, classifier)
+    cand_m = await anyio.to_thread.run_sync(_evaluate, candidate, xte, yte, classifier)
 
     await step(4, "registering the candidate in development")
     info = await anyio.to_thread.run_sync(
@@ -122,7 +124,9 @@ async def retrain(
     cand_stamp = ModelStamp(
         name=info.name, version=info.version, ref=f"{info.name}@{info.version}", sha256=info.sha256
     )
-    check = drifting.report(names, cand_stamp, xtr[:200], xte, "training_sample", drifting.DriftThresholds())
+    check = await anyio.to_thread.run_sync(
+        drifting.report, names, cand_stamp, xtr[:200], xte, "training_sample", drifting.DriftThresholds()
+    )
     await anyio.to_thread.run_sync(
         drifting.record_check, reg, info.name, info.version, check, who.subject, data_.digest
     )

@@ -11,6 +11,7 @@ example) with their own ledger row, and ``tools/list`` is the lean listing.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import time
 import uuid
@@ -49,6 +50,12 @@ def guard(spec: ToolSpec) -> Callable[..., Awaitable[Any]]:
     """Wrap a tool: scope check, error mapping, ledger row. Keeps the tool's signature."""
     scope = spec.scope
     fn = spec.fn
+    defaults = {n: p.default for n, p in inspect.signature(fn).parameters.items() if p.default is not p.empty}
+
+    def sent(kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The arguments as a client means them: an optional one left at its default is not part of
+        the ledger's input digest (sending ``keys: []`` or leaving it out is the same call)."""
+        return {k: v for k, v in kwargs.items() if k != "ctx" and not (k in defaults and v == defaults[k])}
 
     @functools.wraps(fn)
     async def call(**kwargs: Any) -> Any:
@@ -68,7 +75,9 @@ def guard(spec: ToolSpec) -> Callable[..., Awaitable[Any]]:
             # cancelled (notifications/cancelled, or the client went away): the row is written all the same
             with anyio.CancelScope(shield=True):
                 try:
-                    await _recorded(rt, spec, rt.record(spec.name, caller, kwargs, None, t0, Cancelled()))
+                    await _recorded(
+                        rt, spec, rt.record(spec.name, caller, sent(kwargs), None, t0, Cancelled())
+                    )
                 except MlgateError as exc:
                     log.error("%s was cancelled and its ledger row could not be written: %s", spec.name, exc)
             raise
@@ -84,7 +93,7 @@ def guard(spec: ToolSpec) -> Callable[..., Awaitable[Any]]:
                 f"{spec.name} failed inside the server (incident {incident}); the operator's log has details"
             )
         try:
-            await _recorded(rt, spec, rt.record(spec.name, caller, kwargs, result, t0, failure))
+            await _recorded(rt, spec, rt.record(spec.name, caller, sent(kwargs), result, t0, failure))
         except MlgateError as exc:  # the row could not be written: the call must not look successful
             raise ToolError(str(exc)) from None
         if failure is not None:
