@@ -4,12 +4,14 @@ The server's home is a copy of the session's demo home (its own state database a
 a second demo-regressor version, which takes production, so that promoting version 1 back
 meets a gate), its Hub is the
 local test Hub (``tests/supply``), and ``MLGATE_JOB_WAIT_S=0`` makes every long call a job the
-console follows. Screenshots go to ``test-artifacts/console/`` (gitignored).
+console follows. demo-regressor captures its predictions, with a rule on its live MAE.
+Screenshots go to ``test-artifacts/console/`` (gitignored).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import threading
@@ -25,6 +27,7 @@ from tests.conftest import free_port, mlgate_env, spawn_server, wait_http
 from tests.supply.conftest import Hub, hub  # noqa: F401 (the session's local Hub, a fixture)
 
 CHROMIUM = Path("/usr/bin/chromium")
+QUALITY_MAX_MAE_RATIO = 1.5  # demo-regressor degrades when its live MAE passes 1.5× the registered one
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -77,6 +80,8 @@ def console(demo_home: Path, hub: Hub, tmp_path_factory: pytest.TempPathFactory)
         MLGATE_DEV_AUTH="1",
         MLGATE_PULL_ALLOWLIST="acme",
         MLGATE_JOB_WAIT_S="0",
+        MLGATE_CAPTURE="demo-regressor",  # live quality on the serving page (one model captures, others do not)
+        MLGATE_QUALITY_RULES=json.dumps({"demo-regressor": {"max_mae_ratio": QUALITY_MAX_MAE_RATIO}}),
         HF_ENDPOINT=hub.url,
         HF_HUB_DISABLE_XET="1",
         NO_PROXY="127.0.0.1,localhost",

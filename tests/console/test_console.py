@@ -3,8 +3,9 @@
 One operator signs in through the development authorization server (authorization code + PKCE,
 the consent page, the token for /mcp/ml), watches serving, halts one model and sees an MCP
 client's ml_predict refused with the console's reason while another model serves, resumes it,
-sees a promotion blocked with the gate's numbers, runs a skill from its generated form, follows a
-pull to its digests and reads the audit ledger. A read-only token sees every action disabled, and
+sees a model's live quality degrade beside its traffic (actuals recorded by an MCP client), sees
+a promotion blocked with the gate's numbers, runs a skill from its generated form, follows a pull
+to its digests and reads the audit ledger. A read-only token sees every action disabled, and
 an action forced by editing the page is refused by the server.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import DIABETES_ROW, IRIS_ROW
-from tests.console.conftest import Console, mcp_call, shot, traffic
+from tests.console.conftest import QUALITY_MAX_MAE_RATIO, Console, mcp_call, shot, traffic
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra").expect
 
@@ -135,6 +136,50 @@ def test_serving_page_draws_live_numbers(console: Console, operator: Any) -> Non
     shot(page, "serving")
 
 
+def test_serving_shows_live_quality_and_the_degradation_beside_traffic(
+    console: Console, operator: Any
+) -> None:
+    page = operator
+    agent = console.token("ml:read ml:infer", subject="agent")
+    owner = console.token("ml:read ml:manage", subject="owner")
+    failed, out = mcp_call(
+        console, agent, "ml_predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW] * 25}
+    )
+    assert not failed and len(out["prediction_ids"]) == 25  # demo-regressor captures (MLGATE_CAPTURE)
+    _, perf = mcp_call(console, agent, "ml_performance", {"model": "demo-regressor"})
+    registered = next(v for v in perf["versions"] if v["version"] == 1)["registered"]["mae"]
+    shift = 3 * registered  # every actual that far from its prediction: live MAE = 3× the registered one
+    actuals = {i: p + shift for i, p in zip(out["prediction_ids"], out["predictions"], strict=True)}
+    failed, recorded = mcp_call(
+        console, owner, "ml_record_actuals", {"model": "demo-regressor", "actuals": actuals}
+    )
+    assert not failed and recorded["recorded"] == 25
+    assert [d["rule"] for d in recorded["degraded"]] == ["max_mae_ratio"]
+
+    page.goto(console.base + "/console/#serving")
+    load = traffic(
+        console, agent, 4.0, [("ml_classify", {"model": "demo-classifier@1", "features": [IRIS_ROW]})]
+    )
+    row = page.locator("#serving-table tr[data-model='demo-regressor']")
+    quality = row.locator("td.quality")
+    expect(quality.locator(".badge")).to_have_text("degraded", timeout=15_000)  # polled every 10 s
+    expect(row).to_have_class(re.compile(r"\bdegraded\b"))
+    v1 = quality.locator(".version[data-version='1']")
+    live = float(v1.locator(".metric").inner_text().removeprefix("mae "))
+    assert live == pytest.approx(shift, rel=1e-3)
+    shown = float(re.fullmatch(r" \(registered (.+)\)", v1.locator(".registered").inner_text())[1])  # type: ignore[index]
+    assert shown == pytest.approx(registered, rel=1e-3)
+    assert v1.locator(".matched").inner_text() == "25 actuals"
+    alert = quality.locator(".alert").inner_text()
+    assert alert.startswith("v1: quality degraded") and f"max_mae_ratio={QUALITY_MAX_MAE_RATIO:g}" in alert
+    other = page.locator("#serving-table tr[data-model='demo-classifier']")
+    expect(other.locator("td.quality")).to_have_text("no actuals")
+    assert "degraded" not in (other.get_attribute("class") or "")
+    load.join(10)
+    page.wait_for_timeout(1600)  # one more traffic refresh for the charts
+    shot(page, "serving-quality")
+
+
 def test_a_promotion_a_gate_blocks_shows_the_gates_numbers(console: Console, operator: Any) -> None:
     page = operator
     page.goto(console.base + "/console/#models")
@@ -209,7 +254,8 @@ def test_audit_ledger_filtered(console: Console, operator: Any) -> None:
     rows = page.locator("#audit-table tbody tr")
     expect(rows.first).to_be_visible()
     seen = [(r.locator(".tool").inner_text(), r.locator(".outcome").inner_text()) for r in rows.all()]
-    assert seen and set(seen) == {("ml_predict", "error")}, seen
+    # the failed calls, and the degradation the quality test caused (the ledger's row for the alert)
+    assert seen and set(seen) == {("ml_predict", "error"), ("quality.degraded", "error")}, seen
     assert set(rows.locator(".model").all_inner_texts()) == {"demo-regressor@1"}
     refusals = [t for t in rows.locator(".error-text").all_inner_texts() if HALT_REASON in t]
     assert refusals, "the refusal the halt caused is in the ledger, with the console's reason"

@@ -3,8 +3,10 @@
 // while the refusals chart rises. p50/p99 are the server's, over its lifetime.
 // Per-model counts come from the status's `traffic` (cumulative per registered model; rates are deltas);
 // a server without it falls back to the batch queues (per model) and the per-tool latency.
+// Beside the traffic, each model's live quality (quality.js, every 10 s).
 
 import { LineChart } from "./chart.js";
+import { pollQuality } from "./quality.js";
 import { action, bytes, clear, confirmDialog, fmt, h, notice, table } from "./ui.js";
 
 const PERIOD_MS = 1500;
@@ -59,6 +61,7 @@ export function servingPage(mcp, root) {
   let last = null; // {t, per}
   let timer = null;
   let stopped = false;
+  let stopQuality = () => {};
 
   async function halt(model) {
     const why = reason.value.trim();
@@ -92,7 +95,7 @@ export function servingPage(mcp, root) {
   function rowFor(name) {
     if (rows.has(name)) return rows.get(name);
     const cells = Object.fromEntries(
-      ["state", "rate", "p50", "p99", "errors", "refused", "depth", "batch", "breaker", "cache", "actions"].map((k) => [k, h("td", { class: k })]),
+      ["state", "rate", "p50", "p99", "errors", "refused", "depth", "batch", "breaker", "cache", "quality", "actions"].map((k) => [k, h("td", { class: k })]),
     );
     const tr = h("tr", { dataset: { model: name } }, h("th", { scope: "row" }, name), Object.values(cells));
     const entry = { tr, cells, halted: null };
@@ -195,15 +198,20 @@ export function servingPage(mcp, root) {
       action("Halt all serving", "ml:halt", () => halt(null), { id: "halt-all", class: "danger" }),
     ),
     h("h3", {}, "Models"),
-    h("table", { id: "serving-table" }, h("thead", {}, h("tr", {}, ["model", "state", "calls/s", "p50 ms", "p99 ms", "errors", "refusals", "queue", "batch", "breaker", "cache", ""].map((t) => h("th", {}, t)))), modelsBody),
+    h("table", { id: "serving-table" }, h("thead", {}, h("tr", {}, ["model", "state", "calls/s", "p50 ms", "p99 ms", "errors", "refusals", "queue", "batch", "breaker", "cache", "live quality", ""].map((t) => h("th", {}, t)))), modelsBody),
     h("h3", {}, "Active halts"),
     haltsBox,
     h("h3", {}, "Latency per tool"),
     toolsBox,
   );
-  loadNames().then(loop);
+  loadNames()
+    .then(loop)
+    .then(() => {
+      if (!stopped) stopQuality = pollQuality(mcp, () => [...rows.keys()], (name) => rowFor(name).cells.quality, (name, bad) => rowFor(name).tr.classList.toggle("degraded", bad));
+    });
   return () => {
     stopped = true;
+    stopQuality();
     clearTimeout(timer);
   };
 }
