@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: serve test lint typecheck unit services bench contract clean
+.PHONY: serve test check fmt lint typecheck unit inner services bench contract clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,18 @@ unit: $(VENV)/.installed $(VENV)/.torch services
 	$(PY) -m pytest
 
 test: lint typecheck unit
+
+# the inner loop: lint, format, types and the in-process tier (no spawned servers, browsers, Node,
+# PostgreSQL or Redis; see the marks in tests/conftest.py)
+TIER_OUT := not (subprocess or node or browser or postgres or redis or slow)
+inner: $(VENV)/.installed
+	$(PY) -m pytest -m "$(TIER_OUT)" -p no:cacheprovider
+
+check: lint typecheck inner
+
+fmt: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix src tests bench
+	$(VENV)/bin/ruff format src tests bench
 
 bench: $(VENV)/.installed
 	$(PY) bench/predict_latency.py

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,61 @@ DIABETES_ROW = {
     "s6": -0.02,
 }
 IRIS_ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+
+
+# Tiers. A test is in the in-process tier (`make check`) unless one of these marks applies; each is
+# applied here by folder, by fixture or by what the test module starts, never by hand per test.
+FOLDER_MARKS = {
+    "clients": ("node", "subprocess"),
+    "conformance": ("node", "subprocess"),
+    "console": ("browser", "subprocess"),
+    "scaleout": ("postgres", "subprocess"),
+}
+SPAWNS = (
+    "spawn_server(",
+    "subprocess.",
+    "Popen(",
+    "uvicorn",
+    "redis_server(",
+    "sync_playwright",
+    "serve_http(",
+)
+_spawns: dict[Any, bool] = {}
+
+
+def _spawns_in(key: Any, text: Callable[[], str]) -> bool:
+    """Whether a test module or a fixture function starts a process (its source names a way to)."""
+    if key not in _spawns:
+        try:
+            _spawns[key] = any(s in text() for s in SPAWNS)
+        except (OSError, TypeError):
+            _spawns[key] = False
+    return _spawns[key]
+
+
+def _fixture_spawns(item: pytest.Item) -> bool:
+    import inspect
+
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.values() if info is not None else ()
+    return any(_spawns_in(d.func, lambda d=d: inspect.getsource(d.func)) for ds in defs for d in ds)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(__file__).resolve().parent
+    for item in items:
+        path = Path(str(item.fspath)).resolve()
+        folder = path.relative_to(root).parts[0] if path.is_relative_to(root) else ""
+        marks = set(FOLDER_MARKS.get(folder, ()))
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if _spawns_in(path, lambda p=path: p.read_text(encoding="utf-8")) or _fixture_spawns(item):
+            marks.add("subprocess")
+        if folder == "jobs" and "celery" in path.name:
+            marks.add("redis")
+        if "postgres" in path.name or "postgres" in fixtures or "pg_url" in fixtures:
+            marks.add("postgres")
+        for mark in sorted(marks):
+            item.add_marker(mark)
 
 
 @pytest.fixture(scope="session")
