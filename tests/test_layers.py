@@ -1,4 +1,4 @@
-"""The layering of DESIGN.md, kept by a test: imports point down the house, never up.
+"""The layering of docs/architecture.md, kept by a test: imports point down the house, never up.
 
 cli, commands                      operator commands (argparse, printing)
 server                             the tool list, transports, HTTP app, auth middleware

@@ -54,7 +54,7 @@ async def test_tool_names_in_prompts_are_listed_tools(client: Any) -> None:
     import re
 
     tools = {t.name for t in (await client.list_tools()).tools}
-    planned = {"ml_audit"}  # named conditionally ("if ml_audit is listed"): planned in DESIGN.md
+    planned = {"ml_audit"}  # named conditionally ("if ml_audit is listed")
     for name, (required, _optional) in EXPECTED.items():
         text = await text_of(client, name, {arg: "x" for arg in required})
         named = set(re.findall(TOOL_NAME, text))

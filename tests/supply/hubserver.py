@@ -1,7 +1,7 @@
 """A small Hugging Face Hub on 127.0.0.1 for the tests: real git object ids, ETags and LFS digests.
 
-It implements the endpoints the real ``huggingface_hub`` client calls (see
-shared/notes/hf-hub-testing.md): ``/api/models/{repo}[/revision/{rev}]``, ``/refs``,
+It implements the endpoints the real ``huggingface_hub`` client calls:
+``/api/models/{repo}[/revision/{rev}]``, ``/refs``,
 ``/tree/{rev}`` and ``HEAD``/``GET /{repo}/resolve/{rev}/{path}``. Commits are real
 git commit objects over real trees, so their ids are what ``git`` would compute.
 Every request is logged; ``tamper`` serves other bytes of the same size for a path,

@@ -1,6 +1,6 @@
 """Typed results of the lifecycle tools (promote, rollback, compare, drift, retrain).
 
-Fields may be added, never renamed: the names in the contract (DESIGN.md) are public.
+Fields may be added, never renamed: the names in the contract (README.md, the tool table) are public.
 """
 
 from __future__ import annotations
