@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: serve test check fmt lint typecheck unit inner services bench contract clean
+.PHONY: serve test check fmt settings-doc lint typecheck unit inner services bench contract clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,9 @@ bench: $(VENV)/.installed
 
 contract: $(VENV)/.installed
 	$(PY) ../shared/tools/contract_check.py $(VENV)/bin/mlgate
+
+settings-doc: $(VENV)/.installed
+	$(PY) -c "from mlgate.config import settings_table; print(settings_table(), end='')" > docs/settings.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
