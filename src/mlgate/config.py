@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     capture_inputs: bool = False
     capture_retention_days: float = Field(default=90.0, ge=0)
     quality_rules: dict[str, dict[str, float | bool]] = Field(default_factory=dict)
+    # OpenTelemetry traces (docs/tracing.md): exported over OTLP as the standard OTEL_EXPORTER_OTLP_* say;
+    # needs the otel extra. Off: no spans (a client's trace id is still kept on ledger rows)
+    otel: bool = False
 
     _split_lists = field_validator(
         "stdio_scopes",
