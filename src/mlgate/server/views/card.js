@@ -14,7 +14,7 @@ function section(title, ...body) {
 function dict(obj, id) {
   const entries = Object.entries(obj || {});
   if (!entries.length) return h("p", { class: "muted" }, "none recorded");
-  return table(["", ""], entries.map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, k), h("td", {}, typeof v === "number" ? fmt(v, 4) : String(v)))), { id });
+  return table(["name", "value"], entries.map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, k), h("td", {}, typeof v === "number" ? fmt(v, 4) : String(v)))), { id });
 }
 
 function render(result) {
