@@ -137,10 +137,12 @@ def test_halt_button_goes_through_the_bridge(host: HostPage, gate: Gate) -> None
 
 
 def test_halt_button_needs_the_scope(host: HostPage, gate: Gate) -> None:
+    assert (
+        mcp_call(gate, gate.token("ml:infer", "agent"), "ml_predict", _predict())[0] is False
+    )  # a row to halt
     start(host, gate, "ml:read", "reader")
     show(host, "ml_serving_status", {}, "serving")
     frame = host.page.frame_locator("#view-serving")
-    mcp_call(gate, gate.token("ml:infer", "agent"), "ml_predict", _predict())
     button = frame.locator("button.halt").first
     button.wait_for()
     assert button.is_disabled()
