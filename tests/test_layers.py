@@ -8,7 +8,8 @@ serving                            runtime, executor, kill switch, guards, ledge
 models                             references, the model store, registry client
 interfaces                         Protocols and one adapter per flavor
 state, auth                        state database; token verification, scopes, Caller
-schemas, errors, config, artifacts what the wire carries; the error tree; settings; digests and files
+schemas, errors, config, artifacts what the wire carries; the error tree; settings; digests and files;
+  telemetry                        OpenTelemetry spans and trace ids
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mlgate"
 LAYERS: list[set[str]] = [
-    {"schemas", "errors", "config", "artifacts", "clock", "__init__"},
+    {"schemas", "errors", "config", "artifacts", "clock", "telemetry", "__init__"},
     {"state", "auth"},
     {"interfaces"},
     {"models"},

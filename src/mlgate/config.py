@@ -199,6 +199,11 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="degradation rules per model name pattern (JSON; docs/monitoring.md)",
     )
+    otel: bool = Field(
+        False,
+        description="OpenTelemetry traces, exported over OTLP as the standard OTEL_EXPORTER_OTLP_* variables say "
+        "(the otel extra; docs/tracing.md); off: no spans (a client's trace id is still kept on ledger rows)",
+    )
 
     _split_lists = field_validator(
         "stdio_scopes",

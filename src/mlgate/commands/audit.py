@@ -39,9 +39,15 @@ def tail_command(settings: Settings, *, n: int = 20, as_json: bool = False) -> i
             f"{r.duration_ms:.2f}",
             r.outcome,
             (r.error_class or "") + (f": {r.error_message[:60]}" if r.error_message else ""),
+            r.trace_id or "-",
         ]
         for r in rows
     ]
     safe = [[printable(cell) for cell in line] for line in body]
-    print(table(["at", "subject", "transport", "tool", "model", "version", "ms", "outcome", "error"], safe))
+    print(
+        table(
+            ["at", "subject", "transport", "tool", "model", "version", "ms", "outcome", "error", "trace"],
+            safe,
+        )
+    )
     return 0

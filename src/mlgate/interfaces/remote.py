@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from mlgate import telemetry
 from mlgate.errors import BackendError
 from mlgate.interfaces.base import Matrix
 from mlgate.interfaces.remote_spec import RemoteSpec
@@ -159,7 +160,8 @@ class RemoteModel:
             last = attempt == spec.retries
             t0 = time.perf_counter()
             try:
-                resp = client.post(path, content=json.dumps(body), timeout=spec.timeout_s)
+                headers = telemetry.inject({})  # the engine continues the call's trace
+                resp = client.post(path, content=json.dumps(body), timeout=spec.timeout_s, headers=headers)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if last:
                     raise BackendError(

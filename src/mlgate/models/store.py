@@ -25,6 +25,7 @@ from functools import cached_property
 
 import anyio
 
+from mlgate import telemetry
 from mlgate.config import Settings
 from mlgate.errors import NotFound, Refused, WrongInterface
 from mlgate.interfaces.base import LoadedModel, VersionInfo
@@ -193,7 +194,8 @@ class ModelStore:
             with serial:
                 return resolver.load(info)
 
-        loaded = await anyio.to_thread.run_sync(load)
+        with telemetry.span("mlgate.load", **{"mlgate.model": f"{info.name}@{info.version}"}):
+            loaded = await anyio.to_thread.run_sync(load)
         log.info("loaded %s@%s in %.0f ms", info.name, info.version, (time.perf_counter() - t0) * 1000)
         return loaded
 

@@ -19,6 +19,7 @@ class AuditEntry(BaseModel):
     outcome: str
     error_class: str | None
     error_message: str | None
+    trace_id: str | None = None
 
 
 class AuditResult(BaseModel):

@@ -18,6 +18,7 @@ from mlgate import __version__
 from mlgate.auth.scopes import AUDIT, HALT, INFER, MANAGE, READ
 from mlgate.config import ALL_SCOPES
 from mlgate.schemas.interfaces import INTERFACE_TABLE
+from mlgate.server.apps import build_apps, stamp_caller, tool_meta
 from mlgate.server.cards import add_cards
 from mlgate.server.gate import GateServer, ToolSpec, guard
 from mlgate.server.prompts import register_prompts
@@ -226,13 +227,27 @@ Always pin a version ('name@3') or an alias ('name@production'); every result's 
 ran: {name, version, ref, sha256}. Long calls (pull, compile, retrain, skills) may answer with a `job`: poll ml_job."""
 
 
+class ViewServer(GateServer):
+    """``GateServer`` with the MCP Apps views (server/apps.py): for a host with the extension, a view's
+    tool result also says who is calling (its ``_meta``); its JSON is the same for every host."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        result = await super().call_tool(name, arguments, context)
+        return stamp_caller(result, self.legacy.get(name, name), context, self.runtime)
+
+
 def build_server(runtime: Runtime) -> MCPServer[Runtime]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
         yield runtime
 
-    server = GateServer(
-        "mlgate", title="mlgate", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan
+    server = ViewServer(
+        "mlgate",
+        title="mlgate",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        extensions=[build_apps()],
     )
     server.use(runtime, TOOLS)
     runtime.models.add_source(
@@ -246,6 +261,7 @@ def build_server(runtime: Runtime) -> MCPServer[Runtime]:
             description=(spec.fn.__doc__ or "").strip(),
             annotations=spec.annotations,
             structured_output=True,
+            meta=tool_meta(spec.name),  # its view, for hosts with MCP Apps
         )
     register_prompts(server)
     add_cards(server, runtime)

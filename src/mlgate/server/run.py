@@ -37,6 +37,9 @@ def serve_stdio(settings: Settings) -> int:
     from mlgate.serving.warmup import Warmup
 
     _logging()
+    from mlgate import telemetry
+
+    telemetry.setup(settings)
     runtime = Runtime(settings, transport="stdio")
     server = build_server(runtime)
     warmup = Warmup(runtime)
@@ -98,6 +101,9 @@ def serve_http(settings: Settings, *, host: str, port: int, stateless: bool, no_
         # no canonical URI configured: this listener is it (tokens must name it as their audience)
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         settings = settings.model_copy(update={"resource_url": f"http://{shown}:{port}{MCP_PATH}"})
+    from mlgate import telemetry
+
+    telemetry.setup(settings)
     runtime = Runtime(settings, transport="http")
     server = build_server(runtime)
     wrap = auth_layer(settings, server, MCP_PATH, no_auth=no_auth, host=host)

@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 import numpy as np
 
+from mlgate import telemetry
 from mlgate.config import Settings
 from mlgate.errors import BackendError, MlgateError
 from mlgate.interfaces.base import LoadedModel, Matrix
@@ -39,17 +40,19 @@ class Executor:
     async def rows(self, loaded: LoadedModel, method: str, rows: Matrix) -> tuple[list[Any], list[str]]:
         """One output per row of ``rows`` from ``loaded.impl.<method>``, plus guard warnings."""
         info = loaded.info  # the halt check before the call was made when the model was acquired
-        warnings = self.guards.check_rows(info, rows)
-        breaker = self.guards.breaker(f"{info.name}@{info.version}")
-        flagged = breaker.admit()  # raises when open (mode refuse); a warning in mode warn
+        with telemetry.span("mlgate.guards", **{"mlgate.rows": int(rows.shape[0])}):
+            warnings = self.guards.check_rows(info, rows)
+            breaker = self.guards.breaker(f"{info.name}@{info.version}")
+            flagged = breaker.admit()  # raises when open (mode refuse); a warning in mode warn
         if flagged:
             warnings = [*warnings, flagged]
-        call = _per_row(getattr(loaded.impl, method), method)
+        call = _traced(_per_row(getattr(loaded.impl, method), method))
         key = (info.name, info.version, method)
         try:
             batcher = self._batcher(key, loaded, call, rows)
             if batcher is not None:
-                out = await batcher.submit(rows)
+                with telemetry.span("mlgate.batch_wait", **{"mlgate.rows": int(rows.shape[0])}):
+                    out = await batcher.submit(rows)  # the model call runs in the batch leader's trace
             elif self._cost.get(key, 0.0) > INLINE_MAX_S:
                 out = await anyio.to_thread.run_sync(call, rows)
             else:
@@ -75,7 +78,7 @@ class Executor:
         breaker = self.guards.breaker(f"{info.name}@{info.version}")
         breaker.before()
         try:
-            out = await anyio.to_thread.run_sync(lambda: fn(*args))
+            out = await anyio.to_thread.run_sync(lambda: _traced(fn)(*args))
         except MlgateError:
             raise
         except Exception as exc:
@@ -120,6 +123,16 @@ class Executor:
 
     def stats(self) -> dict[str, dict[str, Any]]:
         return {f"{n}@{v}:{m}": b.stats() for (n, v, m), b in self.batchers.items()}
+
+
+def _traced(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` inside a ``mlgate.model_call`` span (in the worker thread: it runs in the caller's context)."""
+
+    def call(*args: Any) -> Any:
+        with telemetry.span("mlgate.model_call"):
+            return fn(*args)
+
+    return call
 
 
 def _per_row(fn: Callable[[Matrix], Any], method: str) -> Callable[[Matrix], list[Any]]:

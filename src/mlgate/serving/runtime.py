@@ -19,6 +19,7 @@ from typing import Any
 
 import anyio
 
+from mlgate import telemetry
 from mlgate.artifacts import json_sha256 as input_digest
 from mlgate.auth.caller import Caller
 from mlgate.config import Settings
@@ -134,7 +135,8 @@ class Runtime:
         (The executor checks the kill switch once more after the model call.)"""
         ref = self.models.parse(model)
         self.killswitch.check(ref.name)
-        loaded, stamp = await self.models.acquire(model, interface, ref=ref)
+        with telemetry.span("mlgate.resolve", **{"mlgate.model": model[:300]}):
+            loaded, stamp = await self.models.acquire(model, interface, ref=ref)
         self.metrics.resolved(stamp.name)  # its refusals and failures from here on are counted under its name
         return loaded, stamp
 
@@ -171,12 +173,14 @@ class Runtime:
             duration_ms=round(ms, 3),
             error_class=None if error is None else type(error).__name__,
             error_message=None if error is None else _safe_message(error),
+            trace_id=telemetry.trace_id(),
         )
         return self.ledger.append(row)
 
     async def committed(self, seq: int) -> None:
         """Wait until ledger row ``seq`` is committed (group commit with concurrent calls)."""
-        await self.ledger.committed(seq)
+        with telemetry.span("mlgate.ledger_commit"):
+            await self.ledger.committed(seq)
 
     def prometheus(self) -> str:
         halts = len(self.killswitch.snapshot())

@@ -28,7 +28,7 @@ from sqlalchemy.pool import StaticPool
 from mlgate.clock import utcnow as utcnow
 from mlgate.errors import ConfigError, InvalidInput
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ALL = "*"  # the halt scope that covers every model
 _PG_LOCK = 0x6D6C6761  # "mlga": the advisory lock key on PostgreSQL
 _ERROR_MAX = 2000
@@ -91,6 +91,7 @@ class LedgerRow:
     duration_ms: float = 0.0
     error_class: str | None = None
     error_message: str | None = None
+    trace_id: str | None = None  # the call's OpenTelemetry trace (32 hex digits), when it was in one
     at: str = field(default_factory=utcnow)
     id: int | None = None
 
@@ -152,6 +153,7 @@ ledger = sa.Table(
     sa.Column("outcome", sa.String(8), nullable=False),
     sa.Column("error_class", sa.String(128)),
     sa.Column("error_message", sa.Text),
+    sa.Column("trace_id", sa.String(32)),
 )
 skill_runs = sa.Table(
     "skill_runs",
@@ -171,7 +173,7 @@ _ACTIVE = halts.c.active == sa.true()
 
 # version -> statements that bring a database from version-1 to version. Version 1 is
 # the tables above, made by create_all; later versions add ALTERs here.
-MIGRATIONS: dict[int, list[str]] = {}
+MIGRATIONS: dict[int, list[str]] = {2: ["ALTER TABLE ledger ADD COLUMN trace_id VARCHAR(32)"]}
 
 
 def _scope(model: str | None) -> str:

@@ -1,6 +1,74 @@
-// A live line chart drawn on <canvas>: a few named series over the last `span` samples.
+// Line charts drawn on <canvas>: a live chart of a few named series over the last `span` samples (the
+// console's pages), and a fixed chart of lines with shaded bands (the MCP Apps forecast view). Both draw
+// their title, legend and value grid with `frame`.
 
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563"];
+
+function canvasFor(title) {
+  const canvas = document.createElement("canvas");
+  canvas.className = "chart";
+  canvas.setAttribute("role", "img");
+  canvas.setAttribute("aria-label", title);
+  return canvas;
+}
+
+// A cleared 2-D context sized to the canvas as laid out.
+function context(c) {
+  const ratio = window.devicePixelRatio || 1;
+  const width = c.clientWidth || 480;
+  const height = c.clientHeight || 180;
+  c.width = width * ratio;
+  c.height = height * ratio;
+  const g = c.getContext("2d");
+  g.scale(ratio, ratio);
+  g.clearRect(0, 0, width, height);
+  g.font = "11px system-ui, sans-serif";
+  return { g, width, height };
+}
+
+function label(v) {
+  return Math.abs(v) >= 100 ? v.toFixed(0) : String(Number(v.toPrecision(2)));
+}
+
+// Title, legend (wrapped onto more lines when the names do not fit) and a grid from `lo` to `hi`;
+// returns the plot area and the value → pixel mapping of y.
+function frame(g, width, height, title, names, lo, hi) {
+  const places = [];
+  let lx = 48 + g.measureText(title).width + 16,
+    ly = 13;
+  for (const name of names) {
+    const w = g.measureText(name).width + 26;
+    if (lx + w > width - 8 && lx > 48) {
+      lx = 48;
+      ly += 13;
+    }
+    places.push([lx, ly]);
+    lx += w;
+  }
+  const box = { left: 48, right: 8, top: ly + 9, bottom: 18, places };
+  g.fillStyle = "#111827";
+  g.fillText(title, box.left, 13);
+  g.strokeStyle = "#e5e7eb";
+  g.fillStyle = "#6b7280";
+  for (let i = 0; i <= 4; i++) {
+    const y = box.top + ((height - box.top - box.bottom) * i) / 4;
+    g.beginPath();
+    g.moveTo(box.left, y);
+    g.lineTo(width - box.right, y);
+    g.stroke();
+    g.fillText(label(hi - ((hi - lo) * i) / 4), 4, y + 4);
+  }
+  box.y = (v) => box.top + (height - box.top - box.bottom) * (1 - (v - lo) / (hi - lo || 1));
+  return box;
+}
+
+function legend(g, box, k, name, color) {
+  const [px, py] = box.places[k];
+  g.fillStyle = color;
+  g.fillRect(px, py - 8, 10, 8);
+  g.fillStyle = "#374151";
+  g.fillText(name, px + 13, py);
+}
 
 export class LineChart {
   constructor(title, unit, span = 90) {
@@ -8,10 +76,7 @@ export class LineChart {
     this.unit = unit;
     this.span = span;
     this.series = new Map(); // name → [value | null]
-    this.canvas = document.createElement("canvas");
-    this.canvas.className = "chart";
-    this.canvas.setAttribute("role", "img");
-    this.canvas.setAttribute("aria-label", title);
+    this.canvas = canvasFor(title);
   }
 
   // One sample per series; a series missing from `values` gets a gap.
@@ -38,48 +103,12 @@ export class LineChart {
   }
 
   draw() {
-    const c = this.canvas;
-    const ratio = window.devicePixelRatio || 1;
-    const width = c.clientWidth || 480;
-    const height = c.clientHeight || 180;
-    c.width = width * ratio;
-    c.height = height * ratio;
-    const g = c.getContext("2d");
-    g.scale(ratio, ratio);
-    g.clearRect(0, 0, width, height);
-    g.font = "11px system-ui, sans-serif";
-    const title = `${this.title} (${this.unit})`;
-    // the legend after the title, wrapped onto more lines when the series do not fit
+    const { g, width, height } = context(this.canvas);
     const names = [...this.series.keys()];
-    const places = [];
-    let lx = 48 + g.measureText(title).width + 16, ly = 13;
-    for (const name of names) {
-      const w = g.measureText(name).width + 26;
-      if (lx + w > width - 8 && lx > 48) {
-        lx = 48;
-        ly += 13;
-      }
-      places.push([lx, ly]);
-      lx += w;
-    }
-    const left = 48, right = 8, top = ly + 9, bottom = 18;
     const values = [...this.series.values()].flat().filter((v) => v !== null);
     const max = Math.max(...values, 0) > 0 ? Math.max(...values) * 1.15 : 1;
-    g.fillStyle = "#111827";
-    g.fillText(title, left, 13);
-    g.strokeStyle = "#e5e7eb";
-    g.fillStyle = "#6b7280";
-    for (let i = 0; i <= 4; i++) {
-      const y = top + ((height - top - bottom) * i) / 4;
-      g.beginPath();
-      g.moveTo(left, y);
-      g.lineTo(width - right, y);
-      g.stroke();
-      const label = max * (1 - i / 4);
-      g.fillText(label >= 100 ? label.toFixed(0) : String(Number(label.toPrecision(2))), 4, y + 4);
-    }
-    const x = (i) => left + ((width - left - right) * i) / Math.max(1, this.span - 1);
-    const y = (v) => top + (height - top - bottom) * (1 - v / max);
+    const box = frame(g, width, height, `${this.title} (${this.unit})`, names, 0, max);
+    const x = (i) => box.left + ((width - box.left - box.right) * i) / Math.max(1, this.span - 1);
     names.forEach((name, k) => {
       const points = this.series.get(name);
       const color = COLORS[k % COLORS.length];
@@ -93,15 +122,67 @@ export class LineChart {
           drawing = false;
           return;
         }
-        drawing ? g.lineTo(x(i + offset), y(v)) : g.moveTo(x(i + offset), y(v));
+        drawing ? g.lineTo(x(i + offset), box.y(v)) : g.moveTo(x(i + offset), box.y(v));
         drawing = true;
       });
       g.stroke();
-      const [px, py] = places[k];
-      g.fillStyle = color;
-      g.fillRect(px, py - 8, 10, 8);
-      g.fillStyle = "#374151";
-      g.fillText(name, px + 13, py);
+      legend(g, box, k, name, color);
+    });
+  }
+}
+
+// A fixed chart over x = 0 … n-1: `lines` ({name, start, values}) drawn over shaded `bands`
+// ({name, start, lower, upper}), widest band first. What it plotted, as [x, y] pairs per name, is on
+// `plotted` and in the canvas's `data-plotted` (JSON), so a reader (or a test) sees the exact numbers.
+export class BandChart {
+  constructor(title, unit) {
+    this.title = title;
+    this.unit = unit;
+    this.lines = [];
+    this.bands = [];
+    this.plotted = {};
+    this.canvas = canvasFor(title);
+  }
+
+  set(lines, bands = []) {
+    this.lines = lines;
+    this.bands = bands;
+    const at = (start, values) => values.map((v, i) => [start + i, v]);
+    this.plotted = {};
+    for (const b of bands) this.plotted[b.name] = { lower: at(b.start, b.lower), upper: at(b.start, b.upper) };
+    for (const l of lines) this.plotted[l.name] = at(l.start, l.values);
+    this.canvas.dataset.plotted = JSON.stringify(this.plotted);
+    this.draw();
+  }
+
+  draw() {
+    const { g, width, height } = context(this.canvas);
+    const all = [...this.lines.flatMap((l) => l.values), ...this.bands.flatMap((b) => [...b.lower, ...b.upper])].filter(Number.isFinite);
+    const n = Math.max(1, ...this.lines.map((l) => l.start + l.values.length), ...this.bands.map((b) => b.start + b.lower.length));
+    const [lo, hi] = all.length ? [Math.min(...all), Math.max(...all)] : [0, 1];
+    const pad = (hi - lo) * 0.08 || 1;
+    const names = [...this.lines.map((l) => l.name), ...this.bands.map((b) => b.name)];
+    const box = frame(g, width, height, `${this.title} (${this.unit})`, names, lo - pad, hi + pad);
+    const x = (i) => box.left + ((width - box.left - box.right) * i) / Math.max(1, n - 1);
+    const bandColor = (k) => `rgba(37, 99, 235, ${0.12 + 0.1 * k})`;
+    [...this.bands].reverse().forEach((b, r) => {
+      const k = this.bands.length - 1 - r;
+      g.fillStyle = bandColor(k);
+      g.beginPath();
+      b.upper.forEach((v, i) => (i ? g.lineTo(x(b.start + i), box.y(v)) : g.moveTo(x(b.start + i), box.y(v))));
+      for (let i = b.lower.length - 1; i >= 0; i--) g.lineTo(x(b.start + i), box.y(b.lower[i]));
+      g.closePath();
+      g.fill();
+      legend(g, box, this.lines.length + k, b.name, bandColor(k));
+    });
+    this.lines.forEach((l, k) => {
+      const color = COLORS[k % COLORS.length];
+      g.strokeStyle = color;
+      g.lineWidth = 1.8;
+      g.beginPath();
+      l.values.forEach((v, i) => (i ? g.lineTo(x(l.start + i), box.y(v)) : g.moveTo(x(l.start + i), box.y(v))));
+      g.stroke();
+      legend(g, box, k, l.name, color);
     });
   }
 }

@@ -1,0 +1,18 @@
+// The model stamp under a view: exactly which version ran (name, version, the digest verified at load).
+
+import { h } from "../console/js/ui.js";
+
+export function stamp(model) {
+  if (!model) return h("p", { class: "stamp muted" }, "no model stamp");
+  return h(
+    "p",
+    { class: "stamp", id: "stamp" },
+    h("strong", { class: "name" }, model.name),
+    " version ",
+    h("span", { class: "version" }, String(model.version)),
+    " (asked as ",
+    h("code", { class: "ref" }, model.ref),
+    ") · sha256 ",
+    h("code", { class: "digest", id: "digest" }, model.sha256 || "none"),
+  );
+}
