@@ -58,7 +58,7 @@ class Executor:
                 out = call(rows)
             self.admit(info.name)  # a halt that landed during the call: deliver nothing
         except NonFiniteOutput as exc:
-            from mlgate.serving.guards import explain_non_finite
+            from mlgate.serving.explain import explain_non_finite
 
             named = explain_non_finite(
                 info, rows, exc.what, exc.value, exc.records if batcher is None else []
