@@ -3,7 +3,7 @@
 The server's home is a copy of the session's demo home (its own state database and registry file;
 a second demo-regressor version, which takes production, so that promoting version 1 back
 meets a gate), its Hub is the
-local test Hub (``tests/supply``), and ``MLGATE_JOB_WAIT_S=0`` makes every long call a job the
+local test Hub (``tests/supply``), its TorchHub a local archive endpoint with one pinned repository, and ``MLGATE_JOB_WAIT_S=0`` makes every long call a job the
 console follows. demo-regressor captures its predictions, with a rule on its live MAE.
 Screenshots go to ``test-artifacts/console/`` (gitignored).
 """
@@ -65,8 +65,28 @@ def _chromium_or_skip() -> None:
     )
 
 
+TORCHHUB_COMMIT = "5" * 40
+
+
 @pytest.fixture(scope="module")
-def console(demo_home: Path, hub: Hub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:  # noqa: F811
+def torchhub_endpoint() -> Iterator[tuple[str, str]]:
+    """(endpoint URL, archive sha256) of acme/tinyhub@TORCHHUB_COMMIT; nothing of it runs at a pull."""
+    from tests.supply.torchhub_server import HUBCONF, Archives, serve, sha, tarball
+
+    archives = Archives()
+    body = tarball({"hubconf.py": HUBCONF, "weights.safetensors": b"not read at a pull"})
+    archives.files[f"/acme/tinyhub/tar.gz/{TORCHHUB_COMMIT}"] = body
+    with serve(archives) as url:
+        yield url, sha(body)
+
+
+@pytest.fixture(scope="module")
+def console(
+    demo_home: Path,
+    hub: Hub,  # noqa: F811
+    torchhub_endpoint: tuple[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Console]:
     _chromium_or_skip()
     from mlgate.demo import BUILDERS
     from mlgate.models.registry import Registrar
@@ -79,6 +99,9 @@ def console(demo_home: Path, hub: Hub, tmp_path_factory: pytest.TempPathFactory)
         home,
         MLGATE_DEV_AUTH="1",
         MLGATE_PULL_ALLOWLIST="acme",
+        MLGATE_TORCHHUB_ALLOWLIST="acme",
+        MLGATE_TORCHHUB_ENDPOINT=torchhub_endpoint[0] + "/{owner}/{repo}/tar.gz/{commit}",
+        MLGATE_TORCHHUB_PINS=json.dumps({f"acme/tinyhub@{TORCHHUB_COMMIT}": torchhub_endpoint[1]}),
         MLGATE_JOB_WAIT_S="0",
         MLGATE_CAPTURE="demo-regressor",  # live quality on the serving page (one model captures, others do not)
         MLGATE_QUALITY_RULES=json.dumps({"demo-regressor": {"max_mae_ratio": QUALITY_MAX_MAE_RATIO}}),

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import DIABETES_ROW, IRIS_ROW
-from tests.console.conftest import QUALITY_MAX_MAE_RATIO, Console, mcp_call, shot, traffic
+from tests.console.conftest import QUALITY_MAX_MAE_RATIO, TORCHHUB_COMMIT, Console, mcp_call, shot, traffic
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra").expect
 
@@ -242,6 +242,35 @@ def test_follow_a_pull_to_its_digests(console: Console, operator: Any) -> None:
     }
     expect(page.locator("#supply-jobs")).to_contain_text("ml_pull")
     shot(page, "pull")
+
+
+def test_pull_from_torchhub_awaits_admission(console: Console, operator: Any) -> None:
+    """The Pull page offers TorchHub: the agent-side pull registers the pinned archive, which awaits an operator."""
+    page = operator
+    page.goto(console.base + "/console/#supply")
+    expect(page.locator("#pull-entry")).to_be_hidden()
+    page.locator("#pull-source").select_option("torchhub")
+    expect(page.locator("#pull-patterns")).to_be_hidden()
+    page.locator("#pull-repo").fill("acme/tinyhub")
+    page.locator("#pull-entry").fill("tiny")
+    page.locator("#pull-revision").fill(TORCHHUB_COMMIT)
+    page.locator("#pull-features").fill("a, b, c")
+    page.locator("#pull-register").fill("console-tinyhub")
+    page.locator("#pull").click()
+    page.wait_for_selector("#pull-done", timeout=60_000)
+    expect(page.locator("#pull-result")).to_contain_text("registered as console-tinyhub@1")
+    expect(page.locator("#pull-admission")).to_contain_text(
+        f"mlgate torchhub admit acme/tinyhub@{TORCHHUB_COMMIT}"
+    )
+    (row,) = page.locator("#pull-files tbody tr").all()
+    assert row.get_attribute("data-path") == "archive.tar.gz"
+    err, msg = mcp_call(
+        console,
+        console.token("ml:infer"),
+        "ml_predict",
+        {"model": "console-tinyhub@1", "features": [{"a": 1, "b": 2, "c": 3}]},
+    )
+    assert err and "no operator admitted it" in msg, msg
 
 
 def test_audit_ledger_filtered(console: Console, operator: Any) -> None:

@@ -197,7 +197,10 @@ def test_serving_a_pulled_version_checks_weights_archive_and_admission(
             return str(exc)
         return "served"
 
-    AdmissionBook(StateDB(settings.state)).revoke("tiny", info.version)
+    book = AdmissionBook(StateDB(settings.state))
+    book.revoke("tiny", info.version)
+    assert anyio.run(predict) == "served"  # the archive's own admission (`mlgate torchhub admit`) still holds
+    book.revoke(f"torchhub:acme/tinyhub@{GOOD}", 0)
     assert "no operator admitted it" in anyio.run(predict)
     AdmissionBook(StateDB(settings.state)).admit("tiny", info.version, str(info.sha256), "operator")
     assert anyio.run(predict) == "served"

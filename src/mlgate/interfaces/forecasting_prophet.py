@@ -7,9 +7,10 @@ samples once (``predictive_samples``, global NumPy seed ``SEED``, the caller's R
 afterwards) and takes, for each level, the same percentiles ``predict`` takes with
 ``interval_width=level``. So each interval equals Prophet's own ``predict`` under that seed.
 
-Out of scope (refused with a clear error): a caller's history (Prophet cannot condition on new
-data without a refit), extra regressors and conditional seasonalities (they need future
-columns), logistic growth (it needs a future ``cap``).
+With ``future`` (``forecasting_future.py``): a model with extra regressors, conditional seasonalities or
+logistic growth takes the future rows itself (``ds``, each regressor, each condition, ``cap`` and ``floor``),
+one point per row; any level, computed the same way. A caller's history is refused (Prophet cannot
+condition on new data without a refit).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from mlgate.interfaces.forecasting import (
     finite_rows,
     refuse_history,
 )
+from mlgate.interfaces.forecasting_future import FutureForm, check_future
 
 _RNG_LOCK = threading.Lock()  # Prophet samples from NumPy's global RNG
 
@@ -69,7 +71,7 @@ def future_frequency(ds: Any) -> Any:
     return pd.Series(dates).diff().median()
 
 
-class ProphetForecaster:
+class ProphetForecaster(FutureForm):
     flavor = "prophet"
     interfaces: tuple[str, ...] = ("forecaster",)
     features: tuple[Feature, ...] = ()
@@ -78,16 +80,22 @@ class ProphetForecaster:
     def __init__(self, model: Any) -> None:
         self.model = model
         self.freq = future_frequency(model.history["ds"])
-        conditional = [n for n, s in (model.seasonalities or {}).items() if s.get("condition_name")]
-        self.unsupported = (
-            f"extra regressors {sorted(model.extra_regressors)}"
-            if model.extra_regressors
-            else f"conditional seasonalities {conditional}"
-            if conditional
-            else "logistic growth (a future cap)"
-            if model.growth == "logistic"
-            else ""
+        self.conditions = sorted(
+            {
+                str(s["condition_name"])
+                for s in (model.seasonalities or {}).values()
+                if s.get("condition_name")
+            }
         )
+        growth = ["cap", *(["floor"] if model.logistic_floor else [])] if model.growth == "logistic" else []
+        extra = [*sorted(model.extra_regressors), *self.conditions, *growth]
+        self.form = "future" if extra else "horizon"
+        self.time_column = "ds"
+        self.future_columns = ("ds", *extra)
+
+    def next_dates(self, n: int) -> list[str]:
+        future = self.model.make_future_dataframe(periods=n, freq=self.freq, include_history=False)
+        return [str(d.date()) for d in future["ds"]]
 
     def forecast(
         self, history: Sequence[float], horizon: int, levels: Sequence[float]
@@ -96,19 +104,30 @@ class ProphetForecaster:
         lv = check_levels(levels)
         if check_history(history):
             raise refuse_history("Prophet model")
-        if self.unsupported:
+        if self.form == "future":
             raise InvalidInput(
-                f"this Prophet model needs future values for {self.unsupported}, "
-                "which ml_forecast does not take",
-                "register a Prophet model without them, or a pyfunc that builds the future frame",
+                f"this Prophet model needs future values of {list(self.future_columns[1:])}: a horizon alone "
+                "cannot give them",
+                f"pass future: one record per step with {list(self.future_columns)}",
             )
+        m = self.model
+        return self._answer(m.make_future_dataframe(periods=h, freq=self.freq, include_history=False), lv)
+
+    def forecast_future(
+        self, future: list[dict[str, Any]], levels: Sequence[float]
+    ) -> tuple[list[float], list[Interval]]:
+        frame = check_future(future, self.future_columns, "ds")
+        for c in self.conditions:
+            frame[c] = frame[c].astype(bool)
+        return self._answer(frame, self.check_future_levels(levels))
+
+    def _answer(self, future: Any, lv: list[float]) -> tuple[list[float], list[Interval]]:
         m = self.model
         if lv and not m.uncertainty_samples:
             raise InvalidInput(
                 "this Prophet model was saved with uncertainty_samples=0: it has no intervals",
                 "ask with levels: [] for the point forecast alone",
             )
-        future = m.make_future_dataframe(periods=h, freq=self.freq, include_history=False)
         with _RNG_LOCK:  # the model object is shared: uncertainty_samples is switched off for the point
             yhat = _seeded_samples(m, future) if lv else None
             (point,) = finite_rows("Prophet", _point(m, future))

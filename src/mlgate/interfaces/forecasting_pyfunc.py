@@ -15,6 +15,9 @@ column that is not an interval) and intervals either
   for level 0.8, ``lo-97.5`` for 0.975; or
 - for one level: ``yhat_lower`` / ``yhat_upper``, meaning ``levels[0]``; mlgate then calls the
   model once per level, with ``levels=[level]``.
+
+A pyfunc without a ``horizon`` parameter whose signature's inputs are the future itself (a time column
+and regressors) is a future-frame forecaster (``forecasting_pyfunc_future.py``): it takes ``future``.
 """
 
 from __future__ import annotations
@@ -39,6 +42,11 @@ def load_pyfunc_forecaster(model_dir: Path) -> PyfuncForecaster:
     params = model.metadata.get_params_schema()
     names = {p.name for p in params.params} if params is not None else set()
     if "horizon" not in names:
+        from mlgate.interfaces.forecasting_pyfunc_future import future_frame_forecaster
+
+        found = future_frame_forecaster(model, names)
+        if found is not None:
+            return found  # type: ignore[return-value]
         raise BackendError(
             "this pyfunc forecaster's signature declares no 'horizon' parameter, so MLflow would drop it",
             'log it with signature=infer_signature(frame, output, params={"horizon": 12, "levels": [0.8, 0.95]}) '
@@ -54,6 +62,7 @@ def label(level: float) -> str:
 
 class PyfuncForecaster:
     flavor = "pyfunc"
+    form = "horizon"
     interfaces: tuple[str, ...] = ("forecaster",)
     features: tuple[Feature, ...] = ()
     takes_history = True

@@ -10,6 +10,10 @@
 - ``HoltWintersResults`` (``statsmodels.tsa.holtwinters.ExponentialSmoothing``): ``forecast(h)``
   and quantiles of ``simulate(h, repetitions=1000, anchor="end", rng=…)``. Own data only.
 
+With ``exog`` (state-space results fitted with regressors), the caller sends the future rows
+(``forecasting_future.py``): each exogenous column (a ``ds`` column may come along, unused);
+``get_forecast(len(future), exog=rows)`` and ``conf_int`` at any level. Own data only.
+
 The flavor stores a pickle; it is loaded only after mlgate verified the version's digest (as
 for pickled scikit-learn models, see ``interfaces/sklearn.py``).
 """
@@ -31,6 +35,7 @@ from mlgate.interfaces.forecasting import (
     finite_rows,
     refuse_history,
 )
+from mlgate.interfaces.forecasting_future import TIME_COLUMNS, FutureForm, check_future
 
 SIMULATIONS = 1000
 
@@ -75,7 +80,7 @@ def results_kind(results: Any) -> str | None:
     return None
 
 
-class StatsmodelsForecaster:
+class StatsmodelsForecaster(FutureForm):
     flavor = "statsmodels"
     interfaces: tuple[str, ...] = ("forecaster",)
     features: tuple[Feature, ...] = ()
@@ -89,7 +94,19 @@ class StatsmodelsForecaster:
         burn = int(getattr(results, "loglikelihood_burn", 0) or 0)
         # a caller's history must cover two seasons and the filter's diffuse burn-in
         self.min_history = max(3, 2 * int(season), burn + 2)
-        self.takes_history = kind == "state_space"
+        self.takes_history = kind == "state_space" and not self.exog
+        self.form = "future" if self.exog and kind == "state_space" else "horizon"
+        self.future_columns = tuple(str(n) for n in (getattr(model, "exog_names", None) or [])[: self.exog])
+        self.optional_columns = TIME_COLUMNS
+
+    def forecast_future(
+        self, future: list[dict[str, Any]], levels: Sequence[float]
+    ) -> tuple[list[float], list[Interval]]:
+        import numpy as np
+
+        frame = check_future(future, self.future_columns, None, self.optional_columns)
+        fc = self.results.get_forecast(len(frame), exog=frame.to_numpy(dtype=np.float64))
+        return self._bands(fc, self.check_future_levels(levels))
 
     def forecast(
         self, history: Sequence[float], horizon: int, levels: Sequence[float]
@@ -99,8 +116,9 @@ class StatsmodelsForecaster:
         hist = check_history(history)
         if self.exog:
             raise InvalidInput(
-                f"this model needs future values of its {self.exog} regressor(s), which ml_forecast does not take",
-                "register a model without exogenous regressors, or a pyfunc that builds them itself",
+                f"this model needs future values of its regressor(s) {list(self.future_columns)}: "
+                "a horizon alone cannot give them",
+                f"pass future: one record per step with {list(self.future_columns)}",
             )
         if self.kind == "state_space":
             return self._state_space(hist, h, lv)
@@ -123,7 +141,11 @@ class StatsmodelsForecaster:
                     "from the model's own data",
                 )
             res = res.apply(endog=np.asarray(hist, dtype=np.float64))
-        fc = res.get_forecast(h)
+        return self._bands(res.get_forecast(h), lv)
+
+    def _bands(self, fc: Any, lv: list[float]) -> tuple[list[float], list[Interval]]:
+        import numpy as np
+
         (point,) = finite_rows("statsmodels", np.asarray(fc.predicted_mean, dtype=np.float64))
         bands: list[Interval] = []
         for level in lv:

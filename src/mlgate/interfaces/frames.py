@@ -100,11 +100,24 @@ def labelled(proba: Any, classes: Sequence[str]) -> tuple[list[str], list[dict[s
     return labels, [dict(zip(classes, row, strict=True)) for row in p.tolist()]
 
 
+class NonFiniteOutput(BackendError):
+    """A NaN or infinite model output; ``records``: the rows (of the array the model was given) that gave one,
+    so the caller can name each record's features outside their training range (``serving/guards``)."""
+
+    def __init__(self, message: str, hint: str, what: str, records: list[int], value: float) -> None:
+        super().__init__(message, hint)
+        self.what, self.records, self.value = what, records, value
+
+
 def check_finite(arr: Matrix, what: str) -> None:
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        i = int(np.nonzero(~np.isfinite(arr).all(axis=1))[0][0])
-        bad = arr[i][~np.isfinite(arr[i])][0]
-        raise BackendError(
+        rows = np.nonzero(~np.isfinite(arr.reshape(len(arr), -1)).all(axis=1))[0]
+        i = int(rows[0])
+        bad = arr[i][~np.isfinite(arr[i])][0] if arr.ndim > 1 else arr[i]
+        raise NonFiniteOutput(
             f"the model's {what} for record {i} is {bad} (not a finite number): JSON cannot carry it",
             "an input is probably far outside what the model was trained on; check the record's values",
+            what,
+            [int(r) for r in rows],
+            float(bad),
         )

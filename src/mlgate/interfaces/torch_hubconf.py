@@ -9,7 +9,8 @@ parsed (no code); the archive is hashed and compared with the recorded pin; it i
 private temporary folder, entries checked (``unpack``); ``torch.hub.load(folder, entrypoint,
 source="local")`` rebuilds the architecture with downloads refused (``run_entrypoint``); the weights
 go in with ``load_state_dict(strict=True)``. Whatever the entrypoint loaded itself is overwritten by
-the verified weights; ``torch.load`` is never called by mlgate.
+the verified weights; ``torch.load`` is never called by mlgate. A version an agent pulled
+(``supply/torchhub_pull``) holds no weights file: the entrypoint's own weights, from the pinned archive, serve.
 """
 
 from __future__ import annotations
@@ -181,11 +182,12 @@ def load(
     if not admitted:
         raise Refused(
             f"this version rebuilds its architecture by running the hubconf.py of {ref}, and it is not admitted",
-            "an operator pulls it with `mlgate torchhub pull` (admitted) or runs `mlgate models admit NAME VERSION`",
+            "an operator pulls it with `mlgate torchhub pull`, or admits it: `mlgate torchhub admit owner/repo@<commit>` "
+            "or `mlgate models admit NAME VERSION`",
         )
-    state = torch_weights.read(
-        model_dir
-    )  # the weights first: a tampered file stops here, before any code runs
+    # the weights first: a tampered file stops here, before any code runs; an agent's pull (``supply/torchhub_pull``)
+    # keeps none: the entrypoint loads the ones its pinned archive ships, downloads refused
+    state = torch_weights.read(model_dir) if flavor_conf.get("data") else None
     archive = (model_dir / str(flavor_conf.get("archive", ARCHIVE))).resolve()
     if not archive.is_relative_to(model_dir.resolve()) or not archive.is_file():
         raise IntegrityError(f"the archive of {ref} is missing from the version", "pull it again")
@@ -200,7 +202,9 @@ def load(
         repo = Path(code.name) / "repo"
         repo.mkdir()
         unpack(archive, repo)
-        module = torch_weights.put(run_entrypoint(repo, str(flavor_conf.get("entrypoint", ""))), state)
+        module = run_entrypoint(repo, str(flavor_conf.get("entrypoint", "")))
+        if state is not None:
+            module = torch_weights.put(module, state)
     except BaseException:
         code.cleanup()
         raise

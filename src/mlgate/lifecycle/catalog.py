@@ -21,6 +21,7 @@ from mlgate.models.describe import FORECAST_EXAMPLE, Described
 from mlgate.models.tags import TAG_STAGE
 from mlgate.schemas.catalog import (
     FeatureInfo,
+    ForecastForm,
     ListModelsResult,
     ModelInfoResult,
     ModelSummary,
@@ -162,7 +163,39 @@ async def model_info(rt: Runtime, model: str) -> ModelInfoResult:
         admitted = await anyio.to_thread.run_sync(rt.admissions.get, info.name, info.version)
         result.runs_code = d.code
         result.admitted_by = admitted.by if admitted is not None and admitted.digest == d.sha256 else None
+    if "forecaster" in d.interfaces:
+        await _forecast_form(rt, info, result)
     return result
+
+
+async def _forecast_form(rt: Runtime, info: VersionInfo, result: ModelInfoResult) -> None:
+    """A forecaster's form: from the loaded adapter when it is cached, else from its files when they run no
+    code (Prophet's JSON, a pyfunc's signature), else by loading it once an operator admitted its code; a
+    future-form forecaster's example then sends future rows that go through."""
+    from mlgate.errors import MlgateError
+    from mlgate.interfaces.forecasting_future import described_form
+    from mlgate.models.loader import read_mlmodel
+
+    cached = rt.models.cache.get_nowait(info.key)
+    impl = cached.impl if cached is not None else None
+    try:
+        if impl is None:
+            path = await anyio.to_thread.run_sync(rt.models.mlflow.local_path, info)
+            impl = await anyio.to_thread.run_sync(described_form, path, read_mlmodel(path))
+        if impl is None and (result.admitted_by or rt.models.mlflow.gate.trusted_by_setting(info.name)):
+            impl = (await rt.models.acquire(f"{info.name}@{info.version}", "forecaster"))[0].impl
+    except MlgateError:
+        return  # not readable yet: the card says why elsewhere (runs_code, admitted_by)
+    if impl is None:
+        return
+    if getattr(impl, "form", "horizon") != "future":
+        result.forecast = ForecastForm(form="horizon")
+        return
+    levels = None if impl.any_level else list(impl.fixed_levels)
+    result.forecast = ForecastForm(form="future", future_columns=list(impl.future_columns), levels=levels)
+    if "future" not in (result.example or {}):
+        pinned = f"{info.name}@{info.version}"
+        result.example = {"model": pinned, "future": impl.example_rows(), "levels": impl.default_levels()}
 
 
 def _from_loaded(loaded: LoadedModel, stamp: ModelStamp) -> ModelInfoResult:

@@ -59,6 +59,21 @@ def code_in(path: Path, mlmodel: dict[str, Any], remote: bool = False) -> list[s
     return found or [f"the pyfunc loader {loader}"]
 
 
+def hub_admission(mlmodel: dict[str, Any]) -> tuple[str, str] | None:
+    """(admission name, pinned archive digest) of a ``mlgate_torchhub`` version, read from its MLmodel: what
+    ``mlgate torchhub admit owner/repo@<commit>`` records (``supply/torchhub.HubRef.admission_name``)."""
+    import re
+
+    conf = (mlmodel.get("flavors") or {}).get("mlgate_torchhub")
+    if not isinstance(conf, dict):
+        return None
+    found = re.fullmatch(r"torchhub:([\w.-]+/[\w.-]+):\w+@([0-9a-f]{40})", str(conf.get("ref", "")))
+    pin = str(conf.get("archive_sha256", ""))
+    if found is None or not re.fullmatch(r"[0-9a-f]{64}", pin):
+        return None
+    return f"torchhub:{found.group(1)}@{found.group(2)}", pin
+
+
 def _sklearn_code(path: Path, conf: dict[str, Any], flavor: str) -> list[str]:
     fmt = str(conf.get("serialization_format", "skops" if flavor == "sklearn" else "cloudpickle"))
     file = path / str(conf.get("pickled_model", conf.get("data", "model.skops")))
@@ -93,19 +108,27 @@ class Gate:
     def trusted_by_setting(self, name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, p) for p in self.settings.trusted_models)
 
-    def check(self, name: str, version: int, digest: str, code: list[str]) -> bool:
-        """True when the artifact may run its code; raises when it would run code it was not admitted to."""
+    def check(
+        self, name: str, version: int, digest: str, code: list[str], hub: tuple[str, str] | None = None
+    ) -> bool:
+        """True when the artifact may run its code; raises when it would run code it was not admitted to.
+        ``hub``: (admission name, archive digest) of a TorchHub archive: its ``mlgate torchhub admit`` also admits."""
         if not code:
             return False
         if self.trusted_by_setting(name):
             return True
         admitted = self._book().get(name, version)
         what = "; ".join(code)
+        if admitted is None and hub is not None:
+            row = self._book().get(hub[0], 0)
+            if row is not None and row.digest == hub[1]:
+                return True  # the loader checks the archive against this digest before it unpacks anything
         if admitted is None:
+            also = f" (or `mlgate torchhub admit {hub[0].removeprefix('torchhub:')}`)" if hub else ""
             raise Refused(
                 f"{name}@{version} contains {what}, which runs code when loaded, and no operator admitted it",
-                f"an operator who reviewed it runs `mlgate models admit {name} {version}` (recorded with who and "
-                "when), or re-registers it in a format without code (skops, ONNX)",
+                f"an operator who reviewed it runs `mlgate models admit {name} {version}`{also} (recorded with who "
+                "and when), or re-registers it in a format without code (skops, ONNX)",
             )
         if admitted.digest != digest:
             raise IntegrityError(

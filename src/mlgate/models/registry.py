@@ -210,6 +210,29 @@ class Registrar:
             extra_tags,
         )
 
+    def register_awaiting(
+        self,
+        name: str,
+        model_dir: Path,
+        interfaces: list[str],
+        features: list[Feature],
+        *,
+        description: str = "",
+        extra_tags: dict[str, str] | None = None,
+    ) -> VersionInfo:
+        """Register a folder whose code awaits an operator's admission (an agent's TorchHub pull): nothing in it
+        is loaded or run here, the interfaces and features are the ones declared, and nothing is admitted."""
+        import mlflow
+
+        self._ensure_model(name, description)
+        with mlflow.start_run(experiment_id=self.experiment_id(), run_name=f"{name}-register") as run:
+            mlflow.log_artifacts(str(model_dir), artifact_path="model")
+        info = self.registry.create_version(
+            name, f"{run.info.artifact_uri}/model", run.info.run_id, description
+        )
+        path = self.resolver.local_path(info)
+        return self._finish(name, str(info.version), path, interfaces, features, {}, None, extra_tags)
+
     def register_remote(
         self,
         name: str,

@@ -20,7 +20,7 @@ from mlgate.artifacts import tree_sha256
 from mlgate.config import Settings
 from mlgate.errors import IntegrityError, NotFound
 from mlgate.interfaces.base import LoadedModel, VersionInfo
-from mlgate.models.admission import Gate, code_in
+from mlgate.models.admission import Gate, code_in, hub_admission
 from mlgate.models.mlflow_registry import MlflowRegistry
 from mlgate.models.ref import ModelRef
 from mlgate.state.admissions import AdmissionBook
@@ -107,7 +107,8 @@ class MlflowResolver:
             remote_spec_of(info.tags, mlmodel.get("flavors") or {}, self.settings.remote_allowlist)
             is not None
         )
-        admitted = self.gate.check(info.name, info.version, digest, code_in(path, mlmodel, remote))
+        code = code_in(path, mlmodel, remote)
+        admitted = self.gate.check(info.name, info.version, digest, code, hub_admission(mlmodel))
         info.sha256 = digest  # what the stamp reports: recorded at registration, or computed now
         return size, admitted
 

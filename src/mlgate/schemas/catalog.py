@@ -46,6 +46,18 @@ class StageEvent(BaseModel):
     note: str = ""
 
 
+class ForecastForm(BaseModel):
+    """How a forecaster is called: a horizon (and history), or the future rows it needs."""
+
+    form: str = Field(description="'horizon': ml_forecast with horizon; 'future': with future rows")
+    future_columns: list[str] = Field(
+        default_factory=list, description="future form: the columns of each future row, time column first"
+    )
+    levels: list[float] | None = Field(
+        default=None, description="the interval levels it can give; null: any level in (0, 1)"
+    )
+
+
 class ModelInfoResult(BaseModel):
     model: ModelStamp
     interfaces: list[str]
@@ -66,4 +78,7 @@ class ModelInfoResult(BaseModel):
     )
     admitted_by: str | None = Field(
         default=None, description="the operator who admitted that code, if one did"
+    )
+    forecast: ForecastForm | None = Field(
+        default=None, description="forecasters, once loadable: the form of the call and the levels it gives"
     )

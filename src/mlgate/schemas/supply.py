@@ -29,6 +29,9 @@ class PullResult(BaseModel):
     serves_as: list[str] = Field(
         default_factory=list, description="with register_as: the interfaces the new version offers"
     )
+    admission: str | None = Field(
+        default=None, description="TorchHub: whether the version serves now or awaits an operator's admission"
+    )
 
 
 class ParityReport(BaseModel):

@@ -3,7 +3,8 @@
 pydantic's own text (``1 validation error for predictArguments … [type=missing,
 input_value=…] … https://errors.pydantic.dev/…``) names internal classes, echoes the
 caller's data and links to pydantic's docs. An agent needs the argument's name, what it
-should be, and arguments it can copy.
+should be, and arguments it can copy: for an inference tool called on a model, that model's own
+example (its features, its form of forecast), not the tool's generic one.
 """
 
 from __future__ import annotations
@@ -61,12 +62,39 @@ def _expected(err: Any) -> str:
     return str(err.get("msg", "is not valid")).split("[", 1)[0].strip().lower()
 
 
-def argument_advice(tool: str, exc: ValidationError, example: dict[str, Any]) -> tuple[str, str]:
-    """(message, hint) for an ``InvalidInput`` from the validation errors of ``tool``'s arguments."""
+async def example_for(
+    rt: Any, tool: str, arguments: dict[str, Any], default: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """(tool, arguments) of a valid call: the named model's own example (``ml_model_info``) when ``tool`` is an
+    inference tool and the arguments name a model that resolves; else ``tool`` with its generic example."""
+    from mlgate.errors import MlgateError
+    from mlgate.schemas.interfaces import TOOL_OF
+
+    model = arguments.get("model") if isinstance(arguments, dict) else None
+    if tool not in TOOL_OF.values() or not isinstance(model, str) or not model.strip():
+        return tool, default
+    from mlgate.lifecycle.catalog import model_info
+
+    try:
+        info = await model_info(rt, model.strip())
+    except MlgateError:
+        return tool, default
+    own = [TOOL_OF[i] for i in info.interfaces if i in TOOL_OF]
+    if not info.example or not own:
+        return tool, default
+    return (tool if tool in own else own[0]), {**info.example, "model": model.strip()}
+
+
+def argument_advice(
+    tool: str, exc: ValidationError, example: dict[str, Any], call: str | None = None
+) -> tuple[str, str]:
+    """(message, hint) for an ``InvalidInput`` from the validation errors of ``tool``'s arguments; ``call``:
+    the tool the example is for, when the named model is served by another one."""
     problems = []
     for err in exc.errors(include_url=False, include_input=False)[:MAX_PROBLEMS]:
         problems.append(f"'{_where(tuple(err['loc']))}' {_expected(err)}")
     more = len(exc.errors()) - MAX_PROBLEMS
     message = f"{tool}: " + "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
-    hint = f"a valid call: {json.dumps(example)}" if example else "call it with no arguments"
+    other = f"{call} " if call and call != tool else ""
+    hint = f"a valid call: {other}{json.dumps(example)}" if example else "call it with no arguments"
     return message, hint

@@ -28,7 +28,7 @@ from mcp_types import ToolAnnotations
 from pydantic import ValidationError
 
 from mlgate.errors import Cancelled, InsufficientScope, InvalidInput, MlgateError
-from mlgate.server.advice import argument_advice
+from mlgate.server.advice import argument_advice, example_for
 from mlgate.server.listing import lean_tool
 from mlgate.serving.runtime import Runtime
 from mlgate.tools.context import caller_of
@@ -136,8 +136,9 @@ class GateServer(MCPServer[Runtime]):
             spec = self.specs.get(name)
             if spec is None or not isinstance(exc.__cause__, ValidationError):
                 raise
-            advice = InvalidInput(*argument_advice(name, exc.__cause__, spec.example))
             rt = self.runtime
+            call, example = await example_for(rt, name, arguments, spec.example)
+            advice = InvalidInput(*argument_advice(name, exc.__cause__, example, call))
             try:
                 await _recorded(rt, spec, rt.record(name, caller_of(rt), arguments, None, t0, advice))
             except MlgateError as exc:

@@ -19,6 +19,7 @@ from mlgate import telemetry
 from mlgate.config import Settings
 from mlgate.errors import BackendError, MlgateError
 from mlgate.interfaces.base import LoadedModel, Matrix
+from mlgate.interfaces.frames import NonFiniteOutput
 from mlgate.serving.batcher import Batcher, measure_call_cost, should_batch
 from mlgate.serving.guards import Guards
 from mlgate.serving.killswitch import KillSwitch
@@ -48,6 +49,7 @@ class Executor:
             warnings = [*warnings, flagged]
         call = _traced(_per_row(getattr(loaded.impl, method), method))
         key = (info.name, info.version, method)
+        batcher: Batcher | None = None
         try:
             batcher = self._batcher(key, loaded, call, rows)
             if batcher is not None:
@@ -58,6 +60,16 @@ class Executor:
             else:
                 out = call(rows)
             self.admit(info.name)  # a halt that landed during the call: deliver nothing
+        except NonFiniteOutput as exc:
+            from mlgate.serving.explain import explain_non_finite
+
+            named = explain_non_finite(
+                info, rows, exc.what, exc.value, exc.records if batcher is None else []
+            )
+            if named is not None:  # the input's fault, not the model's: the breaker is not charged
+                raise named from None
+            breaker.failure()
+            raise
         except BackendError:
             breaker.failure()
             raise

@@ -47,9 +47,20 @@ async def classify(rt: Runtime, model: str, features: Any, keys: list[str] | Non
 
 
 async def forecast(
-    rt: Runtime, model: str, history: Any, horizon: int, levels: list[float] | None, key: str | None = None
+    rt: Runtime,
+    model: str,
+    history: Any,
+    horizon: int | None,
+    levels: list[float] | None,
+    key: str | None = None,
+    future: list[dict[str, Any]] | None = None,
 ) -> ForecastResult:
     loaded, stamp = await rt.serve(model, "forecaster")
+    form = getattr(loaded.impl, "form", "horizon")
+    if future is not None or form == "future":
+        return await _forecast_future(rt, loaded, stamp, form, history, horizon, levels, key, future)
+    if horizon is None:
+        raise InvalidInput("horizon is missing", "send how many steps ahead to forecast, e.g. horizon: 12")
     own = not getattr(loaded.impl, "takes_history", True)  # forecasts from the history it was fitted on
     if own and history:
         raise InvalidInput(
@@ -71,6 +82,51 @@ async def forecast(
     return ForecastResult(
         model=stamp,
         horizon=horizon,
+        forecast=point,
+        intervals=intervals,
+        warnings=warnings,
+        prediction_ids=ids or [],
+    )
+
+
+async def _forecast_future(
+    rt: Runtime,
+    loaded: Any,
+    stamp: Any,
+    form: str,
+    history: Any,
+    horizon: int | None,
+    levels: list[float] | None,
+    key: str | None,
+    future: list[dict[str, Any]] | None,
+) -> ForecastResult:
+    """``future``: the rows of the future (time index, regressors) for a model whose signature takes them."""
+    from mlgate.interfaces.forecasting_future import refuse_form
+
+    impl, name = loaded.impl, f"{stamp.name}@{stamp.version}"
+    if form != "future" or future is None:
+        raise refuse_form(name, form, getattr(impl, "future_columns", ()))
+    if history:
+        raise InvalidInput(
+            f"{name} forecasts the future rows you send from the data it was fitted on: it takes no history",
+            "send future (and levels) only",
+        )
+    if horizon is not None and horizon != len(future):
+        raise InvalidInput(
+            f"horizon {horizon} differs from the {len(future)} future rows sent",
+            "omit horizon: it is the number of future rows",
+        )
+    keys = None if key is None else [key]
+    check_keys(keys, 1)
+    lv = impl.default_levels() if levels is None else list(levels)
+    point, bands = await rt.executor.call(loaded, impl.forecast_future, future, lv)
+    intervals = [IntervalBand(level=lvl, lower=lo, upper=hi) for lvl, lo, hi in bands]
+    kept = {"forecast": point, "intervals": [b.model_dump() for b in intervals]}
+    inputs = [{"future": future, "horizon": len(future)}]
+    ids, warnings = await captured(rt, loaded.info, "forecaster", [kept], inputs, keys, [])
+    return ForecastResult(
+        model=stamp,
+        horizon=len(point),
         forecast=point,
         intervals=intervals,
         warnings=warnings,

@@ -18,7 +18,25 @@ from mlgate.supply.jobs import Control, Work
 
 
 async def _pull(rt: Runtime, caller: Caller, args: dict[str, Any], control: Control) -> BaseModel:
+    from mlgate.supply import torchhub_pull
     from mlgate.supply.pull import PullRequest, pull
+
+    if torchhub_pull.is_torchhub(str(args["repo_id"])):
+
+        async def commit() -> None:
+            await control.checkpoint()
+            control.commit()
+
+        return await torchhub_pull.pull(
+            rt.settings,
+            str(args["repo_id"]),
+            str(args.get("revision") or ""),
+            register_as=args.get("register_as"),
+            features=args.get("features"),
+            caller=caller,
+            progress=control.progress,
+            before_register=commit,
+        )
 
     patterns = args.get("patterns")
     req = PullRequest(

@@ -71,8 +71,10 @@ async def classify(
 
 async def forecast(
     model: ModelArg,
-    horizon: Annotated[int, Field(description="How many steps ahead to forecast.", ge=1, le=1000)],
     ctx: Context[Any, Any],
+    horizon: Annotated[
+        int | None, Field(description="How many steps ahead (omit when sending future).", ge=1, le=1000)
+    ] = None,
     history: Annotated[
         list[float] | None,
         Field(description="Past values, oldest first; omit when the model forecasts from its own."),
@@ -82,12 +84,19 @@ async def forecast(
         Field(description="Prediction-interval levels in (0, 1); default [0.8, 0.95].", max_length=5),
     ] = None,
     key: Annotated[str | None, Field(description="Your id, for ml_record_actuals.", max_length=200)] = None,
+    future: Annotated[
+        list[dict[str, Any]] | None,
+        Field(
+            description="The future rows (time column, regressors) for models that take them; see ml_model_info.",
+            max_length=1000,
+        ),
+    ] = None,
 ) -> ForecastResult:
-    """Run a Forecaster: horizon (+ history for models that condition on it) → point forecast with
-    lower/upper bounds per interval level. ml_model_info gives a full example.
-    Example: {"model": "demo-forecaster@1", "history": [ …24+ months… ], "horizon": 12}.
+    """Run a Forecaster: horizon (+ history for models that condition on it), or the future rows for models
+    with regressors → point forecast with lower/upper bounds per interval level. ml_model_info gives a full
+    example. Example: {"model": "demo-forecaster@1", "history": [ …24+ months… ], "horizon": 12}.
     """
-    return await inference.forecast(runtime(ctx), model, history or [], horizon, levels, key)
+    return await inference.forecast(runtime(ctx), model, history or [], horizon, levels, key, future)
 
 
 async def segment(

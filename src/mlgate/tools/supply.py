@@ -14,7 +14,12 @@ from mlgate.tools.jobs import as_job
 
 async def pull(
     repo_id: Annotated[
-        str, Field(description="Hub repository id 'org/repo'.", examples=["acme/iris-onnx"], max_length=200)
+        str,
+        Field(
+            description="Hub repository id 'org/repo', or a TorchHub ref 'torchhub:owner/repo:entry@<40-hex>'.",
+            examples=["acme/iris-onnx"],
+            max_length=200,
+        ),
     ],
     revision: Annotated[
         str,
@@ -40,11 +45,16 @@ async def pull(
     allow_pickle: Annotated[
         bool, Field(description="Admin only: allow pickle-based files (code when loaded).")
     ] = False,
+    features: Annotated[
+        list[str] | None,
+        Field(description="TorchHub: the model's input names, in order (required there).", max_length=4096),
+    ] = None,
 ) -> PullReply:
-    """Bring a model in from the Hugging Face Hub at an exact revision, every file's digest verified.
+    """Bring a model in from the Hugging Face Hub or TorchHub at an exact revision, digests verified.
 
     Only allow-listed repositories; pickle-based files are refused. Serve the result as
-    'hf:org/repo@<commit>' or, with register_as, 'name@<N>'.
+    'hf:org/repo@<commit>' or, with register_as, 'name@<N>'. A TorchHub pull (pinned archive) needs
+    register_as and features, and serves once an operator admits its hubconf.py.
     Example: {"repo_id": "acme/iris-onnx", "revision": "<40-hex commit>", "register_as": "iris-onnx"}.
     """
     args = {
@@ -54,6 +64,7 @@ async def pull(
         "register_as": register_as,
         "allow_floating": allow_floating,
         "allow_pickle": allow_pickle,
+        "features": features,
     }
     return await as_job(
         ctx, "ml_pull", args, PullReply, {"repo_id": repo_id.strip(), "revision": revision.strip()}
