@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     capture_inputs: bool = False
     capture_retention_days: float = Field(default=90.0, ge=0)
     quality_rules: dict[str, dict[str, float | bool]] = Field(default_factory=dict)
+    # token subject -> group name (JSON object): actuals join predictions made by the recording subject or by
+    # a subject of its group, nobody else's (docs/monitoring.md)
+    capture_groups: dict[str, str] = Field(default_factory=dict)
+    # calls in flight (running or queued) per model version before "overloaded, retry in …", batched or not
+    max_inflight: int = Field(default=1024, ge=1)
 
     _split_lists = field_validator(
         "stdio_scopes",

@@ -33,10 +33,10 @@ import anyio
 
 from mlgate.auth.caller import Caller
 from mlgate.errors import Degraded, InvalidInput
-from mlgate.lifecycle.quality import live_metrics, registered_metrics
+from mlgate.lifecycle.quality import known_model, live_metrics, registered_metrics
 from mlgate.schemas.monitoring import ActualsResult, Degradation
 from mlgate.serving.runtime import Runtime
-from mlgate.state.captures import Matched
+from mlgate.state.captures import Matched, Subjects
 
 TAG_QUALITY = "mlgate.quality"
 MAX_ACTUALS = 10_000
@@ -108,8 +108,22 @@ def judge(
     return failing
 
 
-async def record_actuals(rt: Runtime, model: str, actuals: Any, *, caller: Caller) -> ActualsResult:
-    """Join ``{prediction_id or key: actual}`` to ``model``'s captured predictions, then judge its rules."""
+def joinable(rt: Runtime, caller: Caller, subject: str | None = None) -> Subjects:
+    """Whose predictions ``caller`` may record actuals for: its own subject's (``subject`` instead, when an
+    operator's command records for someone), every subject of the same ``MLGATE_CAPTURE_GROUPS`` group,
+    and — for an administrator only — the rows captured before subjects were kept."""
+    me = caller.subject if subject is None else subject
+    groups = rt.settings.capture_groups
+    group = groups.get(me)
+    names = {me} | ({s for s, g in groups.items() if g == group} if group is not None else set())
+    return Subjects(frozenset(names), legacy=caller.is_admin)
+
+
+async def record_actuals(
+    rt: Runtime, model: str, actuals: Any, *, caller: Caller, subject: str | None = None
+) -> ActualsResult:
+    """Join ``{prediction_id or key: actual}`` to the captured predictions of ``model`` that the caller's
+    subject (or its group) made, then judge its rules. Another subject's ids and keys come back unknown."""
     name = rt.models.parse(model).name if "@" in model or model.startswith("models:/") else model.strip()
     if not isinstance(actuals, dict) or not actuals:
         raise InvalidInput("actuals must be a non-empty object", 'send {"<prediction_id or key>": actual, …}')
@@ -120,9 +134,12 @@ async def record_actuals(rt: Runtime, model: str, actuals: Any, *, caller: Calle
     caps = rt.captures
     store = await caps.opened()
     await anyio.to_thread.run_sync(caps.flush_blocking)  # every id handed out is in the table before the join
+    who = joinable(rt, caller, subject)
     outcome = await anyio.to_thread.run_sync(
-        lambda: store.record_actuals(name, {str(k): v for k, v in actuals.items()})
+        lambda: store.record_actuals(name, {str(k): v for k, v in actuals.items()}, who)
     )
+    if not outcome.recorded and not await anyio.to_thread.run_sync(lambda: store.has_model(name)):
+        await known_model(rt, name)  # nothing of that name was ever captured: is it a model at all?
     result = ActualsResult(
         name=name, recorded=outcome.recorded, duplicates=outcome.duplicates, unknown=outcome.unknown or []
     )

@@ -27,7 +27,7 @@ from typing import Any
 import anyio
 import numpy as np
 
-from mlgate.errors import InvalidInput
+from mlgate.errors import InvalidInput, NotFound
 from mlgate.schemas.monitoring import CalibrationBin, PerformanceResult, VersionQuality
 from mlgate.serving.runtime import Runtime
 from mlgate.state.captures import Matched
@@ -181,6 +181,8 @@ async def performance(rt: Runtime, model: str, window: str | None = None) -> Per
     by_version: dict[int, list[Matched]] = {}
     for m in matched:
         by_version.setdefault(m.version, []).append(m)
+    if not counts and not by_version:
+        await known_model(rt, name)
     versions = []
     for version in sorted(set(counts) | set(by_version)):
         rows = by_version.get(version, [])
@@ -194,6 +196,21 @@ async def performance(rt: Runtime, model: str, window: str | None = None) -> Per
             )
         )  # fmt: skip
     return PerformanceResult(name=name, window=window or "all", versions=versions)
+
+
+async def known_model(rt: Runtime, name: str) -> None:
+    """``NotFound`` naming ``name`` unless the registry knows it (called when nothing was captured for it)."""
+    reg = rt.models.registry
+
+    def check() -> None:
+        try:
+            reg.newest(name)
+        except NotFound:
+            raise
+        except Exception:  # the registry cannot answer now: not a reason to claim the model is unknown
+            return
+
+    await anyio.to_thread.run_sync(check)
 
 
 async def registered_metrics(rt: Runtime, name: str, version: int) -> dict[str, float]:
