@@ -33,7 +33,7 @@ import anyio
 
 from mlgate.auth.caller import Caller
 from mlgate.errors import Degraded, InvalidInput
-from mlgate.lifecycle.quality import known_model, live_metrics, registered_metrics
+from mlgate.lifecycle.quality import by_version, known_model, live_metrics, registered_metrics
 from mlgate.schemas.monitoring import ActualsResult, Degradation
 from mlgate.serving.runtime import Runtime
 from mlgate.state.captures import Matched, Subjects
@@ -158,12 +158,9 @@ async def _evaluate(
     hours = rules.get("window_hours")
     since = None if not hours else time.time() - float(hours) * 3600
     store = rt.captures.store
-    matched = await anyio.to_thread.run_sync(lambda: store.matched(name, since, versions))
-    by_version: dict[int, list[Matched]] = {}
-    for m in matched:
-        by_version.setdefault(m.version, []).append(m)
-    for version, rows in sorted(by_version.items()):
-        live, _, n = live_metrics(rows[0].kind, rows)
+    summed = by_version(await anyio.to_thread.run_sync(lambda: store.quality(name, since, versions)))
+    for version, (kind, stats) in sorted(summed.items()):
+        live, _, n = live_metrics(kind, stats)
         for metric, value in live.items():
             rt.metrics.set_quality(name, str(version), metric, value)
         registered = await registered_metrics(rt, name, version)
@@ -176,6 +173,7 @@ async def _evaluate(
             rt.record("quality.degraded", caller, {"model": f"{name}@{version}", "rule": rule}, None,
                       time.perf_counter(), Degraded(failing[rule], "see ml_performance; retrain or roll back"))  # fmt: skip
         if new and rules.get("retrain"):
+            rows = await anyio.to_thread.run_sync(lambda v=version: store.matched(name, since, [v]))  # type: ignore[misc]
             job = await _retrain(rt, name, version, rows, bool(rules.get("retrain_promote")), caller)
             if job is not None:
                 result.retrain_jobs.append(job)

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
+from mlgate.state import quality_sums
 from mlgate.state.db import StateDB
 
 metadata = sa.MetaData()
@@ -172,6 +173,7 @@ class CaptureStore:
             columns = {c["name"] for c in sa.inspect(conn).get_columns("captures")}
             if "subject" not in columns:  # a table from before subjects were kept: its rows stay, unbound
                 conn.execute(sa.text("ALTER TABLE captures ADD COLUMN subject VARCHAR(255)"))
+            quality_sums.create(conn, captures)
         self._insert = _INSERT.format(p="?" if db._engine.dialect.paramstyle == "qmark" else "%s")
 
     # -- captures -----------------------------------------------------------------------
@@ -238,6 +240,7 @@ class CaptureStore:
                 conn.execute(_SET_ACTUAL, [
                     {"rid": rid, "a": actual, "t": when, "n": added} for rid, (actual, _, added) in now.items()
                 ])  # fmt: skip
+                quality_sums.apply(conn, quality_sums.deltas(model, out.changes))
         return out
 
     def matched(
@@ -256,15 +259,19 @@ class CaptureStore:
             rows = conn.execute(q.order_by(c.at)).all()
         return [Matched(r.version, r.kind, r.at, r.prediction, r.actual, r.inputs) for r in rows]
 
-    def counts(self, model: str, since: float | None = None) -> dict[int, int]:
-        """Captured predictions per version (with or without an actual)."""
+    def counts(self, model: str, since: float | None = None) -> dict[int, tuple[int, str]]:
+        """Captured predictions per version (with or without an actual), and the version's interface."""
         c = captures.c
-        q = sa.select(c.version, sa.func.count()).where(c.model == model).group_by(c.version)
+        q = sa.select(c.version, c.kind, sa.func.count()).where(c.model == model).group_by(c.version, c.kind)
         if since is not None:
             q = q.where(c.at >= since)
         with self.db._engine.connect() as conn:
-            rows = conn.execute(q).all()
-        return {int(r[0]): int(r[1]) for r in rows}
+            rows: list[Any] = list(conn.execute(q).all())
+        out: dict[int, tuple[int, str]] = {}
+        for version, kind, n in rows:
+            prev = out.get(int(version), (0, str(kind)))
+            out[int(version)] = (prev[0] + int(n), str(kind) if int(n) > prev[0] else prev[1])
+        return out
 
     def get(self, capture_id: str) -> dict[str, Any] | None:
         with self.db._engine.connect() as conn:
@@ -282,9 +289,22 @@ class CaptureStore:
             return int(conn.execute(sa.select(sa.func.count()).select_from(captures)).scalar_one())
 
     def purge(self, older_than: float) -> int:
-        """Delete captures made before ``older_than`` (epoch seconds), actuals and all; returns how many."""
+        """Delete captures made before the hour of ``older_than`` (epoch seconds), actuals and all, and their
+        hours of quality sums; returns how many."""
+        hour = quality_sums.bucket_of(older_than)
         with self.db._write() as conn:
-            return int(conn.execute(captures.delete().where(captures.c.at < older_than)).rowcount or 0)
+            quality_sums.purge_hours(conn, hour)
+            cut = captures.delete().where(captures.c.at < hour * quality_sums.BUCKET_S)
+            return int(conn.execute(cut).rowcount or 0)
+
+    def quality(
+        self, model: str, since: float | None = None, versions: Iterable[int] | None = None
+    ) -> dict[tuple[int, str], dict[str, float]]:
+        """Summed quality statistics per (version, kind) of ``model``'s matched predictions made at or after
+        ``since`` (default: all retained): whole hours from the running sums, the rows of the window's partial
+        first hour read directly."""
+        with self.db._engine.connect() as conn:
+            return quality_sums.summed(conn, captures, model, since, versions)
 
     # -- alerts -------------------------------------------------------------------------
     def set_alerts(self, model: str, version: int, failing: Mapping[str, str]) -> list[str]:
