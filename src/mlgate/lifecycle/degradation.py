@@ -37,6 +37,7 @@ from mlgate.lifecycle.quality import by_version, known_model, live_metrics, regi
 from mlgate.schemas.monitoring import ActualsResult, Degradation
 from mlgate.serving.runtime import Runtime
 from mlgate.state.captures import Matched, Subjects
+from mlgate.state.quality_sums import hour_start
 
 TAG_QUALITY = "mlgate.quality"
 MAX_ACTUALS = 10_000
@@ -156,7 +157,7 @@ async def _evaluate(
     tags = await anyio.to_thread.run_sync(lambda: _model_tags(reg, name))
     rules = rules_for(rt, name, tags)
     hours = rules.get("window_hours")
-    since = None if not hours else time.time() - float(hours) * 3600
+    since = None if not hours else hour_start(time.time() - float(hours) * 3600)  # whole hours: sums only
     store = rt.captures.store
     summed = by_version(await anyio.to_thread.run_sync(lambda: store.quality(name, since, versions)))
     for version, (kind, stats) in sorted(summed.items()):

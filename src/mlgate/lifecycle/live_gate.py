@@ -18,6 +18,7 @@ import time
 from mlgate.lifecycle.quality import by_version, live_metrics
 from mlgate.schemas.lifecycle import GateOutcome
 from mlgate.serving.capture import Captures
+from mlgate.state.quality_sums import hour_start
 
 GATE = "require_live_not_worse"
 MIN_LIVE = 20
@@ -41,7 +42,7 @@ def live_not_worse(captures: Captures, name: str, candidate: int, incumbent: int
         return outcome(True, "no incumbent in that stage to compare with")
     captures.flush_blocking()
     versions = (candidate, incumbent)
-    summed = by_version(captures.store.quality(name, time.time() - LIVE_WINDOW_S, versions))
+    summed = by_version(captures.store.quality(name, hour_start(time.time() - LIVE_WINDOW_S), versions))
     found: dict[int, tuple[str, float, int]] = {}
     for v in versions:
         if v not in summed:

@@ -33,14 +33,14 @@ sums = sa.Table(
     metadata,
     sa.Column("model", sa.String(300), primary_key=True),
     sa.Column("version", sa.Integer, primary_key=True),
-    sa.Column("kind", sa.String(16), primary_key=True),
     sa.Column("bucket", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
     sa.Column("stat", sa.String(80), primary_key=True),
     sa.Column("value", sa.Float, nullable=False),
 )
 _UPSERT = (
     "INSERT INTO quality_sums (model, version, kind, bucket, stat, value) VALUES "
-    "(:model, :version, :kind, :bucket, :stat, :value) ON CONFLICT (model, version, kind, bucket, stat) "
+    "(:model, :version, :kind, :bucket, :stat, :value) ON CONFLICT (model, version, bucket, kind, stat) "
     "DO UPDATE SET value = quality_sums.value + excluded.value"
 )
 
@@ -49,6 +49,11 @@ Key = tuple[int, str, int, str]  # version, kind, bucket, stat
 
 def bucket_of(at: float) -> int:
     return int(at // BUCKET_S)
+
+
+def hour_start(at: float) -> float:
+    """``at`` rounded down to its hour: a window starting there is read from the sums alone."""
+    return float(bucket_of(at) * BUCKET_S)
 
 
 def _num(v: Any) -> float | None:
@@ -204,6 +209,8 @@ def summed(
     if since is None:
         return read(conn, model, versions, None)
     first = bucket_of(since)
+    if since == first * BUCKET_S:  # on an hour boundary: whole hours only
+        return read(conn, model, versions, first)
     out = read(conn, model, versions, first + 1)
     c = captures.c
     q = sa.select(c.version, c.kind, c.prediction, c.actual).where(
