@@ -9,7 +9,7 @@ over them. A rule set looks like ``{"max_mae_ratio": 1.25, "min_coverage_95": 0.
   was registered with (its run's metrics; skipped when it has none);
 - ``max_<metric>`` / ``min_<metric>``: the live metric against a fixed threshold;
 - ``min_actuals`` (default 20): no rule is judged on fewer matched actuals;
-- ``window_hours``: judge predictions of the last hours only (default: every retained one);
+- ``window_hours``: judge predictions of the last hours only, from a whole hour (default: every retained one);
 - ``retrain``: when a rule starts failing, submit an ``ml_retrain`` job of that version on the
   captured inputs with their actuals as the target (needs ``MLGATE_CAPTURE_INPUTS``);
   ``retrain_promote``: let that job promote the candidate if it is better and gated (default off).
