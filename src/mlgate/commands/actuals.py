@@ -95,7 +95,9 @@ def actuals_command(settings: Settings, args: argparse.Namespace) -> int:
             await rt.aclose()
 
     t0 = time.perf_counter()
-    call_args = {"model": args.model, "file": str(args.file), "subject": args.subject}
+    call_args = {"model": args.model, "file": str(args.file)}
+    if args.subject is not None:
+        call_args["subject"] = args.subject
     try:
         result = anyio.run(run)
     except Exception as exc:

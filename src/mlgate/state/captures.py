@@ -217,9 +217,8 @@ class CaptureStore:
                 query = sa.select(*cols).where(mine, c.key.in_(part)).order_by(c.at.desc()).with_for_update()
                 for r in conn.execute(query):  # newest first: the first row per (key, version) wins
                     by_key.setdefault(str(r.key), {}).setdefault(int(r.version), r)
-            now: dict[
-                str, tuple[Any, int, int]
-            ] = {}  # row id -> (actual, times recorded, of those by this call)
+            # row id -> (its actual, times recorded, of those by this call)
+            now: dict[str, tuple[Any, int, int]] = {}
             for ref in refs:
                 rows = [by_id[ref]] if ref in by_id else list(by_key.get(ref, {}).values())
                 if not rows:
