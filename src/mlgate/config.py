@@ -204,6 +204,17 @@ class Settings(BaseSettings):
         description="OpenTelemetry traces, exported over OTLP as the standard OTEL_EXPORTER_OTLP_* variables say "
         "(the otel extra; docs/tracing.md); off: no spans (a client's trace id is still kept on ledger rows)",
     )
+    capture_groups: dict[str, str] = Field(
+        default_factory=dict,
+        description="token subject → group name (JSON object): actuals join predictions made by the recording "
+        "subject or by a subject of its group, nobody else's (docs/monitoring.md)",
+    )
+    max_inflight: int = Field(
+        default=1024,
+        ge=1,
+        description="calls in flight (running or queued) per model version before 'overloaded, retry in …', "
+        "batched or not",
+    )
 
     _split_lists = field_validator(
         "stdio_scopes",

@@ -60,3 +60,25 @@ async def test_cli_records_csv_and_json(plain: Plain, tmp_path: Path) -> None:
         assert row is not None and row["actual"] == pytest.approx(float(y[i]))
     assert [r.tool for r in db.tail(5)].count("actuals.record") == 2
     db.close()
+
+
+async def test_cli_records_for_a_token_subject_only_when_named(plain: Plain, tmp_path: Path) -> None:
+    from mlgate.auth.caller import Caller
+    from mlgate.serving import inference
+    from mlgate.serving.runtime import Runtime
+
+    rt = Runtime(make_settings(plain, tmp_path))
+    x, y = regression_data(1, seed=62)
+    agent = Caller("agent-7", "app", "http", frozenset({"ml:infer"}))
+    out = await inference.predict(rt, "mon-reg@1", records(x, FEATURES), ["order-9"], caller=agent)
+    await rt.aclose()
+    file = tmp_path / "a.json"
+    file.write_text(json.dumps({"order-9": float(y[0])}))
+    done = run_cli(tmp_path, plain, "mon-reg", str(file))  # the local user's predictions: none with that key
+    assert done.returncode == 0 and json.loads(done.stdout)["unknown"] == ["order-9"], done.stderr
+    done = run_cli(tmp_path, plain, "mon-reg", str(file), "--subject", "agent-7")
+    assert done.returncode == 0 and json.loads(done.stdout)["recorded"] == 1, done.stderr
+    store = CaptureStore(StateDB(f"sqlite:///{tmp_path / 'state.db'}"))
+    row = store.get(out.prediction_ids[0])
+    assert row is not None and row["subject"] == "agent-7" and row["actual"] == pytest.approx(float(y[0]))
+    store.db.close()

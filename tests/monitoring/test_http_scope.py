@@ -71,3 +71,58 @@ def test_recording_actuals_over_http_needs_ml_manage(plain: Plain, tmp_path: Pat
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+def test_a_second_subject_squatting_keys_over_http(plain: Plain, tmp_path: Path) -> None:
+    """Two dev JWTs with different subjects: Bob (ml:infer) predicts wild records under Alice's keys after
+    her; Alice's actuals by key join her predictions only (no degradation), and Bob's token with ml:manage
+    records nothing for her ids (unknown)."""
+    port = free_port()
+    resource = f"http://127.0.0.1:{port}/mcp/ml"
+    env = mlgate_env(
+        tmp_path, MLGATE_DEV_AUTH="1", MLGATE_RESOURCE_URL=resource, MLGATE_TRACKING_URI=plain.uri,
+        MLGATE_TRUSTED_MODELS="mon-*", MLGATE_CAPTURE="mon-*",
+        MLGATE_QUALITY_RULES=json.dumps({"mon-reg": {"max_mae": 1.0, "min_actuals": 5}}),
+    )  # fmt: skip
+    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+
+    def token(scope: str, subject: str) -> str:
+        args = [sys.executable, "-m", "mlgate", "token", "--scope", scope, "--subject", subject]
+        return subprocess.run(
+            args, env=env, capture_output=True, text=True, timeout=60, check=True
+        ).stdout.strip()
+
+    proc = spawn_server(["--http", "--port", str(port), "--stateless"], env)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+        alice = token("ml:read ml:infer ml:manage", "alice")
+        bob = token("ml:read ml:infer", "bob")
+        x, y = regression_data(8, seed=93)
+        keys = [f"day-{i}" for i in range(8)]
+        mine = _rpc(
+            resource,
+            alice,
+            "ml_predict",
+            {"model": "mon-reg@1", "features": records(x, FEATURES), "keys": keys},
+        )
+        wild = _rpc(
+            resource,
+            bob,
+            "ml_predict",
+            {"model": "mon-reg@1", "features": records(x * 50, FEATURES), "keys": keys},
+        )
+        assert mine.status_code == 200 and wild.status_code == 200, (mine.text, wild.text)
+        a_ids = _result(mine)["prediction_ids"]
+        assert isinstance(a_ids, list)
+        actuals = {"model": "mon-reg", "actuals": {k: float(v) for k, v in zip(keys, y, strict=True)}}
+        done = _result(_rpc(resource, alice, "ml_record_actuals", actuals))
+        assert (done["recorded"], done["unknown"], done["degraded"]) == (8, [], [])
+        perf = _result(_rpc(resource, alice, "ml_performance", {"model": "mon-reg"}))
+        (v,) = perf["versions"]  # type: ignore[misc]
+        assert v["matched"] == 8 and v["predictions"] == 16 and v["live"]["mae"] < 1.0 and v["alerts"] == []
+        squat = _result(_rpc(resource, token("ml:manage", "bob"), "ml_record_actuals",
+                             {"model": "mon-reg", "actuals": {a_ids[0]: 1e6}}))  # fmt: skip
+        assert (squat["recorded"], squat["unknown"]) == (0, [a_ids[0]])
+    finally:
+        proc.terminate()
+        proc.wait(15)

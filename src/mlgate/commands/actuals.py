@@ -4,7 +4,9 @@ FILE is CSV or JSON. CSV: a header with ``prediction_id`` (or ``id`` or ``key``)
 an actual that looks like a number is a number, one that starts with ``[`` is a JSON list (a
 forecast's actuals per step), anything else a label. JSON: ``{"<id or key>": actual, …}`` or a list
 of ``{"prediction_id"|"id"|"key": …, "actual": …}``. Later rows win over earlier ones. The same use
-case as ``ml_record_actuals`` (rules re-checked, a retrain job waited for), with one ledger row.
+case as ``ml_record_actuals`` (rules re-checked, a retrain job waited for), with one ledger row. Actuals
+join the predictions of the local user, or with ``--subject S`` those of token subject ``S`` and its
+``MLGATE_CAPTURE_GROUPS`` group (the operator at a shell records for an agent).
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     ar = asub.add_parser("record", help="join FILE's actuals (CSV or JSON) to MODEL's captured predictions")
     ar.add_argument("model")
     ar.add_argument("file")
+    ar.add_argument(
+        "--subject",
+        help="join the predictions this token subject (and its MLGATE_CAPTURE_GROUPS group) made; "
+        "default: the local user's",
+    )
 
 
 def read_actuals(path: Path) -> dict[str, Any]:
@@ -80,7 +87,7 @@ def actuals_command(settings: Settings, args: argparse.Namespace) -> int:
 
     async def run() -> Any:
         try:
-            result = await record_actuals(rt, args.model, actuals, caller=caller)
+            result = await record_actuals(rt, args.model, actuals, caller=caller, subject=args.subject)
             if result.retrain_jobs:
                 await jobs_for(rt).drain(600)
             return result
@@ -89,6 +96,8 @@ def actuals_command(settings: Settings, args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     call_args = {"model": args.model, "file": str(args.file)}
+    if args.subject is not None:
+        call_args["subject"] = args.subject
     try:
         result = anyio.run(run)
     except Exception as exc:

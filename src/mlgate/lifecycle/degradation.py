@@ -9,7 +9,7 @@ over them. A rule set looks like ``{"max_mae_ratio": 1.25, "min_coverage_95": 0.
   was registered with (its run's metrics; skipped when it has none);
 - ``max_<metric>`` / ``min_<metric>``: the live metric against a fixed threshold;
 - ``min_actuals`` (default 20): no rule is judged on fewer matched actuals;
-- ``window_hours``: judge predictions of the last hours only (default: every retained one);
+- ``window_hours``: judge predictions of the last hours only, from a whole hour (default: every retained one);
 - ``retrain``: when a rule starts failing, submit an ``ml_retrain`` job of that version on the
   captured inputs with their actuals as the target (needs ``MLGATE_CAPTURE_INPUTS``);
   ``retrain_promote``: let that job promote the candidate if it is better and gated (default off).
@@ -33,10 +33,11 @@ import anyio
 
 from mlgate.auth.caller import Caller
 from mlgate.errors import Degraded, InvalidInput
-from mlgate.lifecycle.quality import live_metrics, registered_metrics
+from mlgate.lifecycle.quality import by_version, known_model, live_metrics, registered_metrics
 from mlgate.schemas.monitoring import ActualsResult, Degradation
 from mlgate.serving.runtime import Runtime
-from mlgate.state.captures import Matched
+from mlgate.state.captures import Matched, Subjects
+from mlgate.state.quality_sums import hour_start
 
 TAG_QUALITY = "mlgate.quality"
 MAX_ACTUALS = 10_000
@@ -108,8 +109,22 @@ def judge(
     return failing
 
 
-async def record_actuals(rt: Runtime, model: str, actuals: Any, *, caller: Caller) -> ActualsResult:
-    """Join ``{prediction_id or key: actual}`` to ``model``'s captured predictions, then judge its rules."""
+def joinable(rt: Runtime, caller: Caller, subject: str | None = None) -> Subjects:
+    """Whose predictions ``caller`` may record actuals for: its own subject's (``subject`` instead, when an
+    operator's command records for someone), every subject of the same ``MLGATE_CAPTURE_GROUPS`` group,
+    and — for an administrator only — the rows captured before subjects were kept."""
+    me = caller.subject if subject is None else subject
+    groups = rt.settings.capture_groups
+    group = groups.get(me)
+    names = {me} | ({s for s, g in groups.items() if g == group} if group is not None else set())
+    return Subjects(frozenset(names), legacy=caller.is_admin)
+
+
+async def record_actuals(
+    rt: Runtime, model: str, actuals: Any, *, caller: Caller, subject: str | None = None
+) -> ActualsResult:
+    """Join ``{prediction_id or key: actual}`` to the captured predictions of ``model`` that the caller's
+    subject (or its group) made, then judge its rules. Another subject's ids and keys come back unknown."""
     name = rt.models.parse(model).name if "@" in model or model.startswith("models:/") else model.strip()
     if not isinstance(actuals, dict) or not actuals:
         raise InvalidInput("actuals must be a non-empty object", 'send {"<prediction_id or key>": actual, …}')
@@ -120,9 +135,12 @@ async def record_actuals(rt: Runtime, model: str, actuals: Any, *, caller: Calle
     caps = rt.captures
     store = await caps.opened()
     await anyio.to_thread.run_sync(caps.flush_blocking)  # every id handed out is in the table before the join
+    who = joinable(rt, caller, subject)
     outcome = await anyio.to_thread.run_sync(
-        lambda: store.record_actuals(name, {str(k): v for k, v in actuals.items()})
+        lambda: store.record_actuals(name, {str(k): v for k, v in actuals.items()}, who)
     )
+    if not outcome.recorded and not await anyio.to_thread.run_sync(lambda: store.has_model(name)):
+        await known_model(rt, name)  # nothing of that name was ever captured: is it a model at all?
     result = ActualsResult(
         name=name, recorded=outcome.recorded, duplicates=outcome.duplicates, unknown=outcome.unknown or []
     )
@@ -139,14 +157,11 @@ async def _evaluate(
     tags = await anyio.to_thread.run_sync(lambda: _model_tags(reg, name))
     rules = rules_for(rt, name, tags)
     hours = rules.get("window_hours")
-    since = None if not hours else time.time() - float(hours) * 3600
+    since = None if not hours else hour_start(time.time() - float(hours) * 3600)  # whole hours: sums only
     store = rt.captures.store
-    matched = await anyio.to_thread.run_sync(lambda: store.matched(name, since, versions))
-    by_version: dict[int, list[Matched]] = {}
-    for m in matched:
-        by_version.setdefault(m.version, []).append(m)
-    for version, rows in sorted(by_version.items()):
-        live, _, n = live_metrics(rows[0].kind, rows)
+    summed = by_version(await anyio.to_thread.run_sync(lambda: store.quality(name, since, versions)))
+    for version, (kind, stats) in sorted(summed.items()):
+        live, _, n = live_metrics(kind, stats)
         for metric, value in live.items():
             rt.metrics.set_quality(name, str(version), metric, value)
         registered = await registered_metrics(rt, name, version)
@@ -159,6 +174,7 @@ async def _evaluate(
             rt.record("quality.degraded", caller, {"model": f"{name}@{version}", "rule": rule}, None,
                       time.perf_counter(), Degraded(failing[rule], "see ml_performance; retrain or roll back"))  # fmt: skip
         if new and rules.get("retrain"):
+            rows = await anyio.to_thread.run_sync(lambda v=version: store.matched(name, since, [v]))  # type: ignore[misc]
             job = await _retrain(rt, name, version, rows, bool(rules.get("retrain_promote")), caller)
             if job is not None:
                 result.retrain_jobs.append(job)

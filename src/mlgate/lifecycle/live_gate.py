@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import time
 
-from mlgate.lifecycle.quality import live_metrics
+from mlgate.lifecycle.quality import by_version, live_metrics
 from mlgate.schemas.lifecycle import GateOutcome
 from mlgate.serving.capture import Captures
+from mlgate.state.quality_sums import hour_start
 
 GATE = "require_live_not_worse"
 MIN_LIVE = 20
@@ -26,6 +27,8 @@ HEADLINE = {
     "predictor": ("mae", "lower"),
     "forecaster": ("mae", "lower"),
     "classifier": ("accuracy", "higher"),
+    "analyzer": ("accuracy", "higher"),
+    "segmenter": ("breakpoint_f1", "higher"),
 }
 
 
@@ -39,14 +42,14 @@ def live_not_worse(captures: Captures, name: str, candidate: int, incumbent: int
         return outcome(True, "no incumbent in that stage to compare with")
     captures.flush_blocking()
     versions = (candidate, incumbent)
-    rows = captures.store.matched(name, time.time() - LIVE_WINDOW_S, versions)
+    summed = by_version(captures.store.quality(name, hour_start(time.time() - LIVE_WINDOW_S), versions))
     found: dict[int, tuple[str, float, int]] = {}
     for v in versions:
-        mine = [m for m in rows if m.version == v]
-        if not mine:
+        if v not in summed:
             continue
-        metric, _ = HEADLINE.get(mine[0].kind, ("mae", "lower"))
-        live, _, n = live_metrics(mine[0].kind, mine)
+        kind, stats = summed[v]
+        metric, _ = HEADLINE.get(kind, ("mae", "lower"))
+        live, _, n = live_metrics(kind, stats)
         if metric in live:
             found[v] = (metric, live[metric], n)
     short = [v for v in versions if found.get(v, ("", 0.0, 0))[2] < MIN_LIVE]
@@ -59,7 +62,7 @@ def live_not_worse(captures: Captures, name: str, candidate: int, incumbent: int
         )
     metric, cand, n_c = found[candidate]
     _, inc, n_i = found[incumbent]
-    way = HEADLINE.get(next(m.kind for m in rows if m.version == candidate), ("mae", "lower"))[1]
+    way = HEADLINE.get(summed[candidate][0], ("mae", "lower"))[1]
     ok = cand <= inc if way == "lower" else cand >= inc
     verdict = "not worse than" if ok else "worse than"
     return outcome(

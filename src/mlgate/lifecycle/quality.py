@@ -1,6 +1,8 @@
 """Live quality: the metrics of captured predictions against their actuals, per version.
 
-``live_metrics(kind, matched)`` computes, with scikit-learn's metrics (numpy where it has none):
+``live_metrics(kind, stats)`` derives them from a version's summed statistics (``state/quality_sums.py``:
+running sums kept as actuals arrive, so a check does not re-read matched rows), with scikit-learn's
+definitions:
 
 - predictor: ``mae``, ``rmse``, ``mape``, ``r2`` (two or more actuals);
 - classifier: ``accuracy``, ``log_loss`` and ``brier`` (over the classes the model answered with;
@@ -10,7 +12,10 @@
 - forecaster: every matched step counts (an actual of a forecast is a list, one value per step,
   possibly shorter than the horizon; ``null`` steps are skipped): ``mae``, ``rmse``,
   ``coverage_<level %>`` (share of actuals inside that level's interval), ``pinball_<q>`` for each
-  interval bound's quantile ((1 ± level) / 2) and ``pinball_0.5`` for the point forecast.
+  interval bound's quantile ((1 ± level) / 2) and ``pinball_0.5`` for the point forecast;
+- analyzer: ``accuracy``, ``ece`` and reliability bins (its score is the confidence);
+- segmenter: ``breakpoint_precision``, ``breakpoint_recall``, ``breakpoint_f1`` (a true change point
+  is found by a predicted one within ``SEGMENT_MARGIN`` indices; the actual is the list of true ones).
 
 ``performance`` puts them per version beside the metrics the version was registered with (its
 MLflow run's metrics, as ``ml_model_info`` shows them) and the number of matched actuals.
@@ -21,20 +26,17 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping
 
 import anyio
-import numpy as np
 
-from mlgate.errors import InvalidInput
+from mlgate.errors import InvalidInput, NotFound
 from mlgate.schemas.monitoring import CalibrationBin, PerformanceResult, VersionQuality
 from mlgate.serving.runtime import Runtime
-from mlgate.state.captures import Matched
+from mlgate.state.quality_sums import CALIBRATION_BINS
 
 _WINDOW = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-CALIBRATION_BINS = 5
 
 
 def window_seconds(window: str | None) -> float | None:
@@ -51,122 +53,98 @@ def level_name(level: float) -> str:
     return f"{level * 100:.10g}"
 
 
-def _num(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        return None
-    return float(v)
-
-
-def predictor_metrics(y: Sequence[float], p: Sequence[float]) -> dict[str, float]:
-    from sklearn.metrics import (
-        mean_absolute_error,
-        mean_absolute_percentage_error,
-        r2_score,
-        root_mean_squared_error,
-    )
-
-    if not y:
-        return {}
-    out = {
-        "mae": float(mean_absolute_error(y, p)),
-        "rmse": float(root_mean_squared_error(y, p)),
-        "mape": float(mean_absolute_percentage_error(y, p)),
-    }
-    if len(y) >= 2:
-        out["r2"] = float(r2_score(y, p))
-    return out
-
-
-def classifier_metrics(
-    y: Sequence[str], labels: Sequence[str], probs: Sequence[dict[str, float]]
-) -> tuple[dict[str, float], list[CalibrationBin]]:
-    from sklearn.metrics import accuracy_score, brier_score_loss, log_loss
-
-    if not y:
-        return {}, []
-    out = {"accuracy": float(accuracy_score(y, labels))}
-    classes = sorted({c for p in probs for c in p})
-    if classes and set(y) <= set(classes):
-        matrix = np.array([[p.get(c, 0.0) for c in classes] for p in probs])
-        out["log_loss"] = float(log_loss(y, matrix, labels=classes))
-        if len(classes) == 2:
-            out["brier"] = float(brier_score_loss(y, matrix[:, 1], pos_label=classes[1]))
-        else:
-            out["brier"] = float(brier_score_loss(y, matrix, labels=classes))
-    conf = np.array([p.get(lbl, max(p.values(), default=0.0)) for p, lbl in zip(probs, labels, strict=True)])
-    correct = np.array([a == b for a, b in zip(y, labels, strict=True)], dtype=float)
-    bins = _reliability(conf, correct)
-    out["ece"] = float(sum(b.count * abs(b.confidence - b.accuracy) for b in bins) / len(y))
-    return out, bins
-
-
-def _reliability(conf: np.ndarray, correct: np.ndarray) -> list[CalibrationBin]:
-    edges = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)
-    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, CALIBRATION_BINS - 1)
+def _bins(s: Mapping[str, float]) -> list[CalibrationBin]:
     out = []
     for b in range(CALIBRATION_BINS):
-        mask = which == b
-        if mask.any():
+        count = s.get(f"bin{b}_n", 0.0)
+        if count >= 0.5:
             out.append(
                 CalibrationBin(
-                    lower=float(edges[b]), upper=float(edges[b + 1]), count=int(mask.sum()),
-                    confidence=float(conf[mask].mean()), accuracy=float(correct[mask].mean()),
+                    lower=b / CALIBRATION_BINS, upper=(b + 1) / CALIBRATION_BINS, count=round(count),
+                    confidence=s.get(f"bin{b}_conf", 0.0) / count, accuracy=s.get(f"bin{b}_correct", 0.0) / count,
                 )
             )  # fmt: skip
     return out
 
 
-def forecaster_metrics(rows: Sequence[tuple[dict[str, Any], list[Any]]]) -> dict[str, float]:
-    """``rows``: (captured forecast ``{forecast, intervals}``, actuals per step)."""
-    from sklearn.metrics import mean_absolute_error, mean_pinball_loss, root_mean_squared_error
-
-    y: list[float] = []
-    point: list[float] = []
-    bands: dict[float, tuple[list[float], list[float], list[float]]] = {}
-    for pred, actual in rows:
-        for step, a in enumerate(actual[: len(pred["forecast"])]):
-            value = _num(a)
-            if value is None:
-                continue
-            y.append(value)
-            point.append(float(pred["forecast"][step]))
-            for band in pred.get("intervals", []):
-                ys, lo, hi = bands.setdefault(float(band["level"]), ([], [], []))
-                ys.append(value)
-                lo.append(float(band["lower"][step]))
-                hi.append(float(band["upper"][step]))
-    if not y:
-        return {}
+def _predictor(s: Mapping[str, float], n: float) -> dict[str, float]:
     out = {
-        "mae": float(mean_absolute_error(y, point)),
-        "rmse": float(root_mean_squared_error(y, point)),
-        "pinball_0.5": float(mean_pinball_loss(y, point, alpha=0.5)),
+        "mae": s.get("abs", 0.0) / n,
+        "rmse": math.sqrt(max(s.get("sq", 0.0), 0.0) / n),
+        "mape": s.get("ape", 0.0) / n,
     }
-    for level, (ys, lo, hi) in sorted(bands.items()):
-        arr, low, high = np.asarray(ys), np.asarray(lo), np.asarray(hi)
-        out[f"coverage_{level_name(level)}"] = float(np.mean((arr >= low) & (arr <= high)))
-        q_lo, q_hi = (1 - level) / 2, (1 + level) / 2
-        out[f"pinball_{q_lo:.6g}"] = float(mean_pinball_loss(arr, low, alpha=q_lo))
-        out[f"pinball_{q_hi:.6g}"] = float(mean_pinball_loss(arr, high, alpha=q_hi))
+    if n >= 2:  # r2_score: 1 - SS_res / SS_tot (1 or 0 when the actuals are constant, as scikit-learn)
+        total = s.get("y2", 0.0) - s.get("y", 0.0) ** 2 / n
+        if total > 1e-12 * max(s.get("y2", 0.0), 1.0):
+            out["r2"] = 1.0 - s.get("sq", 0.0) / total
+        else:
+            out["r2"] = 1.0 if s.get("sq", 0.0) <= 1e-12 * max(s.get("y2", 0.0), 1.0) else 0.0
     return out
 
 
-def live_metrics(kind: str, matched: Sequence[Matched]) -> tuple[dict[str, float], list[CalibrationBin], int]:
-    """The live metrics of one version's matched predictions, its reliability bins, and how many actuals
-    were usable (an actual of the wrong type — a label for a predictor — is skipped, not fatal)."""
-    if kind == "classifier":
-        rows = [(str(m.actual), m.prediction) for m in matched if isinstance(m.actual, str | int | bool)]
-        metrics, bins = classifier_metrics(
-            [a for a, _ in rows], [str(p["label"]) for _, p in rows], [p["probabilities"] for _, p in rows]
-        )
-        return metrics, bins, len(rows)
+def _labelled(s: Mapping[str, float], n: float) -> dict[str, float]:
+    out = {"accuracy": s.get("correct", 0.0) / n}
+    if "ll" in s and s.get("foreign", 0.0) < 0.5:
+        out["log_loss"] = s.get("ll", 0.0) / n
+        out["brier"] = s.get("brier", 0.0) / n
+    bins = _bins(s)
+    out["ece"] = sum(abs(s.get(f"bin{b}_conf", 0.0) - s.get(f"bin{b}_correct", 0.0)) for b in range(CALIBRATION_BINS)
+                     if s.get(f"bin{b}_n", 0.0) >= 0.5) / n if bins else 0.0  # fmt: skip
+    return out
+
+
+def _forecaster(s: Mapping[str, float]) -> dict[str, float]:
+    steps = s.get("steps", 0.0)
+    if steps < 0.5:
+        return {}
+    out = {
+        "mae": s.get("abs", 0.0) / steps,
+        "rmse": math.sqrt(max(s.get("sq", 0.0), 0.0) / steps),
+        "pinball_0.5": 0.5 * s.get("abs", 0.0) / steps,
+    }
+    for key in sorted(k for k in s if k.startswith("band_n|")):
+        tag = key.split("|", 1)[1]
+        level, count = float(tag), s[key]
+        if count < 0.5:
+            continue
+        out[f"coverage_{level_name(level)}"] = s.get(f"band_in|{tag}", 0.0) / count
+        out[f"pinball_{(1 - level) / 2:.6g}"] = s.get(f"band_lo|{tag}", 0.0) / count
+        out[f"pinball_{(1 + level) / 2:.6g}"] = s.get(f"band_hi|{tag}", 0.0) / count
+    return out
+
+
+def _segmenter(s: Mapping[str, float]) -> dict[str, float]:
+    found, predicted, true = s.get("found", 0.0), s.get("predicted", 0.0), s.get("true", 0.0)
+    precision = found / predicted if predicted >= 0.5 else 1.0
+    recall = found / true if true >= 0.5 else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    return {"breakpoint_precision": precision, "breakpoint_recall": recall, "breakpoint_f1": f1}
+
+
+def live_metrics(kind: str, stats: Mapping[str, float]) -> tuple[dict[str, float], list[CalibrationBin], int]:
+    """The live metrics of one version from its summed statistics (``state/quality_sums.py``), its reliability
+    bins, and how many actuals were usable."""
+    n = stats.get("n", 0.0)
+    if n < 0.5:
+        return {}, [], 0
+    if kind in ("classifier", "analyzer"):
+        return _labelled(stats, n), _bins(stats), round(n)
     if kind == "forecaster":
-        frows = [(m.prediction, m.actual) for m in matched if isinstance(m.actual, list)]
-        return forecaster_metrics(frows), [], len(frows)
-    pairs = [
-        (a, p) for m in matched if (a := _num(m.actual)) is not None and (p := _num(m.prediction)) is not None
-    ]
-    return predictor_metrics([a for a, _ in pairs], [p for _, p in pairs]), [], len(pairs)
+        return _forecaster(stats), [], round(n)
+    if kind == "segmenter":
+        return _segmenter(stats), [], round(n)
+    return _predictor(stats, n), [], round(n)
+
+
+def by_version(
+    summed: Mapping[tuple[int, str], Mapping[str, float]],
+) -> dict[int, tuple[str, Mapping[str, float]]]:
+    """One (kind, statistics) per version: the interface with the most matched actuals."""
+    out: dict[int, tuple[str, Mapping[str, float]]] = {}
+    for (version, kind), stats in sorted(summed.items()):
+        if version not in out or stats.get("n", 0.0) > out[version][1].get("n", 0.0):
+            out[version] = (kind, stats)
+    return out
 
 
 async def performance(rt: Runtime, model: str, window: str | None = None) -> PerformanceResult:
@@ -176,24 +154,37 @@ async def performance(rt: Runtime, model: str, window: str | None = None) -> Per
     since = None if span is None else time.time() - span
     store = await rt.captures.opened()
     await anyio.to_thread.run_sync(rt.captures.flush_blocking)
-    matched = await anyio.to_thread.run_sync(lambda: store.matched(name, since))
+    summed = by_version(await anyio.to_thread.run_sync(lambda: store.quality(name, since)))
     counts = await anyio.to_thread.run_sync(lambda: store.counts(name, since))
-    by_version: dict[int, list[Matched]] = {}
-    for m in matched:
-        by_version.setdefault(m.version, []).append(m)
+    if not counts and not summed:
+        await known_model(rt, name)
     versions = []
-    for version in sorted(set(counts) | set(by_version)):
-        rows = by_version.get(version, [])
-        kind = rows[0].kind if rows else "unknown"
-        live, bins, n = live_metrics(kind, rows)
+    for version in sorted(set(counts) | set(summed)):
+        kind, stats = summed.get(version, (counts.get(version, (0, "unknown"))[1], {}))
+        live, bins, n = live_metrics(kind, stats)
         registered = await registered_metrics(rt, name, version)
         versions.append(
             VersionQuality(
-                version=version, kind=kind, predictions=counts.get(version, 0), matched=n, live=live,
+                version=version, kind=kind, predictions=counts.get(version, (0, ""))[0], matched=n, live=live,
                 registered=registered, calibration=bins, alerts=rt.captures.warnings(name, version),
             )
         )  # fmt: skip
     return PerformanceResult(name=name, window=window or "all", versions=versions)
+
+
+async def known_model(rt: Runtime, name: str) -> None:
+    """``NotFound`` naming ``name`` unless the registry knows it (called when nothing was captured for it)."""
+    reg = rt.models.registry
+
+    def check() -> None:
+        try:
+            reg.newest(name)
+        except NotFound:
+            raise
+        except Exception:  # the registry cannot answer now: not a reason to claim the model is unknown
+            return
+
+    await anyio.to_thread.run_sync(check)
 
 
 async def registered_metrics(rt: Runtime, name: str, version: int) -> dict[str, float]:

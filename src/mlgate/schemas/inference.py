@@ -51,6 +51,8 @@ class SegmentResult(BaseModel):
     model: ModelStamp
     breakpoints: list[int]
     segments: list[Segment]
+    warnings: list[str] = WarningsField
+    prediction_ids: list[str] = IdsField
 
 
 class TextResult(BaseModel):
@@ -61,3 +63,5 @@ class TextResult(BaseModel):
 class AnalyzeResult(BaseModel):
     model: ModelStamp
     results: list[TextResult]
+    warnings: list[str] = WarningsField
+    prediction_ids: list[str] = IdsField

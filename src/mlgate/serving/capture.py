@@ -121,9 +121,10 @@ class Captures:
         predictions: list[Any],
         inputs: list[Any] | None,
         keys: list[str] | None,
+        subject: str | None = None,
     ) -> list[str]:
-        """Queue one captured row per prediction; returns their ids (never blocks on the disk unless
-        ``MLGATE_LEDGER_SYNC``)."""
+        """Queue one captured row per prediction, bound to the caller's ``subject``; returns their ids (never
+        blocks on the disk unless ``MLGATE_LEDGER_SYNC``)."""
         if self._store is None:
             await self.opened()
         if self._stall is not None:
@@ -134,7 +135,7 @@ class Captures:
         rows = [
             Capture(
                 f"{prefix}{next(count):016x}", None if keys is None else keys[i], info.name, info.version,
-                info.sha256, kind, now, p, None if keep is None else keep[i],
+                info.sha256, kind, now, p, None if keep is None else keep[i], subject,
             )
             for i, p in enumerate(predictions)
         ]  # fmt: skip
@@ -261,15 +262,15 @@ def check_keys(keys: list[str] | None, n: int) -> None:
 
 async def captured(
     rt: Any, info: VersionInfo, kind: str, predictions: list[Any], inputs: list[Any] | None,
-    keys: list[str] | None, warnings: list[str],
+    keys: list[str] | None, warnings: list[str], *, subject: str,
 ) -> tuple[list[str] | None, list[str]]:  # fmt: skip
-    """The inference hook: ids of the captured rows (None when the version does not capture) and the
-    warnings with the version's active quality alerts added."""
+    """The inference hook: ids of the captured rows (None when the version does not capture), bound to the
+    caller's ``subject``, and the warnings with the version's active quality alerts added."""
     caps: Captures = rt.captures
     if not caps.enabled(info):
         if keys is not None:
             return None, [*warnings, f"{info.name} does not capture predictions: keys are not stored"]
         return None, warnings
-    ids = await caps.add(info, kind, predictions, inputs, keys)
+    ids = await caps.add(info, kind, predictions, inputs, keys, subject)
     alerts = caps.warnings(info.name, info.version)
     return ids, [*warnings, *alerts] if alerts else warnings

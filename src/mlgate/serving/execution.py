@@ -5,11 +5,17 @@ one-row call costs microseconds (linear models, ONNX Runtime sessions) is called
 batching would only add a thread hop and a wait; a slow one (tree ensembles in
 scikit-learn) goes through a per-model ``Batcher``. ``MLGATE_BATCHING=on|off`` overrides,
 and so does a version tag ``mlgate.batching=on|off``.
+
+Every call of a version, batched or not, counts against ``MLGATE_MAX_INFLIGHT`` while it runs or
+waits: one more is refused at once with ``Overloaded`` ("retry in" about one call's duration), so
+an unbatched model under a burst cannot pile up unbounded work behind the thread pool.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anyio
@@ -17,8 +23,8 @@ import numpy as np
 
 from mlgate import telemetry
 from mlgate.config import Settings
-from mlgate.errors import BackendError, MlgateError
-from mlgate.interfaces.base import LoadedModel, Matrix
+from mlgate.errors import BackendError, MlgateError, Overloaded
+from mlgate.interfaces.base import LoadedModel, Matrix, VersionInfo
 from mlgate.interfaces.frames import NonFiniteOutput
 from mlgate.serving.batcher import Batcher, measure_call_cost, should_batch
 from mlgate.serving.guards import Guards
@@ -34,6 +40,34 @@ class Executor:
         self.guards = guards
         self.batchers: dict[tuple[str, int, str], Batcher] = {}
         self._cost: dict[tuple[str, int, str], float] = {}
+        self.inflight: dict[tuple[str, int], int] = {}
+        self._took: dict[tuple[str, int], float] = {}  # a recent call's seconds, per version (for "retry in")
+        self.overloaded = 0
+
+    @contextmanager
+    def _slot(self, info: VersionInfo) -> Iterator[None]:
+        """One of the version's ``MLGATE_MAX_INFLIGHT`` places, or ``Overloaded`` at once. (The counts live
+        on the event loop's thread: no lock.)"""
+        key = info.key
+        n = self.inflight.get(key, 0)
+        if n >= self.settings.max_inflight:
+            self.overloaded += 1
+            wait = max(0.1, self._took.get(key, 0.1))
+            raise Overloaded(
+                f"{info.name}@{info.version} is overloaded: {n} calls are in flight (MLGATE_MAX_INFLIGHT)",
+                f"retry in {wait:.1f} s",
+            )
+        self.inflight[key] = n + 1
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._took[key] = time.perf_counter() - t0
+            left = self.inflight[key] - 1
+            if left:
+                self.inflight[key] = left
+            else:
+                del self.inflight[key]
 
     def admit(self, name: str) -> None:
         self._killswitch().check(name)
@@ -51,14 +85,15 @@ class Executor:
         key = (info.name, info.version, method)
         batcher: Batcher | None = None
         try:
-            batcher = self._batcher(key, loaded, call, rows)
-            if batcher is not None:
-                with telemetry.span("mlgate.batch_wait", **{"mlgate.rows": int(rows.shape[0])}):
-                    out = await batcher.submit(rows)  # the model call runs in the batch leader's trace
-            elif self._cost.get(key, 0.0) > INLINE_MAX_S:
-                out = await anyio.to_thread.run_sync(call, rows)
-            else:
-                out = call(rows)
+            with self._slot(info):
+                batcher = self._batcher(key, loaded, call, rows)
+                if batcher is not None:
+                    with telemetry.span("mlgate.batch_wait", **{"mlgate.rows": int(rows.shape[0])}):
+                        out = await batcher.submit(rows)  # the model call runs in the batch leader's trace
+                elif self._cost.get(key, 0.0) > INLINE_MAX_S:
+                    out = await anyio.to_thread.run_sync(call, rows)
+                else:
+                    out = call(rows)
             self.admit(info.name)  # a halt that landed during the call: deliver nothing
         except NonFiniteOutput as exc:
             from mlgate.serving.explain import explain_non_finite
@@ -90,7 +125,8 @@ class Executor:
         breaker = self.guards.breaker(f"{info.name}@{info.version}")
         breaker.before()
         try:
-            out = await anyio.to_thread.run_sync(lambda: _traced(fn)(*args))
+            with self._slot(info):
+                out = await anyio.to_thread.run_sync(lambda: _traced(fn)(*args))
         except MlgateError:
             raise
         except Exception as exc:

@@ -1,9 +1,14 @@
-"""The five inference calls, as plain functions over a ``Runtime`` (no MCP here)."""
+"""The five inference calls, as plain functions over a ``Runtime`` (no MCP here).
+
+``caller`` is who asked (default: the runtime's local caller): a captured prediction is bound to its
+subject, so only that subject (or its group) can record its actual.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from mlgate.auth.caller import Caller
 from mlgate.errors import InvalidInput
 from mlgate.interfaces.records import check_series, check_texts, to_rows
 from mlgate.schemas.inference import (
@@ -22,17 +27,27 @@ from mlgate.serving.runtime import Runtime
 MAX_SERIES = 100_000
 
 
-async def predict(rt: Runtime, model: str, features: Any, keys: list[str] | None = None) -> PredictResult:
+def _subject(rt: Runtime, caller: Caller | None) -> str:
+    return (caller or rt.local_caller()).subject
+
+
+async def predict(
+    rt: Runtime, model: str, features: Any, keys: list[str] | None = None, *, caller: Caller | None = None
+) -> PredictResult:
     loaded, stamp = await rt.serve(model, "predictor")
     s = rt.settings
     rows = to_rows(features, loaded.info.features, max_rows=s.max_rows, max_cells=s.max_cells)
     check_keys(keys, len(features))
     values, warnings = await rt.executor.rows(loaded, "predict", rows)
-    ids, warnings = await captured(rt, loaded.info, "predictor", values, features, keys, warnings)
+    ids, warnings = await captured(
+        rt, loaded.info, "predictor", values, features, keys, warnings, subject=_subject(rt, caller)
+    )
     return PredictResult(model=stamp, predictions=values, warnings=warnings, prediction_ids=ids or [])
 
 
-async def classify(rt: Runtime, model: str, features: Any, keys: list[str] | None = None) -> ClassifyResult:
+async def classify(
+    rt: Runtime, model: str, features: Any, keys: list[str] | None = None, *, caller: Caller | None = None
+) -> ClassifyResult:
     loaded, stamp = await rt.serve(model, "classifier")
     s = rt.settings
     rows = to_rows(features, loaded.info.features, max_rows=s.max_rows, max_cells=s.max_cells)
@@ -40,7 +55,9 @@ async def classify(rt: Runtime, model: str, features: Any, keys: list[str] | Non
     pairs, warnings = await rt.executor.rows(loaded, "classify", rows)
     labels, probs = [label for label, _ in pairs], [p for _, p in pairs]
     kept = [{"label": a, "probabilities": b} for a, b in zip(labels, probs, strict=True)]
-    ids, warnings = await captured(rt, loaded.info, "classifier", kept, features, keys, warnings)
+    ids, warnings = await captured(
+        rt, loaded.info, "classifier", kept, features, keys, warnings, subject=_subject(rt, caller)
+    )
     return ClassifyResult(
         model=stamp, labels=labels, probabilities=probs, warnings=warnings, prediction_ids=ids or []
     )
@@ -54,11 +71,14 @@ async def forecast(
     levels: list[float] | None,
     key: str | None = None,
     future: list[dict[str, Any]] | None = None,
+    *,
+    caller: Caller | None = None,
 ) -> ForecastResult:
     loaded, stamp = await rt.serve(model, "forecaster")
     form = getattr(loaded.impl, "form", "horizon")
     if future is not None or form == "future":
-        return await _forecast_future(rt, loaded, stamp, form, history, horizon, levels, key, future)
+        subject = _subject(rt, caller)
+        return await _forecast_future(rt, loaded, stamp, form, history, horizon, levels, key, future, subject)
     if horizon is None:
         raise InvalidInput("horizon is missing", "send how many steps ahead to forecast, e.g. horizon: 12")
     own = not getattr(loaded.impl, "takes_history", True)  # forecasts from the history it was fitted on
@@ -78,7 +98,9 @@ async def forecast(
     intervals = [IntervalBand(level=lvl, lower=lo, upper=hi) for lvl, lo, hi in bands]
     kept = {"forecast": point, "intervals": [b.model_dump() for b in intervals]}
     inputs = [{"history": hist, "horizon": horizon}]
-    ids, warnings = await captured(rt, loaded.info, "forecaster", [kept], inputs, keys, [])
+    ids, warnings = await captured(
+        rt, loaded.info, "forecaster", [kept], inputs, keys, [], subject=_subject(rt, caller)
+    )
     return ForecastResult(
         model=stamp,
         horizon=horizon,
@@ -99,6 +121,7 @@ async def _forecast_future(
     levels: list[float] | None,
     key: str | None,
     future: list[dict[str, Any]] | None,
+    subject: str,
 ) -> ForecastResult:
     """``future``: the rows of the future (time index, regressors) for a model whose signature takes them."""
     from mlgate.interfaces.forecasting_future import refuse_form
@@ -123,7 +146,7 @@ async def _forecast_future(
     intervals = [IntervalBand(level=lvl, lower=lo, upper=hi) for lvl, lo, hi in bands]
     kept = {"forecast": point, "intervals": [b.model_dump() for b in intervals]}
     inputs = [{"future": future, "horizon": len(future)}]
-    ids, warnings = await captured(rt, loaded.info, "forecaster", [kept], inputs, keys, [])
+    ids, warnings = await captured(rt, loaded.info, "forecaster", [kept], inputs, keys, [], subject=subject)
     return ForecastResult(
         model=stamp,
         horizon=len(point),
@@ -134,17 +157,37 @@ async def _forecast_future(
     )
 
 
-async def segment(rt: Runtime, model: str, series: Any) -> SegmentResult:
+async def segment(
+    rt: Runtime, model: str, series: Any, key: str | None = None, *, caller: Caller | None = None
+) -> SegmentResult:
     loaded, stamp = await rt.serve(model, "segmenter")
     values = check_series(series, "series", max_len=MAX_SERIES, min_len=2)
+    keys = None if key is None else [key]
+    check_keys(keys, 1)
     breaks, segs = await rt.executor.call(loaded, loaded.impl.segment, values)
-    return SegmentResult(
-        model=stamp, breakpoints=breaks, segments=[Segment(start=a, end=b, mean=m) for a, b, m in segs]
+    kept = {"breakpoints": list(breaks), "length": len(values)}
+    ids, warnings = await captured(
+        rt, loaded.info, "segmenter", [kept], [{"series": values}], keys, [], subject=_subject(rt, caller)
     )
+    return SegmentResult(
+        model=stamp, breakpoints=breaks, segments=[Segment(start=a, end=b, mean=m) for a, b, m in segs],
+        warnings=warnings, prediction_ids=ids or [],
+    )  # fmt: skip
 
 
-async def analyze(rt: Runtime, model: str, texts: Any) -> AnalyzeResult:
+async def analyze(
+    rt: Runtime, model: str, texts: Any, keys: list[str] | None = None, *, caller: Caller | None = None
+) -> AnalyzeResult:
     loaded, stamp = await rt.serve(model, "analyzer")
     items = check_texts(texts, max_items=rt.settings.max_rows)
+    check_keys(keys, len(items))
     out = await rt.executor.call(loaded, loaded.impl.analyze, items)
-    return AnalyzeResult(model=stamp, results=[TextResult(label=lbl, score=sc) for lbl, sc in out])
+    kept = [{"label": lbl, "score": sc} for lbl, sc in out]
+    inputs = [{"text": t} for t in items]
+    ids, warnings = await captured(
+        rt, loaded.info, "analyzer", kept, inputs, keys, [], subject=_subject(rt, caller)
+    )
+    return AnalyzeResult(
+        model=stamp, results=[TextResult(label=lbl, score=sc) for lbl, sc in out], warnings=warnings,
+        prediction_ids=ids or [],
+    )  # fmt: skip

@@ -154,7 +154,7 @@ async def _step(
         needed = BY_VERB[step.call].scope
         if not satisfies(caller.scopes, needed):
             raise InsufficientScope(f"{call.tool} (step {step.id!r})", needed)
-        result = await _invoke(rt, step.call, ref, substitute(step.args, scope))
+        result = await _invoke(rt, step.call, ref, substitute(step.args, scope), caller)
     except MlgateError as exc:
         trace.outcome, trace.error = ("halted" if isinstance(exc, Halted) else "error"), str(exc)
         raise
@@ -186,17 +186,18 @@ def choose_model(step: StepSpec, scope: dict[str, Any]) -> tuple[str, str | None
     )
 
 
-async def _invoke(rt: Runtime, call: str, ref: str, args: dict[str, Any]) -> Any:
+async def _invoke(rt: Runtime, call: str, ref: str, args: dict[str, Any], caller: Caller) -> Any:
     if call == "predict":
-        return await inference.predict(rt, ref, args["features"])
+        return await inference.predict(rt, ref, args["features"], caller=caller)
     if call == "classify":
-        return await inference.classify(rt, ref, args["features"])
+        return await inference.classify(rt, ref, args["features"], caller=caller)
     if call == "forecast":
-        return await inference.forecast(rt, ref, args["history"], args["horizon"], args.get("levels"))
+        hist, horizon = args["history"], args["horizon"]
+        return await inference.forecast(rt, ref, hist, horizon, args.get("levels"), caller=caller)
     if call == "segment":
-        return await inference.segment(rt, ref, args["series"])
+        return await inference.segment(rt, ref, args["series"], caller=caller)
     if call == "analyze":
-        return await inference.analyze(rt, ref, args["texts"])
+        return await inference.analyze(rt, ref, args["texts"], caller=caller)
     raise NotFound(
         f"interface {call!r} has no runner"
     )  # pragma: no cover - CALLS and this list move together

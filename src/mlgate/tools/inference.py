@@ -15,7 +15,7 @@ from mlgate.schemas.inference import (
     SegmentResult,
 )
 from mlgate.serving import inference
-from mlgate.tools.context import ModelArg, runtime
+from mlgate.tools.context import ModelArg, caller, runtime
 
 Records = Annotated[
     list[dict[str, Any]],
@@ -52,7 +52,7 @@ async def predict(
     """Run a Predictor (regression) on records; returns one number per record, and `model`: the exact
     version that ran. Example: {"model": "demo-regressor@1", "features": [{"age": 0.04, …, "s6": -0.02}]}.
     """
-    return await inference.predict(runtime(ctx), model, features, keys or None)
+    return await inference.predict(runtime(ctx), model, features, keys or None, caller=caller(ctx))
 
 
 async def classify(
@@ -66,7 +66,7 @@ async def classify(
     Example: {"model": "demo-classifier@production", "features": [{"sepal_length": 5.1, "sepal_width": 3.5,
     "petal_length": 1.4, "petal_width": 0.2}]}.
     """
-    return await inference.classify(runtime(ctx), model, features, keys or None)
+    return await inference.classify(runtime(ctx), model, features, keys or None, caller=caller(ctx))
 
 
 async def forecast(
@@ -96,28 +96,33 @@ async def forecast(
     with regressors → point forecast with lower/upper bounds per interval level. ml_model_info gives a full
     example. Example: {"model": "demo-forecaster@1", "history": [ …24+ months… ], "horizon": 12}.
     """
-    return await inference.forecast(runtime(ctx), model, history or [], horizon, levels, key, future)
+    rt = runtime(ctx)
+    return await inference.forecast(
+        rt, model, history or [], horizon, levels, key, future, caller=caller(ctx)
+    )
 
 
 async def segment(
     model: ModelArg,
     series: Annotated[list[float], Field(description="The series to split, oldest first.", min_length=2)],
     ctx: Context[Any, Any],
+    key: Annotated[str | None, Field(description="Your id, for ml_record_actuals.", max_length=200)] = None,
 ) -> SegmentResult:
     """Run a Segmenter: finds change points (indices where a new regime starts) and each segment's mean.
 
     Example: {"model": "demo-segmenter@1", "series": [0.1, 0.0, …, 5.2, 5.1, …]}.
     """
-    return await inference.segment(runtime(ctx), model, series)
+    return await inference.segment(runtime(ctx), model, series, key, caller=caller(ctx))
 
 
 async def analyze(
     model: ModelArg,
     texts: Annotated[list[str], Field(description="Texts to label, one result per text.", min_length=1)],
     ctx: Context[Any, Any],
+    keys: Keys = [],  # noqa: B006
 ) -> AnalyzeResult:
     """Run an Analyzer (text classifier): returns a label and its score for each text.
 
     Example: {"model": "demo-sentiment@1", "texts": ["Great battery life", "The support never answered"]}.
     """
-    return await inference.analyze(runtime(ctx), model, texts)
+    return await inference.analyze(runtime(ctx), model, texts, keys or None, caller=caller(ctx))

@@ -1,0 +1,21 @@
+"""A pyfunc model whose calls can be held at a gate: the test decides when they finish, so how many are in
+flight at once is known exactly (no timing). Importable, so MLflow pickles the class by reference and the
+server in this process shares ``GATE``."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import mlflow.pyfunc
+
+ARMED = threading.Event()  # while set, every call waits at GATE
+GATE = threading.Event()
+
+
+class Gated(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]  # (MLflow reads hints)
+        time.sleep(0.003)  # dearer than an inline call: the runtime runs it on a worker thread
+        if ARMED.is_set():
+            GATE.wait(120)
+        return model_input["x"] * 2.0
