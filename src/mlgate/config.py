@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     stdio_scopes: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["all"])
     api_keys: Path | None = None
     pull_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # the most one ml_pull downloads: checked against the Hub's listing before and the bytes while streaming
+    pull_max_mb: int = Field(default=2048, ge=1, le=1_048_576)
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # browser origins (scheme://host[:port]) allowed to call /mcp/ml cross-origin; empty: no CORS headers
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -27,7 +27,7 @@ from typing import Any
 import anyio
 import numpy as np
 
-from mlgate.errors import InvalidInput
+from mlgate.errors import BackendError, InvalidInput, NotFound
 from mlgate.schemas.monitoring import CalibrationBin, PerformanceResult, VersionQuality
 from mlgate.serving.runtime import Runtime
 from mlgate.state.captures import Matched
@@ -203,7 +203,9 @@ async def registered_metrics(rt: Runtime, name: str, version: int) -> dict[str, 
     def read() -> dict[str, float]:
         try:
             info = reg.version(name, version)
-        except Exception:
+        except NotFound:
+            return {}
+        except BackendError:  # logged where translated: no registered metrics to show now
             return {}
         return dict(info.metrics or reg.run_metrics(info.run_id))
 
