@@ -137,7 +137,7 @@ class Runtime:
         ref = self.models.parse(model)
         self.killswitch.check(ref.name)
         loaded, stamp = await self.models.acquire(model, interface, ref=ref)
-        self.killswitch.check(ref.name, served_scopes(loaded))
+        self.killswitch.check(loaded.info.name, served_scopes(loaded))
         self.metrics.resolved(stamp.name)  # its refusals and failures from here on are counted under its name
         return loaded, stamp
 
