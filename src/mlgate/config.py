@@ -215,6 +215,13 @@ class Settings(BaseSettings):
         description="calls in flight (running or queued) per model version before 'overloaded, retry in …', "
         "batched or not",
     )
+    pull_max_mb: int = Field(
+        default=2048,
+        ge=1,
+        le=1_048_576,
+        description="the most one `ml_pull` downloads: the listing is checked before downloading, each stream "
+        "while downloading",
+    )
 
     _split_lists = field_validator(
         "stdio_scopes",

@@ -32,7 +32,7 @@ from typing import Any
 import anyio
 
 from mlgate.auth.caller import Caller
-from mlgate.errors import Degraded, InvalidInput
+from mlgate.errors import BackendError, Degraded, InvalidInput, NotFound
 from mlgate.lifecycle.quality import by_version, known_model, live_metrics, registered_metrics
 from mlgate.schemas.monitoring import ActualsResult, Degradation
 from mlgate.serving.runtime import Runtime
@@ -187,7 +187,9 @@ async def _evaluate(
 def _model_tags(reg: Any, name: str) -> dict[str, str]:
     try:
         return dict(reg.model_tags(name))
-    except Exception:  # not a registry model (a pulled snapshot): settings only
+    except NotFound:  # not a registry model (a pulled snapshot): settings only
+        return {}
+    except BackendError:  # logged where translated: the rules fall back to the settings
         return {}
 
 

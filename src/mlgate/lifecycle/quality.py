@@ -30,7 +30,7 @@ from collections.abc import Mapping
 
 import anyio
 
-from mlgate.errors import InvalidInput, NotFound
+from mlgate.errors import BackendError, InvalidInput, NotFound
 from mlgate.schemas.monitoring import CalibrationBin, PerformanceResult, VersionQuality
 from mlgate.serving.runtime import Runtime
 from mlgate.state.quality_sums import CALIBRATION_BINS
@@ -194,7 +194,9 @@ async def registered_metrics(rt: Runtime, name: str, version: int) -> dict[str, 
     def read() -> dict[str, float]:
         try:
             info = reg.version(name, version)
-        except Exception:
+        except NotFound:
+            return {}
+        except BackendError:  # logged where translated: no registered metrics to show now
             return {}
         return dict(info.metrics or reg.run_metrics(info.run_id))
 

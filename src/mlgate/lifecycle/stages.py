@@ -78,11 +78,9 @@ def version_stamp(info: VersionInfo) -> ModelStamp:
 
 
 def _aliases(reg: MlflowRegistry, name: str) -> tuple[dict[str, int], dict[str, str]]:
-    from mlflow.exceptions import MlflowException
-
     try:
         return reg.aliases(name), reg.model_tags(name)
-    except MlflowException:
+    except NotFound:
         raise NotFound(f"no registered model named {name!r}", "list models with ml_list_models") from None
 
 

@@ -4,6 +4,13 @@ Everything mlgate asks of MLflow's registry goes through ``MlflowRegistry``: ver
 ``VersionInfo``, aliases, tags, the runs' metrics, and the few writes the lifecycle and
 registration make. No other module touches an ``MlflowClient``; mlflow is imported on
 first use, never at module import.
+
+It is also the one place MLflow's errors are translated: every client call goes through
+``_Client``, which turns "does not exist" into ``NotFound`` and everything else (an HTTP
+error, a dead tracking server, a broken store) into ``BackendError``. So a registry outage
+is never read as "not registered": ``exists``, ``ensure_model`` and ``find_version`` let
+``BackendError`` through instead of answering False / creating / None. No other module
+imports ``mlflow.exceptions``.
 """
 
 from __future__ import annotations
@@ -11,10 +18,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from mlgate.config import Settings
-from mlgate.errors import BackendError, NotFound
+from mlgate.errors import BackendError, MlgateError, NotFound
 from mlgate.interfaces.base import Feature, VersionInfo
 from mlgate.models.tags import TAG_FEATURES, TAG_INTERFACES, TAG_METRICS, TAG_SHA
 
@@ -24,6 +32,43 @@ MAX_VERSIONS = 1000
 # second importer meets a half-built descriptor pool or a _DeadlockError): every method reaches mlflow
 # through ``_mlflow`` first, which imports it under this lock (the warm-up and a first call race otherwise)
 _IMPORT = threading.Lock()
+_ABSENT = ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")  # MLflow's error codes for "no such thing"
+
+
+def translate(exc: Exception, uri: str, what: str) -> MlgateError:
+    """An exception raised by an MLflow client call as mlgate's error: absent → ``NotFound``, every other
+    failure (unreachable server, HTTP 5xx, a broken store) → ``BackendError`` naming the registry."""
+    if isinstance(exc, MlgateError):
+        return exc
+    code = str(getattr(exc, "error_code", ""))
+    if code in _ABSENT:
+        return NotFound(f"{what}: not found in the model registry", "list models with ml_list_models")
+    log.warning("the MLflow registry at %s failed on %s: %s: %s", uri, what, type(exc).__name__, exc)
+    return BackendError(
+        f"the model registry did not answer ({what} failed: {type(exc).__name__}"
+        f"{' ' + code if code else ''}); nothing was read as missing",
+        "retry later; the operator should check the tracking server (MLGATE_TRACKING_URI) "
+        "and the server's log",
+    )
+
+
+class _Client:
+    """An ``MlflowClient`` whose every method raises mlgate's errors (see ``translate``)."""
+
+    def __init__(self, client: Any, uri: str) -> None:
+        self._client = client
+        self._uri = uri
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except Exception as exc:
+                raise translate(exc, self._uri, name) from exc
+
+        return call
 
 
 def version_info(mv: Any) -> VersionInfo:
@@ -64,27 +109,21 @@ class MlflowRegistry:
                     if self.settings.tracking_uri is None:
                         self.settings.ensure_home()
                     uri = self.settings.tracking
-                    self._client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+                    self._client = _Client(MlflowClient(tracking_uri=uri, registry_uri=uri), uri)
         return self._client
 
     # -- reading ---------------------------------------------------------------------
     def version(self, name: str, version: int) -> VersionInfo:
         """One version; ``NotFound`` naming the versions and aliases that exist."""
-        client = self._mlflow  # first: it imports mlflow under the lock
-        from mlflow.exceptions import MlflowException
-
         try:
-            return version_info(client.get_model_version(name, str(version)))
-        except MlflowException as exc:
+            return version_info(self._mlflow.get_model_version(name, str(version)))
+        except NotFound as exc:
             raise self._not_found(name, f"version {version}", exc) from None
 
     def by_alias(self, name: str, alias: str) -> VersionInfo:
-        client = self._mlflow  # first: it imports mlflow under the lock
-        from mlflow.exceptions import MlflowException
-
         try:
-            return version_info(client.get_model_version_by_alias(name, alias))
-        except MlflowException as exc:
+            return version_info(self._mlflow.get_model_version_by_alias(name, alias))
+        except NotFound as exc:
             raise self._not_found(name, f"alias {alias!r}", exc) from None
 
     def newest(self, name: str) -> VersionInfo:
@@ -114,10 +153,11 @@ class MlflowRegistry:
         return sorted(out, key=lambda v: (v.name, v.version))
 
     def find_version(self, name: str, tags: dict[str, str]) -> VersionInfo | None:
-        """The oldest version of ``name`` whose tags include all of ``tags`` (an "already registered?" check)."""
+        """The oldest version of ``name`` whose tags include all of ``tags`` (an "already registered?" check).
+        A registry that does not answer raises ``BackendError``: it is not "none registered"."""
         try:
             versions = self.versions(name)
-        except Exception:
+        except NotFound:
             return None
         return next((v for v in versions if all(v.tags.get(k) == val for k, val in tags.items())), None)
 
@@ -132,25 +172,28 @@ class MlflowRegistry:
             return {}
         try:
             return {k: float(v) for k, v in self._mlflow.get_run(run_id).data.metrics.items()}
-        except Exception:  # a deleted run or an unreachable tracking server: no metrics, not a failure
+        except NotFound:  # a deleted run: no metrics, not a failure
+            return {}
+        except BackendError:  # logged by translate(); metrics are informative, the call goes on without
             return {}
 
     def download_uri(self, name: str, version: int) -> str:
         return str(self._mlflow.get_model_version_download_uri(name, str(version)))
 
     def exists(self, name: str, version: int = 1) -> bool:
+        """Whether ``name@version`` is registered; ``BackendError`` when the registry does not answer."""
         try:
             self._mlflow.get_model_version(name, str(version))
             return True
-        except Exception:
+        except NotFound:
             return False
 
     # -- writing ---------------------------------------------------------------------
     def set_tag(self, name: str, version: int, key: str, value: str) -> None:
         try:
             self._mlflow.set_model_version_tag(name, str(version), key, value)
-        except Exception as exc:
-            raise BackendError(f"could not write tag {key} on {name}@{version}: {exc}") from exc
+        except MlgateError as exc:
+            raise BackendError(f"could not write tag {key} on {name}@{version}: {exc.message}") from exc
 
     def describe_model(self, name: str, description: str) -> None:
         self._mlflow.update_registered_model(name, description=description)
@@ -165,9 +208,10 @@ class MlflowRegistry:
         self._mlflow.delete_registered_model_alias(name, alias)
 
     def ensure_model(self, name: str, description: str = "") -> None:
+        """Create ``name`` if it is not registered; an unreachable registry raises, it does not create."""
         try:
             self._mlflow.get_registered_model(name)
-        except Exception:
+        except NotFound:
             self._mlflow.create_registered_model(name, description=description or None)
 
     def create_version(
@@ -190,15 +234,12 @@ class MlflowRegistry:
     # -- errors ----------------------------------------------------------------------
     def _not_found(self, name: str, what: str, exc: Exception) -> NotFound:
         log.info("lookup of %s %s failed: %s", name, what, exc)
-        try:
-            known = sorted(v.version for v in self.versions(name))
-        except Exception:
-            known = []
+        known = sorted(v.version for v in self.versions(name))  # BackendError: the registry went away
         if not known:
             return NotFound(f"no registered model named {name!r}", "list models with ml_list_models")
         try:
             aliases = sorted(self.aliases(name))
-        except Exception:
+        except NotFound:  # the model was deleted meanwhile
             aliases = []
         return NotFound(
             f"model {name!r} has no {what}",

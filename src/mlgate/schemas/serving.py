@@ -9,10 +9,16 @@ from pydantic import BaseModel, Field
 
 class HaltResult(BaseModel):
     halted: bool
-    scope: str = Field(description="a model name, or '*' for all serving")
+    scope: str = Field(
+        description="a model name, hf:org/repo, sha256:<artifact digest>, or '*' for all serving"
+    )
     by: str
     at: str
     reason: str
+    covers: list[str] = Field(
+        default_factory=list, description="further scopes halted with it: digests of what the scope serves"
+    )
+    note: str | None = Field(default=None, description="set when the covered scopes could not all be read")
 
 
 class ResumeResult(BaseModel):
@@ -26,6 +32,7 @@ class HaltInfo(BaseModel):
     reason: str
     by: str
     at: str
+    covers: list[str] = Field(default_factory=list, description="further scopes it reaches (digests)")
 
 
 class CachedModel(BaseModel):
@@ -33,6 +40,10 @@ class CachedModel(BaseModel):
     version: int
     bytes: int
     interfaces: list[str]
+    halted_by: str | None = Field(default=None, description="the scope of the halt that stops this version")
+    halt_matched: str | None = Field(
+        default=None, description="which of this version's scopes matched it (name, hf:org/repo, sha256:…)"
+    )
 
 
 class ModelTraffic(BaseModel):

@@ -8,7 +8,12 @@
 
 The issuer is the origin of ``MLGATE_RESOURCE_URL``, which the protected-resource metadata
 names, so a client's discovery runs 401 → PRM → these endpoints → a token for ``/mcp/ml``.
-Every endpoint answers loopback peers only (403 otherwise). The consent form carries a
+Every endpoint answers loopback peers only (403 otherwise), and only requests whose Host and
+Origin are on the listener's allow-list (the one ``/mcp/ml`` enforces, ``http.transport_security``):
+a page that rebinds its own DNS name to 127.0.0.1 sends its own Host and is refused (421/403).
+Registration takes a JSON body only (``Content-Type: application/json``: a browser cannot send
+that cross-origin without a preflight nobody answers), and never grants ``ml:admin``: an operator
+mints admin tokens with ``mlgate token --scope ml:admin``. The consent form carries a
 one-time nonce the GET issued (a page on another origin cannot read it) and the page may
 not be framed. The OAuth work itself is authlib's (``devauth_server``).
 """
@@ -21,7 +26,9 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
+from mcp.server.transport_security import TransportSecuritySettings
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -38,7 +45,7 @@ from mlgate.server.devauth_server import (
     DevAuthorizationServer,
 )
 from mlgate.server.devauth_store import PendingConsent
-from mlgate.server.http import is_loopback
+from mlgate.server.http import is_loopback, transport_security
 
 logger = logging.getLogger("mlgate.auth")
 
@@ -59,9 +66,13 @@ PAGE_HEADERS = {
 }
 
 
-def dev_auth_routes(settings: Settings) -> list[Route]:
-    """The routes of a fresh in-memory dev authorization server for ``settings``."""
+def dev_auth_routes(settings: Settings, security: TransportSecuritySettings | None = None) -> list[Route]:
+    """The routes of a fresh in-memory dev authorization server for ``settings``, behind the Host/Origin
+    allow-list ``security`` (default: the one of a listener at ``MLGATE_RESOURCE_URL``)."""
     server = DevAuthorizationServer(settings)
+    if security is None:
+        url = urlsplit(settings.resource_url)
+        security = transport_security(settings, url.hostname or "127.0.0.1", url.port or 80)
 
     async def metadata(_: Request) -> Response:
         return JSONResponse(
@@ -69,6 +80,11 @@ def dev_auth_routes(settings: Settings) -> list[Route]:
         )
 
     async def register(request: Request) -> Response:
+        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media != "application/json":
+            return _oauth_error(
+                415, "invalid_request", "send the client metadata as JSON (Content-Type: application/json)"
+            )
         try:
             data = json.loads(await request.body() or b"null")
         except ValueError:
@@ -119,7 +135,14 @@ def dev_auth_routes(settings: Settings) -> list[Route]:
         Route(AUTHORIZE_PATH, authorize, methods=["GET", "POST"]),
         Route(TOKEN_PATH, token, methods=["POST"]),
     ]
-    return [Route(r.path, _loopback_only(r.endpoint), methods=sorted(r.methods or [])) for r in routes]
+    return [
+        Route(
+            r.path,
+            _guarded(r.endpoint, security, consent=r.path == AUTHORIZE_PATH),
+            methods=sorted(r.methods or []),
+        )
+        for r in routes
+    ]
 
 
 async def _decide(server: DevAuthorizationServer, request: Request) -> Response:
@@ -185,17 +208,48 @@ async def _form_request(server: DevAuthorizationServer, request: Request) -> For
     )
 
 
-def _loopback_only(endpoint: Callable[..., Any]) -> Endpoint:
+def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
+    return JSONResponse({"error": error, "error_description": description}, status_code=status)
+
+
+def _listed(value: str, allowed: list[str]) -> bool:
+    """``value`` is on the allow-list: exactly, or under a ``name:*`` (any port) entry, as on ``/mcp/ml``."""
+    return value in allowed or any(a.endswith(":*") and value.startswith(a[:-1]) for a in allowed)
+
+
+def _foreign(request: Request, security: TransportSecuritySettings, *, consent: bool) -> str | None:
+    """What is not this listener's about the request (its Host, its Origin), or None."""
+    host, origin = request.headers.get("host", ""), request.headers.get("origin")
+    if not _listed(host, security.allowed_hosts):
+        return "Host"
+    if origin and not (consent and origin == "null") and not _listed(origin, security.allowed_origins):
+        return "Origin"
+    return None
+
+
+def _guarded(endpoint: Callable[..., Any], security: TransportSecuritySettings, *, consent: bool) -> Endpoint:
+    """Loopback peers only, with a Host and an Origin on the listener's allow-list. ``consent``: the
+    consent form's POST may carry ``Origin: null`` (its page sends no referrer; its nonce guards it)."""
+
     async def guarded(request: Request) -> Response:
         peer = request.client.host if request.client else ""
         if not is_loopback(peer):
             logger.warning("dev authorization server: refused a request from %s", peer)
-            return JSONResponse(
-                {
-                    "error": "access_denied",
-                    "error_description": "the development authorization server answers loopback clients only",
-                },
-                status_code=403,
+            return _oauth_error(
+                403, "access_denied", "the development authorization server answers loopback clients only"
+            )
+        foreign = _foreign(request, security, consent=consent)
+        if foreign is not None:
+            logger.warning(
+                "dev authorization server: refused Host %r / Origin %r (not this listener's)",
+                request.headers.get("host"),
+                request.headers.get("origin"),
+            )
+            return _oauth_error(
+                421 if foreign == "Host" else 403,
+                "access_denied",
+                f"the {foreign} of this request is not this server's (a name of your own: "
+                "MLGATE_ALLOWED_HOSTS, or MLGATE_CORS_ORIGINS for a browser client)",
             )
         response: Response = await endpoint(request)
         return response

@@ -4,7 +4,9 @@ mlgate's dev auth offers, adapted to requests the Starlette endpoints (``devauth
 - authorization code + PKCE (``S256`` only, a challenge always required), with refresh
   tokens (rotated on use);
 - ``client_credentials`` for confidential clients, at most the scopes the client registered;
-- RFC 7591 dynamic registration (open: the endpoints answer loopback peers only);
+- RFC 7591 dynamic registration (open: the endpoints answer loopback peers on this listener's
+  Host/Origin only), which never grants ``ml:admin`` — no grant of a registered client carries
+  it; an operator mints an admin token with ``mlgate token --scope ml:admin``;
 - RFC 8707: a ``resource`` parameter must be this server's canonical resource URL, else
   ``invalid_target``; without one the token is for that URL all the same (there is no other).
 
@@ -32,6 +34,8 @@ ACCESS_TTL = 3600
 DEV_SUBJECT = "dev"
 DEFAULT_CLIENT_SCOPE = "ml:read ml:infer"
 """What a client that registers without ``scope`` may ask for (what a typical agent needs)."""
+NOT_REGISTRABLE = "ml:admin"
+ADMIN_HINT = "ml:admin is never granted to a registered client: an operator mints it with `mlgate token --scope ml:admin`"
 AUTHORIZE_PATH, TOKEN_PATH, REGISTER_PATH = "/oauth/authorize", "/oauth/token", "/oauth/register"
 METADATA_PATH = "/.well-known/oauth-authorization-server"
 SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
@@ -59,7 +63,9 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         redirect_uri: str = super().validate_authorization_request()
         try:
             requested_resource(self.request, self.server.resource)
-        except InvalidTargetError as error:
+            if NOT_REGISTRABLE in (self.request.payload.scope or "").split():
+                raise InvalidScopeError(ADMIN_HINT)
+        except (InvalidTargetError, InvalidScopeError) as error:
             error.redirect_uri, error.state = redirect_uri, self.request.payload.state
             raise
         return redirect_uri
@@ -163,6 +169,8 @@ class Registration(ClientRegistrationEndpoint):  # type: ignore[misc]
         method = client_metadata.get("token_endpoint_auth_method", "client_secret_basic")
         if "authorization_code" in grant_types and not redirect_uris:
             raise InvalidClientMetadataError("redirect_uris is required for the authorization_code grant")
+        if NOT_REGISTRABLE in str(client_metadata.get("scope") or "").split():
+            raise InvalidClientMetadataError(ADMIN_HINT)
         if "client_credentials" in grant_types and method == "none":
             raise InvalidClientMetadataError(
                 "client_credentials needs a confidential client: "

@@ -106,7 +106,7 @@ def serve_http(settings: Settings, *, host: str, port: int, stateless: bool, no_
     telemetry.setup(settings)
     runtime = Runtime(settings, transport="http")
     server = build_server(runtime)
-    wrap = auth_layer(settings, server, MCP_PATH, no_auth=no_auth, host=host)
+    wrap = auth_layer(settings, server, MCP_PATH, no_auth=no_auth, host=host, port=port)
     if wrap is None and not is_loopback(host):
         raise ConfigError(
             f"refusing to serve without authentication on {host}: only loopback addresses may run without OAuth "

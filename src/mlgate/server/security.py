@@ -30,11 +30,18 @@ METRICS_SCOPE = "ml:read"
 
 
 def auth_layer(
-    settings: Settings, server: MCPServer[Any], mcp_path: str, *, no_auth: bool, host: str = "127.0.0.1"
+    settings: Settings,
+    server: MCPServer[Any],
+    mcp_path: str,
+    *,
+    no_auth: bool,
+    host: str = "127.0.0.1",
+    port: int = 8000,
 ) -> Callable[[ASGIApp], ASGIApp] | None:
     """None when serving without tokens; else a wrapper that guards ``mcp_path`` with bearer auth.
 
-    ``host`` is the address the listener binds: the dev authorization server is served on loopback only."""
+    ``host`` and ``port`` are the listener's: the dev authorization server is served on loopback only,
+    behind the same Host/Origin allow-list as ``/mcp/ml`` (``http.transport_security``)."""
     if no_auth:
         return None
     from mlgate.auth.verifier import build_verifier
@@ -51,7 +58,7 @@ def auth_layer(
     )
 
     if settings.dev_auth and not settings.auth_issuer:
-        _mount_dev_authorization_server(settings, server, host)
+        _mount_dev_authorization_server(settings, server, host, port)
     document = protected_resource_metadata(settings)
 
     async def metadata(_: Request) -> Response:
@@ -92,11 +99,11 @@ def auth_layer(
     return wrap
 
 
-def _mount_dev_authorization_server(settings: Settings, server: MCPServer[Any], host: str) -> None:
+def _mount_dev_authorization_server(settings: Settings, server: MCPServer[Any], host: str, port: int) -> None:
     from authlib.common.security import is_secure_transport
 
     from mlgate.auth.devkeys import dev_issuer
-    from mlgate.server.http import is_loopback
+    from mlgate.server.http import is_loopback, transport_security
 
     issuer = dev_issuer(settings.resource_url)
     if not is_loopback(host) or not is_secure_transport(issuer):
@@ -109,6 +116,6 @@ def _mount_dev_authorization_server(settings: Settings, server: MCPServer[Any], 
         return
     from mlgate.server.devauth import dev_auth_routes
 
-    for route in dev_auth_routes(settings):
+    for route in dev_auth_routes(settings, transport_security(settings, host, port)):
         server.custom_route(route.path, methods=sorted(route.methods or []))(route.endpoint)
     logger.info("dev auth: authorization server at %s/.well-known/oauth-authorization-server", issuer)

@@ -28,6 +28,7 @@ from mlgate.interfaces.base import LoadedModel, Matrix, VersionInfo
 from mlgate.interfaces.frames import NonFiniteOutput
 from mlgate.serving.batcher import Batcher, measure_call_cost, should_batch
 from mlgate.serving.guards import Guards
+from mlgate.serving.halt_scopes import served_scopes
 from mlgate.serving.killswitch import KillSwitch
 
 INLINE_MAX_S = 1e-3  # unbatched calls slower than this run off the event loop
@@ -69,8 +70,9 @@ class Executor:
             else:
                 del self.inflight[key]
 
-    def admit(self, name: str) -> None:
-        self._killswitch().check(name)
+    def admit(self, loaded: LoadedModel) -> None:
+        """Refuse if a halt now covers any scope of what ``loaded`` serves (name, origin, digest)."""
+        self._killswitch().check(loaded.info.name, served_scopes(loaded))
 
     async def rows(self, loaded: LoadedModel, method: str, rows: Matrix) -> tuple[list[Any], list[str]]:
         """One output per row of ``rows`` from ``loaded.impl.<method>``, plus guard warnings."""
@@ -94,7 +96,7 @@ class Executor:
                     out = await anyio.to_thread.run_sync(call, rows)
                 else:
                     out = call(rows)
-            self.admit(info.name)  # a halt that landed during the call: deliver nothing
+            self.admit(loaded)  # a halt that landed during the call: deliver nothing
         except NonFiniteOutput as exc:
             from mlgate.serving.explain import explain_non_finite
 
@@ -132,7 +134,7 @@ class Executor:
         except Exception as exc:
             breaker.failure()
             raise BackendError(f"{info.name}@{info.version} failed: {type(exc).__name__}: {exc}") from exc
-        self.admit(info.name)
+        self.admit(loaded)
         breaker.success()
         return out
 
@@ -163,7 +165,7 @@ class Executor:
             max_batch_size=s.batch_max_size,
             max_wait_ms=s.batch_max_wait_ms,
             max_queue=s.batch_max_queue,
-            admit=lambda: self.admit(key[0]),
+            admit=lambda: self.admit(loaded),
             name=name,
         )
         self.batchers[key] = batcher

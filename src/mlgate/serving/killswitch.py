@@ -17,8 +17,11 @@ hanging), ``check`` refuses every call with ``Unavailable`` naming why and since
 logged loudly once, until a poll reads the state again.
 
 Halt scopes are registered model names, ``hf:org/repo`` for a pulled Hub snapshot
-(every revision of it), and ``*`` for all serving; ``scope_of`` maps the name a
-caller's reference resolves to onto its scope.
+(every revision of it), ``sha256:<hex>`` for an artifact digest, and ``*`` for all
+serving; ``scope_of`` maps the name a caller's reference resolves to onto its scope,
+and a loaded version adds every scope that reaches its bytes (``halt_scopes.py``). A
+halt indexes its named scope and the scopes it covers, so a check stays a few dict
+lookups; the refusal says which halt and which scope matched.
 
 Followers ride the same poll: callables run after each read of the halts (and once at
 construction), e.g. the runtime's read of the alias generations (``state/generations.py``)
@@ -44,7 +47,11 @@ log = logging.getLogger(__name__)
 
 
 def _index(halts: Iterable[Halt]) -> dict[str, Halt]:
-    return {h.scope: h for h in halts if h.active}
+    """Active halts by every scope they reach: the named scope wins over another halt's cover."""
+    active = [h for h in halts if h.active]
+    index = {c: h for h in active for c in h.covers}
+    index.update({h.scope: h for h in active})
+    return index
 
 
 def scope_of(model_name: str) -> str:
@@ -58,12 +65,15 @@ def scope_of(model_name: str) -> str:
     return model_name
 
 
-def halted_error(halt: Halt, model_name: str) -> Halted:
-    """The error a refused call gets: who halted, when, why, and how to lift it."""
+def halted_error(halt: Halt, model_name: str, matched: str | None = None) -> Halted:
+    """The error a refused call gets: who halted, when, why, which scope matched, and how to lift it."""
     if halt.scope == ALL:
         what, resume = f"all model serving is halted ({model_name} was not run)", "ml_resume without a model"
     else:
         what, resume = f"model '{halt.scope}' is halted", f'ml_resume {{"model": "{halt.scope}"}}'
+        matched = matched or scope_of(model_name)
+        if scope_of(model_name) != halt.scope:  # reached through its origin or its bytes: say which
+            what += f" ({model_name} is matched by {matched}: the same origin or bytes)"
     return Halted(
         f"{what}: halted by {halt.by} at {halt.at} because: {halt.reason}",
         f"an operator must run {resume} (scope ml:halt) before calls are served again",
@@ -102,16 +112,29 @@ class KillSwitch:
             self._thread.start()
 
     # -- the hot path -------------------------------------------------------------
-    def check(self, model_name: str) -> None:
-        """Raise ``Halted`` if ``model_name`` or all serving is halted, ``Unavailable`` if this replica
-        cannot read the halts; otherwise return at once."""
+    def check(self, model_name: str, scopes: Iterable[str] = ()) -> None:
+        """Raise ``Halted`` if all serving, ``model_name``'s scope or any of ``scopes`` (those of the
+        loaded version: ``halt_scopes.served_scopes``) is halted, ``Unavailable`` if this replica cannot
+        read the halts; otherwise return at once."""
         if self._thread is not None and time.monotonic() - self._last_ok > self._blind_after():
             self._refuse_blind()
         halts = self._halts
         if halts:
-            halt = halts.get(ALL) or halts.get(scope_of(model_name))
+            halt = halts.get(ALL)
             if halt is not None:
                 raise halted_error(halt, model_name)
+            for scope in (scope_of(model_name), *scopes):
+                halt = halts.get(scope)
+                if halt is not None:
+                    raise halted_error(halt, model_name, scope)
+
+    def matching(self, scopes: Iterable[str]) -> tuple[Halt, str] | None:
+        """The halt that stops a version with these scopes, and the scope that matched (status)."""
+        halts = self._halts
+        for scope in (ALL, *scopes):
+            if scope in halts:
+                return halts[scope], scope
+        return None
 
     def unhealthy_reason(self) -> str | None:
         """Why this replica refuses serving (it cannot read the halts), or None (for ``/healthz``)."""
@@ -147,14 +170,17 @@ class KillSwitch:
 
     def snapshot(self) -> list[Halt]:
         """The active halts this process honours now (for ``ml_serving_status``)."""
-        return sorted(self._halts.values(), key=lambda h: (h.scope != ALL, h.scope))
+        unique = {h.scope: h for h in self._halts.values()}
+        return sorted(unique.values(), key=lambda h: (h.scope != ALL, h.scope))
 
     # -- operators ---------------------------------------------------------------
-    def halt(self, model: str | None, reason: str, by: str) -> Halt:
-        """Halt one model (``None``: all serving); in force in this process when this returns."""
+    def halt(self, model: str | None, reason: str, by: str, covers: Iterable[str] = ()) -> Halt:
+        """Halt one scope (``None``: all serving) and the scopes it ``covers``; in force in this process
+        when this returns."""
         with self._lock:
-            halt = self.db.halt(model, reason, by)
-            self._halts = {**self._halts, halt.scope: halt}
+            halt = self.db.halt(model, reason, by, covers)
+            old = [h for h in self._halts.values() if h.scope != halt.scope]
+            self._halts = _index([*old, halt])
             self._generation += 1
         return halt
 
@@ -163,7 +189,7 @@ class KillSwitch:
         with self._lock:
             resumed = self.db.resume(model, by)
             scope = ALL if model is None else model.strip()
-            self._halts = {k: v for k, v in self._halts.items() if k != scope}
+            self._halts = _index(h for h in self._halts.values() if h.scope != scope)
             self._generation += 1
         return resumed
 

@@ -30,6 +30,7 @@ from mlgate.models.store import ModelStore
 from mlgate.schemas.stamp import ModelStamp
 from mlgate.serving.capture import Captures
 from mlgate.serving.execution import Executor
+from mlgate.serving.halt_scopes import served_scopes
 from mlgate.serving.killswitch import KillSwitch
 from mlgate.serving.metrics import Metrics
 from mlgate.state.admissions import AdmissionBook
@@ -131,12 +132,14 @@ class Runtime:
         return Caller.local(self.transport, self.settings.stdio_granted)
 
     async def serve(self, model: str, interface: str) -> tuple[LoadedModel, ModelStamp]:
-        """An inference call's model: refused first if a halt covers it, then acquired.
+        """An inference call's model: refused first if a halt covers its name, then acquired and refused
+        if a halt covers any scope of what it serves (origin, digest: ``halt_scopes.py``).
         (The executor checks the kill switch once more after the model call.)"""
         ref = self.models.parse(model)
         self.killswitch.check(ref.name)
         with telemetry.span("mlgate.resolve", **{"mlgate.model": model[:300]}):
             loaded, stamp = await self.models.acquire(model, interface, ref=ref)
+        self.killswitch.check(loaded.info.name, served_scopes(loaded))
         self.metrics.resolved(stamp.name)  # its refusals and failures from here on are counted under its name
         return loaded, stamp
 

@@ -8,6 +8,7 @@ import anyio
 
 from mlgate.auth.caller import Caller
 from mlgate.errors import InvalidInput
+from mlgate.interfaces.base import LoadedModel
 from mlgate.models.ref import check_name, parse_ref
 from mlgate.schemas.serving import (
     CachedModel,
@@ -17,17 +18,22 @@ from mlgate.schemas.serving import (
     ResumeResult,
     ServingStatus,
 )
+from mlgate.serving.halt_scopes import DIGEST, covers, digest_scope, served_scopes
 from mlgate.serving.runtime import Runtime
 from mlgate.state.db import ALL
 
 
 def _scope(model: str | None) -> str | None:
-    """The halt scope of ``model``: None (all serving), a registered name, or ``hf:org/repo``.
+    """The halt scope of ``model``: None (all serving), a registered name, ``hf:org/repo`` or
+    ``sha256:<hex>`` (an artifact digest).
 
-    A halt covers every version of a model and every revision of a Hub snapshot."""
+    A halt covers every version of a model, every revision of a Hub snapshot, and every reference
+    that serves the same bytes (``halt_scopes.py``)."""
     if model is None or model.strip() in ("", ALL):
         return None
     model = model.strip()
+    if model.lower().startswith(DIGEST):
+        return digest_scope(model)
     if model.startswith("hf:"):
         repo = model[3:].partition("@")[0]
         parse_ref(f"hf:{repo}@main")  # validates 'org/repo' as a Hub repository id
@@ -38,10 +44,14 @@ def _scope(model: str | None) -> str | None:
 async def halt(rt: Runtime, model: str | None, reason: str, *, caller: Caller) -> HaltResult:
     if not reason or not reason.strip():
         raise InvalidInput("a halt needs a reason", "say why, e.g. 'drift on feature bmi; investigating'")
+    scope = _scope(model)
+    covered, note = await anyio.to_thread.run_sync(covers, scope, rt.models.registry)
     h = await anyio.to_thread.run_sync(
-        rt.killswitch.halt, _scope(model), reason.strip()[:1000], caller.subject
+        rt.killswitch.halt, scope, reason.strip()[:1000], caller.subject, covered
     )
-    return HaltResult(halted=True, scope=h.scope, by=h.by, at=h.at, reason=h.reason)
+    return HaltResult(
+        halted=True, scope=h.scope, by=h.by, at=h.at, reason=h.reason, covers=list(h.covers), note=note
+    )
 
 
 async def resume(rt: Runtime, model: str | None, *, caller: Caller) -> ResumeResult:
@@ -51,13 +61,11 @@ async def resume(rt: Runtime, model: str | None, *, caller: Caller) -> ResumeRes
 
 
 def serving_status(rt: Runtime) -> ServingStatus:
-    halts = [HaltInfo(scope=h.scope, reason=h.reason, by=h.by, at=h.at) for h in rt.killswitch.snapshot()]
-    models = [
-        CachedModel(
-            name=m.info.name, version=m.info.version, bytes=m.size_bytes, interfaces=list(m.info.interfaces)
-        )
-        for _, m in rt.models.cache.items()
+    halts = [
+        HaltInfo(scope=h.scope, reason=h.reason, by=h.by, at=h.at, covers=list(h.covers))
+        for h in rt.killswitch.snapshot()
     ]
+    models = [_cached(rt, m) for _, m in rt.models.cache.items()]
     traffic = [ModelTraffic(model=m, **row) for m, row in rt.metrics.traffic().items()]
     traffic.sort(key=lambda t: (-t.calls, t.model))
     return ServingStatus(
@@ -70,6 +78,18 @@ def serving_status(rt: Runtime) -> ServingStatus:
         ledger=rt.ledger.stats(),
         uptime_s=round(time.time() - rt.started, 1),
         traffic=traffic,
+    )
+
+
+def _cached(rt: Runtime, m: LoadedModel) -> CachedModel:
+    found = rt.killswitch.matching(served_scopes(m))
+    return CachedModel(
+        name=m.info.name,
+        version=m.info.version,
+        bytes=m.size_bytes,
+        interfaces=list(m.info.interfaces),
+        halted_by=None if found is None else found[0].scope,
+        halt_matched=None if found is None else found[1],
     )
 
 

@@ -64,7 +64,7 @@ def _escape(c: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Halt:
-    scope: str  # a model name, or "*" for all serving
+    scope: str  # what the operator named: a model name, hf:org/repo, sha256:<hex>, or "*" for all serving
     reason: str
     by: str
     at: str
@@ -72,6 +72,7 @@ class Halt:
     resumed_by: str | None = None
     resumed_at: str | None = None
     id: int | None = None
+    covers: tuple[str, ...] = ()  # further scopes reaching the same bytes (digests), read when it was set
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -169,6 +170,13 @@ skill_runs = sa.Table(
     sa.Column("started_at", sa.String(40), nullable=False),
     sa.Column("finished_at", sa.String(40)),
 )
+# the scopes a halt covers beyond the one it names (a new table: create_all adds it to older databases)
+halt_covers = sa.Table(
+    "halt_covers",
+    metadata,
+    sa.Column("halt_id", _ID, nullable=False, index=True),
+    sa.Column("scope", sa.String(255), nullable=False),
+)
 _ACTIVE = halts.c.active == sa.true()
 
 # version -> statements that bring a database from version-1 to version. Version 1 is
@@ -185,10 +193,11 @@ def _scope(model: str | None) -> str:
     return scope
 
 
-def _halt(row: sa.RowMapping) -> Halt:
+def _halt(row: sa.RowMapping, covers: dict[int, list[str]] | None = None) -> Halt:
     return Halt(
         scope=row["scope"], reason=row["reason"], by=row["halted_by"], at=row["halted_at"],
         active=bool(row["active"]), resumed_by=row["resumed_by"], resumed_at=row["resumed_at"], id=row["id"],
+        covers=tuple((covers or {}).get(row["id"], ())),
     )  # fmt: skip
 
 
@@ -290,8 +299,9 @@ class StateDB:
         return int(self._rows(sa.select(schema_version.c.version))[0]["version"])
 
     # -- halts -------------------------------------------------------------------
-    def halt(self, model: str | None, reason: str, by: str) -> Halt:
-        """Halt one model (or all serving with ``None``). A newer halt of a scope supersedes the old one."""
+    def halt(self, model: str | None, reason: str, by: str, covers: Iterable[str] = ()) -> Halt:
+        """Halt one model (or all serving with ``None``). A newer halt of a scope supersedes the old one.
+        ``covers``: further scopes the halt reaches (the digests of what the named scope serves)."""
         scope = _scope(model)
         if not reason.strip():
             raise InvalidInput("a halt needs a reason", "say why serving stops; operators read it")
@@ -301,7 +311,11 @@ class StateDB:
             conn.execute(halts.update().where(active).values(active=False, resumed_by=by, resumed_at=now))
             values = {"scope": scope, "reason": reason, "halted_by": by, "halted_at": now, "active": True}
             key = conn.execute(halts.insert().values(**values)).inserted_primary_key
-        return Halt(scope, reason, by, now, True, id=int(key[0]) if key else None)
+            halt_id = int(key[0]) if key else None
+            extra = tuple(dict.fromkeys(c for c in covers if c and c != scope))
+            if extra and halt_id is not None:
+                conn.execute(halt_covers.insert(), [{"halt_id": halt_id, "scope": c} for c in extra])
+        return Halt(scope, reason, by, now, True, id=halt_id, covers=extra)
 
     def resume(self, model: str | None, by: str) -> bool:
         """Lift the active halt of one scope (``None`` is the all-serving halt only); False if none."""
@@ -314,7 +328,15 @@ class StateDB:
             return result.rowcount > 0
 
     def active_halts(self) -> list[Halt]:
-        return [_halt(r) for r in self._rows(sa.select(halts).where(_ACTIVE).order_by(halts.c.id))]
+        with self._engine.connect() as conn:  # one snapshot of both tables
+            rows = list(conn.execute(sa.select(halts).where(_ACTIVE).order_by(halts.c.id)).mappings())
+            covers: dict[int, list[str]] = {}
+            if rows:
+                ids = [r["id"] for r in rows]
+                query = sa.select(halt_covers).where(halt_covers.c.halt_id.in_(ids))
+                for c in conn.execute(query).mappings():
+                    covers.setdefault(c["halt_id"], []).append(c["scope"])
+        return [_halt(r, covers) for r in rows]
 
     def halt_history(self, n: int = 50) -> list[Halt]:
         return [_halt(r) for r in self._rows(sa.select(halts).order_by(halts.c.id.desc()).limit(n))][::-1]

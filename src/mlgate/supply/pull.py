@@ -3,9 +3,11 @@
 Order of checks, each before anything it protects: reference syntax and the
 allow-list (no network yet) → the revision (a branch floats: refused unless
 ``allow_floating`` by an admin) → the file listing (paths that escape the snapshot,
-pickle-based files unless ``allow_pickle`` by an admin) → download of each missing
-file into a staging folder, hashing it against the digest the Hub reports (SHA-256
-for LFS files, the git blob id otherwise) → one rename into the cache. Any failure or
+pickle-based files unless ``allow_pickle`` by an admin, a total over ``MLGATE_PULL_MAX_MB``)
+→ download of each missing
+file into a staging folder, its stream cut off past its listed size or the cap, hashing it
+against the digest the Hub reports (SHA-256 for LFS files, the git blob id otherwise) → one
+rename into the cache. Any failure or
 cancellation removes the staging folder, so nothing partial is ever visible.
 
 ``HF_ENDPOINT``, ``HF_TOKEN`` and ``HF_HUB_OFFLINE`` are honoured; they are read at
@@ -131,6 +133,20 @@ def _check_files(req: PullRequest, listing: list[RemoteFile], chosen: list[Remot
         )
 
 
+def check_size(req: PullRequest, todo: list[RemoteFile], max_mb: int) -> int:
+    """The bytes the pull will download (by the Hub's listing), or ``Refused`` over ``MLGATE_PULL_MAX_MB``."""
+    total = sum(max(f.size, 0) for f in todo)
+    if total > max_mb * 1024 * 1024:
+        largest = sorted(todo, key=lambda f: -f.size)[:3]
+        raise Refused(
+            f"{req.repo_id}@{req.revision}: the files to pull total {total / 1048576:,.1f} MB, over the "
+            f"limit of {max_mb:,} MB (MLGATE_PULL_MAX_MB); largest: "
+            + ", ".join(f"{f.path} ({f.size / 1048576:,.1f} MB)" for f in largest),
+            "pull fewer files with patterns, or ask the operator to raise MLGATE_PULL_MAX_MB; nothing was downloaded",
+        )
+    return total
+
+
 def check_skops(files: Path, new: list[ManifestFile]) -> None:
     """A pulled ``.skops`` file may hold only allow-listed types: a pull never admits code (reading the
     type list executes nothing)."""
@@ -217,6 +233,8 @@ async def pull(settings: Settings, req: PullRequest, *, caller: Caller, progress
     chosen = select(listing, req.patterns)
     _check_files(req, listing, chosen)
     todo = [f for f in chosen if cached is None or cached.file(f.path) is None]
+    check_size(req, todo, settings.pull_max_mb)
+    budget = settings.pull_max_mb * 1024 * 1024  # what the streams may still bring, whatever was listed
     new: list[ManifestFile] = []
     if todo:
         total = float(len(todo) + 1)  # MCP progress must increase: 0, then i + 0.5 per file, then total
@@ -225,11 +243,9 @@ async def pull(settings: Settings, req: PullRequest, *, caller: Caller, progress
             files = stage / "files"
             for i, f in enumerate(todo):
                 await progress(i + 0.5, total, f"downloading {f.path} ({f.size:,} bytes)")
-                new.append(
-                    await in_thread(
-                        functools.partial(hub.fetch, req.repo_id, commit, f, stage / "dl", files), hub.stop
-                    )
-                )
+                fetch = functools.partial(hub.fetch, req.repo_id, commit, f, stage / "dl", files, budget)
+                new.append(await in_thread(fetch, hub.stop))
+                budget -= new[-1].size
             await in_thread(lambda: check_skops(files, new))  # before anything is published
             store.publish(files, Manifest(req.repo_id, commit, list(new), listing, time.time()), new)
         await progress(total, total, f"verified {len(new)} file(s) and published the snapshot")

@@ -1,8 +1,10 @@
 """The Hub, through the real ``huggingface_hub`` client (imported here, lazily), with mlgate's errors.
 
-The client checks a download's size only; ``fetch`` hashes every file and compares it
-with the digest the Hub lists for it: SHA-256 for LFS files, the git blob id (SHA-1 of
-``blob <len>\\0`` + content) for regular files.
+The client checks a download's size only after it has written it; ``fetch`` counts the bytes
+while they stream and aborts as soon as a file grows past the size the Hub listed or past what
+is left of ``MLGATE_PULL_MAX_MB`` (a Hub that lies about sizes cannot fill the disk), then hashes
+every file and compares it with the digest the Hub lists for it: SHA-256 for LFS files, the git
+blob id (SHA-1 of ``blob <len>\\0`` + content) for regular files.
 """
 
 from __future__ import annotations
@@ -71,8 +73,11 @@ class HubClient:
             if isinstance(e, RepoFile)
         ]
 
-    def fetch(self, repo_id: str, commit: str, f: RemoteFile, cache: Path, into: Path) -> ManifestFile:
-        """Download one file into ``into`` (a staging folder), verified, or raise."""
+    def fetch(
+        self, repo_id: str, commit: str, f: RemoteFile, cache: Path, into: Path, budget: int | None = None
+    ) -> ManifestFile:
+        """Download one file into ``into`` (a staging folder), verified, or raise; ``budget``: the bytes
+        the pull may still download (``Refused`` as soon as the stream passes it or the listed size)."""
         from huggingface_hub import hf_hub_download
 
         if self.stop.is_set():
@@ -87,7 +92,7 @@ class HubClient:
                     revision=commit,
                     cache_dir=cache,
                     endpoint=self.endpoint,
-                    tqdm_class=self._bar(),
+                    tqdm_class=self._bar(f, f.size if budget is None else min(f.size, budget)),
                 )
             )
         blob = got.resolve()
@@ -106,19 +111,34 @@ class HubClient:
             )
         return ManifestFile(f.path, f.size, sha256, f.blob_id, f.lfs_sha256 is not None)
 
-    def _bar(self) -> Any:
+    def _bar(self, f: RemoteFile, limit: int) -> Any:
+        """The client's progress bar, made to stop a cancelled pull and a stream longer than ``limit``."""
         from huggingface_hub.utils.tqdm import tqdm
 
         stop = self.stop
 
         class StopBar(tqdm):  # type: ignore[misc]
+            streamed = 0
+
             def update(self, n: float | None = 1) -> bool | None:
                 if stop.is_set():
                     raise Stopped("download cancelled")
+                StopBar.streamed += int(n or 0)
+                if StopBar.streamed > limit:
+                    raise _too_long(f, StopBar.streamed, limit)
                 result: bool | None = super().update(n)
                 return result
 
         return StopBar
+
+
+def _too_long(f: RemoteFile, streamed: int, limit: int) -> Refused:
+    why = "the size the Hub listed for it" if limit >= f.size else "what is left of MLGATE_PULL_MAX_MB"
+    return Refused(
+        f"{f.path}: the Hub sent more than {limit:,} bytes ({why}; {streamed:,} so far, listed {f.size:,}); "
+        "the download was aborted and its partial files removed",
+        "pull from a Hub you trust; an operator may raise MLGATE_PULL_MAX_MB for large models",
+    )
 
 
 @contextmanager

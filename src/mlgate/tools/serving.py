@@ -13,7 +13,12 @@ from mlgate.tools.context import caller, runtime
 
 ScopeArg = Annotated[
     str | None,
-    Field(description="A model name (all its versions); omit for all serving.", max_length=300),
+    Field(
+        description="A model name (all its versions), 'hf:org/repo' (every pulled revision), or "
+        "'sha256:<hex>' (an artifact digest, as in a model stamp); every reference serving the same "
+        "bytes is stopped too. Omit for all serving.",
+        max_length=300,
+    ),
 ]
 
 
@@ -26,7 +31,8 @@ async def halt(
 ) -> HaltResult:
     """Kill switch: stop serving one model, or (without `model`) all inference and skill runs.
 
-    Holds from the moment it returns, in every replica within a second; refused callers see who and why.
+    Holds from the moment it returns, in every replica within a second; refused callers see who and why
+    and which scope matched. Any other reference serving the same bytes (hf:org/repo@commit, NAME@1) stops too.
     Example: {"model": "demo-regressor", "reason": "bad outputs"}.
     """
     return await status.halt(runtime(ctx), model, reason, caller=caller(ctx))
