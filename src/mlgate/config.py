@@ -30,28 +30,30 @@ class Settings(BaseSettings):
         json_schema_extra={"shown_default": "~/.mlgate"},
     )
     tracking_uri: str | None = Field(
-        None,
+        default=None,
         description="any MLflow tracking URI; `http://…` for a shared MLflow server",
         json_schema_extra={"shown_default": "sqlite:///$MLGATE_HOME/mlflow.db"},
     )
     state_url: str | None = Field(
-        None,
+        default=None,
         description="SQLAlchemy URL of the state database: halts, audit ledger, admissions, jobs, skill runs, "
         "captures (PostgreSQL for several replicas)",
         json_schema_extra={"shown_default": "sqlite:///$MLGATE_HOME/state.db"},
     )
     resource_url: str = Field(
-        "http://127.0.0.1:8000/mcp/ml",
+        default="http://127.0.0.1:8000/mcp/ml",
         description="this server's canonical URI: the audience every token must carry",
     )
-    auth_issuer: str | None = Field(None, description="the authorization server (byte for byte its `iss`)")
-    auth_jwks: str | None = Field(None, description="the authorization server's JWKS (URL or file)")
+    auth_issuer: str | None = Field(
+        default=None, description="the authorization server (byte for byte its `iss`)"
+    )
+    auth_jwks: str | None = Field(default=None, description="the authorization server's JWKS (URL or file)")
     dev_auth: bool = Field(
-        False,
+        default=False,
         description="a local signing key, the development authorization server and `mlgate token` "
         "(`make serve` turns it on; loopback only)",
     )
-    allow_latest: bool = Field(False, description="let `name@latest` resolve (development only)")
+    allow_latest: bool = Field(default=False, description="let `name@latest` resolve (development only)")
     alias_ttl_ms: float = Field(
         default=5_000,
         ge=0,
@@ -69,7 +71,9 @@ class Settings(BaseSettings):
     stdio_scopes: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["all"], description="what a local stdio agent may call"
     )
-    api_keys: Path | None = Field(None, description="JSON-lines file of hashed static keys with scopes")
+    api_keys: Path | None = Field(
+        default=None, description="JSON-lines file of hashed static keys with scopes"
+    )
     pull_allowlist: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="organisations / repositories `ml_pull` may fetch from the Hub"
     )
@@ -84,20 +88,22 @@ class Settings(BaseSettings):
         "no CORS headers",
     )
     skills_dir: Path | None = Field(
-        None, description="an organisation's own skill specs, beside the built-in ones"
+        default=None, description="an organisation's own skill specs, beside the built-in ones"
     )
     rules: Path | None = Field(
-        None,
+        default=None,
         description="guard rule packs (YAML file or folder)",
         json_schema_extra={"shown_default": "built-in pack"},
     )
-    data_dir: Path | None = Field(None, description="the only folder training-data paths may point into")
+    data_dir: Path | None = Field(
+        default=None, description="the only folder training-data paths may point into"
+    )
     trusted_models: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="registered-model name patterns whose code-bearing artifacts load without an admission",
     )
     batching: Literal["auto", "on", "off"] = Field(
-        "auto", description="`auto` batches models whose one-row call costs > 200 µs; `on` / `off`"
+        default="auto", description="`auto` batches models whose one-row call costs > 200 µs; `on` / `off`"
     )
     batch_max_size: int = Field(default=64, ge=1, description="rows in one batch at most")
     batch_max_wait_ms: float = Field(default=2.0, ge=0, description="how long a batch waits to fill")
@@ -108,12 +114,12 @@ class Settings(BaseSettings):
         default=0.5, gt=0, le=1.0, description="how often each replica re-reads halts and alias generations"
     )
     ledger_sync: bool = Field(
-        False,
+        default=False,
         description="a tool call returns only after its ledger row is committed (a killed replica loses no "
         "row of a call that returned); state-changing tools always wait",
     )
     jobs_broker: str | None = Field(
-        None,
+        default=None,
         description="`redis://…`: long operations run on Celery workers (`mlgate worker`); unset: in process "
         "(docs/jobs.md)",
     )
@@ -152,7 +158,7 @@ class Settings(BaseSettings):
         description="TorchHub repositories that may be pulled (owner, owner/*, owner/repo; empty: none)",
     )
     torchhub_endpoint: str = Field(
-        "https://codeload.github.com/{owner}/{repo}/tar.gz/{commit}",
+        default="https://codeload.github.com/{owner}/{repo}/tar.gz/{commit}",
         description="where TorchHub archives come from",
     )
     torchhub_pins: dict[str, str] = Field(
@@ -174,12 +180,12 @@ class Settings(BaseSettings):
         description="a session with no request in flight (and no open event stream) this long is closed",
     )
     metrics_addr: str | None = Field(
-        None,
+        default=None,
         description="host:port of a separate /metrics listener without auth (keep it internal); on the MCP "
         "listener /metrics needs ml:read",
     )
     metrics_multiproc_dir: Path | None = Field(
-        None,
+        default=None,
         description="a folder the server and its `mlgate worker` processes on one host share, so one "
         "/metrics shows all their calls (prometheus_client multiprocess mode; PROMETHEUS_MULTIPROC_DIR works "
         "too)",
@@ -190,7 +196,7 @@ class Settings(BaseSettings):
         "mlgate.capture=true; docs/monitoring.md)",
     )
     capture_inputs: bool = Field(
-        False, description="keep the inputs of captured predictions (needed to retrain on them)"
+        default=False, description="keep the inputs of captured predictions (needed to retrain on them)"
     )
     capture_retention_days: float = Field(
         default=90.0, ge=0, description="captured predictions and their actuals older than this are deleted"
@@ -200,7 +206,7 @@ class Settings(BaseSettings):
         description="degradation rules per model name pattern (JSON; docs/monitoring.md)",
     )
     otel: bool = Field(
-        False,
+        default=False,
         description="OpenTelemetry traces, exported over OTLP as the standard OTEL_EXPORTER_OTLP_* variables say "
         "(the otel extra; docs/tracing.md); off: no spans (a client's trace id is still kept on ledger rows)",
     )
