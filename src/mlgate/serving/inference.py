@@ -63,7 +63,7 @@ async def forecast(
     lv = [0.8, 0.95] if levels is None else list(levels)
     keys = None if key is None else [key]
     check_keys(keys, 1)
-    point, bands = await rt.executor.call(loaded, loaded.impl.forecast, hist, horizon, lv)
+    point, bands = await rt.executor.call(loaded, loaded.forecaster.forecast, hist, horizon, lv)
     intervals = [IntervalBand(level=lvl, lower=lo, upper=hi) for lvl, lo, hi in bands]
     kept = {"forecast": point, "intervals": [b.model_dump() for b in intervals]}
     inputs = [{"history": hist, "horizon": horizon}]
@@ -81,7 +81,7 @@ async def forecast(
 async def segment(rt: Runtime, model: str, series: Any) -> SegmentResult:
     loaded, stamp = await rt.serve(model, "segmenter")
     values = check_series(series, "series", max_len=MAX_SERIES, min_len=2)
-    breaks, segs = await rt.executor.call(loaded, loaded.impl.segment, values)
+    breaks, segs = await rt.executor.call(loaded, loaded.segmenter.segment, values)
     return SegmentResult(
         model=stamp, breakpoints=breaks, segments=[Segment(start=a, end=b, mean=m) for a, b, m in segs]
     )
@@ -90,5 +90,5 @@ async def segment(rt: Runtime, model: str, series: Any) -> SegmentResult:
 async def analyze(rt: Runtime, model: str, texts: Any) -> AnalyzeResult:
     loaded, stamp = await rt.serve(model, "analyzer")
     items = check_texts(texts, max_items=rt.settings.max_rows)
-    out = await rt.executor.call(loaded, loaded.impl.analyze, items)
+    out = await rt.executor.call(loaded, loaded.analyzer.analyze, items)
     return AnalyzeResult(model=stamp, results=[TextResult(label=lbl, score=sc) for lbl, sc in out])
