@@ -111,7 +111,7 @@ def plan_artifact(path: Path, mlmodel: dict[str, Any] | None = None) -> Artifact
     flavors: dict[str, Any] = mlmodel.get("flavors") or {}
     flavor = loaded_flavor(flavors)
     conf = _conf(flavors, flavor)
-    for name in {flavor, "python_function"}:  # MLflow's pyfunc loader joins its paths too
+    for name in dict.fromkeys((flavor, "python_function")):  # MLflow's pyfunc loader joins its paths too
         _check_paths(root, name, _conf(flavors, name))
     files = [MLMODEL, *_example(root, mlmodel)]
     code: list[str] = []
