@@ -58,12 +58,14 @@ class Description:
     output_types: list[str] = field(default_factory=list)
 
 
-def describe_dir(path: Path) -> Description:
-    """Describe the MLflow model folder at ``path`` (its MLmodel file and the files it names)."""
-    import yaml
+def describe_dir(path: Path, mlmodel: dict[str, Any] | None = None) -> Description:
+    """Describe the MLflow model folder at ``path`` (its MLmodel file, parsed again unless given, and the
+    files it names)."""
+    if mlmodel is None:
+        import yaml
 
-    mlmodel = yaml.safe_load((path / "MLmodel").read_text())
-    mlmodel = mlmodel if isinstance(mlmodel, dict) else {}
+        parsed = yaml.safe_load((path / "MLmodel").read_text())
+        mlmodel = parsed if isinstance(parsed, dict) else {}
     flavors = mlmodel.get("flavors") or {}
     flavor = loaded_flavor(flavors)
     conf = conf_of(mlmodel, flavor)

@@ -52,7 +52,7 @@ def describe_path(info: VersionInfo, path: Path, remote_allowlist: list[str] | N
         features = [Feature(**f) for f in meta.get("features") or []]
         flavor, records = ("mlgate" if plan.flavor == "mlgate" else "remote"), None
     else:
-        desc = describe_dir(plan.root)
+        desc = describe_dir(plan.root, mlmodel)
         interfaces, features, flavor, records = desc.interfaces, desc.features, desc.flavor, desc.example
     interfaces = tuple(info.interfaces) or tuple(meta.get("interfaces") or ()) or interfaces
     features = info.features or [Feature(**f) for f in meta.get("features") or []] or features

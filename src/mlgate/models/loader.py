@@ -160,7 +160,7 @@ def load_model_dir(
     else:
         from mlgate.interfaces.mlmodel import describe_dir
 
-        desc = describe_dir(plan.root)
+        desc = describe_dir(plan.root, mlmodel)
         feats = tagged or desc.features
         if plan.flavor in ADAPTERS:
             impl = ADAPTERS[plan.flavor]()(plan.root, plan.conf, feats, meta, admitted=admitted)
