@@ -1,7 +1,8 @@
 """What a model file says about itself, read without loading it.
 
 A skops file is a zip whose ``schema.json`` names every object's class: the estimator at the
-end of a pipeline, and whether it was fitted with classes. An ONNX file is a protobuf whose
+end of a pipeline, whether it was fitted with classes, and what it was fitted on
+(``feature_names_in_``, or ``n_features_in_`` named ``f0`` … as scikit-learn names them). An ONNX file is a protobuf whose
 graph declares its inputs and outputs. Both are parsed as data; nothing is unpickled, no
 module named inside the file is imported, no session is created.
 """
