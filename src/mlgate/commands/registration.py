@@ -34,11 +34,10 @@ def register(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 def admit(rt: Runtime, args: argparse.Namespace) -> int:
-    """Admit (or ``--revoke``) the code in one version's artifact, at the digest it has now."""
-    from mlgate.artifacts import tree_sha256
+    """Admit (or ``--revoke``) the code in one version's artifact, at the digest it has now: the artifact
+    plan's (``models/plan.py``), which refuses an artifact that names files outside itself."""
     from mlgate.lifecycle.stages import model_name
-    from mlgate.models.admission import code_in
-    from mlgate.models.loader import read_mlmodel
+    from mlgate.models.plan import plan_artifact
 
     name = model_name(args.model)
     resolver = rt.models.mlflow
@@ -47,9 +46,11 @@ def admit(rt: Runtime, args: argparse.Namespace) -> int:
         done = rt.admissions.revoke(name, args.version)
         print(f"{name}@{args.version}: admission {'revoked' if done else 'was not recorded'}")
         return 0
-    path = resolver.local_path(info)
-    digest, _ = tree_sha256(path)
-    code = code_in(path, read_mlmodel(path))
+    plan = plan_artifact(resolver.local_path(info))
+    digest, code = plan.digest, list(plan.code)
+    print(f"{name}@{args.version} loads the {plan.flavor or 'no'} flavor, reading (all inside the artifact):")
+    for shown, rel in zip(plan.shown(), plan.files, strict=True):
+        print(f"  {shown}{'  (runs code)' if rel in plan.code_files else ''}")
     if not code:
         print(
             f"{name}@{args.version} holds no code that runs when loaded: nothing to admit (sha256 {digest})"

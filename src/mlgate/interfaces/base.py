@@ -3,17 +3,22 @@
 Adapters (``sklearn.py``, ``pyfunc.py``, ``native.py``, ``onnx.py``) implement one or
 more of these Protocols over a registered artifact. Which interfaces a version offers
 is recorded on it at registration (the ``mlgate.interfaces`` tag) and checked before a
-call reaches the adapter.
+call reaches the adapter. The loader seam is typed too: each flavor's ``load`` is a
+``FlavorLoader`` and returns a ``ServedModel``. ``VersionInfo`` is immutable: a load enriches
+a copy (``dataclasses.replace``), never the record a cache or another caller holds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
+
+from mlgate.errors import WrongInterface
 
 Matrix = npt.NDArray[np.float64]
 # Checked records: a float64 ``Matrix`` when every feature is a number (the fast path), else an object
@@ -57,9 +62,10 @@ class Feature:
     type: str = "double"  # one of FEATURE_TYPES
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class VersionInfo:
-    """Everything known about one concrete version before (and after) it is loaded."""
+    """Everything known about one concrete version before (and after) it is loaded; immutable (a load
+    returns an enriched copy made with ``dataclasses.replace``)."""
 
     name: str
     version: int
@@ -81,10 +87,59 @@ class VersionInfo:
         return (self.name, self.version)
 
 
+@runtime_checkable
+class ServedModel(Protocol):
+    """What a flavor's loader returns: an object offering some of the interfaces above (its methods are
+    reached through those Protocols, e.g. ``isinstance(impl, Forecaster)``)."""
+
+    @property
+    def interfaces(self) -> tuple[str, ...]: ...
+
+
+class FlavorLoader(Protocol):
+    """A flavor's ``load``: the verified artifact folder, the flavor's MLmodel configuration, the features
+    known so far and mlgate's metadata → the served object. ``admitted``: an operator admitted this exact
+    artifact's code (the artifact plan said it runs code and the gate checked the digest)."""
+
+    def __call__(
+        self,
+        model_dir: Path,
+        flavor_conf: dict[str, Any],
+        features: Sequence[Feature],
+        meta: dict[str, Any] | None = None,
+        *,
+        admitted: bool = False,
+    ) -> ServedModel: ...
+
+
 @dataclass(slots=True)
 class LoadedModel:
     info: VersionInfo
-    impl: Any
+    impl: ServedModel
     size_bytes: int
     local_path: str
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def forecaster(self) -> Forecaster:
+        if isinstance(self.impl, Forecaster):
+            return self.impl
+        raise self._not("forecaster")
+
+    @property
+    def segmenter(self) -> Segmenter:
+        if isinstance(self.impl, Segmenter):
+            return self.impl
+        raise self._not("segmenter")
+
+    @property
+    def analyzer(self) -> Analyzer:
+        if isinstance(self.impl, Analyzer):
+            return self.impl
+        raise self._not("analyzer")
+
+    def _not(self, interface: str) -> WrongInterface:
+        return WrongInterface(
+            f"{self.info.name}@{self.info.version} does not implement the {interface} interface",
+            "pick a version that offers it (see ml_model_info)",
+        )

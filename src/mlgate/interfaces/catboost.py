@@ -25,6 +25,8 @@ def load(
     flavor_conf: dict[str, Any],
     features: Sequence[Feature],
     meta: dict[str, Any] | None = None,
+    *,
+    admitted: bool = False,  # the loader's seam (FlavorLoader); this format runs no code of its own
 ) -> CatBoostModel:
     import catboost
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from mlgate.errors import InvalidInput
 from mlgate.interfaces.base import Forecaster
+from mlgate.interfaces.flavors import loaded_flavor
 
 MAX_HORIZON = 1000
 MAX_LEVELS = 5
@@ -40,12 +41,12 @@ def forecaster_kind(mlmodel: dict[str, Any]) -> str | None:
     Reads nothing but the MLmodel dictionary. ``statsmodels`` is a candidate only: a regression
     results object is not a forecaster, which ``load_forecaster`` finds out.
     """
-    flavors: dict[str, Any] = mlmodel.get("flavors") or {}
-    if "statsmodels" in flavors:
-        return "statsmodels"
-    if "prophet" in flavors:
-        return "prophet"
-    if "python_function" in flavors and declares_forecast(mlmodel):
+    flavor = loaded_flavor(
+        mlmodel.get("flavors") or {}
+    )  # the flavor the loader loads, not another listed one
+    if flavor in ("statsmodels", "prophet"):
+        return flavor
+    if flavor == "python_function" and declares_forecast(mlmodel):
         return "pyfunc"
     return None
 

@@ -40,6 +40,8 @@ def load(
     flavor_conf: dict[str, Any],
     features: Sequence[Feature],
     meta: dict[str, Any] | None = None,
+    *,
+    admitted: bool = False,  # the loader's seam (FlavorLoader); this format runs no code of its own
 ) -> ProphetForecaster:
     """The loader's adapter for the ``prophet`` flavor."""
     return load_prophet(model_dir, flavor_conf)

@@ -45,6 +45,8 @@ def load(
     flavor_conf: dict[str, Any],
     features: Sequence[Feature],
     meta: dict[str, Any] | None = None,
+    *,
+    admitted: bool = False,  # runs code: the loader calls this only for an admitted plan
 ) -> Any:
     """The loader's adapter for the ``statsmodels`` flavor: a Forecaster for time-series results; any
     other results object (OLS, GLM …) through MLflow's pyfunc as a Predictor, as before."""

@@ -1,7 +1,8 @@
 """What a model file says about itself, read without loading it.
 
 A skops file is a zip whose ``schema.json`` names every object's class: the estimator at the
-end of a pipeline, and whether it was fitted with classes. An ONNX file is a protobuf whose
+end of a pipeline, whether it was fitted with classes, and what it was fitted on
+(``feature_names_in_``, or ``n_features_in_`` named ``f0`` … as scikit-learn names them). An ONNX file is a protobuf whose
 graph declares its inputs and outputs. Both are parsed as data; nothing is unpickled, no
 module named inside the file is imported, no session is created.
 """
@@ -18,6 +19,7 @@ from mlgate.interfaces.base import Feature
 
 MAX_ONNX_BYTES = 64 << 20  # larger graphs are described by their MLmodel signature alone
 MAX_SCHEMA_BYTES = 16 << 20
+MAX_HEADER_FEATURES = 100_000  # more columns than this are not listed from a header
 TEXT_STEPS = ("CountVectorizer", "TfidfVectorizer", "HashingVectorizer")
 # scikit-learn classifiers that have classes_ but no predict_proba (the adapter needs probabilities)
 NO_PROBA = frozenset(
@@ -71,7 +73,26 @@ def skops_schema_header(schema: dict[str, Any]) -> Header:
     proba = "classes_" in state and name not in NO_PROBA
     if name in ("SVC", "NuSVC"):
         proba = proba and _json_value(state.get("probability")) is True
-    return Header(model_class=top, interfaces=("classifier",) if proba else ("predictor",))
+    return Header(
+        model_class=top,
+        interfaces=("classifier",) if proba else ("predictor",),
+        features=_fitted_features(_state(steps[0]) if steps else _state(schema)),
+    )
+
+
+def _fitted_features(state: dict[str, Any]) -> tuple[Feature, ...]:
+    """What the estimator says it was fitted on: ``feature_names_in_`` (a DataFrame's columns), else
+    ``n_features_in_`` as ``f0`` … (a NumPy array), as scikit-learn itself names them; read as JSON."""
+    names = state.get("feature_names_in_")
+    cells = names.get("content") if isinstance(names, dict) else None
+    if isinstance(cells, list) and cells:
+        values = [_json_value(c) for c in cells]
+        if all(isinstance(v, str) for v in values):
+            return tuple(Feature(str(v)) for v in values)
+    n = _json_value(state.get("n_features_in_"))
+    if isinstance(n, int) and not isinstance(n, bool) and 0 < n <= MAX_HEADER_FEATURES:
+        return tuple(Feature(f"f{i}") for i in range(n))
+    return ()
 
 
 def _state(node: dict[str, Any]) -> dict[str, Any]:

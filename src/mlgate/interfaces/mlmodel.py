@@ -10,11 +10,13 @@ adapter stays the authority; a description is what an agent sees before the firs
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlgate.interfaces.base import Feature
+from mlgate.interfaces.flavors import loaded_flavor
 from mlgate.interfaces.headers import Header, onnx_header, skops_header, xgboost_header
 
 # flavor → (the model classes that are classifiers); the key of the flavor's metadata holding the class
@@ -26,18 +28,6 @@ CLASSIFIER_CLASSES = frozenset(
         "lightgbm.sklearn.LGBMClassifier",
         "CatBoostClassifier",
     }
-)
-# Native flavors mlgate loads itself, in the order they are preferred (see models/loader.py).
-NATIVE_FLAVORS = (
-    "sklearn",
-    "xgboost",
-    "lightgbm",
-    "catboost",
-    "onnx",
-    "pytorch",
-    "transformers",
-    "statsmodels",
-    "prophet",
 )
 TENSOR_TYPES = {
     "float64": "double",
@@ -68,32 +58,46 @@ class Description:
     output_types: list[str] = field(default_factory=list)
 
 
-def describe_dir(path: Path) -> Description:
-    """Describe the MLflow model folder at ``path`` (its MLmodel file and the files it names)."""
-    import yaml
+def describe_dir(path: Path, mlmodel: dict[str, Any] | None = None) -> Description:
+    """Describe the MLflow model folder at ``path`` (its MLmodel file, parsed again unless given, and the
+    files it names)."""
+    if mlmodel is None:
+        import yaml
 
-    mlmodel = yaml.safe_load((path / "MLmodel").read_text())
-    mlmodel = mlmodel if isinstance(mlmodel, dict) else {}
+        parsed = yaml.safe_load((path / "MLmodel").read_text())
+        mlmodel = parsed if isinstance(parsed, dict) else {}
     flavors = mlmodel.get("flavors") or {}
+    flavor = loaded_flavor(flavors)
+    conf = conf_of(mlmodel, flavor)
     header: Header | None = None
-    if "sklearn" in flavors:
-        conf = flavors["sklearn"]
-        if conf.get("serialization_format", "skops") == "skops":
-            header = skops_header(path / str(conf.get("pickled_model", "model.skops")))
-    elif "onnx" in flavors:
-        header = onnx_header(path / str(flavors["onnx"].get("data", "model.onnx")))
-    elif "xgboost" in flavors:  # no signature, no example: the booster's own feature names
-        header = xgboost_header(path / str(flavors["xgboost"].get("data", "model.xgb")))
+    if flavor == "sklearn" and conf.get("serialization_format", "skops") == "skops":
+        header = _header(skops_header, path, conf.get("pickled_model", "model.skops"))
+    elif flavor == "onnx":
+        header = _header(onnx_header, path, conf.get("data", "model.onnx"))
+    elif flavor == "xgboost":  # no signature, no example: the booster's own feature names
+        header = _header(xgboost_header, path, conf.get("data", "model.xgb"))
     return describe(mlmodel, read_example(path, mlmodel), header)
+
+
+def _header(read: Callable[[Path], Header | None], root: Path, name: Any) -> Header | None:
+    """A model file's header, read only from a plain file inside ``root`` (the artifact plan refuses the
+    rest before anything loads; a description never reads outside the artifact either)."""
+    if (
+        not isinstance(name, str)
+        or name.startswith(("/", "\\"))
+        or ".." in name.replace("\\", "/").split("/")
+    ):
+        return None
+    file = (root / name).resolve()
+    return read(file) if file.is_relative_to(root.resolve()) and file.is_file() else None
 
 
 def describe(mlmodel: dict[str, Any], example: Any = None, header: Header | None = None) -> Description:
     """The pure part: an MLmodel mapping, its input example (parsed JSON) and what the model file's header
     says (``headers.py``: an ONNX graph's inputs and outputs, a skops file's estimator class) → a Description."""
     flavors: dict[str, Any] = mlmodel.get("flavors") or {}
-    flavor = next(
-        (f for f in NATIVE_FLAVORS if f in flavors), "pyfunc" if "python_function" in flavors else ""
-    )
+    flavor = loaded_flavor(flavors)
+    flavor = "pyfunc" if flavor == "python_function" else flavor
     conf: dict[str, Any] = flavors.get(flavor) or {}
     model_class = conf.get(CLASS_KEY[flavor]) if flavor in CLASS_KEY else None
     if model_class is None and header is not None:

@@ -21,6 +21,8 @@ KIND_INTERFACE = {"ruptures": "segmenter", "binseg_mean": "segmenter"}
 
 
 class RupturesSegmenter:
+    interfaces: tuple[str, ...] = ("segmenter",)
+
     def __init__(self, params: dict[str, Any]) -> None:
         self.params = params
 

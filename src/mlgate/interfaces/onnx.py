@@ -36,6 +36,8 @@ def load(
     flavor_conf: dict[str, Any],
     features: Sequence[Feature],
     meta: dict[str, Any] | None = None,
+    *,
+    admitted: bool = False,  # the loader's seam (FlavorLoader); this format runs no code of its own
 ) -> OnnxModel:
     """The ``onnx`` flavor of an MLflow model folder (the graph file it names), as an adapter."""
     model = OnnxModel.from_file(model_dir / str(flavor_conf.get("data", "model.onnx")), meta)

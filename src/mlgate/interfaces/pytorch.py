@@ -27,6 +27,8 @@ def load(
     flavor_conf: dict[str, Any],
     features: Sequence[Feature],
     meta: dict[str, Any] | None = None,
+    *,
+    admitted: bool = False,  # runs code: the loader calls this only for an admitted plan
 ) -> TorchModel:
     import mlflow.pytorch
 

@@ -175,6 +175,8 @@ def load(
     flavor_conf: dict[str, Any],
     features: Sequence[Feature],
     meta: dict[str, Any] | None = None,
+    *,
+    admitted: bool = False,  # the loader's seam (FlavorLoader); this format runs no code of its own
 ) -> Any:
     from mlgate.interfaces.pytorch import TorchModel
 

@@ -29,6 +29,8 @@ def load(
     flavor_conf: dict[str, Any],
     features: Sequence[Feature],
     meta: dict[str, Any] | None = None,
+    *,
+    admitted: bool = False,  # runs code: the loader calls this only for an admitted plan
 ) -> TextClassification:
     task = task_of(flavor_conf)
     if task not in TASKS:

@@ -3,7 +3,8 @@
 Registry versions are described from their files (``models/describe.py``): a version logged by
 plain MLflow code shows its interfaces, typed features, the run's metrics and its stored input
 example without being unpickled; a version that would run code when loaded says so, and
-whether an operator admitted it. Pulled Hub snapshots (safe formats only) are described from
+whether an operator admitted it. When nothing in its files names the features, they are the ones
+the model declares, read by loading it once that is safe (data only, or admitted code). Pulled Hub snapshots (safe formats only) are described from
 their loaded adapter.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 
 import anyio
 
-from mlgate.interfaces.base import LoadedModel, VersionInfo
+from mlgate.interfaces.base import Feature, LoadedModel, VersionInfo
 from mlgate.lifecycle.stage_history import history
 from mlgate.models.describe import FORECAST_EXAMPLE, Described
 from mlgate.models.tags import TAG_STAGE
@@ -148,7 +149,9 @@ async def model_info(rt: Runtime, model: str) -> ModelInfoResult:
     info = await rt.models.resolve(ref)
     d: Described = await rt.models.describe(info)
     pinned = f"{info.name}@{info.version}"
-    features = _features(d.features, d.stats)
+    admitted = await anyio.to_thread.run_sync(rt.admissions.get, info.name, info.version) if d.code else None
+    admitted_by = admitted.by if admitted is not None and admitted.digest == d.sha256 else None
+    features = _features(d.features or await _declared(rt, pinned, d, admitted_by), d.stats)
     result = _result(
         info,
         ModelStamp(name=info.name, version=info.version, ref=model, sha256=info.sha256 or d.sha256),
@@ -160,9 +163,8 @@ async def model_info(rt: Runtime, model: str) -> ModelInfoResult:
         _example(pinned, d.interfaces, features, d.example),
     )
     if d.code:
-        admitted = await anyio.to_thread.run_sync(rt.admissions.get, info.name, info.version)
         result.runs_code = d.code
-        result.admitted_by = admitted.by if admitted is not None and admitted.digest == d.sha256 else None
+        result.admitted_by = admitted_by
     if "forecaster" in d.interfaces:
         await _forecast_form(rt, info, result)
     return result
@@ -177,7 +179,7 @@ async def _forecast_form(rt: Runtime, info: VersionInfo, result: ModelInfoResult
     from mlgate.models.loader import read_mlmodel
 
     cached = rt.models.cache.get_nowait(info.key)
-    impl = cached.impl if cached is not None else None
+    impl: Any = cached.impl if cached is not None else None  # a future-form adapter, read by its attributes
     try:
         if impl is None:
             path = await anyio.to_thread.run_sync(rt.models.mlflow.local_path, info)
@@ -196,6 +198,22 @@ async def _forecast_form(rt: Runtime, info: VersionInfo, result: ModelInfoResult
     if "future" not in (result.example or {}):
         pinned = f"{info.name}@{info.version}"
         result.example = {"model": pinned, "future": impl.example_rows(), "levels": impl.default_levels()}
+
+
+async def _declared(rt: Runtime, pinned: str, d: Described, admitted_by: str | None) -> list[Feature]:
+    """No signature, example or header names the features: the ones the model itself declares
+    (``feature_names_in_``, ``n_features_in_`` as ``f0`` …, a booster's names), read by loading it, which
+    is done only when that is safe: data-only files, or code an operator admitted at this digest."""
+    tabular = [i for i in d.interfaces if i in ("predictor", "classifier")]
+    trusted = rt.models.mlflow.gate.trusted_by_setting(pinned.rpartition("@")[0])
+    if not tabular or (d.code and admitted_by is None and not trusted):
+        return []
+    try:  # as a call would load it: a halt covers it, the cache keeps it
+        loaded, _ = await rt.serve(pinned, tabular[0])
+    except Exception as exc:  # refused (halted, changed) or unloadable: the description stands without them
+        log.info("features of %s stay unknown: %s", pinned, type(exc).__name__)
+        return []
+    return list(loaded.info.features)
 
 
 def _from_loaded(loaded: LoadedModel, stamp: ModelStamp) -> ModelInfoResult:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -289,5 +290,4 @@ def _register(
     }
     for key, value in tags.items():
         reg.set_tag(info.name, info.version, key, value)
-    info.tags.update(tags)
-    return info
+    return replace(info, tags={**info.tags, **tags})

@@ -3,7 +3,8 @@
 From the version's MLmodel file (flavors, signature, stored input example, mlgate's own
 metadata), the skops or ONNX header, the run's metrics and the registry's tags: interfaces,
 typed features with training ranges, metrics, an example call, the artifact digest and what
-in it would run code when loaded. Nothing is unpickled, nothing is written to the registry.
+in it would run code when loaded — the artifact plan's answer (``models/plan.py``), the same the
+admission gate and the loader act on. Nothing is unpickled, nothing is written to the registry.
 Answers are kept per version and artifact location, so a listing stays fast.
 """
 
@@ -14,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlgate.artifacts import tree_sha256
 from mlgate.interfaces.base import Feature, VersionInfo
-from mlgate.models.admission import code_in
+from mlgate.models.plan import plan_artifact
 from mlgate.models.resolvers import MlflowResolver
 
 FORECAST_EXAMPLE: dict[str, Any] = {"horizon": 12, "levels": [0.8, 0.95]}
@@ -41,19 +41,18 @@ def describe_path(info: VersionInfo, path: Path, remote_allowlist: list[str] | N
     """The pure part over a local model folder (no registry calls)."""
     from mlgate.interfaces.mlmodel import describe_dir
     from mlgate.interfaces.remote_spec import remote_spec_of
-    from mlgate.models.loader import read_mlmodel
 
-    mlmodel = read_mlmodel(path)
+    plan = plan_artifact(path)  # the flavor the loader loads, what of it runs code, the digest
+    mlmodel = plan.mlmodel
     flavors: dict[str, Any] = mlmodel.get("flavors") or {}
     meta: dict[str, Any] = (mlmodel.get("metadata") or {}).get("mlgate") or {}
-    remote = remote_spec_of(info.tags, flavors, remote_allowlist) is not None
-    digest, _ = tree_sha256(path)
-    if "mlgate" in flavors or remote or "mlgate_remote" in flavors:
+    remote_spec_of(info.tags, flavors, remote_allowlist)  # refuses a changed mlgate.remote tag
+    if plan.flavor in ("mlgate", "mlgate_remote"):
         interfaces = tuple(meta.get("interfaces") or info.interfaces)
         features = [Feature(**f) for f in meta.get("features") or []]
-        flavor, records = ("mlgate" if "mlgate" in flavors else "remote"), None
+        flavor, records = ("mlgate" if plan.flavor == "mlgate" else "remote"), None
     else:
-        desc = describe_dir(path)
+        desc = describe_dir(plan.root, mlmodel)
         interfaces, features, flavor, records = desc.interfaces, desc.features, desc.flavor, desc.example
     interfaces = tuple(info.interfaces) or tuple(meta.get("interfaces") or ()) or interfaces
     features = info.features or [Feature(**f) for f in meta.get("features") or []] or features
@@ -63,8 +62,8 @@ def describe_path(info: VersionInfo, path: Path, remote_allowlist: list[str] | N
         interfaces=interfaces,
         features=features,
         flavor=info.flavor or flavor,
-        sha256=digest,
-        code=code_in(path, mlmodel, remote),
+        sha256=plan.digest,
+        code=list(plan.code),
         stats=dict(meta.get("stats") or {}),
         example=example,
         lineage={str(k): str(v) for k, v in (meta.get("lineage") or {}).items()},

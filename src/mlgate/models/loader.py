@@ -1,49 +1,112 @@
-"""From a verified model folder to an object implementing the version's interfaces.
+"""From a verified model folder and its artifact plan to an object implementing the version's interfaces.
 
-The MLmodel file names the flavors. ``mlgate`` (JSON parameters) loads natively, a version
-with a remote spec (tag ``mlgate.remote`` or flavor ``mlgate_remote``) is answered by a
-remote engine (``interfaces/remote.py``); otherwise the first flavor in ``ADAPTERS`` the file
-names is loaded by that library's own adapter, and anything else through MLflow's pyfunc
-(with the signature's dtypes). Features come from the version's tags, else the signature,
-else the stored input example (``interfaces/mlmodel.py``), else the model's own column names.
-The interfaces recorded on the version are checked against what the object offers.
+The artifact plan (``models/plan.py``) names the flavor that is loaded, the files it reads (all
+inside the artifact) and whether that runs code; the loader loads exactly that flavor, and refuses
+a plan that runs code unless the caller says an operator admitted it (``admitted``, checked by the
+resolver's gate against the plan's digest). ``mlgate`` (JSON parameters) loads natively, a
+``mlgate_remote`` version is answered by a remote engine (``interfaces/remote.py``); another flavor
+in ``ADAPTERS`` is loaded by that library's own adapter (a ``FlavorLoader``), and
+``python_function`` through MLflow's pyfunc (with the signature's dtypes). Features come from the
+version's tags, else the signature, else the stored input example (``interfaces/mlmodel.py``), else
+the model's own column names. The interfaces recorded on the version are checked against what the
+object offers. The version record is immutable: the loaded model carries an enriched copy.
 """
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from mlgate.errors import BackendError, WrongInterface
-from mlgate.interfaces.base import Feature, LoadedModel, VersionInfo
+from mlgate.errors import BackendError, Refused, WrongInterface
+from mlgate.interfaces.base import Feature, FlavorLoader, LoadedModel, ServedModel, VersionInfo
+from mlgate.models.plan import ArtifactPlan, plan_artifact, read_mlmodel
 
-# MLmodel flavor → "module:function" building its adapter, tried in this order (the first named wins).
-# Each is called as fn(model_dir, flavor_conf, features, mlgate_metadata) and returns an object with
-# ``interfaces`` and ``features`` and the methods of those interfaces. One line adds a flavor.
-ADAPTERS: dict[str, str] = {
-    "sklearn": "mlgate.interfaces.sklearn:load",
-    "xgboost": "mlgate.interfaces.xgboost:load",
-    "lightgbm": "mlgate.interfaces.lightgbm:load",
-    "catboost": "mlgate.interfaces.catboost:load",
-    "onnx": "mlgate.interfaces.onnx:load",
-    "mlgate_torch": "mlgate.interfaces.torch_safetensors:load",
-    "mlgate_torchhub": "mlgate.interfaces.torch_hubconf:load",
-    "pytorch": "mlgate.interfaces.pytorch:load",
-    "transformers": "mlgate.interfaces.transformers_text:load",
-    "statsmodels": "mlgate.interfaces.forecasting_statsmodels:load",
-    "prophet": "mlgate.interfaces.forecasting_prophet:load",
+__all__ = ["ADAPTERS", "load_model_dir", "read_mlmodel", "signature_features"]
+
+
+def _sklearn() -> FlavorLoader:
+    from mlgate.interfaces import sklearn
+
+    return sklearn.load
+
+
+def _xgboost() -> FlavorLoader:
+    from mlgate.interfaces import xgboost
+
+    return xgboost.load
+
+
+def _lightgbm() -> FlavorLoader:
+    from mlgate.interfaces import lightgbm
+
+    return lightgbm.load
+
+
+def _catboost() -> FlavorLoader:
+    from mlgate.interfaces import catboost
+
+    return catboost.load
+
+
+def _onnx() -> FlavorLoader:
+    from mlgate.interfaces import onnx
+
+    return onnx.load
+
+
+def _torch_safetensors() -> FlavorLoader:
+    from mlgate.interfaces import torch_safetensors
+
+    return torch_safetensors.load
+
+
+def _torch_hubconf() -> FlavorLoader:
+    from mlgate.interfaces import torch_hubconf
+
+    return torch_hubconf.load
+
+
+def _pytorch() -> FlavorLoader:
+    from mlgate.interfaces import pytorch
+
+    return pytorch.load
+
+
+def _transformers() -> FlavorLoader:
+    from mlgate.interfaces import transformers_text
+
+    return transformers_text.load
+
+
+def _statsmodels() -> FlavorLoader:
+    from mlgate.interfaces import forecasting_statsmodels
+
+    return forecasting_statsmodels.load
+
+
+def _prophet() -> FlavorLoader:
+    from mlgate.interfaces import forecasting_prophet
+
+    return forecasting_prophet.load
+
+
+# MLmodel flavor → its adapter's ``load`` (a FlavorLoader, imported on first use: heavy libraries).
+# Which flavor of an MLmodel file is loaded is the plan's choice (``interfaces/flavors.py``).
+ADAPTERS: dict[str, Callable[[], FlavorLoader]] = {
+    "sklearn": _sklearn,
+    "xgboost": _xgboost,
+    "lightgbm": _lightgbm,
+    "catboost": _catboost,
+    "onnx": _onnx,
+    "mlgate_torch": _torch_safetensors,
+    "mlgate_torchhub": _torch_hubconf,
+    "pytorch": _pytorch,
+    "transformers": _transformers,
+    "statsmodels": _statsmodels,
+    "prophet": _prophet,
 }
-
-
-def read_mlmodel(path: Path) -> dict[str, Any]:
-    import yaml
-
-    f = path / "MLmodel"
-    if not f.exists():
-        raise BackendError(f"no MLmodel file in the artifact of version at {path.name}")
-    data = yaml.safe_load(f.read_text())
-    return data if isinstance(data, dict) else {}
 
 
 def signature_features(mlmodel: dict[str, Any]) -> list[Feature]:
@@ -52,83 +115,67 @@ def signature_features(mlmodel: dict[str, Any]) -> list[Feature]:
     return signature_inputs(mlmodel)[0]
 
 
-def adapter_loader(flavor: str) -> Any:
-    module, _, fn = ADAPTERS[flavor].partition(":")
-    return getattr(importlib.import_module(module), fn)
-
-
-# adapters that can load code-bearing formats (pickles, skops types outside the allow-list) once admitted
-ADMITTING = frozenset({"sklearn", "lightgbm", "mlgate_torchhub"})
+def _declared(impl: ServedModel) -> list[Feature]:
+    """The features the loaded object declares (its fitted column names, ``f0``…), if it says."""
+    found = getattr(impl, "features", None)
+    return [f for f in found if isinstance(f, Feature)] if isinstance(found, list | tuple) else []
 
 
 def load_model_dir(
     info: VersionInfo,
     path: Path,
-    size: int,
+    size: int = 0,
     *,
     admitted: bool = False,
     remote_allowlist: list[str] | None = None,
+    plan: ArtifactPlan | None = None,
 ) -> LoadedModel:
-    """Load the verified folder ``path``; ``admitted``: an operator admitted this exact artifact's code
-    (checked by the caller against the digest), so adapters may load its pickles."""
-    mlmodel = read_mlmodel(path)
-    flavors: dict[str, Any] = mlmodel.get("flavors") or {}
+    """Load the verified folder ``path`` as ``plan`` says (planned here when not given); ``admitted``: an
+    operator admitted this exact artifact's code (checked by the caller against the plan's digest)."""
+    plan = plan or plan_artifact(path)
+    if plan.code and not admitted:
+        raise Refused(
+            f"{info.name}@{info.version} contains {'; '.join(plan.code)}, which runs code when loaded, "
+            "and no operator admitted it",
+            f"an operator who reviewed it runs `mlgate models admit {info.name} {info.version}`",
+        )
+    mlmodel, flavors = plan.mlmodel, plan.mlmodel.get("flavors") or {}
     meta: dict[str, Any] = (mlmodel.get("metadata") or {}).get("mlgate") or {}
-    impl: Any
-    offered: tuple[str, ...]
     example = meta.get("example")
+    tagged = info.features or [Feature(**f) for f in meta.get("features") or []]
     from mlgate.interfaces.remote_spec import remote_spec_of
 
-    remote = remote_spec_of(info.tags, flavors, remote_allowlist)
+    impl: ServedModel
+    remote = remote_spec_of(info.tags, flavors, remote_allowlist)  # refuses a changed mlgate.remote tag
     if remote is not None:  # served elsewhere: the artifact only describes it
         from mlgate.interfaces.remote import RemoteModel
 
-        if not info.features and meta.get("features"):
-            info.features = [Feature(**f) for f in meta["features"]]
-        info.features = info.features or signature_features(mlmodel)
-        impl = RemoteModel(remote, [f.name for f in info.features])
-        flavor, offered = f"remote-{remote.protocol}", impl.interfaces
-    elif "mlgate" in flavors:
-        from mlgate.interfaces.native import KIND_INTERFACE, load_native
+        feats = tagged or signature_features(mlmodel)
+        impl = RemoteModel(remote, [f.name for f in feats])
+        flavor = f"remote-{remote.protocol}"
+    elif plan.flavor == "mlgate":
+        from mlgate.interfaces.native import load_native
 
-        impl = load_native(path, flavors["mlgate"])
-        flavor, offered = "mlgate", (KIND_INTERFACE[flavors["mlgate"]["kind"]],)
+        impl, flavor, feats = load_native(plan.root, plan.conf), "mlgate", tagged
     else:
         from mlgate.interfaces.mlmodel import describe_dir
 
-        desc = describe_dir(path)
-        if not info.features and meta.get("features"):
-            info.features = [Feature(**f) for f in meta["features"]]
-        feats = info.features or desc.features
-        found = next((f for f in ADAPTERS if f in flavors), None)
-        if found is not None:
-            options = {"admitted": admitted} if found in ADMITTING else {}
-            impl = adapter_loader(found)(path, flavors[found], feats, meta, **options)
-            flavor = found
-        elif "python_function" in flavors:
-            from mlgate.interfaces.forecasting import forecaster_kind
-            from mlgate.interfaces.pyfunc import PyfuncModel, load_pyfunc
-
-            if (
-                forecaster_kind(mlmodel) == "pyfunc"
-            ):  # a pyfunc that declares a horizon parameter / yhat output
-                from mlgate.interfaces.forecasting_pyfunc import load_pyfunc_forecaster
-
-                impl = load_pyfunc_forecaster(path)
-            else:
-                impl = PyfuncModel(load_pyfunc(path), feats, desc.tensor_dtype)
-            flavor = "pyfunc"
+        desc = describe_dir(plan.root, mlmodel)
+        feats = tagged or desc.features
+        if plan.flavor in ADAPTERS:
+            impl = ADAPTERS[plan.flavor]()(plan.root, plan.conf, feats, meta, admitted=admitted)
+            flavor = plan.flavor
+        elif plan.flavor == "python_function":
+            impl, flavor = _pyfunc(plan, feats, desc.tensor_dtype), "pyfunc"
         else:
             raise BackendError(
                 f"{info.name}@{info.version} has no flavor mlgate can load "
                 f"(flavors: {', '.join(flavors) or 'none'})",
                 f"log it with one of: {', '.join(ADAPTERS)}, or a pyfunc flavor",
             )
-        offered = tuple(impl.interfaces)
-        info.features = feats or list(getattr(impl, "features", []))
+        feats = feats or _declared(impl)
         example = example or desc.example
-    if not info.features and meta.get("features"):
-        info.features = [Feature(**f) for f in meta["features"]]
+    offered = tuple(impl.interfaces)
     claimed = [i for i in info.interfaces if i not in offered]
     if claimed:  # a tag (or mlgate metadata) claims what the object does not implement
         raise WrongInterface(
@@ -136,10 +183,26 @@ def load_model_dir(
             f"offers {', '.join(offered) or 'nothing mlgate serves'}",
             "correct the version's mlgate.interfaces tag, or register the model again with mlgate",
         )
-    if not info.interfaces:
-        info.interfaces = tuple(offered)
-    info.flavor = flavor
-    if meta.get("stats"):
-        info.stats = meta["stats"]
+    enriched = replace(
+        info,
+        features=list(feats),
+        interfaces=tuple(info.interfaces) or offered,
+        flavor=flavor,
+        stats=meta.get("stats") or info.stats,
+    )
     extra = {"sample": meta.get("sample"), "example": example, "lineage": meta.get("lineage", {})}
-    return LoadedModel(info=info, impl=impl, size_bytes=max(size, 1), local_path=str(path), extra=extra)
+    return LoadedModel(
+        info=enriched, impl=impl, size_bytes=max(size or plan.size, 1), local_path=str(path), extra=extra
+    )
+
+
+def _pyfunc(plan: ArtifactPlan, feats: list[Feature], tensor_dtype: str | None) -> ServedModel:
+    from mlgate.interfaces.forecasting import forecaster_kind
+
+    if forecaster_kind(plan.mlmodel) == "pyfunc":  # a pyfunc that declares a horizon parameter / yhat output
+        from mlgate.interfaces.forecasting_pyfunc import load_pyfunc_forecaster
+
+        return load_pyfunc_forecaster(plan.root)
+    from mlgate.interfaces.pyfunc import PyfuncModel, load_pyfunc
+
+    return PyfuncModel(load_pyfunc(plan.root), feats, tensor_dtype)

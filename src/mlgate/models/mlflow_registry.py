@@ -19,6 +19,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from mlgate.config import Settings
@@ -148,8 +149,7 @@ class MlflowRegistry:
         out: list[VersionInfo] = []
         for mv in self._mlflow.search_model_versions(max_results=10_000):
             info = version_info(mv)
-            info.aliases = sorted(aliases.get(info.key, info.aliases))
-            out.append(info)
+            out.append(replace(info, aliases=sorted(aliases.get(info.key, info.aliases))))
         return sorted(out, key=lambda v: (v.name, v.version))
 
     def find_version(self, name: str, tags: dict[str, str]) -> VersionInfo | None:

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from mlgate.artifacts import tree_sha256
 from mlgate.config import Settings
 from mlgate.errors import InvalidInput, NotFound, Refused
-from mlgate.interfaces.base import Feature, VersionInfo
+from mlgate.interfaces.base import Feature, LoadedModel, VersionInfo
+from mlgate.models.plan import ArtifactPlan, plan_artifact
 from mlgate.models.resolvers import MlflowResolver
 from mlgate.models.tags import TAG_FEATURES, TAG_INTERFACES, TAG_METRICS, TAG_SHA, TAG_STAGE
 
@@ -74,7 +74,7 @@ class Registrar:
         alias: str | None,
         extra_tags: dict[str, str] | None = None,
     ) -> VersionInfo:
-        digest, _ = tree_sha256(path)
+        digest = plan_artifact(path).digest  # refuses an artifact that reads files outside itself
         tags = {
             TAG_SHA: digest,
             TAG_INTERFACES: ",".join(interfaces),
@@ -323,33 +323,36 @@ class Registrar:
             alias,
         )
 
-    def _refuse_code(self, name: str, model_dir: Path) -> None:
-        from mlgate.models.admission import code_in
-        from mlgate.models.loader import read_mlmodel
-
-        code = code_in(model_dir, read_mlmodel(model_dir))
-        if code and self.admit_by is None:
+    def _refuse_code(self, name: str, model_dir: Path) -> ArtifactPlan:
+        """The artifact plan of ``model_dir``: refuses files outside the artifact, and code unless this
+        registration admits it (``admit_by``)."""
+        plan = plan_artifact(model_dir)
+        if plan.code and self.admit_by is None:
             raise Refused(
-                f"{name}: the artifact contains {'; '.join(code)}, which runs code when loaded",
+                f"{name}: the artifact contains {'; '.join(plan.code)}, which runs code when loaded",
                 "register a format without code (skops, ONNX); an operator who reviewed it registers it with "
                 "`mlgate models register … --admit`",
             )
+        return plan
 
-    def _admitted_load(self, info: VersionInfo) -> Any:
+    def _admitted_load(self, info: VersionInfo) -> LoadedModel:
         """Load a just-created version to learn its interfaces: an artifact with code only when this
-        registration admits it (``admit_by``); the admission is recorded at the artifact's digest."""
-        from mlgate.models.admission import code_in
-        from mlgate.models.loader import load_model_dir, read_mlmodel
+        registration admits it (``admit_by``); the admission is recorded at the plan's digest."""
+        from mlgate.models.loader import load_model_dir
 
         path = self.resolver.local_path(info)
-        digest, size = tree_sha256(path)
-        code = code_in(path, read_mlmodel(path))
-        if code and self.admit_by is None:  # the stored copy differs from what was checked: refuse still
-            self._refuse_code(info.name, path)
-        if code and self.admit_by is not None:
-            self.resolver.gate.admit(info.name, info.version, digest, self.admit_by, "; ".join(code))
+        plan = self._refuse_code(info.name, path)  # the stored copy, planned again: it is what will serve
+        if plan.code and self.admit_by is not None:
+            self.resolver.gate.admit(
+                info.name, info.version, plan.digest, self.admit_by, "; ".join(plan.code)
+            )
         return load_model_dir(
-            info, path, size, admitted=bool(code), remote_allowlist=self.settings.remote_allowlist
+            info,
+            path,
+            plan.size,
+            admitted=plan.runs_code,
+            remote_allowlist=self.settings.remote_allowlist,
+            plan=plan,
         )
 
     def _ensure_model(self, name: str, description: str) -> None:

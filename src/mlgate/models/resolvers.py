@@ -1,9 +1,10 @@
 """Resolvers turn a ``ModelRef`` into a concrete version and load its artifact.
 
 ``MlflowResolver`` speaks to any MLflow tracking/registry URI (SQLite by default) through
-``MlflowRegistry``. Every load recomputes the artifact digest: a digest recorded when mlgate
-registered the version must match it; an artifact that would run code when loaded must
-have been admitted by an operator at exactly that digest (``models/admission.py``).
+``MlflowRegistry``. Every load plans the artifact again (``models/plan.py``: the flavor, the
+files inside the artifact, what runs code, the digest): a digest recorded when mlgate registered
+the version must match it; an artifact whose plan runs code must have been admitted by an
+operator at exactly that digest (``models/admission.py``).
 Nothing is ever written to the registry on a load.
 """
 
@@ -13,15 +14,16 @@ import logging
 import os
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
-from mlgate.artifacts import tree_sha256
 from mlgate.config import Settings
 from mlgate.errors import IntegrityError, NotFound
 from mlgate.interfaces.base import LoadedModel, VersionInfo
-from mlgate.models.admission import Gate, code_in, hub_admission
+from mlgate.models.admission import Gate, hub_admission
 from mlgate.models.mlflow_registry import MlflowRegistry
+from mlgate.models.plan import ArtifactPlan, plan_artifact
 from mlgate.models.ref import ModelRef
 from mlgate.state.admissions import AdmissionBook
 
@@ -90,39 +92,34 @@ class MlflowResolver:
             )
         )
 
-    def verify(self, info: VersionInfo, path: Path) -> tuple[int, bool]:
-        """Digest check and admission of the artifact at ``path``: (size in bytes, may it run code)."""
-        from mlgate.interfaces.remote_spec import remote_spec_of
-        from mlgate.models.loader import read_mlmodel
-
-        digest, size = tree_sha256(path)
-        if info.sha256 is not None and info.sha256 != digest:
+    def verify(self, info: VersionInfo, path: Path) -> tuple[ArtifactPlan, bool]:
+        """The artifact plan of ``path``, its digest checked against the recorded one and its code against
+        the admissions: (the plan, may it run code)."""
+        plan = plan_artifact(path)  # refuses files outside the artifact before anything reads them
+        if info.sha256 is not None and info.sha256 != plan.digest:
             raise IntegrityError(
                 f"artifact of {info.name}@{info.version} does not match its recorded digest: "
-                f"recorded {info.sha256}, found {digest}",
+                f"recorded {info.sha256}, found {plan.digest}",
                 "the artifact store was changed after registration; restore it or register a new version",
             )
-        mlmodel = read_mlmodel(path)
-        remote = (
-            remote_spec_of(info.tags, mlmodel.get("flavors") or {}, self.settings.remote_allowlist)
-            is not None
-        )
-        code = code_in(path, mlmodel, remote)
-        admitted = self.gate.check(info.name, info.version, digest, code, hub_admission(mlmodel))
-        info.sha256 = digest  # what the stamp reports: recorded at registration, or computed now
-        return size, admitted
+        return plan, self.gate.check(info.name, info.version, plan, hub_admission(plan.mlmodel))
 
     def load(self, info: VersionInfo) -> LoadedModel:
         from mlgate.models.loader import load_model_dir
 
         path = self.local_path(info)
-        size, admitted = self.verify(info, path)
-        loaded = load_model_dir(
-            info, path, size, admitted=admitted, remote_allowlist=self.settings.remote_allowlist
+        plan, admitted = self.verify(info, path)
+        stamped = replace(  # what the stamp reports: recorded at registration, or computed now
+            info, sha256=plan.digest, metrics=self.metrics(info)
         )
-        if not info.metrics:
-            info.metrics = self.metrics(info)
-        return loaded
+        return load_model_dir(
+            stamped,
+            path,
+            plan.size,
+            admitted=admitted,
+            remote_allowlist=self.settings.remote_allowlist,
+            plan=plan,
+        )
 
     def list_versions(self) -> list[VersionInfo]:
         return self.registry.all_versions()

@@ -94,7 +94,7 @@ async def forecast(
     lv = [0.8, 0.95] if levels is None else list(levels)
     keys = None if key is None else [key]
     check_keys(keys, 1)
-    point, bands = await rt.executor.call(loaded, loaded.impl.forecast, hist, horizon, lv)
+    point, bands = await rt.executor.call(loaded, loaded.forecaster.forecast, hist, horizon, lv)
     intervals = [IntervalBand(level=lvl, lower=lo, upper=hi) for lvl, lo, hi in bands]
     kept = {"forecast": point, "intervals": [b.model_dump() for b in intervals]}
     inputs = [{"history": hist, "horizon": horizon}]
@@ -164,7 +164,7 @@ async def segment(
     values = check_series(series, "series", max_len=MAX_SERIES, min_len=2)
     keys = None if key is None else [key]
     check_keys(keys, 1)
-    breaks, segs = await rt.executor.call(loaded, loaded.impl.segment, values)
+    breaks, segs = await rt.executor.call(loaded, loaded.segmenter.segment, values)
     kept = {"breakpoints": list(breaks), "length": len(values)}
     ids, warnings = await captured(
         rt, loaded.info, "segmenter", [kept], [{"series": values}], keys, [], subject=_subject(rt, caller)
@@ -181,7 +181,7 @@ async def analyze(
     loaded, stamp = await rt.serve(model, "analyzer")
     items = check_texts(texts, max_items=rt.settings.max_rows)
     check_keys(keys, len(items))
-    out = await rt.executor.call(loaded, loaded.impl.analyze, items)
+    out = await rt.executor.call(loaded, loaded.analyzer.analyze, items)
     kept = [{"label": lbl, "score": sc} for lbl, sc in out]
     inputs = [{"text": t} for t in items]
     ids, warnings = await captured(

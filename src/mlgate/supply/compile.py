@@ -68,7 +68,9 @@ def source_kind(loaded: LoadedModel) -> str:
 def torch_module(loaded: LoadedModel) -> Any:
     """The torch module to convert: a fresh copy from an ``mlflow.pytorch`` folder; for the safetensors flavors
     the module already rebuilt and verified at load (conversions only read it)."""
-    if loaded.info.flavor in SAFETENSORS_FLAVORS:
+    from mlgate.interfaces.pytorch import TorchModel
+
+    if loaded.info.flavor in SAFETENSORS_FLAVORS and isinstance(loaded.impl, TorchModel):
         return loaded.impl.module
     return convert.load_torch(Path(loaded.local_path))
 
@@ -96,8 +98,12 @@ def convert_source(loaded: LoadedModel, kind: str, target: str) -> convert.Conve
         trt = {"converter": "tensorrt", "precision": "fp32", "onnx_sha256": sha}
         return convert.Converted("tensorrt", engine, trt, (EngineModel(engine), base))
     if kind == "sklearn":
-        from mlgate.interfaces.sklearn import is_text_pipeline
+        from mlgate.interfaces.sklearn import SklearnModel, is_text_pipeline
 
+        if not isinstance(loaded.impl, SklearnModel):
+            raise convert.unsupported(
+                what, "the loaded version is not a scikit-learn estimator", "serve it as it is"
+            )
         est = loaded.impl.est
         if is_text_pipeline(est):
             raise convert.unsupported(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -127,8 +127,8 @@ def load(files_dir: Path, manifest: Manifest, info: VersionInfo) -> LoadedModel:
         raise IntegrityError(
             f"{info.name} resolved to {info.sha256} but the files hash to {digest}", "pull it again"
         )
-    info.sha256 = digest
     impl: Any
+    features: list[Feature] = []
     if s.kind == "onnx":
         from mlgate.interfaces.onnx import OnnxModel
 
@@ -136,20 +136,20 @@ def load(files_dir: Path, manifest: Manifest, info: VersionInfo) -> LoadedModel:
         interfaces = impl.interfaces
         n = _onnx_width(impl)
         feats = s.meta.get("features") or [{"name": f"f{i}", "type": "double"} for i in range(n)]
-        info.features = [Feature(**f) for f in feats]
+        features = [Feature(**f) for f in feats]
     elif s.kind == "skops":
         from mlgate.interfaces.sklearn import SklearnModel, features_of, interfaces_of, load_estimator
 
         est = load_estimator(files_dir, {"pickled_model": s.main, "serialization_format": "skops"})
         impl, interfaces = SklearnModel(est), interfaces_of(est)
-        info.features = (
-            [Feature(**f) for f in s.meta["features"]] if s.meta.get("features") else features_of(est)
-        )
+        features = [Feature(**f) for f in s.meta["features"]] if s.meta.get("features") else features_of(est)
     else:
         from mlgate.supply.textmodel import TextClassifier
 
         impl, interfaces = TextClassifier.from_dir(files_dir), ("analyzer",)
-    info.interfaces, info.flavor = tuple(interfaces), s.kind
+    info = replace(  # a copy: the version record is immutable
+        info, sha256=digest, features=features or info.features, interfaces=tuple(interfaces), flavor=s.kind
+    )
     lineage = {"repo": manifest.repo_id, "commit": manifest.commit, "manifest_sha256": manifest.sha256}
     return LoadedModel(
         info=info,
