@@ -64,6 +64,7 @@ class WorkerHost:
         self.worker = worker_id("celery")
         self.service = jobs_for(self.rt)
         self.run(self._open())
+        asyncio.run_coroutine_threadsafe(self._collect(), self.loop)
         asyncio.run_coroutine_threadsafe(self._reaper(), self.loop)
 
     async def _open(self) -> None:
@@ -71,6 +72,18 @@ class WorkerHost:
 
     def run(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    async def _collect(self) -> None:
+        """At start: remove what registrations killed with a former worker left (``supply/jobs_gc.py``)."""
+        import anyio
+
+        from mlgate.supply.jobs_gc import collect
+
+        try:
+            await self.service.reap()
+            await anyio.to_thread.run_sync(collect, self.settings, self.service.store)
+        except Exception:
+            log.warning("collecting orphaned registrations failed", exc_info=True)
 
     async def _reaper(self) -> None:
         """Mark jobs of dead workers interrupted within a lease interval, even if nobody asks about them."""
