@@ -166,13 +166,16 @@ async def run_job(
         finally:
             current_job.reset(token)
 
+    scope = anyio.CancelScope()
+    control.scope = scope
     try:
-        with anyio.CancelScope() as scope:
-            control.scope = scope
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(control.watch)
+        # the lease is renewed until the work has wound down: a cancel waits for its thread (in_thread),
+        # which may take longer than a lease; the job must end cancelled, not reaped as interrupted
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(control.watch)
+            with scope:
                 await body()
-                tg.cancel_scope.cancel()
+            tg.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
             await _finish(

@@ -6,8 +6,10 @@ and any replica asked about it later agree without a result backend. The worker 
 Celery's ``threads`` pool; each task hands its job to one asyncio event loop the process
 keeps (the runtime's model cache, batchers and kill switch live on it) and blocks until the
 job ends. A worker killed mid-job stops renewing the job's lease, and whoever reads the job
-next (or the reaper loop of any live worker) marks it ``interrupted``. Messages are acked
-when a task starts (not ``acks_late``): a job is never run twice.
+next (or the reaper loop of any live worker) marks it ``interrupted``, and a starting worker
+removes what killed registrations left (``jobs_gc``). Messages are acked when a task starts
+(not ``acks_late``): a job is never run twice; a message Redis lost is sent again within a
+lease (``JobService.reap``).
 """
 
 from __future__ import annotations
