@@ -9,6 +9,7 @@ its folder, sorted by relative path, except files MLflow adds after the fact
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import os
@@ -91,6 +92,34 @@ def safe_join(root: Path, relative: str) -> Path:
     if not target.is_relative_to(root.resolve()):
         raise Refused(f"path {relative!r} escapes {root.name}", "refusing path traversal")
     return target
+
+
+_STORAGE = {
+    errno.ENOSPC: "no space left on device in {where}",
+    errno.EDQUOT: "the disk quota of {where} is exhausted",
+    errno.EROFS: "{where} is read-only (read-only file system)",
+    errno.EACCES: "{where} refused the write (permission denied)",
+    errno.EPERM: "{where} refused the write (operation not permitted)",
+}
+
+
+def storage_error(exc: BaseException, where: str = "the artifact store") -> Exception | None:
+    """A ``StorageError`` naming what a failed write met (full, read-only, …), without paths; None when
+    ``exc`` (or what caused it) is no such error."""
+    from mlgate.errors import StorageError
+
+    seen: BaseException | None = exc
+    for _ in range(8):  # MLflow and others wrap OSError: follow the chain a few links
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.errno in _STORAGE:
+            return StorageError(
+                _STORAGE[seen.errno].format(where=where),
+                "nothing was registered and no partial file was left; an operator frees space (or makes "
+                "the store writable again), then submit it again",
+            )
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _jsonable(obj: Any) -> Any:

@@ -58,6 +58,14 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--concurrency", type=int, default=None, help="jobs at once (default: MLGATE_JOB_WORKERS)")
     w.add_argument("--loglevel", default="INFO")
 
+    j = sub.add_parser("jobs", help="jobs, for operators (see docs/jobs.md)")
+    jsub = j.add_subparsers(dest="action", required=True)
+    jg = jsub.add_parser("gc", help="remove versions, artifact and staging folders of killed registrations")
+    jg.add_argument(
+        "--older-than", type=float, default=3600.0, help="seconds: without a job, on another host (3600)"
+    )
+    jg.add_argument("--json", action="store_true")
+
     a = sub.add_parser("audit", help="the audit ledger")
     asub = a.add_subparsers(dest="action", required=True)
     at = asub.add_parser("tail")
@@ -235,6 +243,12 @@ def _worker(settings: Any, args: argparse.Namespace) -> int:
     return worker_command(settings, concurrency=args.concurrency, loglevel=args.loglevel)
 
 
+def _jobs(settings: Any, args: argparse.Namespace) -> int:
+    from mlgate.commands.worker import jobs_gc_command
+
+    return jobs_gc_command(settings, older_than=args.older_than, as_json=args.json)
+
+
 COMMANDS = {
     "serve": _serve,
     "demo": _demo,
@@ -245,5 +259,6 @@ COMMANDS = {
     "audit": _audit,
     "skills": _skills,
     "worker": _worker,
+    "jobs": _jobs,
     "actuals": _actuals,
 }

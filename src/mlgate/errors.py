@@ -12,7 +12,8 @@
     ├── Unavailable             serving refused for now (halted, overloaded, breaker open, ledger down)
     │   ├── Halted
     │   ├── Overloaded
-    │   └── JobInterrupted      a job whose worker stopped renewing its lease
+    │   ├── JobInterrupted      a job whose worker stopped renewing its lease
+    │   └── StorageError        the artifact store is full, read-only or not writable (no paths said)
     ├── Cancelled               the client cancelled the call (or went away): the ledger row says so
     ├── JobCancelled            a job stopped by ml_job_cancel (or its cancelled call) before its commit point
     ├── JobFailed               a job failed inside the server (the worker's log has details)
@@ -155,3 +156,9 @@ class AuthUnavailable(AuthError):
 
 class ConfigError(Exception):
     """Settings that cannot work; the process refuses to start and says which setting."""
+
+
+class StorageError(Unavailable):
+    """The artifact store refused a write (full, read-only, no permission): said as such, without paths."""
+
+    code = "storage"

@@ -38,9 +38,19 @@ def redis_server() -> str:
 
 class Redis:
     def __init__(self) -> None:
-        exe = redis_server()
+        self.exe = redis_server()
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="mlgate-redis-"))
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._start()
+
+    def restart(self) -> None:
+        """Stop and start again on the same port: without persistence, every queued message is gone."""
+        stop(self.proc)
+        self._start()
+
+    def _start(self) -> None:
+        exe = self.exe
         log = self.dir / "redis.log"
         self.proc = spawn(
             [
@@ -70,7 +80,6 @@ class Redis:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"redis-server did not start: {log.read_text()[-1000:]}") from None
                 time.sleep(0.05)
-        self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def stop(self) -> None:
         stop(self.proc)

@@ -29,3 +29,36 @@ def worker_command(settings: Any, *, concurrency: int | None, loglevel: str) -> 
     )
     run_worker(settings, concurrency=n, loglevel=loglevel)
     return 0
+
+
+def jobs_gc_command(settings: Any, *, older_than: float, as_json: bool) -> int:
+    """``mlgate jobs gc``: remove what killed registrations left (pending versions, their files, staging
+    folders); prints what went. One ledger row as the local operator."""
+    import json
+    import time
+
+    import anyio
+
+    from mlgate.serving.runtime import Runtime
+    from mlgate.supply.jobs_gc import collect
+    from mlgate.supply.jobs_service import jobs_for
+
+    if settings.state_url is None:
+        settings.ensure_home()
+    rt = Runtime(settings, transport="cli")
+    t0 = time.perf_counter()
+    error: Exception | None = None
+    try:
+        anyio.run(jobs_for(rt).reap)  # a job whose worker died ends first: its versions are orphans then
+        removed = collect(settings, jobs_for(rt).store, older_than=older_than)
+    except Exception as exc:
+        error = exc
+        raise
+    finally:
+        rt.record("jobs.gc", rt.local_caller(), {"older_than": older_than}, None, t0, error)
+        anyio.run(rt.aclose)
+    if as_json:
+        print(json.dumps({"removed": removed}))
+    else:
+        print("\n".join(removed) if removed else "nothing to remove")
+    return 0

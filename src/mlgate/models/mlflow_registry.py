@@ -25,7 +25,7 @@ from typing import Any
 from mlgate.config import Settings
 from mlgate.errors import BackendError, MlgateError, NotFound
 from mlgate.interfaces.base import Feature, VersionInfo
-from mlgate.models.tags import TAG_FEATURES, TAG_INTERFACES, TAG_METRICS, TAG_SHA
+from mlgate.models.tags import TAG_FEATURES, TAG_INTERFACES, TAG_METRICS, TAG_PENDING, TAG_SHA
 
 log = logging.getLogger(__name__)
 MAX_VERSIONS = 1000
@@ -153,13 +153,15 @@ class MlflowRegistry:
         return sorted(out, key=lambda v: (v.name, v.version))
 
     def find_version(self, name: str, tags: dict[str, str]) -> VersionInfo | None:
-        """The oldest version of ``name`` whose tags include all of ``tags`` (an "already registered?" check).
-        A registry that does not answer raises ``BackendError``: it is not "none registered"."""
+        """The oldest complete version of ``name`` whose tags include all of ``tags`` (an "already registered?"
+        check: a version still pending, or left pending by a killed registration, is not one). A registry
+        that does not answer raises ``BackendError``: it is not "none registered"."""
         try:
             versions = self.versions(name)
         except NotFound:
             return None
-        return next((v for v in versions if all(v.tags.get(k) == val for k, val in tags.items())), None)
+        done = (v for v in versions if TAG_PENDING not in v.tags)
+        return next((v for v in done if all(v.tags.get(k) == val for k, val in tags.items())), None)
 
     def aliases(self, name: str) -> dict[str, int]:
         return {a: int(v) for a, v in (self._mlflow.get_registered_model(name).aliases or {}).items()}
@@ -195,6 +197,32 @@ class MlflowRegistry:
         except MlgateError as exc:
             raise BackendError(f"could not write tag {key} on {name}@{version}: {exc.message}") from exc
 
+    def delete_tag(self, name: str, version: int, key: str) -> None:
+        try:
+            self._mlflow.delete_model_version_tag(name, str(version), key)
+        except Exception as exc:
+            raise BackendError(f"could not remove tag {key} from {name}@{version}: {exc}") from exc
+
+    def delete_version(self, name: str, version: int) -> None:
+        self._mlflow.delete_model_version(name, str(version))
+
+    def tagged_runs(self, experiment: str, key: str) -> list[tuple[str, str, str]]:
+        """(run id, artifact URI, tag value) of the live runs of ``experiment`` that carry tag ``key``."""
+        exp = self._mlflow.get_experiment_by_name(experiment)
+        if exp is None:
+            return []
+        runs = self._mlflow.search_runs(
+            [exp.experiment_id], filter_string=f"tags.`{key}` LIKE '%'", max_results=MAX_VERSIONS
+        )
+        return [(r.info.run_id, r.info.artifact_uri, r.data.tags[key]) for r in runs]
+
+    def run_versions(self, run_id: str) -> list[VersionInfo]:
+        """The versions registered from ``run_id``."""
+        return [version_info(mv) for mv in self._mlflow.search_model_versions(f"run_id='{_quoted(run_id)}'")]
+
+    def delete_run(self, run_id: str) -> None:
+        self._mlflow.delete_run(run_id)
+
     def describe_model(self, name: str, description: str) -> None:
         self._mlflow.update_registered_model(name, description=description)
 
@@ -215,9 +243,16 @@ class MlflowRegistry:
             self._mlflow.create_registered_model(name, description=description or None)
 
     def create_version(
-        self, name: str, source: str, run_id: str, description: str = "", model_id: str | None = None
+        self,
+        name: str,
+        source: str,
+        run_id: str,
+        description: str = "",
+        model_id: str | None = None,
+        tags: dict[str, str] | None = None,
     ) -> VersionInfo:
-        kwargs: dict[str, Any] = {"run_id": run_id, "description": description}
+        """A new version row with ``tags`` written in the same step (one transaction in MLflow's stores)."""
+        kwargs: dict[str, Any] = {"run_id": run_id, "description": description, "tags": tags}
         if model_id is not None:  # a tracking *server* refuses a models:/m-… source without it
             kwargs["model_id"] = model_id
         return version_info(self._mlflow.create_model_version(name, source, **kwargs))

@@ -18,9 +18,10 @@ import numpy as np
 from mlgate.config import Settings
 from mlgate.errors import InvalidInput, NotFound, Refused
 from mlgate.interfaces.base import Feature, LoadedModel, VersionInfo
+from mlgate.models.pending import discard, marker, pause, store_dir
 from mlgate.models.plan import ArtifactPlan, plan_artifact
 from mlgate.models.resolvers import MlflowResolver
-from mlgate.models.tags import TAG_FEATURES, TAG_INTERFACES, TAG_METRICS, TAG_SHA, TAG_STAGE
+from mlgate.models.tags import TAG_FEATURES, TAG_INTERFACES, TAG_METRICS, TAG_PENDING, TAG_SHA, TAG_STAGE
 
 EXPERIMENT = "mlgate"
 SAMPLE_ROWS = 200
@@ -88,6 +89,7 @@ class Registrar:
                 tags[TAG_FEATURES] = feats
         for k, v in tags.items():
             self.registry.set_tag(name, int(version), k, v)
+        self.registry.delete_tag(name, int(version), TAG_PENDING)  # last: from here on the version serves
         if alias:
             self.registry.set_alias(name, alias, int(version))
             if alias == "production":
@@ -126,7 +128,9 @@ class Registrar:
             frame = pd.DataFrame(x[:5], columns=feature_names)
             signature = infer_signature(frame, np.asarray(estimator.predict(x[:5])))
         self._ensure_model(name, description)
-        with mlflow.start_run(experiment_id=self.experiment_id(), run_name=f"{name}-register") as run:
+        with mlflow.start_run(
+            experiment_id=self.experiment_id(), run_name=f"{name}-register", tags=_pending()
+        ) as run:
             self._log_metrics(run.info.run_id, metrics)
             info = mlflow.sklearn.log_model(
                 estimator,
@@ -138,10 +142,11 @@ class Registrar:
             )
         # model_id: a tracking *server* refuses a models:/m-… source without it (SQLite accepts either)
         mv = self.registry.create_version(
-            name, info.model_uri, run.info.run_id, description, model_id=info.model_id
+            name, info.model_uri, run.info.run_id, description, model_id=info.model_id, tags=_pending()
         )
-        path = self.resolver.local_path(mv)
-        return self._finish(name, str(mv.version), path, interfaces, features, metrics, alias)
+        with discard(self.resolver, mv):
+            path = self.resolver.local_path(mv)
+            return self._finish(name, str(mv.version), path, interfaces, features, metrics, alias)
 
     def register_native(
         self,
@@ -163,13 +168,16 @@ class Registrar:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp) / "model"
             write_native(folder, kind, params, {"mlgate": {"interfaces": interfaces, **(extra_meta or {})}})
-            with mlflow.start_run(experiment_id=self.experiment_id(), run_name=f"{name}-register") as run:
+            with mlflow.start_run(
+                experiment_id=self.experiment_id(), run_name=f"{name}-register", tags=_pending()
+            ) as run:
                 self._log_metrics(run.info.run_id, metrics)
-                mlflow.log_artifacts(str(folder), artifact_path="model")
+                store_dir(self.settings, run.info.artifact_uri, folder)
         source = f"{run.info.artifact_uri}/model"
-        mv = self.registry.create_version(name, source, run.info.run_id, description)
-        path = self.resolver.local_path(mv)
-        return self._finish(name, str(mv.version), path, interfaces, [], metrics, alias)
+        mv = self.registry.create_version(name, source, run.info.run_id, description, tags=_pending())
+        with discard(self.resolver, mv):
+            path = self.resolver.local_path(mv)
+            return self._finish(name, str(mv.version), path, interfaces, [], metrics, alias)
 
     def register_dir(
         self,
@@ -190,25 +198,27 @@ class Registrar:
             )
         self._refuse_code(name, model_dir)  # before anything is written
         self._ensure_model(name, description)
-        with mlflow.start_run(experiment_id=self.experiment_id(), run_name=f"{name}-register") as run:
+        with mlflow.start_run(
+            experiment_id=self.experiment_id(), run_name=f"{name}-register", tags=_pending()
+        ) as run:
             self._log_metrics(run.info.run_id, metrics or {})
-            mlflow.log_artifacts(str(model_dir), artifact_path="model")
+            store_dir(self.settings, run.info.artifact_uri, model_dir)
         info = self.registry.create_version(
-            name, f"{run.info.artifact_uri}/model", run.info.run_id, description
+            name, f"{run.info.artifact_uri}/model", run.info.run_id, description, tags=_pending(extra_tags)
         )
-        loaded = self._admitted_load(
-            info
-        )  # refuses what mlgate cannot serve (or may not run), before tagging
-        return self._finish(
-            name,
-            str(info.version),
-            Path(loaded.local_path),
-            list(loaded.info.interfaces),
-            loaded.info.features,
-            metrics or {},
-            alias,
-            extra_tags,
-        )
+        pause("version-created")
+        with discard(self.resolver, info):  # a failure from here on removes the version and its files
+            loaded = self._admitted_load(info)  # refuses what mlgate cannot serve (or may not run)
+            return self._finish(
+                name,
+                str(info.version),
+                Path(loaded.local_path),
+                list(loaded.info.interfaces),
+                loaded.info.features,
+                metrics or {},
+                alias,
+                extra_tags,
+            )
 
     def register_awaiting(
         self,
@@ -225,13 +235,16 @@ class Registrar:
         import mlflow
 
         self._ensure_model(name, description)
-        with mlflow.start_run(experiment_id=self.experiment_id(), run_name=f"{name}-register") as run:
-            mlflow.log_artifacts(str(model_dir), artifact_path="model")
+        with mlflow.start_run(
+            experiment_id=self.experiment_id(), run_name=f"{name}-register", tags=_pending()
+        ) as run:
+            store_dir(self.settings, run.info.artifact_uri, model_dir)
         info = self.registry.create_version(
-            name, f"{run.info.artifact_uri}/model", run.info.run_id, description
+            name, f"{run.info.artifact_uri}/model", run.info.run_id, description, tags=_pending(extra_tags)
         )
-        path = self.resolver.local_path(info)
-        return self._finish(name, str(info.version), path, interfaces, features, {}, None, extra_tags)
+        with discard(self.resolver, info):  # a failure from here on removes the version and its files
+            path = self.resolver.local_path(info)
+            return self._finish(name, str(info.version), path, interfaces, features, {}, None, extra_tags)
 
     def register_remote(
         self,
@@ -310,18 +323,19 @@ class Registrar:
             name, Path(mlflow.artifacts.download_artifacts(model_uri))
         )  # before anything is written
         self._ensure_model(name, "")
-        registered = mlflow.register_model(model_uri, name)
+        registered = mlflow.register_model(model_uri, name, tags=_pending())
         info = self.registry.version(name, int(registered.version))
-        loaded = self._admitted_load(info)
-        return self._finish(
-            name,
-            str(info.version),
-            Path(loaded.local_path),
-            list(loaded.info.interfaces),
-            loaded.info.features,
-            self.resolver.metrics(info),
-            alias,
-        )
+        with discard(self.resolver, info, artifacts=False):  # the run's files are the caller's, not ours
+            loaded = self._admitted_load(info)
+            return self._finish(
+                name,
+                str(info.version),
+                Path(loaded.local_path),
+                list(loaded.info.interfaces),
+                loaded.info.features,
+                self.resolver.metrics(info),
+                alias,
+            )
 
     def _refuse_code(self, name: str, model_dir: Path) -> ArtifactPlan:
         """The artifact plan of ``model_dir``: refuses files outside the artifact, and code unless this
@@ -364,6 +378,11 @@ class Registrar:
     def _log_metrics(self, run_id: str, metrics: dict[str, float]) -> None:
         for k, v in metrics.items():
             self.registry.log_metric(run_id, k, float(v))
+
+
+def _pending(tags: dict[str, str] | None = None) -> dict[str, str]:
+    """The tags a new version row is created with: the caller's, and the pending marker (removed last)."""
+    return {**(tags or {}), TAG_PENDING: marker()}
 
 
 def _requirements() -> list[str]:

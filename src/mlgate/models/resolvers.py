@@ -23,6 +23,7 @@ from mlgate.errors import IntegrityError, NotFound
 from mlgate.interfaces.base import LoadedModel, VersionInfo
 from mlgate.models.admission import Gate, hub_admission
 from mlgate.models.mlflow_registry import MlflowRegistry
+from mlgate.models.pending import refuse_pending
 from mlgate.models.plan import ArtifactPlan, plan_artifact
 from mlgate.models.ref import ModelRef
 from mlgate.state.admissions import AdmissionBook
@@ -64,10 +65,13 @@ class MlflowResolver:
                 f"{ref} is not a registered model", "register the pulled snapshot with ml_pull register_as"
             )
         if ref.version is not None:
-            return self.registry.version(ref.name, ref.version)
-        if ref.alias == "latest":
-            return self.registry.newest(ref.name)
-        return self.registry.by_alias(ref.name, str(ref.alias))
+            found = self.registry.version(ref.name, ref.version)
+        elif ref.alias == "latest":
+            found = self.registry.newest(ref.name)
+        else:
+            found = self.registry.by_alias(ref.name, str(ref.alias))
+        refuse_pending(found)  # a version mlgate has not finished registering never serves
+        return found
 
     def metrics(self, info: VersionInfo) -> dict[str, float]:
         return info.metrics or self.registry.run_metrics(info.run_id)
@@ -107,6 +111,7 @@ class MlflowResolver:
     def load(self, info: VersionInfo) -> LoadedModel:
         from mlgate.models.loader import load_model_dir
 
+        refuse_pending(info)
         path = self.local_path(info)
         plan, admitted = self.verify(info, path)
         stamped = replace(  # what the stamp reports: recorded at registration, or computed now

@@ -7,3 +7,4 @@ TAG_INTERFACES = "mlgate.interfaces"
 TAG_FEATURES = "mlgate.features"
 TAG_METRICS = "mlgate.metrics"
 TAG_STAGE = "mlgate.stage"
+TAG_PENDING = "mlgate.pending"  # set with the version row, removed last: a pending version is not served

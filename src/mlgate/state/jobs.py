@@ -12,6 +12,10 @@ holds ``active_key`` (tool, subject, arguments digest) under a UNIQUE constraint
 work submitted again returns the job already there. Its arguments are kept only while it is
 active (a worker in another process needs them), then cleared. A running job holds a lease
 that its worker renews; a job whose lease ran out is ``interrupted`` by whoever reaps first.
+A queued job holds a lease too, renewed by nobody: when it runs out the job was not claimed
+in time — its broker message may be lost (Redis restarted without persistence) — and whoever
+reaps first takes it (``resend``) to dispatch it again. A claim is one conditional UPDATE, so
+a message delivered twice runs the job once.
 
 Every method blocks on I/O: call it from a worker thread in async code.
 """
@@ -120,7 +124,7 @@ class JobStore:
         return self._one(job_id)
 
     def submit(
-        self, tool: str, caller: dict[str, Any], args: dict[str, Any], digest: str
+        self, tool: str, caller: dict[str, Any], args: dict[str, Any], digest: str, lease_s: float = 30.0
     ) -> tuple[JobRecord, bool]:
         """(the job, True) for new work; (the active job of the same work, False) for a duplicate."""
         subject = str(caller["subject"])
@@ -128,7 +132,7 @@ class JobStore:
         values = {
             "id": uuid.uuid4().hex, "tool": tool, "subject": subject, "caller": caller, "args_digest": digest,
             "args": args, "active_key": key, "status": "queued", "done": 0.0, "created_at": utcnow(),
-            "cancel_requested": False,
+            "cancel_requested": False, "lease_until": time.time() + lease_s,
         }  # fmt: skip
         for _ in range(3):  # a duplicate may finish between our INSERT failing and our SELECT
             try:
@@ -233,6 +237,28 @@ class JobStore:
                 .values(cancel_requested=True)
             )
         return self._one(job_id)
+
+    def resend(self, lease_s: float) -> list[JobRecord]:
+        """Queued jobs nobody claimed within their lease: each renewed for another lease and returned to
+        exactly one caller, which dispatches it again (a lost broker message never leaves a job stuck)."""
+        now = time.time()
+        stale = sa.and_(
+            jobs.c.status == "queued", sa.or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < now)
+        )
+        with self.db._engine.connect() as conn:
+            ids = [r[0] for r in conn.execute(sa.select(jobs.c.id).where(stale))]
+        taken = []
+        for job_id in ids:
+            with self.db._write() as conn:
+                n = conn.execute(
+                    jobs.update()
+                    .where(jobs.c.id == job_id, stale)
+                    .values(lease_until=now + lease_s, message="dispatched again: no worker took it in time")
+                ).rowcount
+            found = self._one(job_id) if n else None
+            if found is not None:
+                taken.append(found)
+        return taken
 
     def reap(self) -> list[JobRecord]:
         """Running jobs whose lease ran out → interrupted (their worker died or hung). Returns them."""

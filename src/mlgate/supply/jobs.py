@@ -22,11 +22,13 @@ from typing import Any
 import anyio
 from pydantic import BaseModel
 
+from mlgate.artifacts import storage_error
 from mlgate.auth.caller import Caller
 from mlgate.errors import JobCancelled as JobCancelled
 from mlgate.errors import JobFailed as JobFailed
 from mlgate.errors import JobInterrupted as JobInterrupted
 from mlgate.errors import MlgateError
+from mlgate.models.pending import current_job
 from mlgate.schemas.jobs import JobStatus
 from mlgate.serving.runtime import Runtime
 from mlgate.state.jobs import JobRecord, JobStore
@@ -152,20 +154,28 @@ async def run_job(
     outcome: list[BaseModel | Exception] = []
 
     async def body() -> None:
+        token = current_job.set(
+            rec.id
+        )  # versions it registers name this job while pending (models/pending.py)
         try:
             if spec is None:
                 raise JobFailed(f"this worker cannot run {rec.tool} jobs", "upgrade the worker")
             outcome.append(await spec.run(rt, caller, args, control))
         except Exception as exc:
             outcome.append(exc)
+        finally:
+            current_job.reset(token)
 
+    scope = anyio.CancelScope()
+    control.scope = scope
     try:
-        with anyio.CancelScope() as scope:
-            control.scope = scope
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(control.watch)
+        # the lease is renewed until the work has wound down: a cancel waits for its thread (in_thread),
+        # which may take longer than a lease; the job must end cancelled, not reaped as interrupted
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(control.watch)
+            with scope:
                 await body()
-                tg.cancel_scope.cancel()
+            tg.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
             await _finish(
@@ -186,6 +196,9 @@ def _error(rec: JobRecord, outcome: list[BaseModel | Exception], cancelled: bool
         return found
     if isinstance(found, Exception):
         log.error("job %s (%s) failed", rec.id, rec.tool, exc_info=found)
+        storage = storage_error(found)  # a full or read-only store is said as such (never a path)
+        if storage is not None:
+            return storage
         return JobFailed(
             f"{rec.tool} failed inside the worker ({type(found).__name__}; job {rec.id})",
             "the operator's log has details",

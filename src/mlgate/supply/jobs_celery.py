@@ -6,8 +6,10 @@ and any replica asked about it later agree without a result backend. The worker 
 Celery's ``threads`` pool; each task hands its job to one asyncio event loop the process
 keeps (the runtime's model cache, batchers and kill switch live on it) and blocks until the
 job ends. A worker killed mid-job stops renewing the job's lease, and whoever reads the job
-next (or the reaper loop of any live worker) marks it ``interrupted``. Messages are acked
-when a task starts (not ``acks_late``): a job is never run twice.
+next (or the reaper loop of any live worker) marks it ``interrupted``, and a starting worker
+removes what killed registrations left (``jobs_gc``). Messages are acked when a task starts
+(not ``acks_late``): a job is never run twice; a message Redis lost is sent again within a
+lease (``JobService.reap``).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class WorkerHost:
         self.worker = worker_id("celery")
         self.service = jobs_for(self.rt)
         self.run(self._open())
+        asyncio.run_coroutine_threadsafe(self._collect(), self.loop)
         asyncio.run_coroutine_threadsafe(self._reaper(), self.loop)
 
     async def _open(self) -> None:
@@ -71,6 +74,18 @@ class WorkerHost:
 
     def run(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    async def _collect(self) -> None:
+        """At start: remove what registrations killed with a former worker left (``supply/jobs_gc.py``)."""
+        import anyio
+
+        from mlgate.supply.jobs_gc import collect
+
+        try:
+            await self.service.reap()
+            await anyio.to_thread.run_sync(collect, self.settings, self.service.store)
+        except Exception:
+            log.warning("collecting orphaned registrations failed", exc_info=True)
 
     async def _reaper(self) -> None:
         """Mark jobs of dead workers interrupted within a lease interval, even if nobody asks about them."""

@@ -3,13 +3,17 @@
 Where a job runs depends on ``MLGATE_JOBS_BROKER``: unset, in this process (an asyncio task
 per job, at most ``MLGATE_JOB_WORKERS`` running at once, the rest ``queued``); set, on the
 Celery workers (``mlgate worker``) behind that broker. Either way the state database holds
-the job, so any replica can wait for, report or cancel any job. Reads reap first: running
-jobs whose lease ran out become ``interrupted`` (with their ledger row) before anyone sees them.
+the job, so any replica can wait for, report or cancel any job. Reads and submits reap first:
+running jobs whose lease ran out become ``interrupted`` (with their ledger row) before anyone
+sees them — so a repeated call never attaches to a dead job — and queued jobs nobody claimed
+within a lease (a broker message lost with a Redis restart, a replica gone with its local
+queue) are dispatched again; the conditional claim runs each job once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -48,6 +52,7 @@ class JobService:
         self._slots: anyio.Semaphore | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._waiters: dict[str, list[_Waiter]] = {}
+        self._local: set[str] = set()  # jobs with a task in this process (not started twice here)
 
     @cached_property
     def store(self) -> JobStore:
@@ -58,28 +63,40 @@ class JobService:
 
     # -- submit -------------------------------------------------------------------
     async def submit(self, tool: str, caller: Caller, args: dict[str, Any]) -> tuple[JobRecord, bool]:
-        """The job for this work: new (and dispatched), or the active one of the same work (deduplicated)."""
+        """The job for this work: new (and dispatched), or the active one of the same work (deduplicated).
+
+        Reaps first: an active job of the same work whose worker died is ended before, not attached to."""
+        await self.reap()
         rec, created = await self._call(
-            self.store.submit, tool, caller_json(caller), args, input_digest(args)
+            self.store.submit, tool, caller_json(caller), args, input_digest(args), self.settings.job_lease_s
         )
         if created:
-            if self.settings.jobs_broker:
-                from mlgate.supply.jobs_celery import send
-
-                try:
-                    await self._call(send, self.settings.jobs_broker, rec.id)
-                except Exception as exc:
-                    why = f"the job broker is unreachable ({type(exc).__name__})"
-                    await self._call(
-                        lambda: self.store.finish(rec.id, "failed", error=why, error_class="Unavailable")
-                    )
-                    raise Unavailable(why, "check MLGATE_JOBS_BROKER and that Redis is up") from None
-            else:
-                self._start_local(rec.id)
+            await self._dispatch(rec)
         return rec, created
+
+    async def _dispatch(self, rec: JobRecord) -> None:
+        """Hand a queued job to the workers: the broker's, or a task in this process."""
+        if not self.settings.jobs_broker:
+            self._start_local(rec.id)
+            return
+        from mlgate.supply.jobs_celery import send
+
+        try:
+            await self._call(send, self.settings.jobs_broker, rec.id)
+        except Exception as exc:
+            why = f"the job broker is unreachable ({type(exc).__name__})"
+            await self._call(
+                lambda: self.store.finish(rec.id, "failed", error=why, error_class="Unavailable")
+            )
+            raise Unavailable(
+                why, "check MLGATE_JOBS_BROKER and that Redis is up; then submit it again"
+            ) from None
 
     def _start_local(self, job_id: str) -> None:
         """A task on this event loop, outside the calling request: a finished call leaves its job running."""
+        if job_id in self._local:
+            return
+        self._local.add(job_id)
         task = asyncio.get_running_loop().create_task(self._run_local(job_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -87,10 +104,13 @@ class JobService:
     async def _run_local(self, job_id: str) -> None:
         if self._slots is None:
             self._slots = anyio.Semaphore(self.settings.job_workers)
-        async with self._slots:
-            await run_job(
-                self.rt, self.store, WORK, job_id, self.worker, self.settings.job_lease_s, self._pushed
-            )
+        try:
+            async with self._slots:
+                await run_job(
+                    self.rt, self.store, WORK, job_id, self.worker, self.settings.job_lease_s, self._pushed
+                )
+        finally:
+            self._local.discard(job_id)
 
     async def _pushed(self, job_id: str, done: float, total: float | None, message: str | None) -> None:
         for waiter in list(self._waiters.get(job_id, ())):
@@ -104,13 +124,18 @@ class JobService:
 
     # -- read ---------------------------------------------------------------------
     async def reap(self) -> list[JobRecord]:
-        """Mark jobs whose lease ran out ``interrupted``, each with its ledger end row."""
+        """Mark jobs whose lease ran out ``interrupted``, each with its ledger end row; dispatch again the
+        queued jobs nobody claimed within their lease (a lost message fails only if the broker is down)."""
         reaped: list[JobRecord] = await self._call(self.store.reap)
         for rec in reaped:
             err = JobInterrupted(
                 rec.error or "interrupted", "submit it again; nothing after its last step ran"
             )
             self.rt.record(f"job.end:{rec.tool}"[:64], caller_of(rec), {}, None, time.perf_counter(), err)
+        stale: list[JobRecord] = await self._call(self.store.resend, self.settings.job_lease_s)
+        for rec in stale:
+            with contextlib.suppress(Unavailable):  # then the job was failed, with the reason
+                await self._dispatch(rec)
         return reaped
 
     async def get(self, job_id: str, caller: Caller | None = None) -> JobRecord:

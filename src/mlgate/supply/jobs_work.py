@@ -8,13 +8,31 @@ commits explicitly before ``register_as``; a skill run registers nothing.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import anyio
 from pydantic import BaseModel
 
 from mlgate.auth.caller import Caller
 from mlgate.serving.runtime import Runtime
 from mlgate.supply.jobs import Control, Work
+
+log = logging.getLogger("mlgate.jobs")
+
+
+async def _collect(rt: Runtime, model: str) -> None:
+    """Before registering a version of ``model``: remove the ones a killed attempt left pending (a retry
+    follows its dead attempt instead of stacking a new version beside a half-registered one)."""
+    from mlgate.supply.jobs_gc import collect
+    from mlgate.supply.jobs_service import jobs_for
+
+    try:
+        name = rt.models.parse(model).name
+        store = jobs_for(rt).store
+        await anyio.to_thread.run_sync(lambda: collect(rt.settings, store, name))
+    except Exception:  # a bad reference fails the job itself, with its own message
+        log.debug("collecting pending versions of %r failed", model, exc_info=True)
 
 
 async def _pull(rt: Runtime, caller: Caller, args: dict[str, Any], control: Control) -> BaseModel:
@@ -51,6 +69,7 @@ async def _pull(rt: Runtime, caller: Caller, args: dict[str, Any], control: Cont
     if name:
         from mlgate.supply.served import register_pulled
 
+        await _collect(rt, str(name).strip())
         await control.checkpoint()
         control.commit()
         await register_pulled(rt.settings, result, str(name).strip())
@@ -63,12 +82,14 @@ async def _compile(rt: Runtime, caller: Caller, args: dict[str, Any], control: C
     req = CompileRequest(
         args["model"], args["target"], args.get("data"), args.get("tolerance"), bool(args.get("force"))
     )
+    await _collect(rt, str(req.model))
     return await compile_version(rt, req, caller=caller, progress=control.progress)
 
 
 async def _retrain(rt: Runtime, caller: Caller, args: dict[str, Any], control: Control) -> BaseModel:
     from mlgate.lifecycle import retrain
 
+    await _collect(rt, str(args["model"]))
     return await retrain.retrain(
         rt,
         args["model"],

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from mlgate.config import Settings
 from mlgate.interfaces.base import LoadedModel, VersionInfo
+from mlgate.models.pending import staging
 from mlgate.schemas.stamp import ModelStamp
 from mlgate.schemas.supply import ParityReport
 from mlgate.supply.convert import Converted
@@ -59,8 +59,8 @@ def register_compiled(
     if loaded.extra.get("sample"):
         meta["sample"] = loaded.extra["sample"]
     desc = f"{conv.format} compiled from {source} (parity: max abs diff {report.max_abs_diff:.2g} on {report.rows} rows)"
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "model"
+    with staging(settings) as tmp:  # under MLGATE_HOME/staging: gc finds it if this process is killed
+        folder = tmp / "model"
         _write_folder(folder, loaded, conv, meta)
         info = reg.register_dir(
             stamp.name, folder, description=desc, extra_tags=tags, metrics=dict(loaded.info.metrics)

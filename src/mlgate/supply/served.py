@@ -12,7 +12,6 @@ installed). An optional ``config.json`` beside it may name ``feature_names`` and
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from mlgate.artifacts import file_sha256, safe_join
 from mlgate.config import Settings
 from mlgate.errors import IntegrityError, InvalidInput, NotFound
 from mlgate.interfaces.base import Feature, LoadedModel, VersionInfo
+from mlgate.models.pending import staging
 from mlgate.schemas.supply import PullResult
 from mlgate.supply.store import Manifest
 
@@ -194,8 +194,8 @@ def register(
     existing = _already(reg, name, tags)
     if existing is not None:
         return existing
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = _mlflow_folder(Path(tmp) / "model", files_dir, s, tags)
+    with staging(settings) as tmp:  # under MLGATE_HOME/staging: gc finds it if this process is killed
+        folder = _mlflow_folder(tmp / "model", files_dir, s, tags)
         desc = f"Pulled from the Hugging Face Hub: {manifest.repo_id}@{manifest.commit} ({s.main})"
         return reg.register_dir(name, folder, description=desc, extra_tags=tags)
 
