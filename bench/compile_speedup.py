@@ -35,7 +35,7 @@ def register_models(settings: Settings) -> list[str]:
     from sklearn.preprocessing import StandardScaler
 
     from mlgate.demo import BUILDERS
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     reg = Registrar(settings, admit_by="bench")  # torch models are pickles: this run built them
     BUILDERS["demo-regressor"](reg)

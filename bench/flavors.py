@@ -57,9 +57,9 @@ def main() -> None:
     from tests.flavors.conftest import _data, build_registry
     from tests.flavors.helpers import records_of
 
-    from mlgate.interfaces.base import VersionInfo
-    from mlgate.interfaces.records import to_rows
+    from mlgate.domain import VersionInfo
     from mlgate.models.loader import load_model_dir
+    from mlgate.records.checks import to_rows
 
     with tempfile.TemporaryDirectory() as tmp:
         print("building the registry …", file=sys.stderr)

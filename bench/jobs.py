@@ -37,7 +37,7 @@ def register(home: Path) -> None:
     from sklearn.neural_network import MLPRegressor
 
     from mlgate.config import Settings
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     reg = Registrar(Settings(home=home))
     rng = np.random.default_rng(0)

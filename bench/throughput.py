@@ -36,7 +36,7 @@ def register(home: Path) -> tuple[str, str, list[str], np.ndarray]:
     from sklearn.ensemble import RandomForestRegressor
 
     from mlgate.config import Settings
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     data = load_diabetes()
     x = np.asarray(data.data, dtype=np.float64)

@@ -7,11 +7,11 @@ folder, the same weights three ways and times the serving adapter's load (what t
 miss), median of ``--repeat`` loads, ratios against TorchScript in the same run:
 
 - ``torchscript``: ``mlflow.pytorch.save_model`` of the traced module (what a TorchHub pull registered before);
-  loaded by ``interfaces/pytorch.py`` (``mlflow.pytorch.load_model``).
+  loaded by ``adapters/pytorch.py`` (``mlflow.pytorch.load_model``).
 - ``mlgate_torch``: ``architecture.json`` + ``model.safetensors`` + sidecar (``ml_compile target=safetensors``);
-  loaded by ``interfaces/torch_safetensors.py`` (sidecar check, safetensors, Sequential rebuilt from data).
+  loaded by ``adapters/torch_safetensors.py`` (sidecar check, safetensors, Sequential rebuilt from data).
 - ``mlgate_torchhub``: ``model.safetensors`` + sidecar + the repository archive (which ships its own copy of
-  the weights, as the test repository does); loaded by ``interfaces/torch_hubconf.py`` (sidecar, archive
+  the weights, as the test repository does); loaded by ``adapters/torch_hubconf.py`` (sidecar, archive
   hash, unpack, ``torch.hub.load(source="local")`` with downloads refused, weights put in).
 
 Also the weights alone: ``torch.jit.load`` of the TorchScript file vs sidecar check + ``safetensors.torch.load``.
@@ -81,7 +81,7 @@ def write_all(root: Path, sizes: list[int]) -> dict[str, Path]:
     import yaml
     from safetensors.torch import save
 
-    from mlgate.interfaces import torch_safetensors, torch_weights
+    from mlgate.adapters import torch_safetensors, torch_weights
 
     net = build(sizes)
     x = torch.zeros(2, sizes[0])
@@ -123,7 +123,7 @@ def bench_one(sizes: list[int], repeat: int) -> None:
     import yaml
     from safetensors.torch import load
 
-    from mlgate.interfaces import pytorch, torch_hubconf, torch_safetensors, torch_weights
+    from mlgate.adapters import pytorch, torch_hubconf, torch_safetensors, torch_weights
 
     with tempfile.TemporaryDirectory() as tmp:
         folders = write_all(Path(tmp), sizes)

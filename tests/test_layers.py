@@ -19,12 +19,14 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mlgate"
 LAYERS: list[set[str]] = [
-    {"schemas", "errors", "config", "artifacts", "clock", "telemetry", "__init__"},
+    {"schemas", "errors", "config", "artifacts", "clock", "domain", "telemetry", "__init__"},
     {"state", "auth"},
-    {"interfaces"},
+    {"records"},
+    {"adapters", "interfaces"},  # interfaces: only the loader module older artifacts name (a shim)
     {"models"},
     {"serving"},
     {"lifecycle", "skills", "supply", "demo"},
+    {"jobs"},
     {"tools"},
     {"server"},
     {"cli", "commands", "__main__"},
@@ -39,8 +41,20 @@ def _package(module: str) -> str:
 
 
 def _imports(path: Path) -> list[str]:
+    """The mlgate modules ``path`` imports, anywhere in it (also inside functions), except under
+    ``if TYPE_CHECKING:`` (annotations only: nothing is imported at run time)."""
     found = []
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    typing_only = {
+        id(x)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.If) and "TYPE_CHECKING" in ast.unparse(n.test)
+        for b in n.body
+        for x in ast.walk(b)
+    }
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mlgate"):
             if node.module == "mlgate":
                 found += [f"mlgate.{a.name}" for a in node.names]
@@ -78,7 +92,52 @@ def test_schemas_import_nothing_of_mlgate_but_the_error_tree() -> None:
 
 
 def test_domain_never_imports_tools_or_server() -> None:
-    for pkg in ("models", "serving", "skills", "supply", "interfaces", "state", "lifecycle"):
+    for pkg in ("models", "serving", "skills", "supply", "adapters", "records", "state", "lifecycle"):
         for path in (SRC / pkg).rglob("*.py"):
             bad = [m for m in _imports(path) if _package(m) in ("tools", "server", "commands", "cli")]
             assert not bad, f"{path.relative_to(SRC)}: {bad}"
+
+
+def _module_of(path: Path) -> str:
+    parts = path.relative_to(SRC.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_no_import_cycle() -> None:
+    """Tarjan's strongly connected components over the module graph: every one has one module."""
+    modules = {_module_of(p): p for p in SRC.rglob("*.py")}
+
+    def known(name: str) -> str:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name
+
+    graph = {m: {known(t) for t in _imports(p)} - {m, "mlgate", ""} for m, p in modules.items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    assert not cycles, "import cycles: " + "; ".join(" ⇄ ".join(c) for c in cycles)

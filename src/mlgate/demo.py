@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from mlgate.config import Settings
-from mlgate.models.registry import Registrar
+from mlgate.models.registrar import Registrar
 from mlgate.skills.demo_models import BUILDERS as SKILL_MODELS
 
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -142,7 +142,7 @@ def _pins(*names: str) -> list[str]:
 
 def _segmenter(reg: Registrar) -> None:
     """ruptures change points (KernelCPD, linear kernel); the model is its settings, stored as JSON."""
-    from mlgate.interfaces.changepoint import fit_segmenter, make_demo_series
+    from mlgate.adapters.changepoint import fit_segmenter, make_demo_series
 
     params = fit_segmenter(seed=0)
     metrics = {k: float(v) for k, v in params.get("metrics", {}).items()}

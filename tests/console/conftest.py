@@ -89,7 +89,7 @@ def console(
 ) -> Iterator[Console]:
     _chromium_or_skip()
     from mlgate.demo import BUILDERS
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     home = tmp_path_factory.mktemp("console") / "home"
     shutil.copytree(demo_home, home, ignore=shutil.ignore_patterns("state.db*", "running-server*"))

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from mlgate.interfaces.base import LoadedModel, VersionInfo
-from mlgate.interfaces.records import to_rows
+from mlgate.domain import LoadedModel, VersionInfo
 from mlgate.models.loader import load_model_dir
+from mlgate.records.checks import to_rows
 from tests.flavors.conftest import Logged
 
 LIMITS = {"max_rows": 10_000, "max_cells": 1_000_000}

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from mlgate.errors import BackendError, InvalidInput
-from mlgate.interfaces.records import to_rows
+from mlgate.records.checks import to_rows
 from tests.flavors.conftest import Logged
 from tests.flavors.helpers import LIMITS, load
 
@@ -77,8 +77,8 @@ def test_a_non_finite_output_is_an_error_that_says_so(linear: bool) -> None:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    from mlgate.interfaces.base import Feature
-    from mlgate.interfaces.sklearn import SklearnModel
+    from mlgate.adapters.sklearn import SklearnModel
+    from mlgate.domain import Feature
 
     x = np.arange(10.0).reshape(-1, 1)
     est = LinearRegression().fit(x, 1000 * x[:, 0])
@@ -95,8 +95,8 @@ def test_unknown_model_types_are_refused_not_imported(registry: dict[str, Logged
 
     import yaml
 
+    from mlgate.domain import VersionInfo
     from mlgate.errors import Refused
-    from mlgate.interfaces.base import VersionInfo
     from mlgate.models.loader import load_model_dir
 
     folder = tmp_path / "m"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlgate.interfaces.base import Feature
-from mlgate.interfaces.mlmodel import describe_dir
+from mlgate.domain import Feature
+from mlgate.models.mlmodel import describe_dir
 from tests.flavors.conftest import Logged
 
 NUM = [Feature("age"), Feature("bmi")]
@@ -44,7 +44,7 @@ def test_description_never_imports_the_model_libraries(registry: dict[str, Logge
     import sys
 
     code = (
-        "import sys; from pathlib import Path; from mlgate.interfaces.mlmodel import describe_dir\n"
+        "import sys; from pathlib import Path; from mlgate.models.mlmodel import describe_dir\n"
         f"for p in {[str(v.path) for v in registry.values()]!r}: describe_dir(Path(p))\n"
         "bad = [m for m in ('mlflow', 'sklearn', 'xgboost', 'lightgbm', 'catboost', 'onnxruntime', 'skops',"
         " 'pandas', 'cloudpickle') if m in sys.modules]\n"

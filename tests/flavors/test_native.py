@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mlgate.interfaces.records import to_rows
+from mlgate.records.checks import to_rows
 from tests.flavors.conftest import Logged
 from tests.flavors.helpers import LIMITS, close, load, records_of, rows_for
 
@@ -93,8 +93,8 @@ def test_the_stored_example_works_as_given(registry: dict[str, Logged], name: st
 @pytest.mark.parametrize("name", ["sk_typed", "sk_columns"])
 def test_pyfunc_fallback_sends_the_signature_dtypes(registry: dict[str, Logged], name: str) -> None:
     """MLflow's pyfunc enforces the signature: long, boolean and string columns must arrive as such."""
-    from mlgate.interfaces.mlmodel import describe_dir
-    from mlgate.interfaces.pyfunc import PyfuncModel, load_pyfunc
+    from mlgate.adapters.pyfunc import PyfuncModel, load_pyfunc
+    from mlgate.models.mlmodel import describe_dir
 
     logged = registry[name]
     desc = describe_dir(logged.path)

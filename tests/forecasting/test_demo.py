@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from mlgate.adapters.forecasting.common import forecaster_kind
+from mlgate.adapters.forecasting.dispatch import load_forecaster
 from mlgate.config import Settings
-from mlgate.interfaces.forecasting import forecaster_kind, load_forecaster
 from tests.forecasting.conftest import read_mlmodel
 
 
@@ -47,8 +48,8 @@ def test_demo_segmenter_is_ruptures(demo_home: Path) -> None:
 
     import ruptures as rpt
 
-    from mlgate.interfaces.changepoint import robust_sigma
-    from mlgate.interfaces.native import load_native
+    from mlgate.adapters.changepoint import robust_sigma
+    from mlgate.adapters.native import load_native
 
     path, tags = _local(demo_home, "demo-segmenter")
     flavor = read_mlmodel(path)["flavors"]["mlgate"]

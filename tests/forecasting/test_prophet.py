@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mlgate.adapters.forecasting.common import forecaster_kind
+from mlgate.adapters.forecasting.dispatch import load_forecaster
 from mlgate.errors import InvalidInput
-from mlgate.interfaces.forecasting import forecaster_kind, load_forecaster
 from tests.forecasting.conftest import read_mlmodel
 
 

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
+from mlgate.adapters.changepoint import fit_segmenter, make_demo_series, segment_series
 from mlgate.errors import InvalidInput
-from mlgate.interfaces.changepoint import fit_segmenter, make_demo_series, segment_series
 
 PARAMS = {"method": "ruptures", "penalty": 3.0, "min_size": 10}
 

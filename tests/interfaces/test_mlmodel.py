@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from mlgate.interfaces.base import Feature
-from mlgate.interfaces.headers import Header, onnx_is_classifier, skops_schema_header
-from mlgate.interfaces.mlmodel import describe, example_records, signature_inputs
+from mlgate.domain import Feature
+from mlgate.models.headers import Header, onnx_is_classifier, skops_schema_header
+from mlgate.models.mlmodel import describe, example_records, signature_inputs
 
 
 def sig(inputs: list[dict[str, object]], outputs: list[dict[str, object]] | None = None) -> dict[str, object]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlgate.interfaces.sklearn import SklearnModel
+from mlgate.adapters.sklearn import SklearnModel
 
 
 @pytest.mark.parametrize("name", ["LinearRegression", "Ridge", "Lasso", "ElasticNet"])

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mlgate.domain import Feature
 from mlgate.errors import BackendError, InvalidInput
-from mlgate.interfaces.base import Feature
-from mlgate.interfaces.frames import frame_of, labelled, values_of
-from mlgate.interfaces.records import to_rows
+from mlgate.records.checks import to_rows
+from mlgate.records.frames import frame_of, labelled, values_of
 
 LIMITS = {"max_rows": 100, "max_cells": 1000}
 FEATS = [

@@ -61,7 +61,7 @@ def slow_model(demo_home: Any) -> tuple[str, list[dict[str, Any]]]:
     from sklearn.metrics import r2_score
     from sklearn.neural_network import MLPRegressor
 
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     name = new_name("job")
     x, y = make_data(4000, seed=0, noise=0.5)

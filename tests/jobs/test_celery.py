@@ -46,7 +46,7 @@ def _register(settings: Settings) -> list[dict[str, Any]]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPRegressor
 
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     reg = Registrar(settings)
     x, y = load_iris(return_X_y=True)

@@ -42,7 +42,7 @@ def _home(tmp: Path) -> Path:
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     home = tmp / "home"
     settings = Settings(home=home)

@@ -11,7 +11,7 @@ import pytest
 
 from mlgate.auth.caller import Caller
 from mlgate.errors import NotFound
-from mlgate.supply.jobs_service import jobs_for
+from mlgate.jobs.service import jobs_for
 from tests.jobs.conftest import call, versions, wait_job
 
 pytestmark = pytest.mark.anyio

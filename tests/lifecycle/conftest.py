@@ -14,7 +14,7 @@ import pytest
 from mcp import Client
 
 from mlgate.config import Settings
-from mlgate.interfaces.base import VersionInfo
+from mlgate.domain import VersionInfo
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
 from tests.conftest import tool_payload
@@ -63,7 +63,7 @@ def register_ridge(
     from sklearn.linear_model import Ridge
     from sklearn.metrics import mean_absolute_error, r2_score
 
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     cut = int(len(x) * 0.8)
     est = Ridge(alpha=alpha).fit(x[:cut], y[:cut])

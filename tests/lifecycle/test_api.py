@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from mlgate.auth.caller import Caller
+from mlgate.domain import Feature, LoadedModel, VersionInfo
 from mlgate.errors import InsufficientScope
-from mlgate.interfaces.base import Feature, LoadedModel, VersionInfo
 from mlgate.lifecycle.drift import check_drift, training_reference
 from mlgate.lifecycle.retrain import retrain
 from mlgate.lifecycle.stages import promote, rollback

@@ -16,7 +16,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from mlgate.config import Settings
-from mlgate.interfaces.base import VersionInfo
+from mlgate.domain import VersionInfo
 from mlgate.state.db import StateDB
 from tests.conftest import mlgate_env
 from tests.lifecycle.conftest import FEATURES, call

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mlgate.config import Settings
-from mlgate.interfaces.base import VersionInfo
+from mlgate.domain import VersionInfo
 from mlgate.lifecycle.drift import DriftThresholds, ks_2samp, psi
 from tests.lifecycle.conftest import call, make_data, records
 from tests.lifecycle.test_promote import tags

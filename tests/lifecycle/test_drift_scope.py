@@ -12,7 +12,7 @@ from mcp import Client
 
 from mlgate.artifacts import json_sha256 as input_digest
 from mlgate.config import Settings
-from mlgate.interfaces.base import VersionInfo
+from mlgate.domain import VersionInfo
 from mlgate.lifecycle.gates import TAG_DRIFT
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mlgate.config import Settings
-from mlgate.interfaces.base import VersionInfo
+from mlgate.domain import VersionInfo
 from mlgate.lifecycle.stages import set_gates
 from mlgate.models.resolvers import MlflowResolver
 from mlgate.serving.runtime import Runtime

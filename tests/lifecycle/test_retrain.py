@@ -220,7 +220,7 @@ async def test_paths_outside_the_data_folder_are_refused(
 async def test_retraining_a_classifier(client: Any, settings: Settings) -> None:
     from sklearn.linear_model import LogisticRegression
 
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     name = new_name()
     rng = np.random.default_rng(0)

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from mlgate.config import Settings
+from mlgate.domain import VersionInfo
 from mlgate.errors import Refused
-from mlgate.interfaces.base import VersionInfo
 from mlgate.lifecycle.stages import set_stage
 from mlgate.serving.runtime import Runtime
 from tests.lifecycle.conftest import FEATURES, call, make_data, register_ridge

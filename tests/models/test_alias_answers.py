@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from mlgate.config import Settings
-from mlgate.interfaces.base import VersionInfo
+from mlgate.domain import VersionInfo
 from mlgate.lifecycle import stages
 from mlgate.models.ref import ModelRef
 from mlgate.models.resolvers import MlflowResolver
@@ -54,7 +54,7 @@ def registered(demo_home: Path) -> dict[str, Any]:
     """A model of its own: version 1 predicts column a (production), version 2 predicts column b."""
     from sklearn.linear_model import LinearRegression
 
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     name = f"alias-{uuid.uuid4().hex[:8]}"
     reg = Registrar(Settings(home=demo_home))

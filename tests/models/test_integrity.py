@@ -16,7 +16,7 @@ from mlgate.artifacts import tree_sha256
 from mlgate.config import Settings
 from mlgate.errors import IntegrityError, InvalidInput, Refused
 from mlgate.models.ref import parse_ref
-from mlgate.models.registry import Registrar
+from mlgate.models.registrar import Registrar
 from mlgate.models.resolvers import MlflowResolver
 from mlgate.models.tags import TAG_SHA
 from mlgate.server.app import build_server
@@ -130,7 +130,7 @@ def test_register_command_takes_skops_and_refuses_pickle(settings: Settings, tmp
 async def test_untrusted_skops_types_refused(settings: Settings, tmp_path: Path) -> None:
     import skops.io as sio
 
-    from mlgate.interfaces.sklearn import load_estimator
+    from mlgate.adapters.sklearn import load_estimator
 
     f = tmp_path / "model.skops"
     sio.dump({"x": subprocess.Popen}, f)  # a callable that runs programs: never trusted

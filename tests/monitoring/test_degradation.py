@@ -10,8 +10,8 @@ from typing import Any
 import anyio
 import pytest
 
+from mlgate.jobs.service import jobs_for
 from mlgate.lifecycle.degradation import judge, parse_rules
-from mlgate.supply.jobs_service import jobs_for
 from tests.monitoring.conftest import (
     FEATURES,
     Plain,

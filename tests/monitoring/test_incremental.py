@@ -27,7 +27,7 @@ LOCAL = Subjects(frozenset({"local"}))
 
 
 async def test_segment_and_analyze_are_captured_and_scored(demo_home: Path, tmp_path: Path) -> None:
-    from mlgate.interfaces.changepoint import make_demo_series
+    from mlgate.adapters.changepoint import make_demo_series
 
     settings = Settings(home=demo_home, state_url=f"sqlite:///{tmp_path / 's.db'}",
                         capture=["demo-segmenter", "demo-sentiment"])  # fmt: skip

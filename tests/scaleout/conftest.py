@@ -219,7 +219,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 def _registrar(root: Path, tracking: str) -> Any:
     from mlgate.config import Settings
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     # registering a remote version loads it, and engine hosts must be on the allow-list
     return Registrar(Settings(home=root / "registrar", tracking_uri=tracking, remote_allowlist=["127.0.0.1"]))

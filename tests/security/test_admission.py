@@ -16,7 +16,7 @@ from mcp import Client
 
 from mlgate.config import Settings
 from mlgate.errors import IntegrityError, Refused
-from mlgate.models.registry import Registrar
+from mlgate.models.registrar import Registrar
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
 from tests.conftest import mlgate_env
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.anyio
 
 
 def test_a_crafted_skops_is_refused_at_load_and_at_register(tmp_path: Path) -> None:
-    from mlgate.interfaces.sklearn import load_estimator
+    from mlgate.adapters.sklearn import load_estimator
 
     marker = tmp_path / "ran"
     evil = exec_skops(tmp_path / "model.skops", marker)

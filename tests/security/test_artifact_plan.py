@@ -21,7 +21,7 @@ from mcp import Client
 
 from mlgate.config import Settings
 from mlgate.errors import Refused
-from mlgate.models.registry import Registrar
+from mlgate.models.registrar import Registrar
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
 from tests.conftest import mlgate_env

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from mcp import Client
 
+from mlgate.adapters.remote import RemoteModel
+from mlgate.adapters.remote_spec import TAG_REMOTE, RemoteSpec, remote_spec_of
 from mlgate.config import Settings
 from mlgate.errors import BackendError, IntegrityError, Refused
-from mlgate.interfaces.remote import RemoteModel
-from mlgate.interfaces.remote_spec import TAG_REMOTE, RemoteSpec, remote_spec_of
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
 from tests.conftest import IRIS_ROW, free_port, tool_payload
@@ -138,7 +138,7 @@ async def test_a_tag_added_after_registration_redirects_nothing(engine: str, dem
     """Through the server: a registered remote version is served; tagged elsewhere afterwards, it is refused."""
     from mlflow import MlflowClient
 
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     allowed = Settings(home=demo_home, remote_allowlist=["127.0.0.1"])
     name = f"sec-remote-{uuid.uuid4().hex[:8]}"

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from mlgate.config import Settings
+from mlgate.domain import Feature, VersionInfo
 from mlgate.errors import ConfigError, InvalidInput, Refused, Unavailable
-from mlgate.interfaces.base import Feature, VersionInfo
 from mlgate.serving.guards import Breaker, GuardRefused, Guards
 from mlgate.serving.rules import parse_pack
 

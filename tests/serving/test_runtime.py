@@ -26,7 +26,7 @@ def forest(demo_home: Path) -> str:
     from sklearn.datasets import load_diabetes
     from sklearn.ensemble import RandomForestRegressor
 
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     data = load_diabetes()
     est = RandomForestRegressor(n_estimators=60, random_state=0).fit(data.data, data.target)
@@ -169,7 +169,7 @@ async def test_alias_ttl_reuses_answers_and_forgets_them_on_promotion(
     from sklearn.linear_model import LinearRegression
 
     from mlgate.lifecycle import stages as lifecycle
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     settings = _state(tmp_path, demo_home, alias_ttl_ms=60_000)
     reg = Registrar(settings)

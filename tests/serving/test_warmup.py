@@ -26,7 +26,7 @@ import uvicorn
 from mcp import Client
 
 from mlgate.config import Settings
-from mlgate.interfaces.base import LoadedModel, VersionInfo
+from mlgate.domain import LoadedModel, VersionInfo
 from mlgate.models.ref import ModelRef
 from mlgate.models.resolvers import MlflowResolver
 from mlgate.server.app import build_server
@@ -72,7 +72,7 @@ def warm_model(demo_home: Path) -> str:
     """A model of its own under the alias ``warmtest`` (no other model has it)."""
     from sklearn.linear_model import LinearRegression
 
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     name = f"warm-{uuid.uuid4().hex[:8]}"
     reg = Registrar(Settings(home=demo_home))
@@ -160,7 +160,7 @@ async def test_a_version_beyond_the_cache_budget_is_not_loaded_but_its_library_i
 ) -> None:
     from sklearn.ensemble import RandomForestRegressor
 
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     name = f"warmbig-{uuid.uuid4().hex[:8]}"
     x = np.random.default_rng(1).normal(size=(2000, 2))

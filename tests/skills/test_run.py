@@ -13,7 +13,7 @@ from mlgate.artifacts import json_sha256 as input_digest
 from mlgate.auth.caller import Caller
 from mlgate.errors import Halted, InsufficientScope, InvalidInput, NotFound
 from mlgate.serving.runtime import Runtime
-from mlgate.skills import runtime as skill_runtime
+from mlgate.skills import run as skill_runtime
 from mlgate.skills.demo_models import BEAR_MARKET, BULL_MARKET, STOCKS
 from tests.conftest import DIABETES_ROW
 from tests.skills.conftest import write_skill

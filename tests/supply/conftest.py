@@ -120,7 +120,7 @@ def compile_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from mlgate.config import Settings
     from mlgate.demo import BUILDERS
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     home = tmp_path_factory.mktemp("compile-home")
     settings = Settings(home=home)

@@ -34,7 +34,7 @@ def torch_model(compile_home: Path, tmp_path_factory: pytest.TempPathFactory) ->
     import pandas as pd
     from mlflow.models import infer_signature
 
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     torch.manual_seed(0)
     x = np.random.default_rng(0).normal(size=(128, 4)).astype(np.float32)

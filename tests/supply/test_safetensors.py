@@ -42,7 +42,7 @@ def _register_torch(home: Path, factory: pytest.TempPathFactory, name: str, net:
     import pandas as pd
     from mlflow.models import infer_signature
 
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     x = np.random.default_rng(1).normal(size=(32, 4)).astype(np.float32)
     folder = factory.mktemp(name) / "model"
@@ -90,7 +90,7 @@ async def test_safetensors_round_trip_serves_with_its_sidecar(
 
 
 def test_a_tampered_weight_is_refused(tmp_path: Path) -> None:
-    from mlgate.interfaces.torch_safetensors import load_module, save
+    from mlgate.adapters.torch_safetensors import load_module, save
 
     net, x = _net()
     save(net, tmp_path)
@@ -137,7 +137,7 @@ def _wide() -> object:
 def test_sequentials_of_built_in_layers_round_trip_exactly(tmp_path: Path) -> None:
     import json
 
-    from mlgate.interfaces.torch_safetensors import load_module, save
+    from mlgate.adapters.torch_safetensors import load_module, save
 
     net: Any = _wide()
     save(net, tmp_path)
@@ -155,8 +155,8 @@ def test_sequentials_of_built_in_layers_round_trip_exactly(tmp_path: Path) -> No
 def test_the_first_architecture_format_still_loads(tmp_path: Path) -> None:
     import json
 
-    from mlgate.interfaces import torch_weights
-    from mlgate.interfaces.torch_safetensors import load_module
+    from mlgate.adapters import torch_weights
+    from mlgate.adapters.torch_safetensors import load_module
 
     net, x = _net()
     torch_weights.write(torch_weights.state_of(net), tmp_path)
@@ -170,8 +170,8 @@ def test_the_first_architecture_format_still_loads(tmp_path: Path) -> None:
 def test_an_architecture_file_builds_only_listed_layers_from_plain_values(tmp_path: Path) -> None:
     import json
 
-    from mlgate.interfaces import torch_weights
-    from mlgate.interfaces.torch_safetensors import load_module
+    from mlgate.adapters import torch_weights
+    from mlgate.adapters.torch_safetensors import load_module
 
     torch_weights.write({"0.weight": torch.zeros(1, 1)}, tmp_path)
     for layers, needle in [
@@ -185,7 +185,7 @@ def test_an_architecture_file_builds_only_listed_layers_from_plain_values(tmp_pa
 
 
 def test_only_rebuildable_modules_are_saved(tmp_path: Path) -> None:
-    from mlgate.interfaces.torch_safetensors import save
+    from mlgate.adapters.torch_safetensors import save
 
     module: Any = torch.nn.Module
 

@@ -154,7 +154,7 @@ def test_serving_a_pulled_version_checks_weights_archive_and_admission(
 
     import anyio
 
-    from mlgate.interfaces import torch_hubconf
+    from mlgate.adapters import torch_hubconf
     from mlgate.models.loader import read_mlmodel
 
     settings = _ready(tmp_path, endpoint, GOOD)
@@ -213,8 +213,8 @@ def test_the_flavor_runs_code_so_registering_it_needs_an_admission(tmp_path: Pat
     before anything is written (the flavor is code, not data, for the admission gate)."""
     import yaml
 
-    from mlgate.interfaces import torch_weights
-    from mlgate.models.registry import Registrar
+    from mlgate.adapters import torch_weights
+    from mlgate.models.registrar import Registrar
 
     folder = tmp_path / "model"
     torch_weights.write({"w": torch.zeros(2)}, folder)

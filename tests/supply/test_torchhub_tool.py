@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from mlgate.adapters.torch_hubconf import unpack
 from mlgate.config import Settings
-from mlgate.interfaces.torch_hubconf import unpack
 from mlgate.models.resolvers import MlflowResolver
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime

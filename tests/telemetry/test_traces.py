@@ -75,7 +75,7 @@ def exporter() -> Any:
 @pytest.fixture(scope="module")
 def traced(demo_home: Path, exporter: Any) -> Iterator[tuple[str, Settings, Engine, str]]:
     from mlgate import telemetry
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
     from mlgate.server.app import build_server
     from mlgate.server.http import build_http_app
     from mlgate.serving.runtime import Runtime

@@ -77,9 +77,9 @@ def _value(raw: str | None) -> Any:
 def actuals_command(settings: Settings, args: argparse.Namespace) -> int:
     import anyio
 
+    from mlgate.jobs.service import jobs_for, retrain_submitter
     from mlgate.lifecycle.degradation import record_actuals
     from mlgate.serving.runtime import Runtime
-    from mlgate.supply.jobs_service import jobs_for
 
     actuals = read_actuals(Path(args.file))
     rt = Runtime(settings, transport="cli")
@@ -87,7 +87,14 @@ def actuals_command(settings: Settings, args: argparse.Namespace) -> int:
 
     async def run() -> Any:
         try:
-            result = await record_actuals(rt, args.model, actuals, caller=caller, subject=args.subject)
+            result = await record_actuals(
+                rt,
+                args.model,
+                actuals,
+                caller=caller,
+                subject=args.subject,
+                submit_retrain=retrain_submitter(rt),
+            )
             if result.retrain_jobs:
                 await jobs_for(rt).drain(600)
             return result

@@ -11,7 +11,7 @@ from mlgate.serving.runtime import Runtime
 
 
 def register(rt: Runtime, args: argparse.Namespace) -> int:
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     reg = Registrar(rt.settings, admit_by=operator() if getattr(args, "admit", False) else None)
     src = args.source

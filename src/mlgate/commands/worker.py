@@ -18,7 +18,7 @@ def worker_command(settings: Any, *, concurrency: int | None, loglevel: str) -> 
         import celery  # noqa: F401
     except ModuleNotFoundError:
         raise ConfigError("mlgate worker needs Celery: pip install 'mlgate[jobs]'") from None
-    from mlgate.supply.jobs_celery import run_worker
+    from mlgate.jobs.celery_worker import run_worker
 
     if settings.state_url is None:
         settings.ensure_home()
@@ -39,9 +39,9 @@ def jobs_gc_command(settings: Any, *, older_than: float, as_json: bool) -> int:
 
     import anyio
 
+    from mlgate.jobs.gc import collect
+    from mlgate.jobs.service import jobs_for
     from mlgate.serving.runtime import Runtime
-    from mlgate.supply.jobs_gc import collect
-    from mlgate.supply.jobs_service import jobs_for
 
     if settings.state_url is None:
         settings.ensure_home()

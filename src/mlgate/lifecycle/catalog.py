@@ -16,7 +16,7 @@ from typing import Any
 
 import anyio
 
-from mlgate.interfaces.base import Feature, LoadedModel, VersionInfo
+from mlgate.domain import Feature, LoadedModel, VersionInfo
 from mlgate.lifecycle.stage_history import history
 from mlgate.models.describe import FORECAST_EXAMPLE, Described
 from mlgate.models.tags import TAG_STAGE
@@ -174,8 +174,8 @@ async def _forecast_form(rt: Runtime, info: VersionInfo, result: ModelInfoResult
     """A forecaster's form: from the loaded adapter when it is cached, else from its files when they run no
     code (Prophet's JSON, a pyfunc's signature), else by loading it once an operator admitted its code; a
     future-form forecaster's example then sends future rows that go through."""
+    from mlgate.adapters.forecasting.dispatch import described_form
     from mlgate.errors import MlgateError
-    from mlgate.interfaces.forecasting_future import described_form
     from mlgate.models.loader import read_mlmodel
 
     cached = rt.models.cache.get_nowait(info.key)

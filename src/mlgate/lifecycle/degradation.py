@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
@@ -39,6 +40,7 @@ from mlgate.serving.runtime import Runtime
 from mlgate.state.captures import Matched, Subjects
 from mlgate.state.quality_sums import hour_start
 
+log = logging.getLogger(__name__)
 TAG_QUALITY = "mlgate.quality"
 MAX_ACTUALS = 10_000
 RETRAIN_MIN_ROWS = 50  # ml_retrain holds 20 % out and checks their drift, which needs 10 rows
@@ -120,8 +122,19 @@ def joinable(rt: Runtime, caller: Caller, subject: str | None = None) -> Subject
     return Subjects(frozenset(names), legacy=caller.is_admin)
 
 
+SubmitRetrain = Callable[[Caller, dict[str, Any]], Awaitable[str]]
+"""Submits an ``ml_retrain`` job with these arguments for the caller; answers its id (the jobs package
+passes one in: lifecycle does not import what sits above it)."""
+
+
 async def record_actuals(
-    rt: Runtime, model: str, actuals: Any, *, caller: Caller, subject: str | None = None
+    rt: Runtime,
+    model: str,
+    actuals: Any,
+    *,
+    caller: Caller,
+    subject: str | None = None,
+    submit_retrain: SubmitRetrain | None = None,
 ) -> ActualsResult:
     """Join ``{prediction_id or key: actual}`` to the captured predictions of ``model`` that the caller's
     subject (or its group) made, then judge its rules. Another subject's ids and keys come back unknown."""
@@ -145,12 +158,17 @@ async def record_actuals(
         name=name, recorded=outcome.recorded, duplicates=outcome.duplicates, unknown=outcome.unknown or []
     )
     if outcome.recorded:
-        await _evaluate(rt, name, caller, result, outcome.versions or set())
+        await _evaluate(rt, name, caller, result, outcome.versions or set(), submit_retrain)
     return result
 
 
 async def _evaluate(
-    rt: Runtime, name: str, caller: Caller, result: ActualsResult, versions: set[int]
+    rt: Runtime,
+    name: str,
+    caller: Caller,
+    result: ActualsResult,
+    versions: set[int],
+    submit_retrain: SubmitRetrain | None,
 ) -> None:
     """Judge the rules of the versions that just received actuals."""
     reg = rt.models.registry
@@ -175,7 +193,9 @@ async def _evaluate(
                       time.perf_counter(), Degraded(failing[rule], "see ml_performance; retrain or roll back"))  # fmt: skip
         if new and rules.get("retrain"):
             rows = await anyio.to_thread.run_sync(lambda v=version: store.matched(name, since, [v]))  # type: ignore[misc]
-            job = await _retrain(rt, name, version, rows, bool(rules.get("retrain_promote")), caller)
+            job = await _retrain(
+                submit_retrain, name, version, rows, bool(rules.get("retrain_promote")), caller
+            )
             if job is not None:
                 result.retrain_jobs.append(job)
             else:
@@ -194,11 +214,12 @@ def _model_tags(reg: Any, name: str) -> dict[str, str]:
 
 
 async def _retrain(
-    rt: Runtime, name: str, version: int, rows: list[Matched], promote: bool, caller: Caller
+    submit: SubmitRetrain | None, name: str, version: int, rows: list[Matched], promote: bool, caller: Caller
 ) -> str | None:
     """Submit ``ml_retrain`` of the version on its captured inputs with their actuals as the target."""
-    from mlgate.supply.jobs_service import jobs_for
-
+    if submit is None:
+        log.warning("a retrain rule fired for %s@%s, but this entry point submits no jobs", name, version)
+        return None
     data = [
         {**m.inputs, "actual": m.actual}
         for m in rows
@@ -210,5 +231,4 @@ async def _retrain(
         "model": f"{name}@{version}", "data": data, "target": "actual", "holdout": 0.2, "gates": None,
         "promote_if_better": promote, "metric": None,
     }  # fmt: skip
-    rec, _ = await jobs_for(rt).submit("ml_retrain", caller, args)
-    return rec.id
+    return await submit(caller, args)

@@ -40,12 +40,12 @@ import numpy as np
 from mlgate.artifacts import json_sha256 as input_digest
 from mlgate.auth.caller import Caller
 from mlgate.clock import now_iso
+from mlgate.domain import LoadedModel, Matrix
 from mlgate.errors import InvalidInput
-from mlgate.interfaces.base import LoadedModel, Matrix
-from mlgate.interfaces.records import to_matrix
 from mlgate.lifecycle.gates import TAG_DRIFT
 from mlgate.models.mlflow_registry import MlflowRegistry
 from mlgate.models.resolvers import MlflowResolver
+from mlgate.records.checks import to_matrix
 from mlgate.schemas.lifecycle import DriftResult, DriftSummary, DriftThresholdsModel, FeatureDrift
 from mlgate.schemas.stamp import ModelStamp
 from mlgate.serving.runtime import Runtime

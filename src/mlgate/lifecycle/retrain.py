@@ -27,8 +27,8 @@ import numpy as np
 
 from mlgate.auth.caller import Caller
 from mlgate.clock import now_iso
+from mlgate.domain import LoadedModel, Matrix
 from mlgate.errors import InvalidInput
-from mlgate.interfaces.base import LoadedModel, Matrix
 from mlgate.lifecycle import drift as drifting
 from mlgate.lifecycle.comparison import direction
 from mlgate.lifecycle.gates import parse_gates
@@ -180,7 +180,7 @@ async def retrain(
 
 
 def _estimator(loaded: LoadedModel) -> Any:
-    from mlgate.interfaces.sklearn import SklearnModel, is_text_pipeline
+    from mlgate.adapters.sklearn import SklearnModel, is_text_pipeline
 
     info = loaded.info
     if info.flavor != "sklearn" or not isinstance(loaded.impl, SklearnModel):
@@ -245,7 +245,7 @@ def _register(
     metric: str,
     by: str,
 ) -> Any:
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     reg = rt.models.registry
     lineage = {

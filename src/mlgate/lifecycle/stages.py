@@ -31,8 +31,8 @@ import anyio
 
 from mlgate.auth.caller import Caller
 from mlgate.clock import now_iso
+from mlgate.domain import VersionInfo
 from mlgate.errors import InvalidInput, NotFound, Refused
-from mlgate.interfaces.base import VersionInfo
 from mlgate.lifecycle import gates as gating
 from mlgate.lifecycle.stage_history import history, served_production, write_stage
 from mlgate.models.mlflow_registry import MlflowRegistry

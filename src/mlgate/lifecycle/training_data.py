@@ -17,9 +17,9 @@ import numpy as np
 
 from mlgate.artifacts import file_sha256, json_sha256
 from mlgate.config import Settings
+from mlgate.domain import Feature, Matrix
 from mlgate.errors import InvalidInput, NotFound, Refused
-from mlgate.interfaces.base import Feature, Matrix
-from mlgate.interfaces.records import to_matrix
+from mlgate.records.checks import to_matrix
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 SUFFIXES = (".csv", ".parquet", ".pq")

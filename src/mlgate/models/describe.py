@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlgate.interfaces.base import Feature, VersionInfo
+from mlgate.domain import Feature, VersionInfo
 from mlgate.models.plan import plan_artifact
 from mlgate.models.resolvers import MlflowResolver
 
@@ -39,8 +39,8 @@ class Described:
 
 def describe_path(info: VersionInfo, path: Path, remote_allowlist: list[str] | None = None) -> Described:
     """The pure part over a local model folder (no registry calls)."""
-    from mlgate.interfaces.mlmodel import describe_dir
-    from mlgate.interfaces.remote_spec import remote_spec_of
+    from mlgate.adapters.remote_spec import remote_spec_of
+    from mlgate.models.mlmodel import describe_dir
 
     plan = plan_artifact(path)  # the flavor the loader loads, what of it runs code, the digest
     mlmodel = plan.mlmodel

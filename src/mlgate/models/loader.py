@@ -4,10 +4,10 @@ The artifact plan (``models/plan.py``) names the flavor that is loaded, the file
 inside the artifact) and whether that runs code; the loader loads exactly that flavor, and refuses
 a plan that runs code unless the caller says an operator admitted it (``admitted``, checked by the
 resolver's gate against the plan's digest). ``mlgate`` (JSON parameters) loads natively, a
-``mlgate_remote`` version is answered by a remote engine (``interfaces/remote.py``); another flavor
+``mlgate_remote`` version is answered by a remote engine (``adapters/remote.py``); another flavor
 in ``ADAPTERS`` is loaded by that library's own adapter (a ``FlavorLoader``), and
 ``python_function`` through MLflow's pyfunc (with the signature's dtypes). Features come from the
-version's tags, else the signature, else the stored input example (``interfaces/mlmodel.py``), else
+version's tags, else the signature, else the stored input example (``models/mlmodel.py``), else
 the model's own column names. The interfaces recorded on the version are checked against what the
 object offers. The version record is immutable: the loaded model carries an enriched copy.
 """
@@ -19,81 +19,81 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from mlgate.domain import Feature, FlavorLoader, LoadedModel, ServedModel, VersionInfo
 from mlgate.errors import BackendError, Refused, WrongInterface
-from mlgate.interfaces.base import Feature, FlavorLoader, LoadedModel, ServedModel, VersionInfo
 from mlgate.models.plan import ArtifactPlan, plan_artifact, read_mlmodel
 
 __all__ = ["ADAPTERS", "load_model_dir", "read_mlmodel", "signature_features"]
 
 
 def _sklearn() -> FlavorLoader:
-    from mlgate.interfaces import sklearn
+    from mlgate.adapters import sklearn
 
     return sklearn.load
 
 
 def _xgboost() -> FlavorLoader:
-    from mlgate.interfaces import xgboost
+    from mlgate.adapters import xgboost
 
     return xgboost.load
 
 
 def _lightgbm() -> FlavorLoader:
-    from mlgate.interfaces import lightgbm
+    from mlgate.adapters import lightgbm
 
     return lightgbm.load
 
 
 def _catboost() -> FlavorLoader:
-    from mlgate.interfaces import catboost
+    from mlgate.adapters import catboost
 
     return catboost.load
 
 
 def _onnx() -> FlavorLoader:
-    from mlgate.interfaces import onnx
+    from mlgate.adapters import onnx
 
     return onnx.load
 
 
 def _torch_safetensors() -> FlavorLoader:
-    from mlgate.interfaces import torch_safetensors
+    from mlgate.adapters import torch_safetensors
 
     return torch_safetensors.load
 
 
 def _torch_hubconf() -> FlavorLoader:
-    from mlgate.interfaces import torch_hubconf
+    from mlgate.adapters import torch_hubconf
 
     return torch_hubconf.load
 
 
 def _pytorch() -> FlavorLoader:
-    from mlgate.interfaces import pytorch
+    from mlgate.adapters import pytorch
 
     return pytorch.load
 
 
 def _transformers() -> FlavorLoader:
-    from mlgate.interfaces import transformers_text
+    from mlgate.adapters import transformers_text
 
     return transformers_text.load
 
 
 def _statsmodels() -> FlavorLoader:
-    from mlgate.interfaces import forecasting_statsmodels
+    from mlgate.adapters.forecasting import statsmodels as forecasting_statsmodels
 
     return forecasting_statsmodels.load
 
 
 def _prophet() -> FlavorLoader:
-    from mlgate.interfaces import forecasting_prophet
+    from mlgate.adapters.forecasting import prophet as forecasting_prophet
 
     return forecasting_prophet.load
 
 
 # MLmodel flavor → its adapter's ``load`` (a FlavorLoader, imported on first use: heavy libraries).
-# Which flavor of an MLmodel file is loaded is the plan's choice (``interfaces/flavors.py``).
+# Which flavor of an MLmodel file is loaded is the plan's choice (``adapters/flavors.py``).
 ADAPTERS: dict[str, Callable[[], FlavorLoader]] = {
     "sklearn": _sklearn,
     "xgboost": _xgboost,
@@ -110,7 +110,7 @@ ADAPTERS: dict[str, Callable[[], FlavorLoader]] = {
 
 
 def signature_features(mlmodel: dict[str, Any]) -> list[Feature]:
-    from mlgate.interfaces.mlmodel import signature_inputs
+    from mlgate.models.mlmodel import signature_inputs
 
     return signature_inputs(mlmodel)[0]
 
@@ -143,22 +143,22 @@ def load_model_dir(
     meta: dict[str, Any] = (mlmodel.get("metadata") or {}).get("mlgate") or {}
     example = meta.get("example")
     tagged = info.features or [Feature(**f) for f in meta.get("features") or []]
-    from mlgate.interfaces.remote_spec import remote_spec_of
+    from mlgate.adapters.remote_spec import remote_spec_of
 
     impl: ServedModel
     remote = remote_spec_of(info.tags, flavors, remote_allowlist)  # refuses a changed mlgate.remote tag
     if remote is not None:  # served elsewhere: the artifact only describes it
-        from mlgate.interfaces.remote import RemoteModel
+        from mlgate.adapters.remote import RemoteModel
 
         feats = tagged or signature_features(mlmodel)
         impl = RemoteModel(remote, [f.name for f in feats])
         flavor = f"remote-{remote.protocol}"
     elif plan.flavor == "mlgate":
-        from mlgate.interfaces.native import load_native
+        from mlgate.adapters.native import load_native
 
         impl, flavor, feats = load_native(plan.root, plan.conf), "mlgate", tagged
     else:
-        from mlgate.interfaces.mlmodel import describe_dir
+        from mlgate.models.mlmodel import describe_dir
 
         desc = describe_dir(plan.root, mlmodel)
         feats = tagged or desc.features
@@ -197,12 +197,12 @@ def load_model_dir(
 
 
 def _pyfunc(plan: ArtifactPlan, feats: list[Feature], tensor_dtype: str | None) -> ServedModel:
-    from mlgate.interfaces.forecasting import forecaster_kind
+    from mlgate.adapters.forecasting.common import forecaster_kind
 
     if forecaster_kind(plan.mlmodel) == "pyfunc":  # a pyfunc that declares a horizon parameter / yhat output
-        from mlgate.interfaces.forecasting_pyfunc import load_pyfunc_forecaster
+        from mlgate.adapters.forecasting.dispatch import load_pyfunc_forecaster
 
         return load_pyfunc_forecaster(plan.root)
-    from mlgate.interfaces.pyfunc import PyfuncModel, load_pyfunc
+    from mlgate.adapters.pyfunc import PyfuncModel, load_pyfunc
 
     return PyfuncModel(load_pyfunc(plan.root), feats, tensor_dtype)

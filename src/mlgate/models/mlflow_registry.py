@@ -23,8 +23,8 @@ from dataclasses import replace
 from typing import Any
 
 from mlgate.config import Settings
+from mlgate.domain import Feature, VersionInfo
 from mlgate.errors import BackendError, MlgateError, NotFound
-from mlgate.interfaces.base import Feature, VersionInfo
 from mlgate.models.tags import TAG_FEATURES, TAG_INTERFACES, TAG_METRICS, TAG_PENDING, TAG_SHA
 
 log = logging.getLogger(__name__)

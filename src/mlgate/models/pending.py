@@ -32,8 +32,8 @@ from urllib.request import url2pathname
 
 from mlgate.artifacts import storage_error
 from mlgate.config import Settings
+from mlgate.domain import VersionInfo
 from mlgate.errors import Unavailable
-from mlgate.interfaces.base import VersionInfo
 from mlgate.models.tags import TAG_PENDING
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 ``plan_artifact(path)`` reads a version's MLmodel file and the files it names, once, and answers:
 
-- ``flavor``: the flavor that will be loaded (one order for everyone, ``interfaces/flavors.py``);
+- ``flavor``: the flavor that will be loaded (one order for everyone, ``adapters/flavors.py``);
 - ``files``: every file that load reads, each resolved inside the artifact folder. A configuration
   naming an absolute path or a ``..`` path, and a link that leads out of the folder, are refused
   (``Refused``) before anything reads them;
@@ -12,7 +12,7 @@
   registration and admitted by operators). Every file in ``files`` is inside that folder, so the
   digest covers all that the load reads.
 
-Registration (``models/registry.py``), admission (``Gate.check``, ``mlgate models admit``), the
+Registration (``models/registrar.py``), admission (``Gate.check``, ``mlgate models admit``), the
 description (``ml_model_info``'s ``runs_code``) and the loader all take the plan: a version is
 code-bearing exactly when the flavor that would be loaded is. Nothing from the artifact is unpickled
 or imported here: YAML is parsed, a skops file is read for its list of types.
@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from mlgate.adapters.flavors import loaded_flavor
 from mlgate.artifacts import model_files, tree_sha256
 from mlgate.errors import BackendError, Refused
-from mlgate.interfaces.flavors import loaded_flavor
 
 MLMODEL = "MLmodel"
 # flavor → (the configuration key naming its model file, MLflow's default name), for one-file flavors
@@ -122,8 +122,8 @@ def plan_artifact(path: Path, mlmodel: dict[str, Any] | None = None) -> Artifact
         files.append(model_file)
         code, code_files = _model_file_code(root, flavor, conf, model_file)
     if flavor in ("mlgate_torch", "mlgate_torchhub"):
-        from mlgate.interfaces.torch_safetensors import ARCHITECTURE
-        from mlgate.interfaces.torch_weights import SIDECAR, WEIGHTS
+        from mlgate.adapters.torch_safetensors import ARCHITECTURE
+        from mlgate.adapters.torch_weights import SIDECAR, WEIGHTS
 
         files += [WEIGHTS, SIDECAR] + ([ARCHITECTURE] if flavor == "mlgate_torch" else [])
     if flavor in WHOLE_FOLDER:
@@ -220,8 +220,8 @@ def _sklearn_code(file: Path, conf: dict[str, Any], flavor: str) -> list[str]:
         return [f"a {fmt} file ({file.name})"]
     import skops.io as sio
 
-    from mlgate.interfaces.lightgbm import SKOPS_TYPES
-    from mlgate.interfaces.sklearn import skops_refused
+    from mlgate.adapters.lightgbm import SKOPS_TYPES
+    from mlgate.adapters.sklearn import skops_refused
 
     refused = skops_refused(
         sio.get_untrusted_types(file=file), SKOPS_TYPES if flavor == "lightgbm" else frozenset()

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Protocol
 
 from mlgate.config import Settings
+from mlgate.domain import LoadedModel, VersionInfo
 from mlgate.errors import IntegrityError, NotFound
-from mlgate.interfaces.base import LoadedModel, VersionInfo
 from mlgate.models.admission import Gate, hub_admission
 from mlgate.models.mlflow_registry import MlflowRegistry
 from mlgate.models.pending import refuse_pending

@@ -27,8 +27,8 @@ import anyio
 
 from mlgate import telemetry
 from mlgate.config import Settings
+from mlgate.domain import LoadedModel, VersionInfo
 from mlgate.errors import NotFound, Refused, WrongInterface
-from mlgate.interfaces.base import LoadedModel, VersionInfo
 from mlgate.models.cache import ModelCache
 from mlgate.models.describe import Described, Describer
 from mlgate.models.mlflow_registry import MlflowRegistry

@@ -36,8 +36,8 @@ from typing import Any
 import anyio
 
 from mlgate.config import Settings
+from mlgate.domain import VersionInfo
 from mlgate.errors import InvalidInput, Unavailable
-from mlgate.interfaces.base import VersionInfo
 from mlgate.state.captures import Capture, CaptureStore
 from mlgate.state.db import StateDB
 

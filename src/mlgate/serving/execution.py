@@ -23,9 +23,9 @@ import numpy as np
 
 from mlgate import telemetry
 from mlgate.config import Settings
+from mlgate.domain import LoadedModel, Matrix, VersionInfo
 from mlgate.errors import BackendError, MlgateError, Overloaded
-from mlgate.interfaces.base import LoadedModel, Matrix, VersionInfo
-from mlgate.interfaces.frames import NonFiniteOutput
+from mlgate.records.frames import NonFiniteOutput
 from mlgate.serving.batcher import Batcher, measure_call_cost, should_batch
 from mlgate.serving.guards import Guards
 from mlgate.serving.halt_scopes import served_scopes

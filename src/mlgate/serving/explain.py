@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlgate.domain import VersionInfo
 from mlgate.errors import InvalidInput
-from mlgate.interfaces.base import VersionInfo
 
 
 def outside_training(

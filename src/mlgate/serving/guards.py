@@ -31,9 +31,9 @@ from typing import Any, Literal
 import numpy as np
 
 from mlgate.config import Settings
+from mlgate.domain import VersionInfo
 from mlgate.errors import GuardRefused as GuardRefused
 from mlgate.errors import InvalidInput, Unavailable
-from mlgate.interfaces.base import VersionInfo
 from mlgate.serving.rules import (
     DEFAULT_PACK,
     Bounds,

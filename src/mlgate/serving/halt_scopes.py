@@ -21,8 +21,8 @@ from __future__ import annotations
 import logging
 import re
 
+from mlgate.domain import LoadedModel, VersionInfo
 from mlgate.errors import BackendError, InvalidInput, NotFound
-from mlgate.interfaces.base import LoadedModel, VersionInfo
 from mlgate.models.mlflow_registry import MlflowRegistry
 from mlgate.models.tags import TAG_SHA
 

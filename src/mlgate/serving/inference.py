@@ -10,7 +10,7 @@ from typing import Any
 
 from mlgate.auth.caller import Caller
 from mlgate.errors import InvalidInput
-from mlgate.interfaces.records import check_series, check_texts, to_rows
+from mlgate.records.checks import check_series, check_texts, to_rows
 from mlgate.schemas.inference import (
     AnalyzeResult,
     ClassifyResult,
@@ -124,7 +124,7 @@ async def _forecast_future(
     subject: str,
 ) -> ForecastResult:
     """``future``: the rows of the future (time index, regressors) for a model whose signature takes them."""
-    from mlgate.interfaces.forecasting_future import refuse_form
+    from mlgate.adapters.forecasting.future import refuse_form
 
     impl, name = loaded.impl, f"{stamp.name}@{stamp.version}"
     if form != "future" or future is None:

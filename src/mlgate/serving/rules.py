@@ -40,8 +40,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
+from mlgate.domain import VersionInfo
 from mlgate.errors import ConfigError
-from mlgate.interfaces.base import VersionInfo
 
 Mode = Literal["refuse", "warn"]
 F64 = npt.NDArray[np.float64]

@@ -23,8 +23,8 @@ from mlgate import telemetry
 from mlgate.artifacts import json_sha256 as input_digest
 from mlgate.auth.caller import Caller
 from mlgate.config import Settings
+from mlgate.domain import LoadedModel
 from mlgate.errors import MlgateError, NotFound
-from mlgate.interfaces.base import LoadedModel
 from mlgate.models.resolvers import Resolver
 from mlgate.models.store import ModelStore
 from mlgate.schemas.stamp import ModelStamp

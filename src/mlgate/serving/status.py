@@ -7,8 +7,8 @@ import time
 import anyio
 
 from mlgate.auth.caller import Caller
+from mlgate.domain import LoadedModel
 from mlgate.errors import InvalidInput
-from mlgate.interfaces.base import LoadedModel
 from mlgate.models.ref import check_name, parse_ref
 from mlgate.schemas.serving import (
     CachedModel,

@@ -41,7 +41,7 @@ from urllib.parse import unquote, urlsplit
 import anyio
 import numpy as np
 
-from mlgate.interfaces.base import LoadedModel, VersionInfo
+from mlgate.domain import LoadedModel, VersionInfo
 from mlgate.serving.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.auth.caller import Caller
+from mlgate.domain import LoadedModel, VersionInfo
 from mlgate.errors import InvalidInput, Refused
-from mlgate.interfaces.base import LoadedModel, VersionInfo
 from mlgate.schemas.stamp import ModelStamp
 from mlgate.schemas.supply import CompiledArtifact, CompileResult, ParityReport
 from mlgate.serving.runtime import Runtime
 from mlgate.supply import convert
+from mlgate.supply.cancellable import in_thread
 from mlgate.supply.parity import TOLERANCES, Tolerance, compare, sample_rows
 from mlgate.supply.pull import Progress
-from mlgate.supply.worker import in_thread
 
 FORMATS = {
     "onnx": "onnx",
@@ -68,7 +68,7 @@ def source_kind(loaded: LoadedModel) -> str:
 def torch_module(loaded: LoadedModel) -> Any:
     """The torch module to convert: a fresh copy from an ``mlflow.pytorch`` folder; for the safetensors flavors
     the module already rebuilt and verified at load (conversions only read it)."""
-    from mlgate.interfaces.pytorch import TorchModel
+    from mlgate.adapters.pytorch import TorchModel
 
     if loaded.info.flavor in SAFETENSORS_FLAVORS and isinstance(loaded.impl, TorchModel):
         return loaded.impl.module
@@ -98,7 +98,7 @@ def convert_source(loaded: LoadedModel, kind: str, target: str) -> convert.Conve
         trt = {"converter": "tensorrt", "precision": "fp32", "onnx_sha256": sha}
         return convert.Converted("tensorrt", engine, trt, (EngineModel(engine), base))
     if kind == "sklearn":
-        from mlgate.interfaces.sklearn import SklearnModel, is_text_pipeline
+        from mlgate.adapters.sklearn import SklearnModel, is_text_pipeline
 
         if not isinstance(loaded.impl, SklearnModel):
             raise convert.unsupported(
@@ -169,7 +169,7 @@ def compiled_impl(conv: convert.Converted, classes: list[str]) -> Any:
         return conv.module
     if conv.format == "tensorrt":  # pragma: no cover - needs a GPU
         return conv.module[0]
-    from mlgate.interfaces.onnx import OnnxModel
+    from mlgate.adapters.onnx import OnnxModel
 
     return OnnxModel(convert.session(conv.data), classes or None)
 

@@ -207,8 +207,8 @@ def torch_to_script(module: Any, n_features: int) -> tuple[Any, bytes]:
 def torch_to_safetensors(module: Any, what: str = "a torch model") -> Converted:
     """Weights → ``model.safetensors`` (+ sidecar, architecture), loaded back the way serving loads them; refuses,
     naming what mlgate can rebuild, a module whose architecture only its own code could rebuild."""
-    from mlgate.interfaces.pytorch import TorchModel
-    from mlgate.interfaces.torch_safetensors import architecture, load_module, save
+    from mlgate.adapters.pytorch import TorchModel
+    from mlgate.adapters.torch_safetensors import architecture, load_module, save
 
     try:
         architecture(module)

@@ -10,12 +10,12 @@ of the served model file (for an ONNX or skops file, the Hub's own LFS SHA-256).
 from __future__ import annotations
 
 from mlgate.config import Settings
+from mlgate.domain import LoadedModel, VersionInfo
 from mlgate.errors import NotFound
-from mlgate.interfaces.base import LoadedModel, VersionInfo
 from mlgate.models.ref import ModelRef
 from mlgate.supply import served
 from mlgate.supply.pull import store_for
-from mlgate.supply.store import COMMIT, Manifest
+from mlgate.supply.pull_cache import COMMIT, Manifest
 
 
 class HubResolver:

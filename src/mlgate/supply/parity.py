@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from mlgate.domain import LoadedModel
 from mlgate.errors import InvalidInput
-from mlgate.interfaces.base import LoadedModel
-from mlgate.interfaces.records import to_matrix
+from mlgate.records.checks import to_matrix
 from mlgate.schemas.supply import ParityReport
 
 MAX_ROWS = 1000

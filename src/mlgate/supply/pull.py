@@ -30,9 +30,9 @@ from mlgate.config import Settings
 from mlgate.errors import InvalidInput, NotFound, Refused
 from mlgate.models.ref import parse_ref
 from mlgate.schemas.supply import PulledFile, PullResult
-from mlgate.supply import remote
-from mlgate.supply.store import COMMIT, HubStore, Manifest, ManifestFile, RemoteFile
-from mlgate.supply.worker import in_thread
+from mlgate.supply import hub_client as remote
+from mlgate.supply.cancellable import in_thread
+from mlgate.supply.pull_cache import COMMIT, HubStore, Manifest, ManifestFile, RemoteFile
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")
 MAX_PATTERNS = 50
@@ -152,7 +152,7 @@ def check_skops(files: Path, new: list[ManifestFile]) -> None:
     type list executes nothing)."""
     import skops.io as sio
 
-    from mlgate.interfaces.sklearn import skops_refused
+    from mlgate.adapters.sklearn import skops_refused
 
     for f in new:
         if f.path.endswith(".skops"):

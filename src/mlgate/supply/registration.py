@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.config import Settings
-from mlgate.interfaces.base import LoadedModel, VersionInfo
+from mlgate.domain import LoadedModel, VersionInfo
 from mlgate.models.pending import staging
 from mlgate.schemas.stamp import ModelStamp
 from mlgate.schemas.supply import ParityReport
@@ -29,7 +29,7 @@ def register_compiled(
     A forced registration (parity failed, an admin said force) always makes a new version that records who
     forced it; it is never reused for a later, unforced compile.
     """
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     # the compiled artifact is mlgate's own output from a version it already served (TorchScript runs code)
     reg = Registrar(settings, admit_by=f"ml_compile of {stamp.name}@{stamp.version}")
@@ -108,11 +108,9 @@ def _write_folder(folder: Path, loaded: LoadedModel, conv: Converted, meta: dict
         return
     folder.mkdir(parents=True)
     flavors: dict[str, Any] = {"onnx": {"data": "model.onnx"}}
-    if (
-        conv.format == "safetensors"
-    ):  # weights + sidecar + architecture, no code (interfaces/torch_weights.py)
-        from mlgate.interfaces.torch_safetensors import save
-        from mlgate.interfaces.torch_weights import WEIGHTS
+    if conv.format == "safetensors":  # weights + sidecar + architecture, no code (adapters/torch_weights.py)
+        from mlgate.adapters.torch_safetensors import save
+        from mlgate.adapters.torch_weights import WEIGHTS
 
         save(conv.module.module, folder)
         flavors = {"mlgate_torch": {"data": WEIGHTS}}

@@ -18,11 +18,11 @@ from typing import Any
 
 from mlgate.artifacts import file_sha256, safe_join
 from mlgate.config import Settings
+from mlgate.domain import Feature, LoadedModel, VersionInfo
 from mlgate.errors import IntegrityError, InvalidInput, NotFound
-from mlgate.interfaces.base import Feature, LoadedModel, VersionInfo
 from mlgate.models.pending import staging
 from mlgate.schemas.supply import PullResult
-from mlgate.supply.store import Manifest
+from mlgate.supply.pull_cache import Manifest
 
 
 @dataclass
@@ -130,7 +130,7 @@ def load(files_dir: Path, manifest: Manifest, info: VersionInfo) -> LoadedModel:
     impl: Any
     features: list[Feature] = []
     if s.kind == "onnx":
-        from mlgate.interfaces.onnx import OnnxModel
+        from mlgate.adapters.onnx import OnnxModel
 
         impl = OnnxModel.from_file(safe_join(files_dir, s.main), s.meta)
         interfaces = impl.interfaces
@@ -138,7 +138,7 @@ def load(files_dir: Path, manifest: Manifest, info: VersionInfo) -> LoadedModel:
         feats = s.meta.get("features") or [{"name": f"f{i}", "type": "double"} for i in range(n)]
         features = [Feature(**f) for f in feats]
     elif s.kind == "skops":
-        from mlgate.interfaces.sklearn import SklearnModel, features_of, interfaces_of, load_estimator
+        from mlgate.adapters.sklearn import SklearnModel, features_of, interfaces_of, load_estimator
 
         est = load_estimator(files_dir, {"pickled_model": s.main, "serialization_format": "skops"})
         impl, interfaces = SklearnModel(est), interfaces_of(est)
@@ -170,7 +170,7 @@ def register(
     settings: Settings, name: str, files_dir: Path, manifest: Manifest, revision: str
 ) -> VersionInfo:
     """Register the snapshot's model file as a new version of ``name`` (or find the one already registered)."""
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     s = pick(files_dir, manifest)
     if s.kind == "transformers":
@@ -241,7 +241,7 @@ def _mlflow_folder(folder: Path, files_dir: Path, s: Servable, tags: dict[str, s
         copy(s.main, "model.onnx")
         flavors: dict[str, Any] = {"onnx": {"data": "model.onnx"}}
         if not meta.get("features"):
-            from mlgate.interfaces.onnx import OnnxModel
+            from mlgate.adapters.onnx import OnnxModel
 
             n = _onnx_width(OnnxModel.from_file(folder / "model.onnx"))
             meta["features"] = [{"name": f"f{i}", "type": "double"} for i in range(n)]

@@ -20,10 +20,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlgate.adapters.torch_hubconf import ENTRY
+from mlgate.adapters.torch_hubconf import unpack as unpack  # the same traversal-safe unpacking serving uses
 from mlgate.config import Settings
 from mlgate.errors import IntegrityError, InvalidInput, Refused
-from mlgate.interfaces.torch_hubconf import ENTRY
-from mlgate.interfaces.torch_hubconf import unpack as unpack  # the same traversal-safe unpacking serving uses
 from mlgate.state.admissions import AdmissionBook
 
 COMMIT = re.compile(r"^[0-9a-f]{40}$")

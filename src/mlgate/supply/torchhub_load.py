@@ -18,11 +18,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from mlgate.adapters.torch_hubconf import ARCHIVE, run_entrypoint
 from mlgate.artifacts import staging_dir
 from mlgate.config import Settings
+from mlgate.domain import VersionInfo
 from mlgate.errors import InvalidInput, Refused
-from mlgate.interfaces.base import VersionInfo
-from mlgate.interfaces.torch_hubconf import ARCHIVE, run_entrypoint
 from mlgate.state.admissions import AdmissionBook
 from mlgate.supply import torchhub as th
 
@@ -76,8 +76,8 @@ def _register(
     import yaml
     from mlflow.models import infer_signature
 
-    from mlgate.interfaces import torch_weights
-    from mlgate.models.registry import Registrar
+    from mlgate.adapters import torch_weights
+    from mlgate.models.registrar import Registrar
 
     tags = {
         "torchhub.repo": ref.repo_id,

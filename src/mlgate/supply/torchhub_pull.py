@@ -19,16 +19,16 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from mlgate.adapters.torch_hubconf import ARCHIVE
 from mlgate.artifacts import staging_dir
 from mlgate.auth.caller import Caller
 from mlgate.config import Settings
+from mlgate.domain import Feature, VersionInfo
 from mlgate.errors import InvalidInput
-from mlgate.interfaces.base import Feature, VersionInfo
-from mlgate.interfaces.torch_hubconf import ARCHIVE
 from mlgate.schemas.supply import PulledFile, PullResult
 from mlgate.supply import torchhub as th
+from mlgate.supply.cancellable import in_thread
 from mlgate.supply.pull import Progress
-from mlgate.supply.worker import in_thread
 
 PREFIX = "torchhub:"
 
@@ -144,7 +144,7 @@ def _register(
 ) -> VersionInfo:
     import yaml
 
-    from mlgate.models.registry import Registrar
+    from mlgate.models.registrar import Registrar
 
     tags = {
         "torchhub.repo": ref.repo_id,

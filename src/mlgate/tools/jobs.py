@@ -10,10 +10,10 @@ from typing import Annotated, Any, TypeVar, get_args
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field, WithJsonSchema
 
+from mlgate.jobs.runner import rebuild_error
+from mlgate.jobs.service import jobs_for
 from mlgate.schemas.jobs import ACTIVE, JobCancelResult, JobRef, JobResult, JobStatus, ListJobsResult
 from mlgate.state.jobs import JobRecord
-from mlgate.supply.jobs import rebuild_error
-from mlgate.supply.jobs_service import jobs_for
 from mlgate.tools.context import caller, runtime
 
 R = TypeVar("R", bound=BaseModel)

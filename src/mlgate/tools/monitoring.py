@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from mlgate.jobs.service import retrain_submitter
 from mlgate.lifecycle import degradation, quality
 from mlgate.schemas.monitoring import ActualsResult, PerformanceResult
 from mlgate.tools.context import caller, runtime
@@ -25,7 +26,10 @@ async def record_actuals(
 ) -> ActualsResult:
     """Join actuals to captured predictions (a repeat replaces; unknown ids listed); re-checks quality
     rules. Example: {"model": "demo-regressor", "actuals": {"3f2a…": 151.0}}."""
-    return await degradation.record_actuals(runtime(ctx), model, actuals, caller=caller(ctx))
+    rt = runtime(ctx)
+    return await degradation.record_actuals(
+        rt, model, actuals, caller=caller(ctx), submit_retrain=retrain_submitter(rt)
+    )
 
 
 async def performance(

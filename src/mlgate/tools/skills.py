@@ -11,7 +11,7 @@ from pydantic import Field
 from mlgate.schemas.jobs import RunSkillReply
 from mlgate.schemas.skills import ListSkillsResult
 from mlgate.skills import catalog
-from mlgate.skills import runtime as skill_runtime
+from mlgate.skills import run as skill_runtime
 from mlgate.tools.context import caller, runtime
 from mlgate.tools.jobs import as_job
 

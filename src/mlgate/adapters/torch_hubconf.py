@@ -1,0 +1,211 @@
+"""The ``mlgate_torchhub`` flavor: weights in a verified safetensors file, architecture from an admitted hubconf.py.
+
+A TorchHub pull is registered as a folder holding ``model.safetensors`` + ``model.safetensors.sha256``
+(the entrypoint's ``state_dict``), ``hub/archive.tar.gz`` (the pinned archive, byte for byte) and an
+MLmodel whose flavor names the entrypoint, the repository, the commit and the archive's SHA-256.
+Loading, in this order: the version must be admitted (the resolver checked the admission at the
+folder's digest; ``admitted`` is that verdict); the weights are checked against their sidecar and
+parsed (no code); the archive is hashed and compared with the recorded pin; it is unpacked into a
+private temporary folder, entries checked (``unpack``); ``torch.hub.load(folder, entrypoint,
+source="local")`` rebuilds the architecture with downloads refused (``run_entrypoint``); the weights
+go in with ``load_state_dict(strict=True)``. Whatever the entrypoint loaded itself is overwritten by
+the verified weights; ``torch.load`` is never called by mlgate. A version an agent pulled
+(``supply/torchhub_pull``) holds no weights file: the entrypoint's own weights, from the pinned archive, serve.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import sys
+import tarfile
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from mlgate.adapters.pytorch import TorchModel
+from mlgate.domain import Feature
+from mlgate.errors import IntegrityError, InvalidInput, Refused
+
+ENTRY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+ARCHIVE = "hub/archive.tar.gz"
+CHUNK = 1 << 20
+_ONE_AT_A_TIME = threading.Lock()  # torch.hub's folder, sys.path and the download refusals are process-wide
+
+
+class DownloadAttempt(Exception):
+    pass
+
+
+def unpack(archive: Path, dest: Path) -> None:
+    """Regular files and folders of a .tar.gz, the archive's single top folder stripped; refuses any entry that
+    is absolute, climbs with ``..``, is a link or a device."""
+    with tarfile.open(archive, "r:*") as tar:
+        members = tar.getmembers()
+        for m in members:
+            p = PurePosixPath(m.name)
+            if m.name.startswith(("/", "\\")) or "\\" in m.name or ".." in p.parts or "\x00" in m.name:
+                raise Refused(f"the archive entry {m.name!r} escapes the snapshot", "refusing path traversal")
+            if not (m.isfile() or m.isdir()):
+                raise Refused(
+                    f"the archive entry {m.name!r} is a link or a device", "refusing links in archives"
+                )
+        tops = {PurePosixPath(m.name).parts[0] for m in members if PurePosixPath(m.name).parts}
+        strip = 1 if len(tops) == 1 and any(len(PurePosixPath(m.name).parts) > 1 for m in members) else 0
+        root = dest.resolve()
+        for m in members:
+            parts = PurePosixPath(m.name).parts[strip:]
+            if not parts or not m.isfile():
+                continue
+            target = root.joinpath(*parts).resolve()
+            if not target.is_relative_to(root):
+                raise Refused(f"the archive entry {m.name!r} escapes the snapshot", "refusing path traversal")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            src = tar.extractfile(m)
+            if src is None:  # pragma: no cover - isfile() members always have data
+                continue
+            with src, target.open("wb") as out:
+                while chunk := src.read(CHUNK):
+                    out.write(chunk)
+    if not (dest / "hubconf.py").is_file():
+        raise InvalidInput(
+            "the archive has no hubconf.py at its top", "pin the archive of a TorchHub repository"
+        )
+
+
+@contextlib.contextmanager
+def _network_closed(empty: str, attempts: list[str]) -> Iterator[None]:
+    """This thread's ``torch.hub.download_url_to_file`` and ``urllib.request.urlopen`` refuse (and are recorded);
+    other threads of the server pass through to the originals while the entrypoint runs."""
+    import urllib.request
+
+    import torch.hub
+
+    me = threading.get_ident()
+
+    def refusing(original: Callable[..., Any]) -> Callable[..., Any]:
+        def refuse(url: Any, *args: Any, **kwargs: Any) -> Any:
+            if threading.get_ident() != me:
+                return original(url, *args, **kwargs)
+            attempts.append(str(getattr(url, "full_url", url))[:300])
+            raise DownloadAttempt(f"download of {attempts[-1]} refused: weights must be in the snapshot")
+
+        return refuse
+
+    saved = (torch.hub.get_dir(), torch.hub.download_url_to_file, urllib.request.urlopen)
+    home = os.environ.get("TORCH_HOME")
+    torch.hub.set_dir(empty)
+    os.environ["TORCH_HOME"] = empty
+    torch.hub.download_url_to_file = refusing(saved[1])
+    urllib.request.urlopen = refusing(saved[2])
+    try:
+        yield
+    finally:
+        torch.hub.set_dir(saved[0])
+        torch.hub.download_url_to_file = saved[1]
+        urllib.request.urlopen = saved[2]
+        if home is None:
+            os.environ.pop("TORCH_HOME", None)
+        else:
+            os.environ["TORCH_HOME"] = home
+
+
+def run_entrypoint(folder: Path, entrypoint: str) -> Any:
+    """The torch module ``entrypoint`` of the hubconf.py in ``folder`` returns, built with downloads refused."""
+    import torch
+
+    if not ENTRY.match(entrypoint):
+        raise InvalidInput(f"{entrypoint!r} is not an entrypoint name", "name a function of hubconf.py")
+    attempts: list[str] = []
+    with _ONE_AT_A_TIME:
+        before = set(sys.modules)
+        try:
+            with tempfile.TemporaryDirectory() as empty, _network_closed(empty, attempts):
+                module = torch.hub.load(str(folder), entrypoint, source="local")  # type: ignore[no-untyped-call]
+        except DownloadAttempt:
+            module = None
+        except Exception as exc:
+            raise Refused(
+                f"the entrypoint {entrypoint!r} failed: {type(exc).__name__}: {str(exc)[:300]}",
+                "check the entrypoint name and that the repository needs nothing beyond torch",
+            ) from None
+        finally:  # modules imported from the snapshot do not outlive it (nor meet another repository's)
+            for name in set(sys.modules) - before:
+                if str(getattr(sys.modules[name], "__file__", "") or "").startswith(str(folder)):
+                    del sys.modules[name]
+    if attempts:
+        raise Refused(
+            f"the entrypoint {entrypoint!r} tried to download {attempts[0]} at load",
+            "weights must be in the pinned snapshot (load them from the repository folder); "
+            "mlgate does not download at load",
+        )
+    if not isinstance(module, torch.nn.Module):
+        raise Refused(
+            f"the entrypoint {entrypoint!r} returned {type(module).__name__}, not a torch module", ""
+        )
+    return module.eval()
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class HubTorchModel(TorchModel):
+    """A TorchModel that keeps the unpacked repository alive as long as the model (code may import lazily)."""
+
+    def __init__(
+        self, module: Any, features: Sequence[Feature], code: tempfile.TemporaryDirectory[str]
+    ) -> None:
+        super().__init__(module, features)
+        self.code = code
+
+
+def load(
+    model_dir: Path,
+    flavor_conf: dict[str, Any],
+    features: Sequence[Feature],
+    meta: dict[str, Any] | None = None,
+    *,
+    admitted: bool = False,
+) -> HubTorchModel:
+    from mlgate.adapters import torch_weights
+
+    ref = str(flavor_conf.get("ref") or "a TorchHub repository")
+    if not admitted:
+        raise Refused(
+            f"this version rebuilds its architecture by running the hubconf.py of {ref}, and it is not admitted",
+            "an operator pulls it with `mlgate torchhub pull`, or admits it: `mlgate torchhub admit owner/repo@<commit>` "
+            "or `mlgate models admit NAME VERSION`",
+        )
+    # the weights first: a tampered file stops here, before any code runs; an agent's pull (``supply/torchhub_pull``)
+    # keeps none: the entrypoint loads the ones its pinned archive ships, downloads refused
+    state = torch_weights.read(model_dir) if flavor_conf.get("data") else None
+    archive = (model_dir / str(flavor_conf.get("archive", ARCHIVE))).resolve()
+    if not archive.is_relative_to(model_dir.resolve()) or not archive.is_file():
+        raise IntegrityError(f"the archive of {ref} is missing from the version", "pull it again")
+    pinned, found = str(flavor_conf.get("archive_sha256", "")), sha256_of(archive)
+    if found != pinned:
+        raise IntegrityError(
+            f"the archive of {ref} hashes to {found}, not the admitted {pinned or '(none recorded)'}",
+            "the version changed after it was registered; pull it again",
+        )
+    code = tempfile.TemporaryDirectory(prefix="mlgate-torchhub-")
+    try:
+        repo = Path(code.name) / "repo"
+        repo.mkdir()
+        unpack(archive, repo)
+        module = run_entrypoint(repo, str(flavor_conf.get("entrypoint", "")))
+        if state is not None:
+            module = torch_weights.put(module, state)
+    except BaseException:
+        code.cleanup()
+        raise
+    return HubTorchModel(module, features, code)
