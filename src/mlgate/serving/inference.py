@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlgate.errors import InvalidInput
+from mlgate.interfaces.columns import as_records, batch_size
 from mlgate.interfaces.records import check_series, check_texts, to_rows
 from mlgate.schemas.inference import (
     AnalyzeResult,
@@ -26,9 +27,10 @@ async def predict(rt: Runtime, model: str, features: Any, keys: list[str] | None
     loaded, stamp = await rt.serve(model, "predictor")
     s = rt.settings
     rows = to_rows(features, loaded.info.features, max_rows=s.max_rows, max_cells=s.max_cells)
-    check_keys(keys, len(features))
+    check_keys(keys, batch_size(features))
     values, warnings = await rt.executor.rows(loaded, "predict", rows)
-    ids, warnings = await captured(rt, loaded.info, "predictor", values, features, keys, warnings)
+    inputs = as_records(features) if rt.captures.enabled(loaded.info) else features
+    ids, warnings = await captured(rt, loaded.info, "predictor", values, inputs, keys, warnings)
     return PredictResult(model=stamp, predictions=values, warnings=warnings, prediction_ids=ids or [])
 
 
@@ -36,11 +38,12 @@ async def classify(rt: Runtime, model: str, features: Any, keys: list[str] | Non
     loaded, stamp = await rt.serve(model, "classifier")
     s = rt.settings
     rows = to_rows(features, loaded.info.features, max_rows=s.max_rows, max_cells=s.max_cells)
-    check_keys(keys, len(features))
+    check_keys(keys, batch_size(features))
     pairs, warnings = await rt.executor.rows(loaded, "classify", rows)
     labels, probs = [label for label, _ in pairs], [p for _, p in pairs]
     kept = [{"label": a, "probabilities": b} for a, b in zip(labels, probs, strict=True)]
-    ids, warnings = await captured(rt, loaded.info, "classifier", kept, features, keys, warnings)
+    inputs = as_records(features) if rt.captures.enabled(loaded.info) else features
+    ids, warnings = await captured(rt, loaded.info, "classifier", kept, inputs, keys, warnings)
     return ClassifyResult(
         model=stamp, labels=labels, probabilities=probs, warnings=warnings, prediction_ids=ids or []
     )

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import Context
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from mlgate.auth.caller import Caller
 from mlgate.serving.runtime import Runtime
@@ -42,3 +42,21 @@ def caller_of(rt: Runtime) -> Caller:
 
 def caller(ctx: Context[Any, Any]) -> Caller:
     return caller_of(runtime(ctx))
+
+
+# Records, or the same rows in columns (MLflow's ``dataframe_split``: each name once; interfaces/columns.py)
+_COLUMNS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "columns": {"type": "array", "items": {"type": "string"}},
+        "rows": {"type": "array", "items": {"type": "array"}},
+    },
+    "required": ["columns", "rows"],
+}
+
+BATCH_SCHEMA: dict[str, Any] = {"anyOf": [{"type": "array", "items": {"type": "object"}}, _COLUMNS_SCHEMA]}
+Batch = Annotated[list[dict[str, Any]] | dict[str, Any], WithJsonSchema(BATCH_SCHEMA)]
+OptionalBatch = Annotated[
+    list[dict[str, Any]] | dict[str, Any] | None,
+    WithJsonSchema({"anyOf": [*BATCH_SCHEMA["anyOf"], {"type": "null"}]}),
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from mlgate.lifecycle import comparison, drift
 from mlgate.lifecycle import stages as lifecycle
@@ -16,7 +16,7 @@ from mlgate.schemas.lifecycle import (
     PromoteResult,
     RollbackResult,
 )
-from mlgate.tools.context import ModelArg, caller, runtime
+from mlgate.tools.context import BATCH_SCHEMA, Batch, ModelArg, OptionalBatch, caller, runtime
 from mlgate.tools.jobs import as_job
 
 ModelName = Annotated[
@@ -35,10 +35,7 @@ Gates = Annotated[
         examples=[{"min_r2": 0.4, "max_mae": 50, "require_drift_check": True}],
     ),
 ]
-Records = Annotated[
-    list[dict[str, Any]],
-    Field(description="Rows as {feature: value}; the names are in ml_model_info.", min_length=1),
-]
+Records = Annotated[Batch, Field(description="Rows as {feature: value}; the names are in ml_model_info.")]
 
 
 async def promote(
@@ -92,7 +89,7 @@ async def check_drift(
     current: Records,
     ctx: Context[Any, Any],
     reference: Annotated[
-        list[dict[str, Any]] | None, Field(description="Rows to compare with instead of the training sample.")
+        OptionalBatch, Field(description="Rows to compare with instead of the training sample (either form).")
     ] = None,
 ) -> DriftResult:
     """Check whether current data drifted from a version's training data, feature by feature (PSI and KS).
@@ -106,8 +103,12 @@ async def check_drift(
 async def retrain(
     model: ModelArg,
     data: Annotated[
-        list[dict[str, Any]] | str,
-        Field(description="Rows (features + target), or a CSV/Parquet path under MLGATE_DATA_DIR."),
+        list[dict[str, Any]] | dict[str, Any] | str,
+        WithJsonSchema({"anyOf": [*BATCH_SCHEMA["anyOf"], {"type": "string"}]}),
+        Field(
+            description="Rows (features + target) as records or {columns, rows}, or a CSV/Parquet path "
+            "under MLGATE_DATA_DIR."
+        ),
     ],
     target: Annotated[str, Field(description="The column holding the value to predict.", max_length=200)],
     ctx: Context[Any, Any],
