@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     # live quality (docs/monitoring.md): model name patterns whose predictions are captured (also the version
     # tag mlgate.capture=true), whether their inputs are kept, how long captured rows live, degradation rules
     capture: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # versions published as typed tools of their own (server/model_tools.py): name@alias, name patterns allowed
+    model_tools: Annotated[list[str], NoDecode] = Field(default_factory=list)
     capture_inputs: bool = False
     capture_retention_days: float = Field(default=90.0, ge=0)
     quality_rules: dict[str, dict[str, float | bool]] = Field(default_factory=dict)
@@ -101,6 +103,7 @@ class Settings(BaseSettings):
         "stdio_scopes",
         "trusted_models",
         "capture",
+        "model_tools",
         "pull_allowlist",
         "allowed_hosts",
         "cors_origins",

@@ -19,7 +19,8 @@ from mlgate.auth.scopes import AUDIT, HALT, INFER, MANAGE, READ
 from mlgate.config import ALL_SCOPES
 from mlgate.schemas.interfaces import INTERFACE_TABLE
 from mlgate.server.cards import add_cards
-from mlgate.server.gate import GateServer, ToolSpec, guard
+from mlgate.server.gate import ToolSpec, guard
+from mlgate.server.model_tools import ModelToolsServer, publish_model_tools
 from mlgate.server.prompts import register_prompts
 from mlgate.serving.runtime import Runtime
 from mlgate.supply.hub import HubResolver
@@ -200,7 +201,10 @@ TOOLS: list[ToolSpec] = [
         "Record actuals",
         MANAGE,
         RECORD,
-        {"model": "demo-regressor", "actuals": {"3f2a9c0d4b5e6f708192a3b4c5d6e7f8": 151.0}},
+        {
+            "model": "demo-regressor",
+            "actuals": [{"prediction_id": "3f2a9c0d4b5e6f708192a3b4c5d6e7f8", "value": 151.0}],
+        },
     ),
     ToolSpec(
         "ml_performance",
@@ -229,12 +233,14 @@ ran: {name, version, ref, sha256}. Long calls (pull, compile, retrain, skills) m
 def build_server(runtime: Runtime) -> MCPServer[Runtime]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
+        await publish_model_tools(server)  # MLGATE_MODEL_TOOLS; says what tools/list weighs
         yield runtime
 
-    server = GateServer(
+    server = ModelToolsServer(
         "mlgate", title="mlgate", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan
     )
     server.use(runtime, TOOLS)
+    server.use_model_tools(runtime.settings.model_tools, SPECS)
     runtime.models.add_source(
         "hf", lambda: HubResolver(runtime.settings)
     )  # pulled snapshots: hf:org/repo@commit

@@ -9,6 +9,7 @@ from pydantic import Field, WithJsonSchema
 
 from mlgate.lifecycle import comparison, drift
 from mlgate.lifecycle import stages as lifecycle
+from mlgate.lifecycle.gates import NAMED_GATES, REQUIRE_DRIFT, REQUIRE_LIVE
 from mlgate.schemas.jobs import RetrainReply
 from mlgate.schemas.lifecycle import (
     CompareResult,
@@ -28,10 +29,25 @@ ModelName = Annotated[
     ),
 ]
 Version = Annotated[int, Field(description="A version number of that model (see ml_list_models).", ge=1)]
+_NUMBER, _FLAG = {"type": ["number", "null"]}, {"type": ["boolean", "null"]}
+_GATES_SCHEMA = {
+    "anyOf": [
+        {
+            "type": "object",
+            "properties": {
+                **{g: _NUMBER for g in NAMED_GATES},
+                **{f: _FLAG for f in (REQUIRE_DRIFT, REQUIRE_LIVE)},
+            },
+            "additionalProperties": False,
+        },
+        {"type": "null"},
+    ]
+}
 Gates = Annotated[
-    dict[str, float | bool] | None,
+    dict[str, float | bool | None] | None,
+    WithJsonSchema(_GATES_SCHEMA),
     Field(
-        description="Extra gates, added to the stored ones: min_<metric>, max_<metric>, require_drift_check.",
+        description="Extra gates, added to the stored ones; any min_/max_<metric> is taken.",
         examples=[{"min_r2": 0.4, "max_mae": 50, "require_drift_check": True}],
     ),
 ]
@@ -89,7 +105,7 @@ async def check_drift(
     current: Records,
     ctx: Context[Any, Any],
     reference: Annotated[
-        OptionalBatch, Field(description="Rows to compare with instead of the training sample (either form).")
+        OptionalBatch, Field(description="Rows to compare with instead of the training sample.")
     ] = None,
 ) -> DriftResult:
     """Check whether current data drifted from a version's training data, feature by feature (PSI and KS).
@@ -105,10 +121,7 @@ async def retrain(
     data: Annotated[
         list[dict[str, Any]] | dict[str, Any] | str,
         WithJsonSchema({"anyOf": [*BATCH_SCHEMA["anyOf"], {"type": "string"}]}),
-        Field(
-            description="Rows (features + target) as records or {columns, rows}, or a CSV/Parquet path "
-            "under MLGATE_DATA_DIR."
-        ),
+        Field(description="Rows (features + target), or a CSV/Parquet path under MLGATE_DATA_DIR."),
     ],
     target: Annotated[str, Field(description="The column holding the value to predict.", max_length=200)],
     ctx: Context[Any, Any],

@@ -72,9 +72,7 @@ async def compile(
     ctx: Context[Any, Any],
     data: Annotated[
         OptionalBatch,
-        Field(
-            description="Rows (records or {columns, rows}) for the parity check; default: the training sample."
-        ),
+        Field(description="Rows for the parity check; default: the training sample."),
     ] = None,
     tolerance: Annotated[
         float | None,
