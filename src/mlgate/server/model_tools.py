@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, get_type_hints
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.shared.subscriptions import ToolsListChanged
 
@@ -198,6 +199,7 @@ class ModelToolsServer(GateServer):
     def use_model_tools(self, patterns: list[str], generic: dict[str, ToolSpec]) -> None:
         self.patterns, self.published, self._generic = patterns, {}, generic
         self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._lock = anyio.Lock()
 
     async def refresh(self) -> bool:
         """Re-read what the patterns name; (re)register changed tools. True when the listing changed."""
@@ -268,9 +270,13 @@ class ModelToolsServer(GateServer):
 
     async def _refresh_and_announce(self) -> None:
         try:
-            if await self.refresh():
+            async with self._lock:  # one refresh at a time: two promotions must not register a tool twice
+                changed = await self.refresh()
+            if changed:
                 await self.announce()
-        except MlgateError as exc:  # keep serving the tools as they were; say why
+        except (
+            Exception
+        ) as exc:  # keep serving the tools as they were (the call's own result stands); say why
             log.warning("typed model tools not refreshed: %s", exc)
 
 
