@@ -16,7 +16,7 @@ from mlgate.tools.context import caller, runtime
 ModelName = Annotated[str, Field(description="A model name (or name@version).", max_length=300)]
 
 
-_VALUE = {"anyOf": [{"type": ["number", "string"]}, {"type": "array", "items": {"type": "number"}}]}
+_VALUE = {"anyOf": [{"type": ["number", "string"]}, {"type": "array", "items": {"type": ["number", "null"]}}]}
 _ID = {"type": ["string", "null"]}
 # listed: the closed list form strict clients can send; the {prediction_id or key: actual} map is taken too
 _ACTUALS_SCHEMA = {
