@@ -27,7 +27,12 @@ NUMBER_TYPES = frozenset({"double", "float"})
 
 
 def to_rows(records: Any, features: Sequence[Feature], *, max_rows: int, max_cells: int) -> Rows:
-    """Records → a float64 matrix (every feature a number) or a typed object matrix, in feature order."""
+    """Records (or a columnar batch, ``columns.py``) → a float64 matrix (every feature a number) or a
+    typed object matrix, in feature order."""
+    from mlgate.interfaces.columns import columnar_rows, is_columnar
+
+    if is_columnar(records):
+        return columnar_rows(records, features, max_rows=max_rows, max_cells=max_cells)
     if all(f.type in NUMBER_TYPES for f in features):
         return to_matrix(records, features, max_rows=max_rows, max_cells=max_cells)
     from mlgate.interfaces.typed import to_typed
@@ -38,7 +43,10 @@ def to_rows(records: Any, features: Sequence[Feature], *, max_rows: int, max_cel
 
 def check_batch(records: Any, width: int, *, max_rows: int, max_cells: int) -> None:
     if not isinstance(records, list):
-        raise InvalidInput("features must be a list of records", 'send [{"feature": value, …}, …]')
+        raise InvalidInput(
+            "features must be a list of records or a columnar batch",
+            'send [{"feature": value, …}, …] or {"columns": ["feature", …], "rows": [[value, …], …]}',
+        )
     n = len(records)
     if n == 0:
         raise InvalidInput("features is empty", "send at least one record")
@@ -52,6 +60,14 @@ def check_batch(records: Any, width: int, *, max_rows: int, max_cells: int) -> N
 
 def to_matrix(records: Any, features: Sequence[Feature], *, max_rows: int, max_cells: int) -> Matrix:
     """Records (``[{"age": 0.03, …}, …]``) → a float64 matrix in the signature's column order."""
+    from mlgate.interfaces.columns import columnar_rows, is_columnar
+
+    if is_columnar(records):
+        if not all(f.type in NUMBER_TYPES for f in features):
+            features = [
+                Feature(f.name, f.type if f.type in NUMBER_TYPES else "double") for f in features
+            ]  # numbers only, as records here
+        return columnar_rows(records, features, max_rows=max_rows, max_cells=max_cells)
     width = len(features)
     check_batch(records, width, max_rows=max_rows, max_cells=max_cells)
     n = len(records)
@@ -68,17 +84,23 @@ def to_matrix(records: Any, features: Sequence[Feature], *, max_rows: int, max_c
         row = out[i]
         for j, name in enumerate(names):
             v = rec[name]
-            if type(v) not in _NUMERIC:  # bool is an int subclass: refused on purpose
-                raise InvalidInput(
-                    f"record {i}, feature {name!r}: expected a number, got {type(v).__name__} {v!r:.40}",
-                    "send a JSON number",
-                )
-            if not math.isfinite(v):
-                raise InvalidInput(f"record {i}, feature {name!r} is {v}", "send finite numbers only")
+            if type(v) not in _NUMERIC or not math.isfinite(v):
+                number_cell(i, name, v)
             row[j] = v
     if any(f.type == "float" for f in features):
         _check_float32(out, names, [j for j, f in enumerate(features) if f.type == "float"])
     return out
+
+
+def number_cell(i: int, name: str, v: Any) -> None:
+    """Refuses a value that is not a finite number (bool, an int subclass, is refused on purpose)."""
+    if type(v) not in _NUMERIC:
+        raise InvalidInput(
+            f"record {i}, feature {name!r}: expected a number, got {type(v).__name__} {v!r:.40}",
+            "send a JSON number",
+        )
+    if not math.isfinite(v):
+        raise InvalidInput(f"record {i}, feature {name!r} is {v}", "send finite numbers only")
 
 
 def _check_float32(out: Matrix, names: list[str], cols: list[int]) -> None:

@@ -19,6 +19,7 @@ from mlgate.artifacts import file_sha256, json_sha256
 from mlgate.config import Settings
 from mlgate.errors import InvalidInput, NotFound, Refused
 from mlgate.interfaces.base import Feature, Matrix
+from mlgate.interfaces.columns import as_records, is_columnar
 from mlgate.interfaces.records import to_matrix
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -44,6 +45,8 @@ def load_training_data(
         raise InvalidInput("target must name the column to predict", 'e.g. "target": "progression"')
     if target in {f.name for f in features}:
         raise InvalidInput(f"target {target!r} is one of the model's features", "name the label column")
+    if is_columnar(data):
+        data = as_records(data)  # {"columns": [...], "rows": [[...]]}: the target is one of the columns
     if isinstance(data, str):
         return _from_file(settings, data, features, target, classifier)
     if isinstance(data, list):
