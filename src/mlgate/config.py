@@ -228,9 +228,15 @@ class Settings(BaseSettings):
         description="the most one `ml_pull` downloads: the listing is checked before downloading, each stream "
         "while downloading",
     )
+    model_tools: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="versions published as typed tools of their own, e.g. `churn@production,demand-*@production` "
+        "(name patterns with an alias; docs/model-tools in the README)",
+    )
 
     _split_lists = field_validator(
         "stdio_scopes",
+        "model_tools",
         "trusted_models",
         "capture",
         "pull_allowlist",

@@ -120,6 +120,15 @@ try {
   const { rows: audit = [] } = await call("ml_audit", { limit: 5, model: M, tool: "ml_record_actuals" });
   if (audit.length !== 1) report.failures.push(`ml_audit: ${JSON.stringify(audit).slice(0, 300)}`);
 
+  // a typed model tool (MLGATE_MODEL_TOOLS) answers exactly what the generic tool answers
+  if (config.typed) {
+    const info = await call("ml_model_info", { model: config.typed.model });
+    const generic = await call("ml_predict", { model: config.typed.model, features: info.example?.features });
+    const typed = await call(config.typed.tool, { records: info.example?.features });
+    if (JSON.stringify(typed) !== JSON.stringify(generic) || !typed.predictions)
+      report.failures.push(`${config.typed.tool}: ${JSON.stringify(typed).slice(0, 300)} vs ml_predict ${JSON.stringify(generic).slice(0, 300)}`);
+  }
+
   // No Hub is reachable from the test and MLGATE_PULL_ALLOWLIST is empty: mlgate must refuse with a tool
   // error (isError), not a protocol error. A real pull is covered by tests/supply/test_pull_tool.py.
   await call("ml_pull", { repo_id: "acme/not-allowed", revision: "0123456789abcdef0123456789abcdef01234567" },

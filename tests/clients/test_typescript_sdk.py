@@ -29,7 +29,13 @@ def test_every_tool_through_the_typescript_sdk(node_modules: Path, demo_home: Pa
         "node_modules": str(node_modules),
         "command": SERVE[0],
         "args": SERVE[1:],
-        "env": {**server_env(demo_home), "MLGATE_CAPTURE": model},  # its predictions get ids
+        # its predictions get ids; demo-regressor is also a typed model tool
+        "env": {
+            **server_env(demo_home),
+            "MLGATE_CAPTURE": model,
+            "MLGATE_MODEL_TOOLS": "demo-regressor@production",
+        },
+        "typed": {"tool": "predict_demo-regressor", "model": "demo-regressor@production"},
         "model": model,
         "rows": records(drift_x),
         "actuals": [float(v) for v in y[:5]],
@@ -58,6 +64,7 @@ def test_every_tool_through_the_typescript_sdk(node_modules: Path, demo_home: Pa
     assert report["server"]["name"] == "mlgate"
     assert report["withoutOutputSchema"] == [], "the SDK validates nothing for these tools"
     called = {c["tool"] for c in report["calls"]}
+    assert "predict_demo-regressor" in report["listed"] and "predict_demo-regressor" in called
     assert set(report["listed"]) <= called | set(report["skipped"])
     validated = [c for c in report["calls"] if c["structured"] and not c["isError"]]
     assert len(validated) >= len(report["listed"]) - 1, report["calls"]  # all but the refused ml_pull

@@ -280,3 +280,29 @@ async def test_a_pickled_version_is_refused_until_an_operator_admits_it(client: 
     import pandas as pd
 
     assert close(out["predictions"], plain.pickled.predict(pd.DataFrame([row])))
+
+
+def columns_of(recs: list[dict[str, Any]], reverse: bool = True) -> dict[str, Any]:
+    """The same rows as ``{"columns", "rows"}`` (columns reversed: order is by name, not position)."""
+    cols = list(recs[0])[:: -1 if reverse else 1]
+    return {"columns": cols, "rows": [[r[c] for c in cols] for r in recs]}
+
+
+@pytest.mark.parametrize("name", sorted(INTERFACES))
+async def test_columnar_and_records_answer_the_same(
+    client: Any, registry: dict[str, Logged], name: str
+) -> None:
+    tool, ref = TOOL_OF[INTERFACES[name]], f"{name}@production"
+    recs = records(registry[name])
+    err, by_records = await call(client, tool, {"model": ref, "features": recs})
+    assert not err, by_records
+    err, by_columns = await call(client, tool, {"model": ref, "features": columns_of(recs)})
+    assert not err, by_columns
+    assert by_columns == by_records
+    bad = columns_of(recs)
+    j = next(j for j, v in enumerate(bad["rows"][1]) if type(v) is float)  # a number column
+    bad["rows"][1][j] = "oops"
+    err, said = await call(client, tool, {"model": ref, "features": bad})
+    recs_bad = [dict(zip(bad["columns"], row, strict=True)) for row in bad["rows"]]
+    err2, said2 = await call(client, tool, {"model": ref, "features": recs_bad})
+    assert err and err2 and said == said2 and "record 1, feature" in said and "'oops'" in said, said

@@ -38,6 +38,16 @@ _GATE = re.compile(r"^(min|max)_([A-Za-z0-9_.\-]{1,64})$")
 _HINT = "gates look like {'min_r2': 0.4, 'max_mae': 50, 'require_drift_check': true}"
 
 Gates = dict[str, float | bool]
+# the gates a tool schema names (strict clients send each, null for "not this one"); any other
+# min_<metric> / max_<metric> is accepted all the same
+NAMED_GATES = (
+    "min_r2",
+    "min_accuracy",
+    "min_f1_macro",
+    "max_mae",
+    "max_rmse",
+    "max_log_loss",
+)
 
 
 def parse_gates(raw: Any, where: str = "gates") -> Gates:
@@ -48,6 +58,8 @@ def parse_gates(raw: Any, where: str = "gates") -> Gates:
         raise InvalidInput(f"{where} must be an object", _HINT)
     out: Gates = {}
     for key, value in raw.items():
+        if value is None:  # a named gate left unset (strict clients send every property)
+            continue
         if key in _FLAGS:
             if not isinstance(value, bool):
                 raise InvalidInput(f"{where}.{key} must be true or false", _HINT)

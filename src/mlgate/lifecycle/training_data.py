@@ -20,6 +20,7 @@ from mlgate.config import Settings
 from mlgate.domain import Feature, Matrix
 from mlgate.errors import InvalidInput, NotFound, Refused
 from mlgate.records.checks import to_matrix
+from mlgate.records.columns import as_records, is_columnar
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 SUFFIXES = (".csv", ".parquet", ".pq")
@@ -44,6 +45,8 @@ def load_training_data(
         raise InvalidInput("target must name the column to predict", 'e.g. "target": "progression"')
     if target in {f.name for f in features}:
         raise InvalidInput(f"target {target!r} is one of the model's features", "name the label column")
+    if is_columnar(data):
+        data = as_records(data)  # {"columns": [...], "rows": [[...]]}: the target is one of the columns
     if isinstance(data, str):
         return _from_file(settings, data, features, target, classifier)
     if isinstance(data, list):

@@ -20,15 +20,22 @@ import numpy as np
 
 from mlgate.domain import Feature, Matrix, Rows
 from mlgate.errors import InvalidInput
+from mlgate.records.cells import (
+    _NUMERIC,
+    NUMBER_TYPES,
+    _check_float32,
+    check_batch,
+    number_cell,
+)
+from mlgate.records.columns import columnar_rows, is_columnar
 from mlgate.records.typed import explain_keys
-
-_NUMERIC = (int, float)
-FLOAT32_MAX = 3.4028234663852886e38
-NUMBER_TYPES = frozenset({"double", "float"})
 
 
 def to_rows(records: Any, features: Sequence[Feature], *, max_rows: int, max_cells: int) -> Rows:
-    """Records → a float64 matrix (every feature a number) or a typed object matrix, in feature order."""
+    """Records (or a columnar batch, ``columns.py``) → a float64 matrix (every feature a number) or a
+    typed object matrix, in feature order."""
+    if is_columnar(records):
+        return columnar_rows(records, features, max_rows=max_rows, max_cells=max_cells)
     if all(f.type in NUMBER_TYPES for f in features):
         return to_matrix(records, features, max_rows=max_rows, max_cells=max_cells)
     from mlgate.records.typed import to_typed
@@ -37,22 +44,14 @@ def to_rows(records: Any, features: Sequence[Feature], *, max_rows: int, max_cel
     return to_typed(records, features)
 
 
-def check_batch(records: Any, width: int, *, max_rows: int, max_cells: int) -> None:
-    if not isinstance(records, list):
-        raise InvalidInput("features must be a list of records", 'send [{"feature": value, …}, …]')
-    n = len(records)
-    if n == 0:
-        raise InvalidInput("features is empty", "send at least one record")
-    if n > max_rows:
-        raise InvalidInput(
-            f"{n} records is more than the limit of {max_rows}", "split the call into smaller batches"
-        )
-    if n * max(width, 1) > max_cells:
-        raise InvalidInput(f"{n}×{width} values exceed the limit of {max_cells}", "split the call")
-
-
 def to_matrix(records: Any, features: Sequence[Feature], *, max_rows: int, max_cells: int) -> Matrix:
     """Records (``[{"age": 0.03, …}, …]``) → a float64 matrix in the signature's column order."""
+    if is_columnar(records):
+        if not all(f.type in NUMBER_TYPES for f in features):
+            features = [
+                Feature(f.name, f.type if f.type in NUMBER_TYPES else "double") for f in features
+            ]  # numbers only, as records here
+        return columnar_rows(records, features, max_rows=max_rows, max_cells=max_cells)
     width = len(features)
     check_batch(records, width, max_rows=max_rows, max_cells=max_cells)
     n = len(records)
@@ -69,30 +68,12 @@ def to_matrix(records: Any, features: Sequence[Feature], *, max_rows: int, max_c
         row = out[i]
         for j, name in enumerate(names):
             v = rec[name]
-            if type(v) not in _NUMERIC:  # bool is an int subclass: refused on purpose
-                raise InvalidInput(
-                    f"record {i}, feature {name!r}: expected a number, got {type(v).__name__} {v!r:.40}",
-                    "send a JSON number",
-                )
-            if not math.isfinite(v):
-                raise InvalidInput(f"record {i}, feature {name!r} is {v}", "send finite numbers only")
+            if type(v) not in _NUMERIC or not math.isfinite(v):
+                number_cell(i, name, v)
             row[j] = v
     if any(f.type == "float" for f in features):
         _check_float32(out, names, [j for j, f in enumerate(features) if f.type == "float"])
     return out
-
-
-def _check_float32(out: Matrix, names: list[str], cols: list[int]) -> None:
-    """A 32-bit float column cannot hold 1e308: it would become inf inside the model."""
-    part = out[:, cols]
-    bad = np.abs(part) > FLOAT32_MAX
-    if bad.any():
-        i, k = (int(a[0]) for a in np.nonzero(bad))
-        raise InvalidInput(
-            f"record {i}, feature {names[cols[k]]!r}: {float(part[i, k])!r} is out of range for its type float "
-            f"(32-bit, at most ±{FLOAT32_MAX:.4g})",
-            "send a value the model's 32-bit input can hold",
-        )
 
 
 def check_series(values: Any, what: str, *, max_len: int, min_len: int = 1) -> list[float]:

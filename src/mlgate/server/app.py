@@ -20,7 +20,8 @@ from mlgate.config import ALL_SCOPES
 from mlgate.schemas.interfaces import INTERFACE_TABLE
 from mlgate.server.apps import build_apps, stamp_caller, tool_meta
 from mlgate.server.cards import add_cards
-from mlgate.server.gate import GateServer, ToolSpec, guard
+from mlgate.server.gate import ToolSpec, guard
+from mlgate.server.model_tools import ModelToolsServer, publish_model_tools
 from mlgate.server.prompts import register_prompts
 from mlgate.serving.runtime import Runtime
 from mlgate.supply.hub import HubResolver
@@ -201,7 +202,10 @@ TOOLS: list[ToolSpec] = [
         "Record actuals",
         MANAGE,
         RECORD,
-        {"model": "demo-regressor", "actuals": {"3f2a9c0d4b5e6f708192a3b4c5d6e7f8": 151.0}},
+        {
+            "model": "demo-regressor",
+            "actuals": [{"prediction_id": "3f2a9c0d4b5e6f708192a3b4c5d6e7f8", "value": 151.0}],
+        },
     ),
     ToolSpec(
         "ml_performance",
@@ -227,8 +231,8 @@ Always pin a version ('name@3') or an alias ('name@production'); every result's 
 ran: {name, version, ref, sha256}. Long calls (pull, compile, retrain, skills) may answer with a `job`: poll ml_job."""
 
 
-class ViewServer(GateServer):
-    """``GateServer`` with the MCP Apps views (server/apps.py): for a host with the extension, a view's
+class ViewServer(ModelToolsServer):
+    """``ModelToolsServer`` (a ``GateServer``) with the MCP Apps views (server/apps.py): for a host with the extension, a view's
     tool result also says who is calling (its ``_meta``); its JSON is the same for every host."""
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
@@ -239,6 +243,7 @@ class ViewServer(GateServer):
 def build_server(runtime: Runtime) -> MCPServer[Runtime]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
+        await publish_model_tools(server)  # MLGATE_MODEL_TOOLS; says what tools/list weighs
         yield runtime
 
     server = ViewServer(
@@ -250,6 +255,7 @@ def build_server(runtime: Runtime) -> MCPServer[Runtime]:
         extensions=[build_apps()],
     )
     server.use(runtime, TOOLS)
+    server.use_model_tools(runtime.settings.model_tools, SPECS)
     runtime.models.add_source(
         "hf", lambda: HubResolver(runtime.settings)
     )  # pulled snapshots: hf:org/repo@commit

@@ -88,6 +88,8 @@ def lean_input(schema: dict[str, Any]) -> dict[str, Any]:
     out = _strip(schema, ("title",))
     for prop in out.get("properties", {}).values():
         prop.pop("examples", None)  # the tool's description carries one example for all its arguments
+    if not out.get("properties"):  # no arguments: say so, as strict clients (OpenAI's) require
+        out["additionalProperties"] = False
     return dict(_unsaid(_compact(out)))
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from mlgate.auth.caller import Caller
 from mlgate.errors import InvalidInput
 from mlgate.records.checks import check_series, check_texts, to_rows
+from mlgate.records.columns import as_records, batch_size
 from mlgate.schemas.inference import (
     AnalyzeResult,
     ClassifyResult,
@@ -37,10 +38,11 @@ async def predict(
     loaded, stamp = await rt.serve(model, "predictor")
     s = rt.settings
     rows = to_rows(features, loaded.info.features, max_rows=s.max_rows, max_cells=s.max_cells)
-    check_keys(keys, len(features))
+    check_keys(keys, batch_size(features))
     values, warnings = await rt.executor.rows(loaded, "predict", rows)
+    inputs = as_records(features) if rt.captures.enabled(loaded.info) else features
     ids, warnings = await captured(
-        rt, loaded.info, "predictor", values, features, keys, warnings, subject=_subject(rt, caller)
+        rt, loaded.info, "predictor", values, inputs, keys, warnings, subject=_subject(rt, caller)
     )
     return PredictResult(model=stamp, predictions=values, warnings=warnings, prediction_ids=ids or [])
 
@@ -51,12 +53,13 @@ async def classify(
     loaded, stamp = await rt.serve(model, "classifier")
     s = rt.settings
     rows = to_rows(features, loaded.info.features, max_rows=s.max_rows, max_cells=s.max_cells)
-    check_keys(keys, len(features))
+    check_keys(keys, batch_size(features))
     pairs, warnings = await rt.executor.rows(loaded, "classify", rows)
     labels, probs = [label for label, _ in pairs], [p for _, p in pairs]
     kept = [{"label": a, "probabilities": b} for a, b in zip(labels, probs, strict=True)]
+    inputs = as_records(features) if rt.captures.enabled(loaded.info) else features
     ids, warnings = await captured(
-        rt, loaded.info, "classifier", kept, features, keys, warnings, subject=_subject(rt, caller)
+        rt, loaded.info, "classifier", kept, inputs, keys, warnings, subject=_subject(rt, caller)
     )
     return ClassifyResult(
         model=stamp, labels=labels, probabilities=probs, warnings=warnings, prediction_ids=ids or []

@@ -41,7 +41,7 @@ FORMATS = {
 class CompileRequest:
     model: str
     target: str
-    data: list[dict[str, Any]] | None = None
+    data: list[dict[str, Any]] | dict[str, Any] | None = None  # records or {columns, rows}
     tolerance: float | None = None
     force: bool = False
 

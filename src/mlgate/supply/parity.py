@@ -39,7 +39,7 @@ TOLERANCES: dict[str, Tolerance] = {
 
 
 def sample_rows(
-    loaded: LoadedModel, data: list[dict[str, Any]] | None, *, max_cells: int
+    loaded: LoadedModel, data: list[dict[str, Any]] | dict[str, Any] | None, *, max_cells: int
 ) -> tuple[np.ndarray, str]:
     feats = loaded.info.features
     if data:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import Context
-from pydantic import Field
+from pydantic import Discriminator, Field, Tag, WithJsonSchema
 
 from mlgate.auth.caller import Caller
 from mlgate.serving.runtime import Runtime
@@ -42,3 +42,32 @@ def caller_of(rt: Runtime) -> Caller:
 
 def caller(ctx: Context[Any, Any]) -> Caller:
     return caller_of(runtime(ctx))
+
+
+# Records, or the same rows in columns (MLflow's ``dataframe_split``: each name once; records/columns.py)
+_COLUMNS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "columns": {"type": "array", "items": {"type": "string"}},
+        "rows": {"type": "array"},  # one list of values per row (the description says so; bytes count)
+    },
+    "required": ["columns", "rows"],
+}
+
+BATCH_SCHEMA: dict[str, Any] = {"anyOf": [{"type": "array", "items": {"type": "object"}}, _COLUMNS_SCHEMA]}
+
+
+def _form(value: Any) -> str:
+    """Which form a batch is in: an object is the columnar form, anything else is judged as records
+    (so a bad call meets one form's complaint, not both; argument advice leaves the ``-form`` tag out)."""
+    return "columns-form" if isinstance(value, dict) else "records-form"
+
+
+_Forms = Annotated[
+    Annotated[list[dict[str, Any]], Tag("records-form")] | Annotated[dict[str, Any], Tag("columns-form")],
+    Discriminator(_form),
+]
+Batch = Annotated[_Forms, WithJsonSchema(BATCH_SCHEMA)]
+OptionalBatch = Annotated[
+    _Forms | None, WithJsonSchema({"anyOf": [*BATCH_SCHEMA["anyOf"], {"type": "null"}]})
+]

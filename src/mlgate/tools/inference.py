@@ -15,10 +15,10 @@ from mlgate.schemas.inference import (
     SegmentResult,
 )
 from mlgate.serving import inference
-from mlgate.tools.context import ModelArg, caller, runtime
+from mlgate.tools.context import Batch, ModelArg, caller, runtime
 
 Records = Annotated[
-    list[dict[str, Any]],
+    Batch,
     Field(
         description="Rows as {feature: value}; the names are in ml_model_info.",
         examples=[
@@ -37,7 +37,6 @@ Records = Annotated[
                 }
             ]
         ],
-        min_length=1,
     ),
 ]
 Keys = Annotated[list[str], Field(description="Your id per record, for ml_record_actuals.")]

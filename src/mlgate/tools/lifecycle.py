@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from mlgate.lifecycle import comparison, drift
 from mlgate.lifecycle import stages as lifecycle
+from mlgate.lifecycle.gates import NAMED_GATES, REQUIRE_DRIFT, REQUIRE_LIVE
 from mlgate.schemas.jobs import RetrainReply
 from mlgate.schemas.lifecycle import (
     CompareResult,
@@ -16,7 +17,7 @@ from mlgate.schemas.lifecycle import (
     PromoteResult,
     RollbackResult,
 )
-from mlgate.tools.context import ModelArg, caller, runtime
+from mlgate.tools.context import BATCH_SCHEMA, Batch, ModelArg, OptionalBatch, caller, runtime
 from mlgate.tools.jobs import as_job
 
 ModelName = Annotated[
@@ -28,17 +29,29 @@ ModelName = Annotated[
     ),
 ]
 Version = Annotated[int, Field(description="A version number of that model (see ml_list_models).", ge=1)]
+_NUMBER, _FLAG = {"type": ["number", "null"]}, {"type": ["boolean", "null"]}
+_GATES_SCHEMA = {
+    "anyOf": [
+        {
+            "type": "object",
+            "properties": {
+                **{g: _NUMBER for g in NAMED_GATES},
+                **{f: _FLAG for f in (REQUIRE_DRIFT, REQUIRE_LIVE)},
+            },
+            "additionalProperties": False,
+        },
+        {"type": "null"},
+    ]
+}
 Gates = Annotated[
-    dict[str, float | bool] | None,
+    dict[str, float | bool | None] | None,
+    WithJsonSchema(_GATES_SCHEMA),
     Field(
-        description="Extra gates, added to the stored ones: min_<metric>, max_<metric>, require_drift_check.",
+        description="Extra gates, added to the stored ones; any min_/max_<metric> is taken.",
         examples=[{"min_r2": 0.4, "max_mae": 50, "require_drift_check": True}],
     ),
 ]
-Records = Annotated[
-    list[dict[str, Any]],
-    Field(description="Rows as {feature: value}; the names are in ml_model_info.", min_length=1),
-]
+Records = Annotated[Batch, Field(description="Rows as {feature: value}; the names are in ml_model_info.")]
 
 
 async def promote(
@@ -92,7 +105,7 @@ async def check_drift(
     current: Records,
     ctx: Context[Any, Any],
     reference: Annotated[
-        list[dict[str, Any]] | None, Field(description="Rows to compare with instead of the training sample.")
+        OptionalBatch, Field(description="Rows to compare with instead of the training sample.")
     ] = None,
 ) -> DriftResult:
     """Check whether current data drifted from a version's training data, feature by feature (PSI and KS).
@@ -106,7 +119,8 @@ async def check_drift(
 async def retrain(
     model: ModelArg,
     data: Annotated[
-        list[dict[str, Any]] | str,
+        list[dict[str, Any]] | dict[str, Any] | str,
+        WithJsonSchema({"anyOf": [*BATCH_SCHEMA["anyOf"], {"type": "string"}]}),
         Field(description="Rows (features + target), or a CSV/Parquet path under MLGATE_DATA_DIR."),
     ],
     target: Annotated[str, Field(description="The column holding the value to predict.", max_length=200)],

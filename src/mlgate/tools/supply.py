@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from mlgate.schemas.jobs import CompileReply, PullReply
-from mlgate.tools.context import ModelArg
+from mlgate.tools.context import ModelArg, OptionalBatch
 from mlgate.tools.jobs import as_job
 
 
@@ -82,8 +82,8 @@ async def compile(
     ],
     ctx: Context[Any, Any],
     data: Annotated[
-        list[dict[str, Any]] | None,
-        Field(description="Records for the parity check; default: the training sample.", max_length=10_000),
+        OptionalBatch,
+        Field(description="Rows for the parity check; default: the training sample."),
     ] = None,
     tolerance: Annotated[
         float | None,

@@ -1,0 +1,60 @@
+"""The cell and batch checks every record form shares (records and columns): shapes, limits, numbers.
+
+Kept apart from ``checks.py`` (records) and ``columns.py`` (columnar batches) so each of those imports
+this and neither imports the other back.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from mlgate.domain import Matrix
+from mlgate.errors import InvalidInput
+
+_NUMERIC = (int, float)
+FLOAT32_MAX = 3.4028234663852886e38
+NUMBER_TYPES = frozenset({"double", "float"})
+
+
+def check_batch(records: Any, width: int, *, max_rows: int, max_cells: int) -> None:
+    if not isinstance(records, list):
+        raise InvalidInput(
+            "features must be a list of records or a columnar batch",
+            'send [{"feature": value, …}, …] or {"columns": ["feature", …], "rows": [[value, …], …]}',
+        )
+    n = len(records)
+    if n == 0:
+        raise InvalidInput("features is empty", "send at least one record")
+    if n > max_rows:
+        raise InvalidInput(
+            f"{n} records is more than the limit of {max_rows}", "split the call into smaller batches"
+        )
+    if n * max(width, 1) > max_cells:
+        raise InvalidInput(f"{n}×{width} values exceed the limit of {max_cells}", "split the call")
+
+
+def number_cell(i: int, name: str, v: Any) -> None:
+    """Refuses a value that is not a finite number (bool, an int subclass, is refused on purpose)."""
+    if type(v) not in _NUMERIC:
+        raise InvalidInput(
+            f"record {i}, feature {name!r}: expected a number, got {type(v).__name__} {v!r:.40}",
+            "send a JSON number",
+        )
+    if not math.isfinite(v):
+        raise InvalidInput(f"record {i}, feature {name!r} is {v}", "send finite numbers only")
+
+
+def _check_float32(out: Matrix, names: list[str], cols: list[int]) -> None:
+    """A 32-bit float column cannot hold 1e308: it would become inf inside the model."""
+    part = out[:, cols]
+    bad = np.abs(part) > FLOAT32_MAX
+    if bad.any():
+        i, k = (int(a[0]) for a in np.nonzero(bad))
+        raise InvalidInput(
+            f"record {i}, feature {names[cols[k]]!r}: {float(part[i, k])!r} is out of range for its type float "
+            f"(32-bit, at most ±{FLOAT32_MAX:.4g})",
+            "send a value the model's 32-bit input can hold",
+        )

@@ -1,0 +1,180 @@
+"""Records in columns: ``{"columns": [name, …], "rows": [[v, …], …]}`` (MLflow's ``dataframe_split``).
+
+A 100-row call in records repeats every feature name 100 times; in columns it names them
+once. The batch is checked column by column — the set of Python types a column holds, then
+NumPy conversions and range checks over whole columns — not value by value in Python, and
+ends as the same rows ``records.to_rows`` makes (a float64 matrix, or an object matrix of
+converted cells), columns in the signature's order. A refusal is the one the records form
+gives for the same value: the first bad cell is found again with the per-cell converter, so
+the message names the record (row), the feature (column), the type expected and what came.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from mlgate.domain import Feature, Matrix, Rows
+from mlgate.errors import InvalidInput
+from mlgate.records.typed import FLOAT32_MAX
+
+_SHAPE = 'send {"columns": ["feature", …], "rows": [[value, …], …]}'
+_NUMBER = (int, float)
+# the Python types a column of each signature type may hold as sent (JSON), checked per column
+_OK_TYPES: dict[str, frozenset[type]] = {
+    "double": frozenset(_NUMBER),
+    "float": frozenset(_NUMBER),
+    "long": frozenset({int}),
+    "integer": frozenset({int}),
+    "boolean": frozenset({bool}),
+    "string": frozenset({str}),
+}
+
+
+def is_columnar(batch: Any) -> bool:
+    return isinstance(batch, dict) and "columns" in batch and "rows" in batch
+
+
+def batch_size(batch: Any) -> int:
+    """How many rows a batch holds, in either form (0 for something that is neither)."""
+    if is_columnar(batch):
+        rows = batch["rows"]
+        return len(rows) if isinstance(rows, list) else 0
+    return len(batch) if isinstance(batch, list) else 0
+
+
+def as_records(batch: Any) -> Any:
+    """The records form of a batch (what captures store and digests see); records pass through."""
+    if not is_columnar(batch):
+        return batch
+    cols, rows = _shape(batch)
+    _check_rows(rows, len(cols))
+    return [dict(zip(cols, row, strict=True)) for row in rows]
+
+
+def columnar_rows(
+    batch: dict[str, Any], features: Sequence[Feature], *, max_rows: int, max_cells: int
+) -> Rows:
+    """A columnar batch → a float64 matrix (every feature a number) or a typed object matrix."""
+    from mlgate.records.cells import NUMBER_TYPES, check_batch
+
+    names = [f.name for f in features]
+    cells = _cells(batch, names, lambda r: check_batch(r, len(names), max_rows=max_rows, max_cells=max_cells))
+    order = [batch["columns"].index(n) for n in names]
+    cells = cells[:, order]  # the signature's column order
+    if all(f.type in NUMBER_TYPES for f in features):
+        return _numbers(cells, features)
+    out = np.empty(cells.shape, dtype=object)
+    for j, f in enumerate(features):
+        col = _column(cells[:, j], f)
+        if col is None:
+            _first_refusal(cells, features)
+        out[:, j] = col
+    return out
+
+
+def _shape(batch: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    """Only ``columns`` (distinct names) and ``rows`` (non-empty, each a list with one value per column)."""
+    extra = sorted(map(str, set(batch) - {"columns", "rows"}))
+    if extra:
+        raise InvalidInput(f"a columnar batch has only columns and rows, not {', '.join(extra)}", _SHAPE)
+    cols, rows = batch["columns"], batch["rows"]
+    if not isinstance(cols, list) or not cols or not all(isinstance(c, str) for c in cols):
+        raise InvalidInput("columns must be a non-empty list of feature names", _SHAPE)
+    if len(set(cols)) != len(cols):
+        dup = next(c for c in cols if cols.count(c) > 1)
+        raise InvalidInput(f"column {dup!r} is named twice", "name each feature once")
+    if not isinstance(rows, list) or not rows:
+        raise InvalidInput("rows must be a non-empty list of rows", _SHAPE)
+    return cols, rows
+
+
+def _check_rows(rows: list[Any], width: int) -> None:
+    for i, row in enumerate(rows):  # one check per row (not per value): each a list of `width` values
+        if type(row) is not list or len(row) != width:
+            got = f"{len(row)} values" if isinstance(row, list) else f"a {type(row).__name__}"
+            raise InvalidInput(f"row {i} has {got}; columns name {width}", "send one value per column")
+
+
+def _cells(batch: dict[str, Any], names: list[str], limits: Callable[[list[Any]], None]) -> Rows:
+    """The batch's shape checked (columns exactly the features, every row as long) → an object matrix."""
+    cols, rows = _shape(batch)
+    if set(cols) != set(names):
+        missing = [n for n in names if n not in cols]
+        unexpected = [c for c in cols if c not in set(names)]
+        said = [f"missing {', '.join(map(repr, missing))}"] if missing else []
+        said += [f"unexpected {', '.join(map(repr, unexpected[:10]))}"] if unexpected else []
+        raise InvalidInput(
+            f"columns: {'; '.join(said)}",
+            f"name exactly these features: {', '.join(names)} (see ml_model_info)",
+        )
+    limits(rows)
+    width = len(cols)
+    _check_rows(rows, width)
+    flat = itertools.chain.from_iterable(rows)  # no value is looked into: a nested list stays one cell
+    return np.fromiter(flat, dtype=object, count=len(rows) * width).reshape(len(rows), width)
+
+
+def _numbers(cells: Rows, features: Sequence[Feature]) -> Matrix:
+    """Every feature a number: one type census over all cells, one conversion, one finiteness check."""
+    from mlgate.records.cells import _check_float32, number_cell
+
+    if set(map(type, itertools.chain.from_iterable(cells.tolist()))) <= set(_NUMBER):
+        out: Matrix = cells.astype(np.float64)
+        if np.isfinite(out).all():
+            if any(f.type == "float" for f in features):
+                floats = [j for j, f in enumerate(features) if f.type == "float"]
+                _check_float32(out, [f.name for f in features], floats)
+            return out
+    for i, row in enumerate(cells.tolist()):  # refused: the first bad cell, row-major as in records
+        for j, v in enumerate(row):
+            number_cell(i, features[j].name, v)
+    raise AssertionError("a refused batch has a bad cell")  # pragma: no cover
+
+
+def _column(col: Any, f: Feature) -> list[Any] | None:
+    """One column checked and converted as a whole; None when a cell needs the per-cell converter's word."""
+    from mlgate.records.typed import INT_RANGE, _Bad, converter
+
+    conv = converter(f.type)  # refuses a column type mlgate cannot send
+    values: list[Any] = col.tolist()
+    seen = set(map(type, values))
+    ok = _OK_TYPES.get(f.type)
+    if ok is None:  # datetime: parsed per value (there is no faster exact ISO 8601 parse)
+        try:
+            return [conv(v) for v in values]
+        except _Bad:
+            return None
+    if f.type in INT_RANGE and seen <= set(_NUMBER):  # 3.0 for an integer, as records allow
+        lo, hi = INT_RANGE[f.type]
+        try:
+            x = col.astype(np.float64)
+        except OverflowError:
+            return None
+        if not (np.isfinite(x) & (x == np.floor(x)) & (x >= lo) & (x <= hi)).all():
+            return None
+        return [int(v) for v in values] if float in seen else values
+    if not seen <= ok:
+        return None
+    if f.type in ("double", "float"):
+        x = col.astype(np.float64)
+        if not np.isfinite(x).all() or (f.type == "float" and (np.abs(x) > FLOAT32_MAX).any()):
+            return None
+        return list(x.tolist())
+    return values  # boolean / string: the type census was the check
+
+
+def _first_refusal(cells: Any, features: Sequence[Feature]) -> None:
+    """The first bad cell, row-major (as the records form finds it), refused in the records form's words."""
+    from mlgate.records.typed import _Bad, _refusal, converter
+
+    convs = [converter(f.type) for f in features]
+    for i, row in enumerate(cells.tolist()):
+        for j, v in enumerate(row):
+            try:
+                convs[j](v)
+            except _Bad as bad:
+                raise _refusal(i, features[j], v, bad.why) from None

@@ -1,0 +1,95 @@
+"""Records in columns (``{"columns", "rows"}``) make the same rows, and meet the same refusals, as records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mlgate.errors import InvalidInput
+from mlgate.records.checks import to_matrix, to_rows
+from tests.flavors.conftest import Logged
+from tests.flavors.helpers import LIMITS, load, records_of
+from tests.flavors.test_bad_records import GOOD_TYPED
+from tests.flavors.test_tools import INTERFACES, columns_of, records
+
+
+def said(features: Any, batch: Any) -> str:
+    with pytest.raises(InvalidInput) as err:
+        to_rows(batch, features, **LIMITS)
+    return str(err.value)
+
+
+@pytest.mark.parametrize("name", sorted(INTERFACES))
+def test_same_rows_and_same_answers_on_every_flavor(registry: dict[str, Logged], name: str) -> None:
+    loaded = load(registry[name])
+    recs = records(registry[name])
+    a = to_rows(recs, loaded.info.features, **LIMITS)
+    b = to_rows(columns_of(recs), loaded.info.features, **LIMITS)
+    assert a.dtype == b.dtype and a.shape == b.shape and a.tolist() == b.tolist()
+    assert [type(v) for v in a.ravel().tolist()] == [type(v) for v in b.ravel().tolist()]
+    call = loaded.impl.classify if "classifier" in loaded.info.interfaces else loaded.impl.predict
+    assert call(a) == call(b)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"visits": 2.5},
+        {"visits": "3"},
+        {"visits": True},
+        {"smoker": 1},
+        {"smoker": None},
+        {"age": "41"},
+        {"age": float("inf")},
+        {"age": float("nan")},
+        {"visits": 2**70},
+        {"age": [1.0]},
+    ],
+)
+def test_typed_refusals_are_the_records_refusals(registry: dict[str, Logged], bad: dict[str, Any]) -> None:
+    feats = load(registry["sk_typed"]).info.features
+    recs = [GOOD_TYPED, {**GOOD_TYPED, **bad}, {**GOOD_TYPED, "visits": "first bad is row 1"}]
+    got = said(feats, columns_of(recs))
+    assert got == said(feats, recs) and "record 1, feature" in got, got
+
+
+@pytest.mark.parametrize("value", ["1.5", True, None, float("inf"), {"x": 1}])
+def test_numeric_refusals_are_the_records_refusals(registry: dict[str, Logged], value: Any) -> None:
+    feats = load(registry["xgb_classifier"]).info.features
+    recs = [{"age": 50.0, "bmi": 20.0}, {"age": 50.0, "bmi": value}]
+    got = said(feats, columns_of(recs))
+    assert got == said(feats, recs) and "record 1, feature 'bmi'" in got, got
+
+
+def test_shape_refusals_say_what_to_send(registry: dict[str, Logged]) -> None:
+    feats = load(registry["xgb_classifier"]).info.features
+    assert "missing 'bmi'" in said(feats, {"columns": ["age"], "rows": [[1.0]]})
+    assert "unexpected 'zip'" in said(feats, {"columns": ["age", "bmi", "zip"], "rows": [[1.0, 2.0, 3.0]]})
+    assert "row 1 has 1 values; columns name 2" in said(
+        feats, {"columns": ["age", "bmi"], "rows": [[1.0, 2.0], [1.0]]}
+    )
+    assert "row 0 has a dict" in said(feats, {"columns": ["age", "bmi"], "rows": [{"age": 1.0}]})
+    assert "named twice" in said(feats, {"columns": ["age", "age"], "rows": [[1.0, 2.0]]})
+    assert "only columns and rows" in said(feats, {"columns": ["age", "bmi"], "rows": [[1.0, 2.0]], "x": 1})
+    assert "non-empty list of rows" in said(feats, {"columns": ["age", "bmi"], "rows": []})
+    with pytest.raises(InvalidInput) as err:
+        to_rows({"columns": ["age", "bmi"], "rows": [[1.0, 2.0]] * 3}, feats, max_rows=2, max_cells=99)
+    assert "more than the limit of 2" in str(err.value)
+
+
+def test_drift_and_parity_matrices_take_columns(registry: dict[str, Logged]) -> None:
+    logged = registry["xgb_regressor"]
+    feats = load(logged).info.features
+    recs = records_of(logged.frame)
+    a = to_matrix(recs, feats, **LIMITS)
+    b = to_matrix(columns_of(recs), feats, **LIMITS)
+    assert a.dtype == b.dtype == np.float64 and np.array_equal(a, b)
+    typed = load(registry["sk_typed"]).info.features  # numbers only here: a boolean is refused in both forms
+    recs = records_of(registry["sk_typed"].frame)
+    with pytest.raises(InvalidInput) as by_records:
+        to_matrix(recs, typed, **LIMITS)
+    with pytest.raises(InvalidInput) as by_columns:
+        to_matrix(columns_of(recs, reverse=False), typed, **LIMITS)
+    assert str(by_records.value) == str(by_columns.value)

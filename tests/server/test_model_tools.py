@@ -1,0 +1,213 @@
+"""Typed model tools (MLGATE_MODEL_TOOLS) and strict schemas, as the OpenAI Agents SDK converts them.
+
+A home of its own (promotions here move aliases): ``churn`` v1 takes (tenure, spend), v2 takes
+(tenure, spend, tickets). The typed tool answers exactly what ``ml_predict`` answers, a halt
+stops it, ``ml_promote`` moving the alias to v2 changes ``tools/list`` and a listening client
+is told. The Agents SDK (offline: its own ``MCPUtil.to_function_tool`` and ``FunctionTool``
+invocation) converts every typed tool and every tool whose keys are known to strict mode.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import numpy as np
+import pytest
+from mcp import Client
+
+from mlgate.config import Settings
+from mlgate.models.registrar import Registrar
+from mlgate.server.app import build_server
+from mlgate.server.model_tools import tool_name
+from mlgate.serving.runtime import Runtime
+from tests.conftest import DIABETES_ROW
+from tests.tools.scenarios import call
+
+pytestmark = pytest.mark.anyio
+
+ROW = {"tenure": 12.0, "spend": 40.5}
+# tools whose argument keys are known: strict mode must take them (records tools stay open by design)
+OPEN_BY_DESIGN = {"ml_predict", "ml_classify", "ml_drift", "ml_retrain", "ml_compile", "ml_run_skill"}
+
+
+@pytest.fixture(scope="module")
+def churn_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from sklearn.linear_model import LinearRegression
+
+    home = tmp_path_factory.mktemp("typed-home")
+    settings = Settings(home=home)
+    settings.ensure_home()
+    reg = Registrar(settings, admit_by="test")
+    rng = np.random.default_rng(0)
+    x2, x3 = rng.uniform(0, 50, (60, 2)), rng.uniform(0, 50, (60, 3))
+    fit2 = LinearRegression().fit(x2, x2 @ [1.0, 2.0])
+    fit3 = LinearRegression().fit(x3, x3 @ [1.0, 2.0, -3.0])
+    reg.register_sklearn("churn", fit2, x2, ["tenure", "spend"], {"r2": 0.9}, alias="production")
+    reg.register_sklearn("churn", fit3, x3, ["tenure", "spend", "tickets"], {"r2": 0.95})
+    return home
+
+
+@pytest.fixture
+async def rt(churn_home: Path) -> AsyncIterator[Runtime]:
+    runtime = Runtime(Settings(home=churn_home, model_tools=["churn@production"]))
+    yield runtime
+    await runtime.aclose()
+
+
+async def test_typed_tool_is_the_generic_call(rt: Runtime) -> None:
+    async with Client(build_server(rt)) as c:
+        tools = {t.name: t for t in (await c.list_tools()).tools}
+        typed = tools["predict_churn"]
+        record = typed.input_schema["properties"]["records"]["items"]
+        assert record["additionalProperties"] is False and record["required"] == ["tenure", "spend"]
+        assert record["properties"]["tenure"]["type"] == "number"
+        assert "training" in record["properties"]["tenure"]["description"]
+        err, generic = await call(c, "ml_predict", {"model": "churn@production", "features": [ROW]})
+        assert not err, generic
+        err, out = await call(c, "predict_churn", {"records": [ROW]})
+        assert not err and out == generic, out
+        err, cols = await call(
+            c, "predict_churn", {"records": {"columns": ["spend", "tenure"], "rows": [[40.5, 12.0]]}}
+        )
+        assert not err and cols == generic
+        err, said = await call(c, "predict_churn", {"records": [{**ROW, "spend": "lots"}]})
+        assert err and "record 0, feature 'spend'" in said, said
+
+
+async def test_a_halt_stops_the_typed_tool(rt: Runtime) -> None:
+    rt.settings.stdio_scopes = ["ml:admin"]
+    async with Client(build_server(rt)) as c:
+        err, _ = await call(c, "ml_halt", {"model": "churn", "reason": "test"})
+        assert not err
+        err, said = await call(c, "predict_churn", {"records": [ROW]})
+        assert err and "halt" in said.lower(), said
+        err, _ = await call(c, "ml_resume", {"model": "churn"})
+        err, out = await call(c, "predict_churn", {"records": [ROW]})
+        assert not err, out
+
+
+async def test_promote_to_another_signature_changes_the_listing_and_tells_clients(
+    churn_home: Path, tmp_path: Path
+) -> None:
+    settings = Settings(home=churn_home, model_tools=["churn@staging"], stdio_scopes=["ml:admin"])
+    runtime = Runtime(settings)
+    try:
+        async with Client(build_server(runtime)) as c:
+            names = {t.name for t in (await c.list_tools()).tools}
+            assert "predict_churn" not in names  # no version holds staging yet
+            seen: list[Any] = []
+            async with c.listen(tools_list_changed=True) as sub:
+
+                async def watch() -> None:
+                    async for event in sub:
+                        seen.append(event)
+                        return
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(watch)
+                    err, out = await call(c, "ml_promote", {"model": "churn", "version": 2, "to": "staging"})
+                    assert not err and out["promoted"], out
+                    with anyio.fail_after(30):
+                        while not seen:
+                            await anyio.sleep(0.05)
+            assert seen, "no tools/list_changed"
+            tools = {t.name: t for t in (await c.list_tools()).tools}
+            record = tools["predict_churn"].input_schema["properties"]["records"]["items"]
+            assert record["required"] == ["tenure", "spend", "tickets"]
+            err, out = await call(c, "predict_churn", {"records": [{**ROW, "tickets": 2.0}]})
+            assert not err and out["model"]["version"] == 2, out
+    finally:
+        await runtime.aclose()
+
+
+async def test_collisions_and_bad_patterns_stop_the_start(churn_home: Path) -> None:
+    assert tool_name("predict", "a.b c") == "predict_a_b_c" and len(tool_name("predict", "x" * 90)) == 64
+    for patterns in (["churn@production", "churn@1"], ["churn"]):
+        runtime = Runtime(Settings(home=churn_home, model_tools=patterns))
+        try:
+            with pytest.raises(Exception) as err:
+                async with Client(build_server(runtime)):
+                    pass
+            assert "MLGATE_MODEL_TOOLS" in str(err.getrepr()), patterns
+        finally:
+            await runtime.aclose()
+
+
+class _InMemory:
+    """An Agents SDK ``MCPServer`` over an in-memory mcp ``Client`` (no network)."""
+
+    def __new__(cls, client: Any) -> Any:
+        from agents.mcp import MCPServer
+
+        class Server(MCPServer):
+            name = "mlgate"
+
+            async def connect(self) -> None: ...
+            async def cleanup(self) -> None: ...
+
+            async def list_tools(self, run_context: Any = None, agent: Any = None) -> Any:
+                return (await client.list_tools()).tools
+
+            async def call_tool(self, tool_name: str, arguments: Any, meta: Any = None) -> Any:
+                return await client.call_tool(tool_name, arguments or {})
+
+            async def list_prompts(self) -> Any: ...
+            async def get_prompt(self, name: str, arguments: Any = None) -> Any: ...
+
+        return Server()
+
+
+async def test_agents_sdk_converts_to_strict_and_calls(rt: Runtime, settings: Settings) -> None:
+    from agents.mcp.util import MCPUtil
+    from agents.tool_context import ToolContext
+
+    runtime = Runtime(Settings(home=settings.home, model_tools=["demo-*@production"]))
+    try:
+        for r, expect_typed in (
+            (rt, {"predict_churn"}),
+            (runtime, {"predict_demo-regressor", "classify_demo-classifier", "forecast_demo-forecaster"}),
+        ):
+            async with Client(build_server(r)) as c:
+                server = _InMemory(c)
+                listed = await server.list_tools()
+                assert expect_typed <= {t.name for t in listed}
+                for tool in listed:
+                    fn = MCPUtil.to_function_tool(tool, server, True)
+                    assert fn.strict_json_schema is (tool.name not in OPEN_BY_DESIGN), tool.name
+        async with Client(build_server(runtime)) as c:
+            server = _InMemory(c)
+            tool = next(t for t in await server.list_tools() if t.name == "predict_demo-regressor")
+            fn = MCPUtil.to_function_tool(tool, server, True)
+            args = json.dumps({"records": [DIABETES_ROW], "keys": []})
+            ctx = ToolContext(context=None, tool_name=fn.name, tool_call_id="1", tool_arguments=args)
+            got = await fn.on_invoke_tool(ctx, args)
+            err, want = await call(
+                c, "ml_predict", {"model": "demo-regressor@production", "features": [DIABETES_ROW]}
+            )
+            assert not err
+            text = got["text"] if isinstance(got, dict) else str(got)  # the tool output the model reads
+            assert json.loads(text) == want, text
+    finally:
+        await runtime.aclose()
+
+
+def test_actuals_list_and_named_gates_with_nulls() -> None:
+    from mlgate.errors import InvalidInput
+    from mlgate.lifecycle.gates import parse_gates
+    from mlgate.tools.monitoring import actuals_map
+
+    pairs = [{"prediction_id": "3f2a", "key": None, "value": 151.0}, {"key": "order-7", "value": "setosa"}]
+    assert actuals_map(pairs) == {"3f2a": 151.0, "order-7": "setosa"}
+    assert actuals_map({"3f2a": 1.0}) == {"3f2a": 1.0}  # today's map form
+    for bad in ([{"value": 1.0}], [{"prediction_id": "a", "key": "b", "value": 1.0}], [{"key": "a"}]):
+        with pytest.raises(InvalidInput):
+            actuals_map(bad)
+    # a strict client sends every named gate, null for the ones it does not set
+    assert parse_gates({"min_r2": 0.4, "max_mae": None, "require_drift_check": None, "min_auc": 0.7}) == {
+        "min_r2": 0.4,
+        "min_auc": 0.7,
+    }
