@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mlgate.config import Settings
-
-DIABETES_ROW = {
-    "age": 0.04,
-    "sex": 0.05,
-    "bmi": 0.06,
-    "bp": 0.02,
-    "s1": -0.04,
-    "s2": -0.03,
-    "s3": -0.04,
-    "s4": 0.0,
-    "s5": 0.02,
-    "s6": -0.02,
-}
-IRIS_ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
-
+from tests._support import free_port, mlgate_env, spawn_server, wait_http
 
 # Tiers. A test is in the in-process tier (`make check`) unless one of these marks applies; each is
 # applied here by folder, by fixture or by what the test module starts, never by hand per test.
@@ -109,27 +88,6 @@ def settings(demo_home: Path) -> Settings:
     return Settings(home=demo_home)
 
 
-def tool_payload(result: Any) -> tuple[bool, Any]:
-    """(is_error, structured content or error text) of a CallToolResult."""
-    if result.is_error:
-        return True, " ".join(getattr(c, "text", "") for c in result.content)
-    return False, result.structured_content
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def mlgate_env(home: Path, **extra: str) -> dict[str, str]:
-    """The environment of a spawned mlgate: ``home``, no warm-up (a test that wants one says so in
-    ``extra``: every spawned server would otherwise load every production model in the background)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLGATE_")}
-    env.update({"MLGATE_HOME": str(home), "MLGATE_WARM_ALIASES": "", **extra})
-    return env
-
-
 @pytest.fixture(scope="session")
 def http_server(demo_home: Path) -> Iterator[str]:
     """A real `mlgate serve --http` process on 127.0.0.1; yields the MCP URL."""
@@ -142,59 +100,3 @@ def http_server(demo_home: Path) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
-
-
-def spawn_server(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """`mlgate serve …` with its log in a temporary file (a pipe nobody reads would fill and block it)."""
-    import tempfile
-
-    log = tempfile.NamedTemporaryFile(prefix="mlgate-serve-", suffix=".log", delete=False)  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlgate", "serve", *args], env=env, stdout=subprocess.DEVNULL, stderr=log
-    )
-    proc.log_path = log.name  # type: ignore[attr-defined]
-    return proc
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    import httpx
-
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            log = getattr(proc, "log_path", None)
-            err = Path(log).read_text()[-2000:] if log else ""
-            raise RuntimeError(f"server exited early: {err}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} did not answer in {timeout}s")
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True)
-
-
-@contextmanager
-def mlflow_at(uri: str) -> Iterator[None]:
-    """Plain MLflow calls (``log_model(..., registered_model_name=…)``) go to ``uri``: its tracking *and*
-    registry URI and ``MLFLOW_TRACKING_URI`` are process-wide (a Registrar sets them too), so all three are
-    pointed at ``uri`` and restored afterwards."""
-    import mlflow
-
-    before = mlflow.get_tracking_uri(), mlflow.get_registry_uri(), os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(before[0])
-        mlflow.set_registry_uri(before[1])
-        if before[2] is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = before[2]

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests._support import free_port, mlgate_env, spawn_server, wait_http
 from tests.clients.packages import INSPECTOR_PACKAGE, ensure_clients, node, node_env
-from tests.conftest import free_port, mlgate_env, spawn_server, wait_http
 
 SERVE = [sys.executable, "-m", "mlgate", "serve"]
 

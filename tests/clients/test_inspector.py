@@ -10,8 +10,8 @@ import json
 import re
 from pathlib import Path
 
+from tests._support import DIABETES_ROW, IRIS_ROW
 from tests.clients.conftest import Inspector
-from tests.conftest import DIABETES_ROW, IRIS_ROW
 from tests.server.test_http_auth import token
 
 NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")

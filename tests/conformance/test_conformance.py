@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import free_port, mlgate_env, wait_http
+from tests._support import free_port, mlgate_env, wait_http
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from mlgate.config import Settings
-from tests.conftest import free_port, mlgate_env, spawn_server, wait_http
+from tests._support import free_port, mlgate_env, spawn_server, wait_http
 from tests.supply.conftest import Hub, hub  # noqa: F401 (the session's local Hub, a fixture)
 
 CHROMIUM = Path("/usr/bin/chromium")

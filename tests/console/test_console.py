@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DIABETES_ROW, IRIS_ROW
+from tests._support import DIABETES_ROW, IRIS_ROW
 from tests.console.conftest import QUALITY_MAX_MAE_RATIO, TORCHHUB_COMMIT, Console, mcp_call, shot, traffic
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra").expect

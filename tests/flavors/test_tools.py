@@ -25,7 +25,7 @@ from mlgate.config import Settings
 from mlgate.schemas.interfaces import TOOL_OF
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests.conftest import mlflow_at, mlgate_env
+from tests._support import mlflow_at, mlgate_env
 from tests.flavors.conftest import Logged
 from tests.flavors.helpers import close, records_of
 from tests.tools.scenarios import call

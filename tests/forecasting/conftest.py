@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import mlflow_at
+from tests._support import mlflow_at
 
 PINS = ["numpy", "pandas"]  # explicit: MLflow's inference of requirements imports every ML library (seconds)
 N = 60  # five years of monthly points: small enough to fit fast

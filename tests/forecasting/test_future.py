@@ -17,7 +17,7 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests.conftest import mlflow_at
+from tests._support import mlflow_at
 from tests.forecasting.conftest import PINS, monthly
 from tests.forecasting.models import FutureFrame
 from tests.tools.scenarios import call

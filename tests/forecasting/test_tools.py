@@ -21,7 +21,7 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests.conftest import mlgate_env
+from tests._support import mlgate_env
 from tests.forecasting.models import drift_forecast
 from tests.tools.scenarios import call
 

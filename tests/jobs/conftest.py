@@ -12,7 +12,7 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests.conftest import tool_payload
+from tests._support import tool_payload
 from tests.lifecycle.conftest import FEATURES, make_data, new_name, records
 
 

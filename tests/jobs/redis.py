@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.conftest import free_port
+from tests._support import free_port
 from tests.scaleout.services import SkipService, spawn, stop
 
 

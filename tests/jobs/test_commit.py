@@ -29,7 +29,7 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests.conftest import mlgate_env, tool_payload
+from tests._support import mlgate_env, tool_payload
 from tests.jobs.conftest import versions
 from tests.scaleout.services import SkipService, spawn, stop
 

@@ -17,7 +17,7 @@ from mlgate.config import Settings
 from mlgate.domain import VersionInfo
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests.conftest import tool_payload
+from tests._support import tool_payload
 
 FEATURES = ["a", "b", "c", "d"]
 WEIGHTS = np.array([3.0, -2.0, 1.0, 0.5])

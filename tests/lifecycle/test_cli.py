@@ -18,7 +18,7 @@ from mcp import Client, StdioServerParameters
 from mlgate.config import Settings
 from mlgate.domain import VersionInfo
 from mlgate.state.db import StateDB
-from tests.conftest import mlgate_env
+from tests._support import mlgate_env
 from tests.lifecycle.conftest import FEATURES, call
 from tests.lifecycle.test_promote import aliases
 

@@ -12,7 +12,7 @@ from mlgate.errors import BackendError
 from mlgate.models.mlflow_registry import MlflowRegistry
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests.conftest import DIABETES_ROW, free_port, tool_payload
+from tests._support import DIABETES_ROW, free_port, tool_payload
 
 
 @pytest.fixture

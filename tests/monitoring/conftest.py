@@ -22,7 +22,7 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests.conftest import mlflow_at, tool_payload
+from tests._support import mlflow_at, tool_payload
 
 PINS = ["numpy", "pandas", "scikit-learn"]
 WEIGHTS = np.array([3.0, -2.0, 1.0, 0.5])

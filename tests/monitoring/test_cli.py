@@ -13,7 +13,7 @@ import pytest
 
 from mlgate.state.captures import CaptureStore
 from mlgate.state.db import StateDB
-from tests.conftest import mlgate_env
+from tests._support import mlgate_env
 from tests.monitoring.conftest import FEATURES, Plain, make_settings, open_session, records, regression_data
 
 pytestmark = pytest.mark.anyio

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import free_port, mlgate_env, spawn_server, wait_http
+from tests._support import free_port, mlgate_env, spawn_server, wait_http
 from tests.monitoring.conftest import FEATURES, Plain, records, regression_data
 
 ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}

@@ -19,7 +19,7 @@ from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
 from mlgate.state.captures import Capture, CaptureStore, Subjects
 from mlgate.state.quality_sums import row_stats
-from tests.conftest import tool_payload
+from tests._support import tool_payload
 from tests.monitoring.conftest import Session
 
 pytestmark = pytest.mark.anyio

@@ -12,7 +12,7 @@ import anyio
 import pytest
 from sklearn.metrics import mean_absolute_error
 
-from tests.conftest import free_port
+from tests._support import free_port
 from tests.monitoring.conftest import FEATURES, Plain, make_settings, open_session, records, regression_data
 
 pytestmark = pytest.mark.anyio

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import free_port, mlgate_env, spawn_server, wait_http
+from tests._support import free_port, mlgate_env, spawn_server, wait_http
 from tests.scaleout.services import VENV_BIN, Postgres, SkipService, mlserver_bin, spawn, stop, wait_ready
 
 IRIS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]

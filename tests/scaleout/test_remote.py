@@ -7,7 +7,7 @@ import time
 import pytest
 from mcp import Client
 
-from tests.conftest import tool_payload
+from tests._support import tool_payload
 from tests.scaleout.conftest import CLASSES, IRIS, Cluster
 
 pytestmark = pytest.mark.anyio

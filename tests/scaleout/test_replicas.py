@@ -15,7 +15,7 @@ import pytest
 from mcp import Client
 
 from mlgate.artifacts import json_sha256 as input_digest
-from tests.conftest import tool_payload
+from tests._support import tool_payload
 from tests.scaleout.conftest import IRIS, Cluster
 
 pytestmark = pytest.mark.anyio

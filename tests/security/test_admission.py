@@ -19,7 +19,7 @@ from mlgate.errors import IntegrityError, Refused
 from mlgate.models.registrar import Registrar
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests.conftest import mlgate_env
+from tests._support import mlgate_env
 from tests.security.crafted import Marker, exec_skops
 from tests.supply.conftest import Hub
 from tests.tools.scenarios import call

@@ -24,7 +24,7 @@ from mlgate.errors import Refused
 from mlgate.models.registrar import Registrar
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests.conftest import mlgate_env
+from tests._support import mlgate_env
 from tests.security.crafted import Marker
 from tests.tools.scenarios import call
 

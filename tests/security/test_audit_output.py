@@ -13,7 +13,7 @@ from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
 from mlgate.state.db import LedgerRow, StateDB, printable
-from tests.conftest import tool_payload
+from tests._support import tool_payload
 
 EVIL = "demo-regressor@1\x1b[2J\x1b[H\n2026-01-01T00:00:00 admin http ml_halt forged ok\u202e"
 

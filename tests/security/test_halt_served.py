@@ -15,7 +15,7 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests.conftest import IRIS_ROW, free_port, mlgate_env, spawn_server, tool_payload, wait_http
+from tests._support import IRIS_ROW, free_port, mlgate_env, spawn_server, tool_payload, wait_http
 from tests.supply import conftest as supply
 from tests.supply.conftest import Hub
 

@@ -10,7 +10,7 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests.conftest import IRIS_ROW, tool_payload
+from tests._support import IRIS_ROW, tool_payload
 from tests.supply import conftest as supply
 from tests.supply.conftest import Hub
 

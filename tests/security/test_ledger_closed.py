@@ -16,7 +16,7 @@ from mlgate.server.http import unhealthy
 from mlgate.serving.runtime import Runtime
 from mlgate.state.db import StateDB
 from mlgate.state.ledger import Ledger
-from tests.conftest import tool_payload
+from tests._support import tool_payload
 
 pytestmark = pytest.mark.anyio
 

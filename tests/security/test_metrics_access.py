@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port, mlgate_env, spawn_server, wait_http
+from tests._support import free_port, mlgate_env, spawn_server, wait_http
 
 ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 

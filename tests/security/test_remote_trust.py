@@ -22,7 +22,7 @@ from mlgate.config import Settings
 from mlgate.errors import BackendError, IntegrityError, Refused
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests.conftest import IRIS_ROW, free_port, tool_payload
+from tests._support import IRIS_ROW, free_port, tool_payload
 
 SECRET = "hunter2-db-password"
 IRIS = list(IRIS_ROW)

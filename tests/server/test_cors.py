@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port, mlgate_env, spawn_server, wait_http
+from tests._support import free_port, mlgate_env, spawn_server, wait_http
 
 ALLOWED = "https://console.example.test"
 OTHER = "https://evil.example.test"

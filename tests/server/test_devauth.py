@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.conftest import DIABETES_ROW, free_port, mlgate_env, spawn_server, wait_http
+from tests._support import DIABETES_ROW, free_port, mlgate_env, spawn_server, wait_http
 
 ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 REDIRECT = "http://127.0.0.1:33418/callback"

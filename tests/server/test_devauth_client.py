@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests._support import free_port, mlgate_env, spawn_server, wait_http
 from tests.conformance.test_conformance import CACHE, _node_bin, ensure_suite
-from tests.conftest import free_port, mlgate_env, spawn_server, wait_http
 
 HERE = Path(__file__).resolve().parent / "oauth_client"
 WORK = CACHE / "oauth-client"

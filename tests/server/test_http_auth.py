@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import DIABETES_ROW, free_port, mlgate_env, spawn_server, wait_http
+from tests._support import DIABETES_ROW, free_port, mlgate_env, spawn_server, wait_http
 
 pytestmark = pytest.mark.anyio
 ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}

@@ -24,7 +24,7 @@ from mlgate.models.registrar import Registrar
 from mlgate.server.app import build_server
 from mlgate.server.model_tools import tool_name
 from mlgate.serving.runtime import Runtime
-from tests.conftest import DIABETES_ROW
+from tests._support import DIABETES_ROW
 from tests.tools.scenarios import call
 
 pytestmark = pytest.mark.anyio

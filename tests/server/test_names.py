@@ -13,7 +13,7 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import LEGACY_NAMES, SPECS, TOOLS, build_server
 from mlgate.serving.runtime import Runtime
-from tests.conftest import DIABETES_ROW, tool_payload
+from tests._support import DIABETES_ROW, tool_payload
 
 pytestmark = pytest.mark.anyio
 NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")

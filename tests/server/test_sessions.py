@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port, mlgate_env, spawn_server, wait_http
+from tests._support import free_port, mlgate_env, spawn_server, wait_http
 
 pytestmark = pytest.mark.anyio
 VERSION = "2025-06-18"

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from mcp import Client, StdioServerParameters
 
-from tests.conftest import DIABETES_ROW, free_port, mlgate_env
+from tests._support import DIABETES_ROW, free_port, mlgate_env
 from tests.tools.scenarios import call, exercise_all_tools
 
 pytestmark = pytest.mark.anyio

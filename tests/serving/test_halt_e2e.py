@@ -10,7 +10,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from tests.conftest import DIABETES_ROW, free_port, mlgate_env, spawn_server, tool_payload, wait_http
+from tests._support import DIABETES_ROW, free_port, mlgate_env, spawn_server, tool_payload, wait_http
 
 pytestmark = pytest.mark.anyio
 PREDICT = {"model": "demo-regressor@1", "features": [DIABETES_ROW]}

@@ -14,7 +14,7 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests.conftest import mlflow_at, tool_payload
+from tests._support import mlflow_at, tool_payload
 from tests.serving import gated
 
 pytestmark = pytest.mark.anyio

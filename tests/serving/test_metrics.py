@@ -26,7 +26,7 @@ from mlgate.schemas.stamp import ModelStamp
 from mlgate.server.app import build_server
 from mlgate.serving.metrics import Metrics, outcome_of
 from mlgate.serving.runtime import Runtime
-from tests.conftest import DIABETES_ROW, tool_payload
+from tests._support import DIABETES_ROW, tool_payload
 
 
 class _Cache:

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import DIABETES_ROW, free_port, mlgate_env, spawn_server, wait_http
+from tests._support import DIABETES_ROW, free_port, mlgate_env, spawn_server, wait_http
 
 WRITER = """
 import sys

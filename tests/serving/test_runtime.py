@@ -15,7 +15,7 @@ from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving import inference
 from mlgate.serving.runtime import Runtime
-from tests.conftest import DIABETES_ROW, tool_payload
+from tests._support import DIABETES_ROW, tool_payload
 
 pytestmark = pytest.mark.anyio
 
@@ -106,7 +106,7 @@ async def test_audit_tail_command(tmp_path: Path, demo_home: Path) -> None:
     import subprocess
     import sys
 
-    from tests.conftest import mlgate_env
+    from tests._support import mlgate_env
 
     settings = _state(tmp_path, demo_home)
     rt = Runtime(settings)

@@ -33,7 +33,7 @@ from mlgate.server.app import build_server
 from mlgate.server.http import build_http_app
 from mlgate.serving.runtime import Runtime
 from mlgate.serving.warmup import Warmup
-from tests.conftest import (
+from tests._support import (
     DIABETES_ROW,
     IRIS_ROW,
     free_port,

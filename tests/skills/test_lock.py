@@ -13,7 +13,7 @@ import pytest
 from mlgate.cli import main
 from mlgate.skills.catalog import BUILTIN_DIR, LOCK_FILE, read_lock, sha256_hex
 from mlgate.skills.demo_models import BULL_MARKET, STOCKS
-from tests.conftest import mlgate_env
+from tests._support import mlgate_env
 from tests.skills.conftest import builtin_text, write_skill
 from tests.skills.scenarios import run_skill
 from tests.tools.scenarios import call

@@ -15,7 +15,7 @@ from mlgate.errors import Halted, InsufficientScope, InvalidInput, NotFound
 from mlgate.serving.runtime import Runtime
 from mlgate.skills import run as skill_runtime
 from mlgate.skills.demo_models import BEAR_MARKET, BULL_MARKET, STOCKS
-from tests.conftest import DIABETES_ROW
+from tests._support import DIABETES_ROW
 from tests.skills.conftest import write_skill
 from tests.skills.scenarios import HEADLINES, HISTORY, exercise_skills, run_skill
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 
-from tests.conftest import mlgate_env
+from tests._support import mlgate_env
 from tests.skills.scenarios import HEADLINES, HISTORY, exercise_skills
 
 pytestmark = pytest.mark.anyio

@@ -12,7 +12,7 @@ from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
 from mlgate.state.audit import AuditQuery, query
 from mlgate.state.db import LedgerRow, StateDB
-from tests.conftest import DIABETES_ROW
+from tests._support import DIABETES_ROW
 from tests.tools.scenarios import call
 
 pytestmark = pytest.mark.anyio

@@ -16,7 +16,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
 os.environ["NO_PROXY"] = ",".join(filter(None, [os.environ.get("NO_PROXY"), "127.0.0.1", "localhost"]))
 
-from tests.conftest import free_port
+from tests._support import free_port
 from tests.supply.hubserver import FakeHub, serve
 
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]

@@ -201,7 +201,7 @@ async def test_bad_references_and_unknown_revisions(hub_env: Hub, tmp_path: Path
 async def test_unreachable_hub_is_a_clear_error(
     hub_env: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.conftest import free_port
+    from tests._support import free_port
 
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")
     with pytest.raises(BackendError, match="HF_HUB_OFFLINE=1"):

@@ -12,7 +12,7 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests.conftest import tool_payload
+from tests._support import tool_payload
 from tests.supply.conftest import Hub
 
 pytestmark = pytest.mark.anyio

@@ -18,7 +18,7 @@ from mlgate.config import Settings
 from mlgate.models.resolvers import MlflowResolver
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests.conftest import mlgate_env
+from tests._support import mlgate_env
 from tests.supply.test_torchhub import FEATURES, GOOD, _expected, endpoint
 from tests.supply.torchhub_server import Archives, sha
 from tests.tools.scenarios import call

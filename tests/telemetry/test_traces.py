@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from mlgate.config import Settings
+from tests._support import free_port, tool_payload
 from tests.auth.conftest import LiveServer
-from tests.conftest import free_port, tool_payload
 from tests.lifecycle.conftest import new_name
 
 sdk = pytest.importorskip("opentelemetry.sdk.trace", reason="opentelemetry-sdk is in the dev extra")

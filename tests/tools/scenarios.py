@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import DIABETES_ROW, IRIS_ROW, tool_payload
+from tests._support import DIABETES_ROW, IRIS_ROW, tool_payload
 
 
 async def call(client: Any, tool: str, args: dict[str, Any]) -> tuple[bool, Any]:

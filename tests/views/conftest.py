@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from mlgate.config import Settings
-from tests.conftest import free_port, mlgate_env, spawn_server, wait_http
+from tests._support import free_port, mlgate_env, spawn_server, wait_http
 from tests.console.conftest import CHROMIUM, CHROMIUM_ARGS, _chromium_or_skip
 
 HERE = Path(__file__).parent

@@ -172,7 +172,7 @@ def test_a_host_without_the_extension_gets_the_same_json(host: HostPage, gate: G
 
 
 def _predict() -> dict[str, Any]:
-    from tests.conftest import DIABETES_ROW
+    from tests._support import DIABETES_ROW
 
     return {"model": "demo-regressor@1", "features": [DIABETES_ROW]}
 

@@ -42,7 +42,9 @@ def translate(exc: Exception, uri: str, what: str) -> MlgateError:
     if isinstance(exc, MlgateError):
         return exc
     code = str(getattr(exc, "error_code", ""))
-    if code in _ABSENT:
+    # a missing alias is INVALID_PARAMETER_VALUE ("Registered model alias … not found") in MLflow's stores
+    absent_alias = code == "INVALID_PARAMETER_VALUE" and "not found" in str(exc).lower()
+    if code in _ABSENT or absent_alias:
         return NotFound(f"{what}: not found in the model registry", "list models with ml_list_models")
     log.warning("the MLflow registry at %s failed on %s: %s: %s", uri, what, type(exc).__name__, exc)
     return BackendError(
