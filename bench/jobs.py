@@ -24,7 +24,7 @@ import anyio
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.conftest import free_port, mlgate_env, spawn_server, wait_http  # noqa: E402
+from tests._support import free_port, mlgate_env, spawn_server, wait_http  # noqa: E402
 
 logging.disable(logging.INFO)
 FEATURES = ["a", "b", "c", "d"]
