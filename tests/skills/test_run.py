@@ -267,7 +267,7 @@ def _runs(rt: Runtime) -> list[Any]:
 
     from mlgate.state.db import skill_runs
 
-    with rt.state._engine.connect() as conn:
+    with rt.state.read() as conn:
         ids = [r[0] for r in conn.execute(sa.select(skill_runs.c.run_id).order_by(skill_runs.c.started_at))]
     return [rt.state.get_run(i) for i in ids]
 

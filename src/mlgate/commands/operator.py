@@ -1,28 +1,23 @@
 """The local operator at a shell: who they are, and the one rule that each of their actions leaves
-its ledger row, whatever the outcome."""
+its ledger row, whatever the outcome — through the one audited path (``serving.audited``), which
+answers only once the row is committed."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 
+from mlgate.serving import audited as audit
 from mlgate.serving.runtime import Runtime
 
 
 def audited(rt: Runtime, action: str, args: dict[str, Any], fn: Callable[[], Awaitable[Any]]) -> Any:
-    """Run one lifecycle change as the local operator; one ledger row whatever the outcome."""
-    caller = rt.local_caller()
-    t0 = time.perf_counter()
-    try:
-        result = anyio.run(fn)
-    except Exception as exc:
-        rt.record(f"models.{action}", caller, args, None, t0, exc)
-        raise
-    rt.record(f"models.{action}", caller, args, result, t0, None)
-    return result
+    """Run one lifecycle change as the local operator; one ledger row whatever the outcome, committed
+    before this returns (or raises)."""
+    call = audit.Call(f"models.{action}", rt.local_caller(), args, durable=True)
+    return anyio.run(audit.audited, rt, call, fn)
 
 
 def operator() -> str:

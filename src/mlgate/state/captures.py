@@ -120,9 +120,8 @@ class CaptureStore:
 
     def __init__(self, db: StateDB) -> None:
         self.db = db
-        with db._write(lock=True) as conn:
-            metadata.create_all(conn, checkfirst=True)
-        self._insert = _INSERT.format(p="?" if db._engine.dialect.paramstyle == "qmark" else "%s")
+        db.create_tables(metadata)
+        self._insert = _INSERT.format(p=db.placeholder)
 
     # -- captures -----------------------------------------------------------------------
     def insert_many(self, rows: Iterable[Capture]) -> None:
@@ -135,7 +134,7 @@ class CaptureStore:
             for r in rows
         ]  # fmt: skip
         if values:
-            with self.db._write() as conn:
+            with self.db.write() as conn:
                 conn.exec_driver_sql(self._insert, values)
 
     def record_actuals(
@@ -151,7 +150,7 @@ class CaptureStore:
         when = time.time() if at is None else at
         out = ActualsOutcome(unknown=[], versions=set())
         c = captures.c
-        with self.db._write() as conn:
+        with self.db.write() as conn:
             for ref, actual in actuals.items():
                 rows = conn.execute(
                     sa.select(c.id, c.version, c.actual_count).where(c.model == model, c.id == ref)
@@ -190,7 +189,7 @@ class CaptureStore:
             q = q.where(c.at >= since)
         if versions is not None:
             q = q.where(c.version.in_(list(versions)))
-        with self.db._engine.connect() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(q.order_by(c.at)).all()
         return [Matched(r.version, r.kind, r.at, r.prediction, r.actual, r.inputs) for r in rows]
 
@@ -200,22 +199,22 @@ class CaptureStore:
         q = sa.select(c.version, sa.func.count()).where(c.model == model).group_by(c.version)
         if since is not None:
             q = q.where(c.at >= since)
-        with self.db._engine.connect() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(q).all()
         return {int(r[0]): int(r[1]) for r in rows}
 
     def get(self, capture_id: str) -> dict[str, Any] | None:
-        with self.db._engine.connect() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(captures).where(captures.c.id == capture_id)).mappings().first()
         return dict(row) if row is not None else None
 
     def total(self) -> int:
-        with self.db._engine.connect() as conn:
+        with self.db.read() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(captures)).scalar_one())
 
     def purge(self, older_than: float) -> int:
         """Delete captures made before ``older_than`` (epoch seconds), actuals and all; returns how many."""
-        with self.db._write() as conn:
+        with self.db.write() as conn:
             return int(conn.execute(captures.delete().where(captures.c.at < older_than)).rowcount or 0)
 
     # -- alerts -------------------------------------------------------------------------
@@ -223,7 +222,7 @@ class CaptureStore:
         """Make ``failing`` (rule → message) the version's active alerts; returns the rules newly raised."""
         when = time.time()
         a = alerts.c
-        with self.db._write() as conn:
+        with self.db.write() as conn:
             before = {
                 r.rule for r in conn.execute(sa.select(a.rule).where(a.model == model, a.version == version))
             }
@@ -249,7 +248,7 @@ class CaptureStore:
     def active_alerts(self) -> dict[tuple[str, int], list[str]]:
         """Every active alert's message, by (model, version)."""
         a = alerts.c
-        with self.db._engine.connect() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(sa.select(a.model, a.version, a.message).order_by(a.rule)).all()
         out: dict[tuple[str, int], list[str]] = {}
         for r in rows:
