@@ -38,10 +38,18 @@ def tail_command(settings: Settings, *, n: int = 20, as_json: bool = False) -> i
             "-" if r.version is None else str(r.version),
             f"{r.duration_ms:.2f}",
             r.outcome,
-            (r.error_class or "") + (f": {r.error_message[:60]}" if r.error_message else ""),
+            _error(r.error_class, r.error_message),
         ]
         for r in rows
     ]
     safe = [[printable(cell) for cell in line] for line in body]
     print(table(["at", "subject", "transport", "tool", "model", "version", "ms", "outcome", "error"], safe))
     return 0
+
+
+def _error(cls: str | None, message: str | None) -> str:
+    """A row's error: its message names the class already (``InvalidInput: features[0].bmi``); a row
+    written before that gets the class put in front."""
+    if not message:
+        return cls or ""
+    return message[:80] if cls and message.startswith(cls) else f"{cls or ''}: {message[:60]}"

@@ -8,7 +8,8 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
-from mcp_types import Completion, ResourceTemplateReference
+from mcp.shared.exceptions import MCPError
+from mcp_types import INTERNAL_ERROR, Completion, ResourceTemplateReference
 
 from mlgate.errors import InsufficientScope, MlgateError
 from mlgate.serving.audited import Call, audited
@@ -61,5 +62,5 @@ def add_cards(server: MCPServer[Runtime], runtime: Runtime) -> None:
             return await audited(runtime, call, values)
         except InsufficientScope:  # names and versions are read access: nothing to complete
             return _NONE
-        except MlgateError as exc:
-            raise ResourceError(str(exc)) from None
+        except MlgateError as exc:  # the ledger is stalled: say so (the SDK would hide any other error)
+            raise MCPError(INTERNAL_ERROR, str(exc)) from None
