@@ -50,7 +50,9 @@ def test_http_refusals_leave_rows(demo_home: Path, tmp_path: Path) -> None:
     env = mlgate_env(demo_home, MLGATE_DEV_AUTH="1", MLGATE_RESOURCE_URL=resource, MLGATE_STATE_URL=state)
     env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
     mint = [sys.executable, "-m", "mlgate", "token", "--scope", "ml:read", "--subject", "alice"]
-    reader = subprocess.run(mint, env=env, capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    reader = subprocess.run(
+        mint, env=env, capture_output=True, text=True, timeout=60, check=True
+    ).stdout.strip()
     proc = spawn_server(["--http", "--port", str(port), "--stateless"], env)
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", proc)

@@ -159,7 +159,7 @@ async def test_a_failing_step_fails_the_run_and_is_recorded(
         ("score", "error"),
         ("tone", "skipped"),
     ]
-    assert "missing 'bmi'" in record.steps[1]["error"] and record.steps[2]["model"] is None
+    assert record.steps[1]["error"] == "InvalidInput: features[0].bmi" and record.steps[2]["model"] is None
 
 
 async def test_cancellation_stops_the_remaining_steps_and_is_recorded(rt: Runtime) -> None:

@@ -4,7 +4,9 @@ answers only once the row is committed."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio
@@ -13,11 +15,29 @@ from mlgate.serving import audited as audit
 from mlgate.serving.runtime import Runtime
 
 
-def audited(rt: Runtime, action: str, args: dict[str, Any], fn: Callable[[], Awaitable[Any]]) -> Any:
-    """Run one lifecycle change as the local operator; one ledger row whatever the outcome, committed
-    before this returns (or raises)."""
-    call = audit.Call(f"models.{action}", rt.local_caller(), args, durable=True)
-    return anyio.run(audit.audited, rt, call, fn)
+def audited(
+    rt: Runtime,
+    action: str,
+    args: dict[str, Any],
+    fn: Callable[[], Awaitable[Any]],
+    *,
+    family: str = "models",
+) -> Any:
+    """Run one operator change (``family.action``: ``models.promote``, ``torchhub.admit`` …) as the local
+    operator; one ledger row whatever the outcome, committed before this returns (or raises)."""
+    call = audit.Call(f"{family}.{action}", rt.local_caller(), args, durable=True)
+    return blocking(audit.audited, rt, call, fn)
+
+
+def blocking(fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    """``anyio.run(fn, *args)``, in a thread of its own when this thread already runs an event loop
+    (a command called from async code: a test, an embedding application)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return anyio.run(fn, *args)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, fn, *args).result()
 
 
 def operator() -> str:

@@ -167,7 +167,8 @@ async def _step(
     try:
         result = await audited(rt, audit, body)
     except MlgateError as exc:
-        trace.outcome, trace.error = ("halted" if isinstance(exc, Halted) else "error"), str(exc)
+        # the run record keeps what the ledger keeps (class and fields, no values): the caller gets the error
+        trace.outcome, trace.error = ("halted" if isinstance(exc, Halted) else "error"), exc.audit_text()
         raise
     except Exception as exc:
         trace.outcome, trace.error = "error", f"{type(exc).__name__} inside the server"
