@@ -77,8 +77,9 @@ def to_matrix(records: Any, features: Sequence[Feature], *, max_rows: int, max_c
     for i, rec in enumerate(records):
         if not isinstance(rec, dict):
             raise InvalidInput(
-                f"record {i} is a {type(rec).__name__}, not an object", "send one object per row"
-            )
+                f"record {i} is a {type(rec).__name__}, not an object", "send one object per row",
+                fields=[f"features[{i}]"],
+            )  # fmt: skip
         if len(rec) != width or rec.keys() != expected:
             _explain_keys(i, rec, names)
         row = out[i]
@@ -98,9 +99,14 @@ def number_cell(i: int, name: str, v: Any) -> None:
         raise InvalidInput(
             f"record {i}, feature {name!r}: expected a number, got {type(v).__name__} {v!r:.40}",
             "send a JSON number",
+            fields=[f"features[{i}].{name}"],
         )
     if not math.isfinite(v):
-        raise InvalidInput(f"record {i}, feature {name!r} is {v}", "send finite numbers only")
+        raise InvalidInput(
+            f"record {i}, feature {name!r} is {v}",
+            "send finite numbers only",
+            fields=[f"features[{i}].{name}"],
+        )
 
 
 def _check_float32(out: Matrix, names: list[str], cols: list[int]) -> None:
@@ -113,6 +119,7 @@ def _check_float32(out: Matrix, names: list[str], cols: list[int]) -> None:
             f"record {i}, feature {names[cols[k]]!r}: {float(part[i, k])!r} is out of range for its type float "
             f"(32-bit, at most ±{FLOAT32_MAX:.4g})",
             "send a value the model's 32-bit input can hold",
+            fields=[f"features[{i}].{names[cols[k]]}"],
         )
 
 
@@ -127,6 +134,8 @@ def _explain_keys(i: int, rec: dict[str, Any], names: list[str]) -> None:
     raise InvalidInput(
         f"record {i}: {'; '.join(parts)}",
         f"each record needs exactly these features: {', '.join(names)} (see ml_model_info)",
+        # for the ledger: the missing features by name, a stray one only as "*" (its name is the caller's)
+        fields=[f"features[{i}].{n}" for n in missing] + ([f"features[{i}].*"] if extra else []),
     )
 
 
@@ -141,9 +150,10 @@ def check_series(values: Any, what: str, *, max_len: int, min_len: int = 1) -> l
         )
     for i, v in enumerate(values):
         if type(v) not in _NUMERIC:
-            raise InvalidInput(f"{what}[{i}] is {type(v).__name__}, not a number", "send JSON numbers")
+            raise InvalidInput(f"{what}[{i}] is {type(v).__name__}, not a number", "send JSON numbers",
+                               fields=[f"{what}[{i}]"])  # fmt: skip
         if not math.isfinite(v):
-            raise InvalidInput(f"{what}[{i}] is {v}", "send finite numbers only")
+            raise InvalidInput(f"{what}[{i}] is {v}", "send finite numbers only", fields=[f"{what}[{i}]"])
     return [float(v) for v in values]
 
 

@@ -139,7 +139,10 @@ def to_typed(records: list[Any], features: Sequence[Feature]) -> Rows:
 
 def _refusal(i: int, f: Feature, v: Any, why: str) -> InvalidInput:
     says = SAYS.get(f.type, f.type)
+    where = [f"features[{i}].{f.name}"]  # what the ledger keeps: the field, not the value
     if why:
-        return InvalidInput(f"record {i}, feature {f.name!r}: {why}", f"send {says}")
+        return InvalidInput(f"record {i}, feature {f.name!r}: {why}", f"send {says}", fields=where)
     got = "null" if v is None else f"{type(v).__name__} {v!r:.40}"
-    return InvalidInput(f"record {i}, feature {f.name!r}: expected {says}, got {got}", f"send {says}")
+    return InvalidInput(
+        f"record {i}, feature {f.name!r}: expected {says}, got {got}", f"send {says}", fields=where
+    )
