@@ -8,6 +8,7 @@
     ├── IntegrityError          a digest that does not match what was recorded
     ├── Refused                 a policy refusal (allow-list, code not admitted, traversal, scope)
     │   ├── InsufficientScope   the caller lacks the scope a tool needs
+    │   ├── InvalidToken        an HTTP request's bearer token was missing or refused (a ledger row)
     │   └── GuardRefused        a guard rule in mode refuse fired (names the rule, feature, value)
     ├── Unavailable             serving refused for now (halted, overloaded, breaker open, ledger down)
     │   ├── Halted
@@ -29,23 +30,37 @@ gates that failed.
 
 Every ``MlgateError`` carries a message that says what was wrong and a ``hint`` that
 says what to do instead; ``str(err)`` joins the two, and that is what an agent reads.
+The audit ledger keeps less (``audit_text``): the error class and the offending fields
+(``InvalidInput: features[0].bmi``), never the values — only errors whose message is the
+server's own words (a halt, a stalled ledger, a missing scope) keep it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 class MlgateError(Exception):
     """Base of every error an agent may see as a tool result."""
 
     code = "error"
+    server_words = False  # True: the message never carries a caller's value, the ledger may keep it
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, fields: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.fields = tuple(fields)  # where the caller's input was wrong ("features[0].bmi"), no values
 
     def __str__(self) -> str:
         return f"{self.message} — {self.hint}" if self.hint else self.message
+
+    def audit_text(self) -> str:
+        """What the audit ledger keeps: the class and the offending fields, never argument values."""
+        name = type(self).__name__
+        if self.fields:
+            return f"{name}: {', '.join(self.fields)}"
+        return f"{name}: {self.message}" if self.server_words else name
 
 
 class InvalidInput(MlgateError):
@@ -86,9 +101,13 @@ class GuardRefused(Refused):
         self.feature = feature
         self.value = value
 
+    def audit_text(self) -> str:
+        return f"GuardRefused: rule {self.rule}" + (f" on {self.feature}" if self.feature else "")
+
 
 class InsufficientScope(Refused):
     code = "insufficient_scope"
+    server_words = True
 
     def __init__(self, tool: str, needed: str) -> None:
         super().__init__(
@@ -99,8 +118,16 @@ class InsufficientScope(Refused):
         self.needed = needed
 
 
+class InvalidToken(Refused):
+    """An HTTP request refused before any tool ran: no bearer token, or one that did not verify."""
+
+    code = "invalid_token"
+    server_words = True
+
+
 class Unavailable(MlgateError):
     code = "unavailable"
+    server_words = True  # a halt, a stalled ledger, a full queue: the server's state
 
 
 class Halted(Unavailable):
@@ -115,6 +142,7 @@ class Cancelled(MlgateError):
     """The ledger's error of a call its client cancelled (or left) before it finished."""
 
     code = "cancelled"
+    server_words = True
 
     def __init__(self) -> None:
         super().__init__("the call was cancelled by its client (or the client went away) before it finished")
@@ -144,6 +172,7 @@ class BackendError(MlgateError):
 
 class Degraded(MlgateError):
     code = "degraded"
+    server_words = True  # live metrics against the rule: computed by the server
 
 
 class AuthError(Exception):

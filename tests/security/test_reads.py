@@ -29,6 +29,7 @@ async def _rows(rt: Runtime, since: int) -> list[Any]:
 
 
 async def _mark(rt: Runtime) -> int:
+    await rt.ledger.flush()  # rows of earlier calls (completions too) are in before the mark
     newest = await anyio.to_thread.run_sync(rt.state.tail, 1)
     return (newest[0].id or 0) if newest else 0
 
@@ -43,7 +44,7 @@ async def test_completion_and_cards_need_ml_read_and_leave_rows(demo_home: Path,
         with pytest.raises(Exception, match="ml:read"):
             await c.read_resource("mlgate://models/demo-classifier/1")
         rows = await _rows(infer_only, since)
-        assert {r.tool for r in rows} >= {"completion"} and all(r.outcome == "error" for r in rows)
+        assert {r.tool for r in rows} >= {"completion"} and all(r.outcome == "refused" for r in rows)
     await infer_only.aclose()
 
     reader = Runtime(Settings(home=demo_home, state_url=state, stdio_scopes=["ml:read"]))

@@ -87,7 +87,7 @@ async def test_ledger_rows_for_ok_refused_and_failed_calls(tmp_path: Path, demo_
     assert [(r.tool, r.outcome, r.error_class) for r in rows] == [
         ("ml_predict", "ok", None),
         ("ml_predict", "error", "InvalidInput"),
-        ("ml_halt", "error", "InsufficientScope"),
+        ("ml_halt", "refused", "InsufficientScope"),
     ]
     ok = rows[0]
     assert (

@@ -22,6 +22,23 @@ pytestmark = pytest.mark.anyio
 INPUTS = {"market": [BULL_MARKET], "stocks": STOCKS}
 
 
+@pytest.fixture(autouse=True)
+def _own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`mlgate skills lock` leaves a ledger row: in this test's own home, not the user's."""
+    monkeypatch.setenv("MLGATE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MLGATE_STATE_URL", raising=False)
+
+
+def test_locking_leaves_an_operator_row(skills_dir: Path, tmp_path: Path) -> None:
+    from mlgate.config import Settings
+    from mlgate.state.db import StateDB
+
+    write_skill(skills_dir, desk_alpha(), lock=False)
+    assert cli("lock", "--dir", str(skills_dir)) == 0
+    rows = StateDB(Settings(home=tmp_path / "home").state).tail(5)
+    assert [(r.tool, r.outcome, r.transport) for r in rows] == [("skills.lock", "ok", "cli")]
+
+
 def cli(*args: str) -> int:
     return main(["skills", *args])
 

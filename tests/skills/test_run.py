@@ -159,7 +159,7 @@ async def test_a_failing_step_fails_the_run_and_is_recorded(
         ("score", "error"),
         ("tone", "skipped"),
     ]
-    assert "missing 'bmi'" in record.steps[1]["error"] and record.steps[2]["model"] is None
+    assert record.steps[1]["error"] == "InvalidInput: features[0].bmi" and record.steps[2]["model"] is None
 
 
 async def test_cancellation_stops_the_remaining_steps_and_is_recorded(rt: Runtime) -> None:
@@ -267,7 +267,7 @@ def _runs(rt: Runtime) -> list[Any]:
 
     from mlgate.state.db import skill_runs
 
-    with rt.state._engine.connect() as conn:
+    with rt.state.read() as conn:
         ids = [r[0] for r in conn.execute(sa.select(skill_runs.c.run_id).order_by(skill_runs.c.started_at))]
     return [rt.state.get_run(i) for i in ids]
 

@@ -364,3 +364,12 @@ def test_the_operator_admits_and_pulls_at_a_shell(
     assert main(["torchhub", "pull", ref, "--register-as", "cli-tiny", "--features", "a,b,c"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["registered"] == "cli-tiny@1" and out["archive_sha256"] == digest
+    from mlgate.config import Settings
+    from mlgate.state.db import StateDB
+
+    rows = StateDB(Settings(home=tmp_path).state).tail(10)  # each operator action left its row
+    assert [(r.tool, r.outcome, r.transport) for r in rows] == [
+        ("torchhub.pull", "error", "cli"),
+        ("torchhub.admit", "ok", "cli"),
+        ("torchhub.pull", "ok", "cli"),
+    ]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -79,39 +78,31 @@ def actuals_command(settings: Settings, args: argparse.Namespace) -> int:
 
     from mlgate.jobs.service import jobs_for, retrain_submitter
     from mlgate.lifecycle.degradation import record_actuals
+    from mlgate.serving.audited import Call, audited
     from mlgate.serving.runtime import Runtime
 
     actuals = read_actuals(Path(args.file))
     rt = Runtime(settings, transport="cli")
     caller = rt.local_caller()
 
+    async def body() -> Any:
+        result = await record_actuals(
+            rt, args.model, actuals, caller=caller, subject=args.subject, submit_retrain=retrain_submitter(rt)
+        )
+        if result.retrain_jobs:
+            await jobs_for(rt).drain(600)
+        return result
+
     async def run() -> Any:
+        call_args = {"model": args.model, "file": str(args.file)}
+        if args.subject is not None:
+            call_args["subject"] = args.subject
+        call = Call("actuals.record", caller, call_args, durable=True)
         try:
-            result = await record_actuals(
-                rt,
-                args.model,
-                actuals,
-                caller=caller,
-                subject=args.subject,
-                submit_retrain=retrain_submitter(rt),
-            )
-            if result.retrain_jobs:
-                await jobs_for(rt).drain(600)
-            return result
+            return await audited(rt, call, body)
         finally:
             await rt.aclose()
 
-    t0 = time.perf_counter()
-    call_args = {"model": args.model, "file": str(args.file)}
-    if args.subject is not None:
-        call_args["subject"] = args.subject
-    try:
-        result = anyio.run(run)
-    except Exception as exc:
-        rt.record("actuals.record", caller, call_args, None, t0, exc)
-        rt.ledger.close()
-        raise
-    rt.record("actuals.record", caller, call_args, None, t0, None)
-    rt.ledger.close()
+    result = anyio.run(run)
     print(json.dumps(result.model_dump(), indent=2))
     return 0

@@ -38,7 +38,7 @@ def tail_command(settings: Settings, *, n: int = 20, as_json: bool = False) -> i
             "-" if r.version is None else str(r.version),
             f"{r.duration_ms:.2f}",
             r.outcome,
-            (r.error_class or "") + (f": {r.error_message[:60]}" if r.error_message else ""),
+            _error(r.error_class, r.error_message),
             r.trace_id or "-",
         ]
         for r in rows
@@ -51,3 +51,11 @@ def tail_command(settings: Settings, *, n: int = 20, as_json: bool = False) -> i
         )
     )
     return 0
+
+
+def _error(cls: str | None, message: str | None) -> str:
+    """A row's error: its message names the class already (``InvalidInput: features[0].bmi``); a row
+    written before that gets the class put in front."""
+    if not message:
+        return cls or ""
+    return message[:80] if cls and message.startswith(cls) else f"{cls or ''}: {message[:60]}"

@@ -1,28 +1,43 @@
 """The local operator at a shell: who they are, and the one rule that each of their actions leaves
-its ledger row, whatever the outcome."""
+its ledger row, whatever the outcome — through the one audited path (``serving.audited``), which
+answers only once the row is committed."""
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio
 
+from mlgate.serving import audited as audit
 from mlgate.serving.runtime import Runtime
 
 
-def audited(rt: Runtime, action: str, args: dict[str, Any], fn: Callable[[], Awaitable[Any]]) -> Any:
-    """Run one lifecycle change as the local operator; one ledger row whatever the outcome."""
-    caller = rt.local_caller()
-    t0 = time.perf_counter()
+def audited(
+    rt: Runtime,
+    action: str,
+    args: dict[str, Any],
+    fn: Callable[[], Awaitable[Any]],
+    *,
+    family: str = "models",
+) -> Any:
+    """Run one operator change (``family.action``: ``models.promote``, ``torchhub.admit`` …) as the local
+    operator; one ledger row whatever the outcome, committed before this returns (or raises)."""
+    call = audit.Call(f"{family}.{action}", rt.local_caller(), args, durable=True)
+    return blocking(audit.audited, rt, call, fn)
+
+
+def blocking(fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    """``anyio.run(fn, *args)``, in a thread of its own when this thread already runs an event loop
+    (a command called from async code: a test, an embedding application)."""
     try:
-        result = anyio.run(fn)
-    except Exception as exc:
-        rt.record(f"models.{action}", caller, args, None, t0, exc)
-        raise
-    rt.record(f"models.{action}", caller, args, result, t0, None)
-    return result
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return anyio.run(fn, *args)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, fn, *args).result()
 
 
 def operator() -> str:

@@ -18,4 +18,18 @@ def skills_command(settings: Settings, args: argparse.Namespace) -> int:
         if settings.skills_dir is None:
             raise ConfigError("MLGATE_SKILLS_DIR is not set: name the folder to lock with --dir")
         directory = settings.skills_dir.expanduser()
-    return lock_dir(directory, force=bool(args.force))
+    return _locked(settings, directory, bool(args.force))
+
+
+def _locked(settings: Settings, directory: Path, force: bool) -> int:
+    """Locking changes which skills run: an operator change with its ledger row (``skills.lock``)."""
+    from mlgate.commands.operator import audited, blocking, in_thread
+    from mlgate.serving.runtime import Runtime
+
+    rt = Runtime(settings, transport="cli")
+    try:
+        code: int = audited(rt, "lock", {"dir": str(directory), "force": force},
+                            lambda: in_thread(lambda: lock_dir(directory, force=force)), family="skills")  # fmt: skip
+        return code
+    finally:
+        blocking(rt.aclose)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+from typing import Any
 
 from mlgate.config import Settings
 
@@ -30,26 +31,44 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def torchhub_command(settings: Settings, args: argparse.Namespace) -> int:
-    from mlgate.errors import InvalidInput
-    from mlgate.state.admissions import AdmissionBook
-    from mlgate.state.db import StateDB
+    """Each action is an operator change with its ledger row (``torchhub.admit``, ``torchhub.pull``)."""
+    import anyio
+
+    from mlgate.commands.operator import audited, in_thread
+    from mlgate.serving.runtime import Runtime
+
+    rt = Runtime(settings, transport="cli")
+    try:
+        if args.action == "admit":
+            print(audited(rt, "admit", {"ref": args.repo_at_commit}, lambda: in_thread(_admit, rt, args),
+                          family="torchhub"))  # fmt: skip
+        else:
+            out = audited(rt, "pull", {"ref": args.ref, "model": args.register_as},
+                          lambda: in_thread(_pull, settings, args), family="torchhub")  # fmt: skip
+            print(json.dumps(out))
+    finally:
+        anyio.run(rt.aclose)
+    return 0
+
+
+def _admit(rt: Any, args: argparse.Namespace) -> str:
     from mlgate.supply import torchhub as th
 
-    if args.action == "admit":
-        repo_id, _, commit = str(args.repo_at_commit).partition("@")
-        ref = th.parse(f"torchhub:{repo_id}:hubconf@{commit}")
-        th.check_allowed(settings, ref)
-        pin = th.pinned(settings, ref)
-        who = f"{getpass.getuser()} (mlgate torchhub)"
-        AdmissionBook(StateDB(settings.state)).admit(ref.admission_name, 0, pin, who, args.note)
-        print(f"admitted the hubconf.py of {ref.pin_key} (archive sha256 {pin}) by {who}")
-        return 0
+    repo_id, _, commit = str(args.repo_at_commit).partition("@")
+    ref = th.parse(f"torchhub:{repo_id}:hubconf@{commit}")
+    th.check_allowed(rt.settings, ref)
+    pin = th.pinned(rt.settings, ref)
+    who = f"{getpass.getuser()} (mlgate torchhub)"
+    rt.admissions.admit(ref.admission_name, 0, pin, who, args.note)
+    return f"admitted the hubconf.py of {ref.pin_key} (archive sha256 {pin}) by {who}"
+
+
+def _pull(settings: Settings, args: argparse.Namespace) -> dict[str, str]:
+    from mlgate.errors import InvalidInput
     from mlgate.supply.torchhub_load import pull_torchhub
 
     features = [f.strip() for f in str(args.features).split(",") if f.strip()]
     if not features:
         raise InvalidInput("--features is empty", "pass the model's input names, e.g. --features a,b,c")
     info, ref, digest = pull_torchhub(settings, args.ref, register_as=args.register_as, features=features)
-    out = {"ref": str(ref), "archive_sha256": digest, "registered": f"{info.name}@{info.version}"}
-    print(json.dumps(out))
-    return 0
+    return {"ref": str(ref), "archive_sha256": digest, "registered": f"{info.name}@{info.version}"}

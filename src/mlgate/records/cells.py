@@ -42,9 +42,14 @@ def number_cell(i: int, name: str, v: Any) -> None:
         raise InvalidInput(
             f"record {i}, feature {name!r}: expected a number, got {type(v).__name__} {v!r:.40}",
             "send a JSON number",
+            fields=[f"features[{i}].{name}"],
         )
     if not math.isfinite(v):
-        raise InvalidInput(f"record {i}, feature {name!r} is {v}", "send finite numbers only")
+        raise InvalidInput(
+            f"record {i}, feature {name!r} is {v}",
+            "send finite numbers only",
+            fields=[f"features[{i}].{name}"],
+        )
 
 
 def _check_float32(out: Matrix, names: list[str], cols: list[int]) -> None:
@@ -57,4 +62,5 @@ def _check_float32(out: Matrix, names: list[str], cols: list[int]) -> None:
             f"record {i}, feature {names[cols[k]]!r}: {float(part[i, k])!r} is out of range for its type float "
             f"(32-bit, at most ±{FLOAT32_MAX:.4g})",
             "send a value the model's 32-bit input can hold",
+            fields=[f"features[{i}].{names[cols[k]]}"],
         )

@@ -61,8 +61,9 @@ def to_matrix(records: Any, features: Sequence[Feature], *, max_rows: int, max_c
     for i, rec in enumerate(records):
         if not isinstance(rec, dict):
             raise InvalidInput(
-                f"record {i} is a {type(rec).__name__}, not an object", "send one object per row"
-            )
+                f"record {i} is a {type(rec).__name__}, not an object", "send one object per row",
+                fields=[f"features[{i}]"],
+            )  # fmt: skip
         if len(rec) != width or rec.keys() != expected:
             explain_keys(i, rec, names)
         row = out[i]
@@ -87,9 +88,10 @@ def check_series(values: Any, what: str, *, max_len: int, min_len: int = 1) -> l
         )
     for i, v in enumerate(values):
         if type(v) not in _NUMERIC:
-            raise InvalidInput(f"{what}[{i}] is {type(v).__name__}, not a number", "send JSON numbers")
+            raise InvalidInput(f"{what}[{i}] is {type(v).__name__}, not a number", "send JSON numbers",
+                               fields=[f"{what}[{i}]"])  # fmt: skip
         if not math.isfinite(v):
-            raise InvalidInput(f"{what}[{i}] is {v}", "send finite numbers only")
+            raise InvalidInput(f"{what}[{i}] is {v}", "send finite numbers only", fields=[f"{what}[{i}]"])
     return [float(v) for v in values]
 
 

@@ -137,10 +137,13 @@ def to_typed(records: list[Any], features: Sequence[Feature]) -> Rows:
 
 def _refusal(i: int, f: Feature, v: Any, why: str) -> InvalidInput:
     says = SAYS.get(f.type, f.type)
+    where = [f"features[{i}].{f.name}"]  # what the ledger keeps: the field, not the value
     if why:
-        return InvalidInput(f"record {i}, feature {f.name!r}: {why}", f"send {says}")
+        return InvalidInput(f"record {i}, feature {f.name!r}: {why}", f"send {says}", fields=where)
     got = "null" if v is None else f"{type(v).__name__} {v!r:.40}"
-    return InvalidInput(f"record {i}, feature {f.name!r}: expected {says}, got {got}", f"send {says}")
+    return InvalidInput(
+        f"record {i}, feature {f.name!r}: expected {says}, got {got}", f"send {says}", fields=where
+    )
 
 
 def explain_keys(i: int, rec: dict[str, Any], names: list[str]) -> None:
@@ -154,4 +157,6 @@ def explain_keys(i: int, rec: dict[str, Any], names: list[str]) -> None:
     raise InvalidInput(
         f"record {i}: {'; '.join(parts)}",
         f"each record needs exactly these features: {', '.join(names)} (see ml_model_info)",
+        # for the ledger: the missing features by name, a stray one only as "*" (its name is the caller's)
+        fields=[f"features[{i}].{n}" for n in missing] + ([f"features[{i}].*"] if extra else []),
     )

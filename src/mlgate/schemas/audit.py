@@ -16,10 +16,11 @@ class AuditEntry(BaseModel):
     version: str | None
     digest: str | None
     duration_ms: float
-    outcome: str
+    outcome: str  # ok, error, or refused (an authorization refusal: scope, token)
     error_class: str | None
-    error_message: str | None
+    error_message: str | None  # the error class and the offending fields, never argument values
     trace_id: str | None = None
+    run_id: str | None = None  # the skill run a step's row (and the run's own row) belongs to
 
 
 class AuditResult(BaseModel):

@@ -88,15 +88,40 @@ async def example_for(
 
 
 def argument_advice(
-    tool: str, exc: ValidationError, example: dict[str, Any], call: str | None = None
-) -> tuple[str, str]:
-    """(message, hint) for an ``InvalidInput`` from the validation errors of ``tool``'s arguments; ``call``:
-    the tool the example is for, when the named model is served by another one."""
-    problems = []
+    tool: str,
+    exc: ValidationError,
+    example: dict[str, Any],
+    known: frozenset[str] = frozenset(),
+    call: str | None = None,
+) -> tuple[str, str, list[str]]:
+    """(message, hint, fields) for an ``InvalidInput`` from the validation errors of ``tool``'s arguments;
+    ``call``: the tool the example is for, when the named model is served by another one.
+
+    ``fields`` are the paths for the ledger: a name the caller chose (a stray argument, a dict key)
+    is not in ``known`` (the names of the tool's schema) and becomes ``*``."""
+    problems, fields = [], []
     for err in exc.errors(include_url=False, include_input=False)[:MAX_PROBLEMS]:
         problems.append(f"'{_where(tuple(err['loc']))}' {_expected(err)}")
+        loc = tuple(p if isinstance(p, int) or p in known else "*" for p in err["loc"])
+        fields.append(_where(loc))
     more = len(exc.errors()) - MAX_PROBLEMS
     message = f"{tool}: " + "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
     other = f"{call} " if call and call != tool else ""
     hint = f"a valid call: {other}{json.dumps(example)}" if example else "call it with no arguments"
-    return message, hint
+    return message, hint, fields
+
+
+def schema_names(schema: Any) -> frozenset[str]:
+    """Every property name declared anywhere in a JSON schema (nested objects and ``$defs`` too)."""
+    names: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            props = node.get("properties")
+            if isinstance(props, dict):
+                names.update(props)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return frozenset(names)

@@ -17,6 +17,11 @@
    ``mcp.server.auth.middleware.auth_context.get_access_token()``.
 
 ``OPTIONS`` (CORS preflight, which never carries credentials) and ``lifespan`` pass through.
+
+Every 401 and 403 leaves a ledger row (``refused``, wired to ``serving.audited.refused`` by
+``server/security.py``): outcome ``refused``, the token's subject and client when it verified
+(a 403), none when it did not (a 401, subject empty), the tool's name when the JSON-RPC body
+names one, else ``http`` (``metrics`` for ``/metrics``).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,11 +43,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mlgate.auth.caller import Caller
 from mlgate.auth.devkeys import effective_issuer
 from mlgate.auth.jwks import AuthUnavailable
 from mlgate.auth.scopes import BASE_SCOPE, satisfies
 from mlgate.config import ALL_SCOPES, Settings
-from mlgate.errors import ConfigError
+from mlgate.errors import ConfigError, InsufficientScope, InvalidToken, MlgateError
 from mlgate.server.app import LEGACY_NAMES, TOOL_SCOPES
 
 logger = logging.getLogger("mlgate.auth")
@@ -54,6 +60,9 @@ CHALLENGE_SCOPES = "ml:read ml:infer"
 """The ``scope`` of the no-token 401 on the product's listener: what a typical agent needs to
 list and run models (``BearerAuth``'s own default stays ``BASE_SCOPE``)."""
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+Refusal = Callable[[str, Caller, MlgateError], None]
+"""``(tool, caller, error)``: records one refused request (a ledger row); must not block."""
+_NOBODY = Caller("", "", "http", frozenset())  # a request whose token did not verify: no subject
 
 
 def metadata_path(resource_url: str) -> str:
@@ -131,8 +140,10 @@ class BearerAuth:
         base_scope: str = BASE_SCOPE,
         max_body: int = MAX_BODY,
         required_scope: str | None = None,
+        refused: Refusal | None = None,
     ) -> None:
         self.app, self.verifier, self.required_scope = app, verifier, required_scope
+        self.refused = refused
         self.resource_url, self.metadata_url = resource_url, metadata_url
         self.tool_scopes, self.base_scope, self.max_body = tool_scopes, base_scope, max_body
 
@@ -150,6 +161,9 @@ class BearerAuth:
             return
         scheme, _, token = values[0].decode("latin-1").strip().partition(" ") if values else ("", "", "")
         if scheme.lower() != "bearer":
+            self._record(
+                scope, _NOBODY, InvalidToken("no bearer token", "send Authorization: Bearer <token>")
+            )
             await self._challenge(send, 401, None, "a bearer token is required")
             return
         token = token.strip()
@@ -160,6 +174,7 @@ class BearerAuth:
             await self._unavailable(send)
             return
         if access is None:
+            self._record(scope, _NOBODY, InvalidToken("the bearer token was refused", "get a new token"))
             await self._challenge(
                 send, 401, "invalid_token", "the access token is invalid, expired or not for this resource"
             )
@@ -167,6 +182,7 @@ class BearerAuth:
         if self.required_scope and not satisfies(access.scopes, self.required_scope):
             need = self.required_scope
             logger.info("insufficient scope: %s needs %s; client %s", scope["path"], need, access.client_id)
+            self._record(scope, _caller(access), InsufficientScope(scope["path"], need))
             await self._challenge(
                 send, 403, "insufficient_scope", f"this needs the scope {need}", scope=[need]
             )
@@ -183,6 +199,16 @@ class BearerAuth:
             await self.app(inner, receive, send)
         finally:
             auth_context_var.reset(reset)
+
+    def _record(self, scope: Scope, caller: Caller, error: MlgateError, tool: str | None = None) -> None:
+        if self.refused is None:
+            return
+        if tool is None:
+            tool = "metrics" if self.required_scope else "http"
+        try:
+            self.refused(tool, caller, error)
+        except Exception:  # the refusal is answered all the same; the operator's log says why no row
+            logger.exception("the ledger row of a refused request could not be written (%s)", scope["path"])
 
     async def _verify(self, token: str) -> AccessToken | None:
         """The token's identity, or None when refused; ``AuthUnavailable`` when no one can tell."""
@@ -229,6 +255,8 @@ class BearerAuth:
                 access.client_id,
                 access.scopes,
             )
+            for s in missing:
+                self._record(scope, _caller(access), InsufficientScope(needed[s], s), tool=needed[s])
             description = f"{tools} needs the scope {' '.join(ordered(missing))}"
             await self._challenge(send, 403, "insufficient_scope", description, scope=ordered(needed))
             return None
@@ -284,6 +312,11 @@ class BearerAuth:
             "error_description": "token verification is unavailable",
         }
         await _json(send, 503, payload, [(b"retry-after", b"5")])
+
+
+def _caller(access: AccessToken) -> Caller:
+    """The verified token's identity, as ``tools.context.caller_of`` reads it inside a tool call."""
+    return Caller(access.subject or access.client_id, access.client_id, "http", frozenset(access.scopes))
 
 
 def _quote(value: str) -> str:

@@ -1,8 +1,8 @@
 """What every tool call passes through, before and around its body.
 
-``guard`` wraps each tool: the scope check (the same rule on every transport), the ledger
-check (fail closed), the domain-error → ``isError`` mapping, and one ledger row per call —
-also for a call its client cancelled. ``GateServer`` adds what happens before a tool runs:
+``guard`` wraps each tool in the one audited-call path (``serving.audited``: the scope check —
+the same rule on every transport —, the fail-closed ledger check, error mapping, one ledger row
+per call, also for a call its client cancelled) and turns its domain errors into ``isError``. ``GateServer`` adds what happens before a tool runs:
 the dotted names of the first release answer as their canonical ``ml_*`` names, arguments
 that fail validation come back as advice (the argument, what was expected, a valid
 example) with their own ledger row, and ``tools/list`` is the lean listing.
@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
-import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
@@ -27,13 +23,12 @@ from mcp_types import Tool as MCPTool
 from mcp_types import ToolAnnotations
 from pydantic import ValidationError
 
-from mlgate.errors import Cancelled, InsufficientScope, InvalidInput, MlgateError
-from mlgate.server.advice import argument_advice, example_for
+from mlgate.errors import InvalidInput, MlgateError
+from mlgate.server.advice import argument_advice, example_for, schema_names
 from mlgate.server.listing import lean_tool
+from mlgate.serving.audited import Call, audited
 from mlgate.serving.runtime import Runtime
 from mlgate.tools.context import caller_of
-
-log = logging.getLogger("mlgate.tools")
 
 
 @dataclass(frozen=True)
@@ -57,56 +52,22 @@ def guard(spec: ToolSpec) -> Callable[..., Awaitable[Any]]:
         the ledger's input digest (sending ``keys: []`` or leaving it out is the same call)."""
         return {k: v for k, v in kwargs.items() if k != "ctx" and not (k in defaults and v == defaults[k])}
 
+    durable = not spec.annotations.read_only_hint  # a tool that changes state answers once its row is in
+
     @functools.wraps(fn)
     async def call(**kwargs: Any) -> Any:
         ctx: Context[Any, Any] = kwargs["ctx"]
         rt: Runtime = ctx.request_context.lifespan_context
-        caller = caller_of(rt)
-        t0 = time.perf_counter()
-        result: Any = None
-        failure: BaseException | None = None
-        message = ""
+        audit = Call(spec.name, caller_of(rt), sent(kwargs), scope, durable=durable, passthrough=_PROTOCOL)
         try:
-            if not caller.may(scope):
-                raise InsufficientScope(spec.name, scope)
-            rt.ledger.check()  # a call that could not leave its row does nothing (fail closed)
-            result = await fn(**kwargs)
-        except anyio.get_cancelled_exc_class():
-            # cancelled (notifications/cancelled, or the client went away): the row is written all the same
-            with anyio.CancelScope(shield=True):
-                try:
-                    await _recorded(
-                        rt, spec, rt.record(spec.name, caller, sent(kwargs), None, t0, Cancelled())
-                    )
-                except MlgateError as exc:
-                    log.error("%s was cancelled and its ledger row could not be written: %s", spec.name, exc)
-            raise
+            return await audited(rt, audit, lambda: fn(**kwargs))
         except MlgateError as exc:
-            failure, message = exc, str(exc)
-        except (ToolError, MCPError):
-            raise
-        except Exception as exc:
-            incident = uuid.uuid4().hex[:12]
-            log.exception("%s failed unexpectedly (incident %s)", spec.name, incident)
-            failure = exc
-            message = (
-                f"{spec.name} failed inside the server (incident {incident}); the operator's log has details"
-            )
-        try:
-            await _recorded(rt, spec, rt.record(spec.name, caller, sent(kwargs), result, t0, failure))
-        except MlgateError as exc:  # the row could not be written: the call must not look successful
             raise ToolError(str(exc)) from None
-        if failure is not None:
-            raise ToolError(message) from None
-        return result
 
     return call
 
 
-async def _recorded(rt: Runtime, spec: ToolSpec, seq: int) -> None:
-    """With MLGATE_LEDGER_SYNC, or for a tool that changes state, answer only once the row is committed."""
-    if rt.settings.ledger_sync or not spec.annotations.read_only_hint:
-        await rt.committed(seq)
+_PROTOCOL = (ToolError, MCPError)  # the SDK's own errors: re-raised as they are
 
 
 class GateServer(MCPServer[Runtime]):
@@ -122,6 +83,11 @@ class GateServer(MCPServer[Runtime]):
         self.specs = {s.name: s for s in specs}
         self.legacy = {s.name.replace("ml_", "ml.", 1): s.name for s in specs}
 
+    def _names(self, name: str) -> frozenset[str]:
+        """The names declared in a tool's input schema (what a ledger row may name of bad arguments)."""
+        tool = self._tool_manager.get_tool(name)
+        return schema_names(tool.parameters) if tool is not None else frozenset()
+
     async def list_tools(self) -> list[MCPTool]:
         if self._listing is None:  # tools are fixed once the server is built
             self._listing = [lean_tool(t) for t in await super().list_tools()]
@@ -129,7 +95,6 @@ class GateServer(MCPServer[Runtime]):
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         name = self.legacy.get(name, name)
-        t0 = time.perf_counter()
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
@@ -138,9 +103,19 @@ class GateServer(MCPServer[Runtime]):
                 raise
             rt = self.runtime
             call, example = await example_for(rt, name, arguments, spec.example)
-            advice = InvalidInput(*argument_advice(name, exc.__cause__, example, call))
+            message, hint, fields = argument_advice(name, exc.__cause__, example, self._names(name), call)
+            audit = Call(
+                name, caller_of(rt), arguments, spec.scope, durable=not spec.annotations.read_only_hint
+            )
             try:
-                await _recorded(rt, spec, rt.record(name, caller_of(rt), arguments, None, t0, advice))
-            except MlgateError as exc:
-                raise ToolError(str(exc)) from None
-            raise ToolError(str(advice)) from None
+                await audited(rt, audit, _raising(InvalidInput(message, hint, fields=fields)))
+            except MlgateError as err:
+                raise ToolError(str(err)) from None
+            raise  # pragma: no cover - audited re-raises
+
+
+def _raising(error: MlgateError) -> Callable[[], Awaitable[Any]]:
+    async def body() -> Any:
+        raise error
+
+    return body

@@ -2,7 +2,8 @@
 
 Each prompt renders one user message that names the tools to call, in order, and what to check
 between calls. A client shows them as slash commands or templates; the agent then calls the tools
-itself, under its own scopes. Registered by ``register_prompts`` (called from ``build_server``);
+itself, under its own scopes. Rendering one is an audited call (``serving.audited``: the
+fail-closed ledger check, a row ``prompt:<name>``); it needs no scope. Registered by ``register_prompts`` (called from ``build_server``);
 nothing registers itself by import.
 """
 
@@ -14,8 +15,13 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.prompts.base import Message, Prompt
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS, InputRequiredResult
+from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, InputRequiredResult
 from pydantic import Field
+
+from mlgate.errors import MlgateError
+from mlgate.serving.audited import Call, audited
+from mlgate.serving.runtime import Runtime
+from mlgate.tools.context import caller_of
 
 ModelName = Annotated[str, Field(description="A registered model's name, e.g. 'demo-regressor'.")]
 ModelRef = Annotated[
@@ -114,6 +120,18 @@ class _Prompt(Prompt):
     """A prompt whose missing argument is the client's error (invalid params, naming it), not a server error."""
 
     async def render(
+        self, arguments: dict[str, Any] | None, context: Context[Any, Any]
+    ) -> list[Message] | InputRequiredResult:
+        rt = context.request_context.lifespan_context
+        if not isinstance(rt, Runtime):  # pragma: no cover - a server built without mlgate's runtime
+            return await self._render(arguments, context)
+        call = Call(f"prompt:{self.name}", caller_of(rt), arguments or {}, passthrough=(MCPError, ValueError))
+        try:
+            return await audited(rt, call, lambda: self._render(arguments, context))
+        except MlgateError as exc:
+            raise MCPError(INTERNAL_ERROR, str(exc)) from None
+
+    async def _render(
         self, arguments: dict[str, Any] | None, context: Context[Any, Any]
     ) -> list[Message] | InputRequiredResult:
         given = arguments or {}

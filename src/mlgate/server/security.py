@@ -60,6 +60,7 @@ def auth_layer(
     if settings.dev_auth and not settings.auth_issuer:
         _mount_dev_authorization_server(settings, server, host, port)
     document = protected_resource_metadata(settings)
+    refused = _ledger_refusals(server)
 
     async def metadata(_: Request) -> Response:
         return JSONResponse(
@@ -75,6 +76,7 @@ def auth_layer(
             resource_url=settings.resource_url,
             metadata_url=metadata_url(settings.resource_url),
             base_scope=CHALLENGE_SCOPES,
+            refused=refused,
         )
         metrics = BearerAuth(
             app,
@@ -83,6 +85,7 @@ def auth_layer(
             metadata_url=metadata_url(settings.resource_url),
             base_scope=METRICS_SCOPE,
             required_scope=METRICS_SCOPE,
+            refused=refused,
         )
 
         async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
@@ -97,6 +100,17 @@ def auth_layer(
         return dispatch
 
     return wrap
+
+
+def _ledger_refusals(server: MCPServer[Any]) -> Callable[[str, Any, Any], None] | None:
+    """Each 401/403 as a ledger row, through the one audited path (None: a server without a runtime)."""
+    from mlgate.serving import audited
+    from mlgate.serving.runtime import Runtime
+
+    rt = getattr(server, "runtime", None)
+    if not isinstance(rt, Runtime):
+        return None
+    return lambda tool, caller, error: audited.refused(rt, audited.Call(tool, caller), error)
 
 
 def _mount_dev_authorization_server(settings: Settings, server: MCPServer[Any], host: str, port: int) -> None:

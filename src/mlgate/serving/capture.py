@@ -2,8 +2,8 @@
 
 A version captures when its name matches a pattern in ``MLGATE_CAPTURE`` (``team-*``,
 ``*``) or it carries the version tag ``mlgate.capture=true``. ``add`` gives each record (a
-forecast: the whole forecast) a fresh id, queues the rows and returns at once; one writer
-**thread** commits queued rows in batches (like the audit ledger), so an inference call
+forecast: the whole forecast) a fresh id, queues the rows and returns at once; the one batch
+writer (``state/batch.py``, the audit ledger's) commits them on its thread, so an inference call
 never waits for the disk. Inputs are kept only with ``MLGATE_CAPTURE_INPUTS``.
 
 No id is handed out for a row that can be lost quietly:
@@ -22,14 +22,12 @@ raise them too); ``warnings`` serves them from memory to every inference result.
 
 from __future__ import annotations
 
-import atexit
 import fnmatch
 import itertools
 import logging
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -37,7 +35,8 @@ import anyio
 
 from mlgate.config import Settings
 from mlgate.domain import VersionInfo
-from mlgate.errors import InvalidInput, Unavailable
+from mlgate.errors import InvalidInput
+from mlgate.state.batch import BatchWriter
 from mlgate.state.captures import Capture, CaptureStore
 from mlgate.state.db import StateDB
 
@@ -57,18 +56,11 @@ class Captures:
         self.flush_interval = flush_interval
         self._on: dict[tuple[str, int], bool] = {}
         self._alerts: dict[tuple[str, int], list[str]] = {}
-        self._buf: deque[Capture] = deque()
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._store: CaptureStore | None = None
-        self._thread: threading.Thread | None = None
-        self._appended = 0
-        self._done = 0
-        self._urgent = False
-        self._closing = False
-        self._stall: float | None = None
+        self._writer: BatchWriter[Capture] | None = None
         self._purged_at = 0.0
         self._refreshed_at = 0.0
-        self.written = 0
         # ids: 64 random bits per process, then a counter (unique without a uuid4 per row, which costs more)
         self._prefix = os.urandom(8).hex()
         self._count = itertools.count(1)
@@ -99,15 +91,17 @@ class Captures:
     def store(self) -> CaptureStore:
         """The capture tables, opened (and the writer started) on first use. Blocks: call from a thread."""
         if self._store is None:
-            with self._cond:
+            with self._lock:
                 if self._store is None:
                     store = CaptureStore(self._db())
                     self._alerts = store.active_alerts()
                     self._refreshed_at = time.monotonic()
+                    self._writer = BatchWriter(
+                        store.insert_many, what="captured predictions", hint=_HINT, thread="mlgate-captures",
+                        flush_interval=self.flush_interval, fail_after_s=self.settings.ledger_fail_after_s,
+                        idle=self._housekeeping, idle_every=ALERT_REFRESH_S,
+                    )  # fmt: skip
                     self._store = store
-                    self._thread = threading.Thread(target=self._run, name="mlgate-captures", daemon=True)
-                    self._thread.start()
-                    atexit.register(self.close)
         return self._store
 
     async def opened(self) -> CaptureStore:
@@ -127,8 +121,7 @@ class Captures:
         blocks on the disk unless ``MLGATE_LEDGER_SYNC``)."""
         if self._store is None:
             await self.opened()
-        if self._stall is not None:
-            self.check()
+        self.check()
         now = time.time()
         keep = inputs if self.settings.capture_inputs and inputs is not None else None
         prefix, count = self._prefix, self._count
@@ -142,36 +135,18 @@ class Captures:
         if self.settings.ledger_sync:
             await anyio.to_thread.run_sync(self.store.insert_many, rows)
         else:
-            with self._cond:
-                if self._stall is None:
-                    self._stall = time.monotonic()
-                self._buf.extend(rows)
-                self._appended += len(rows)
-                if len(self._buf) == len(rows):
-                    self._cond.notify()
+            assert self._writer is not None
+            self._writer.extend(rows)
         return [r.id for r in rows]
 
     def check(self) -> None:
-        stall = self._stall
-        if (
-            stall is not None
-            and time.monotonic() - stall > self.settings.ledger_fail_after_s + self.flush_interval
-        ):
-            raise Unavailable(
-                f"captured predictions cannot be written ({len(self._buf)} waiting); "
-                "calls of capturing models are refused until they can",
-                _HINT,
-            )
+        """``Unavailable`` while captured rows wait unwritten for ``MLGATE_LEDGER_FAIL_AFTER_S``."""
+        if self._writer is not None:
+            self._writer.check()
 
     def flush_blocking(self, timeout: float | None = 30.0) -> bool:
         """Wait until every row queued so far is committed; False on timeout."""
-        if self._store is None:
-            return True
-        with self._cond:
-            target = self._appended
-            self._urgent = True
-            self._cond.notify_all()
-            return self._cond.wait_for(lambda: self._done >= target, timeout)
+        return self._writer is None or self._writer.flush_blocking(timeout)
 
     def purge(self) -> int:
         """Delete rows older than the retention (``MLGATE_CAPTURE_RETENTION_DAYS``); returns how many."""
@@ -180,70 +155,27 @@ class Captures:
 
     def close(self, timeout: float = 30.0) -> None:
         """Commit everything queued, then stop the writer. Idempotent."""
-        atexit.unregister(self.close)
-        with self._cond:
-            if self._closing:
-                return
-            self._closing = True
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.error("captures: %d rows still unwritten at close", len(self._buf))
+        if self._writer is not None:
+            self._writer.close(timeout)
 
     def stats(self) -> dict[str, Any]:
-        return {"pending": len(self._buf), "written": self.written}
+        w = self._writer
+        return {"pending": 0 if w is None else w.pending, "written": 0 if w is None else w.stats()["written"]}
 
-    # -- the writer thread ----------------------------------------------------------------
-    def _take(self) -> list[Capture] | None:
-        with self._cond:
-            self._cond.wait_for(lambda: bool(self._buf) or self._closing, ALERT_REFRESH_S)
-            if not self._buf:
-                return None if self._closing else []
-            self._cond.wait_for(lambda: self._urgent or self._closing, self.flush_interval)
-            batch = list(self._buf)
-            self._buf.clear()
-            self._urgent = False
-            return batch
-
-    def _run(self) -> None:
-        while (batch := self._take()) is not None:
-            if batch:
-                self._write(batch)
-                with self._cond:
-                    self._done += len(batch)
-                    self.written += len(batch)
-                    self._stall = time.monotonic() if self._appended > self._done else None
-                    self._cond.notify_all()
-            self._housekeeping()
-
-    def _write(self, batch: list[Capture]) -> None:
-        delay, give_up_at = 0.05, None
-        assert self._store is not None
-        while True:
-            try:
-                self._store.insert_many(batch)
-                return
-            except Exception:
-                log.exception("captures: writing %d rows failed; retrying in %.2fs", len(batch), delay)
-            if self._closing:
-                give_up_at = give_up_at or time.monotonic() + 5.0
-                if time.monotonic() >= give_up_at:
-                    log.error("captures: gave up on %d rows at close", len(batch))
-                    return
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+    @property
+    def written(self) -> int:
+        return 0 if self._writer is None else int(self._writer.stats()["written"])
 
     def _housekeeping(self) -> None:
+        """On the writer thread, between batches: re-read the alerts, purge old rows."""
         now = time.monotonic()
-        try:
-            if now - self._refreshed_at >= ALERT_REFRESH_S and self._store is not None:
-                self._refreshed_at = now
-                self._alerts = self._store.active_alerts()
-            if now - self._purged_at >= PURGE_EVERY_S or not self._purged_at:
-                self.purge()
-        except Exception:
-            log.exception("captures: housekeeping failed")
+        if self._store is None:
+            return
+        if now - self._refreshed_at >= ALERT_REFRESH_S:
+            self._refreshed_at = now
+            self._alerts = self._store.active_alerts()
+        if now - self._purged_at >= PURGE_EVERY_S or not self._purged_at:
+            self.purge()
 
 
 def check_keys(keys: list[str] | None, n: int) -> None:

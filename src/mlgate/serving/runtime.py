@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from functools import cached_property
 from typing import Any
@@ -24,7 +24,7 @@ from mlgate.artifacts import json_sha256 as input_digest
 from mlgate.auth.caller import Caller
 from mlgate.config import Settings
 from mlgate.domain import LoadedModel
-from mlgate.errors import MlgateError, NotFound
+from mlgate.errors import InsufficientScope, InvalidToken, MlgateError, NotFound
 from mlgate.models.resolvers import Resolver
 from mlgate.models.store import ModelStore
 from mlgate.schemas.stamp import ModelStamp
@@ -39,6 +39,7 @@ from mlgate.state.generations import GenerationStore
 from mlgate.state.ledger import Ledger
 
 log = logging.getLogger(__name__)
+_REFUSALS = (InsufficientScope, InvalidToken)  # authorization refusals: outcome "refused"
 
 
 class Runtime:
@@ -148,24 +149,31 @@ class Runtime:
         self,
         tool: str,
         caller: Caller,
-        args: dict[str, Any],
+        args: Mapping[str, Any],
         result: Any,
         t0: float,
         error: BaseException | None,
+        *,
+        run_id: str | None = None,
     ) -> int:
-        """One ledger row per tool call: never the raw inputs, only their digest.
+        """One ledger row per call: never the raw inputs, only their digest; of an error, only its
+        class and the fields it names (``MlgateError.audit_text``), never the values.
 
-        Returns the row's sequence number; with ``MLGATE_LEDGER_SYNC`` the tool wrapper awaits
-        ``committed(seq)`` before answering, otherwise the row is written in the background.
+        Returns the row's sequence number; ``serving.audited`` awaits ``committed(seq)`` before
+        answering where the call requires it, otherwise the row is written in the background.
+        Calls go through ``serving.audited``; only rows of events that are no call (a job's end,
+        a quality alert) are recorded here directly.
         """
         ms = (time.perf_counter() - t0) * 1000
         stamp = getattr(result, "model", None)
+        if isinstance(stamp, str):  # a result naming its model (ml_record_actuals), not a stamp
+            stamp = None
         ref = getattr(stamp, "ref", None) or _arg_ref(args)
         asked = args.get("model")
         self.metrics.call(tool, error, ms, stamp, asked if isinstance(asked, str) else None)
         row = LedgerRow(
             tool=tool,
-            outcome="ok" if error is None else "error",
+            outcome="ok" if error is None else "refused" if isinstance(error, _REFUSALS) else "error",
             subject=caller.subject,
             client=caller.client,
             transport=caller.transport,
@@ -177,6 +185,7 @@ class Runtime:
             error_class=None if error is None else type(error).__name__,
             error_message=None if error is None else _safe_message(error),
             trace_id=telemetry.trace_id(),
+            run_id=run_id or getattr(result, "run_id", None),
         )
         return self.ledger.append(row)
 
@@ -198,7 +207,7 @@ class Runtime:
                 await anyio.to_thread.run_sync(obj.close)
 
 
-def _arg_ref(args: dict[str, Any]) -> str | None:
+def _arg_ref(args: Mapping[str, Any]) -> str | None:
     for key in ("model", "skill", "repo_id"):
         value = args.get(key)
         if isinstance(value, str):
@@ -209,5 +218,5 @@ def _arg_ref(args: dict[str, Any]) -> str | None:
 def _safe_message(error: BaseException) -> str:
     """Domain errors are written for the caller; anything else is summarised (details stay in the log)."""
     if isinstance(error, MlgateError):
-        return str(error)[:1000]
+        return error.audit_text()[:1000]
     return f"internal error ({type(error).__name__})"

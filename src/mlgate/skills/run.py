@@ -6,8 +6,10 @@ the step's tool, the kill switch for its model (and for all serving), and then
 as a direct call. Step results are kept as the JSON a tool would return, and later
 bindings read from that JSON, so a step gets exactly what a hand-made call would send.
 
-Every run is recorded in the state database (``StateDB.record_run``): once when it
-starts and once when it ends — ok, error (the failing step's error, the rest
+Each step is an audited call (``serving.audited``): its own ledger row, tool
+``skill.step:<tool>``, with the model stamp that answered (ref, version, digest) and the
+run's id, so ``ml_audit model=`` finds it. Every run is recorded in the state database
+(``StateDB.record_run``): once when it starts and once when it ends — ok, error (the failing step's error, the rest
 skipped), halted, or cancelled (the step in flight cancelled, the rest skipped; the
 final record is written even as the cancellation unwinds).
 """
@@ -27,12 +29,12 @@ from pydantic import ValidationError
 
 from mlgate.artifacts import json_sha256 as input_digest
 from mlgate.auth.caller import Caller
-from mlgate.auth.scopes import satisfies
 from mlgate.clock import utcnow
-from mlgate.errors import Halted, InsufficientScope, InvalidInput, MlgateError, NotFound
+from mlgate.errors import Halted, InvalidInput, MlgateError, NotFound
 from mlgate.schemas.interfaces import BY_VERB
 from mlgate.schemas.skills import RunSkillResult, StepTrace
 from mlgate.serving import inference
+from mlgate.serving.audited import Call, audited
 from mlgate.serving.runtime import Runtime
 from mlgate.skills import catalog
 from mlgate.skills.bindings import INPUTS, lookup, parse_binding, substitute
@@ -101,7 +103,7 @@ async def execute(
     try:
         for i, step in enumerate(steps):
             current = traces[i]
-            scope[step.id] = await _step(rt, caller, step, scope, current, progress, (i, len(steps)))
+            scope[step.id] = await _step(rt, caller, step, scope, current, progress, (i, len(steps)), run_id)
         current = None
         outputs = {key: substitute(text, scope) for key, text in spec.outputs.items()}
         status = "ok"
@@ -140,23 +142,33 @@ async def _step(
     trace: StepTrace,
     progress: Progress | None,
     position: tuple[int, int],
+    run_id: str,
 ) -> Any:
-    """Run one step; fills ``trace``; returns the result as JSON."""
+    """Run one step as an audited call (its row carries the run's id); fills ``trace``; returns the
+    result as JSON."""
     trace.outcome = "running"
     t0 = time.perf_counter()
-    try:
+    tool = CALLS[step.call].tool
+    # digested into the row once the body has filled it in: the model the step chose and its arguments
+    sent: dict[str, Any] = {"step": step.id}
+    audit = Call(f"skill.step:{tool}", caller, sent, BY_VERB[step.call].scope, what=f"{tool} (step {step.id!r})",
+                 run_id=run_id)  # fmt: skip
+
+    async def body() -> Any:
         ref, trace.route = choose_model(step, scope)
+        sent["model"] = ref
         if progress is not None:
             i, n = position
             await _notify(progress, i, n, f"step {i + 1}/{n} {step.id!r}: {step.call} {ref}")
         await anyio.lowlevel.checkpoint()  # a cancelled run stops here, before the next model call
-        call = CALLS[step.call]
-        needed = BY_VERB[step.call].scope
-        if not satisfies(caller.scopes, needed):
-            raise InsufficientScope(f"{call.tool} (step {step.id!r})", needed)
-        result = await _invoke(rt, step.call, ref, substitute(step.args, scope), caller)
+        sent["args"] = args = substitute(step.args, scope)
+        return await _invoke(rt, step.call, ref, args, caller)
+
+    try:
+        result = await audited(rt, audit, body)
     except MlgateError as exc:
-        trace.outcome, trace.error = ("halted" if isinstance(exc, Halted) else "error"), str(exc)
+        # the run record keeps what the ledger keeps (class and fields, no values): the caller gets the error
+        trace.outcome, trace.error = ("halted" if isinstance(exc, Halted) else "error"), exc.audit_text()
         raise
     except Exception as exc:
         trace.outcome, trace.error = "error", f"{type(exc).__name__} inside the server"

@@ -39,12 +39,12 @@ class Admission:
 class AdmissionBook:
     def __init__(self, db: StateDB) -> None:
         self.db = db
-        with db._write(lock=True) as conn:  # the table may predate this module in an older database
+        with db.write(lock=True) as conn:  # the table may predate this module in an older database
             admissions.create(conn, checkfirst=True)
 
     def admit(self, name: str, version: int, digest: str, by: str, note: str = "") -> Admission:
         row = Admission(name, version, digest, _printable(by)[:300], utcnow(), _printable(note)[:1000])
-        with self.db._write() as conn:
+        with self.db.write() as conn:
             conn.execute(
                 admissions.delete().where(admissions.c.name == name, admissions.c.version == version)
             )
@@ -57,11 +57,11 @@ class AdmissionBook:
 
     def get(self, name: str, version: int) -> Admission | None:
         query = sa.select(admissions).where(admissions.c.name == name, admissions.c.version == version)
-        rows = self.db._rows(query)
+        rows = self.db.rows(query)
         return Admission(**dict(rows[0])) if rows else None
 
     def revoke(self, name: str, version: int) -> bool:
-        with self.db._write() as conn:
+        with self.db.write() as conn:
             done = conn.execute(
                 admissions.delete().where(admissions.c.name == name, admissions.c.version == version)
             )

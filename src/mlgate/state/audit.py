@@ -53,4 +53,4 @@ def query(db: StateDB, q: AuditQuery) -> list[LedgerRow]:
     if q.outcome:
         select = select.where(ledger.c.outcome == q.outcome)
     select = select.order_by(ledger.c.id.desc()).limit(max(1, min(q.limit, MAX_ROWS)))
-    return [LedgerRow(**dict(row)) for row in db._rows(select)]
+    return [LedgerRow(**dict(row)) for row in db.rows(select)]

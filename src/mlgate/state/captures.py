@@ -168,13 +168,13 @@ class CaptureStore:
 
     def __init__(self, db: StateDB) -> None:
         self.db = db
-        with db._write(lock=True) as conn:
+        with db.write(lock=True) as conn:
             metadata.create_all(conn, checkfirst=True)
             columns = {c["name"] for c in sa.inspect(conn).get_columns("captures")}
             if "subject" not in columns:  # a table from before subjects were kept: its rows stay, unbound
                 conn.execute(sa.text("ALTER TABLE captures ADD COLUMN subject VARCHAR(255)"))
             quality_sums.create(conn, captures)
-        self._insert = _INSERT.format(p="?" if db._engine.dialect.paramstyle == "qmark" else "%s")
+        self._insert = _INSERT.format(p=db.placeholder)
 
     # -- captures -----------------------------------------------------------------------
     def insert_many(self, rows: Iterable[Capture]) -> None:
@@ -187,7 +187,7 @@ class CaptureStore:
             for r in rows
         ]  # fmt: skip
         if values:
-            with self.db._write() as conn:
+            with self.db.write() as conn:
                 conn.exec_driver_sql(self._insert, values)
 
     def record_actuals(
@@ -207,7 +207,7 @@ class CaptureStore:
         cols = (c.id, c.key, c.version, c.kind, c.at, c.prediction, c.actual, c.actual_count)
         refs = list(actuals)
         mine = sa.and_(c.model == model, subjects.clause())
-        with self.db._write() as conn:
+        with self.db.write() as conn:
             by_id: dict[str, Any] = {}
             for part in _chunks(refs):
                 query = sa.select(*cols).where(mine, c.id.in_(part)).with_for_update()
@@ -254,7 +254,7 @@ class CaptureStore:
             q = q.where(c.at >= since)
         if versions is not None:
             q = q.where(c.version.in_(list(versions)))
-        with self.db._engine.connect() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(q.order_by(c.at)).all()
         return [Matched(r.version, r.kind, r.at, r.prediction, r.actual, r.inputs) for r in rows]
 
@@ -264,7 +264,7 @@ class CaptureStore:
         q = sa.select(c.version, c.kind, sa.func.count()).where(c.model == model).group_by(c.version, c.kind)
         if since is not None:
             q = q.where(c.at >= since)
-        with self.db._engine.connect() as conn:
+        with self.db.read() as conn:
             rows: list[Any] = list(conn.execute(q).all())
         out: dict[int, tuple[int, str]] = {}
         for version, kind, n in rows:
@@ -273,25 +273,25 @@ class CaptureStore:
         return out
 
     def get(self, capture_id: str) -> dict[str, Any] | None:
-        with self.db._engine.connect() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(captures).where(captures.c.id == capture_id)).mappings().first()
         return dict(row) if row is not None else None
 
     def has_model(self, model: str) -> bool:
         """Whether any prediction of ``model`` is captured (by anyone)."""
         q = sa.select(captures.c.id).where(captures.c.model == model).limit(1)
-        with self.db._engine.connect() as conn:
+        with self.db.read() as conn:
             return conn.execute(q).first() is not None
 
     def total(self) -> int:
-        with self.db._engine.connect() as conn:
+        with self.db.read() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(captures)).scalar_one())
 
     def purge(self, older_than: float) -> int:
         """Delete captures made before the hour of ``older_than`` (epoch seconds), actuals and all, and their
         hours of quality sums; returns how many."""
         hour = quality_sums.bucket_of(older_than)
-        with self.db._write() as conn:
+        with self.db.write() as conn:
             quality_sums.purge_hours(conn, hour)
             cut = captures.delete().where(captures.c.at < hour * quality_sums.BUCKET_S)
             return int(conn.execute(cut).rowcount or 0)
@@ -302,7 +302,7 @@ class CaptureStore:
         """Summed quality statistics per (version, kind) of ``model``'s matched predictions made at or after
         ``since`` (default: all retained): whole hours from the running sums, the rows of the window's partial
         first hour read directly."""
-        with self.db._engine.connect() as conn:
+        with self.db.read() as conn:
             return quality_sums.summed(conn, captures, model, since, versions)
 
     # -- alerts -------------------------------------------------------------------------
@@ -310,7 +310,7 @@ class CaptureStore:
         """Make ``failing`` (rule → message) the version's active alerts; returns the rules newly raised."""
         when = time.time()
         a = alerts.c
-        with self.db._write() as conn:
+        with self.db.write() as conn:
             before = {
                 r.rule for r in conn.execute(sa.select(a.rule).where(a.model == model, a.version == version))
             }
@@ -336,7 +336,7 @@ class CaptureStore:
     def active_alerts(self) -> dict[tuple[str, int], list[str]]:
         """Every active alert's message, by (model, version)."""
         a = alerts.c
-        with self.db._engine.connect() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(sa.select(a.model, a.version, a.message).order_by(a.rule)).all()
         out: dict[tuple[str, int], list[str]] = {}
         for r in rows:

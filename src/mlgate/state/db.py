@@ -28,7 +28,7 @@ from sqlalchemy.pool import StaticPool
 from mlgate.clock import utcnow as utcnow
 from mlgate.errors import ConfigError, InvalidInput
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 ALL = "*"  # the halt scope that covers every model
 _PG_LOCK = 0x6D6C6761  # "mlga": the advisory lock key on PostgreSQL
 _ERROR_MAX = 2000
@@ -43,9 +43,11 @@ _TEXT_FIELDS = (
     "input_digest",
     "error_class",
     "error_message",
+    "run_id",
 )
 
-Outcome = Literal["ok", "error"]
+Outcome = Literal["ok", "error", "refused"]  # refused: an authorization refusal (scope, token)
+OUTCOMES = ("ok", "error", "refused")
 
 
 def printable(text: str) -> str:
@@ -95,10 +97,11 @@ class LedgerRow:
     trace_id: str | None = None  # the call's OpenTelemetry trace (32 hex digits), when it was in one
     at: str = field(default_factory=utcnow)
     id: int | None = None
+    run_id: str | None = None  # the skill run a step's row belongs to (and the run's own row)
 
     def __post_init__(self) -> None:
-        if self.outcome not in ("ok", "error"):
-            raise ValueError(f"outcome must be 'ok' or 'error', not {self.outcome!r}")
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, not {self.outcome!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -155,6 +158,7 @@ ledger = sa.Table(
     sa.Column("error_class", sa.String(128)),
     sa.Column("error_message", sa.Text),
     sa.Column("trace_id", sa.String(32)),
+    sa.Column("run_id", sa.String(64), index=True),
 )
 skill_runs = sa.Table(
     "skill_runs",
@@ -181,7 +185,13 @@ _ACTIVE = halts.c.active == sa.true()
 
 # version -> statements that bring a database from version-1 to version. Version 1 is
 # the tables above, made by create_all; later versions add ALTERs here.
-MIGRATIONS: dict[int, list[str]] = {2: ["ALTER TABLE ledger ADD COLUMN trace_id VARCHAR(32)"]}
+MIGRATIONS: dict[int, list[str]] = {
+    2: ["ALTER TABLE ledger ADD COLUMN trace_id VARCHAR(32)"],
+    3: [
+        "ALTER TABLE ledger ADD COLUMN run_id VARCHAR(64)",
+        "CREATE INDEX ix_ledger_run_id ON ledger (run_id)",
+    ],
+}
 
 
 def _scope(model: str | None) -> str:
@@ -265,16 +275,40 @@ class StateDB:
 
         return engine
 
+    # -- the public API the other state modules build on --------------------------------
     @contextmanager
-    def _write(self, *, lock: bool = False) -> Iterator[Connection]:
-        """A write transaction: the SQLite write lock up front; ``lock`` adds the PG advisory lock."""
+    def write(self, *, lock: bool = False) -> Iterator[Connection]:
+        """A write transaction: the SQLite write lock up front; ``lock`` adds the PG advisory lock
+        (schema changes, halts: serialised across processes)."""
         with self._writer.begin() as conn:
             if lock and self.postgres:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
             yield conn
 
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reads (no write lock taken)."""
+        with self._engine.connect() as conn:
+            yield conn
+
+    def rows(self, query: sa.Select[Any]) -> list[sa.RowMapping]:
+        """The rows of one select, as mappings."""
+        with self.read() as conn:
+            return list(conn.execute(query).mappings())
+
+    def create_tables(self, tables: sa.MetaData) -> None:
+        """Create a sibling module's tables if missing, under the migration lock (several processes
+        may open a fresh database at once)."""
+        with self.write(lock=True) as conn:
+            tables.create_all(conn, checkfirst=True)
+
+    @property
+    def placeholder(self) -> str:
+        """The driver's parameter marker for raw SQL (``?`` on SQLite, ``%s`` on psycopg)."""
+        return "?" if self._engine.dialect.paramstyle == "qmark" else "%s"
+
     def _migrate(self) -> None:
-        with self._write(lock=True) as conn:
+        with self.write(lock=True) as conn:
             metadata.create_all(conn, checkfirst=True)
             found = conn.execute(sa.select(schema_version.c.version)).scalar_one_or_none()
             if found is None:
@@ -291,12 +325,8 @@ class StateDB:
             if found != SCHEMA_VERSION:
                 conn.execute(schema_version.update().values(version=SCHEMA_VERSION))
 
-    def _rows(self, query: sa.Select[Any]) -> list[sa.RowMapping]:
-        with self._engine.connect() as conn:
-            return list(conn.execute(query).mappings())
-
     def schema_version(self) -> int:
-        return int(self._rows(sa.select(schema_version.c.version))[0]["version"])
+        return int(self.rows(sa.select(schema_version.c.version))[0]["version"])
 
     # -- halts -------------------------------------------------------------------
     def halt(self, model: str | None, reason: str, by: str, covers: Iterable[str] = ()) -> Halt:
@@ -306,7 +336,7 @@ class StateDB:
         if not reason.strip():
             raise InvalidInput("a halt needs a reason", "say why serving stops; operators read it")
         now = utcnow()
-        with self._write(lock=True) as conn:
+        with self.write(lock=True) as conn:
             active = sa.and_(halts.c.scope == scope, _ACTIVE)
             conn.execute(halts.update().where(active).values(active=False, resumed_by=by, resumed_at=now))
             values = {"scope": scope, "reason": reason, "halted_by": by, "halted_at": now, "active": True}
@@ -320,7 +350,7 @@ class StateDB:
     def resume(self, model: str | None, by: str) -> bool:
         """Lift the active halt of one scope (``None`` is the all-serving halt only); False if none."""
         scope = _scope(model)
-        with self._write(lock=True) as conn:
+        with self.write(lock=True) as conn:
             active = sa.and_(halts.c.scope == scope, _ACTIVE)
             result = conn.execute(
                 halts.update().where(active).values(active=False, resumed_by=by, resumed_at=utcnow())
@@ -339,7 +369,7 @@ class StateDB:
         return [_halt(r, covers) for r in rows]
 
     def halt_history(self, n: int = 50) -> list[Halt]:
-        return [_halt(r) for r in self._rows(sa.select(halts).order_by(halts.c.id.desc()).limit(n))][::-1]
+        return [_halt(r) for r in self.rows(sa.select(halts).order_by(halts.c.id.desc()).limit(n))][::-1]
 
     # -- ledger (append-only: there is no update or delete) ------------------------
     def append(self, row: LedgerRow) -> None:
@@ -348,28 +378,28 @@ class StateDB:
     def append_many(self, rows: Iterable[LedgerRow]) -> None:
         values = [_ledger_values(row) for row in rows]
         if values:
-            with self._write() as conn:
+            with self.write() as conn:
                 conn.execute(ledger.insert(), values)
 
     def tail(self, n: int = 20) -> list[LedgerRow]:
         """The newest ``n`` rows, oldest first."""
-        rows = self._rows(sa.select(ledger).order_by(ledger.c.id.desc()).limit(max(n, 0)))
+        rows = self.rows(sa.select(ledger).order_by(ledger.c.id.desc()).limit(max(n, 0)))
         return [LedgerRow(**dict(row)) for row in rows][::-1]
 
     def count(self) -> int:
-        return int(self._rows(sa.select(sa.func.count().label("n")).select_from(ledger))[0]["n"])
+        return int(self.rows(sa.select(sa.func.count().label("n")).select_from(ledger))[0]["n"])
 
     # -- skill runs ----------------------------------------------------------------
     def record_run(self, run: SkillRun) -> None:
         """Insert a run, or replace the record of the same ``run_id`` (start, then finish)."""
         values = run.to_dict()
-        with self._write() as conn:
+        with self.write() as conn:
             where = skill_runs.c.run_id == run.run_id
             if conn.execute(skill_runs.update().where(where).values(**values)).rowcount == 0:
                 conn.execute(skill_runs.insert().values(**values))
 
     def get_run(self, run_id: str) -> SkillRun | None:
-        rows = self._rows(sa.select(skill_runs).where(skill_runs.c.run_id == run_id))
+        rows = self.rows(sa.select(skill_runs).where(skill_runs.c.run_id == run_id))
         return SkillRun(**dict(rows[0])) if rows else None
 
     def close(self) -> None:

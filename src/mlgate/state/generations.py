@@ -35,8 +35,7 @@ class GenerationStore:
 
     def __init__(self, db: StateDB) -> None:
         self.db = db
-        with db._write(lock=True) as conn:
-            metadata.create_all(conn, checkfirst=True)
+        db.create_tables(metadata)
 
     def bump(self, name: str, by: str) -> int:
         """Count one more move of ``name``'s aliases; the new generation (1 for the first move).
@@ -45,7 +44,7 @@ class GenerationStore:
         concurrent bumps, so two replicas never both insert the first row of a name."""
         values = {"moved_at": utcnow(), "moved_by": printable(by)[:255]}
         row = alias_generations.c
-        with self.db._write(lock=True) as conn:
+        with self.db.write(lock=True) as conn:
             updated = conn.execute(
                 alias_generations.update()
                 .where(row.name == name)
@@ -58,6 +57,6 @@ class GenerationStore:
 
     def read(self) -> dict[str, int]:
         """Every model's generation (models whose aliases mlgate never moved are absent)."""
-        with self.db._engine.connect() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(sa.select(alias_generations)).mappings()
             return {str(r["name"]): int(r["generation"]) for r in rows}

@@ -112,11 +112,10 @@ class JobStore:
 
     def __init__(self, db: StateDB) -> None:
         self.db = db
-        with db._write(lock=True) as conn:
-            metadata.create_all(conn, checkfirst=True)
+        db.create_tables(metadata)
 
     def _one(self, job_id: str) -> JobRecord | None:
-        with self.db._engine.connect() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().first()
         return _record(row) if row is not None else None
 
@@ -136,13 +135,13 @@ class JobStore:
         }  # fmt: skip
         for _ in range(3):  # a duplicate may finish between our INSERT failing and our SELECT
             try:
-                with self.db._write() as conn:
+                with self.db.write() as conn:
                     conn.execute(jobs.insert().values(**values))
                 found = self._one(str(values["id"]))
                 assert found is not None
                 return found, True
             except IntegrityError:
-                with self.db._engine.connect() as conn:
+                with self.db.read() as conn:
                     row = conn.execute(sa.select(jobs).where(jobs.c.active_key == key)).mappings().first()
                 if row is not None:
                     return _record(row), False
@@ -156,12 +155,12 @@ class JobStore:
             query = query.where(jobs.c.subject == subject)
         if status is not None:
             query = query.where(jobs.c.status == status)
-        with self.db._engine.connect() as conn:
+        with self.db.read() as conn:
             return [_record(r) for r in conn.execute(query).mappings()]
 
     def claim(self, job_id: str, worker: str, lease_s: float) -> JobRecord | None:
         """queued → running for ``worker``; None when the job is no longer queued (cancelled, taken)."""
-        with self.db._write() as conn:
+        with self.db.write() as conn:
             claimed = conn.execute(
                 jobs.update().where(jobs.c.id == job_id, jobs.c.status == "queued")
                 .values(status="running", worker=worker, started_at=utcnow(), lease_until=time.time() + lease_s)
@@ -170,7 +169,7 @@ class JobStore:
 
     def heartbeat(self, job_id: str, worker: str, lease_s: float) -> tuple[bool, bool]:
         """Renew the lease: (still ours and running, cancel requested)."""
-        with self.db._write() as conn:
+        with self.db.write() as conn:
             mine = sa.and_(jobs.c.id == job_id, jobs.c.status == "running", jobs.c.worker == worker)
             renewed = conn.execute(
                 jobs.update().where(mine).values(lease_until=time.time() + lease_s)
@@ -181,7 +180,7 @@ class JobStore:
     def progress(self, job_id: str, done: float, total: float | None, message: str | None) -> bool:
         """Record progress; returns whether a cancel was requested."""
         text = printable(message)[:_MESSAGE_MAX] if message else None
-        with self.db._write() as conn:
+        with self.db.write() as conn:
             conn.execute(
                 jobs.update()
                 .where(jobs.c.id == job_id, jobs.c.status == "running")
@@ -210,14 +209,14 @@ class JobStore:
         }
         if error is not None:
             values.update(error=printable(error)[:_ERROR_MAX], error_class=error_class)
-        with self.db._write() as conn:
+        with self.db.write() as conn:
             return bool(
                 conn.execute(jobs.update().where(jobs.c.id == job_id, _ACTIVE).values(**values)).rowcount
             )
 
     def request_cancel(self, job_id: str) -> JobRecord | None:
         """A queued job is cancelled at once; a running one is flagged (its worker stops at the next step)."""
-        with self.db._write() as conn:
+        with self.db.write() as conn:
             conn.execute(
                 jobs.update()
                 .where(jobs.c.id == job_id, jobs.c.status == "queued")
@@ -245,11 +244,11 @@ class JobStore:
         stale = sa.and_(
             jobs.c.status == "queued", sa.or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < now)
         )
-        with self.db._engine.connect() as conn:
+        with self.db.read() as conn:
             ids = [r[0] for r in conn.execute(sa.select(jobs.c.id).where(stale))]
         taken = []
         for job_id in ids:
-            with self.db._write() as conn:
+            with self.db.write() as conn:
                 n = conn.execute(
                     jobs.update()
                     .where(jobs.c.id == job_id, stale)
@@ -264,11 +263,11 @@ class JobStore:
         """Running jobs whose lease ran out → interrupted (their worker died or hung). Returns them."""
         now = time.time()
         expired = sa.and_(jobs.c.status == "running", jobs.c.lease_until < now)
-        with self.db._engine.connect() as conn:
+        with self.db.read() as conn:
             ids = [r[0] for r in conn.execute(sa.select(jobs.c.id).where(expired))]
         reaped = []
         for job_id in ids:
-            with self.db._write() as conn:
+            with self.db.write() as conn:
                 n = conn.execute(
                     jobs.update()
                     .where(jobs.c.id == job_id, expired)

@@ -1,48 +1,22 @@
-"""The audit ledger writer: tool calls append rows without waiting for the disk.
+"""The audit ledger writer: calls append rows without waiting for the disk.
 
-``Ledger(db)`` keeps a buffer and one background **thread** (not an event-loop
-task, so it works from sync code, from any event loop and across loops). The
-thread wakes when a row arrives, gathers for up to ``flush_interval`` seconds (or
-until ``max_batch`` rows are waiting), then writes the batch in one transaction
-with ``StateDB.append_many``. ``append`` only takes a lock and appends to a deque.
-
-Durability: ``await flush()`` (or ``flush_blocking()``) returns once every row
-appended before the call is committed; ``await committed(seq)`` returns once the row
-``append`` numbered ``seq`` is committed, without a thread per waiter (group commit:
-rows appended while one transaction is in flight share the next one). ``close()``
-flushes everything and stops the thread. ``close`` is also registered with ``atexit``, so a clean interpreter
-exit writes what is buffered.
-
-Failing closed: a batch the database refuses is retried with back-off. The ledger is
-*stalled* when rows are waiting and none has been committed for ``fail_after_s``
-seconds (``MLGATE_LEDGER_FAIL_AFTER_S``), whether the database raises or blocks (a
-SQLite file locked by another connection, a PostgreSQL server that does not answer).
-While stalled, ``append`` and ``check`` raise ``Unavailable`` and ``committed`` stops
-waiting and raises: no call answers successfully without its row. ``health()`` says
-why, for ``/healthz``. The first commit that lands ends the stall.
+``Ledger(db)`` is the one ``BatchWriter`` (``state/batch.py``: group commit, back-off, fail
+closed after ``MLGATE_LEDGER_FAIL_AFTER_S``) writing ``LedgerRow``s with ``StateDB.append_many``.
+``append`` returns the row's sequence number; ``await committed(seq)`` returns once it is
+committed; ``check`` raises ``Unavailable`` while the ledger is stalled, so a call that could not
+leave its row does nothing; ``health()`` says why, for ``/healthz``. After ``close`` a row is
+written at once.
 """
 
 from __future__ import annotations
 
-import asyncio
-import atexit
-import contextlib
-import logging
-import threading
-import time
-from collections import deque
-from typing import Any
-
-import anyio
-
-from mlgate.clock import iso_seconds
-from mlgate.errors import Unavailable
+from mlgate.state.batch import BatchWriter
 from mlgate.state.db import LedgerRow, StateDB
 
-log = logging.getLogger(__name__)
+_HINT = "an operator must check the state database (MLGATE_STATE_URL) and its disk; retry later"
 
 
-class Ledger:
+class Ledger(BatchWriter[LedgerRow]):
     def __init__(
         self,
         db: StateDB,
@@ -53,218 +27,13 @@ class Ledger:
         fail_after_s: float = 3.0,
     ) -> None:
         self.db = db
-        self.flush_interval = flush_interval
-        self.max_batch = max_batch
-        self.max_pending = max_pending
-        self.fail_after_s = fail_after_s
-        self._buf: deque[LedgerRow] = deque()
-        self._cond = threading.Condition()
-        self._appended = 0  # rows ever appended
-        self._done = 0  # rows ever written (or given up on at close)
-        self._written = 0
-        self._dropped = 0
-        self._batches = 0
-        self._failures = 0
-        self._urgent = False  # a flush is waiting: write without gathering
-        self._closing = False
-        # the stall clock: since when rows have waited without a commit (monotonic, wall), None when idle
-        self._stall: tuple[float, float] | None = None
-        self._last_error: str | None = None
-        self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[bool]]] = []
-        self._thread = threading.Thread(target=self._run, name="mlgate-ledger", daemon=True)
-        self._thread.start()
-        atexit.register(self.close)
-
-    # -- the caller's side ------------------------------------------------------------
-    def append(self, row: LedgerRow) -> int:
-        """Queue one row; never blocks on I/O. After ``close`` the row is written at once.
-
-        Returns the row's sequence number for ``committed`` (0: already written)."""
-        with self._cond:
-            if not self._closing:
-                self.check()
-                if len(self._buf) >= self.max_pending:
-                    raise Unavailable(
-                        f"the audit ledger cannot be written ({len(self._buf)} rows are waiting); "
-                        "serving is refused until it can",
-                        _HINT,
-                    )
-                if self._stall is None:
-                    self._stall = (time.monotonic(), time.time())
-                self._buf.append(row)
-                self._appended += 1
-                # wake the writer only when it waits for a first row or a batch has filled up: a wake-up per
-                # row would hand the GIL to the writer on every tool call
-                if len(self._buf) == 1 or len(self._buf) >= self.max_batch:
-                    self._cond.notify()
-                return self._appended
-        self.db.append(row)
-        return 0
-
-    async def committed(self, seq: int) -> None:
-        """Return once row ``seq`` (from ``append``) is committed; the writer skips its gathering wait.
-
-        Raises ``Unavailable`` if the row could not be written, or as soon as the ledger is stalled
-        (no commit for ``fail_after_s``): it never waits on a locked database for ever. The row may
-        still land later; the call must then not report success."""
-        if seq <= self._done:
-            return
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[bool] = loop.create_future()
-        with self._cond:
-            if seq > self._done:
-                self._waiters.append((seq, loop, fut))
-                self._urgent = True
-                self._cond.notify_all()
-            else:
-                fut.set_result(True)
-        while True:
-            done, _ = await asyncio.wait({fut}, timeout=self._time_to_stall())
-            if done:
-                break
-            reason = self.unhealthy_reason()
-            if reason is not None:
-                fut.cancel()  # the writer skips a cancelled waiter
-                raise Unavailable(f"this call's audit row is not committed: {reason}", _HINT)
-        if not fut.result():
-            raise Unavailable(
-                "the audit ledger could not commit this call's row; serving is refused until it can", _HINT
-            )
-
-    # -- health ---------------------------------------------------------------------------
-    def unhealthy_reason(self) -> str | None:
-        """Why the ledger refuses calls now (stalled for ``fail_after_s``), or None when it is healthy."""
-        stall = self._stall
-        if stall is None or time.monotonic() - stall[0] < self._limit():
-            return None
-        since = iso_seconds(stall[1])
-        error = f"; last error: {self._last_error}" if self._last_error else "; the database does not answer"
-        waiting = self._appended - self._done
-        return (
-            f"the audit ledger cannot be written since {since} ({waiting} rows waiting{error}); "
-            "serving is refused until it can"
+        super().__init__(
+            db.append_many,
+            what="the audit ledger",
+            hint=_HINT,
+            thread="mlgate-ledger",
+            flush_interval=flush_interval,
+            max_batch=max_batch,
+            max_pending=max_pending,
+            fail_after_s=fail_after_s,
         )
-
-    def healthy(self) -> bool:
-        return self.unhealthy_reason() is None
-
-    def health(self) -> dict[str, Any]:
-        """For ``/healthz``: ``{"ok": bool, "reason": str | None, "pending": int}`` (no paths, no URLs)."""
-        reason = self.unhealthy_reason()
-        return {"ok": reason is None, "reason": reason, "pending": self._appended - self._done}
-
-    def check(self) -> None:
-        """Raise ``Unavailable`` while the ledger is stalled: call before a tool does anything."""
-        reason = self.unhealthy_reason()
-        if reason is not None:
-            raise Unavailable(reason, _HINT)
-
-    def _limit(self) -> float:
-        return self.fail_after_s + self.flush_interval  # a gathering wait is not a stall
-
-    def _time_to_stall(self) -> float:
-        stall = self._stall
-        left = self._limit() if stall is None else self._limit() - (time.monotonic() - stall[0])
-        return max(left, 0.02)
-
-    def flush_blocking(self, timeout: float | None = None) -> bool:
-        """Wait until every row appended so far is written; False on timeout."""
-        with self._cond:
-            target = self._appended
-            self._urgent = True
-            self._cond.notify_all()
-            return self._cond.wait_for(lambda: self._done >= target, timeout)
-
-    async def flush(self) -> None:
-        """Like ``flush_blocking``, from async code (the wait runs in a worker thread)."""
-        await anyio.to_thread.run_sync(self.flush_blocking)
-
-    def close(self, timeout: float = 30.0) -> None:
-        """Write everything buffered, then stop the writer thread. Idempotent."""
-        atexit.unregister(self.close)
-        with self._cond:
-            if self._closing:
-                return
-            self._closing = True
-            self._cond.notify_all()
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            log.error("audit ledger: %d rows still unwritten at close", len(self._buf))
-
-    @property
-    def pending(self) -> int:
-        return len(self._buf)
-
-    def stats(self) -> dict[str, Any]:
-        return {
-            "healthy": self.healthy(),
-            "pending": len(self._buf),
-            "written": self._written,
-            "dropped": self._dropped,
-            "batches": self._batches,
-            "write_failures": self._failures,
-        }
-
-    # -- the writer thread ---------------------------------------------------------------
-    def _take(self) -> list[LedgerRow]:
-        """Wait for rows, gather a batch, take it (empty list: stop)."""
-        with self._cond:
-            self._cond.wait_for(lambda: bool(self._buf) or self._closing)
-            if not self._buf:
-                return []
-            self._cond.wait_for(
-                lambda: self._urgent or self._closing or len(self._buf) >= self.max_batch,
-                self.flush_interval,
-            )
-            n = min(len(self._buf), self.max_batch)
-            batch = [self._buf.popleft() for _ in range(n)]
-            if not self._buf:
-                self._urgent = False
-            return batch
-
-    def _run(self) -> None:
-        while batch := self._take():
-            written = self._write(batch)
-            with self._cond:
-                self._done += len(batch)
-                self._stall = (time.monotonic(), time.time()) if self._appended > self._done else None
-                if written:
-                    self._last_error = None
-                self._written += len(batch) if written else 0
-                self._dropped += 0 if written else len(batch)
-                self._batches += 1
-                self._cond.notify_all()
-                ready = [w for w in self._waiters if w[0] <= self._done]
-                if ready:
-                    self._waiters = [w for w in self._waiters if w[0] > self._done]
-            for _, loop, fut in ready:
-                with contextlib.suppress(RuntimeError):  # that event loop is closed: nobody waits any more
-                    loop.call_soon_threadsafe(_settle, fut, written)
-
-    def _write(self, batch: list[LedgerRow]) -> bool:
-        """Write one batch, retrying with back-off; gives up only when closing and out of retries."""
-        delay = 0.05
-        give_up_at: float | None = None
-        while True:
-            try:
-                self.db.append_many(batch)
-                return True
-            except Exception as exc:
-                self._failures += 1
-                self._last_error = type(exc).__name__  # the class only: /healthz is public
-                log.exception("audit ledger: writing %d rows failed; retrying in %.2fs", len(batch), delay)
-            if self._closing:
-                give_up_at = give_up_at or time.monotonic() + 5.0
-                if time.monotonic() >= give_up_at:
-                    log.error("audit ledger: gave up on %d rows at close", len(batch))
-                    return False
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
-
-
-_HINT = "an operator must check the state database (MLGATE_STATE_URL) and its disk; retry later"
-
-
-def _settle(fut: asyncio.Future[bool], written: bool) -> None:
-    if not fut.done():
-        fut.set_result(written)

@@ -24,7 +24,9 @@ async def audit(
     model: Annotated[
         str | None, Field(max_length=300), WithJsonSchema({**_TEXT, "description": "A name, or one ref."})
     ] = None,
-    outcome: Annotated[Literal["ok", "error"] | None, WithJsonSchema({"enum": ["ok", "error", None]})] = None,
+    outcome: Annotated[
+        Literal["ok", "error", "refused"] | None, WithJsonSchema({"enum": ["ok", "error", "refused", None]})
+    ] = None,
 ) -> AuditResult:
     """Audit ledger rows, newest first; every filter given must match."""
     rt = runtime(ctx)

@@ -6,7 +6,7 @@ export function auditPage(mcp, root) {
   const subject = h("input", { id: "audit-subject", type: "text", size: 14, placeholder: "subject" });
   const tool = h("input", { id: "audit-tool", type: "text", size: 16, placeholder: "tool, e.g. ml_predict" });
   const model = h("input", { id: "audit-model", type: "text", size: 20, placeholder: "model name or ref" });
-  const outcome = h("select", { id: "audit-outcome" }, h("option", { value: "" }, "any outcome"), h("option", { value: "ok" }, "ok"), h("option", { value: "error" }, "error"));
+  const outcome = h("select", { id: "audit-outcome" }, h("option", { value: "" }, "any outcome"), h("option", { value: "ok" }, "ok"), h("option", { value: "error" }, "error"), h("option", { value: "refused" }, "refused"));
   const limit = h("input", { id: "audit-limit", type: "number", min: 1, max: 500, value: 100, size: 4 });
   const rows = h("div", { id: "audit-rows" });
 
@@ -22,7 +22,7 @@ export function auditPage(mcp, root) {
         table(
           ["at", "subject", "client", "tool", "model", "version", "ms", "outcome", "error"],
           r.rows.map((x) =>
-            h("tr", { class: x.outcome === "ok" ? "" : "fail" }, h("td", {}, x.at), h("td", { class: "subject" }, x.subject), h("td", {}, x.client || "—"), h("td", { class: "tool" }, x.tool), h("td", { class: "model" }, x.model_ref || "—"), h("td", {}, x.version ?? "—"), h("td", {}, fmt(x.duration_ms, 1)), h("td", { class: "outcome" }, x.outcome), h("td", { class: "error-text" }, x.error_class ? `${x.error_class}: ${x.error_message || ""}` : "")),
+            h("tr", { class: x.outcome === "ok" ? "" : "fail" }, h("td", {}, x.at), h("td", { class: "subject" }, x.subject), h("td", {}, x.client || "—"), h("td", { class: "tool" }, x.tool), h("td", { class: "model" }, x.model_ref || "—"), h("td", {}, x.version ?? "—"), h("td", {}, fmt(x.duration_ms, 1)), h("td", { class: "outcome" }, x.outcome), h("td", { class: "error-text" }, x.error_class && !(x.error_message || "").startsWith(x.error_class) ? `${x.error_class}: ${x.error_message || ""}` : x.error_message || "")),
           ),
           { id: "audit-table" },
         ),
