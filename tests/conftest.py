@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,7 @@ def _fixture_spawns(item: pytest.Item) -> bool:
 
     info = getattr(item, "_fixtureinfo", None)
     defs = info.name2fixturedefs.values() if info is not None else ()
-    return any(_spawns_in(d.func, lambda d=d: inspect.getsource(d.func)) for ds in defs for d in ds)
+    return any(_spawns_in(d.func, functools.partial(inspect.getsource, d.func)) for ds in defs for d in ds)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -56,7 +57,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         folder = path.relative_to(root).parts[0] if path.is_relative_to(root) else ""
         marks = set(FOLDER_MARKS.get(folder, ()))
         fixtures = set(getattr(item, "fixturenames", ()))
-        if _spawns_in(path, lambda p=path: p.read_text(encoding="utf-8")) or _fixture_spawns(item):
+        if _spawns_in(path, functools.partial(Path.read_text, path, encoding="utf-8")) or _fixture_spawns(
+            item
+        ):
             marks.add("subprocess")
         if folder == "jobs" and "celery" in path.name:
             marks.add("redis")

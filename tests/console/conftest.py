@@ -130,7 +130,8 @@ def _warm(console: Console) -> None:
         mcp_call(console, console.token("ml:read"), "ml_list_models", {})
 
 
-def mcp_call(console: Console, token: str, tool: str, args: dict[str, Any]) -> tuple[bool, Any]:
+def mcp_call(console: Any, token: str, tool: str, args: dict[str, Any]) -> tuple[bool, Any]:
+    """``console``: anything with the server's ``mcp`` URL (the console fixture, the views' gate)."""
     """One tool call by an MCP SDK client over streamable HTTP (in its own thread and event loop, away
     from Playwright's): (is_error, error text or structured result)."""
     out: dict[str, Any] = {}
@@ -155,7 +156,7 @@ def mcp_call(console: Console, token: str, tool: str, args: dict[str, Any]) -> t
     thread = threading.Thread(target=run)
     thread.start()
     thread.join(90)
-    return out["value"]  # type: ignore[no-any-return]
+    return out["value"]
 
 
 @pytest.fixture(scope="module")

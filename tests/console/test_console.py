@@ -33,7 +33,7 @@ def operator(console: Console, browser: Any) -> Iterator[Any]:
     """A page signed in through the dev authorization server with every scope but ml:admin."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    page.errors = []  # type: ignore[attr-defined]
+    page.errors = []
     page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
     page.on("pageerror", lambda e: page.errors.append(str(e)))
     page.goto(console.base + "/console")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -43,7 +43,7 @@ def test_an_integral_float_is_taken_for_a_long(registry: dict[str, Logged]) -> N
     loaded = load(registry["sk_typed"])
     rows = to_rows([{**GOOD_TYPED, "visits": 3.0}], loaded.info.features, **LIMITS)
     assert rows[0, 0] == 3 and type(rows[0, 0]) is int
-    assert loaded.impl.predict(rows) == loaded.impl.predict(
+    assert cast(Any, loaded.impl).predict(rows) == cast(Any, loaded.impl).predict(
         to_rows([GOOD_TYPED], loaded.info.features, **LIMITS)
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -29,7 +29,11 @@ def test_same_rows_and_same_answers_on_every_flavor(registry: dict[str, Logged],
     b = to_rows(columns_of(recs), loaded.info.features, **LIMITS)
     assert a.dtype == b.dtype and a.shape == b.shape and a.tolist() == b.tolist()
     assert [type(v) for v in a.ravel().tolist()] == [type(v) for v in b.ravel().tolist()]
-    call = loaded.impl.classify if "classifier" in loaded.info.interfaces else loaded.impl.predict
+    call = (
+        cast(Any, loaded.impl).classify
+        if "classifier" in loaded.info.interfaces
+        else cast(Any, loaded.impl).predict
+    )
     assert call(a) == call(b)
 
 

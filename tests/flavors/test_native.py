@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -20,16 +20,16 @@ def test_predictions_equal_the_library(registry: dict[str, Logged], name: str) -
     logged = registry[name]
     loaded = load(logged)
     rows = rows_for(loaded, records_of(logged.frame))
-    got = loaded.impl.predict(rows)
+    got = cast(Any, loaded.impl).predict(rows)
     assert close(got, logged.model.predict(logged.frame))
-    assert close(loaded.impl.predict(rows[:1]), logged.model.predict(logged.frame.iloc[:1]))
+    assert close(cast(Any, loaded.impl).predict(rows[:1]), logged.model.predict(logged.frame.iloc[:1]))
 
 
 @pytest.mark.parametrize("name", CLASSIFIERS)
 def test_probabilities_equal_the_library(registry: dict[str, Logged], name: str) -> None:
     logged = registry[name]
     loaded = load(logged)
-    labels, dists = loaded.impl.classify(rows_for(loaded, records_of(logged.frame)))
+    labels, dists = cast(Any, loaded.impl).classify(rows_for(loaded, records_of(logged.frame)))
     classes = [str(c) for c in logged.model.classes_]
     proba = logged.model.predict_proba(logged.frame)
     assert list(dists[0]) == classes
@@ -38,7 +38,7 @@ def test_probabilities_equal_the_library(registry: dict[str, Logged], name: str)
 
 
 def test_sklearn_classifier_has_its_real_labels(registry: dict[str, Logged]) -> None:
-    labels, dists = load(registry["sk_classifier"]).impl.classify(
+    labels, dists = cast(Any, load(registry["sk_classifier"]).impl).classify(
         to_rows([{"age": 50.0, "bmi": 25.0}], load(registry["sk_classifier"]).info.features, **LIMITS)
     )
     assert set(dists[0]) == {"low", "mid", "high"} and labels[0] in {"low", "mid", "high"}
@@ -53,7 +53,7 @@ def test_onnx_zipmap_equals_onnxruntime(registry: dict[str, Logged]) -> None:
     session = ort.InferenceSession(str(logged.path / "model.onnx"), providers=["CPUExecutionProvider"])
     label_out, zipmap = session.run(None, {session.get_inputs()[0].name: x})
     records = [{"f0": float(a), "f1": float(b)} for a, b in x.tolist()]
-    labels, dists = loaded.impl.classify(rows_for(loaded, records))
+    labels, dists = cast(Any, loaded.impl).classify(rows_for(loaded, records))
     assert labels == [str(v) for v in label_out.tolist()]
     assert list(dists[0]) == ["0", "1"]
     assert close([[d["0"], d["1"]] for d in dists], [[m[0], m[1]] for m in zipmap])
@@ -83,10 +83,10 @@ def test_the_stored_example_works_as_given(registry: dict[str, Logged], name: st
     assert example and len(example) == 3
     rows = to_rows(example, loaded.info.features, **LIMITS)
     if "classifier" in loaded.info.interfaces:
-        labels, dists = loaded.impl.classify(rows)
+        labels, dists = cast(Any, loaded.impl).classify(rows)
         assert len(labels) == 3 and all(abs(sum(d.values()) - 1) < 1e-5 for d in dists)
     else:
-        values = loaded.impl.predict(rows)
+        values = cast(Any, loaded.impl).predict(rows)
         assert len(values) == 3 and all(isinstance(v, float) for v in values)
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from mlgate.domain import Feature
 from mlgate.models.headers import Header, onnx_is_classifier, skops_schema_header
 from mlgate.models.mlmodel import describe, example_records, signature_inputs
 
 
-def sig(inputs: list[dict[str, object]], outputs: list[dict[str, object]] | None = None) -> dict[str, object]:
+def sig(inputs: list[dict[str, Any]], outputs: list[dict[str, Any]] | None = None) -> dict[str, object]:
     return {"inputs": json.dumps(inputs), "outputs": json.dumps(outputs) if outputs else None}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 import pytest
 
@@ -65,7 +67,9 @@ def test_reference_falls_back_to_training_statistics() -> None:
             "b": {"mean": -1.0, "std": 0.5, "min": -3.0, "max": 1.0},
         },
     )
-    ref, kind = training_reference(LoadedModel(info=info, impl=None, size_bytes=1, local_path="", extra={}))
+    ref, kind = training_reference(
+        LoadedModel(info=info, impl=cast(Any, None), size_bytes=1, local_path="", extra={})
+    )
     assert kind == "training_stats" and ref.shape == (1000, 2)
     assert ref[:, 0].mean() == pytest.approx(5.0, abs=0.2) and ref[:, 0].min() >= 0.0
     assert ref[:, 1].std() == pytest.approx(0.5, abs=0.05) and ref[:, 1].max() <= 1.0

@@ -92,7 +92,7 @@ async def test_a_second_call_on_an_alias_does_not_ask_the_registry(
         pinned = await inference.predict(rt, f"{model}@1", ROW)
         assert resolver.alias_lookups == ["production"]  # once, for both alias calls; never for the pin
         for result in (first, second, pinned):
-            assert result.model.version == 1 and abs(result.predictions[0] - 2.0) < 1e-6
+            assert result.model.version == 1 and result.predictions[0] == pytest.approx(2.0, abs=1e-6)
         assert (first.model.ref, second.model.ref) == (f"{model}@production", f"{model}@production")
     finally:
         await rt.aclose()
@@ -127,7 +127,7 @@ async def test_a_promotion_through_a_is_served_by_b_after_its_next_poll(
         assert (await inference.predict(a, ref, ROW)).model.version == 2  # A follows its own change at once
         b.killswitch.refresh()  # B's halt poll (its thread runs the same every MLGATE_HALT_POLL_S)
         moved = await inference.predict(b, ref, ROW)
-        assert moved.model.version == 2 and abs(moved.predictions[0] - 3.0) < 1e-6
+        assert moved.model.version == 2 and moved.predictions[0] == pytest.approx(3.0, abs=1e-6)
         assert moved.model.ref == ref
         assert b_registry.alias_lookups == ["production", "production"]  # asked once more, no TTL wait
         rolled = await stages.rollback(a, model, 1, caller=a.local_caller())
@@ -151,11 +151,13 @@ async def test_a_change_made_outside_mlgate_is_seen_after_the_ttl_and_not_before
         rt.killswitch.refresh()  # the poll cannot see it: nothing bumped a generation
         clock.now += 4.9
         stale = await inference.predict(rt, ref, ROW)
-        assert stale.model.version == 1 and abs(stale.predictions[0] - 2.0) < 1e-6  # the stamp says what ran
+        assert stale.model.version == 1 and stale.predictions[0] == pytest.approx(
+            2.0, abs=1e-6
+        )  # the stamp says what ran
         assert resolver.alias_lookups == ["production"]
         clock.now += 0.2  # 5.1 s after the answer: past the TTL
         fresh = await inference.predict(rt, ref, ROW)
-        assert fresh.model.version == 2 and abs(fresh.predictions[0] - 3.0) < 1e-6
+        assert fresh.model.version == 2 and fresh.predictions[0] == pytest.approx(3.0, abs=1e-6)
         assert resolver.alias_lookups == ["production", "production"]
     finally:
         await rt.aclose()
@@ -209,7 +211,7 @@ async def test_an_unreadable_generation_table_keeps_no_alias_answer(
     rt, resolver = _runtime(_settings(demo_home, tmp_path / "state.db", alias_ttl_ms=600_000))
     try:
         await inference.predict(rt, f"{model}@production", ROW)
-        with rt.state._write() as conn:
+        with rt.state.write() as conn:
             conn.execute(sa.text("DROP TABLE alias_generations"))
         rt.killswitch.refresh()
         for _ in range(2):

@@ -42,7 +42,7 @@ async def test_tampered_artifact_refused_naming_both_digests(settings: Settings)
     path = MlflowResolver(settings).local_path(info)
     row = {"a": 1.0, "b": 1.0, "c": 1.0}
     out = await inference.predict(Runtime(settings), f"tamper-me@{info.version}", [row])
-    assert abs(out.predictions[0] - 6.0) < 1e-6 and out.model.sha256 == info.sha256
+    assert out.predictions[0] == pytest.approx(6.0, abs=1e-6) and out.model.sha256 == info.sha256
 
     skops_file = path / "model.skops"
     skops_file.write_bytes(skops_file.read_bytes() + b"\0")

@@ -67,7 +67,7 @@ def test_a_path_outside_the_artifact_is_refused(tmp_path: Path, value: str, why:
 
 
 def test_pyfunc_paths_are_checked_but_an_artifact_s_original_uri_is_not_a_path_read(tmp_path: Path) -> None:
-    pyfunc = {
+    pyfunc: dict[str, Any] = {
         "loader_module": "mlflow.pyfunc.model",
         "python_model": "python_model.pkl",
         "artifacts": {"weights": {"path": "artifacts/w.bin", "uri": "/home/someone/w.bin"}},

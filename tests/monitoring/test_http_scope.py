@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 
@@ -18,7 +19,7 @@ ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "appl
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
-def _rpc(url: str, tok: str, name: str, arguments: dict[str, object]) -> httpx.Response:
+def _rpc(url: str, tok: str, name: str, arguments: dict[str, Any]) -> httpx.Response:
     body = {
         "jsonrpc": "2.0",
         "id": 1,
@@ -118,7 +119,7 @@ def test_a_second_subject_squatting_keys_over_http(plain: Plain, tmp_path: Path)
         done = _result(_rpc(resource, alice, "ml_record_actuals", actuals))
         assert (done["recorded"], done["unknown"], done["degraded"]) == (8, [], [])
         perf = _result(_rpc(resource, alice, "ml_performance", {"model": "mon-reg"}))
-        (v,) = perf["versions"]  # type: ignore[misc]
+        (v,) = cast(list[dict[str, Any]], perf["versions"])
         assert v["matched"] == 8 and v["predictions"] == 16 and v["live"]["mae"] < 1.0 and v["alerts"] == []
         squat = _result(_rpc(resource, token("ml:manage", "bob"), "ml_record_actuals",
                              {"model": "mon-reg", "actuals": {a_ids[0]: 1e6}}))  # fmt: skip

@@ -123,7 +123,7 @@ async def test_existing_actuals_are_summed_when_the_table_is_new(tmp_path: Path)
     store = CaptureStore(db)
     store.insert_many([Capture("a", None, "m", 1, None, "predictor", time.time(), 3.0, None, "local")])
     store.record_actuals("m", {"a": 5.0}, LOCAL)
-    with db._write() as conn:
+    with db.write() as conn:
         conn.execute(sa.text("DROP TABLE quality_sums"))
     again = await anyio.to_thread.run_sync(CaptureStore, db)
     assert again.quality("m")[(1, "predictor")]["abs"] == 2.0

@@ -66,7 +66,7 @@ class Cluster:
         with psycopg.connect(
             f"host=127.0.0.1 port={self.pg.port} user=postgres dbname=mlgate_state", row_factory=dict_row
         ) as conn:
-            return list(conn.execute(f"select * from ledger where {where} order by id", params))  # type: ignore[arg-type]
+            return list(conn.execute(f"select * from ledger where {where} order by id", params))
 
 
 def _train_iris(seed: int = 0, c: float = 1.0) -> tuple[Any, Any, Any]:

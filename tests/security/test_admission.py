@@ -76,7 +76,7 @@ def _log_pickled_pyfunc(settings: Settings, name: str, marker: Path) -> None:
     import mlflow.pyfunc
     import pandas as pd
 
-    class Doubler(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+    class Doubler(mlflow.pyfunc.PythonModel):
         def __init__(self) -> None:
             self.hook = Marker(marker)  # unpickling this writes the marker: the proof that code ran
 

@@ -20,7 +20,7 @@ from mlgate.config import Settings
 from mlgate.errors import Unavailable
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests.conftest import DIABETES_ROW, tool_payload
+from tests._support import DIABETES_ROW, tool_payload
 
 pytestmark = pytest.mark.anyio
 REF = ResourceTemplateReference(type="ref/resource", uri="mlgate://models/{name}/{version}")

@@ -53,7 +53,7 @@ async def test_completion_and_cards_need_ml_read_and_leave_rows(demo_home: Path,
         assert set(done.completion.values) == {"demo-segmenter", "demo-sentiment"}
         since = await _mark(reader)
         res = await c.read_resource("mlgate://models/demo-classifier/1")
-        assert "# demo-classifier version 1" in res.contents[0].text
+        assert "# demo-classifier version 1" in getattr(res.contents[0], "text", "")
         rows = await _rows(reader, since)
         assert [(r.tool, r.outcome, r.model_ref) for r in rows] == [
             ("resource:model-card", "ok", "demo-classifier@1")

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -38,7 +39,7 @@ def token(env: dict[str, str], scope: str, audience: str | None = None) -> str:
     return done.stdout.strip()
 
 
-def rpc(url: str, tok: str | None, method: str, params: dict[str, object]) -> httpx.Response:
+def rpc(url: str, tok: str | None, method: str, params: dict[str, Any]) -> httpx.Response:
     headers = dict(ACCEPT)
     if tok:
         headers["Authorization"] = f"Bearer {tok}"

@@ -172,7 +172,7 @@ async def test_agents_sdk_converts_to_strict_and_calls(rt: Runtime, settings: Se
             (runtime, {"predict_demo-regressor", "classify_demo-classifier", "forecast_demo-forecaster"}),
         ):
             async with Client(build_server(r)) as c:
-                server = _InMemory(c)
+                server: Any = _InMemory(c)
                 listed = await server.list_tools()
                 assert expect_typed <= {t.name for t in listed}
                 for tool in listed:

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from mlgate.state.db import LedgerRow, StateDB
-from tests.conftest import DIABETES_ROW, free_port, mlgate_env, spawn_server, wait_http
+from tests._support import DIABETES_ROW, free_port, mlgate_env, spawn_server, wait_http
 
 ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 SRC = str(Path(__file__).resolve().parents[2] / "src")

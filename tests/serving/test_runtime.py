@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import numpy as np
@@ -71,7 +71,7 @@ async def test_concurrent_calls_are_batched_and_match_unbatched(
             continue
         assert not err, out
         x = np.array([[rows[i][f.name] for f in loaded.info.features]])
-        assert out["predictions"] == [float(loaded.impl.est.predict(x)[0])]
+        assert out["predictions"] == [float(cast(Any, loaded.impl).est.predict(x)[0])]
     await rt.aclose()
 
 
@@ -187,5 +187,5 @@ async def test_alias_ttl_reuses_answers_and_forgets_them_on_promotion(
     assert cached.model.version == v1.version  # within the TTL, as configured
     await lifecycle.promote(rt, "rt-alias", v2.version, "production", force=False, caller=rt.local_caller())
     moved = await inference.predict(rt, "rt-alias@production", row)
-    assert moved.model.version == v2.version and abs(moved.predictions[0] - 3.0) < 1e-6
+    assert moved.model.version == v2.version and moved.predictions[0] == pytest.approx(3.0, abs=1e-6)
     await rt.aclose()

@@ -9,7 +9,7 @@ import pytest
 
 from mlgate.serving.runtime import Runtime
 from mlgate.skills.demo_models import BULL_MARKET, STOCKS
-from tests.conftest import tool_payload
+from tests._support import DIABETES_ROW, tool_payload
 from tests.skills.conftest import write_skill
 from tests.skills.scenarios import run_skill
 from tests.skills.test_run import CHAIN, CHAIN_INPUTS, run_id_in
@@ -47,7 +47,7 @@ async def test_a_failing_step_leaves_its_row_without_the_values(
     client: Any, rt: Runtime, skills_dir: Any
 ) -> None:
     write_skill(skills_dir, CHAIN)
-    bad = {**CHAIN_INPUTS, "rows": [{**CHAIN_INPUTS["rows"][0], "bmi": "secret-value-123"}]}
+    bad = {**CHAIN_INPUTS, "rows": [{**DIABETES_ROW, "bmi": "secret-value-123"}]}
     err, message = await run_skill(client, "chain@1", bad)
     assert err and "secret-value-123" in message
     run_id = run_id_in(message)

@@ -206,9 +206,9 @@ def test_two_processes_write_and_halt_concurrently(tmp_path: Path) -> None:
 
 def test_postgres_urls_use_portable_types() -> None:
     for table in state.metadata.sorted_tables:
-        ddl = str(CreateTable(table).compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
+        ddl = str(CreateTable(table).compile(dialect=postgresql.dialect()))
         assert "CREATE TABLE" in ddl
-    ledger_ddl = str(CreateTable(state.ledger).compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
+    ledger_ddl = str(CreateTable(state.ledger).compile(dialect=postgresql.dialect()))
     assert "BIGSERIAL" in ledger_ddl
     # psycopg is not installed here: the error says which driver to install
     try:

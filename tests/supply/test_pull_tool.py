@@ -26,10 +26,10 @@ def _client(home: Path, scopes: list[str] | None = None) -> Client:
 
 
 async def test_pull_register_and_serve_an_onnx_classifier(hub_env: Hub, demo_home: Path) -> None:
-    progress: list[tuple[float, float | None, str | None]] = []
+    updates: list[tuple[float, float | None, str | None]] = []
 
-    async def on_progress(done: float, total: float | None, message: str | None) -> None:
-        progress.append((done, total, message))
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        updates.append((progress, total, message))
 
     async with _client(demo_home) as c:
         result = await c.call_tool(
@@ -46,7 +46,7 @@ async def test_pull_register_and_serve_an_onnx_classifier(hub_env: Hub, demo_hom
         out = result.structured_content
         assert out["commit"] == hub_env.iris_v1 and out["registered"].startswith("pulled-iris@")
         assert out["serves_as"] == ["classifier"]
-        assert any("downloading model.onnx" in (m or "") for _, _, m in progress)
+        assert any("downloading model.onnx" in (m or "") for _, _, m in updates)
 
         err, by_commit = await call(c, "ml_classify", {"model": out["ref"], "features": [IRIS_ROW]})
         assert not err, by_commit

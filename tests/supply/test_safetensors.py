@@ -189,7 +189,7 @@ def test_only_rebuildable_modules_are_saved(tmp_path: Path) -> None:
 
     module: Any = torch.nn.Module
 
-    class Custom(module):  # type: ignore[misc]
+    class Custom(module):
         def forward(self, x: object) -> object:
             return x
 
@@ -218,7 +218,7 @@ def custom_model(compile_home: Path, tmp_path_factory: pytest.TempPathFactory) -
     return _register_torch(compile_home, tmp_path_factory, "st-custom", Residual().eval())
 
 
-class Residual(torch.nn.Module):  # type: ignore[misc]
+class Residual(torch.nn.Module):
     """A model whose architecture lives only in its Python class (pickled with mlflow.pytorch)."""
 
     def __init__(self) -> None:

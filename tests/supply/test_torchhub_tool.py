@@ -64,10 +64,10 @@ async def test_an_agents_pull_serves_only_after_an_operator_admits_it(
     archives, url = endpoint
     pins = {f"acme/tinyhub@{GOOD}": sha(archives.files[f"/acme/tinyhub/tar.gz/{GOOD}"])}
     client, _ = _client(tmp_path, url, pins)
-    progress: list[str] = []
+    updates: list[str] = []
 
-    async def on_progress(done: float, total: float | None, message: str | None) -> None:
-        progress.append(message or "")
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        updates.append(message or "")
 
     pull: dict[str, Any] = {
         "repo_id": f"torchhub:acme/tinyhub:tiny@{GOOD}",
@@ -87,7 +87,7 @@ async def test_an_agents_pull_serves_only_after_an_operator_admits_it(
             "awaits an operator" in out["admission"]
             and f"torchhub admit acme/tinyhub@{GOOD}" in out["admission"]
         )
-        assert any("fetching the pinned archive" in m for m in progress), progress
+        assert any("fetching the pinned archive" in m for m in updates), updates
         assert archives.requests[before:] == [f"/acme/tinyhub/tar.gz/{GOOD}"]  # the archive endpoint only
         assert not (tmp_path / "torchhub" / "acme").exists()  # nothing unpacked for later, nothing run
 

@@ -32,11 +32,11 @@ VIEWS = {
 
 
 def start(host: HostPage, gate: Gate, scopes: str, subject: str = "viewer") -> dict[str, Any]:
-    return host.call("([url, token]) => window.host.start(url, token)", gate.mcp, gate.token(scopes, subject))  # type: ignore[no-any-return]
+    return host.call("([url, token]) => window.host.start(url, token)", gate.mcp, gate.token(scopes, subject))
 
 
 def show(host: HostPage, tool: str, args: dict[str, Any], slot: str) -> dict[str, Any]:
-    return host.call("([t, a, s]) => window.host.show(t, a, s)", tool, args, slot)  # type: ignore[no-any-return]
+    return host.call("([t, a, s]) => window.host.show(t, a, s)", tool, args, slot)
 
 
 def clean(host: HostPage, gate: Gate) -> None:
@@ -89,7 +89,7 @@ def _plotted(canvas: Any) -> dict[str, Any]:
 
     value = canvas.get_attribute("data-plotted")
     assert value, "the chart plotted nothing"
-    return json.loads(value)  # type: ignore[no-any-return]
+    return json.loads(value)
 
 
 def test_model_card_shows_the_versions_digest(host: HostPage, gate: Gate) -> None:

@@ -194,4 +194,4 @@ def _per_row(fn: Callable[[Matrix], Any], method: str) -> Callable[[Matrix], lis
             return list(zip(labels, probs, strict=True))
 
         return classify
-    return fn  # type: ignore[return-value]
+    return fn

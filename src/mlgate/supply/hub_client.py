@@ -117,7 +117,7 @@ class HubClient:
 
         stop = self.stop
 
-        class StopBar(tqdm):  # type: ignore[misc]
+        class StopBar(tqdm):
             streamed = 0
 
             def update(self, n: float | None = 1) -> bool | None:

@@ -90,7 +90,7 @@ def _register(
     reg = Registrar(settings, admit_by=f"{admitted_by} (admitted {ref.admission_name})")
     found = reg.registry.find_version(name, tags)
     if found is not None:
-        return found  # type: ignore[no-any-return]
+        return found
     x = np.random.default_rng(0).normal(size=(64, len(features))).astype(np.float32)
     with torch.no_grad():
         try:
