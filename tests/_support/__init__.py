@@ -98,6 +98,9 @@ def mlflow_at(uri: str) -> Iterator[None]:
     os.environ["MLFLOW_TRACKING_URI"] = uri
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    # the fluent API remembers the experiment a former test made active, in another database: start from the
+    # default experiment of this one
+    mlflow.set_experiment(experiment_id="0")
     try:
         yield
     finally:

@@ -104,6 +104,8 @@ def console(
         MLGATE_TORCHHUB_PINS=json.dumps({f"acme/tinyhub@{TORCHHUB_COMMIT}": torchhub_endpoint[1]}),
         MLGATE_JOB_WAIT_S="0",
         MLGATE_CAPTURE="demo-regressor",  # live quality on the serving page (one model captures, others do not)
+        # the agent's predictions and the owner's actuals join: one declared group (captures are per subject)
+        MLGATE_CAPTURE_GROUPS='{"agent": "demand-team", "owner": "demand-team"}',
         MLGATE_QUALITY_RULES=json.dumps({"demo-regressor": {"max_mae_ratio": QUALITY_MAX_MAE_RATIO}}),
         HF_ENDPOINT=hub.url,
         HF_HUB_DISABLE_XET="1",

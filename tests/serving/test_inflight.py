@@ -27,6 +27,7 @@ def _log_gated(uri: str) -> None:
 
     with mlflow_at(uri):
         frame = pd.DataFrame({"x": [1.0, 2.0]})
+        mlflow.set_experiment("gated")  # not the experiment another test left active (another database)
         with mlflow.start_run():
             mlflow.pyfunc.log_model(
                 name="model", python_model=gated.Gated(), registered_model_name="gated",

@@ -102,7 +102,9 @@ def argument_advice(
     problems, fields = [], []
     for err in exc.errors(include_url=False, include_input=False)[:MAX_PROBLEMS]:
         problems.append(f"'{_where(tuple(err['loc']))}' {_expected(err)}")
-        loc = tuple(p if isinstance(p, int) or p in known else "*" for p in err["loc"])
+        loc = tuple(
+            p if isinstance(p, int) or p in known or p.endswith("-form") else "*" for p in err["loc"]
+        )  # a union arm's tag is the schema's, not the caller's: _where drops it
         fields.append(_where(loc))
     more = len(exc.errors()) - MAX_PROBLEMS
     message = f"{tool}: " + "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")

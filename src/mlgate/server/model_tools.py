@@ -133,6 +133,26 @@ async def resolve(server: GateServer, patterns: list[str]) -> list[Published]:
     return list(out.values())
 
 
+def _future_rows(schema: dict[str, Any], form: Any) -> None:
+    """The typed forecast tool's ``future``: closed rows of the version's own future columns for a model
+    that takes them (its horizon and history go); for a horizon model, no ``future`` at all."""
+    props = schema["properties"]
+    columns = list(getattr(form, "future_columns", None) or [])
+    if getattr(form, "form", "horizon") != "future" or not columns:
+        props.pop("future", None)
+        return
+    for name in ("horizon", "history"):
+        props.pop(name, None)
+    row = {
+        "type": "object",
+        "properties": {c: {"type": ["number", "string"]} for c in columns},
+        "required": columns,
+        "additionalProperties": False,
+    }
+    props["future"] = {"type": "array", "items": row, "description": "One row per future step."}
+    schema["required"] = ["future"]
+
+
 def _published(ref: str, info: Any, server: GateServer) -> Published | None:
     kinds = list(info.interfaces)
     stamp = f"{info.model.name}@{info.model.version}"
@@ -144,6 +164,7 @@ def _published(ref: str, info: Any, server: GateServer) -> Published | None:
         schema["properties"].pop("model", None)
         schema["required"] = [r for r in schema.get("required", []) if r != "model"]
         schema["additionalProperties"] = False
+        _future_rows(schema, getattr(info, "forecast", None))
         what = f"Forecast with {ref} (now {stamp})"
     else:
         kind = next((k for k in kinds if k in VERBS), None)
