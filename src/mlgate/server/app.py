@@ -7,7 +7,7 @@ Tool modules never import this module; nothing registers itself by import.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -236,7 +236,9 @@ class ViewServer(GateServer):
         return stamp_caller(result, self.legacy.get(name, name), context, self.runtime)
 
 
-def build_server(runtime: Runtime) -> MCPServer[Runtime]:
+def build_server(runtime: Runtime, middleware: Sequence[Any] = ()) -> MCPServer[Runtime]:
+    """The server; ``middleware``: SDK server middleware (``ServerMiddleware``), outermost first."""
+
     @asynccontextmanager
     async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
         yield runtime
@@ -248,6 +250,7 @@ def build_server(runtime: Runtime) -> MCPServer[Runtime]:
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         extensions=[build_apps()],
+        middleware=middleware,
     )
     server.use(runtime, TOOLS)
     runtime.models.add_source(
