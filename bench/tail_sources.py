@@ -7,6 +7,8 @@ the cores on this machine), after a warm-up, alternating blocks of calls between
 
 - ``as served``: what ``mlgate serve`` did before (collector on, heap not frozen);
 - ``gc.freeze()``: the start-up heap moved to the permanent generation (what ``serve`` does now);
+- ``freeze, switch 1 ms``: frozen, and ``sys.setswitchinterval(0.001)`` (a thread waiting for the
+  GIL asks for it after 1 ms instead of 5 ms: what a writer thread's batch can hold up a call);
 - ``gc off``: no collections at all (the floor a collector can reach; not a setting).
 
 Prints p50 / p99 / p99.9 per configuration, the collections each generation ran and their pauses,
@@ -94,7 +96,8 @@ async def main() -> None:
     args = {"model": a.model, "features": [ROW]}
     probe = GcProbe()
     gc.callbacks.append(probe)
-    configs = ("as served", "gc.freeze()", "gc off")
+    configs = ("as served", "gc.freeze()", "freeze, switch 1 ms", "gc off")
+    default_switch = sys.getswitchinterval()
     calls: dict[str, list[tuple[float, float]]] = {c: [] for c in configs}
     rt = Runtime(settings)
     async with Client(build_server(rt)) as client:
@@ -111,13 +114,15 @@ async def main() -> None:
             for config in configs:
                 gc.unfreeze()
                 gc.enable()
-                if config == "gc.freeze()":
+                sys.setswitchinterval(0.001 if config == "freeze, switch 1 ms" else default_switch)
+                if config in ("gc.freeze()", "freeze, switch 1 ms"):
                     gc.collect()
                     gc.freeze()
                 elif config == "gc off":
                     gc.disable()
                 calls[config] += await block(client, args, step)
         gc.enable()
+        sys.setswitchinterval(default_switch)
         t_all = time.perf_counter() - t_start
     gc.callbacks.remove(probe)
     gc.collect()
