@@ -1,6 +1,9 @@
 """The baseline: the MCP SDK's smallest structured tool, served on the same transports as mlgate.
 
-python bench/noop_server.py stdio | python bench/noop_server.py http PORT
+python bench/noop_server.py stdio | python bench/noop_server.py http PORT [--sessions]
+
+``http``: stateless JSON (what ``mlgate serve --http --stateless`` does); with ``--sessions`` the
+SDK's default, a session per client and each answer on an event stream (what ``mlgate serve --http`` does).
 """
 
 from __future__ import annotations
@@ -30,5 +33,8 @@ if __name__ == "__main__":
     else:
         import uvicorn
 
-        app = server.streamable_http_app(streamable_http_path="/mcp", json_response=True, stateless_http=True)
+        stateless = "--sessions" not in sys.argv
+        app = server.streamable_http_app(
+            streamable_http_path="/mcp", json_response=stateless, stateless_http=stateless
+        )
         uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")

@@ -5,7 +5,8 @@
 What Claude Desktop or VS Code pays at each start: the process is spawned, the client sends
 `initialize` and waits for the answer. The two servers are spawned alternately (so drift in the
 machine's load falls on both), each on the demo registry with its default warm-up; the warm-up
-must never delay `initialize`. Prints p50 / p90 and the ratio.
+must never delay `initialize`. Prints p50 / p90 and the ratio. ``--before SRC`` adds a third
+server, ``mlgate serve`` run from another source tree (``PYTHONPATH=SRC``), in the same rotation.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 
 
 async def spawn_to_initialized(command: list[str], env: dict[str, str]) -> float:
+    """Milliseconds from spawning ``command`` to the answer of ``initialize``."""
     from mcp import StdioServerParameters
     from mcp.client.session import ClientSession
     from mcp.client.stdio import stdio_client
@@ -39,6 +41,7 @@ async def spawn_to_initialized(command: list[str], env: dict[str, str]) -> float
 async def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--n", type=int, default=15)
+    p.add_argument("--before", metavar="SRC", help="also time mlgate from this source tree (PYTHONPATH)")
     a = p.parse_args()
     from mlgate.config import Settings
     from mlgate.demo import seed_demo
@@ -47,15 +50,20 @@ async def main() -> None:
     seed_demo(Settings(home=home), echo=lambda _m: None)
     env = dict(os.environ, MLGATE_HOME=str(home))
     servers = {
-        "minimal SDK server": [sys.executable, str(HERE / "noop_server.py"), "stdio"],
-        "mlgate serve": [sys.executable, "-m", "mlgate", "serve"],
+        "minimal SDK server": ([sys.executable, str(HERE / "noop_server.py"), "stdio"], env),
+        "mlgate serve": ([sys.executable, "-m", "mlgate", "serve"], env),
     }
+    if a.before:
+        servers[f"mlgate serve ({a.before})"] = (
+            [sys.executable, "-m", "mlgate", "serve"],
+            dict(env, PYTHONPATH=a.before),
+        )
     samples: dict[str, list[float]] = {name: [] for name in servers}
-    for command in servers.values():  # one unmeasured start each: the file cache
-        await spawn_to_initialized(command, env)
+    for command, server_env in servers.values():  # one unmeasured start each: the file cache
+        await spawn_to_initialized(command, server_env)
     for _ in range(a.n):
-        for name, command in servers.items():
-            samples[name].append(await spawn_to_initialized(command, env))
+        for name, (command, server_env) in servers.items():
+            samples[name].append(await spawn_to_initialized(command, server_env))
     print(f"\nspawn → initialized over stdio, n={a.n} each, alternated (ms)\n")
     print("| server | p50 | p90 | p50 ratio |")
     print("|---|---|---|---|")

@@ -7,7 +7,7 @@ Tool modules never import this module; nothing registers itself by import.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -240,7 +240,9 @@ class ViewServer(ModelToolsServer):
         return stamp_caller(result, self.legacy.get(name, name), context, self.runtime)
 
 
-def build_server(runtime: Runtime) -> MCPServer[Runtime]:
+def build_server(runtime: Runtime, middleware: Sequence[Any] = ()) -> MCPServer[Runtime]:
+    """The server; ``middleware``: SDK server middleware (``ServerMiddleware``), outermost first."""
+
     @asynccontextmanager
     async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
         await publish_model_tools(server)  # MLGATE_MODEL_TOOLS; says what tools/list weighs
@@ -253,6 +255,7 @@ def build_server(runtime: Runtime) -> MCPServer[Runtime]:
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         extensions=[build_apps()],
+        middleware=middleware,
     )
     server.use(runtime, TOOLS)
     server.use_model_tools(runtime.settings.model_tools, SPECS)

@@ -33,6 +33,7 @@ def serve_stdio(settings: Settings) -> int:
     import anyio
 
     from mlgate.server.app import build_server
+    from mlgate.server.steady import FirstExchange, warm_then_settle
     from mlgate.serving.runtime import Runtime
     from mlgate.serving.warmup import Warmup
 
@@ -41,13 +42,15 @@ def serve_stdio(settings: Settings) -> int:
 
     telemetry.setup(settings)
     runtime = Runtime(settings, transport="stdio")
-    server = build_server(runtime)
+    first = FirstExchange()
+    server = build_server(runtime, middleware=[first])
     warmup = Warmup(runtime)
 
     async def main() -> None:
         try:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(warmup.run)  # in the background: the session answers meanwhile
+                # in the background once `initialize` is answered: the session answers meanwhile
+                tg.start_soon(warm_then_settle, warmup.run, first)
                 await server.run_stdio_async()
                 tg.cancel_scope.cancel()
         finally:
@@ -162,7 +165,9 @@ def serve_http(settings: Settings, *, host: str, port: int, stateless: bool, no_
 
 async def _warming(warmup: Warmup, serving: Coroutine[Any, Any, None]) -> None:
     """Serve, with the warm-up running beside it on the same event loop (the model cache's)."""
-    task = asyncio.create_task(warmup.run(), name="mlgate-warmup")
+    from mlgate.server.steady import warm_then_settle
+
+    task = asyncio.create_task(warm_then_settle(warmup.run), name="mlgate-warmup")
     try:
         await serving
     finally:

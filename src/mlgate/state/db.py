@@ -211,15 +211,23 @@ def _halt(row: sa.RowMapping, covers: dict[int, list[str]] | None = None) -> Hal
     )  # fmt: skip
 
 
+_LEDGER_FIELDS = tuple(f.name for f in dataclasses.fields(LedgerRow) if f.name != "id")
+_TEXT_LIMITS = tuple((key, getattr(ledger.c[key].type, "length", None) or _ERROR_MAX) for key in _TEXT_FIELDS)
+
+
 def _ledger_values(row: LedgerRow) -> dict[str, Any]:
-    values = dataclasses.asdict(row)
-    values.pop("id")
+    # a shallow copy (every field is a scalar): dataclasses.asdict deep-copies each value, which was most of
+    # the ledger writer's CPU per batch, held under the GIL while calls waited (bench/tail_sources.py)
+    values = {key: getattr(row, key) for key in _LEDGER_FIELDS}
     if values["error_message"] is not None:
         values["error_message"] = values["error_message"][:_ERROR_MAX]
-    for key in _TEXT_FIELDS:  # stored escaped: a model argument cannot forge lines in `mlgate audit tail`
+    for (
+        key,
+        limit,
+    ) in _TEXT_LIMITS:  # stored escaped: a model argument cannot forge lines in `mlgate audit tail`
         if isinstance(values[key], str):
             # and cut to the column: an overlong value must not make PostgreSQL refuse (and stall) the ledger
-            values[key] = printable(values[key])[: getattr(ledger.c[key].type, "length", None) or _ERROR_MAX]
+            values[key] = printable(values[key])[:limit]
     return values
 
 
