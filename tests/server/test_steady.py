@@ -21,7 +21,9 @@ def test_settle_heap_freezes_what_survived() -> None:
     try:
         frozen = settle_heap()
         assert frozen >= len(kept)
-        assert gc.get_freeze_count() == frozen
+        # what other threads of the process free meanwhile leaves the permanent generation: not equal, but
+        # everything that survived is in it
+        assert gc.get_freeze_count() >= len(kept)
     finally:
         gc.unfreeze()
 
