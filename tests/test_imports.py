@@ -42,3 +42,11 @@ def test_serving_modules_do_not_import_mlflow_at_module_level() -> None:
         "pandas",
     }
     assert not heavy, heavy
+
+
+def test_the_stdio_front_is_light() -> None:
+    """What `mlgate serve` imports before answering `initialize` (the spawned case: tests/server/test_front.py)."""
+    heavy = _imported("import mlgate.cli, mlgate.server.run, mlgate.server.front") & (
+        set(HEAVY) - {"mcp"} | {"sqlalchemy", "numpy", "yaml", "prometheus_client"}
+    )
+    assert not heavy, f"the stdio front pulled in {sorted(heavy)}"

@@ -7,7 +7,7 @@ Tool modules never import this module; nothing registers itself by import.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -21,6 +21,7 @@ from mlgate.schemas.interfaces import INTERFACE_TABLE
 from mlgate.server.apps import build_apps, stamp_caller, tool_meta
 from mlgate.server.cards import add_cards
 from mlgate.server.gate import ToolSpec, guard
+from mlgate.server.instructions import INSTRUCTIONS
 from mlgate.server.model_tools import ModelToolsServer, publish_model_tools
 from mlgate.server.prompts import register_prompts
 from mlgate.serving.runtime import Runtime
@@ -225,11 +226,6 @@ assert len(SPECS) == len(TOOLS) and set(TOOL_SCOPES.values()) <= set(ALL_SCOPES)
 # the first release's dotted names (ml.predict …): still answered, never listed; the ledger records the new name
 LEGACY_NAMES: dict[str, str] = {spec.name.replace("ml_", "ml.", 1): spec.name for spec in TOOLS}
 
-INSTRUCTIONS = """mlgate serves an organisation's registered ML models.
-Start with ml_list_models, then ml_model_info on a version to see its features and an example call.
-Always pin a version ('name@3') or an alias ('name@production'); every result's `model` is the exact version that
-ran: {name, version, ref, sha256}. Long calls (pull, compile, retrain, skills) may answer with a `job`: poll ml_job."""
-
 
 class ViewServer(ModelToolsServer):
     """``ModelToolsServer`` (a ``GateServer``) with the MCP Apps views (server/apps.py): for a host with the extension, a view's
@@ -240,9 +236,7 @@ class ViewServer(ModelToolsServer):
         return stamp_caller(result, self.legacy.get(name, name), context, self.runtime)
 
 
-def build_server(runtime: Runtime, middleware: Sequence[Any] = ()) -> MCPServer[Runtime]:
-    """The server; ``middleware``: SDK server middleware (``ServerMiddleware``), outermost first."""
-
+def build_server(runtime: Runtime) -> MCPServer[Runtime]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
         await publish_model_tools(server)  # MLGATE_MODEL_TOOLS; says what tools/list weighs
@@ -255,7 +249,6 @@ def build_server(runtime: Runtime, middleware: Sequence[Any] = ()) -> MCPServer[
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         extensions=[build_apps()],
-        middleware=middleware,
     )
     server.use(runtime, TOOLS)
     server.use_model_tools(runtime.settings.model_tools, SPECS)

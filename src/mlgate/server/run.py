@@ -30,31 +30,40 @@ def _logging() -> None:
 
 
 def serve_stdio(settings: Settings) -> int:
+    """``initialize`` is answered before the server is imported and built (server/front.py); the warm-up
+    starts once the client has been answered, and never delays that answer."""
     import anyio
 
-    from mlgate.server.app import build_server
-    from mlgate.server.steady import FirstExchange, warm_then_settle
-    from mlgate.serving.runtime import Runtime
-    from mlgate.serving.warmup import Warmup
+    from mlgate.server.front import SILENT_CLIENT_S, Front
 
     _logging()
     from mlgate import telemetry
 
     telemetry.setup(settings)
-    runtime = Runtime(settings, transport="stdio")
-    first = FirstExchange()
-    server = build_server(runtime, middleware=[first])
-    warmup = Warmup(runtime)
+    runtimes: list[Runtime] = []
+
+    def build() -> Any:
+        from mlgate.server.app import build_server
+        from mlgate.serving.runtime import Runtime
+
+        runtimes.append(Runtime(settings, transport="stdio"))
+        return build_server(runtimes[0])
+
+    async def warm(front: Front) -> None:
+        with anyio.move_on_after(SILENT_CLIENT_S):
+            await front.taken_over.wait()
+        await front.ready()
+        from mlgate.server.steady import warm_then_settle
+        from mlgate.serving.warmup import Warmup
+
+        await warm_then_settle(Warmup(runtimes[0]).run)
 
     async def main() -> None:
         try:
-            async with anyio.create_task_group() as tg:
-                # in the background once `initialize` is answered: the session answers meanwhile
-                tg.start_soon(warm_then_settle, warmup.run, first)
-                await server.run_stdio_async()
-                tg.cancel_scope.cancel()
+            await Front(build).serve(after=warm)
         finally:
-            await runtime.aclose()
+            for runtime in runtimes:
+                await runtime.aclose()
 
     anyio.run(main)
     return 0
