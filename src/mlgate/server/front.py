@@ -74,6 +74,7 @@ class Front:
         if self.built is None:
             chain = await self._take_over()  # this message was composed for the bare server's middleware
             return await chain(dataclasses.replace(ctx, lifespan_context=self.state), call_next)
+        await self.taken_over.wait()  # a message racing the first one: not before the lifespan yielded
         return await call_next(dataclasses.replace(ctx, lifespan_context=self.state))
 
     async def ready(self) -> Any:

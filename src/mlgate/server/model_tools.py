@@ -127,7 +127,8 @@ async def resolve(server: GateServer, patterns: list[str]) -> list[Published]:
                     f"MLGATE_MODEL_TOOLS: {out[pub.name].ref} and {ref} would both be the tool {pub.name}",
                     "list one of them, or rename a model",
                 )
-            if pub.name in server.specs:
+            published = getattr(server, "published", {})
+            if pub.name in server.specs and pub.name not in published:
                 raise MlgateError(f"MLGATE_MODEL_TOOLS: {pub.name} is already a tool", "rename the model")
             out[pub.name] = pub
     return list(out.values())
@@ -224,9 +225,14 @@ class ModelToolsServer(GateServer):
         self._lock = anyio.Lock()
 
     async def refresh(self) -> bool:
-        """Re-read what the patterns name; (re)register changed tools. True when the listing changed."""
+        """Re-read what the patterns name; (re)register changed tools. True when the listing changed.
+        One refresh at a time: the start, a stale listing and a promotion must not register a tool twice."""
         if not self.patterns:
             return False
+        async with self._lock:
+            return await self._refresh()
+
+    async def _refresh(self) -> bool:
         self._refreshed = time.monotonic()
         now = {p.name: p for p in await resolve(self, self.patterns)}
         changed = False
@@ -292,8 +298,7 @@ class ModelToolsServer(GateServer):
 
     async def _refresh_and_announce(self) -> None:
         try:
-            async with self._lock:  # one refresh at a time: two promotions must not register a tool twice
-                changed = await self.refresh()
+            changed = await self.refresh()
             if changed:
                 await self.announce()
         except (
