@@ -12,8 +12,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
-# torch is an optional extra; the test suite exercises its compile paths. torch==2.13.0 is the CPU
-# build on this machine's disk (a looser pin would pull a multi-GB CUDA build).
+# torch is an optional extra; the test suite exercises its compile paths and mypy reads its types
+# (without torch installed, its ignores would read as unused). torch==2.13.0 is the CPU build on this
+# machine's disk (a looser pin would pull a multi-GB CUDA build).
 $(VENV)/.torch: $(VENV)/.installed
 	$(PY) -m pip install --quiet --disable-pip-version-check 'torch==2.13.0'
 	touch $@
@@ -26,7 +27,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 
-typecheck: $(VENV)/.installed
+typecheck: $(VENV)/.torch
 	$(VENV)/bin/mypy
 
 # PostgreSQL and redis-server for the integration tests, from the distribution when missing (root only)

@@ -125,7 +125,7 @@ def run_entrypoint(folder: Path, entrypoint: str) -> Any:
         before = set(sys.modules)
         try:
             with tempfile.TemporaryDirectory() as empty, _network_closed(empty, attempts):
-                module = torch.hub.load(str(folder), entrypoint, source="local")  # type: ignore[no-untyped-call]
+                module = torch.hub.load(str(folder), entrypoint, source="local")  # type: ignore[no-untyped-call, unused-ignore]
         except DownloadAttempt:
             module = None
         except Exception as exc:

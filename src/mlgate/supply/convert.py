@@ -198,7 +198,7 @@ def torch_to_script(module: Any, n_features: int) -> tuple[Any, bytes]:
 
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        scripted = torch.jit.trace(module, torch.zeros(2, n_features))  # type: ignore[no-untyped-call]
+        scripted = torch.jit.trace(module, torch.zeros(2, n_features))  # type: ignore[no-untyped-call, unused-ignore]
     buf = io.BytesIO()
     torch.jit.save(scripted, buf)
     return scripted, buf.getvalue()
