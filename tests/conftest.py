@@ -29,6 +29,8 @@ SPAWNS = (
     "sync_playwright",
     "serve_http(",
 )
+# a module that runs Node from the npm cache (tests/clients/packages.py) is in the node tier, wherever it is
+NODE_USES = ("ensure_clients(",)
 _spawns: dict[Any, bool] = {}
 
 
@@ -40,6 +42,15 @@ def _spawns_in(key: Any, text: Callable[[], str]) -> bool:
         except (OSError, TypeError):
             _spawns[key] = False
     return _spawns[key]
+
+
+@functools.cache
+def _uses_node(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return any(s in text for s in NODE_USES)
 
 
 def _fixture_spawns(item: pytest.Item) -> bool:
@@ -61,6 +72,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item
         ):
             marks.add("subprocess")
+        if _uses_node(path):
+            marks.add("node")
         if folder == "jobs" and "celery" in path.name:
             marks.add("redis")
         if "postgres" in path.name or "postgres" in fixtures or "pg_url" in fixtures:

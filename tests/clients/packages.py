@@ -1,7 +1,7 @@
-"""Node 22 and the pinned MCP client packages, from the npm registry, in the conformance suite's cache.
+"""Node 22, the pinned MCP client packages and TypeScript, from the npm registry, in the conformance suite's cache.
 
 The cache (``.conformance/`` at the repository root, git-ignored) and its Node come from
-``tests/conformance/test_conformance.py``; this module adds the MCP Inspector and the TypeScript SDK to
+``tests/conformance/test_conformance.py``; this module adds the MCP Inspector, the TypeScript SDK and the TypeScript compiler to
 the same ``package.json`` (keeping the suite and Node at their pins, so neither test reinstalls the
 other's packages) and runs ``npm install`` only when a pinned version is missing.
 """
@@ -30,12 +30,17 @@ INSPECTOR_PACKAGE = "@modelcontextprotocol/inspector"
 INSPECTOR_VERSION = "2.12.0"
 SDK_PACKAGE = "@modelcontextprotocol/sdk"
 SDK_VERSION = "1.32.2"
+# the compiler that type-checks the console's and the views' JavaScript (tests/console/test_typecheck.py);
+# 6.0 is the last release written in TypeScript itself (one package, no per-platform binary)
+TYPESCRIPT_PACKAGE = "typescript"
+TYPESCRIPT_VERSION = "6.0.3"
 
 PINS = {
     NODE_PACKAGE: NODE_VERSION,
     SUITE_PACKAGE: SUITE_VERSION,
     INSPECTOR_PACKAGE: INSPECTOR_VERSION,
     SDK_PACKAGE: SDK_VERSION,
+    TYPESCRIPT_PACKAGE: TYPESCRIPT_VERSION,
 }
 
 
@@ -48,7 +53,7 @@ def ensure_clients() -> Path:
         npm = shutil.which("npm")
         if npm is None:
             pytest.skip(
-                "npm is not installed: cannot fetch Node 22, the MCP Inspector and the TypeScript SDK"
+                "npm is not installed: cannot fetch Node 22, the MCP Inspector, the TypeScript SDK and TypeScript"
             )
         CACHE.mkdir(exist_ok=True)
         (CACHE / "package.json").write_text(

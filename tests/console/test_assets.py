@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import tomllib
 from fnmatch import fnmatch
@@ -10,7 +12,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from mlgate.config import Settings
+from mlgate.config import ALL_SCOPES, Settings
 from mlgate.server.app import build_server
 from mlgate.server.http import build_http_app
 from mlgate.serving.runtime import Runtime
@@ -58,7 +60,12 @@ def test_every_file_is_served_and_nothing_else(client: TestClient) -> None:
     for path in files:
         name = path.relative_to(ASSETS).as_posix()
         served = client.get(f"/console/{name}")
-        assert served.status_code == 200 and served.content == path.read_bytes(), name
+        expected = path.read_bytes()
+        if name == "index.html":  # the one template: its mlgate-config filled in
+            from mlgate.server.console_routes import page_values, with_values
+
+            expected = with_values(expected.decode(), page_values()).encode()
+        assert served.status_code == 200 and served.content == expected, name
         assert "content-security-policy" in served.headers
         if name.endswith(".js"):
             assert served.headers["content-type"].startswith("text/javascript")
@@ -86,3 +93,44 @@ def test_package_data_ships_every_console_file() -> None:
         if path.is_file():
             rel = path.relative_to(package).as_posix()
             assert any(fnmatch(rel, p) and rel.count("/") == p.count("/") for p in patterns), rel
+
+
+def _page_config(page: str) -> dict[str, object]:
+    found = re.findall(r'<meta name="mlgate-config" content="([^"]*)"', page)
+    assert len(found) == 1, "one mlgate-config meta in the page"
+    value = json.loads(html.unescape(found[0]))
+    assert isinstance(value, dict)
+    return value
+
+
+def test_the_page_carries_the_servers_protocol_version_and_scopes(client: TestClient) -> None:
+    from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
+
+    config = _page_config(client.get("/console/").text)
+    assert config["protocolVersion"] == LATEST_HANDSHAKE_VERSION  # the SDK's, which the server negotiates
+    assert config["protocolVersion"] in HANDSHAKE_PROTOCOL_VERSIONS  # reachable by initialize
+    assert config["scopes"] == list(ALL_SCOPES)
+    assert config["scope"] == {
+        "read": "ml:read",
+        "infer": "ml:infer",
+        "manage": "ml:manage",
+        "halt": "ml:halt",
+        "audit": "ml:audit",
+        "admin": "ml:admin",
+    }
+
+
+def test_the_scripts_hold_no_copy_of_the_servers_values(client: TestClient) -> None:
+    """The console's JavaScript (as served) names no protocol version and no scope: it reads them
+    from the page (js/config.js), so a change in mlgate or the MCP SDK cannot leave a stale copy."""
+    from mcp_types.version import KNOWN_PROTOCOL_VERSIONS
+
+    from mlgate.server.apps import APPS_PROTOCOL
+
+    scripts = sorted(p.relative_to(ASSETS).as_posix() for p in ASSETS.rglob("*.js"))
+    assert "js/config.js" in scripts and len(scripts) > 10
+    for name in scripts:
+        text = client.get(f"/console/{name}").text
+        for value in (*KNOWN_PROTOCOL_VERSIONS, APPS_PROTOCOL, *ALL_SCOPES):
+            assert value not in text, f"{name} copies {value!r}: read it from js/config.js instead"
+        assert not re.search(r"\b20\d\d-\d\d-\d\d\b", text), f"{name} names a protocol-like date"

@@ -338,3 +338,36 @@ def test_read_only_token_sees_actions_disabled_and_forcing_one_is_refused(
     _, status = mcp_call(console, viewer, "ml_serving_status", {})
     assert status["halts"] == []
     context.close()
+
+
+def test_the_console_speaks_the_protocol_version_and_scopes_the_server_gives_it(
+    console: Console, browser: Any
+) -> None:
+    """The page's mlgate-config (console_routes.page_values) is what the client offers at initialize
+    and sends on every request, and the sign-in lists the server's scopes (ml:admin left unticked)."""
+    from mcp_types.version import LATEST_HANDSHAKE_VERSION
+
+    from mlgate.config import ALL_SCOPES
+
+    context = browser.new_context()
+    page = context.new_page()
+    sent: list[tuple[str | None, Any]] = []
+
+    def record(request: Any) -> None:
+        if request.url == console.mcp and request.method == "POST":
+            sent.append((request.headers.get("mcp-protocol-version"), request.post_data_json))
+
+    page.on("request", record)
+    page.goto(console.base + "/console/")
+    boxes = page.locator("#scope-choice input[name='scope']")
+    boxes.first.wait_for()
+    assert boxes.evaluate_all("bs => bs.map(b => b.value)") == list(ALL_SCOPES)
+    assert boxes.evaluate_all("bs => bs.filter(b => !b.checked).map(b => b.value)") == ["ml:admin"]
+    page.locator("#pasted-token").fill(console.token("ml:read", subject="viewer"))
+    page.locator("#use-token").click()
+    page.wait_for_selector("#serving-table tr[data-model='demo-regressor']")
+    initialize = [body for _, body in sent if body.get("method") == "initialize"]
+    assert initialize and initialize[0]["params"]["protocolVersion"] == LATEST_HANDSHAKE_VERSION
+    assert {version for version, _ in sent} == {LATEST_HANDSHAKE_VERSION}, sent[:3]
+    assert any(body.get("method") == "tools/call" for _, body in sent)
+    context.close()

@@ -42,3 +42,28 @@ def test_tools_and_resources_name_each_other() -> None:
             "ui": {"csp": {"connectDomains": [], "resourceDomains": []}, "prefersBorder": True}
         }
     assert tool_meta("ml_predict") is None
+
+
+@pytest.mark.parametrize("view", [v for v, _, _ in VIEWS.values()])
+def test_each_view_reads_the_servers_values_from_its_document(view: str) -> None:
+    """The scope names and both protocol versions are in the document's mlgate-config (from mlgate's
+    constants and the MCP SDK's), not in its script."""
+    import html as markup
+    import json
+
+    from mcp_types.version import KNOWN_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
+
+    from mlgate.config import ALL_SCOPES
+    from mlgate.server.apps import APPS_PROTOCOL
+
+    page = html(view)
+    found = re.findall(r'<meta name="mlgate-config" content="([^"]*)">', page)
+    assert len(found) == 1
+    config = json.loads(markup.unescape(found[0]))
+    assert config["appsProtocolVersion"] == APPS_PROTOCOL
+    assert config["protocolVersion"] == LATEST_HANDSHAKE_VERSION
+    assert config["scopes"] == list(ALL_SCOPES) and config["scope"]["halt"] == "ml:halt"
+    script = page.split('<script type="module">', 1)[1].rsplit("</script>", 1)[0]
+    assert "modules['console/js/config.js']" in script
+    for value in (*KNOWN_PROTOCOL_VERSIONS, APPS_PROTOCOL, *ALL_SCOPES):
+        assert value not in script, f"the {view} view's script copies {value!r}"

@@ -9,7 +9,9 @@ A view is one HTML document, as the extension wants: its script is the view's ES
 and the console's shared ones (``console/js``: the chart, the DOM helpers, the serving and quality
 code) joined here, each in its own function scope, with imports bound to the other modules' exports —
 plain source, no build step, nothing fetched. The document's own Content-Security-Policy allows only
-that script and style (by hash) and no connection; ``_meta.ui.csp`` declares no domain.
+that script and style (by hash) and no connection; ``_meta.ui.csp`` declares no domain. The values
+the scripts share with the server (scope names, protocol versions) are in the document's
+``mlgate-config`` meta, as in the console (``console_routes.page_values``).
 
 For a host with the extension, a view-bound tool's result also carries ``_meta["mlgate/caller"]``
 (the subject and the scopes its token grants), so the serving view can disable its Halt button with
@@ -29,6 +31,7 @@ from typing import Any
 from mcp.server.apps import Apps, ResourceCsp, client_supports_apps
 
 from mlgate.config import ALL_SCOPES
+from mlgate.server.console_routes import page_values, with_values
 from mlgate.serving.runtime import Runtime
 from mlgate.tools.context import caller_of
 
@@ -39,6 +42,7 @@ VIEWS: dict[str, tuple[str, str, str]] = {
     "ml_serving_status": ("serving", "views/serving.js", "Serving panel"),
 }
 CALLER_META = "mlgate/caller"
+APPS_PROTOCOL = "2026-01-26"  # the MCP Apps extension's ui/initialize version (views/bridge.js offers it)
 _IMPORT = re.compile(r'^import\s*\{([^}]*)\}\s*from\s*"([^"]+)";[ \t]*$', re.M)
 _EXPORT = re.compile(r"^export\s+((?:async\s+)?function\*?|class|const|let)\s+([A-Za-z_$][\w$]*)", re.M)
 _CSP = (
@@ -104,7 +108,7 @@ def html(view: str) -> str:
     if "</script" in script.lower():  # would end the inline script early
         raise ValueError(f"the {view} view's script contains '</script'")
     csp = _CSP.format(script=_hash(script), style=_hash(style))
-    page = _read(f"views/{view}.html")
+    page = with_values(_read(f"views/{view}.html"), page_values(appsProtocolVersion=APPS_PROTOCOL))
     # the template's placeholders, in this order (the script last: it may contain anything else)
     return page.replace("{{csp}}", csp).replace("{{style}}", style).replace("{{script}}", script)
 

@@ -8,12 +8,20 @@ changes state. The Content-Security-Policy allows this origin alone and no inlin
 one exception is ``connect-src`` for the authorization server's origin (``MLGATE_AUTH_ISSUER``),
 which the sign-in must reach (its metadata, registration and token endpoints need CORS for the
 console's origin).
+
+What the page must agree on with the server is not copied into the JavaScript: ``index.html`` is a
+template whose ``<meta name="mlgate-config">`` carries ``page_values()`` (the MCP protocol version
+the console offers at ``initialize``, the scope names from ``mlgate.config.ALL_SCOPES``), and
+``js/config.js`` reads it. The MCP Apps views get the same values the same way (``apps.py``).
 """
 
 from __future__ import annotations
 
+import html
+import json
 from collections.abc import Awaitable, Callable
 from importlib import resources
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -21,9 +29,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from mlgate.auth.devkeys import effective_issuer
-from mlgate.config import Settings
+from mlgate.config import ALL_SCOPES, Settings
 
 CONSOLE_PATH = "/console"
+CONFIG_PLACEHOLDER = (
+    "{{config}}"  # in index.html and the views' templates: the content of the mlgate-config meta
+)
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src {connect}; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
@@ -53,6 +64,29 @@ def _asset(name: str) -> bytes | None:
     return node.read_bytes()
 
 
+def page_values(**extra: Any) -> dict[str, Any]:
+    """What the console's and the views' scripts read from the page (``js/config.js``): the protocol
+    version to offer at ``initialize`` (the newest the MCP SDK negotiates by that handshake), every
+    scope in the order the sign-in lists them, and each by its short name (``scope.halt``)."""
+    from mcp_types.version import LATEST_HANDSHAKE_VERSION
+
+    return {
+        "protocolVersion": LATEST_HANDSHAKE_VERSION,
+        "scopes": list(ALL_SCOPES),
+        "scope": {name.split(":", 1)[-1]: name for name in ALL_SCOPES},
+        **extra,
+    }
+
+
+def with_values(page: str, values: dict[str, Any]) -> str:
+    """``page`` with its ``{{config}}`` placeholder (an attribute value) replaced by ``values`` as JSON."""
+    if CONFIG_PLACEHOLDER not in page:
+        raise ValueError(f"the page has no {CONFIG_PLACEHOLDER} placeholder for its mlgate-config meta")
+    return page.replace(
+        CONFIG_PLACEHOLDER, html.escape(json.dumps(values, separators=(",", ":")), quote=True)
+    )
+
+
 def policy(settings: Settings) -> str:
     """The CSP: this origin, plus the authorization server's origin for ``connect-src`` when it is another."""
     connect = ["'self'"]
@@ -65,16 +99,17 @@ def policy(settings: Settings) -> str:
 
 def console_routes(settings: Settings) -> list[Route]:
     headers = {**HEADERS, "Content-Security-Policy": policy(settings)}
+    page = with_values((_asset("index.html") or b"").decode(), page_values()).encode()
 
     async def index(request: Request) -> Response:
         if not request.url.path.endswith("/"):  # relative module paths resolve under /console/
             query = f"?{request.url.query}" if request.url.query else ""
             return RedirectResponse(CONSOLE_PATH + "/" + query, status_code=307, headers=headers)
-        return Response(_asset("index.html"), media_type=TYPES[".html"], headers=headers)
+        return Response(page, media_type=TYPES[".html"], headers=headers)
 
     async def file(request: Request) -> Response:
         name = str(request.path_params["name"])
-        body = _asset(name)
+        body = page if name == "index.html" else _asset(name)
         if body is None:
             return Response("not found", status_code=404, media_type="text/plain", headers=headers)
         return Response(body, media_type=TYPES["." + name.rsplit(".", 1)[-1]], headers=headers)

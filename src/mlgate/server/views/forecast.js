@@ -1,20 +1,29 @@
+// @ts-check
 // ml_forecast as a picture: the history sent, the point forecast and each interval band, the model
 // stamp under it. The numbers drawn are the result's own (BandChart keeps them on `data-plotted`).
 
 import { BandChart } from "../console/js/chart.js";
-import { clear, fmt, h, table } from "../console/js/ui.js";
+import { clear, errorText, fmt, h, table } from "../console/js/ui.js";
 import { callerOf, connect, payload } from "./bridge.js";
 import { stamp } from "./stamp.js";
 
-const root = document.getElementById("view");
+const root = /** @type {HTMLElement} */ (document.getElementById("view"));
+/** @type {number[]} the history the tool was called with (its input) */
 let history = [];
 
+/**
+ * An interval band of the result.
+ * @typedef {{ level: number, lower: number[], upper: number[] }} Interval
+ */
+
+/** @param {import("./bridge.js").ToolResult} result ml_forecast's */
 function render(result) {
+  /** @type {{ horizon: number, forecast: number[], intervals?: Interval[], warnings?: string[], model: any }} */
   let out;
   try {
     out = payload(result);
   } catch (e) {
-    clear(root, h("p", { class: "error", role: "alert" }, e.message));
+    clear(root, h("p", { class: "error", role: "alert" }, errorText(e)));
     return;
   }
   const start = history.length;

@@ -1,29 +1,40 @@
+// @ts-check
 // ml_serving_status as the serving panel: per model calls/s, p50/p99, refusals and live quality, the
 // halts in force, and a Halt button that asks the host to call ml_halt (with the user's own token: the
-// call is scoped and ledgered like any other). The button is disabled with "needs ml:halt" when the
+// call is scoped and ledgered like any other). The button is disabled ("needs" the halt scope) when the
 // token lacks it. Rates come from two readings: the panel asks for the status again every few seconds.
 
 import { perModel } from "../console/js/serving.js";
 import { pollQuality } from "../console/js/quality.js";
-import { action, clear, fmt, h, session, table } from "../console/js/ui.js";
+import { action, clear, errorText, fmt, h, session, table } from "../console/js/ui.js";
 import { callerOf, connect, mcp, payload } from "./bridge.js";
+import { SCOPE } from "../console/js/config.js";
 
 const PERIOD_MS = 3000;
-const root = document.getElementById("view");
+const root = /** @type {HTMLElement} */ (document.getElementById("view"));
 const reason = h("input", { id: "halt-reason", type: "text", size: 40, maxlength: 1000, value: "halted from the serving view", "aria-label": "reason" });
 const message = h("p", { id: "message", class: "muted", role: "status" });
 const body = h("tbody", { id: "serving-models" });
 const haltsBox = h("div", { id: "halts" });
-const quality = new Map(); // model → its quality cell
-let last = null; // {t, per}
+/** @type {Map<string, HTMLTableCellElement>} model → its quality cell */
+const quality = new Map();
+/** @type {{ t: number, per: Record<string, import("../console/js/serving.js").ModelCounts> } | null} the previous reading */
+let last = null;
+/** @type {string[]} */
 let names = [];
 let polling = false;
 
+/**
+ * @param {string} name
+ * @returns {HTMLTableCellElement}
+ */
 function qualityCell(name) {
-  if (!quality.has(name)) quality.set(name, h("td", { class: "quality" }, h("span", { class: "muted" }, "…")));
-  return quality.get(name);
+  let cell = quality.get(name);
+  if (!cell) quality.set(name, (cell = h("td", { class: "quality" }, h("span", { class: "muted" }, "…"))));
+  return cell;
 }
 
+/** @param {string | null} model null: all serving */
 async function halt(model) {
   const why = reason.value.trim();
   if (!why) {
@@ -36,22 +47,27 @@ async function halt(model) {
     message.className = "good";
     refresh();
   } catch (e) {
-    message.textContent = e.message;
+    message.textContent = errorText(e);
     message.className = "error";
   }
 }
 
+/**
+ * @param {any} status ml_serving_status's structured result
+ * @param {number} now milliseconds (performance.now())
+ */
 function render(status, now) {
   const per = perModel(status);
   const dt = last ? (now - last.t) / 1000 : null;
+  /** @type {{ scope: string, reason: string, by: string, at: string }[]} */
   const halts = status.halts || [];
   names = [...new Set([...Object.keys(per), ...halts.map((x) => x.scope).filter((s) => s !== "*")])].sort();
   clear(
     body,
     names.map((name) => {
-      const m = per[name] || {};
+      const m = per[name];
       const before = last?.per[name];
-      const rate = dt && before && m.calls !== null && before.calls !== null ? Math.max(0, m.calls - before.calls) / dt : null;
+      const rate = dt && m && before && m.calls !== null && before.calls !== null ? Math.max(0, m.calls - before.calls) / dt : null;
       const halted = halts.some((x) => x.scope === name || x.scope === "*");
       return h(
         "tr",
@@ -59,11 +75,11 @@ function render(status, now) {
         h("th", { scope: "row" }, name),
         h("td", { class: `state ${halted ? "bad" : "good"}` }, halted ? "halted" : "serving"),
         h("td", { class: "rate" }, fmt(rate, 2)),
-        h("td", { class: "p50" }, fmt(m.p50, 2)),
-        h("td", { class: "p99" }, fmt(m.p99, 2)),
-        h("td", { class: "refused" }, fmt(m.refused, 0)),
+        h("td", { class: "p50" }, fmt(m?.p50, 2)),
+        h("td", { class: "p99" }, fmt(m?.p99, 2)),
+        h("td", { class: "refused" }, fmt(m?.refused, 0)),
         qualityCell(name),
-        h("td", { class: "actions" }, halted ? "" : action("Halt", "ml:halt", () => halt(name), { class: "halt danger" })),
+        h("td", { class: "actions" }, halted ? "" : action("Halt", SCOPE.halt, () => halt(name), { class: "halt danger" })),
       );
     }),
   );
@@ -80,16 +96,17 @@ async function refresh() {
   try {
     render(await mcp.call("ml_serving_status"), performance.now());
   } catch (e) {
-    message.textContent = `status unavailable: ${e.message}`;
+    message.textContent = `status unavailable: ${errorText(e)}`;
   }
 }
 
+/** @param {import("./bridge.js").ToolResult} result ml_serving_status's, from the host */
 function start(result) {
   let status;
   try {
     status = payload(result);
   } catch (e) {
-    clear(root, h("p", { class: "error", role: "alert" }, e.message));
+    clear(root, h("p", { class: "error", role: "alert" }, errorText(e)));
     return;
   }
   session.scopes = callerOf(result).scopes || [];
@@ -102,7 +119,7 @@ function start(result) {
     h("h3", {}, "Halts in force"),
     haltsBox,
   );
-  root.querySelector("#serving-table tbody").replaceWith(body);
+  root.querySelector("#serving-table tbody")?.replaceWith(body);
   render(status, performance.now());
   if (polling) return;
   polling = true;

@@ -1,14 +1,22 @@
+// @ts-check
 // The console's entry: sign in (code + PKCE, or a pasted token), then the pages, each an MCP client view.
 
 import { MCP_PATH, discover, finishSignIn, forget, save, saved, signIn } from "./auth.js";
 import { auditPage } from "./audit.js";
+import { SCOPE, config } from "./config.js";
 import { McpClient } from "./mcp.js";
 import { modelsPage } from "./models.js";
 import { servingPage } from "./serving.js";
 import { skillsPage } from "./skills.js";
 import { supplyPage } from "./supply.js";
-import { clear, h, notice, session } from "./ui.js";
+import { clear, errorText, h, notice, session } from "./ui.js";
 
+/**
+ * A page fills `root` from tool calls and returns what stops its timers (or nothing).
+ * @typedef {(mcp: import("./mcp.js").Caller, root: HTMLElement) => (() => void) | void} Page
+ */
+
+/** @type {Record<string, [string, Page]>} */
 const PAGES = {
   serving: ["Serving", servingPage],
   models: ["Models", modelsPage],
@@ -16,10 +24,12 @@ const PAGES = {
   skills: ["Skills", skillsPage],
   supply: ["Pull and compile", supplyPage],
 };
-const main = document.getElementById("main");
-const nav = document.getElementById("nav");
-const who = document.getElementById("who");
+const main = /** @type {HTMLElement} */ (document.getElementById("main"));
+const nav = /** @type {HTMLElement} */ (document.getElementById("nav"));
+const who = /** @type {HTMLElement} */ (document.getElementById("who"));
+/** @type {() => void} */
 let stop = () => {};
+/** @type {McpClient | null} */
 let mcp = null;
 
 function route() {
@@ -27,7 +37,7 @@ function route() {
   const name = location.hash.slice(1) in PAGES ? location.hash.slice(1) : "serving";
   for (const a of nav.querySelectorAll("a")) a.classList.toggle("active", a.dataset.page === name);
   document.title = `${PAGES[name][0]} — mlgate console`;
-  stop = PAGES[name][1](mcp, main) || (() => {});
+  if (mcp) stop = PAGES[name][1](mcp, main) || (() => {});
 }
 
 function signOut() {
@@ -38,6 +48,7 @@ function signOut() {
   start();
 }
 
+/** @param {import("./auth.js").Token} token */
 function open(token) {
   session.scopes = token.scopes;
   session.subject = token.subject;
@@ -61,7 +72,8 @@ function open(token) {
 async function loginScreen() {
   clear(nav);
   clear(who);
-  let supported = ["ml:read", "ml:infer", "ml:manage", "ml:halt", "ml:audit", "ml:admin"];
+  let supported = config.scopes;
+  /** @type {import("./auth.js").ServerMetadata | null} */
   let server = null;
   let home = location.origin;
   try {
@@ -70,11 +82,11 @@ async function loginScreen() {
     server = found.server;
     home = new URL(found.resource.resource).origin;
   } catch (e) {
-    notice(`discovery failed: ${e.message}`, "error");
+    notice(`discovery failed: ${errorText(e)}`, "error");
   }
   // tokens are for the canonical address (e.g. 127.0.0.1, not localhost): sign in from there
   const elsewhere = home !== location.origin;
-  const boxes = supported.map((s) => h("label", { class: "scope" }, h("input", { type: "checkbox", value: s, checked: s !== "ml:admin", name: "scope" }), ` ${s}`));
+  const boxes = supported.map((s) => h("label", { class: "scope" }, h("input", { type: "checkbox", value: s, checked: s !== SCOPE.admin, name: "scope" }), ` ${s}`));
   const pasted = h("textarea", { id: "pasted-token", rows: 4, cols: 70, placeholder: "a bearer token for this server" });
   clear(
     main,
@@ -91,7 +103,7 @@ async function loginScreen() {
           type: "button",
           id: "sign-in",
           disabled: !server || elsewhere,
-          onclick: () => signIn(boxes.map((b) => b.firstChild).filter((i) => i.checked).map((i) => i.value)).catch((e) => notice(e.message, "error")),
+          onclick: () => signIn(boxes.map((b) => /** @type {HTMLInputElement} */ (b.firstChild)).filter((i) => i.checked).map((i) => i.value)).catch((e) => notice(e.message, "error")),
         },
         "Sign in",
       ),
@@ -106,12 +118,13 @@ async function loginScreen() {
   );
 }
 
+/** @returns {Promise<void>} */
 async function start() {
   try {
     const fresh = await finishSignIn();
     if (fresh) return open(fresh);
   } catch (e) {
-    notice(e.message, "error");
+    notice(errorText(e), "error");
   }
   const token = saved();
   if (token) return open(token);

@@ -1,9 +1,14 @@
+// @ts-check
 // Line charts drawn on <canvas>: a live chart of a few named series over the last `span` samples (the
 // console's pages), and a fixed chart of lines with shaded bands (the MCP Apps forecast view). Both draw
 // their title, legend and value grid with `frame`.
 
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563"];
 
+/**
+ * @param {string} title
+ * @returns {HTMLCanvasElement}
+ */
 function canvasFor(title) {
   const canvas = document.createElement("canvas");
   canvas.className = "chart";
@@ -12,7 +17,11 @@ function canvasFor(title) {
   return canvas;
 }
 
-// A cleared 2-D context sized to the canvas as laid out.
+/**
+ * A cleared 2-D context sized to the canvas as laid out.
+ * @param {HTMLCanvasElement} c
+ * @returns {{ g: CanvasRenderingContext2D, width: number, height: number }}
+ */
 function context(c) {
   const ratio = window.devicePixelRatio || 1;
   const width = c.clientWidth || 480;
@@ -20,19 +29,36 @@ function context(c) {
   c.width = width * ratio;
   c.height = height * ratio;
   const g = c.getContext("2d");
+  if (!g) throw new Error("this browser draws no 2-D canvas");
   g.scale(ratio, ratio);
   g.clearRect(0, 0, width, height);
   g.font = "11px system-ui, sans-serif";
   return { g, width, height };
 }
 
+/** @param {number} v */
 function label(v) {
   return Math.abs(v) >= 100 ? v.toFixed(0) : String(Number(v.toPrecision(2)));
 }
 
-// Title, legend (wrapped onto more lines when the names do not fit) and a grid from `lo` to `hi`;
-// returns the plot area and the value → pixel mapping of y.
+/**
+ * The plot area: margins, each legend entry's place and the value → pixel mapping of y.
+ * @typedef {{ left: number, right: number, top: number, bottom: number, places: [number, number][], y: (v: number) => number }} Box
+ */
+
+/**
+ * Title, legend (wrapped onto more lines when the names do not fit) and a grid from `lo` to `hi`.
+ * @param {CanvasRenderingContext2D} g
+ * @param {number} width
+ * @param {number} height
+ * @param {string} title
+ * @param {string[]} names
+ * @param {number} lo
+ * @param {number} hi
+ * @returns {Box}
+ */
 function frame(g, width, height, title, names, lo, hi) {
+  /** @type {[number, number][]} */
   const places = [];
   let lx = 48 + g.measureText(title).width + 16,
     ly = 13;
@@ -45,7 +71,10 @@ function frame(g, width, height, title, names, lo, hi) {
     places.push([lx, ly]);
     lx += w;
   }
-  const box = { left: 48, right: 8, top: ly + 9, bottom: 18, places };
+  const top = ly + 9;
+  const bottom = 18;
+  /** @type {Box} */
+  const box = { left: 48, right: 8, top, bottom, places, y: (v) => top + (height - top - bottom) * (1 - (v - lo) / (hi - lo || 1)) };
   g.fillStyle = "#111827";
   g.fillText(title, box.left, 13);
   g.strokeStyle = "#e5e7eb";
@@ -58,10 +87,16 @@ function frame(g, width, height, title, names, lo, hi) {
     g.stroke();
     g.fillText(label(hi - ((hi - lo) * i) / 4), 4, y + 4);
   }
-  box.y = (v) => box.top + (height - box.top - box.bottom) * (1 - (v - lo) / (hi - lo || 1));
   return box;
 }
 
+/**
+ * @param {CanvasRenderingContext2D} g
+ * @param {Box} box
+ * @param {number} k the entry's place
+ * @param {string} name
+ * @param {string} color
+ */
 function legend(g, box, k, name, color) {
   const [px, py] = box.places[k];
   g.fillStyle = color;
@@ -71,15 +106,24 @@ function legend(g, box, k, name, color) {
 }
 
 export class LineChart {
+  /**
+   * @param {string} title
+   * @param {string} unit
+   * @param {number} [span] how many samples the chart shows
+   */
   constructor(title, unit, span = 90) {
     this.title = title;
     this.unit = unit;
     this.span = span;
-    this.series = new Map(); // name → [value | null]
+    /** @type {Map<string, (number | null)[]>} name → one value (or a gap) per sample */
+    this.series = new Map();
     this.canvas = canvasFor(title);
   }
 
-  // One sample per series; a series missing from `values` gets a gap.
+  /**
+   * One sample per series; a series missing from `values` gets a gap.
+   * @param {Record<string, number | null | undefined>} values
+   */
   push(values) {
     for (const name of Object.keys(values)) {
       if (!this.series.has(name)) this.series.set(name, new Array(this.length()).fill(null));
@@ -92,11 +136,16 @@ export class LineChart {
     this.draw();
   }
 
+  /** @returns {number} */
   length() {
     const first = this.series.values().next().value;
     return first ? first.length : 0;
   }
 
+  /**
+   * @param {string} name
+   * @returns {number | null}
+   */
   latest(name) {
     const points = this.series.get(name) || [];
     return points.length ? points[points.length - 1] : null;
@@ -108,9 +157,10 @@ export class LineChart {
     const values = [...this.series.values()].flat().filter((v) => v !== null);
     const max = Math.max(...values, 0) > 0 ? Math.max(...values) * 1.15 : 1;
     const box = frame(g, width, height, `${this.title} (${this.unit})`, names, 0, max);
+    /** @param {number} i */
     const x = (i) => box.left + ((width - box.left - box.right) * i) / Math.max(1, this.span - 1);
     names.forEach((name, k) => {
-      const points = this.series.get(name);
+      const points = this.series.get(name) || [];
       const color = COLORS[k % COLORS.length];
       g.strokeStyle = color;
       g.lineWidth = 1.8;
@@ -131,22 +181,43 @@ export class LineChart {
   }
 }
 
+/**
+ * @typedef {{ name: string, start: number, values: number[] }} Line
+ * @typedef {{ name: string, start: number, lower: number[], upper: number[] }} Band
+ */
+
 // A fixed chart over x = 0 … n-1: `lines` ({name, start, values}) drawn over shaded `bands`
 // ({name, start, lower, upper}), widest band first. What it plotted, as [x, y] pairs per name, is on
 // `plotted` and in the canvas's `data-plotted` (JSON), so a reader (or a test) sees the exact numbers.
 export class BandChart {
+  /**
+   * @param {string} title
+   * @param {string} unit
+   */
   constructor(title, unit) {
     this.title = title;
     this.unit = unit;
+    /** @type {Line[]} */
     this.lines = [];
+    /** @type {Band[]} */
     this.bands = [];
+    /** @type {Record<string, [number, number][] | { lower: [number, number][], upper: [number, number][] }>} */
     this.plotted = {};
     this.canvas = canvasFor(title);
   }
 
+  /**
+   * @param {Line[]} lines
+   * @param {Band[]} [bands]
+   */
   set(lines, bands = []) {
     this.lines = lines;
     this.bands = bands;
+    /**
+     * @param {number} start
+     * @param {number[]} values
+     * @returns {[number, number][]}
+     */
     const at = (start, values) => values.map((v, i) => [start + i, v]);
     this.plotted = {};
     for (const b of bands) this.plotted[b.name] = { lower: at(b.start, b.lower), upper: at(b.start, b.upper) };
@@ -163,7 +234,9 @@ export class BandChart {
     const pad = (hi - lo) * 0.08 || 1;
     const names = [...this.lines.map((l) => l.name), ...this.bands.map((b) => b.name)];
     const box = frame(g, width, height, `${this.title} (${this.unit})`, names, lo - pad, hi + pad);
+    /** @param {number} i */
     const x = (i) => box.left + ((width - box.left - box.right) * i) / Math.max(1, n - 1);
+    /** @param {number} k */
     const bandColor = (k) => `rgba(37, 99, 235, ${0.12 + 0.1 * k})`;
     [...this.bands].reverse().forEach((b, r) => {
       const k = this.bands.length - 1 - r;

@@ -1,11 +1,18 @@
+// @ts-check
 // Long calls answer with a job handle past the server's wait budget: follow it with ml_job.
 
 import { clear, h } from "./ui.js";
 
 const FINAL = ["succeeded", "failed", "cancelled", "interrupted"];
 
-// The tool's final result: `reply` itself when it is complete, else ml_job polled until the job ends.
-// `box` shows the progress bar and message meanwhile.
+/**
+ * The tool's final result: `reply` itself when it is complete, else ml_job polled until the job ends.
+ * `box` shows the progress bar and message meanwhile.
+ * @param {import("./mcp.js").Caller} mcp
+ * @param {any} reply a long tool's structured result, with `job` when it became a job
+ * @param {HTMLElement} box
+ * @returns {Promise<any>}
+ */
 export async function follow(mcp, reply, box) {
   if (!reply.job || reply.job.status === "succeeded") return reply;
   const bar = h("progress", { max: 1, value: 0, class: "job-progress" });
@@ -29,6 +36,10 @@ export async function follow(mcp, reply, box) {
   }
 }
 
+/**
+ * @param {any[]} jobs ml_list_jobs's `jobs`
+ * @returns {HTMLTableElement}
+ */
 export function jobsTable(jobs) {
   return h(
     "table",

@@ -1,10 +1,17 @@
+// @ts-check
 // Pull and compile: ml_pull / ml_compile forms, their jobs' progress (ml_job), the resulting files and digests.
 // A pull comes from the Hugging Face Hub (org/repo at a revision) or TorchHub (owner/repo, an entrypoint and
 // the model's input names, at a commit: ml_pull with a torchhub: ref; it serves once an operator admits it).
 
 import { follow, jobsTable } from "./jobs.js";
-import { action, bytes, clear, h, notice, short, table } from "./ui.js";
+import { action, bytes, clear, errorText, h, notice, short, table } from "./ui.js";
+import { SCOPE } from "./config.js";
 
+/**
+ * @param {import("./mcp.js").Caller} mcp
+ * @param {HTMLElement} root
+ * @returns {() => void}
+ */
 export function supplyPage(mcp, root) {
   const patterns = h("input", { id: "pull-patterns", type: "text", size: 24, placeholder: "*.onnx, config.json (default: all)" });
   const source = h("select", { id: "pull-source" }, h("option", { value: "hf" }, "Hugging Face Hub"), h("option", { value: "torchhub" }, "TorchHub"));
@@ -29,8 +36,10 @@ export function supplyPage(mcp, root) {
   const jobsBox = h("div", { id: "supply-jobs" });
 
   async function pull() {
+    /** @param {HTMLInputElement} input */
     const list = (input) => input.value.split(",").map((s) => s.trim()).filter(Boolean);
     const th = source.value === "torchhub";
+    /** @type {{ repo_id: string, revision: string, features?: string[], patterns?: string[], register_as?: string }} */
     const args = { repo_id: th ? `torchhub:${repo.value.trim()}:${entry.value.trim()}` : repo.value.trim(), revision: revision.value.trim() };
     if (th) args.features = list(features);
     else if (list(patterns).length) args.patterns = list(patterns);
@@ -43,10 +52,10 @@ export function supplyPage(mcp, root) {
         h("h3", { id: "pull-done", class: "good" }, `Pulled ${r.repo_id} at ${r.commit}`),
         h("p", {}, `serve as ${r.registered && r.admission ? r.registered : r.ref}`, r.registered ? ` · registered as ${r.registered}` : "", " · manifest ", short(r.manifest_sha256, 16)),
         r.admission ? h("p", { id: "pull-admission", class: /serves now/.test(r.admission) ? "good" : "bad" }, r.admission) : null,
-        table(["file", "size", "sha256"], r.files.map((f) => h("tr", { dataset: { path: f.path } }, h("td", {}, f.path), h("td", {}, bytes(f.size)), h("td", { class: "sha256" }, h("code", {}, f.sha256)))), { id: "pull-files" }),
+        table(["file", "size", "sha256"], r.files.map((/** @type {{ path: string, size: number, sha256: string }} */ f) => h("tr", { dataset: { path: f.path } }, h("td", {}, f.path), h("td", {}, bytes(f.size)), h("td", { class: "sha256" }, h("code", {}, f.sha256)))), { id: "pull-files" }),
       );
     } catch (e) {
-      clear(pullBox, h("p", { class: "error", id: "pull-error" }, e.message));
+      clear(pullBox, h("p", { class: "error", id: "pull-error" }, errorText(e)));
     }
     loadJobs();
   }
@@ -63,7 +72,7 @@ export function supplyPage(mcp, root) {
         h("pre", {}, JSON.stringify(r.parity, null, 2)),
       );
     } catch (e) {
-      clear(compileBox, h("p", { class: "error", id: "compile-error" }, e.message));
+      clear(compileBox, h("p", { class: "error", id: "compile-error" }, errorText(e)));
     }
     loadJobs();
   }
@@ -71,10 +80,10 @@ export function supplyPage(mcp, root) {
   async function loadJobs() {
     try {
       const { jobs } = await mcp.call("ml_list_jobs", { limit: 20 });
-      const mine = jobs.filter((j) => j.tool === "ml_pull" || j.tool === "ml_compile");
+      const mine = jobs.filter((/** @type {{ tool: string }} */ j) => j.tool === "ml_pull" || j.tool === "ml_compile");
       clear(jobsBox, mine.length ? jobsTable(mine) : h("p", { class: "muted" }, "no pull or compile jobs yet"));
     } catch (e) {
-      notice(e.message, "error");
+      notice(errorText(e), "error");
     }
   }
 
@@ -82,10 +91,10 @@ export function supplyPage(mcp, root) {
     root,
     h("h2", {}, "Pull and compile"),
     h("h3", {}, "Pull from the Hugging Face Hub or TorchHub"),
-    h("form", { class: "row", id: "pull-form", onsubmit: (e) => e.preventDefault() }, h("label", {}, "source ", source), h("label", {}, "repository ", repo), hubOnly[0], h("label", {}, "revision ", revision), hfOnly, hubOnly[1], h("label", {}, "register as ", registerAs), action("Pull", "ml:manage", pull, { id: "pull" })),
+    h("form", { class: "row", id: "pull-form", onsubmit: (/** @type {Event} */ e) => e.preventDefault() }, h("label", {}, "source ", source), h("label", {}, "repository ", repo), hubOnly[0], h("label", {}, "revision ", revision), hfOnly, hubOnly[1], h("label", {}, "register as ", registerAs), action("Pull", SCOPE.manage, pull, { id: "pull" })),
     pullBox,
     h("h3", {}, "Compile a version"),
-    h("form", { class: "row", id: "compile-form", onsubmit: (e) => e.preventDefault() }, h("label", {}, "model ", cmodel), h("label", {}, "target ", target), action("Compile", "ml:manage", compile, { id: "compile" })),
+    h("form", { class: "row", id: "compile-form", onsubmit: (/** @type {Event} */ e) => e.preventDefault() }, h("label", {}, "model ", cmodel), h("label", {}, "target ", target), action("Compile", SCOPE.manage, compile, { id: "compile" })),
     compileBox,
     h("h3", {}, "Recent jobs"),
     jobsBox,
