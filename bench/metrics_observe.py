@@ -5,7 +5,8 @@ hand-written counters it replaced, in the same run, beside a warm one-row in-pro
 
 Prints µs per recorded call (median of 5 rounds) for: the old ``observe(tool, outcome, ms)``; the new
 ``observe(tool, outcome, ms, model)``; the new ``call(...)`` that ``Runtime.record`` makes (outcome from the
-error, model label from the stamp); the same with the multiprocess (memory-mapped) values; and the share of
+error, model label from the stamp); the same with a trace exemplar (what a traced call records with
+``MLGATE_OTEL``); the same with the multiprocess (memory-mapped) values; and the share of
 a warm one-row ``ml_predict`` through the SDK's in-memory client each represents.
 """
 
@@ -117,6 +118,10 @@ def main() -> None:
         (
             "new call(...) as Runtime.record makes it",
             per_call_us(lambda: new.call("ml_predict", None, 3.0, stamp, "r"), a.n),
+        ),
+        (
+            "new call(...) with a trace exemplar",
+            per_call_us(lambda: new.call("ml_predict", None, 3.0, stamp, "r", "ab" * 16), a.n),
         ),
     ]
     with tempfile.TemporaryDirectory() as d:

@@ -10,7 +10,8 @@ exporter come with the ``otel`` extra and are imported only here, only when enab
 Below the request span mlgate opens ``mlgate.resolve``, ``mlgate.load``, ``mlgate.guards``,
 ``mlgate.batch_wait``, ``mlgate.model_call`` and ``mlgate.ledger_commit``; a remote engine receives
 the ``traceparent`` of its call (adapters/remote.py), and every ledger row keeps the trace id of
-its call (``trace_id``: in ``mlgate audit tail`` and ``ml_audit``). With tracing off, ``span`` is a
+its call (``trace_id``: in ``mlgate audit tail`` and ``ml_audit``), and so does the exemplar on the
+call's Prometheus counter and latency bucket (serving/metrics.py). With tracing off, ``span`` is a
 no-op; a trace id a client sent is still kept on the ledger row.
 """
 

@@ -7,7 +7,6 @@ engines → two ``mlgate serve --http --stateless`` replicas sharing all of it.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from collections.abc import Iterator
@@ -18,7 +17,16 @@ from typing import Any
 import pytest
 
 from tests._support import free_port, mlgate_env, spawn_server, wait_http
-from tests.scaleout.services import VENV_BIN, Postgres, SkipService, mlserver_bin, spawn, stop, wait_ready
+from tests.scaleout.services import (
+    VENV_BIN,
+    Postgres,
+    SkipService,
+    spawn,
+    start_mlserver,
+    stop,
+    train_iris,
+    wait_ready,
+)
 
 IRIS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 CLASSES = ["setosa", "versicolor", "virginica"]
@@ -69,45 +77,6 @@ class Cluster:
             return list(conn.execute(f"select * from ledger where {where} order by id", params))
 
 
-def _train_iris(seed: int = 0, c: float = 1.0) -> tuple[Any, Any, Any]:
-    from sklearn.datasets import load_iris
-    from sklearn.linear_model import LogisticRegression
-
-    x, y = load_iris(return_X_y=True)
-    return LogisticRegression(C=c, max_iter=500, random_state=seed).fit(x, y), x, y
-
-
-def _mlserver_repo(root: Path, port: int, grpc: int) -> Path:
-    import joblib
-
-    est, _, _ = _train_iris()
-    repo = root / "mlserver-repo"
-    (repo / "iris").mkdir(parents=True)
-    joblib.dump(est, repo / "iris" / "model.joblib")
-    (repo / "iris" / "model-settings.json").write_text(
-        json.dumps(
-            {
-                "name": "iris",
-                "implementation": "mlserver_sklearn.SKLearnModel",
-                "parameters": {"uri": "./model.joblib", "version": "v1"},
-            }
-        )
-    )
-    (repo / "settings.json").write_text(
-        json.dumps(
-            {
-                "host": "127.0.0.1",
-                "http_port": port,
-                "grpc_port": grpc,
-                "metrics_endpoint": None,
-                "parallel_workers": 0,
-                "debug": False,
-            }
-        )
-    )
-    return repo
-
-
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     try:
@@ -153,13 +122,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         # MLServer (own venv) serving a scikit-learn iris model over the Open Inference Protocol
         remote: dict[str, Any] = {}
         try:
-            exe = mlserver_bin()
-            sport = free_port()
-            repo = _mlserver_repo(root, sport, free_port())
-            slog = root / "mlserver.log"
-            mlserver = spawn([str(exe), "start", str(repo)], slog, env=tmp_env, cwd=root)
-            procs.append(mlserver)
-            remote["mlserver"] = (f"http://127.0.0.1:{sport}", mlserver, slog)
+            engine = start_mlserver(root, tmp_env)
+            procs.append(engine.proc)
+            remote["mlserver"] = engine
         except SkipService as exc:
             remote["mlserver_skip"] = str(exc)
         tracking = f"http://127.0.0.1:{mport}"
@@ -199,8 +164,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         wait_ready(f"http://127.0.0.1:{fport}/ping", fserve, flog)
         _register_mlflow_remote(root, tracking, f"http://127.0.0.1:{fport}")
         if "mlserver" in remote:
-            url, proc, slog = remote["mlserver"]
-            wait_ready(f"{url}/v2/models/iris/ready", proc, slog)
+            remote["mlserver"].ready()
         a.ready()
         b.ready()
         c = Cluster(root, pg, state_url, tracking, env, a, b, remote)
@@ -228,16 +192,16 @@ def _registrar(root: Path, tracking: str) -> Any:
 def _register(root: Path, tracking: str, remote: dict[str, Any]) -> None:
     """scale-iris@1 (production) in-process sklearn; remote versions on MLServer, a dead port, a black hole."""
     reg = _registrar(root, tracking)
-    est, x, y = _train_iris()
+    est, x, y = train_iris()
     reg.register_sklearn("scale-iris", est, x, IRIS, {"accuracy": float(est.score(x, y))}, alias="production")
-    est2, _, _ = _train_iris(c=0.05)
+    est2, _, _ = train_iris(c=0.05)
     reg.register_sklearn("scale-iris", est2, x, IRIS, {"accuracy": float(est2.score(x, y))})
     if "mlserver" in remote:
         reg.register_remote(
             "remote-iris",
             {
                 "protocol": "v2",
-                "url": remote["mlserver"][0],
+                "url": remote["mlserver"].url,
                 "model": "iris",
                 "timeout_s": 5,
                 "classes": CLASSES,

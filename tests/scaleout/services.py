@@ -1,5 +1,6 @@
-"""Real services on 127.0.0.1 for the scale-out tests: PostgreSQL, ``mlflow server``, MLServer,
-``mlflow models serve``. Each starts in its own temporary folder and process group.
+"""Real services on 127.0.0.1 for the scale-out tests (and the trace test): PostgreSQL, ``mlflow
+server``, MLServer, ``mlflow models serve``, an OTLP receiver for MLServer's own spans. Each starts in
+its own temporary folder and process group.
 
 Facts these rely on (verified): initdb/pg_ctl refuse root, so they run as ``nobody`` via
 runuser in a ``mkdtemp`` folder chowned to it (pytest's tmp_path is 0700 per user);
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import shutil
 import signal
@@ -19,9 +21,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+
+from tests._support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -180,3 +186,122 @@ def mlserver_bin() -> Path:
         raise SkipService(f"pip install {' '.join(MLSERVER_PINS)} failed: {pip.stderr[-800:]}")
     marker.write_text(" ".join(MLSERVER_PINS) + "\n")
     return exe
+
+
+def train_iris(seed: int = 0, c: float = 1.0) -> tuple[Any, Any, Any]:
+    """(a fitted LogisticRegression, x, y) on scikit-learn's bundled iris."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = load_iris(return_X_y=True)
+    return LogisticRegression(C=c, max_iter=500, random_state=seed).fit(x, y), x, y
+
+
+@dataclass
+class MLServerEngine:
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def ready(self) -> MLServerEngine:
+        wait_ready(f"{self.url}/v2/models/iris/ready", self.proc, self.log)
+        return self
+
+
+def start_mlserver(root: Path, env: dict[str, str], *, tracing_server: str | None = None) -> MLServerEngine:
+    """MLServer serving a scikit-learn iris model as ``iris`` over the Open Inference Protocol, from a
+    model repository under ``root``; not waited for (``ready()``). ``tracing_server`` (``host:port`` of an
+    OTLP/gRPC receiver) turns on MLServer's own OpenTelemetry instrumentation of its REST app.
+    Raises SkipService when MLServer cannot be installed here."""
+    import joblib
+
+    exe = mlserver_bin()
+    port = free_port()
+    est, _, _ = train_iris()
+    repo = root / "mlserver-repo"
+    (repo / "iris").mkdir(parents=True)
+    joblib.dump(est, repo / "iris" / "model.joblib")
+    (repo / "iris" / "model-settings.json").write_text(
+        json.dumps(
+            {
+                "name": "iris",
+                "implementation": "mlserver_sklearn.SKLearnModel",
+                "parameters": {"uri": "./model.joblib", "version": "v1"},
+            }
+        )
+    )
+    settings: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "http_port": port,
+        "grpc_port": free_port(),
+        "metrics_endpoint": None,
+        "parallel_workers": 0,
+        "debug": False,
+    }
+    if tracing_server is not None:
+        settings["tracing_server"] = tracing_server
+    (repo / "settings.json").write_text(json.dumps(settings))
+    log = root / "mlserver.log"
+    proc = spawn([str(exe), "start", str(repo)], log, env=env, cwd=root)
+    return MLServerEngine(f"http://127.0.0.1:{port}", proc, log)
+
+
+# -- an OTLP/gRPC receiver for an engine's own spans ---------------------------------------
+# Run by the MLServer venv's interpreter (it has grpcio and opentelemetry-proto; the test venv has no
+# grpcio): every span exported to it becomes one JSON line in the file it is given.
+_OTLP_SINK = """
+import json, sys
+from concurrent import futures
+import grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as pb, trace_service_pb2_grpc as rpc
+
+out = open(sys.argv[2], "a", buffering=1)
+
+
+class Sink(rpc.TraceServiceServicer):
+    def Export(self, request, context):
+        for rs in request.resource_spans:
+            attrs = {a.key: a.value.string_value for a in rs.resource.attributes}
+            for ss in rs.scope_spans:
+                for s in ss.spans:
+                    out.write(json.dumps({
+                        "service": attrs.get("service.name", ""), "scope": ss.scope.name, "name": s.name,
+                        "kind": s.kind, "trace_id": s.trace_id.hex(), "span_id": s.span_id.hex(),
+                        "parent_span_id": s.parent_span_id.hex(),
+                        "attributes": {a.key: a.value.string_value for a in s.attributes},
+                    }) + "\\n")
+        return pb.ExportTraceServiceResponse()
+
+
+server = grpc.server(futures.ThreadPoolExecutor(2))
+rpc.add_TraceServiceServicer_to_server(Sink(), server)
+server.add_insecure_port("127.0.0.1:" + sys.argv[1])
+server.start()
+print("listening", flush=True)
+server.wait_for_termination()
+"""
+
+
+class OtlpSink:
+    """An OTLP/gRPC trace receiver on 127.0.0.1 (``address``) writing the spans it gets to ``spans()``."""
+
+    def __init__(self, root: Path) -> None:
+        python = mlserver_bin().parent / "python"
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.file = root / "otlp-spans.jsonl"
+        self.file.touch()
+        self.log = root / "otlp-sink.log"
+        self.proc = spawn([str(python), "-c", _OTLP_SINK, str(self.port), str(self.file)], self.log, cwd=root)
+        deadline = time.monotonic() + 30
+        while "listening" not in self.log.read_text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                stop(self.proc)
+                raise RuntimeError(f"the OTLP receiver did not start: {self.log.read_text()[-2000:]}")
+            time.sleep(0.05)
+
+    def spans(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.file.read_text().splitlines() if line.strip()]
+
+    def close(self) -> None:
+        stop(self.proc)

@@ -201,3 +201,33 @@ async def test_serving_status_reports_traffic_per_model(tmp_path: Path, demo_hom
     assert (row["calls"], row["ok"], row["errors"], row["refused"]) == (5, 3, 1, 1), row
     assert row["p50_ms"] is not None and row["p99_ms"] >= row["p50_ms"]
     assert status["latency"]["ml_predict"]["p50_ms"] is not None
+
+
+OPENMETRICS = "application/openmetrics-text; version=1.0.0"
+
+
+def test_a_traced_call_leaves_its_trace_id_as_an_exemplar_in_openmetrics_only() -> None:
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
+
+    m = Metrics()
+    m.call("ml_predict", None, 3.0, stamp("reg"), "reg@1", trace_id="ab" * 16)
+    m.call("ml_predict", None, 3.0, stamp("reg"), "reg@1")  # untraced: the exemplar stays the last traced one
+    m.call("ml_list_models", None, 1.0, None, None)  # never traced: no exemplar
+    body, content_type = m.exposition(OPENMETRICS, cache=_Cache(), batchers={}, halts=0, ledger={})
+    assert content_type.startswith("application/openmetrics-text; version=1.0.0")
+    exemplars = {
+        (s.name, s.labels.get("tool"), s.labels.get("le")): s.exemplar
+        for f in parse_openmetrics(body.decode())
+        for s in f.samples
+        if s.exemplar is not None
+    }
+    assert set(exemplars) == {
+        ("mlgate_tool_calls_total", "ml_predict", None),
+        ("mlgate_tool_latency_seconds_bucket", "ml_predict", "0.005"),  # the bucket 3 ms fell in
+    }, exemplars
+    assert {e.labels["trace_id"] for e in exemplars.values()} == {"ab" * 16}
+    assert exemplars[("mlgate_tool_latency_seconds_bucket", "ml_predict", "0.005")].value == 0.003
+    # the classic text format has no exemplars (and a scraper that does not ask gets it)
+    for accept in ("", "text/plain;version=0.0.4", "*/*"):
+        body, content_type = m.exposition(accept, cache=_Cache(), batchers={}, halts=0, ledger={})
+        assert content_type.startswith("text/plain") and b"trace_id" not in body

@@ -1,59 +1,57 @@
-"""OpenTelemetry end to end, with the SDK's in-memory exporter: one ml_predict over real HTTP whose
-client sits in a trace (a gateway's ``traceparent``) yields mlgate's spans under that trace, the remote
-engine (a stand-in speaking MLflow's scoring protocol on 127.0.0.1) receives the same trace id, and
-the ledger row carries it (ml_audit, ``mlgate audit tail``). The server runs in this process (uvicorn
-in a thread) so its spans land in this process's exporter."""
+"""OpenTelemetry end to end, with the SDK's in-memory exporter: one ``ml_predict`` over real streamable
+HTTP, with a real JWT, whose client sits in a trace (a gateway's ``traceparent``, which the SDK's
+client puts in the request's ``_meta``) yields mlgate's spans under that trace; the remote engine
+continues the same trace; the ledger row carries its id (``ml_audit``, ``mlgate audit tail``) and so
+does the exemplar on the call's Prometheus counter and latency bucket (OpenMetrics scrape).
+
+The engine is a real MLServer (its own venv, as in tests/scaleout, started by the same helper) serving
+a scikit-learn model over the Open Inference Protocol. How we know it *received* the trace: MLServer's
+own OpenTelemetry instrumentation (its ``tracing_server`` setting instruments its FastAPI app and
+exports over OTLP/gRPC) reports the engine's SERVER span for ``/v2/models/{model_name}/infer`` to a
+small OTLP receiver the test runs; that span has our trace id and, as parent, the span id of
+mlgate's ``mlgate.model_call`` — the span current when mlgate sent the ``traceparent``. Nothing
+stands between mlgate and the engine: the receiver only collects what the engine itself exports,
+as a collector would in production.
+
+The server runs in this process (uvicorn in a thread) so its spans land in this process's exporter.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from mlgate.config import Settings
-from tests._support import free_port, tool_payload
-from tests.auth.conftest import LiveServer
+from tests._support import (
+    DIABETES_ROW,
+    IRIS_ROW,
+    free_port,
+    mlgate_env,
+    spawn_server,
+    tool_payload,
+    wait_http,
+)
+from tests.auth.conftest import ALL, ISSUER, LiveServer, TestIssuer
 from tests.lifecycle.conftest import new_name
+from tests.scaleout.services import MLServerEngine, OtlpSink, SkipService, start_mlserver, stop
 
 sdk = pytest.importorskip("opentelemetry.sdk.trace", reason="opentelemetry-sdk is in the dev extra")
 pytestmark = pytest.mark.anyio
-IRIS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+IRIS = list(IRIS_ROW)
+CLASSES = ["setosa", "versicolor", "virginica"]
 TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
 GATEWAY_SPAN = 0x00F067AA0BA902B7
-
-
-class Engine:
-    """MLflow scoring (``POST /invocations``) answering the sum of each row; keeps each request's headers."""
-
-    def __init__(self) -> None:
-        self.headers: list[dict[str, str]] = []
-        engine = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                engine.headers.append({k.lower(): v for k, v in self.headers.items()})
-                rows = body["dataframe_split"]["data"]
-                out = json.dumps({"predictions": [sum(r) for r in rows]}).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.http.server_address[1]
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 
 
 @pytest.fixture(scope="module")
@@ -73,31 +71,93 @@ def exporter() -> Any:
 
 
 @pytest.fixture(scope="module")
-def traced(demo_home: Path, exporter: Any) -> Iterator[tuple[str, Settings, Engine, str]]:
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MLServerEngine, OtlpSink]]:
+    """MLServer with its own tracing on, exporting to an OTLP receiver (each in its own process)."""
+    root = tmp_path_factory.mktemp("traced-engine")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLGATE_", "MLFLOW_", "OTEL_"))}
+    env["OTEL_BSP_SCHEDULE_DELAY"] = "100"  # the engine's span processor exports within 0.1 s
+    try:
+        sink = OtlpSink(root)
+    except SkipService as exc:
+        pytest.skip(str(exc))
+    try:
+        mlserver = start_mlserver(root, env, tracing_server=sink.address).ready()
+    except BaseException:
+        sink.close()
+        raise
+    try:
+        yield mlserver, sink
+    finally:
+        stop(mlserver.proc)
+        sink.close()
+
+
+@dataclass
+class Traced:
+    url: str
+    settings: Settings
+    sink: OtlpSink
+    model: str
+    token: str
+
+
+@pytest.fixture(scope="module")
+def traced(
+    demo_home: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    exporter: Any,
+    engine: tuple[MLServerEngine, OtlpSink],
+) -> Iterator[Traced]:
+    """mlgate over HTTP with tracing on and real JWT bearer auth (an RSA-signed token, a JWKS file)."""
     from mlgate import telemetry
     from mlgate.models.registrar import Registrar
     from mlgate.server.app import build_server
-    from mlgate.server.http import build_http_app
+    from mlgate.server.http import MCP_PATH, build_http_app
+    from mlgate.server.security import auth_layer
     from mlgate.serving.runtime import Runtime
 
-    engine = Engine()
+    mlserver, sink = engine
+    port = free_port()
+    resource = f"http://127.0.0.1:{port}{MCP_PATH}"
+    issuer = TestIssuer(audience=resource)
+    jwks = issuer.write_jwks(tmp_path_factory.mktemp("jwks") / "jwks.json")
+    engine_host = mlserver.url.removeprefix("http://")
     settings = Settings(
-        home=demo_home, otel=True, remote_allowlist=[f"127.0.0.1:{engine.port}"], warm_aliases=[]
+        home=demo_home,
+        otel=True,
+        remote_allowlist=[engine_host],
+        warm_aliases=[],
+        auth_issuer=ISSUER,
+        auth_jwks=str(jwks),
+        resource_url=resource,
     )
     model = new_name("traced-remote")
-    Registrar(settings, admit_by="trace test").register_remote(
-        model, {"protocol": "mlflow", "url": f"http://127.0.0.1:{engine.port}", "timeout_s": 5}, IRIS
-    )
+    spec = {"protocol": "v2", "url": mlserver.url, "model": "iris", "timeout_s": 10, "classes": CLASSES}
+    Registrar(settings, admit_by="trace test").register_remote(model, spec, IRIS)
     assert telemetry.setup(settings) and telemetry.enabled()
     runtime = Runtime(settings, transport="http")
     server = build_server(runtime)
-    port = free_port()
-    app = build_http_app(settings, server, runtime, host="127.0.0.1", port=port)
-    with LiveServer(app, port=port, lifespan="on") as live:
-        try:
-            yield f"{live.url}/mcp/ml", settings, engine, model
-        finally:
-            engine.http.shutdown()
+    wrap = auth_layer(settings, server, MCP_PATH, no_auth=False, host="127.0.0.1", port=port)
+    assert wrap is not None, "the JWT settings gave no auth layer"
+    app = build_http_app(settings, server, runtime, host="127.0.0.1", port=port, wrap=wrap)
+    with LiveServer(app, port=port, lifespan="on"):
+        yield Traced(resource, settings, sink, model, issuer.token(ALL))
+
+
+@contextlib.asynccontextmanager
+async def mcp_client(url: str, token: str | None) -> AsyncIterator[Any]:
+    """The SDK's client over streamable HTTP, with ``token`` as its bearer token and the SDK's own timeouts
+    (30 s, reads 300 s: a first call loads its model)."""
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300)) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,
+    ):
+        yield client
 
 
 @contextlib.contextmanager
@@ -112,24 +172,53 @@ def in_gateway_trace() -> Iterator[None]:
         yield
 
 
-async def test_one_trace_from_the_client_through_the_engine_to_the_ledger(
-    traced: tuple[str, Settings, Engine, str], exporter: Any
-) -> None:
-    from mcp import Client
+def samples(text: str, name: str, **labels: str) -> list[Any]:
+    """The samples called ``name`` whose labels include ``labels``, parsed from OpenMetrics ``text``."""
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
+    return [
+        s
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name and labels.items() <= s.labels.items()
+    ]
+
+
+def exemplars(text: str, name: str, **labels: str) -> list[Any]:
+    """The exemplars of those samples."""
+    return [s.exemplar for s in samples(text, name, **labels) if s.exemplar is not None]
+
+
+def engine_server_span(sink: OtlpSink, trace_hex: str, timeout: float = 15) -> dict[str, Any]:
+    """The engine's own SERVER span for an inference in trace ``trace_hex``, once it has exported it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for s in sink.spans():
+            if s["trace_id"] == trace_hex and s["kind"] == 2 and s["name"].endswith("/infer"):
+                return s
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"the engine exported no inference span in trace {trace_hex}: {sink.spans()}"
+            )
+        time.sleep(0.05)
+
+
+async def test_one_trace_from_the_client_through_the_engine_to_the_ledger_and_metrics(
+    traced: Traced, exporter: Any
+) -> None:
     from mlgate.commands.audit import tail_command
 
-    url, settings, engine, model = traced
-    rows = [dict(zip(IRIS, [5.1, 3.5, 1.4, 0.2], strict=True))]
     exporter.clear()
-    async with Client(url) as client:
+    async with mcp_client(traced.url, traced.token) as client:
         with in_gateway_trace():
             err, out = tool_payload(
-                await client.call_tool("ml_predict", {"model": f"{model}@1", "features": rows})
+                await client.call_tool("ml_predict", {"model": f"{traced.model}@1", "features": [IRIS_ROW]})
             )
         assert not err, out
-        assert out["predictions"] == [pytest.approx(10.2)]
-        err, audit = tool_payload(await client.call_tool("ml_audit", {"tool": "ml_predict", "model": model}))
+        assert out["predictions"] == [0]  # setosa, answered by MLServer
+        err, audit = tool_payload(
+            await client.call_tool("ml_audit", {"tool": "ml_predict", "model": traced.model})
+        )
     hex_id = format(TRACE_ID, "032x")
 
     spans = [s for s in exporter.get_finished_spans() if s.context.trace_id == TRACE_ID]
@@ -140,42 +229,88 @@ async def test_one_trace_from_the_client_through_the_engine_to_the_ledger(
     assert {"mlgate.resolve", "mlgate.load", "mlgate.guards", "mlgate.model_call"} <= names, names
     for s in spans:
         if s.name.startswith("mlgate."):
-            assert _ancestors(s, spans)[-1] is not None and request in _ancestors(s, spans), s.name
+            assert request in _ancestors(s, spans), s.name
 
-    # the engine was called inside that trace
-    sent = [h["traceparent"] for h in engine.headers if "traceparent" in h]
-    assert sent and sent[-1].split("-")[1] == hex_id, engine.headers
+    # the engine continued that trace: its own server span is a child of mlgate.model_call
+    call = next(s for s in spans if s.name == "mlgate.model_call")
+    remote = engine_server_span(traced.sink, hex_id)
+    assert remote["service"] == "mlserver" and remote["attributes"]["http.target"] == "/v2/models/iris/infer"
+    assert remote["parent_span_id"] == format(call.context.span_id, "016x"), (remote, call.context)
 
     # the ledger row carries it: in ml_audit and in `mlgate audit tail`
     assert not err, audit
     assert audit["rows"][0]["trace_id"] == hex_id
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        tail_command(settings, n=200, as_json=True)
-    mine = [json.loads(line) for line in printed.getvalue().splitlines() if model in line]
+        tail_command(traced.settings, n=200, as_json=True)
+    mine = [json.loads(line) for line in printed.getvalue().splitlines() if traced.model in line]
     assert any(r["tool"] == "ml_predict" and r["trace_id"] == hex_id for r in mine), mine
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        tail_command(settings, n=200)
+        tail_command(traced.settings, n=200)
     assert hex_id in printed.getvalue()
 
+    # and so does the call's counter and latency bucket, as an exemplar, for a scraper asking for OpenMetrics
+    metrics = traced.url.removesuffix("/mcp/ml") + "/metrics"
+    auth = {"authorization": f"Bearer {traced.token}"}
+    scrape = httpx.get(metrics, headers={**auth, "accept": OPENMETRICS})
+    assert scrape.status_code == 200 and scrape.headers["content-type"].startswith(
+        "application/openmetrics-text"
+    )
+    mine_ok = {"tool": "ml_predict", "model": traced.model, "outcome": "ok"}
+    found = exemplars(scrape.text, "mlgate_tool_calls_total", **mine_ok)
+    assert [e.labels for e in found] == [{"trace_id": hex_id}], found
+    buckets = exemplars(
+        scrape.text, "mlgate_tool_latency_seconds_bucket", tool="ml_predict", model=traced.model
+    )
+    assert [e.labels for e in buckets] == [{"trace_id": hex_id}], buckets
+    classic = httpx.get(metrics, headers=auth)  # Prometheus' classic text format: no exemplars
+    assert classic.headers["content-type"].startswith("text/plain") and hex_id not in classic.text
 
-async def test_a_call_outside_any_trace_has_its_own(
-    traced: tuple[str, Settings, Engine, str], exporter: Any
-) -> None:
+
+async def test_a_call_outside_any_trace_has_its_own(traced: Traced, exporter: Any) -> None:
     """With tracing on, a call whose client sent no traceparent still gets a trace (its own), on its row."""
-    from mcp import Client
-
-    url, _, _, model = traced
     exporter.clear()
-    async with Client(url) as client:
-        err, out = tool_payload(await client.call_tool("ml_model_info", {"model": f"{model}@1"}))
+    async with mcp_client(traced.url, traced.token) as client:
+        err, out = tool_payload(await client.call_tool("ml_model_info", {"model": f"{traced.model}@1"}))
         assert not err, out
         err, audit = tool_payload(
-            await client.call_tool("ml_audit", {"tool": "ml_model_info", "model": model})
+            await client.call_tool("ml_audit", {"tool": "ml_model_info", "model": traced.model})
         )
     request = next(s for s in exporter.get_finished_spans() if s.name == "tools/call ml_model_info")
     assert not err and audit["rows"][0]["trace_id"] == format(request.context.trace_id, "032x")
+
+
+async def test_without_tracing_the_client_trace_reaches_the_ledger_but_no_exemplar(
+    demo_home: Path, tmp_path: Path
+) -> None:
+    """A server without MLGATE_OTEL (its own process: tracing is process-wide) keeps a client's trace id on
+    the ledger row, and records no exemplar: its OpenMetrics scrape has the call's counter, no trace id."""
+    port = free_port()
+    env = mlgate_env(demo_home, MLGATE_STATE_URL=f"sqlite:///{tmp_path / 'state.db'}")
+    env.pop("MLGATE_OTEL", None)
+    proc = spawn_server(["--http", "--port", str(port)], env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/healthz", proc)
+        async with mcp_client(f"{base}/mcp/ml", None) as client:
+            with in_gateway_trace():
+                err, out = tool_payload(
+                    await client.call_tool(
+                        "ml_predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW]}
+                    )
+                )
+            assert not err, out
+            err, audit = tool_payload(await client.call_tool("ml_audit", {"tool": "ml_predict"}))
+        assert not err and audit["rows"][0]["trace_id"] == format(TRACE_ID, "032x"), audit
+        scrape = httpx.get(f"{base}/metrics", headers={"accept": OPENMETRICS})
+        assert scrape.headers["content-type"].startswith("application/openmetrics-text")
+        calls = samples(scrape.text, "mlgate_tool_calls_total", tool="ml_predict", model="demo-regressor")
+        assert [(c.value, c.exemplar) for c in calls] == [(1.0, None)], calls
+        assert "trace_id" not in scrape.text and " # {" not in scrape.text
+    finally:
+        proc.terminate()
+        proc.wait(15)
 
 
 def _ancestors(span: Any, spans: list[Any]) -> list[Any]:
@@ -184,4 +319,4 @@ def _ancestors(span: Any, spans: list[Any]) -> list[Any]:
     while span.parent is not None and span.parent.span_id in by_id:
         span = by_id[span.parent.span_id]
         out.append(span)
-    return out or [None]
+    return out

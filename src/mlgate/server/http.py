@@ -35,7 +35,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mlgate import __version__
 from mlgate.config import Settings
 from mlgate.server.sessions import SessionCap
-from mlgate.serving.metrics import CONTENT_TYPE
 from mlgate.serving.runtime import Runtime
 from mlgate.serving.warmup import Warmup
 
@@ -155,8 +154,9 @@ def build_http_app(
 
 
 def _metrics_endpoint(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
-    async def metrics(_: Request) -> Response:
-        return PlainTextResponse(runtime.prometheus(), media_type=CONTENT_TYPE)
+    async def metrics(request: Request) -> Response:
+        body, content_type = runtime.scrape(request.headers.get("accept", ""))
+        return Response(body, media_type=content_type, headers={"vary": "accept"})
 
     return metrics
 

@@ -34,6 +34,14 @@ the process that answered. The switch is process-wide and happens when the first
 ``Metrics`` is built; one ``Runtime`` per process then (two would share the same file
 slots). Empty the folder when the fleet restarts (a reused pid would resume old counts).
 ``percentiles``, ``traffic`` and ``tools`` always read this process's own values.
+
+Exemplars: with tracing on (``MLGATE_OTEL``), a call's ``mlgate_tool_calls_total`` and latency bucket
+carry an exemplar ``{trace_id="…"}`` — the last traced call of that series, the same id as its
+ledger row — so a dashboard jumps from a latency spike to its trace. Only the OpenMetrics
+exposition shows them: ``/metrics`` answers in OpenMetrics when the scraper asks for it
+(``Accept: application/openmetrics-text``, Prometheus with exemplar storage on), otherwise in the
+classic text format. Tracing off: no exemplar is recorded. Multiprocess mode keeps none (the
+library stores no exemplar in its memory-mapped values).
 """
 
 from __future__ import annotations
@@ -49,7 +57,6 @@ from prometheus_client import (
     Gauge,
     Histogram,
     disable_created_metrics,
-    generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -61,7 +68,6 @@ from mlgate.schemas.interfaces import TOOL_OF
 BUCKETS_MS = (0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000)
 INFERENCE_TOOLS = frozenset(TOOL_OF.values())
 OUTCOMES = ("ok", "refused", "error")
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def outcome_of(error: BaseException | None) -> str:
@@ -121,7 +127,9 @@ class Metrics:
         self._labels: dict[str, str] = {}  # stamp name → model label (hf: without the revision)
 
     # -- recording ---------------------------------------------------------------------
-    def observe(self, tool: str, outcome: str, ms: float, model: str = "") -> None:
+    def observe(
+        self, tool: str, outcome: str, ms: float, model: str = "", trace_id: str | None = None
+    ) -> None:
         key = (tool, outcome, model)
         child = self._children.get(key)
         if child is None:
@@ -129,17 +137,31 @@ class Metrics:
                 self._calls.labels(tool, outcome, model),
                 self._latency.labels(tool, model),
             )
-        child[0].inc()
-        child[1].observe(ms / 1000)
+        if trace_id is None:
+            child[0].inc()
+            child[1].observe(ms / 1000)
+        else:
+            exemplar = {"trace_id": trace_id}
+            child[0].inc(exemplar=exemplar)
+            child[1].observe(ms / 1000, exemplar=exemplar)
 
-    def call(self, tool: str, error: BaseException | None, ms: float, stamp: Any, ref: str | None) -> None:
-        """One finished tool call: ``stamp`` the result's model stamp (or None), ``ref`` what it asked for."""
+    def call(
+        self,
+        tool: str,
+        error: BaseException | None,
+        ms: float,
+        stamp: Any,
+        ref: str | None,
+        trace_id: str | None = None,
+    ) -> None:
+        """One finished tool call: ``stamp`` the result's model stamp (or None), ``ref`` what it asked for,
+        ``trace_id`` its trace (an exemplar on its counter and latency bucket; None: none)."""
         name = getattr(stamp, "name", None)
         if isinstance(name, str) and hasattr(stamp, "version"):
             model = self.resolved(name)
         else:
             model = self.label_of(ref) if ref else ""
-        self.observe(tool, outcome_of(error), ms, model)
+        self.observe(tool, outcome_of(error), ms, model, trace_id)
 
     def resolved(self, name: str) -> str:
         """Note that ``name`` (a stamp's name) resolved here: its calls get a model label from now on."""
@@ -200,16 +222,33 @@ class Metrics:
     def render(
         self, *, cache: Any, batchers: dict[str, dict[str, Any]], halts: int, ledger: dict[str, Any]
     ) -> str:
-        """The text exposition: this registry (or, in multiprocess mode, every process's files) and
-        the scrape-time gauges of this process."""
+        """The classic text exposition (see ``exposition``)."""
+        return self.exposition("", cache=cache, batchers=batchers, halts=halts, ledger=ledger)[0].decode()
+
+    def exposition(
+        self,
+        accept: str,
+        *,
+        cache: Any,
+        batchers: dict[str, dict[str, Any]],
+        halts: int,
+        ledger: dict[str, Any],
+    ) -> tuple[bytes, str]:
+        """(body, content type) for a scraper whose ``Accept`` header is ``accept``: OpenMetrics (with
+        exemplars) when it asks for ``application/openmetrics-text``, the classic text format otherwise.
+        It holds this registry (or, in multiprocess mode, every process's files) and the scrape-time
+        gauges of this process."""
+        from prometheus_client.exposition import choose_encoder
+
+        encoder, content_type = choose_encoder(accept)
         live = _Live(cache=cache, batchers=batchers, halts=halts, ledger=ledger)
         if self.multiproc_dir is None:
-            return generate_latest(_Chain(self.registry, live)).decode()
+            return encoder(_Chain(self.registry, live)), content_type
         from prometheus_client.multiprocess import MultiProcessCollector
 
         merged = CollectorRegistry(auto_describe=False)
         MultiProcessCollector(merged, path=str(self.multiproc_dir))  # type: ignore[no-untyped-call]
-        return generate_latest(_Chain(merged, live)).decode()
+        return encoder(_Chain(merged, live)), content_type
 
 
 def _inference_of(model: str) -> Callable[[dict[str, str]], bool]:

@@ -170,7 +170,15 @@ class Runtime:
             stamp = None
         ref = getattr(stamp, "ref", None) or _arg_ref(args)
         asked = args.get("model")
-        self.metrics.call(tool, error, ms, stamp, asked if isinstance(asked, str) else None)
+        trace_id = telemetry.trace_id()
+        self.metrics.call(  # an exemplar only when this process traces (a client's id alone: none)
+            tool,
+            error,
+            ms,
+            stamp,
+            asked if isinstance(asked, str) else None,
+            trace_id if telemetry.enabled() else None,
+        )
         row = LedgerRow(
             tool=tool,
             outcome="ok" if error is None else "refused" if isinstance(error, _REFUSALS) else "error",
@@ -184,7 +192,7 @@ class Runtime:
             duration_ms=round(ms, 3),
             error_class=None if error is None else type(error).__name__,
             error_message=None if error is None else _safe_message(error),
-            trace_id=telemetry.trace_id(),
+            trace_id=trace_id,
             run_id=run_id or getattr(result, "run_id", None),
         )
         return self.ledger.append(row)
@@ -195,9 +203,19 @@ class Runtime:
             await self.ledger.committed(seq)
 
     def prometheus(self) -> str:
+        """The classic text exposition."""
+        return self.scrape("")[0].decode()
+
+    def scrape(self, accept: str) -> tuple[bytes, str]:
+        """(body, content type) of ``/metrics`` for a scraper sending ``Accept: accept`` (OpenMetrics, with
+        the trace exemplars, when it asks for it)."""
         halts = len(self.killswitch.snapshot())
-        return self.metrics.render(
-            cache=self.models.cache, batchers=self.executor.stats(), halts=halts, ledger=self.ledger.stats()
+        return self.metrics.exposition(
+            accept,
+            cache=self.models.cache,
+            batchers=self.executor.stats(),
+            halts=halts,
+            ledger=self.ledger.stats(),
         )
 
     async def aclose(self) -> None:
