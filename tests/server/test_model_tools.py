@@ -214,3 +214,88 @@ def test_actuals_list_and_named_gates_with_nulls() -> None:
         "min_r2": 0.4,
         "min_auc": 0.7,
     }
+
+
+REGIONS = ["east", "north", "south"]
+PLAN = {"age": 41.0, "region": "south"}
+
+
+@pytest.fixture(scope="module")
+def plan_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``plan``: a scikit-learn pipeline (one-hot ``region``) that classifies into bronze/silver/gold, saved
+    with plain ``mlflow.sklearn`` and registered as a folder: its categories and classes are the model's."""
+    import mlflow.sklearn
+    import pandas as pd
+    from mlflow.models import infer_signature
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    home = tmp_path_factory.mktemp("plan-home")
+    settings = Settings(home=home)
+    settings.ensure_home()
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"age": rng.uniform(20, 70, 90), "region": rng.choice(REGIONS, 90)})
+    tier = np.array(["bronze", "silver", "gold"])[(frame.age.to_numpy() // 17).astype(int) % 3]
+    pipe = make_pipeline(
+        ColumnTransformer([("n", StandardScaler(), ["age"]), ("c", OneHotEncoder(), ["region"])]),
+        LogisticRegression(max_iter=500),
+    ).fit(frame, tier)
+    folder = tmp_path_factory.mktemp("plan-model") / "model"
+    mlflow.sklearn.save_model(
+        pipe, folder, signature=infer_signature(frame, tier), input_example=frame.iloc[:2]
+    )
+    Registrar(settings, admit_by="test").register_dir("plan", folder, alias="production")
+    return home
+
+
+async def test_enums_from_the_model_typed_strict_and_called(plan_home: Path) -> None:
+    from agents.mcp.util import MCPUtil
+    from agents.tool_context import ToolContext
+
+    runtime = Runtime(Settings(home=plan_home, model_tools=["plan@production"]))
+    try:
+        async with Client(build_server(runtime)) as c:
+            err, info = await call(c, "ml_model_info", {"model": "plan@production"})
+            assert not err, info
+            assert {f["name"]: f.get("categories") for f in info["features"]} == {
+                "age": None,
+                "region": REGIONS,
+            }
+            assert info["classes"] == ["bronze", "gold", "silver"]
+            server: Any = _InMemory(c)
+            tool = next(t for t in await server.list_tools() if t.name == "classify_plan")
+            props = tool.input_schema["properties"]["records"]["items"]["properties"]
+            assert props["region"] == {"type": "string", "enum": REGIONS}
+            assert "enum" not in props["age"]
+            labels = tool.output_schema["properties"]["labels"]
+            assert labels["items"] == {"type": "string", "enum": ["bronze", "gold", "silver"]}
+            fn = MCPUtil.to_function_tool(tool, server, True)
+            assert fn.strict_json_schema
+            assert (
+                fn.params_json_schema["properties"]["records"]["items"]["properties"]["region"]["enum"]
+                == REGIONS
+            )
+            args = json.dumps({"records": [PLAN], "keys": []})
+            ctx = ToolContext(context=None, tool_name=fn.name, tool_call_id="1", tool_arguments=args)
+            got = await fn.on_invoke_tool(ctx, args)
+            err, want = await call(c, "ml_classify", {"model": "plan@production", "features": [PLAN]})
+            assert not err and want["labels"][0] in info["classes"], want
+            text = got["text"] if isinstance(got, dict) else str(got)
+            assert json.loads(text) == want, text
+            # outside the training categories: refused, naming the feature and the allowed values
+            for records in (
+                [PLAN, {**PLAN, "region": "west"}],
+                {"columns": ["region", "age"], "rows": [["south", 41.0], ["west", 41.0]]},
+            ):
+                err, said = await call(c, "classify_plan", {"records": records})
+                assert err and "record 1, feature 'region'" in said, said
+                assert "'west'" in said and "'east', 'north', 'south'" in said, said
+            # the generic tool is not closed: the model itself decides (this encoder refuses unknowns)
+            err, said = await call(
+                c, "ml_classify", {"model": "plan@production", "features": [{**PLAN, "region": "west"}]}
+            )
+            assert err, said
+    finally:
+        await runtime.aclose()

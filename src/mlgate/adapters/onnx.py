@@ -133,6 +133,11 @@ def graph_classes(path: Path) -> list[str] | None:
         graph = onnx.load(str(path), load_external_data=False).graph
     except Exception:
         return None
+    return graph_classes_of(graph)
+
+
+def graph_classes_of(graph: Any) -> list[str] | None:
+    """``graph_classes`` over a parsed graph (the header reader has one already)."""
     for node in graph.node:
         if node.op_type == "ZipMap" or (node.domain == "ai.onnx.ml" and node.op_type.endswith("Classifier")):
             for attr in node.attribute:

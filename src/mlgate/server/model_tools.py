@@ -17,7 +17,10 @@ session that called a tool).
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import fnmatch
+import functools
 import json
 import logging
 import re
@@ -68,19 +71,52 @@ class Published:
     generic: str  # ml_predict / ml_classify / ml_forecast
     schema: dict[str, Any]
     description: str
+    classes: tuple[str, ...] = ()  # a classifier's labels: the output's enum
+    categories: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (feature, its training categories)
 
     @property
     def shape(self) -> str:
-        return json.dumps([self.generic, self.schema, self.description], sort_keys=True)
+        return json.dumps([self.generic, self.schema, self.description, self.classes], sort_keys=True)
 
 
 def feature_schema(f: FeatureInfo) -> dict[str, Any]:
     out: dict[str, Any] = {"type": JSON_TYPES.get(f.type, "string")}
     if f.type == "datetime":
         out["format"] = "date-time"
-    if f.min is not None and f.max is not None:
+    if f.categories and f.type == "string":
+        out["enum"] = list(f.categories)
+    elif f.min is not None and f.max is not None:
         out["description"] = f"training {f.min:.4g}…{f.max:.4g}"
     return out
+
+
+def check_categories(batch: Any, categories: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
+    """A string outside a feature's training categories is refused, naming the feature and the allowed
+    values (a value of another type is left to the type check that follows)."""
+    from mlgate.errors import InvalidInput
+    from mlgate.records.columns import is_columnar
+
+    columnar = is_columnar(batch)
+    cols = batch.get("columns") if columnar else None
+    rows = batch.get("rows") if columnar else batch
+    if not isinstance(rows, list) or (columnar and not isinstance(cols, list)):
+        return  # the shape check that follows says what is wrong
+    for name, allowed in categories:
+        j = cols.index(name) if cols is not None and name in cols else None
+        if columnar and j is None:
+            continue
+        known = frozenset(allowed)
+        for i, row in enumerate(rows):
+            if j is not None:
+                v = row[j] if isinstance(row, list) and j < len(row) else None
+            else:
+                v = row.get(name) if isinstance(row, dict) else None
+            if isinstance(v, str) and v not in known:
+                raise InvalidInput(
+                    f"record {i}, feature {name!r}: {v!r:.40} is not one of its training categories",
+                    f"send one of: {', '.join(map(repr, allowed))}",
+                    fields=[f"features[{i}].{name}"],
+                )
 
 
 def records_schema(features: list[FeatureInfo]) -> dict[str, Any]:
@@ -157,6 +193,8 @@ def _future_rows(schema: dict[str, Any], form: Any) -> None:
 def _published(ref: str, info: Any, server: GateServer) -> Published | None:
     kinds = list(info.interfaces)
     stamp = f"{info.model.name}@{info.model.version}"
+    classes: tuple[str, ...] = ()
+    categories: tuple[tuple[str, tuple[str, ...]], ...] = ()
     if "forecaster" in kinds:
         verb, generic = FORECAST
         generic_tool = server._tool_manager.get_tool(generic)
@@ -175,10 +213,20 @@ def _published(ref: str, info: Any, server: GateServer) -> Published | None:
         verb, generic = VERBS[kind]
         schema = records_schema(info.features)
         what = f"{'Predict' if kind == 'predictor' else 'Classify'} with {ref} (now {stamp})"
+        classes = tuple(info.classes or ()) if kind == "classifier" else ()
+        categories = tuple(
+            (f.name, tuple(f.categories)) for f in info.features if "enum" in feature_schema(f)
+        )
     said = (info.description or "").strip().splitlines()
     summary = f": {said[0][:160]}" if said else ""
     return Published(
-        tool_name(verb, info.model.name), ref, generic, schema, f"{what}{summary}. Same call as {generic}."
+        tool_name(verb, info.model.name),
+        ref,
+        generic,
+        schema,
+        f"{what}{summary}. Same call as {generic}.",
+        classes,
+        categories,
     )
 
 
@@ -210,6 +258,18 @@ def _body(pub: Published, call: Callable[..., Awaitable[Any]], generic_fn: Any) 
 
     records.__annotations__["return"] = get_type_hints(generic_fn)["return"]
     return records
+
+
+def _checked(fn: Callable[..., Awaitable[Any]], categories: Any) -> Callable[..., Awaitable[Any]]:
+    """The generic tool's function, refusing a category outside the training set first (inside the guard:
+    the refusal is an audited isError result)."""
+
+    @functools.wraps(fn)
+    async def checked(**kwargs: Any) -> Any:
+        check_categories(kwargs.get("features"), categories)
+        return await fn(**kwargs)
+
+    return checked
 
 
 class ModelToolsServer(GateServer):
@@ -255,6 +315,8 @@ class ModelToolsServer(GateServer):
 
     def _register(self, pub: Published) -> None:
         spec = self._generic[pub.generic]
+        if pub.categories:
+            spec = dataclasses.replace(spec, fn=_checked(spec.fn, pub.categories))
         body = _body(pub, guard(spec), spec.fn)
         body.__doc__ = pub.description
         self.add_tool(
@@ -268,6 +330,11 @@ class ModelToolsServer(GateServer):
         tool = self._tool_manager.get_tool(pub.name)
         assert tool is not None
         tool.parameters = pub.schema
+        if pub.classes and tool.output_schema is not None:
+            out = copy.deepcopy(tool.output_schema)
+            out["properties"]["labels"]["items"] = {"type": "string", "enum": list(pub.classes)}
+            tool.fn_metadata.output_schema = out
+            vars(tool).pop("output_schema", None)  # the SDK caches the schema it read first
         # argument advice for a bad typed call names the typed tool, with no example (the schema is the example)
         self.specs[pub.name] = ToolSpec(pub.name, body, pub.name, spec.scope, spec.annotations)
 
