@@ -138,8 +138,9 @@ def _number_matrix(
     _check_rows(rows, len(cols))
     if not set(map(type, itertools.chain.from_iterable(rows))) <= set(_NUMBER):
         return None
-    try:
-        out: Matrix = np.array(rows, dtype=np.float64)
+    try:  # every value an int or a float (the census): fromiter converts them exactly as float() does
+        flat = itertools.chain.from_iterable(rows)
+        out: Matrix = np.fromiter(flat, dtype=np.float64, count=len(rows) * len(cols)).reshape(len(rows), -1)
     except OverflowError:  # an int beyond float64: the per-cell path refuses it by name
         return None
     order = [cols.index(n) for n in names]
