@@ -4,7 +4,7 @@
 
 Per flavor of tests/flavors: the library's ``predict`` / ``predict_proba`` on the DataFrame it was
 fitted with ("own"), against mlgate from a columnar batch (``to_rows`` + the adapter: what a tool
-call pays once the JSON is parsed) and from records; ratio = columnar / own (target ≤ 1.3). Then
+call pays once the JSON is parsed) and from records; ratio = columnar / own (target ≤ 1.3), timed in interleaved rounds. Then
 the bytes of a 100-row request in each form (compact JSON). Medians; compare within one run.
 """
 
@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
+import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 warnings.filterwarnings("ignore")
+
+
+def medians(fns: list[Callable[[], Any]], n: int) -> list[float]:
+    """Each function's median seconds, timed in interleaved rounds (a busy machine slows all alike)."""
+    samples: list[list[float]] = [[] for _ in fns]
+    for fn in fns:
+        fn()
+    for _ in range(n):
+        for fn, got in zip(fns, samples, strict=True):
+            t = time.perf_counter()
+            fn()
+            got.append(time.perf_counter() - t)
+    return [statistics.median(s) for s in samples]
 
 
 def main() -> None:
@@ -34,7 +50,6 @@ def main() -> None:
     from tests.flavors.conftest import _data, build_registry
     from tests.flavors.helpers import records_of
 
-    from flavors import median_s
     from mlgate.domain import VersionInfo
     from mlgate.models.loader import load_model_dir
     from mlgate.records.checks import to_rows
@@ -48,8 +63,8 @@ def main() -> None:
         print(head)
         print("-" * len(head))
         for name, logged in reg.items():
-            info = VersionInfo(name=name, version=1, interfaces=(), flavor="", source="")
-            loaded = load_model_dir(info, logged.path, 1)
+            loaded = load_model_dir(VersionInfo(name, 1, (), "", ""), logged.path, 1)
+            info = loaded.info  # what the load found: interfaces, flavor, features (VersionInfo is frozen)
             classify = "classifier" in info.interfaces
             if info.flavor == "onnx":
                 sess = ort.InferenceSession(
@@ -71,9 +86,14 @@ def main() -> None:
             call = getattr(loaded.impl, "classify" if classify else "predict")
             feats = info.features
             assert call(to_rows(batch, feats, **limits)) == call(to_rows(recs, feats, **limits))
-            o = median_s(lambda x=xk, f=own: f(x), args.n)
-            c = median_s(lambda b=batch, f=call, fs=feats: f(to_rows(b, fs, **limits)), args.n)
-            r = median_s(lambda b=recs, f=call, fs=feats: f(to_rows(b, fs, **limits)), args.n)
+            o, c, r = medians(
+                [
+                    lambda x=xk, f=own: f(x),
+                    lambda b=batch, f=call, fs=feats: f(to_rows(b, fs, **limits)),
+                    lambda b=recs, f=call, fs=feats: f(to_rows(b, fs, **limits)),
+                ],
+                args.n,
+            )
             small = {"columns": cols, "rows": batch["rows"][:100]}
             rb = len(json.dumps({"model": f"{name}@1", "features": recs[:100]}, separators=(",", ":")))
             cb = len(json.dumps({"model": f"{name}@1", "features": small}, separators=(",", ":")))

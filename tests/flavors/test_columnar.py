@@ -97,3 +97,39 @@ def test_drift_and_parity_matrices_take_columns(registry: dict[str, Logged]) -> 
     with pytest.raises(InvalidInput) as by_columns:
         to_matrix(columns_of(recs, reverse=False), typed, **LIMITS)
     assert str(by_records.value) == str(by_columns.value)
+
+
+def test_onnx_zipmap_answers_from_the_tensor_exactly_as_from_the_maps(registry: dict[str, Logged]) -> None:
+    """The graph is run for ZipMap's input tensor (no per-row maps); its answer is the maps' answer."""
+    impl = cast(Any, load(registry["onnx_zipmap"]).impl)
+    assert impl._tensor is not None, "ZipMap's input was not exposed"
+    rows = to_rows(records(registry["onnx_zipmap"]), load(registry["onnx_zipmap"]).info.features, **LIMITS)
+    fast = impl.classify(rows)
+    impl._tensor = None  # the maps, as the graph outputs them
+    assert impl.classify(rows) == fast
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 9])
+def test_distributions_are_dicts_in_class_order(k: int) -> None:
+    from mlgate.records.frames import distributions, labelled
+
+    p = np.random.default_rng(k).random((7, k))
+    classes = [f"c{j}" for j in range(k)]
+    want = [dict(zip(classes, row, strict=True)) for row in p.tolist()]
+    got = distributions(p, classes)
+    assert got == want and [list(d) for d in got] == [classes] * 7
+    assert labelled(p, classes) == ([classes[j] for j in p.argmax(axis=1)], want)
+
+
+def test_a_number_batch_refuses_what_records_refuse(registry: dict[str, Logged]) -> None:
+    """The all-number fast path: a non-finite value, a bool, a string, null, a short row."""
+    feats = load(registry["xgb_classifier"]).info.features
+    bads: list[Any] = [float("nan"), float("-inf"), True, "1", None]
+    for bad in bads:
+        recs = [{"age": 50.0, "bmi": 20.0}, {"age": bad, "bmi": 20.0}]
+        assert said(feats, columns_of(recs)) == said(feats, recs), bad
+    big = [{"age": 2**70, "bmi": 20}]  # integers are numbers: converted as records convert them
+    assert to_rows(columns_of(big), feats, **LIMITS).tolist() == to_rows(big, feats, **LIMITS).tolist()
+    assert "row 1 has 1 values" in said(feats, {"columns": ["age", "bmi"], "rows": [[1.0, 2.0], [1.0]]})
+    swapped = to_rows({"columns": ["bmi", "age"], "rows": [[20.0, 50]]}, feats, **LIMITS)
+    assert swapped.dtype == np.float64 and swapped.tolist() == [[50.0, 20.0]]

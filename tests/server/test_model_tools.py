@@ -10,6 +10,8 @@ invocation) converts every typed tool and every tool whose keys are known to str
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.models.registrar import Registrar
 from mlgate.server.app import build_server
-from mlgate.server.model_tools import tool_name
+from mlgate.server.model_tools import BUDGET_ALL, BUDGET_SEEN, SUMMARY, tool_name, weigh
 from mlgate.serving.runtime import Runtime
 from tests._support import DIABETES_ROW
 from tests.tools.scenarios import call
@@ -30,6 +32,8 @@ from tests.tools.scenarios import call
 pytestmark = pytest.mark.anyio
 
 ROW = {"tenure": 12.0, "spend": 40.5}
+RANGE = re.compile(r"-?[0-9.e+-]+\.\.-?[0-9.e+-]+")  # a typed feature's description: its training range
+ENVELOPE = 300  # a records tool's bytes beyond its signature: records, keys, the closed-object markers
 # tools whose argument keys are known: strict mode must take them (records tools stay open by design)
 # a record's keys depend on the model (the typed tools are their strict path); ml_forecast's `future` rows too
 OPEN_BY_DESIGN = {
@@ -68,7 +72,9 @@ async def test_typed_tool_is_the_generic_call(rt: Runtime) -> None:
         record = typed.input_schema["properties"]["records"]["items"]
         assert record["additionalProperties"] is False and record["required"] == ["tenure", "spend"]
         assert record["properties"]["tenure"]["type"] == "number"
-        assert "training" in record["properties"]["tenure"]["description"]
+        err, info = await call(c, "ml_model_info", {"model": "churn@production"})
+        tenure = next(f for f in info["features"] if f["name"] == "tenure")
+        assert record["properties"]["tenure"]["description"] == f"{tenure['min']:.3g}..{tenure['max']:.3g}"
         err, generic = await call(c, "ml_predict", {"model": "churn@production", "features": [ROW]})
         assert not err, generic
         err, out = await call(c, "predict_churn", {"records": [ROW]})
@@ -214,3 +220,160 @@ def test_actuals_list_and_named_gates_with_nulls() -> None:
         "min_r2": 0.4,
         "min_auc": 0.7,
     }
+
+
+REGIONS = ["east", "north", "south"]
+PLAN = {"age": 41.0, "region": "south"}
+
+
+@pytest.fixture(scope="module")
+def plan_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``plan``: a scikit-learn pipeline (one-hot ``region``) that classifies into bronze/silver/gold, saved
+    with plain ``mlflow.sklearn`` and registered as a folder: its categories and classes are the model's."""
+    import mlflow.sklearn
+    import pandas as pd
+    from mlflow.models import infer_signature
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    home = tmp_path_factory.mktemp("plan-home")
+    settings = Settings(home=home)
+    settings.ensure_home()
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"age": rng.uniform(20, 70, 90), "region": rng.choice(REGIONS, 90)})
+    tier = np.array(["bronze", "silver", "gold"])[(frame.age.to_numpy() // 17).astype(int) % 3]
+    pipe = make_pipeline(
+        ColumnTransformer([("n", StandardScaler(), ["age"]), ("c", OneHotEncoder(), ["region"])]),
+        LogisticRegression(max_iter=500),
+    ).fit(frame, tier)
+    folder = tmp_path_factory.mktemp("plan-model") / "model"
+    mlflow.sklearn.save_model(
+        pipe, folder, signature=infer_signature(frame, tier), input_example=frame.iloc[:2]
+    )
+    Registrar(settings, admit_by="test").register_dir("plan", folder, alias="production")
+    return home
+
+
+async def test_enums_from_the_model_typed_strict_and_called(plan_home: Path) -> None:
+    from agents.mcp.util import MCPUtil
+    from agents.tool_context import ToolContext
+
+    runtime = Runtime(Settings(home=plan_home, model_tools=["plan@production"]))
+    try:
+        async with Client(build_server(runtime)) as c:
+            err, info = await call(c, "ml_model_info", {"model": "plan@production"})
+            assert not err, info
+            assert {f["name"]: f.get("categories") for f in info["features"]} == {
+                "age": None,
+                "region": REGIONS,
+            }
+            assert info["classes"] == ["bronze", "gold", "silver"]
+            server: Any = _InMemory(c)
+            tool = next(t for t in await server.list_tools() if t.name == "classify_plan")
+            props = tool.input_schema["properties"]["records"]["items"]["properties"]
+            assert props["region"] == {"type": "string", "enum": REGIONS}
+            assert "enum" not in props["age"]
+            labels = tool.output_schema["properties"]["labels"]
+            assert labels["items"] == {"type": "string", "enum": ["bronze", "gold", "silver"]}
+            fn = MCPUtil.to_function_tool(tool, server, True)
+            assert fn.strict_json_schema
+            assert (
+                fn.params_json_schema["properties"]["records"]["items"]["properties"]["region"]["enum"]
+                == REGIONS
+            )
+            args = json.dumps({"records": [PLAN], "keys": []})
+            ctx = ToolContext(context=None, tool_name=fn.name, tool_call_id="1", tool_arguments=args)
+            got = await fn.on_invoke_tool(ctx, args)
+            err, want = await call(c, "ml_classify", {"model": "plan@production", "features": [PLAN]})
+            assert not err and want["labels"][0] in info["classes"], want
+            text = got["text"] if isinstance(got, dict) else str(got)
+            assert json.loads(text) == want, text
+            # outside the training categories: refused, naming the feature and the allowed values
+            for records in (
+                [PLAN, {**PLAN, "region": "west"}],
+                {"columns": ["region", "age"], "rows": [["south", 41.0], ["west", 41.0]]},
+            ):
+                err, said = await call(c, "classify_plan", {"records": records})
+                assert err and "record 1, feature 'region'" in said, said
+                assert "'west'" in said and "'east', 'north', 'south'" in said, said
+            # the generic tool is not closed: the model itself decides (this encoder refuses unknowns)
+            err, said = await call(
+                c, "ml_classify", {"model": "plan@production", "features": [{**PLAN, "region": "west"}]}
+            )
+            assert err, said
+    finally:
+        await runtime.aclose()
+
+
+def _said(node: Any) -> list[str]:
+    """Every ``description`` string inside a schema."""
+    if isinstance(node, dict):
+        own = [node["description"]] if isinstance(node.get("description"), str) else []
+        return own + [d for k, v in node.items() if k != "description" for d in _said(v)]
+    if isinstance(node, list):
+        return [d for v in node for d in _said(v)]
+    return []
+
+
+async def test_typed_tools_cost_their_signature_and_the_start_says_the_weight(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every demo model as a typed tool: each costs its signature (the ref, the model's first sentence, its
+    features with their ranges; nothing of the generic tool's prose); the whole listing stays within 32 KB;
+    the start logs both weights and, when what a model reads is over 20 KB, warns by how much."""
+    runtime = Runtime(Settings(home=settings.home, model_tools=["demo-*@production"]))
+    try:
+        with caplog.at_level(logging.INFO, logger="mlgate.model_tools"):
+            async with Client(build_server(runtime)) as c:
+                listed = (await c.list_tools()).tools
+                refs = {
+                    n: (await call(c, "ml_model_info", {"model": f"{n}@production"}))[1]
+                    for n in ("demo-regressor", "demo-classifier", "demo-regime")
+                }
+    finally:
+        await runtime.aclose()
+    tools = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in listed]
+    read = [{k: t[k] for k in ("name", "description", "inputSchema") if k in t} for t in tools]
+    typed = [r for r in read if not r["name"].startswith("ml_")]
+    assert len(typed) == 6, [r["name"] for r in typed]  # segmenter and sentiment take no records or history
+    generic = {
+        d for r in read if r["name"].startswith("ml_") for d in [r["description"], *_said(r["inputSchema"])]
+    }
+    for r in typed:
+        ref = r["description"].partition(": ")[0].rstrip(".")
+        assert ref.endswith("@production") and len(r["description"]) <= len(ref) + 2 + SUMMARY + 1, r
+        assert "title" not in next(t for t in tools if t["name"] == r["name"])  # the name says it
+        said = _said(r["inputSchema"])
+        assert not set(said) & generic, (r["name"], said)
+        assert all(RANGE.fullmatch(d) for d in said), (r["name"], said)
+    for name, info in refs.items():  # a records tool: its features, each with its training range
+        r = next(r for r in typed if r["name"].endswith(name))
+        record = r["inputSchema"]["properties"]["records"]["items"]
+        assert record["required"] == [f["name"] for f in info["features"]]
+        signature = (
+            weigh(r["name"])
+            + weigh(r["description"])
+            + weigh(record["properties"])
+            + weigh(record["required"])
+        )
+        assert weigh(r) - signature <= ENVELOPE, (name, weigh(r), signature)
+    full, seen = weigh(tools), weigh(read)
+    assert full <= BUDGET_ALL, f"tools/list is {full} bytes"
+    (line,) = [rec for rec in caplog.records if "tools/list weighs" in rec.getMessage()]
+    message = line.getMessage()
+    assert (
+        f"weighs {full} bytes" in message
+        and f"reads (names, descriptions, input schemas) {seen} bytes" in message
+    )
+    if seen <= BUDGET_SEEN:
+        assert line.levelno == logging.INFO, message
+    else:  # the generic tools alone read ~17.7 KB: six typed signatures do not fit in the rest (docs/performance.md)
+        assert (
+            line.levelno == logging.WARNING
+            and f"what a model reads {seen - BUDGET_SEEN} bytes over" in message
+        )
+        assert seen - BUDGET_SEEN < sum(weigh(r) for r in typed) // 3, (
+            "over by more than a third of the typed tools"
+        )

@@ -82,6 +82,7 @@ class OnnxModel:
         self.classes = classes or []
         self.features: list[Feature] = []
         self.interfaces: tuple[str, ...] = ("classifier",) if self._proba is not None else ("predictor",)
+        self._tensor: str | None = None  # ZipMap's input, when the graph was loaded with it as an output
 
     @classmethod
     def from_file(cls, path: Path, meta: dict[str, Any] | None = None) -> OnnxModel:
@@ -90,9 +91,14 @@ class OnnxModel:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
-        session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        graph, tensor = _unzipped(path)
+        source = graph if graph is not None else str(path)
+        session = ort.InferenceSession(source, sess_options=opts, providers=["CPUExecutionProvider"])
         classes = (meta or {}).get("classes") or graph_classes(path)
-        return cls(session, [str(c) for c in classes] if classes else None)
+        model = cls(session, [str(c) for c in classes] if classes else None)
+        if tensor is not None and model.zipmap and model.classes:
+            model._tensor = tensor  # run for the probability tensor ZipMap reads, not its maps
+        return model
 
     def _feed(self, rows: Rows) -> dict[str, Any]:
         if self._columns is None:
@@ -107,6 +113,9 @@ class OnnxModel:
         return values_of(self._run(rows)[self._value], len(rows))
 
     def classify(self, rows: Rows) -> tuple[list[str], list[dict[str, float]]]:
+        if self._tensor is not None:  # ZipMap's input: the same probabilities as a (rows × classes) tensor
+            labels_raw, proba_raw = self.session.run([self.outputs[0], self._tensor], self._feed(rows))
+            return self._labelled(np.asarray(proba_raw, dtype=np.float64), labels_raw)
         out = self._run(rows)
         k = self._proba if self._proba is not None else 1
         proba_raw, labels_raw = out[k], out[0]
@@ -117,12 +126,43 @@ class OnnxModel:
             proba: Matrix = np.array([[d[c] for c in keys] for d in proba_raw], dtype=np.float64)
         else:
             proba = np.asarray(proba_raw, dtype=np.float64)
+        return self._labelled(proba, labels_raw)
+
+    def _labelled(self, proba: Matrix, labels_raw: Any) -> tuple[list[str], list[dict[str, float]]]:
         classes = self.classes or [str(i) for i in range(proba.shape[1])]
         best, dists = labelled(proba, classes)
-        labels = [str(x) for x in np.asarray(labels_raw).ravel().tolist()]
-        if len(labels) != len(best) or any(lbl not in classes for lbl in labels):
+        labels = list(map(str, np.asarray(labels_raw).ravel().tolist()))
+        if len(labels) != len(best) or not set(labels) <= set(classes):
             labels = best  # a graph whose label output is not one of the class labels: take the most likely
         return labels, dists
+
+
+MAX_UNZIP_BYTES = 64 << 20  # larger graphs are loaded as they are (ZipMap's maps converted per row)
+
+
+def _unzipped(path: Path) -> tuple[bytes | None, str | None]:
+    """The graph with ZipMap's input tensor also an output, serialised, and that tensor's name; (None, None)
+    for a graph without a ZipMap output, with external data, or larger than ``MAX_UNZIP_BYTES``. Only the
+    outputs change: the nodes, weights and the artifact on disk are as verified."""
+    import onnx
+
+    if path.stat().st_size > MAX_UNZIP_BYTES:
+        return None, None
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:
+        return None, None
+    graph = model.graph
+    outputs = {o.name for o in graph.output}
+    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in graph.initializer):
+        return None, None
+    zipmaps = [n for n in graph.node if n.op_type == "ZipMap" and n.output and n.output[0] in outputs]
+    if len(zipmaps) != 1 or not zipmaps[0].input:
+        return None, None
+    tensor = zipmaps[0].input[0]
+    if tensor not in outputs:
+        graph.output.append(onnx.helper.make_tensor_value_info(tensor, onnx.TensorProto.FLOAT, None))
+    return model.SerializeToString(), tensor
 
 
 def graph_classes(path: Path) -> list[str] | None:
@@ -133,6 +173,11 @@ def graph_classes(path: Path) -> list[str] | None:
         graph = onnx.load(str(path), load_external_data=False).graph
     except Exception:
         return None
+    return graph_classes_of(graph)
+
+
+def graph_classes_of(graph: Any) -> list[str] | None:
+    """``graph_classes`` over a parsed graph (the header reader has one already)."""
     for node in graph.node:
         if node.op_type == "ZipMap" or (node.domain == "ai.onnx.ml" and node.op_type.endswith("Classifier")):
             for attr in node.attribute:

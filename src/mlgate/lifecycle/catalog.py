@@ -89,13 +89,19 @@ def _example(
     return {"model": ref}
 
 
-def _features(feats: list[Any], stats: dict[str, dict[str, float]]) -> list[FeatureInfo]:
+def _features(
+    feats: list[Any], stats: dict[str, dict[str, float]], categories: dict[str, list[str]] | None = None
+) -> list[FeatureInfo]:
     out = []
     for f in feats:
         s = stats.get(f.name, {})
+        cats = (categories or {}).get(f.name) if f.type == "string" else None
         out.append(
             FeatureInfo(
-                name=f.name, type=f.type, **{k: float(s[k]) for k in ("mean", "std", "min", "max") if k in s}
+                name=f.name,
+                type=f.type,
+                categories=cats or None,
+                **{k: float(s[k]) for k in ("mean", "std", "min", "max") if k in s},
             )
         )
     return out
@@ -151,7 +157,7 @@ async def model_info(rt: Runtime, model: str) -> ModelInfoResult:
     pinned = f"{info.name}@{info.version}"
     admitted = await anyio.to_thread.run_sync(rt.admissions.get, info.name, info.version) if d.code else None
     admitted_by = admitted.by if admitted is not None and admitted.digest == d.sha256 else None
-    features = _features(d.features or await _declared(rt, pinned, d, admitted_by), d.stats)
+    features = _features(d.features or await _declared(rt, pinned, d, admitted_by), d.stats, d.categories)
     result = _result(
         info,
         ModelStamp(name=info.name, version=info.version, ref=model, sha256=info.sha256 or d.sha256),
@@ -162,6 +168,8 @@ async def model_info(rt: Runtime, model: str) -> ModelInfoResult:
         _lineage(info, d.lineage),
         _example(pinned, d.interfaces, features, d.example),
     )
+    if "classifier" in d.interfaces and d.classes:
+        result.classes = list(d.classes)
     if d.code:
         result.runs_code = d.code
         result.admitted_by = admitted_by

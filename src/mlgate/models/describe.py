@@ -35,6 +35,8 @@ class Described:
     example: dict[str, Any] | None = None  # the arguments of a call that works, without "model"
     metrics: dict[str, float] = field(default_factory=dict)
     lineage: dict[str, str] = field(default_factory=dict)
+    classes: list[str] = field(default_factory=list)  # a classifier's labels (recorded, or its model file's)
+    categories: dict[str, list[str]] = field(default_factory=dict)  # a string feature's training categories
 
 
 def describe_path(info: VersionInfo, path: Path, remote_allowlist: list[str] | None = None) -> Described:
@@ -51,9 +53,11 @@ def describe_path(info: VersionInfo, path: Path, remote_allowlist: list[str] | N
         interfaces = tuple(meta.get("interfaces") or info.interfaces)
         features = [Feature(**f) for f in meta.get("features") or []]
         flavor, records = ("mlgate" if plan.flavor == "mlgate" else "remote"), None
+        classes, categories = [], {}
     else:
         desc = describe_dir(plan.root, mlmodel)
         interfaces, features, flavor, records = desc.interfaces, desc.features, desc.flavor, desc.example
+        classes, categories = desc.classes, desc.categories
     interfaces = tuple(info.interfaces) or tuple(meta.get("interfaces") or ()) or interfaces
     features = info.features or [Feature(**f) for f in meta.get("features") or []] or features
     stored = meta.get("example")
@@ -67,7 +71,22 @@ def describe_path(info: VersionInfo, path: Path, remote_allowlist: list[str] | N
         stats=dict(meta.get("stats") or {}),
         example=example,
         lineage={str(k): str(v) for k, v in (meta.get("lineage") or {}).items()},
+        classes=[str(c) for c in meta.get("classes") or classes],
+        categories=_categories(meta.get("categories")) or categories,
     )
+
+
+def _categories(recorded: Any) -> dict[str, list[str]]:
+    """Recorded training categories (``{feature: [value, …]}``, at most ``MAX_ENUM`` each); others ignored."""
+    from mlgate.models.headers import MAX_ENUM
+
+    if not isinstance(recorded, dict):
+        return {}
+    return {
+        str(k): [str(c) for c in v]
+        for k, v in recorded.items()
+        if isinstance(v, list) and 0 < len(v) <= MAX_ENUM and all(isinstance(c, str) for c in v)
+    }
 
 
 def example_call(interfaces: tuple[str, ...], records: list[dict[str, Any]] | None) -> dict[str, Any] | None:

@@ -9,18 +9,21 @@ module named inside the file is imported, no session is created.
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mlgate.adapters.onnx import onnx_proba_output
+from mlgate.adapters.onnx import graph_classes_of, onnx_proba_output
 from mlgate.domain import Feature
 
 MAX_ONNX_BYTES = 64 << 20  # larger graphs are described by their MLmodel signature alone
 MAX_SCHEMA_BYTES = 16 << 20
 MAX_HEADER_FEATURES = 100_000  # more columns than this are not listed from a header
+MAX_ENUM = 20  # more distinct values than this are not a category set (no enum in a typed tool)
+ENCODERS = frozenset({"OneHotEncoder", "OrdinalEncoder"})
 TEXT_STEPS = ("CountVectorizer", "TfidfVectorizer", "HashingVectorizer")
 # scikit-learn classifiers that have classes_ but no predict_proba (the adapter needs probabilities)
 NO_PROBA = frozenset(
@@ -50,6 +53,8 @@ class Header:
     interfaces: tuple[str, ...] = ()
     features: tuple[Feature, ...] = field(default_factory=tuple)
     outputs: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()  # a classifier's labels, as its predictions name them
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)  # a string feature's training set
 
 
 def skops_header(path: Path) -> Header | None:
@@ -58,9 +63,69 @@ def skops_header(path: Path) -> Header | None:
             if z.getinfo("schema.json").file_size > MAX_SCHEMA_BYTES:
                 return None
             schema = json.loads(z.read("schema.json"))
+            header = skops_schema_header(schema)
+            if "classifier" in header.interfaces:
+                header = replace(header, classes=_skops_classes(z, schema))
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         return None
-    return skops_schema_header(schema)
+    return header
+
+
+def _skops_classes(z: zipfile.ZipFile, schema: dict[str, Any]) -> tuple[str, ...]:
+    """The final estimator's ``classes_``: JSON cells (an object array), or a ``.npy`` file read as plain
+    numbers or strings (``allow_pickle=False``: nothing in it runs)."""
+    import numpy as np
+
+    steps = _pipeline_steps(schema)
+    node = _state(steps[-1] if steps else schema).get("classes_")
+    if not isinstance(node, dict):
+        return ()
+    cells = _json_cells(node)
+    if cells is not None:
+        return tuple(str(c) for c in cells) if len(cells) <= MAX_ENUM else ()
+    name = node.get("file")
+    if not isinstance(name, str) or z.getinfo(name).file_size > MAX_SCHEMA_BYTES:
+        return ()
+    try:
+        arr = np.load(io.BytesIO(z.read(name)), allow_pickle=False)
+    except ValueError:
+        return ()
+    values = arr.ravel().tolist()
+    return tuple(str(v) for v in values) if arr.ndim == 1 and len(values) <= MAX_ENUM else ()
+
+
+def _skops_categories(schema: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """A fitted ``OneHotEncoder`` / ``OrdinalEncoder`` on named string columns: each column's training
+    categories (at most ``MAX_ENUM``), as the schema's JSON cells hold them."""
+    out: dict[str, tuple[str, ...]] = {}
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        if node.get("__class__") in ENCODERS:
+            state = _state(node)
+            names = _json_cells(state.get("feature_names_in_") or {})
+            cats = (state.get("categories_") or {}).get("content")
+            if names and isinstance(cats, list) and len(cats) == len(names):
+                for name, arr in zip(names, cats, strict=True):
+                    cells = _json_cells(arr) if isinstance(arr, dict) else None
+                    if cells and len(cells) <= MAX_ENUM and all(isinstance(c, str) for c in cells):
+                        out[str(name)] = tuple(cells)
+            continue
+        stack.extend(v for v in node.values() if isinstance(v, dict | list))
+    return out
+
+
+def _json_cells(node: dict[str, Any]) -> list[Any] | None:
+    """An array stored as JSON cells (strings, an object array) → its values; None when stored otherwise."""
+    cells = node.get("content")
+    if not isinstance(cells, list) or not all(isinstance(c, dict) and c.get("is_json") for c in cells):
+        return None
+    return [_json_value(c) for c in cells]
 
 
 def skops_schema_header(schema: dict[str, Any]) -> Header:
@@ -78,6 +143,7 @@ def skops_schema_header(schema: dict[str, Any]) -> Header:
         model_class=top,
         interfaces=("classifier",) if proba else ("predictor",),
         features=_fitted_features(_state(steps[0]) if steps else _state(schema)),
+        categories=_skops_categories(schema),
     )
 
 
@@ -142,6 +208,7 @@ def onnx_header(path: Path) -> Header | None:
         interfaces=("classifier",) if onnx_is_classifier(list(outputs)) else ("predictor",),
         features=tuple(_onnx_features(inputs)),
         outputs=outputs,
+        classes=tuple(graph_classes_of(graph) or ()),
     )
 
 

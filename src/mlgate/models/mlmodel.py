@@ -56,6 +56,8 @@ class Description:
     model_class: str | None = None
     tensor_dtype: str | None = None  # set when the signature is one unnamed tensor (rows of f0…fn)
     output_types: list[str] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)  # a classifier's labels, from its model file
+    categories: dict[str, list[str]] = field(default_factory=dict)  # a string feature's training categories
 
 
 def describe_dir(path: Path, mlmodel: dict[str, Any] | None = None) -> Description:
@@ -119,6 +121,8 @@ def describe(mlmodel: dict[str, Any], example: Any = None, header: Header | None
         model_class=str(model_class) if model_class else None,
         tensor_dtype=tensor_dtype,
         output_types=outputs,
+        classes=list(header.classes) if header is not None else [],
+        categories={k: list(v) for k, v in header.categories.items()} if header is not None else {},
     )
 
 

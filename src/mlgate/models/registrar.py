@@ -117,6 +117,9 @@ class Registrar:
         interfaces = list(interfaces_of(estimator))
         features = [] if text_input else [Feature(n) for n in feature_names]
         meta: dict[str, Any] = {"interfaces": interfaces, **(extra_meta or {})}
+        classes = getattr(estimator, "classes_", None)
+        if "classifier" in interfaces and classes is not None and "classes" not in meta:
+            meta["classes"] = [str(c) for c in np.asarray(classes).ravel().tolist()]
         signature = None
         if not text_input:
             import pandas as pd

@@ -62,10 +62,15 @@ def columnar_rows(
     from mlgate.records.cells import NUMBER_TYPES, check_batch
 
     names = [f.name for f in features]
-    cells = _cells(batch, names, lambda r: check_batch(r, len(names), max_rows=max_rows, max_cells=max_cells))
+    numbers = all(f.type in NUMBER_TYPES for f in features)
+    checks = lambda r: check_batch(r, len(names), max_rows=max_rows, max_cells=max_cells)  # noqa: E731
+    fast = _number_matrix(batch, names, checks) if numbers else None
+    if fast is not None:
+        return _finite(fast, features)
+    cells = _cells(batch, names, checks)
     order = [batch["columns"].index(n) for n in names]
     cells = cells[:, order]  # the signature's column order
-    if all(f.type in NUMBER_TYPES for f in features):
+    if numbers:
         return _numbers(cells, features)
     out = np.empty(cells.shape, dtype=object)
     for j, f in enumerate(features):
@@ -93,6 +98,8 @@ def _shape(batch: dict[str, Any]) -> tuple[list[str], list[Any]]:
 
 
 def _check_rows(rows: list[Any], width: int) -> None:
+    if set(map(type, rows)) == {list} and set(map(len, rows)) == {width}:
+        return  # the common case, checked at C speed; else the first bad row is named
     for i, row in enumerate(rows):  # one check per row (not per value): each a list of `width` values
         if type(row) is not list or len(row) != width:
             got = f"{len(row)} values" if isinstance(row, list) else f"a {type(row).__name__}"
@@ -116,6 +123,41 @@ def _cells(batch: dict[str, Any], names: list[str], limits: Callable[[list[Any]]
     _check_rows(rows, width)
     flat = itertools.chain.from_iterable(rows)  # no value is looked into: a nested list stays one cell
     return np.fromiter(flat, dtype=object, count=len(rows) * width).reshape(len(rows), width)
+
+
+def _number_matrix(
+    batch: dict[str, Any], names: list[str], limits: Callable[[list[Any]], None]
+) -> Matrix | None:
+    """An all-number batch straight to float64 (no object matrix): the shape checked, one type census over
+    the rows' values, one conversion, columns in the signature's order. None when a value is not an int or a
+    float (the per-column path then finds and names it)."""
+    cols, rows = _shape(batch)
+    if set(cols) != set(names):
+        return None  # _cells says which columns are wrong
+    limits(rows)
+    _check_rows(rows, len(cols))
+    if not set(map(type, itertools.chain.from_iterable(rows))) <= set(_NUMBER):
+        return None
+    try:  # every value an int or a float (the census): fromiter converts them exactly as float() does
+        flat = itertools.chain.from_iterable(rows)
+        out: Matrix = np.fromiter(flat, dtype=np.float64, count=len(rows) * len(cols)).reshape(len(rows), -1)
+    except OverflowError:  # an int beyond float64: the per-cell path refuses it by name
+        return None
+    order = [cols.index(n) for n in names]
+    return out if order == list(range(len(order))) else out[:, order]
+
+
+def _finite(out: Matrix, features: Sequence[Feature]) -> Matrix:
+    """A float64 batch of numbers: finite, and within 32 bits where a feature is a float; refused by name."""
+    from mlgate.records.cells import _check_float32, number_cell
+
+    if not np.isfinite(out).all():
+        i, j = (int(a[0]) for a in np.nonzero(~np.isfinite(out)))
+        number_cell(i, features[j].name, float(out[i, j]))
+    floats = [j for j, f in enumerate(features) if f.type == "float"]
+    if floats:
+        _check_float32(out, [f.name for f in features], floats)
+    return out
 
 
 def _numbers(cells: Rows, features: Sequence[Feature]) -> Matrix:

@@ -34,6 +34,7 @@ class FeatureInfo(BaseModel):
     std: float | None = None
     min: float | None = None
     max: float | None = None
+    categories: list[str] | None = Field(default=None, description="training categories: send one")
 
 
 class StageEvent(BaseModel):
@@ -82,3 +83,4 @@ class ModelInfoResult(BaseModel):
     forecast: ForecastForm | None = Field(
         default=None, description="forecasters, once loadable: the form of the call and the levels it gives"
     )
+    classes: list[str] | None = Field(default=None, description="a classifier's labels")

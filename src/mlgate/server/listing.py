@@ -97,8 +97,12 @@ def lean_output(schema: dict[str, Any] | None) -> dict[str, Any] | None:
     if not schema:
         return schema
     out = _compact(_strip(_shallow({k: v for k, v in schema.items() if k != "$defs"}), _PROSE))
-    for name, prop in out.get("properties", {}).items():  # each field: its type
-        out["properties"][name] = {k: v for k, v in prop.items() if k in ("type", "anyOf")}
+    for name, prop in out.get("properties", {}).items():  # each field: its type (and a closed set of items)
+        out["properties"][name] = {
+            k: v
+            for k, v in prop.items()
+            if k in ("type", "anyOf") or (k == "items" and isinstance(v, dict) and "enum" in v)
+        }
     out.pop("required", None)  # the server validates results; a client needs the names and types
     return dict(out)
 

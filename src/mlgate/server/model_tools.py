@@ -17,7 +17,10 @@ session that called a tool).
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import fnmatch
+import functools
 import json
 import logging
 import re
@@ -54,6 +57,7 @@ JSON_TYPES = {
 MOVES_ALIASES = frozenset({"ml_promote", "ml_rollback", "ml_job", "ml.promote", "ml.rollback", "ml.job"})
 STALE_S = 60.0  # tools/list re-reads the registry at most this often (an alias moved by another process)
 BUDGET_SEEN, BUDGET_ALL = 20 * 1024, 32 * 1024
+SUMMARY = 80  # characters of the model's description a typed tool carries
 
 
 def tool_name(verb: str, model: str) -> str:
@@ -68,19 +72,52 @@ class Published:
     generic: str  # ml_predict / ml_classify / ml_forecast
     schema: dict[str, Any]
     description: str
+    classes: tuple[str, ...] = ()  # a classifier's labels: the output's enum
+    categories: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (feature, its training categories)
 
     @property
     def shape(self) -> str:
-        return json.dumps([self.generic, self.schema, self.description], sort_keys=True)
+        return json.dumps([self.generic, self.schema, self.description, self.classes], sort_keys=True)
 
 
 def feature_schema(f: FeatureInfo) -> dict[str, Any]:
     out: dict[str, Any] = {"type": JSON_TYPES.get(f.type, "string")}
     if f.type == "datetime":
         out["format"] = "date-time"
-    if f.min is not None and f.max is not None:
-        out["description"] = f"training {f.min:.4g}…{f.max:.4g}"
+    if f.categories and f.type == "string":
+        out["enum"] = list(f.categories)
+    elif f.min is not None and f.max is not None:  # the server instructions say what the range is
+        out["description"] = f"{f.min:.3g}..{f.max:.3g}"
     return out
+
+
+def check_categories(batch: Any, categories: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
+    """A string outside a feature's training categories is refused, naming the feature and the allowed
+    values (a value of another type is left to the type check that follows)."""
+    from mlgate.errors import InvalidInput
+    from mlgate.records.columns import is_columnar
+
+    columnar = is_columnar(batch)
+    cols = batch.get("columns") if columnar else None
+    rows = batch.get("rows") if columnar else batch
+    if not isinstance(rows, list) or (columnar and not isinstance(cols, list)):
+        return  # the shape check that follows says what is wrong
+    for name, allowed in categories:
+        j = cols.index(name) if cols is not None and name in cols else None
+        if columnar and j is None:
+            continue
+        known = frozenset(allowed)
+        for i, row in enumerate(rows):
+            if j is not None:
+                v = row[j] if isinstance(row, list) and j < len(row) else None
+            else:
+                v = row.get(name) if isinstance(row, dict) else None
+            if isinstance(v, str) and v not in known:
+                raise InvalidInput(
+                    f"record {i}, feature {name!r}: {v!r:.40} is not one of its training categories",
+                    f"send one of: {', '.join(map(repr, allowed))}",
+                    fields=[f"features[{i}].{name}"],
+                )
 
 
 def records_schema(features: list[FeatureInfo]) -> dict[str, Any]:
@@ -94,7 +131,7 @@ def records_schema(features: list[FeatureInfo]) -> dict[str, Any]:
         "type": "object",
         "properties": {
             "records": {"type": "array", "items": record, "minItems": 1},
-            "keys": {"type": "array", "items": {"type": "string"}, "description": "Your id per record."},
+            "keys": {"type": "array", "items": {"type": "string"}},  # ml_predict's keys, described there
         },
         "required": ["records"],
         "additionalProperties": False,
@@ -134,6 +171,19 @@ async def resolve(server: GateServer, patterns: list[str]) -> list[Published]:
     return list(out.values())
 
 
+def _nullable(prop: dict[str, Any]) -> dict[str, Any]:
+    """``{anyOf: [{type: T, …}, {type: null}]}`` → ``{type: [T, null], …}`` (the same schema, shorter), without
+    the argument's prose."""
+    out = {k: v for k, v in prop.items() if k != "description"}
+    options = out.get("anyOf")
+    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+        (one,) = [o for o in options if o != {"type": "null"}]
+        if isinstance(one.get("type"), str):
+            out.pop("anyOf")
+            out = {**one, **out, "type": [one["type"], "null"]}
+    return out
+
+
 def _future_rows(schema: dict[str, Any], form: Any) -> None:
     """The typed forecast tool's ``future``: closed rows of the version's own future columns for a model
     that takes them (its horizon and history go); for a horizon model, no ``future`` at all."""
@@ -156,7 +206,8 @@ def _future_rows(schema: dict[str, Any], form: Any) -> None:
 
 def _published(ref: str, info: Any, server: GateServer) -> Published | None:
     kinds = list(info.interfaces)
-    stamp = f"{info.model.name}@{info.model.version}"
+    classes: tuple[str, ...] = ()
+    categories: tuple[tuple[str, tuple[str, ...]], ...] = ()
     if "forecaster" in kinds:
         verb, generic = FORECAST
         generic_tool = server._tool_manager.get_tool(generic)
@@ -165,8 +216,9 @@ def _published(ref: str, info: Any, server: GateServer) -> Published | None:
         schema["properties"].pop("model", None)
         schema["required"] = [r for r in schema.get("required", []) if r != "model"]
         schema["additionalProperties"] = False
+        for name, prop in schema["properties"].items():  # ml_forecast describes its arguments once
+            schema["properties"][name] = _nullable(prop)
         _future_rows(schema, getattr(info, "forecast", None))
-        what = f"Forecast with {ref} (now {stamp})"
     else:
         kind = next((k for k in kinds if k in VERBS), None)
         if kind is None or not info.features:
@@ -174,12 +226,30 @@ def _published(ref: str, info: Any, server: GateServer) -> Published | None:
             return None
         verb, generic = VERBS[kind]
         schema = records_schema(info.features)
-        what = f"{'Predict' if kind == 'predictor' else 'Classify'} with {ref} (now {stamp})"
-    said = (info.description or "").strip().splitlines()
-    summary = f": {said[0][:160]}" if said else ""
+        classes = tuple(info.classes or ()) if kind == "classifier" else ()
+        categories = tuple(
+            (f.name, tuple(f.categories)) for f in info.features if "enum" in feature_schema(f)
+        )
     return Published(
-        tool_name(verb, info.model.name), ref, generic, schema, f"{what}{summary}. Same call as {generic}."
+        tool_name(verb, info.model.name),
+        ref,
+        generic,
+        schema,
+        summary(ref, info.description),
+        classes,
+        categories,
     )
+
+
+def summary(ref: str, said: str | None) -> str:
+    """A typed tool's description: the ref and the model's first sentence (at most ``SUMMARY`` characters);
+    what the tool does is its name's verb, how it is called is its schema (the server instructions say the
+    rest once, for all of them)."""
+    line = ((said or "").strip().splitlines() or [""])[0]
+    first = re.split(r"(?<=[.!?])\s", line, maxsplit=1)[0].rstrip(".")
+    if len(first) > SUMMARY:
+        first = first[: SUMMARY - 1].rsplit(" ", 1)[0] + "…"
+    return f"{ref}: {first}." if first else f"{ref}."
 
 
 def _body(pub: Published, call: Callable[..., Awaitable[Any]], generic_fn: Any) -> Any:
@@ -210,6 +280,18 @@ def _body(pub: Published, call: Callable[..., Awaitable[Any]], generic_fn: Any) 
 
     records.__annotations__["return"] = get_type_hints(generic_fn)["return"]
     return records
+
+
+def _checked(fn: Callable[..., Awaitable[Any]], categories: Any) -> Callable[..., Awaitable[Any]]:
+    """The generic tool's function, refusing a category outside the training set first (inside the guard:
+    the refusal is an audited isError result)."""
+
+    @functools.wraps(fn)
+    async def checked(**kwargs: Any) -> Any:
+        check_categories(kwargs.get("features"), categories)
+        return await fn(**kwargs)
+
+    return checked
 
 
 class ModelToolsServer(GateServer):
@@ -255,12 +337,13 @@ class ModelToolsServer(GateServer):
 
     def _register(self, pub: Published) -> None:
         spec = self._generic[pub.generic]
+        if pub.categories:
+            spec = dataclasses.replace(spec, fn=_checked(spec.fn, pub.categories))
         body = _body(pub, guard(spec), spec.fn)
         body.__doc__ = pub.description
         self.add_tool(
             body,
             name=pub.name,
-            title=pub.name,
             description=pub.description,
             annotations=spec.annotations,
             structured_output=True,
@@ -268,6 +351,11 @@ class ModelToolsServer(GateServer):
         tool = self._tool_manager.get_tool(pub.name)
         assert tool is not None
         tool.parameters = pub.schema
+        if pub.classes and tool.output_schema is not None:
+            out = copy.deepcopy(tool.output_schema)
+            out["properties"]["labels"]["items"] = {"type": "string", "enum": list(pub.classes)}
+            tool.fn_metadata.output_schema = out
+            vars(tool).pop("output_schema", None)  # the SDK caches the schema it read first
         # argument advice for a bad typed call names the typed tool, with no example (the schema is the example)
         self.specs[pub.name] = ToolSpec(pub.name, body, pub.name, spec.scope, spec.annotations)
 
@@ -307,30 +395,37 @@ class ModelToolsServer(GateServer):
             log.warning("typed model tools not refreshed: %s", exc)
 
 
+def weigh(obj: object) -> int:
+    """Bytes on the wire: compact JSON, UTF-8 (as the SDK sends a result)."""
+    return len(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode())
+
+
 async def listing_weight(server: GateServer) -> tuple[int, int]:
     """What ``tools/list`` weighs: the whole listing and what a model reads (name, description, input)."""
     tools = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in await server.list_tools()]
-    seen = sum(
-        len(json.dumps({k: t[k] for k in ("name", "description", "inputSchema") if k in t})) for t in tools
+    seen = [{k: t[k] for k in ("name", "description", "inputSchema") if k in t} for t in tools]
+    return weigh(tools), weigh(seen)
+
+
+def weight_line(tools: int, typed: int, full: int, seen: int) -> tuple[int, str]:
+    """The start's log line on the listing's weight: a warning naming how far over budget it is."""
+    over = [
+        f"{what} {got - limit} bytes over its {limit}"
+        for what, got, limit in (("the listing", full, BUDGET_ALL), ("what a model reads", seen, BUDGET_SEEN))
+        if got > limit
+    ]
+    said = (
+        f"tools/list weighs {full} bytes, what a model reads (names, descriptions, input schemas) {seen} "
+        f"bytes: {tools} tools, {typed} typed model tools (budget {BUDGET_ALL} and {BUDGET_SEEN})"
     )
-    return len(json.dumps(tools)), seen
+    if not over:
+        return logging.INFO, said
+    return logging.WARNING, f"{said}; {' and '.join(over)}: publish fewer model tools (MLGATE_MODEL_TOOLS)"
 
 
 async def publish_model_tools(server: ModelToolsServer) -> None:
     """At start: the typed tools (a collision or a malformed pattern stops the server), then the weight."""
-    if not server.patterns or server.published:
-        return
-    await server.refresh()
+    if server.patterns and not server.published:
+        await server.refresh()
     full, seen = await listing_weight(server)
-    level = logging.WARNING if full > BUDGET_ALL or seen > BUDGET_SEEN else logging.INFO
-    log.log(
-        level,
-        "tools/list: %d tools (%d typed model tools), %d bytes; what a model reads: %d bytes "
-        "(budget %d and %d)",
-        len(await server.list_tools()),
-        len(server.published),
-        full,
-        seen,
-        BUDGET_ALL,
-        BUDGET_SEEN,
-    )
+    log.log(*weight_line(len(await server.list_tools()), len(server.published), full, seen))
