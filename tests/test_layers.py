@@ -19,7 +19,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mlgate"
 LAYERS: list[set[str]] = [
-    {"schemas", "errors", "config", "artifacts", "clock", "domain", "telemetry", "__init__"},
+    {"schemas", "errors", "config", "artifacts", "clock", "domain", "numbers", "telemetry", "__init__"},
     {"state", "auth"},
     {"records"},
     {"adapters", "interfaces"},  # interfaces: only the loader module older artifacts name (a shim)

@@ -156,3 +156,54 @@ async def test_stdio_scopes_limit_local_agent(demo_home: Any) -> None:
         assert not err
         err, msg = await call(c, "ml_predict", {"model": "demo-regressor@1", "features": [DIABETES_ROW]})
     assert err and "needs the scope 'ml:infer'" in msg
+
+
+HUGE = 10**400  # JSON allows it; a float cannot hold it (math.isfinite raised OverflowError on it)
+COLUMNS = list(DIABETES_ROW)
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "needle"),
+    [
+        (
+            "ml_predict",
+            {"model": "demo-regressor@1", "features": [{**DIABETES_ROW, "bmi": HUGE}]},
+            "record 0, feature 'bmi' is an integer too large for a number",
+        ),
+        (
+            "ml_predict",
+            {
+                "model": "demo-regressor@1",
+                "features": {
+                    "columns": COLUMNS,
+                    "rows": [[HUGE if c == "s1" else DIABETES_ROW[c] for c in COLUMNS]],
+                },
+            },
+            "feature 's1' is an integer too large for a number",
+        ),
+        (
+            "ml_forecast",
+            {"model": "demo-forecaster@1", "horizon": 3, "levels": [HUGE]},
+            "'levels[0]' must be a number",  # the argument schema refuses it first
+        ),
+        (
+            "ml_segment",
+            {"model": "demo-segmenter@1", "series": [1.0, 2.0, HUGE, 3.0]},
+            "'series[2]' must be a number",
+        ),
+    ],
+)
+async def test_an_integer_beyond_a_float_is_refused_by_name(
+    client: Any, tool: str, args: dict[str, Any], needle: str
+) -> None:
+    err, msg = await call(client, tool, args)
+    assert err and needle in msg, msg
+
+
+def test_number_checks_never_overflow() -> None:
+    from mlgate.numbers import finite, is_finite_number, shown
+
+    assert not finite(HUGE) and not is_finite_number(HUGE) and not is_finite_number(True)
+    assert finite(2**1000) and is_finite_number(1.5) and not finite(math.inf)
+    assert shown(10**5000) == "an integer too large for a number (beyond ±1.8e308)"  # str() would raise
+    assert shown("x" * 100) == repr("x" * 100)[:40]

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mlgate.errors import InvalidInput
+from mlgate.numbers import finite, shown
 
 METHOD = "ruptures"
 MAX_POINTS = 20_000  # PELT is quadratic in the worst case: ~0.5 s at this length
@@ -37,10 +38,10 @@ def _check_params(params: Mapping[str, Any]) -> tuple[float, int]:
     if (
         isinstance(penalty, bool)
         or not isinstance(penalty, int | float)
-        or not (math.isfinite(penalty) and penalty > 0)
+        or not (finite(penalty) and penalty > 0)
     ):
         raise InvalidInput(
-            f"penalty must be a positive finite number, got {penalty!r}",
+            f"penalty must be a positive finite number, got {shown(penalty)}",
             "use a penalty such as 2.0; larger values find fewer change points",
         )
     if isinstance(min_size, bool) or not isinstance(min_size, int) or min_size < 1:

@@ -20,12 +20,12 @@ refused that, or by hand) does not count. See docs/lifecycle.md.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from mlgate.errors import InvalidInput
+from mlgate.numbers import finite, shown
 from mlgate.schemas.lifecycle import GateOutcome
 
 TAG_GATES = "mlgate.gates"
@@ -67,8 +67,8 @@ def parse_gates(raw: Any, where: str = "gates") -> Gates:
             continue
         if not isinstance(key, str) or not _GATE.match(key):
             raise InvalidInput(f"{where}: unknown gate {key!r}", _HINT)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise InvalidInput(f"{where}.{key} must be a finite number, got {value!r:.40}", _HINT)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not finite(value):
+            raise InvalidInput(f"{where}.{key} must be a finite number, got {shown(value)}", _HINT)
         out[key] = float(value)
     return out
 

@@ -19,6 +19,7 @@ from mlgate.artifacts import file_sha256, json_sha256
 from mlgate.config import Settings
 from mlgate.domain import Feature, Matrix
 from mlgate.errors import InvalidInput, NotFound, Refused
+from mlgate.numbers import finite, shown
 from mlgate.records.checks import to_matrix
 from mlgate.records.columns import as_records, is_columnar
 
@@ -157,7 +158,7 @@ def _target(values: list[Any], target: str, classifier: bool) -> np.ndarray:
         return np.asarray([str(v) for v in values])
     out = np.empty(len(values), dtype=np.float64)
     for i, v in enumerate(values):
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            raise InvalidInput(f"row {i}: target {target!r} must be a finite number, got {v!r:.40}")
+        if isinstance(v, bool) or not isinstance(v, int | float) or not finite(v):
+            raise InvalidInput(f"row {i}: target {target!r} must be a finite number, got {shown(v)}")
         out[i] = v
     return out

@@ -6,13 +6,13 @@ this and neither imports the other back.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from mlgate.domain import Matrix
 from mlgate.errors import InvalidInput
+from mlgate.numbers import finite, shown
 
 _NUMERIC = (int, float)
 FLOAT32_MAX = 3.4028234663852886e38
@@ -44,9 +44,9 @@ def number_cell(i: int, name: str, v: Any) -> None:
             "send a JSON number",
             fields=[f"features[{i}].{name}"],
         )
-    if not math.isfinite(v):
+    if not finite(v):
         raise InvalidInput(
-            f"record {i}, feature {name!r} is {v}",
+            f"record {i}, feature {name!r} is {shown(v)}",
             "send finite numbers only",
             fields=[f"features[{i}].{name}"],
         )

@@ -12,7 +12,6 @@ their library needs (``frames.py``).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from mlgate.domain import Feature, Matrix, Rows
 from mlgate.errors import InvalidInput
+from mlgate.numbers import finite, shown
 from mlgate.records.cells import (
     _NUMERIC,
     NUMBER_TYPES,
@@ -69,7 +69,7 @@ def to_matrix(records: Any, features: Sequence[Feature], *, max_rows: int, max_c
         row = out[i]
         for j, name in enumerate(names):
             v = rec[name]
-            if type(v) not in _NUMERIC or not math.isfinite(v):
+            if type(v) not in _NUMERIC or not finite(v):
                 number_cell(i, name, v)
             row[j] = v
     if any(f.type == "float" for f in features):
@@ -90,8 +90,10 @@ def check_series(values: Any, what: str, *, max_len: int, min_len: int = 1) -> l
         if type(v) not in _NUMERIC:
             raise InvalidInput(f"{what}[{i}] is {type(v).__name__}, not a number", "send JSON numbers",
                                fields=[f"{what}[{i}]"])  # fmt: skip
-        if not math.isfinite(v):
-            raise InvalidInput(f"{what}[{i}] is {v}", "send finite numbers only", fields=[f"{what}[{i}]"])
+        if not finite(v):
+            raise InvalidInput(
+                f"{what}[{i}] is {shown(v)}", "send finite numbers only", fields=[f"{what}[{i}]"]
+            )
     return [float(v) for v in values]
 
 

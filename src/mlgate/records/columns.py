@@ -165,7 +165,10 @@ def _numbers(cells: Rows, features: Sequence[Feature]) -> Matrix:
     from mlgate.records.cells import _check_float32, number_cell
 
     if set(map(type, itertools.chain.from_iterable(cells.tolist()))) <= set(_NUMBER):
-        out: Matrix = cells.astype(np.float64)
+        try:
+            out: Matrix = cells.astype(np.float64)
+        except OverflowError:  # an int beyond float64: the per-cell pass below refuses it by name
+            out = np.full(cells.shape, np.nan)
         if np.isfinite(out).all():
             if any(f.type == "float" for f in features):
                 floats = [j for j, f in enumerate(features) if f.type == "float"]

@@ -17,6 +17,7 @@ import numpy as np
 
 from mlgate.domain import Feature, Rows
 from mlgate.errors import InvalidInput
+from mlgate.numbers import finite, shown
 
 FLOAT32_MAX = 3.4028234663852886e38
 INT_RANGE = {"long": (-(2**63), 2**63 - 1), "integer": (-(2**31), 2**31 - 1)}
@@ -42,8 +43,8 @@ class _Bad(Exception):
 def _number(v: Any) -> float:
     if type(v) not in (int, float):  # bool is an int subclass: refused on purpose
         raise _Bad
-    if not math.isfinite(v):
-        raise _Bad(f"is {v}; send finite numbers only")
+    if not finite(v):
+        raise _Bad(f"is {shown(v)}; send finite numbers only")
     return float(v)
 
 

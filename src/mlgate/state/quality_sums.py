@@ -20,6 +20,8 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
+from mlgate.numbers import finite
+
 BUCKET_S = 3600
 TOTAL = -1  # the bucket that holds every retained hour
 CALIBRATION_BINS = 5
@@ -57,7 +59,7 @@ def hour_start(at: float) -> float:
 
 
 def _num(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+    if isinstance(v, bool) or not isinstance(v, int | float) or not finite(v):
         return None
     return float(v)
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from mlgate.adapters.flavors import loaded_flavor
 from mlgate.errors import InvalidInput
+from mlgate.numbers import finite, shown
 
 MAX_HORIZON = 1000
 MAX_LEVELS = 5
@@ -87,9 +88,9 @@ def check_levels(levels: Sequence[float]) -> list[float]:
         )
     out: list[float] = []
     for v in levels:
-        if isinstance(v, bool) or not isinstance(v, int | float) or not (math.isfinite(v) and 0.0 < v < 1.0):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not (finite(v) and 0.0 < v < 1.0):
             raise InvalidInput(
-                f"level {v!r} is not a number strictly between 0 and 1",
+                f"level {shown(v)} is not a number strictly between 0 and 1",
                 "give coverage as a fraction, e.g. 0.95 rather than 95",
             )
         if float(v) in out:
@@ -104,9 +105,9 @@ def check_history(history: Sequence[float] | None) -> list[float]:
         return []
     values: list[float] = []
     for i, v in enumerate(history):
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not finite(v):
             raise InvalidInput(
-                f"history[{i}] is {v!r}, not a finite number", "send finite JSON numbers, oldest first"
+                f"history[{i}] is {shown(v)}, not a finite number", "send finite JSON numbers, oldest first"
             )
         values.append(float(v))
     return values

@@ -18,6 +18,7 @@ from typing import Any
 
 from mlgate.adapters.forecasting.common import MAX_HORIZON
 from mlgate.errors import InvalidInput
+from mlgate.numbers import finite, shown
 
 TIME_COLUMNS = ("ds", "date", "time", "timestamp", "period")
 
@@ -111,10 +112,8 @@ def _value(v: Any, i: int, column: str, is_time: bool) -> Any:
             raise InvalidInput(
                 f"future[{i}].{column} is {str(v)[:40]!r}, not a date", "send ISO dates, e.g. '2024-01-01'"
             ) from None
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        raise InvalidInput(
-            f"future[{i}].{column} is {str(v)[:40]!r}, not a finite number", "send JSON numbers"
-        )
+    if isinstance(v, bool) or not isinstance(v, int | float) or not finite(v):
+        raise InvalidInput(f"future[{i}].{column} is {shown(v)}, not a finite number", "send JSON numbers")
     return float(v)
 
 
