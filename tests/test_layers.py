@@ -3,6 +3,8 @@
 cli, commands                      operator commands (argparse, printing)
 server                             the tool list, transports, HTTP app, auth middleware
 tools                              thin typed tool functions
+compose                            the composition root: build_runtime, the one object graph per process
+jobs                               long tools as jobs: the job service, its workers
 lifecycle, skills, supply, demo    use cases
 serving                            runtime, executor, kill switch, guards, ledger hand-off
 models                             references, the model store, registry client
@@ -27,6 +29,7 @@ LAYERS: list[set[str]] = [
     {"serving"},
     {"lifecycle", "skills", "supply", "demo"},
     {"jobs"},
+    {"compose"},  # the composition root: above every service it wires, below whoever asks for a graph
     {"tools"},
     {"server"},
     {"cli", "commands", "__main__"},
