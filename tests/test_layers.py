@@ -11,7 +11,7 @@ models                             references, the model store, registry client
 interfaces                         Protocols and one adapter per flavor
 state, auth                        state database; token verification, scopes, Caller
 schemas, errors, config, artifacts what the wire carries; the error tree; settings; digests and files;
-  telemetry                        OpenTelemetry spans and trace ids
+  telemetry, process               OpenTelemetry spans and trace ids; the process-wide patches (one lock each)
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mlgate"
 LAYERS: list[set[str]] = [
-    {"schemas", "errors", "config", "artifacts", "clock", "domain", "telemetry", "__init__"},
+    {"schemas", "errors", "config", "artifacts", "clock", "domain", "telemetry", "process", "__init__"},
     {"state", "auth"},
     {"records"},
     {"adapters", "interfaces"},  # interfaces: only the loader module older artifacts name (a shim)
