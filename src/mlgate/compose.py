@@ -22,6 +22,7 @@ from mlgate.jobs.service import JobService
 from mlgate.models.resolvers import Resolver
 from mlgate.serving.runtime import Runtime
 from mlgate.state.db import StateDB
+from mlgate.supply.hub import HubResolver
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,8 +55,6 @@ def build_runtime(settings: Settings, resolver: Resolver | None = None, *, trans
 def compose(runtime: Runtime) -> App:
     """The services around a runtime already made (``build_runtime``'s second half; ``build_server``
     composes a bare ``Runtime`` a test hands it). Compose a runtime once: each call makes a new graph."""
-    from mlgate.supply.hub import HubResolver
-
     settings = runtime.settings
     runtime.models.add_source("hf", lambda: HubResolver(settings))  # pulled snapshots: hf:org/repo@commit
     return App(runtime=runtime, jobs=JobService(runtime))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mlgate.jobs.celery_worker import WorkerHost
 
 
 def worker_command(settings: Any, *, concurrency: int | None, loglevel: str) -> int:
@@ -31,7 +34,7 @@ def worker_command(settings: Any, *, concurrency: int | None, loglevel: str) -> 
     return 0
 
 
-def worker_host(settings: Any) -> Any:
+def worker_host(settings: Any) -> WorkerHost:
     """The worker's host process state on the graph of ``mlgate.compose.build_runtime``."""
     from mlgate.compose import build_runtime
     from mlgate.jobs.celery_worker import WorkerHost
