@@ -3,13 +3,17 @@
 cli, commands                      operator commands (argparse, printing)
 server                             the tool list, transports, HTTP app, auth middleware
 tools                              thin typed tool functions
+compose                            the composition root: build_runtime, the one object graph per process
+jobs                               long tools as jobs: the job service, its workers
 lifecycle, skills, supply, demo    use cases
 serving                            runtime, executor, kill switch, guards, ledger hand-off
-models                             references, the model store, registry client
-interfaces                         Protocols and one adapter per flavor
+models                             references, the artifact plan, the model store, registry client
+adapters                           one adapter per flavor (interfaces: a shim older artifacts name)
+records                            the typed record checks (records and columnar batches)
 state, auth                        state database; token verification, scopes, Caller
 schemas, errors, config, artifacts what the wire carries; the error tree; settings; digests and files;
-  telemetry                        OpenTelemetry spans and trace ids
+  domain, numbers, clock           the domain types; what counts as a number; the clock
+  telemetry, process               OpenTelemetry spans and trace ids; the process-wide patches (one lock each)
 """
 
 from __future__ import annotations
@@ -19,7 +23,18 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mlgate"
 LAYERS: list[set[str]] = [
-    {"schemas", "errors", "config", "artifacts", "clock", "domain", "numbers", "telemetry", "__init__"},
+    {
+        "schemas",
+        "errors",
+        "config",
+        "artifacts",
+        "clock",
+        "domain",
+        "numbers",
+        "telemetry",
+        "process",
+        "__init__",
+    },
     {"state", "auth"},
     {"records"},
     {"adapters", "interfaces"},  # interfaces: only the loader module older artifacts name (a shim)
@@ -27,6 +42,7 @@ LAYERS: list[set[str]] = [
     {"serving"},
     {"lifecycle", "skills", "supply", "demo"},
     {"jobs"},
+    {"compose"},  # the composition root: above every service it wires, below whoever asks for a graph
     {"tools"},
     {"server"},
     {"cli", "commands", "__main__"},

@@ -9,29 +9,27 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from mlgate.compose import App, build_runtime
 from mlgate.config import Settings
 from mlgate.server.app import build_server
-from mlgate.serving.runtime import Runtime
 from tests._support import tool_payload
 from tests.lifecycle.conftest import FEATURES, make_data, new_name, records
 
 
 @pytest.fixture
-def make_runtime(demo_home: Any) -> Callable[..., Runtime]:
-    made: list[Runtime] = []
+def make_runtime(demo_home: Any) -> Callable[..., App]:
+    """A graph from the composition root (the runtime and its job service) on the demo home."""
 
-    def make(**kw: Any) -> Runtime:
-        rt = Runtime(Settings(home=demo_home, **kw))
-        made.append(rt)
-        return rt
+    def make(**kw: Any) -> App:
+        return build_runtime(Settings(home=demo_home, **kw))
 
     return make
 
 
 @pytest.fixture
-async def open_client() -> AsyncIterator[Callable[[Runtime], Any]]:
-    """``async with open_client(rt) as c``: an in-memory MCP client of a server on ``rt``."""
-    yield lambda rt: Client(build_server(rt))
+async def open_client() -> AsyncIterator[Callable[[App], Any]]:
+    """``async with open_client(app) as c``: an in-memory MCP client of a server on ``app``."""
+    yield lambda app: Client(build_server(app))
 
 
 async def call(client: Any, tool: str, args: dict[str, Any], **kw: Any) -> tuple[bool, Any]:

@@ -11,7 +11,6 @@ import pytest
 
 from mlgate.auth.caller import Caller
 from mlgate.errors import NotFound
-from mlgate.jobs.service import jobs_for
 from tests.jobs.conftest import call, versions, wait_job
 
 pytestmark = pytest.mark.anyio
@@ -92,7 +91,7 @@ async def test_a_cancelled_call_cancels_its_job(make_runtime: Any, open_client: 
     rt = make_runtime(job_wait_s=60)
     before = versions(rt.settings, name)
     args = {"model": f"{name}@production", "data": batch, "target": "y", "holdout": 0.25}
-    jobs = jobs_for(rt)
+    jobs = rt.jobs
     async with open_client(rt) as c:
         gives_up = anyio.CancelScope()  # the client gives up: notifications/cancelled
 
@@ -106,11 +105,13 @@ async def test_a_cancelled_call_cancels_its_job(make_runtime: Any, open_client: 
                 30
             ):  # as soon as the job runs (well before its commit point), not after a guess
                 while not [
-                    j for j in await jobs.list(rt.local_caller(), "running", 5) if j.tool == "ml_retrain"
+                    j
+                    for j in await jobs.list(rt.runtime.local_caller(), "running", 5)
+                    if j.tool == "ml_retrain"
                 ]:
                     await anyio.sleep(0.02)
             gives_up.cancel()
-        mine = [j for j in await jobs.list(rt.local_caller(), None, 5) if j.tool == "ml_retrain"]
+        mine = [j for j in await jobs.list(rt.runtime.local_caller(), None, 5) if j.tool == "ml_retrain"]
         done = await wait_job(c, mine[0].id)
     assert done["status"] == "cancelled", done
     assert versions(rt.settings, name) == before
@@ -125,7 +126,7 @@ async def test_only_the_jobs_caller_or_an_admin_sees_it(
         assert not err, out
         err, listed = await call(c, "ml_list_jobs", {"limit": 5})
         assert not err and out["job"]["job_id"] in [j["job_id"] for j in listed["jobs"]]
-    jobs = jobs_for(rt)
+    jobs = rt.jobs
     job_id = out["job"]["job_id"]
     other = Caller("mallory", "c2", "http", frozenset({"ml:read", "ml:manage"}))
     admin = Caller("root", "c3", "http", frozenset({"ml:admin"}))
@@ -149,7 +150,7 @@ async def test_a_failed_job_answers_as_the_tool_would_have(make_runtime: Any, op
 
 async def test_a_job_whose_worker_stopped_renewing_its_lease_is_interrupted(make_runtime: Any) -> None:
     rt = make_runtime(job_lease_s=1)
-    jobs = jobs_for(rt)
+    jobs = rt.jobs
     rec, _ = await anyio.to_thread.run_sync(
         lambda: jobs.store.submit(
             "ml_compile", {"subject": "local"}, {"model": "x@1", "target": "onnx"}, "d" * 64

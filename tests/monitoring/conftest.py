@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from mcp import Client
 
+from mlgate.compose import App, build_runtime
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
@@ -140,10 +141,11 @@ def make_settings(plain: Plain, home: Path, **kw: Any) -> Settings:
 
 
 class Session:
-    """A runtime and an in-memory MCP client over it."""
+    """A graph (``mlgate.compose.build_runtime``) and an in-memory MCP client over it."""
 
-    def __init__(self, rt: Runtime, client: Any) -> None:
-        self.rt = rt
+    def __init__(self, app: App, client: Any) -> None:
+        self.app = app
+        self.rt: Runtime = app.runtime
         self.client = client
 
     async def call(self, tool: str, args: dict[str, Any]) -> tuple[bool, Any]:
@@ -157,10 +159,10 @@ class Session:
 
 @asynccontextmanager
 async def open_session(settings: Settings) -> AsyncIterator[Session]:
-    rt = Runtime(settings)
-    async with Client(build_server(rt)) as c:
-        yield Session(rt, c)
-    await rt.aclose()
+    app = build_runtime(settings)
+    async with Client(build_server(app)) as c:
+        yield Session(app, c)
+    await app.aclose()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from typing import Any
 import anyio
 import pytest
 
-from mlgate.jobs.service import jobs_for
 from mlgate.lifecycle.degradation import judge, parse_rules
 from tests.monitoring.conftest import (
     FEATURES,
@@ -77,7 +76,7 @@ async def test_degraded_model_warns_and_starts_a_retrain(plain: Plain, tmp_path:
         _, res = await _predict_and_shift(s, 5, 8.0, seed=34)
         assert res["degraded"] == [] and res["retrain_jobs"] == []
 
-        rec = await jobs_for(s.rt).wait(job_id, 120)
+        rec = await s.app.jobs.wait(job_id, 120)
         assert rec.status == "succeeded", rec.error
         assert rec.tool == "ml_retrain" and rec.result is not None
         assert rec.result["candidate"]["name"] == "mon-reg" and rec.result["promoted"] is False

@@ -15,30 +15,22 @@ the verified weights; ``torch.load`` is never called by mlgate. A version an age
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import re
-import sys
 import tarfile
 import tempfile
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mlgate.adapters.pytorch import TorchModel
 from mlgate.domain import Feature
 from mlgate.errors import IntegrityError, InvalidInput, Refused
+from mlgate.process import DownloadRefused, torch_hub_offline
 
 ENTRY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 ARCHIVE = "hub/archive.tar.gz"
 CHUNK = 1 << 20
-_ONE_AT_A_TIME = threading.Lock()  # torch.hub's folder, sys.path and the download refusals are process-wide
-
-
-class DownloadAttempt(Exception):
-    pass
 
 
 def unpack(archive: Path, dest: Path) -> None:
@@ -77,43 +69,6 @@ def unpack(archive: Path, dest: Path) -> None:
         )
 
 
-@contextlib.contextmanager
-def _network_closed(empty: str, attempts: list[str]) -> Iterator[None]:
-    """This thread's ``torch.hub.download_url_to_file`` and ``urllib.request.urlopen`` refuse (and are recorded);
-    other threads of the server pass through to the originals while the entrypoint runs."""
-    import urllib.request
-
-    import torch.hub
-
-    me = threading.get_ident()
-
-    def refusing(original: Callable[..., Any]) -> Callable[..., Any]:
-        def refuse(url: Any, *args: Any, **kwargs: Any) -> Any:
-            if threading.get_ident() != me:
-                return original(url, *args, **kwargs)
-            attempts.append(str(getattr(url, "full_url", url))[:300])
-            raise DownloadAttempt(f"download of {attempts[-1]} refused: weights must be in the snapshot")
-
-        return refuse
-
-    saved = (torch.hub.get_dir(), torch.hub.download_url_to_file, urllib.request.urlopen)
-    home = os.environ.get("TORCH_HOME")
-    torch.hub.set_dir(empty)
-    os.environ["TORCH_HOME"] = empty
-    torch.hub.download_url_to_file = refusing(saved[1])
-    urllib.request.urlopen = refusing(saved[2])
-    try:
-        yield
-    finally:
-        torch.hub.set_dir(saved[0])
-        torch.hub.download_url_to_file = saved[1]
-        urllib.request.urlopen = saved[2]
-        if home is None:
-            os.environ.pop("TORCH_HOME", None)
-        else:
-            os.environ["TORCH_HOME"] = home
-
-
 def run_entrypoint(folder: Path, entrypoint: str) -> Any:
     """The torch module ``entrypoint`` of the hubconf.py in ``folder`` returns, built with downloads refused."""
     import torch
@@ -121,22 +76,16 @@ def run_entrypoint(folder: Path, entrypoint: str) -> Any:
     if not ENTRY.match(entrypoint):
         raise InvalidInput(f"{entrypoint!r} is not an entrypoint name", "name a function of hubconf.py")
     attempts: list[str] = []
-    with _ONE_AT_A_TIME:
-        before = set(sys.modules)
-        try:
-            with tempfile.TemporaryDirectory() as empty, _network_closed(empty, attempts):
-                module = torch.hub.load(str(folder), entrypoint, source="local")  # type: ignore[no-untyped-call, unused-ignore]
-        except DownloadAttempt:
-            module = None
-        except Exception as exc:
-            raise Refused(
-                f"the entrypoint {entrypoint!r} failed: {type(exc).__name__}: {str(exc)[:300]}",
-                "check the entrypoint name and that the repository needs nothing beyond torch",
-            ) from None
-        finally:  # modules imported from the snapshot do not outlive it (nor meet another repository's)
-            for name in set(sys.modules) - before:
-                if str(getattr(sys.modules[name], "__file__", "") or "").startswith(str(folder)):
-                    del sys.modules[name]
+    try:  # downloads refused, one load at a time, its modules dropped afterwards (mlgate/process.py)
+        with torch_hub_offline(folder, attempts):
+            module = torch.hub.load(str(folder), entrypoint, source="local")  # type: ignore[no-untyped-call, unused-ignore]
+    except DownloadRefused:
+        module = None
+    except Exception as exc:
+        raise Refused(
+            f"the entrypoint {entrypoint!r} failed: {type(exc).__name__}: {str(exc)[:300]}",
+            "check the entrypoint name and that the repository needs nothing beyond torch",
+        ) from None
     if attempts:
         raise Refused(
             f"the entrypoint {entrypoint!r} tried to download {attempts[0]} at load",

@@ -76,21 +76,27 @@ def _value(raw: str | None) -> Any:
 def actuals_command(settings: Settings, args: argparse.Namespace) -> int:
     import anyio
 
-    from mlgate.jobs.service import jobs_for, retrain_submitter
+    from mlgate.compose import build_runtime
+    from mlgate.jobs.service import retrain_submitter
     from mlgate.lifecycle.degradation import record_actuals
     from mlgate.serving.audited import Call, audited
-    from mlgate.serving.runtime import Runtime
 
     actuals = read_actuals(Path(args.file))
-    rt = Runtime(settings, transport="cli")
+    app = build_runtime(settings, transport="cli")
+    rt = app.runtime
     caller = rt.local_caller()
 
     async def body() -> Any:
         result = await record_actuals(
-            rt, args.model, actuals, caller=caller, subject=args.subject, submit_retrain=retrain_submitter(rt)
+            rt,
+            args.model,
+            actuals,
+            caller=caller,
+            subject=args.subject,
+            submit_retrain=retrain_submitter(app.jobs),
         )
         if result.retrain_jobs:
-            await jobs_for(rt).drain(600)
+            await app.jobs.drain(600)
         return result
 
     async def run() -> Any:
@@ -101,7 +107,7 @@ def actuals_command(settings: Settings, args: argparse.Namespace) -> int:
         try:
             return await audited(rt, call, body)
         finally:
-            await rt.aclose()
+            await app.aclose()
 
     result = anyio.run(run)
     print(json.dumps(result.model_dump(), indent=2))

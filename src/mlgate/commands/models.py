@@ -71,7 +71,9 @@ def parse_gate_args(items: list[str]) -> dict[str, float | bool]:
 
 
 def run_models_command(settings: Settings, args: argparse.Namespace) -> int:
-    rt = Runtime(settings, transport="cli")
+    from mlgate.compose import build_runtime
+
+    rt = build_runtime(settings, transport="cli").runtime
     handler = ACTIONS.get(args.action)
     if handler is None:
         raise SystemExit(f"unknown action {args.action}")

@@ -24,9 +24,9 @@ def skills_command(settings: Settings, args: argparse.Namespace) -> int:
 def _locked(settings: Settings, directory: Path, force: bool) -> int:
     """Locking changes which skills run: an operator change with its ledger row (``skills.lock``)."""
     from mlgate.commands.operator import audited, blocking, in_thread
-    from mlgate.serving.runtime import Runtime
+    from mlgate.compose import build_runtime
 
-    rt = Runtime(settings, transport="cli")
+    rt = build_runtime(settings, transport="cli").runtime
     try:
         code: int = audited(rt, "lock", {"dir": str(directory), "force": force},
                             lambda: in_thread(lambda: lock_dir(directory, force=force)), family="skills")  # fmt: skip

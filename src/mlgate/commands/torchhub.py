@@ -35,9 +35,9 @@ def torchhub_command(settings: Settings, args: argparse.Namespace) -> int:
     import anyio
 
     from mlgate.commands.operator import audited, in_thread
-    from mlgate.serving.runtime import Runtime
+    from mlgate.compose import build_runtime
 
-    rt = Runtime(settings, transport="cli")
+    rt = build_runtime(settings, transport="cli").runtime
     try:
         if args.action == "admit":
             print(audited(rt, "admit", {"ref": args.repo_at_commit}, lambda: in_thread(_admit, rt, args),

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mlgate.jobs.celery_worker import WorkerHost
 
 
 def worker_command(settings: Any, *, concurrency: int | None, loglevel: str) -> int:
@@ -27,8 +30,17 @@ def worker_command(settings: Any, *, concurrency: int | None, loglevel: str) -> 
         f"mlgate worker: {n} job(s) at once from {settings.jobs_broker}; state {settings.state}",
         file=sys.stderr,
     )
-    run_worker(settings, concurrency=n, loglevel=loglevel)
+    run_worker(worker_host(settings), concurrency=n, loglevel=loglevel)
     return 0
+
+
+def worker_host(settings: Any) -> WorkerHost:
+    """The worker's host process state on the graph of ``mlgate.compose.build_runtime``."""
+    from mlgate.compose import build_runtime
+    from mlgate.jobs.celery_worker import WorkerHost
+
+    app = build_runtime(settings, transport="worker")
+    return WorkerHost(app.runtime, app.jobs)
 
 
 def jobs_gc_command(settings: Any, *, older_than: float, as_json: bool) -> int:
@@ -39,18 +51,18 @@ def jobs_gc_command(settings: Any, *, older_than: float, as_json: bool) -> int:
 
     import anyio
 
+    from mlgate.compose import build_runtime
     from mlgate.jobs.gc import collect
-    from mlgate.jobs.service import jobs_for
-    from mlgate.serving.runtime import Runtime
 
     if settings.state_url is None:
         settings.ensure_home()
-    rt = Runtime(settings, transport="cli")
+    app = build_runtime(settings, transport="cli")
+    rt, jobs = app.runtime, app.jobs
     t0 = time.perf_counter()
     error: Exception | None = None
     try:
-        anyio.run(jobs_for(rt).reap)  # a job whose worker died ends first: its versions are orphans then
-        removed = collect(settings, jobs_for(rt).store, older_than=older_than)
+        anyio.run(jobs.reap)  # a job whose worker died ends first: its versions are orphans then
+        removed = collect(settings, jobs.store, older_than=older_than)
     except Exception as exc:
         error = exc
         raise

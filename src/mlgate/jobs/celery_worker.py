@@ -1,6 +1,8 @@
 """The Celery worker's host process (``mlgate worker``): the one task (``mlgate.run_job``), run on one
 asyncio event loop the process keeps (the runtime's model cache, batchers and kill switch live on
-it). The app's configuration and the sending side are ``jobs/broker.py``.
+it). The app's configuration and the sending side are ``jobs/broker.py``. The runtime and its job
+service come from the composition root (``mlgate.compose.build_runtime``, called by ``mlgate worker``),
+so a worker serves the same graph as the server: the same model sources, the same services.
 """
 
 from __future__ import annotations
@@ -8,31 +10,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlgate.config import Settings
 from mlgate.jobs.broker import TASK, celery_app
+
+if TYPE_CHECKING:
+    from mlgate.jobs.service import JobService
+    from mlgate.serving.runtime import Runtime
 
 log = logging.getLogger("mlgate.jobs")
 
 
 class WorkerHost:
-    """The worker process's runtime and event loop, shared by its task threads."""
+    """The worker process's runtime (with its job service) and event loop, shared by its task threads."""
 
     current: WorkerHost | None = None
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, rt: Runtime, service: JobService) -> None:
         from mlgate.jobs.runner import worker_id
-        from mlgate.jobs.service import jobs_for
-        from mlgate.serving.runtime import Runtime
 
-        self.settings = settings
+        if service.rt is not rt:
+            raise ValueError("the job service must be the runtime's own (mlgate.compose.build_runtime)")
+        self.settings = rt.settings
+        self.rt = rt
+        self.service = service
+        self.worker = worker_id("celery")
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="mlgate-jobs-loop", daemon=True)
         self.thread.start()
-        self.rt = Runtime(settings, transport="worker")
-        self.worker = worker_id("celery")
-        self.service = jobs_for(self.rt)
         self.run(self._open())
         asyncio.run_coroutine_threadsafe(self._collect(), self.loop)
         asyncio.run_coroutine_threadsafe(self._reaper(), self.loop)
@@ -81,14 +86,15 @@ def _execute(job_id: str) -> None:
 
 
 def run_worker(
-    settings: Settings, *, concurrency: int, loglevel: str = "INFO", name: str | None = None
+    host: WorkerHost, *, concurrency: int, loglevel: str = "INFO", name: str | None = None
 ) -> None:
-    """Start a Celery worker for ``settings.jobs_broker`` in this process (blocks until it stops)."""
+    """Start a Celery worker for the host's ``jobs_broker`` in this process (blocks until it stops)."""
     import os
 
-    assert settings.jobs_broker
-    WorkerHost.current = WorkerHost(settings)
-    app = celery_app(settings.jobs_broker)
+    broker = host.settings.jobs_broker
+    assert broker
+    WorkerHost.current = host
+    app = celery_app(broker)
     if TASK not in app.tasks:
         app.task(name=TASK, ignore_result=True)(_execute)
     argv = [

@@ -1,4 +1,5 @@
-"""Submitting jobs, waiting for them, reading and cancelling them: one ``JobService`` per runtime.
+"""Submitting jobs, waiting for them, reading and cancelling them: one ``JobService`` per runtime,
+built with it by the composition root (``mlgate.compose.build_runtime``).
 
 Where a job runs depends on ``MLGATE_JOBS_BROKER``: unset, in this process (an asyncio task
 per job, at most ``MLGATE_JOB_WORKERS`` running at once, the rest ``queued``); set, on the
@@ -15,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from functools import cached_property
 from typing import Any
@@ -34,22 +34,13 @@ from mlgate.state.jobs import JobRecord, JobStore
 
 Notify = Callable[[float, float | None, str | None], Awaitable[None]]
 POLL_S = 0.2
-_services: weakref.WeakKeyDictionary[Runtime, JobService] = weakref.WeakKeyDictionary()
 
 
-def jobs_for(rt: Runtime) -> JobService:
-    """The runtime's job service (made on first use)."""
-    found = _services.get(rt)
-    if found is None:
-        found = _services[rt] = JobService(rt)
-    return found
-
-
-def retrain_submitter(rt: Runtime) -> Callable[[Caller, dict[str, Any]], Awaitable[str]]:
+def retrain_submitter(jobs: JobService) -> Callable[[Caller, dict[str, Any]], Awaitable[str]]:
     """What degradation rules call to submit ``ml_retrain`` (lifecycle takes it as a callable)."""
 
     async def submit(caller: Caller, args: dict[str, Any]) -> str:
-        rec, _ = await jobs_for(rt).submit("ml_retrain", caller, args)
+        rec, _ = await jobs.submit("ml_retrain", caller, args)
         return rec.id
 
     return submit

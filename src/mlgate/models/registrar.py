@@ -7,6 +7,7 @@ mlflow, pandas and skops are imported inside the functions.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
@@ -22,6 +23,7 @@ from mlgate.models.pending import discard, marker, pause, store_dir
 from mlgate.models.plan import ArtifactPlan, plan_artifact
 from mlgate.models.resolvers import MlflowResolver
 from mlgate.models.tags import TAG_FEATURES, TAG_INTERFACES, TAG_METRICS, TAG_PENDING, TAG_SHA, TAG_STAGE
+from mlgate.process import mlflow_uris, point_mlflow_at
 
 EXPERIMENT = "mlgate"
 SAMPLE_ROWS = 200
@@ -51,11 +53,13 @@ class Registrar:
         self.resolver = resolver or MlflowResolver(settings)
         self.registry = self.resolver.registry
         self.admit_by = admit_by
-        import mlflow
+        # the fluent API (start_run, log_model) reads the process-wide URIs (mlgate/process.py); each
+        # registration holds them in ``_fluent``; they are left pointing here for MLflow code run after
+        point_mlflow_at(settings.tracking)
 
-        # the fluent API (start_run, log_model) reads the process-wide URIs
-        mlflow.set_tracking_uri(settings.tracking)
-        mlflow.set_registry_uri(settings.tracking)
+    def _fluent(self) -> contextlib.AbstractContextManager[None]:
+        """Around MLflow fluent calls: the process-wide URIs held at this registry for the block."""
+        return mlflow_uris(self.settings.tracking)
 
     def experiment_id(self) -> str:
         location = self.settings.artifact_root if self.settings.tracking_uri is None else None
@@ -131,9 +135,12 @@ class Registrar:
             frame = pd.DataFrame(x[:5], columns=feature_names)
             signature = infer_signature(frame, np.asarray(estimator.predict(x[:5])))
         self._ensure_model(name, description)
-        with mlflow.start_run(
-            experiment_id=self.experiment_id(), run_name=f"{name}-register", tags=_pending()
-        ) as run:
+        with (
+            self._fluent(),
+            mlflow.start_run(
+                experiment_id=self.experiment_id(), run_name=f"{name}-register", tags=_pending()
+            ) as run,
+        ):
             self._log_metrics(run.info.run_id, metrics)
             info = mlflow.sklearn.log_model(
                 estimator,
@@ -171,9 +178,12 @@ class Registrar:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp) / "model"
             write_native(folder, kind, params, {"mlgate": {"interfaces": interfaces, **(extra_meta or {})}})
-            with mlflow.start_run(
-                experiment_id=self.experiment_id(), run_name=f"{name}-register", tags=_pending()
-            ) as run:
+            with (
+                self._fluent(),
+                mlflow.start_run(
+                    experiment_id=self.experiment_id(), run_name=f"{name}-register", tags=_pending()
+                ) as run,
+            ):
                 self._log_metrics(run.info.run_id, metrics)
                 store_dir(self.settings, run.info.artifact_uri, folder)
         source = f"{run.info.artifact_uri}/model"
@@ -201,9 +211,12 @@ class Registrar:
             )
         self._refuse_code(name, model_dir)  # before anything is written
         self._ensure_model(name, description)
-        with mlflow.start_run(
-            experiment_id=self.experiment_id(), run_name=f"{name}-register", tags=_pending()
-        ) as run:
+        with (
+            self._fluent(),
+            mlflow.start_run(
+                experiment_id=self.experiment_id(), run_name=f"{name}-register", tags=_pending()
+            ) as run,
+        ):
             self._log_metrics(run.info.run_id, metrics or {})
             store_dir(self.settings, run.info.artifact_uri, model_dir)
         info = self.registry.create_version(
@@ -238,9 +251,12 @@ class Registrar:
         import mlflow
 
         self._ensure_model(name, description)
-        with mlflow.start_run(
-            experiment_id=self.experiment_id(), run_name=f"{name}-register", tags=_pending()
-        ) as run:
+        with (
+            self._fluent(),
+            mlflow.start_run(
+                experiment_id=self.experiment_id(), run_name=f"{name}-register", tags=_pending()
+            ) as run,
+        ):
             store_dir(self.settings, run.info.artifact_uri, model_dir)
         info = self.registry.create_version(
             name, f"{run.info.artifact_uri}/model", run.info.run_id, description, tags=_pending(extra_tags)
@@ -326,7 +342,8 @@ class Registrar:
             name, Path(mlflow.artifacts.download_artifacts(model_uri))
         )  # before anything is written
         self._ensure_model(name, "")
-        registered = mlflow.register_model(model_uri, name, tags=_pending())
+        with self._fluent():
+            registered = mlflow.register_model(model_uri, name, tags=_pending())
         info = self.registry.version(name, int(registered.version))
         with discard(self.resolver, info, artifacts=False):  # the run's files are the caller's, not ours
             loaded = self._admitted_load(info)

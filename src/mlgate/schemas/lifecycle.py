@@ -5,10 +5,11 @@ Fields may be added, never renamed: the names in the contract (README.md, the to
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from mlgate.schemas.handles import NullableStamp, nullable
 from mlgate.schemas.stamp import ModelStamp
 
 
@@ -116,7 +117,23 @@ class RetrainData(BaseModel):
     holdout_rows: int
 
 
-class RetrainResult(BaseModel):
+class RetrainShape(BaseModel):
+    """ml_retrain's result as its job handle carries it (``schemas/handles.py``)."""
+
+    retrained: bool | None
+    promoted: bool | None
+    drift_summary: Annotated[DriftSummary | None, nullable("object", DriftSummary)]
+    candidate: NullableStamp
+    incumbent: NullableStamp
+    metric: str | None
+    metrics: Annotated[dict[str, dict[str, float]] | None, nullable("object")]
+    failed_gates: list[GateOutcome] = Field(default_factory=list)
+    data: Annotated[RetrainData | None, nullable("object", RetrainData)]
+    decisions: Annotated[list[str] | None, nullable("array")]
+    promotion: dict[str, Any] | None = Field(default=None, description="the ml_promote result, when tried")
+
+
+class RetrainResult(RetrainShape):
     retrained: bool
     promoted: bool
     drift_summary: DriftSummary = Field(description="the new data against the incumbent's training sample")
@@ -126,7 +143,5 @@ class RetrainResult(BaseModel):
     metrics: dict[str, dict[str, float]] = Field(
         description="'incumbent' and 'candidate' on the same holdout"
     )
-    failed_gates: list[GateOutcome] = Field(default_factory=list)
     data: RetrainData
     decisions: list[str] = Field(description="each step's decision, in order, with its reason")
-    promotion: dict[str, Any] | None = Field(default=None, description="the ml_promote result, when tried")

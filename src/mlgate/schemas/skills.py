@@ -5,10 +5,11 @@ Fields may be added, never renamed: agents and tests outside rely on these names
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from mlgate.schemas.handles import nullable
 from mlgate.schemas.stamp import ModelStamp
 
 StepOutcome = Literal["ok", "error", "halted", "cancelled", "skipped", "running"]
@@ -54,10 +55,19 @@ class StepTrace(BaseModel):
     error: str | None = None
 
 
-class RunSkillResult(BaseModel):
-    run_id: str = Field(description="the id of this run in the state database")
+class RunSkillShape(BaseModel):
+    """ml_run_skill's result as its job handle carries it (``schemas/handles.py``)."""
+
+    run_id: str | None
     skill: str = Field(description="name@version")
-    digest: str = Field(description="SHA-256 of the spec that ran (equal to its lock entry)")
+    digest: str | None
     status: RunStatus
+    outputs: dict[str, Any] | None
+    steps: Annotated[list[StepTrace] | None, nullable("array")]
+
+
+class RunSkillResult(RunSkillShape):
+    run_id: str = Field(description="the id of this run in the state database")
+    digest: str = Field(description="SHA-256 of the spec that ran (equal to its lock entry)")
     outputs: dict[str, Any]
     steps: list[StepTrace]

@@ -16,6 +16,7 @@ from mcp_types import ToolAnnotations
 
 from mlgate import __version__
 from mlgate.auth.scopes import AUDIT, HALT, INFER, MANAGE, READ
+from mlgate.compose import App, compose
 from mlgate.config import ALL_SCOPES
 from mlgate.schemas.interfaces import INTERFACE_TABLE
 from mlgate.server.apps import build_apps, stamp_caller, tool_meta
@@ -25,7 +26,6 @@ from mlgate.server.instructions import INSTRUCTIONS
 from mlgate.server.model_tools import ModelToolsServer, publish_model_tools
 from mlgate.server.prompts import register_prompts
 from mlgate.serving.runtime import Runtime
-from mlgate.supply.hub import HubResolver
 from mlgate.tools import audit, inference, jobs, lifecycle, models, monitoring, serving, skills, supply
 
 READ_ONLY = ToolAnnotations(
@@ -236,11 +236,17 @@ class ViewServer(ModelToolsServer):
         return stamp_caller(result, self.legacy.get(name, name), context, self.runtime)
 
 
-def build_server(runtime: Runtime) -> MCPServer[Runtime]:
+def build_server(graph: App | Runtime) -> MCPServer[App]:
+    """The MCP server on ``graph`` (``mlgate.compose.build_runtime``); a bare ``Runtime`` (tests) is
+    composed here by the same root. The lifespan yields the ``App``: tools reach it through
+    ``tools/context.py``."""
+    app = compose(graph) if isinstance(graph, Runtime) else graph
+    runtime = app.runtime
+
     @asynccontextmanager
-    async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
+    async def lifespan(_: MCPServer[App]) -> AsyncIterator[App]:
         await publish_model_tools(server)  # MLGATE_MODEL_TOOLS; says what tools/list weighs
-        yield runtime
+        yield app
 
     server = ViewServer(
         "mlgate",
@@ -250,11 +256,8 @@ def build_server(runtime: Runtime) -> MCPServer[Runtime]:
         lifespan=lifespan,
         extensions=[build_apps()],
     )
-    server.use(runtime, TOOLS)
+    server.use(app, TOOLS)
     server.use_model_tools(runtime.settings.model_tools, SPECS)
-    runtime.models.add_source(
-        "hf", lambda: HubResolver(runtime.settings)
-    )  # pulled snapshots: hf:org/repo@commit
     for spec in TOOLS:
         server.add_tool(
             guard(spec),

@@ -11,6 +11,7 @@ from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.shared.exceptions import MCPError
 from mcp_types import INTERNAL_ERROR, Completion, ResourceTemplateReference
 
+from mlgate.compose import App
 from mlgate.errors import InsufficientScope, MlgateError
 from mlgate.serving.audited import Call, audited
 from mlgate.serving.runtime import Runtime
@@ -19,7 +20,7 @@ from mlgate.tools.context import caller_of
 _NONE = Completion(values=[], total=0, has_more=False)
 
 
-def add_cards(server: MCPServer[Runtime], runtime: Runtime) -> None:
+def add_cards(server: MCPServer[App], runtime: Runtime) -> None:
     from mlgate.lifecycle import catalog
 
     @server.resource(

@@ -23,12 +23,13 @@ from mcp_types import Tool as MCPTool
 from mcp_types import ToolAnnotations
 from pydantic import ValidationError
 
+from mlgate.compose import App
 from mlgate.errors import InvalidInput, MlgateError
 from mlgate.server.advice import argument_advice, example_for, schema_names
 from mlgate.server.listing import lean_tool
 from mlgate.serving.audited import Call, audited
 from mlgate.serving.runtime import Runtime
-from mlgate.tools.context import caller_of
+from mlgate.tools.context import caller_of, runtime
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def guard(spec: ToolSpec) -> Callable[..., Awaitable[Any]]:
     @functools.wraps(fn)
     async def call(**kwargs: Any) -> Any:
         ctx: Context[Any, Any] = kwargs["ctx"]
-        rt: Runtime = ctx.request_context.lifespan_context
+        rt = runtime(ctx)
         audit = Call(spec.name, caller_of(rt), sent(kwargs), scope, durable=durable, passthrough=_PROTOCOL)
         try:
             return await audited(rt, audit, lambda: fn(**kwargs))
@@ -70,16 +71,18 @@ def guard(spec: ToolSpec) -> Callable[..., Awaitable[Any]]:
 _PROTOCOL = (ToolError, MCPError)  # the SDK's own errors: re-raised as they are
 
 
-class GateServer(MCPServer[Runtime]):
+class GateServer(MCPServer[App]):
     """``MCPServer`` plus legacy names, argument advice and the lean listing, for ``specs``."""
 
+    app: App
     runtime: Runtime
     _listing: list[MCPTool] | None = None
     specs: dict[str, ToolSpec]
     legacy: dict[str, str]  # the first release's dotted names (ml.predict …): answered, never listed
 
-    def use(self, runtime: Runtime, specs: Sequence[ToolSpec]) -> None:
-        self.runtime = runtime
+    def use(self, app: App, specs: Sequence[ToolSpec]) -> None:
+        self.app = app
+        self.runtime = app.runtime
         self.specs = {s.name: s for s in specs}
         self.legacy = {s.name.replace("ml_", "ml.", 1): s.name for s in specs}
 

@@ -33,6 +33,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlgate import __version__
+from mlgate.compose import App
 from mlgate.config import Settings
 from mlgate.server.sessions import SessionCap
 from mlgate.serving.runtime import Runtime
@@ -89,7 +90,7 @@ def unhealthy(runtime: Runtime) -> list[str]:
 
 def build_http_app(
     settings: Settings,
-    server: MCPServer[Runtime],
+    server: MCPServer[App],
     runtime: Runtime,
     *,
     host: str = "127.0.0.1",

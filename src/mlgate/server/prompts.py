@@ -18,9 +18,9 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, InputRequiredResult
 from pydantic import Field
 
+from mlgate.compose import App
 from mlgate.errors import MlgateError
 from mlgate.serving.audited import Call, audited
-from mlgate.serving.runtime import Runtime
 from mlgate.tools.context import caller_of
 
 ModelName = Annotated[str, Field(description="A registered model's name, e.g. 'demo-regressor'.")]
@@ -122,9 +122,10 @@ class _Prompt(Prompt):
     async def render(
         self, arguments: dict[str, Any] | None, context: Context[Any, Any]
     ) -> list[Message] | InputRequiredResult:
-        rt = context.request_context.lifespan_context
-        if not isinstance(rt, Runtime):  # pragma: no cover - a server built without mlgate's runtime
+        app = context.request_context.lifespan_context
+        if not isinstance(app, App):  # pragma: no cover - a server built without mlgate's graph
             return await self._render(arguments, context)
+        rt = app.runtime
         call = Call(f"prompt:{self.name}", caller_of(rt), arguments or {}, passthrough=(MCPError, ValueError))
         try:
             return await audited(rt, call, lambda: self._render(arguments, context))

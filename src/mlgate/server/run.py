@@ -16,6 +16,7 @@ from mlgate.errors import ConfigError
 if TYPE_CHECKING:
     import uvicorn
 
+    from mlgate.compose import App
     from mlgate.serving.runtime import Runtime
     from mlgate.serving.warmup import Warmup
 
@@ -40,14 +41,14 @@ def serve_stdio(settings: Settings) -> int:
     from mlgate import telemetry
 
     telemetry.setup(settings)
-    runtimes: list[Runtime] = []
+    apps: list[App] = []
 
     def build() -> Any:
+        from mlgate.compose import build_runtime
         from mlgate.server.app import build_server
-        from mlgate.serving.runtime import Runtime
 
-        runtimes.append(Runtime(settings, transport="stdio"))
-        return build_server(runtimes[0])
+        apps.append(build_runtime(settings, transport="stdio"))
+        return build_server(apps[0])
 
     async def warm(front: Front) -> None:
         with anyio.move_on_after(SILENT_CLIENT_S):
@@ -56,14 +57,14 @@ def serve_stdio(settings: Settings) -> int:
         from mlgate.server.steady import warm_then_settle
         from mlgate.serving.warmup import Warmup
 
-        await warm_then_settle(Warmup(runtimes[0]).run)
+        await warm_then_settle(Warmup(apps[0].runtime).run)
 
     async def main() -> None:
         try:
             await Front(build).serve(after=warm)
         finally:
-            for runtime in runtimes:
-                await runtime.aclose()
+            for app in apps:
+                await app.aclose()
 
     anyio.run(main)
     return 0
@@ -105,8 +106,8 @@ def serve_http(settings: Settings, *, host: str, port: int, stateless: bool, no_
     from mlgate.server.security import auth_layer
 
     _logging()
+    from mlgate.compose import build_runtime
     from mlgate.server.app import build_server
-    from mlgate.serving.runtime import Runtime
     from mlgate.serving.warmup import Warmup
 
     if "resource_url" not in settings.model_fields_set:
@@ -116,8 +117,9 @@ def serve_http(settings: Settings, *, host: str, port: int, stateless: bool, no_
     from mlgate import telemetry
 
     telemetry.setup(settings)
-    runtime = Runtime(settings, transport="http")
-    server = build_server(runtime)
+    graph = build_runtime(settings, transport="http")
+    runtime = graph.runtime
+    server = build_server(graph)
     wrap = auth_layer(settings, server, MCP_PATH, no_auth=no_auth, host=host, port=port)
     if wrap is None and not is_loopback(host):
         raise ConfigError(

@@ -63,6 +63,7 @@ from prometheus_client.registry import Collector
 
 from mlgate.errors import JobInterrupted, MlgateError, Refused, Unavailable
 from mlgate.models.ref import parse_ref
+from mlgate.process import prometheus_multiprocess
 from mlgate.schemas.interfaces import TOOL_OF
 
 BUCKETS_MS = (0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000)
@@ -91,7 +92,7 @@ class Metrics:
         found = multiproc_dir or os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         self.multiproc_dir: Path | None = Path(found) if found else None
         if self.multiproc_dir is not None:
-            _multiprocess_on(self.multiproc_dir)
+            prometheus_multiprocess(self.multiproc_dir)  # process-wide: mlgate/process.py
         # no `_created` series beside each counter and histogram (a process-wide switch of the library)
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=False)
@@ -272,16 +273,6 @@ def _quantiles(buckets: list[tuple[float, float]]) -> dict[str, float | None]:
     for label, q in (("p50_ms", 0.5), ("p99_ms", 0.99)):
         out[label] = next(bound for bound, running in buckets if running >= q * total)
     return out
-
-
-def _multiprocess_on(path: Path) -> None:
-    """Switch this process's ``prometheus_client`` values to memory-mapped files under ``path``."""
-    from prometheus_client import values
-
-    path.mkdir(parents=True, exist_ok=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
-    if values.ValueClass is values.MutexValue:  # imported before the variable was set
-        values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
 
 
 class _Chain(Collector):

@@ -3,8 +3,9 @@
 It owns what serving needs beyond the models themselves: the state database (halts,
 ledger, skill runs), the kill switch, the executor (guards, breakers, batchers) and the
 metrics; ``models`` is the model store (references, resolution, cache). Tool functions
-reach it through the MCP lifespan context; plain code and tests build one directly:
-``Runtime(Settings(...))``. The state database and its threads start on first use, so a
+reach it through the MCP lifespan context. Entry points get it from the composition root,
+``mlgate.compose.build_runtime(settings)``, with the services built around it; tests of serving
+alone may build one directly: ``Runtime(Settings(...))``. The state database and its threads start on first use, so a
 runtime that only lists models never opens it.
 """
 

@@ -44,7 +44,6 @@ from mlgate.state.db import SkillRun, StateDB
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], Awaitable[None]]
-_dbs: dict[str, StateDB] = {}
 
 
 async def run(
@@ -83,7 +82,7 @@ async def execute(
     progress: Progress | None = None,
 ) -> RunSkillResult:
     checked = check_inputs(spec, inputs)
-    db = rt_state(rt)
+    db = rt.state  # the runtime's state database (the composition root's one)
     steps = spec.ordered_steps()
     traces = [StepTrace(id=s.id, call=s.call) for s in steps]
     run_id = uuid.uuid4().hex
@@ -229,18 +228,6 @@ async def _notify(progress: Progress, done: int, total: int, message: str) -> No
         await progress(done, total, message)
     except Exception:  # a client that went away must not fail the run
         log.debug("progress notification failed", exc_info=True)
-
-
-def rt_state(rt: Runtime) -> StateDB:
-    """The runtime's state database, or one opened (once per URL) from ``settings.state``."""
-    db = getattr(rt, "state", None)
-    if isinstance(db, StateDB):
-        return db
-    url = rt.settings.state
-    if url not in _dbs:
-        rt.settings.ensure_home()
-        _dbs[url] = StateDB(url)
-    return _dbs[url]
 
 
 async def _save(db: StateDB, run: SkillRun) -> None:

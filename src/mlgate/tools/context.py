@@ -1,4 +1,5 @@
-"""How a tool function reaches the runtime and learns who is calling: from the MCP request context.
+"""How a tool function reaches the runtime, its services and learns who is calling: from the MCP
+request context, whose lifespan yields the process's graph (``mlgate.compose.App``).
 
 This is the only place below the server that reads the MCP auth context; everything under
 the tools receives the ``Caller`` as an argument.
@@ -13,6 +14,8 @@ from mcp.server.mcpserver import Context
 from pydantic import Discriminator, Field, Tag, WithJsonSchema
 
 from mlgate.auth.caller import Caller
+from mlgate.compose import App
+from mlgate.jobs.service import JobService
 from mlgate.serving.runtime import Runtime
 
 ModelArg = Annotated[
@@ -25,11 +28,20 @@ ModelArg = Annotated[
 ]
 
 
+def app(ctx: Context[Any, Any]) -> App:
+    """The graph the server was built on (``mlgate.compose.build_runtime``)."""
+    found = ctx.request_context.lifespan_context
+    if not isinstance(found, App):  # pragma: no cover - a wiring bug, not a caller error
+        raise RuntimeError("the server was started without an mlgate App (mlgate.compose.build_runtime)")
+    return found
+
+
 def runtime(ctx: Context[Any, Any]) -> Runtime:
-    rt = ctx.request_context.lifespan_context
-    if not isinstance(rt, Runtime):  # pragma: no cover - a wiring bug, not a caller error
-        raise RuntimeError("the server was started without an mlgate Runtime")
-    return rt
+    return app(ctx).runtime
+
+
+def jobs(ctx: Context[Any, Any]) -> JobService:
+    return app(ctx).jobs
 
 
 def caller_of(rt: Runtime) -> Caller:

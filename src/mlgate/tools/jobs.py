@@ -11,10 +11,9 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from mlgate.jobs.runner import rebuild_error
-from mlgate.jobs.service import jobs_for
 from mlgate.schemas.jobs import ACTIVE, JobCancelResult, JobRef, JobResult, JobStatus, ListJobsResult
 from mlgate.state.jobs import JobRecord
-from mlgate.tools.context import caller, runtime
+from mlgate.tools.context import caller, jobs, runtime
 
 R = TypeVar("R", bound=BaseModel)
 JobId = Annotated[str, Field(max_length=64)]
@@ -38,13 +37,13 @@ async def as_job(
     A handle is ``reply`` with ``job`` set, ``known`` fields filled and every other required field null.
     """
     rt = runtime(ctx)
-    jobs = jobs_for(rt)
-    rec, _ = await jobs.submit(tool, caller(ctx), args)
+    service = jobs(ctx)
+    rec, _ = await service.submit(tool, caller(ctx), args)
 
     async def notify(done: float, total: float | None, message: str | None) -> None:
         await ctx.report_progress(done, total, message)
 
-    rec = await jobs.wait(rec.id, rt.settings.job_wait_s, notify)
+    rec = await service.wait(rec.id, rt.settings.job_wait_s, notify)
     if rec.status == "succeeded":
         return reply.model_validate({**(rec.result or {}), "job": _ref(rec)})
     if rec.status in ACTIVE:
@@ -55,12 +54,12 @@ async def as_job(
 
 async def job(job_id: JobId, ctx: Context[Any, Any]) -> JobResult:
     """A long call's job: status, progress, then the result (as the tool returns it)."""
-    return JobResult(job=(await jobs_for(runtime(ctx)).get(job_id.strip(), caller(ctx))).info())
+    return JobResult(job=(await jobs(ctx).get(job_id.strip(), caller(ctx))).info())
 
 
 async def job_cancel(job_id: JobId, ctx: Context[Any, Any]) -> JobCancelResult:
     """Cancel a job: it stops at its next step, registering nothing."""
-    rec = await jobs_for(runtime(ctx)).cancel(job_id.strip(), caller(ctx))
+    rec = await jobs(ctx).cancel(job_id.strip(), caller(ctx))
     stopped = rec.status == "cancelled"
     message = (
         "cancelled; nothing was registered"
@@ -77,5 +76,5 @@ async def list_jobs(
 ) -> ListJobsResult:
     """Jobs of long calls you started, newest first (ml:admin sees all)."""
     c = caller(ctx)
-    found = await jobs_for(runtime(ctx)).list(c, status, limit)
+    found = await jobs(ctx).list(c, status, limit)
     return ListJobsResult(jobs=[r.info() for r in found])

@@ -12,7 +12,7 @@ from mlgate.errors import InvalidInput
 from mlgate.jobs.service import retrain_submitter
 from mlgate.lifecycle import degradation, quality
 from mlgate.schemas.monitoring import ActualsResult, PerformanceResult
-from mlgate.tools.context import caller, runtime
+from mlgate.tools.context import caller, jobs, runtime
 
 ModelName = Annotated[str, Field(description="A model name (or name@version).", max_length=300)]
 
@@ -44,7 +44,7 @@ async def record_actuals(
     rules. Example: {"model": "demo-regressor", "actuals": [{"prediction_id": "3f2a…", "value": 151.0}]}."""
     rt = runtime(ctx)
     return await degradation.record_actuals(
-        rt, model, actuals_map(actuals), caller=caller(ctx), submit_retrain=retrain_submitter(rt)
+        rt, model, actuals_map(actuals), caller=caller(ctx), submit_retrain=retrain_submitter(jobs(ctx))
     )
 
 
