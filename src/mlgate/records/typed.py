@@ -9,6 +9,7 @@ what came; numbers must be finite, integers must fit their width.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -42,9 +43,15 @@ class _Bad(Exception):
 def _number(v: Any) -> float:
     if type(v) not in (int, float):  # bool is an int subclass: refused on purpose
         raise _Bad
-    if not math.isfinite(v):
+    try:
+        x = float(v)
+    except OverflowError:  # an int beyond float64
+        raise _Bad(
+            f"is an integer of {v.bit_length()} bits, beyond a 64-bit float (±{sys.float_info.max:.4g})"
+        ) from None
+    if not math.isfinite(x):
         raise _Bad(f"is {v}; send finite numbers only")
-    return float(v)
+    return x
 
 
 def _float32(v: Any) -> float:
