@@ -49,6 +49,8 @@ def test_same_rows_and_same_answers_on_every_flavor(registry: dict[str, Logged],
         {"age": float("inf")},
         {"age": float("nan")},
         {"visits": 2**70},
+        {"visits": 10**400},
+        {"age": 10**400},  # beyond float64: refused by name, not an OverflowError
         {"age": [1.0]},
     ],
 )
@@ -107,6 +109,36 @@ def test_onnx_zipmap_answers_from_the_tensor_exactly_as_from_the_maps(registry: 
     fast = impl.classify(rows)
     impl._tensor = None  # the maps, as the graph outputs them
     assert impl.classify(rows) == fast
+
+
+@pytest.mark.parametrize(
+    ("raw", "classes"),
+    [
+        (np.array([1, 0, 1, 1], dtype=np.int64), ["0", "1"]),  # the graph's labels: the most likely class
+        (np.array([1, 1, 1, 1], dtype=np.int64), ["0", "1"]),  # a graph whose label is not the argmax
+        (np.array([1, 0, 1, 1], dtype=np.int64), ["00", "01"]),  # str(1) is "1", not a class label
+        (np.array([7, 3, 7, 7], dtype=np.int64), ["3", "7"]),
+        (np.array(["b", "a", "b", "b"]), ["a", "b"]),  # a string tensor
+        (np.array(["b", "a", "b", "b"], dtype=object), ["a", "b"]),
+        (np.array([b"b", b"a", b"b", b"b"], dtype=object), ["a", "b"]),  # bytes: str() differs
+        (np.array([True, False, True, True]), ["False", "True"]),
+        (np.array([1, 0, 1]), ["0", "1"]),  # one label short
+    ],
+)
+def test_onnx_labels_checked_as_a_whole_are_the_labels_one_by_one(raw: Any, classes: list[str]) -> None:
+    """Where the label output agrees with the most likely class on every row, the answer is those labels;
+    elsewhere the per-row rule decides (the graph's labels when they are class labels, else the argmax)."""
+    from mlgate.adapters.onnx import OnnxModel
+
+    proba = np.array([[0.2, 0.8], [0.9, 0.1], [0.4, 0.6], [0.3, 0.7]])
+    model = OnnxModel.__new__(OnnxModel)
+    model.classes = classes
+    labels, _ = model._labelled(proba, raw)
+    per_row = list(map(str, raw.tolist()))
+    if len(per_row) == 4 and set(per_row) <= set(classes):
+        assert labels == per_row
+    else:
+        assert labels == [classes[j] for j in proba.argmax(axis=1)]
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 9])

@@ -102,3 +102,46 @@ def test_pyfunc_fallback_sends_the_signature_dtypes(registry: dict[str, Logged],
     rows = to_rows(records_of(logged.frame), desc.features, **LIMITS)
     assert rows.dtype == object
     assert close(model.predict(rows), logged.model.predict(logged.frame))
+
+
+def test_catboost_takes_its_columns_split_and_answers_exactly_as_from_a_frame(
+    registry: dict[str, Logged],
+) -> None:
+    """The FeaturesData path (no DataFrame) is bit-for-bit CatBoost's answer on the frame, including
+    categories it never saw, non-ASCII text, huge and tiny numbers, and records sent in another order."""
+    import pandas as pd
+
+    from mlgate.adapters.catboost import CatBoostModel
+
+    logged = registry["catboost_regressor"]
+    loaded = load(logged)
+    impl = cast(CatBoostModel, loaded.impl)
+    assert impl._split is not None  # the test model's text column comes last: the split path
+    rng = np.random.default_rng(11)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "age": rng.normal(50, 10, n) * rng.choice([1.0, 1e6, 1e-6], n),
+            "bmi": rng.normal(25, 4, n),
+            "region": rng.choice(["north", "south", "east", "wést", "", "ünseen"], n),
+        }
+    )
+    recs = [dict(reversed(list(r.items()))) for r in records_of(frame)]  # keys in another order
+    got = impl.predict(to_rows(recs, loaded.info.features, **LIMITS))
+    assert got == logged.model.predict(frame).tolist()
+
+
+def test_catboost_split_plan_only_when_the_text_columns_come_last() -> None:
+    from mlgate.adapters.catboost import split_plan
+    from mlgate.domain import Feature
+
+    feats = [Feature("region", "string"), Feature("age"), Feature("bmi", "float")]
+    # rows in feature order; the model's columns by name
+    assert split_plan(feats, ["age", "bmi", "region"], [2], False) == ([1, 2], [0])
+    assert split_plan(feats, ["region", "age", "bmi"], [0], False) is None  # text first: a DataFrame
+    assert split_plan(feats, ["age", "bmi", "region"], [2], True) is None  # text/embedding features too
+    assert split_plan(feats, ["age", "bmi", "region"], [], False) is None  # no categories: numbers path
+    ints = [Feature("age", "long"), Feature("bmi"), Feature("region", "string")]
+    assert split_plan(ints, ["age", "bmi", "region"], [2], False) is None  # an integer column: a DataFrame
+    renamed = [Feature("a"), Feature("b"), Feature("c", "string")]
+    assert split_plan(renamed, ["age", "bmi", "region"], [2], False) == ([0, 1], [2])  # by position

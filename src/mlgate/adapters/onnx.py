@@ -131,10 +131,36 @@ class OnnxModel:
     def _labelled(self, proba: Matrix, labels_raw: Any) -> tuple[list[str], list[dict[str, float]]]:
         classes = self.classes or [str(i) for i in range(proba.shape[1])]
         best, dists = labelled(proba, classes)
-        labels = list(map(str, np.asarray(labels_raw).ravel().tolist()))
+        raw = np.asarray(labels_raw).ravel()
+        if proba.ndim == 2 and len(raw) == len(best) and _labels_agree(raw, proba.argmax(axis=1), classes):
+            return best, dists  # the graph's labels, checked as a whole: the most likely class's on every row
+        labels = list(map(str, raw.tolist()))
         if len(labels) != len(best) or not set(labels) <= set(classes):
             labels = best  # a graph whose label output is not one of the class labels: take the most likely
         return labels, dists
+
+
+def _labels_agree(raw: Any, best: Any, classes: Sequence[str]) -> bool:
+    """The label output is, row by row, the class at ``best`` (its ``str`` equals that label): compared
+    in NumPy, so the labels need not be turned to strings one by one."""
+    if raw.dtype.kind in "iu":
+        try:
+            ints = [int(c) for c in classes]
+        except (TypeError, ValueError):
+            return False
+        if [str(i) for i in ints] != list(classes):  # "01" is not what str(1) gives
+            return False
+        try:
+            want = np.asarray(ints, dtype=raw.dtype)
+        except OverflowError:
+            return False
+        return bool(np.array_equal(want[best], raw))
+    if raw.dtype.kind in "OU":
+        got = raw.astype(object)
+        if raw.dtype.kind == "O" and not all(type(v) is str for v in set(got.tolist())):
+            return False
+        return bool(np.array_equal(np.asarray(list(classes), dtype=object)[best], got))
+    return False
 
 
 MAX_UNZIP_BYTES = 64 << 20  # larger graphs are loaded as they are (ZipMap's maps converted per row)

@@ -67,16 +67,17 @@ def columnar_rows(
     fast = _number_matrix(batch, names, checks) if numbers else None
     if fast is not None:
         return _finite(fast, features)
-    cells = _cells(batch, names, checks)
-    order = [batch["columns"].index(n) for n in names]
-    cells = cells[:, order]  # the signature's column order
     if numbers:
-        return _numbers(cells, features)
-    out = np.empty(cells.shape, dtype=object)
+        cells = _cells(batch, names, checks)
+        order = [batch["columns"].index(n) for n in names]
+        return _numbers(cells[:, order], features)  # the signature's column order
+    columns = _by_column(batch, names, checks)
+    out = np.empty((batch_size(batch), len(names)), dtype=object)
     for j, f in enumerate(features):
-        col = _column(cells[:, j], f)
+        col = _column(columns[f.name], f)
         if col is None:
-            _first_refusal(cells, features)
+            cells = _cells(batch, names, checks)
+            _first_refusal(cells[:, [batch["columns"].index(n) for n in names]], features)
         out[:, j] = col
     return out
 
@@ -123,6 +124,19 @@ def _cells(batch: dict[str, Any], names: list[str], limits: Callable[[list[Any]]
     _check_rows(rows, width)
     flat = itertools.chain.from_iterable(rows)  # no value is looked into: a nested list stays one cell
     return np.fromiter(flat, dtype=object, count=len(rows) * width).reshape(len(rows), width)
+
+
+def _by_column(
+    batch: dict[str, Any], names: list[str], limits: Callable[[list[Any]], None]
+) -> dict[str, tuple[Any, ...]]:
+    """The batch's shape checked as ``_cells`` does → each column's values by name (one ``zip``, no object
+    matrix to take columns out of again)."""
+    cols, rows = _shape(batch)
+    if set(cols) != set(names):
+        _cells(batch, names, limits)  # says which columns are wrong
+    limits(rows)
+    _check_rows(rows, len(cols))
+    return dict(zip(cols, zip(*rows, strict=True), strict=True))
 
 
 def _number_matrix(
@@ -180,12 +194,11 @@ def _numbers(cells: Rows, features: Sequence[Feature]) -> Matrix:
     raise AssertionError("a refused batch has a bad cell")  # pragma: no cover
 
 
-def _column(col: Any, f: Feature) -> list[Any] | None:
+def _column(values: Sequence[Any], f: Feature) -> Sequence[Any] | None:
     """One column checked and converted as a whole; None when a cell needs the per-cell converter's word."""
     from mlgate.records.typed import INT_RANGE, _Bad, converter
 
     conv = converter(f.type)  # refuses a column type mlgate cannot send
-    values: list[Any] = col.tolist()
     seen = set(map(type, values))
     ok = _OK_TYPES.get(f.type)
     if ok is None:  # datetime: parsed per value (there is no faster exact ISO 8601 parse)
@@ -196,7 +209,7 @@ def _column(col: Any, f: Feature) -> list[Any] | None:
     if f.type in INT_RANGE and seen <= set(_NUMBER):  # 3.0 for an integer, as records allow
         lo, hi = INT_RANGE[f.type]
         try:
-            x = col.astype(np.float64)
+            x = np.fromiter(values, dtype=np.float64, count=len(values))
         except OverflowError:
             return None
         if not (np.isfinite(x) & (x == np.floor(x)) & (x >= lo) & (x <= hi)).all():
@@ -205,10 +218,13 @@ def _column(col: Any, f: Feature) -> list[Any] | None:
     if not seen <= ok:
         return None
     if f.type in ("double", "float"):
-        x = col.astype(np.float64)
+        try:
+            x = np.fromiter(values, dtype=np.float64, count=len(values))
+        except OverflowError:
+            return None
         if not np.isfinite(x).all() or (f.type == "float" and (np.abs(x) > FLOAT32_MAX).any()):
             return None
-        return list(x.tolist())
+        return values if seen == {float} else x.tolist()  # floats as sent are the floats they convert to
     return values  # boolean / string: the type census was the check
 
 
