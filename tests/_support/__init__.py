@@ -57,10 +57,10 @@ def spawn_server(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes
     """`mlgate serve …` with its log in a temporary file (a pipe nobody reads would fill and block it)."""
     import tempfile
 
-    log = tempfile.NamedTemporaryFile(prefix="mlgate-serve-", suffix=".log", delete=False)  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlgate", "serve", *args], env=env, stdout=subprocess.DEVNULL, stderr=log
-    )
+    with tempfile.NamedTemporaryFile(prefix="mlgate-serve-", suffix=".log", delete=False) as log:
+        proc = subprocess.Popen(  # the child has its own copy of the descriptor
+            [sys.executable, "-m", "mlgate", "serve", *args], env=env, stdout=subprocess.DEVNULL, stderr=log
+        )
     proc.log_path = log.name  # type: ignore[attr-defined]
     return proc
 
