@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mlgate.config import Settings
-from tests._support import free_port, mlgate_env, spawn_server, wait_http
+from tests._support import free_port, mlflow_db, mlgate_env, spawn_server, wait_http
 
 # Tiers. A test is in the in-process tier (`make check`) unless one of these marks applies; each is
 # applied here by folder, by fixture or by what the test module starts, never by hand per test.
@@ -31,6 +31,15 @@ SPAWNS = (
 )
 # a module that runs Node from the npm cache (tests/clients/packages.py) is in the node tier, wherever it is
 NODE_USES = ("ensure_clients(",)
+# in process but slow: what trains a model to the end for seconds (`make test` runs them, `make check` does not),
+# by test id under tests/
+SLOW = {
+    # the refit of tests/jobs' deliberately slow MLP: to completion (a minute on a busy 2-core machine), or
+    # until it is cancelled mid-fit (5-10 s each)
+    "jobs/test_inprocess.py::test_past_the_budget_the_call_returns_a_handle_and_ml_job_returns_the_result",
+    "jobs/test_inprocess.py::test_cancelling_a_running_retrain_registers_nothing",
+    "jobs/test_inprocess.py::test_a_cancelled_call_cancels_its_job",
+}
 _spawns: dict[Any, bool] = {}
 
 
@@ -78,6 +87,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             marks.add("redis")
         if "postgres" in path.name or "postgres" in fixtures or "pg_url" in fixtures:
             marks.add("postgres")
+        if path.is_relative_to(root) and f"{path.relative_to(root).as_posix()}::{item.name}" in SLOW:
+            marks.add("slow")
         for mark in sorted(marks):
             item.add_marker(mark)
 
@@ -87,12 +98,21 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(autouse=True)
+def _migrated_mlflow_db(request: pytest.FixtureRequest) -> None:
+    """A test's ``tmp_path`` starts with the ``mlflow.db`` MLflow would create there on first use, already
+    migrated (``tests._support.mlflow_db``): most tests that use a registry use a fresh one there."""
+    if "tmp_path" in request.fixturenames:
+        mlflow_db(request.getfixturevalue("tmp_path"))
+
+
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An MLGATE_HOME with the demo models registered (the real `mlgate demo` code path)."""
     from mlgate.demo import seed_demo
 
     home = tmp_path_factory.mktemp("mlgate-home")
+    mlflow_db(home)
     settings = Settings(home=home)
     settings.ensure_home()
     seed_demo(settings, echo=lambda _m: None)

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -57,10 +57,10 @@ def spawn_server(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes
     """`mlgate serve …` with its log in a temporary file (a pipe nobody reads would fill and block it)."""
     import tempfile
 
-    log = tempfile.NamedTemporaryFile(prefix="mlgate-serve-", suffix=".log", delete=False)  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlgate", "serve", *args], env=env, stdout=subprocess.DEVNULL, stderr=log
-    )
+    with tempfile.NamedTemporaryFile(prefix="mlgate-serve-", suffix=".log", delete=False) as log:
+        proc = subprocess.Popen(  # the child has its own copy of the descriptor
+            [sys.executable, "-m", "mlgate", "serve", *args], env=env, stdout=subprocess.DEVNULL, stderr=log
+        )
     proc.log_path = log.name  # type: ignore[attr-defined]
     return proc
 
@@ -81,6 +81,75 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> N
             pass
         time.sleep(0.1)
     raise TimeoutError(f"{url} did not answer in {timeout}s")
+
+
+def wait_until(
+    predicate: Callable[[], Any], timeout: float = 10.0, *, every: float = 0.01, what: str = ""
+) -> Any:
+    """Poll ``predicate`` until it returns something truthy (returned) or ``timeout`` seconds pass (fails,
+    naming ``what``). The one way a test waits for something another thread or process does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = predicate()
+        if got:
+            return got
+        if time.monotonic() >= deadline:
+            raise AssertionError(
+                f"not within {timeout:g} s: {what or getattr(predicate, '__name__', predicate)}"
+            )
+        time.sleep(every)
+
+
+async def await_until(
+    predicate: Callable[[], Awaitable[Any]] | Callable[[], Any],
+    timeout: float = 10.0,
+    *,
+    every: float = 0.01,
+    what: str = "",
+) -> Any:
+    """``wait_until`` in async code: ``predicate`` may be a coroutine function; the loop keeps running."""
+    import inspect
+
+    import anyio
+
+    deadline = time.monotonic() + timeout
+    while True:
+        got = predicate()
+        if inspect.isawaitable(got):
+            got = await got
+        if got:
+            return got
+        if time.monotonic() >= deadline:
+            raise AssertionError(
+                f"not within {timeout:g} s: {what or getattr(predicate, '__name__', predicate)}"
+            )
+        await anyio.sleep(every)
+
+
+_TEMPLATE: list[Path] = []
+
+
+def mlflow_db(root: Path) -> str:
+    """``root/mlflow.db`` as MLflow creates it on first use, already migrated (a copy of one made per test
+    process: creating it is MLflow's slowest step, seconds on a busy machine, and the file is the same every
+    time); its ``sqlite:///`` URI. An existing file is left alone."""
+    import shutil
+
+    if not _TEMPLATE:
+        import atexit
+        import tempfile
+
+        from mlflow import MlflowClient
+
+        folder = tempfile.mkdtemp(prefix="mlgate-mlflow-template-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        path = Path(folder) / "mlflow.db"
+        MlflowClient(tracking_uri=f"sqlite:///{path}", registry_uri=f"sqlite:///{path}").search_experiments()
+        _TEMPLATE.append(path)
+    target = root / "mlflow.db"
+    if not target.exists():
+        shutil.copyfile(_TEMPLATE[0], target)
+    return f"sqlite:///{target}"
 
 
 def dumps(obj: Any) -> str:

@@ -8,7 +8,6 @@ keeps the fitted object so tests can compare mlgate's numbers with the library's
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+from tests._support import mlflow_db
 
 REGIONS = ["north", "south", "east"]
 
@@ -71,8 +72,7 @@ def build_registry(root: Path) -> dict[str, Logged]:
     from mlflow import MlflowClient
     from mlflow.models import infer_signature
 
-    warnings.filterwarnings("ignore")
-    uri = f"sqlite:///{root}/mlflow.db"
+    uri = mlflow_db(root)
     os.environ["MLFLOW_TRACKING_URI"] = uri
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)  # process-wide: an earlier Registrar may have pointed it at another registry

@@ -9,7 +9,6 @@ example ``ml_model_info`` gives works as given.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,7 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests._support import mlflow_at
+from tests._support import mlflow_at, mlflow_db
 from tests.flavors.helpers import close
 from tests.tools.scenarios import call
 
@@ -53,9 +52,8 @@ def torch_registry(tmp_path_factory: pytest.TempPathFactory) -> TorchRegistry:
     import torch
     from mlflow import MlflowClient
 
-    warnings.filterwarnings("ignore")
     root = tmp_path_factory.mktemp("plain-torch")
-    uri = f"sqlite:///{root}/mlflow.db"
+    uri = mlflow_db(root)
     torch.manual_seed(0)
     rng = np.random.default_rng(3)
     x = rng.normal(0, 1, (40, len(COLUMNS))).astype(np.float32)

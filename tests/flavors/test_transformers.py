@@ -9,7 +9,6 @@ then each label and score equal the pipeline's own (scores to 1e-6) and the exam
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,7 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests._support import mlflow_at
+from tests._support import mlflow_at, mlflow_db
 from tests.flavors.helpers import close
 from tests.tools.scenarios import call
 
@@ -108,9 +107,8 @@ def text_registry(tmp_path_factory: pytest.TempPathFactory) -> TextRegistry:
     import mlflow.transformers
     from mlflow import MlflowClient
 
-    warnings.filterwarnings("ignore")
     root = tmp_path_factory.mktemp("plain-transformers")
-    uri = f"sqlite:///{root}/mlflow.db"
+    uri = mlflow_db(root)
     pipe = _pipeline()
     with mlflow_at(uri):
         exp = mlflow.create_experiment("text", artifact_location=(root / "artifacts").as_uri())

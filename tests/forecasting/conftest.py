@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests._support import mlflow_at
+from tests._support import mlflow_at, mlflow_db
 
 PINS = ["numpy", "pandas"]  # explicit: MLflow's inference of requirements imports every ML library (seconds)
 N = 60  # five years of monthly points: small enough to fit fast
@@ -106,7 +106,7 @@ def plain_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
     import mlflow.artifacts
 
     root = tmp_path_factory.mktemp("plain-registry")
-    with mlflow_at(f"sqlite:///{root / 'mlflow.db'}"):
+    with mlflow_at(mlflow_db(root)):
         mlflow.set_experiment("forecasting")
         series = monthly()
         fitted = _log_all(series)

@@ -17,7 +17,7 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests._support import mlflow_at
+from tests._support import mlflow_at, mlflow_db
 from tests.forecasting.conftest import PINS, monthly
 from tests.forecasting.models import FutureFrame
 from tests.tools.scenarios import call
@@ -87,7 +87,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     import mlflow
 
     root = tmp_path_factory.mktemp("future-registry")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
+    uri = mlflow_db(root)
     with mlflow_at(uri):
         mlflow.set_experiment("future")
         yield {"fitted": _log(monthly()), "uri": uri, "root": root}

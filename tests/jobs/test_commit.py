@@ -26,6 +26,7 @@ import anyio
 import pytest
 from mcp import Client
 
+from mlgate.compose import App, compose
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
@@ -100,6 +101,19 @@ async def _until(c: Any, job_id: str, until: tuple[str, ...], timeout: float = 1
             return dict(out["job"])
         assert time.monotonic() < deadline, out
         await anyio.sleep(0.1)
+
+
+@contextlib.contextmanager
+def _lease_ran_out(app: App) -> Iterator[None]:
+    """This replica's job store reads its clock ``LEASE_S`` + 0.5 s on (a queued job's lease ran out), without
+    waiting that long; its real clock again afterwards."""
+    store = app.jobs.store
+    later = time.time() + LEASE_S + 0.5
+    store.clock = lambda: later
+    try:
+        yield
+    finally:
+        store.clock = time.time
 
 
 async def _wait_file(path: Path, proc: subprocess.Popen[bytes], timeout: float = 180) -> str:
@@ -186,18 +200,19 @@ async def test_a_queued_job_whose_message_a_redis_restart_lost_is_dispatched_aga
 
     home = _home(tmp_path)
     rt = Runtime(Settings(home=home, jobs_broker=redis.url, job_wait_s=0, job_lease_s=LEASE_S))
+    app = compose(rt)
     queue = redis_client.Redis(port=redis.port)
     worker = None
     try:
-        async with Client(build_server(rt)) as c:
+        async with Client(build_server(app)) as c:
             err, out = await _call(c, "ml_compile", COMPILE)  # no worker yet: it stays queued
             assert not err and out["job"]["status"] == "queued", out
             job_id = out["job"]["job_id"]
             assert queue.llen("mlgate-jobs") == 1
             redis.restart()  # no persistence: the message is gone, the job row still says queued
             assert queue.llen("mlgate-jobs") == 0
-            await anyio.sleep(LEASE_S + 0.5)
-            err, out = await _call(c, "ml_job", {"job_id": job_id})  # a read reaps: sent again
+            with _lease_ran_out(app):
+                err, out = await _call(c, "ml_job", {"job_id": job_id})  # a read reaps: sent again
             assert not err and out["job"]["status"] == "queued", out
             assert "dispatched again" in (out["job"]["progress"]["message"] or ""), out
             assert queue.llen("mlgate-jobs") == 1
@@ -217,14 +232,15 @@ async def test_a_queued_job_is_failed_when_its_broker_is_gone_and_the_repeated_c
 ) -> None:
     home = _home(tmp_path)
     rt = Runtime(Settings(home=home, jobs_broker=redis.url, job_wait_s=0, job_lease_s=LEASE_S))
+    app = compose(rt)
     try:
-        async with Client(build_server(rt)) as c:
+        async with Client(build_server(app)) as c:
             err, out = await _call(c, "ml_compile", COMPILE)
             assert not err and out["job"]["status"] == "queued", out
             job_id = out["job"]["job_id"]
             stop(redis.proc)  # gone, with its queue
-            await anyio.sleep(LEASE_S + 0.5)
-            err, out = await _call(c, "ml_job", {"job_id": job_id})
+            with _lease_ran_out(app):
+                err, out = await _call(c, "ml_job", {"job_id": job_id})
             assert not err and out["job"]["status"] == "failed", out
             assert "broker is unreachable" in out["job"]["error"], out
             redis.restart()

@@ -4,6 +4,7 @@ dedupe, who may see a job, and the ledger rows of a job's start and end."""
 from __future__ import annotations
 
 import itertools
+import time
 from typing import Any
 
 import anyio
@@ -11,6 +12,7 @@ import pytest
 
 from mlgate.auth.caller import Caller
 from mlgate.errors import NotFound
+from tests._support import wait_until
 from tests.jobs.conftest import call, versions, wait_job
 
 pytestmark = pytest.mark.anyio
@@ -158,15 +160,17 @@ async def test_a_job_whose_worker_stopped_renewing_its_lease_is_interrupted(make
     )
     # a worker claims it, then dies (never renews)
     assert await anyio.to_thread.run_sync(jobs.store.claim, rec.id, "celery:dead:1", 1.0)
-    await anyio.sleep(1.3)
+    assert (await jobs.get(rec.id)).status == "running"  # within its lease: not reaped
+    now = time.time()
+    jobs.store.clock = lambda: now + 1.3  # the lease ran out (no sleep: the store's clock moves)
     got = await jobs.get(rec.id)
     assert got.status == "interrupted" and "lease" in (got.error or "")
-    assert any(r.tool == "job.end:ml_compile" and r.error_class == "JobInterrupted" for r in await _tail(rt))
 
+    def interrupted_row() -> bool:  # the ledger writes in the background
+        rows = rt.state.tail(10)
+        return any(r.tool == "job.end:ml_compile" and r.error_class == "JobInterrupted" for r in rows)
 
-async def _tail(rt: Any) -> list[Any]:
-    await anyio.sleep(0.3)  # the ledger writes in the background
-    return list(rt.state.tail(10))
+    await anyio.to_thread.run_sync(lambda: wait_until(interrupted_row, what="the job.end row"))
 
 
 async def test_a_halt_stops_a_skill_job_at_its_next_step(

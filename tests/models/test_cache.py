@@ -11,11 +11,12 @@ pytestmark = pytest.mark.anyio
 async def test_single_flight_loads_once_for_concurrent_first_calls() -> None:
     cache: ModelCache[str] = ModelCache(1000, len)
     loads = 0
+    release = anyio.Event()
 
     async def loader() -> str:
         nonlocal loads
         loads += 1
-        await anyio.sleep(0.05)
+        await release.wait()  # still loading while every other caller arrives
         return "model"
 
     results: list[str] = []
@@ -26,6 +27,8 @@ async def test_single_flight_loads_once_for_concurrent_first_calls() -> None:
     async with anyio.create_task_group() as tg:
         for _ in range(25):
             tg.start_soon(one)
+        await anyio.wait_all_tasks_blocked()  # all 25 inside cache.get
+        release.set()
     assert loads == 1 and results == ["model"] * 25
     assert cache.stats().loads == 1
 
@@ -33,11 +36,12 @@ async def test_single_flight_loads_once_for_concurrent_first_calls() -> None:
 async def test_failed_load_is_not_cached_and_reaches_every_waiter() -> None:
     cache: ModelCache[str] = ModelCache(1000, len)
     attempts = 0
+    release = anyio.Event()
 
     async def failing() -> str:
         nonlocal attempts
         attempts += 1
-        await anyio.sleep(0.01)
+        await release.wait()
         raise ValueError("broken artifact")
 
     errors: list[str] = []
@@ -51,6 +55,8 @@ async def test_failed_load_is_not_cached_and_reaches_every_waiter() -> None:
     async with anyio.create_task_group() as tg:
         for _ in range(5):
             tg.start_soon(one)
+        await anyio.wait_all_tasks_blocked()
+        release.set()
     assert errors == ["broken artifact"] * 5 and attempts == 1
     assert not cache.has("k")
 

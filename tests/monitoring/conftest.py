@@ -23,7 +23,7 @@ from mlgate.compose import App, build_runtime
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests._support import mlflow_at, tool_payload
+from tests._support import mlflow_at, mlflow_db, tool_payload
 
 PINS = ["numpy", "pandas", "scikit-learn"]
 WEIGHTS = np.array([3.0, -2.0, 1.0, 0.5])
@@ -121,8 +121,7 @@ class Plain:
 def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plain]:
     import mlflow
 
-    root = tmp_path_factory.mktemp("monitoring-registry")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
+    uri = mlflow_db(tmp_path_factory.mktemp("monitoring-registry"))
     with mlflow_at(uri):
         mlflow.set_experiment("monitoring")
         fitted = _log_all()

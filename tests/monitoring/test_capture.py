@@ -8,6 +8,7 @@ from pathlib import Path
 
 import anyio
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import mean_absolute_error, mean_absolute_percentage_error, root_mean_squared_error
 
@@ -30,7 +31,9 @@ async def test_predictions_captured_and_actuals_joined_by_id(session: Session, p
     ids = out["prediction_ids"]
     assert len(ids) == 30 and len(set(ids)) == 30
     preds = np.array(out["predictions"])
-    np.testing.assert_allclose(preds, plain.fitted["mon-reg"].predict(x), rtol=1e-9)
+    np.testing.assert_allclose(
+        preds, plain.fitted["mon-reg"].predict(pd.DataFrame(x, columns=FEATURES)), rtol=1e-9
+    )
 
     res = await session.ok(
         "ml_record_actuals", {"model": "mon-reg", "actuals": dict(zip(ids, y.tolist(), strict=True))}

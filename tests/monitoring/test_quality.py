@@ -4,6 +4,7 @@ and forecaster (MAE, coverage per level, pinball loss)."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, mean_absolute_error, mean_pinball_loss
 
@@ -25,7 +26,9 @@ async def test_classifier_metrics_equal_sklearn(session: Session, plain: Plain) 
     est = plain.fitted["mon-cls"]
     classes = [str(c) for c in est.classes_]
     proba = np.array([[p[c] for c in sorted(classes)] for p in out["probabilities"]])
-    np.testing.assert_allclose(proba, est.predict_proba(x)[:, np.argsort(classes)], rtol=1e-9)
+    np.testing.assert_allclose(
+        proba, est.predict_proba(pd.DataFrame(x, columns=["x1", "x2"]))[:, np.argsort(classes)], rtol=1e-9
+    )
     perf = await session.ok("ml_performance", {"model": "mon-cls"})
     (v,) = perf["versions"]
     assert v["kind"] == "classifier" and v["matched"] == 60

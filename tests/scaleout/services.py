@@ -42,10 +42,10 @@ class SkipService(Exception):
 def spawn(
     args: list[str], log: Path, *, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.Popen[bytes]:
-    out = log.open("ab")
-    return subprocess.Popen(
-        args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
-    )
+    with log.open("ab") as out:  # the child has its own copy of the descriptor
+        return subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
+        )
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:

@@ -27,20 +27,22 @@ pytestmark = pytest.mark.anyio
 
 
 class Slow:
-    """A tool body that signals when it started, then waits far longer than the test."""
+    """A tool body that signals when it started, then waits until cancelled (``blocks``) or answers at once."""
 
-    def __init__(self, *, seconds: float = 60) -> None:
+    def __init__(self, *, blocks: bool = True) -> None:
         self.started = anyio.Event()
-        self.interrupted = False
-        self.seconds = seconds
+        self.interrupted = anyio.Event()
+        self.release = anyio.Event()
+        if not blocks:
+            self.release.set()
 
     def tool(self) -> Callable[..., Awaitable[dict[str, Any]]]:
         async def slow_tool(ctx: Context[Any, Any], model: str) -> dict[str, Any]:
             self.started.set()
             try:
-                await anyio.sleep(self.seconds)
+                await self.release.wait()
             except anyio.get_cancelled_exc_class():
-                self.interrupted = True
+                self.interrupted.set()
                 raise
             return {"model": model}
 
@@ -78,8 +80,7 @@ async def test_a_cancelled_call_leaves_its_row(settings: Settings, tool: str) ->
                 await slow.started.wait()
             tg.cancel_scope.cancel()  # the client stops waiting: it sends notifications/cancelled
         with anyio.fail_after(10):
-            while not slow.interrupted:  # the server interrupted the tool body
-                await anyio.sleep(0.02)
+            await slow.interrupted.wait()  # the server interrupted the tool body
         rows = await anyio.to_thread.run_sync(rows_of, rt, tool, model)
     assert len(rows) == 1, rows
     assert rows[0].outcome == "error" and rows[0].error_class == "Cancelled"
@@ -91,7 +92,7 @@ async def test_a_call_that_finishes_is_not_recorded_as_cancelled(settings: Setti
     """The control: the same stand-in, not cancelled, answers and leaves an "ok" row."""
     rt = Runtime(settings)
     model = f"cancel-control-{time.time_ns()}@1"
-    async with Client(slow_server(rt, "ml_retrain", Slow(seconds=0))) as client:
+    async with Client(slow_server(rt, "ml_retrain", Slow(blocks=False))) as client:
         result = await client.call_tool("ml_retrain", {"model": model})
     assert not result.is_error
     rows = await anyio.to_thread.run_sync(rows_of, rt, "ml_retrain", model)

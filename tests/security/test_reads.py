@@ -13,6 +13,7 @@ from mcp_types import ResourceTemplateReference
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
+from tests._support import await_until
 from tests.tools.scenarios import call
 
 pytestmark = pytest.mark.anyio
@@ -20,12 +21,11 @@ REF = ResourceTemplateReference(type="ref/resource", uri="mlgate://models/{name}
 
 
 async def _rows(rt: Runtime, since: int) -> list[Any]:
-    for _ in range(200):  # rows of reads are written in the background
-        rows = [r for r in await anyio.to_thread.run_sync(rt.state.tail, 50) if (r.id or 0) > since]
-        if rows:
-            return rows
-        await anyio.sleep(0.02)
-    return []
+    async def new_rows() -> list[Any]:  # rows of reads are written in the background
+        return [r for r in await anyio.to_thread.run_sync(rt.state.tail, 50) if (r.id or 0) > since]
+
+    rows: list[Any] = await await_until(new_rows, what="ledger rows of the reads")
+    return rows
 
 
 async def _mark(rt: Runtime) -> int:

@@ -63,6 +63,7 @@ def engine() -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+    server.server_close()
 
 
 def model(url: str, timeout_s: float = 5.0) -> RemoteModel:

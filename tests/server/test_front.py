@@ -39,17 +39,16 @@ def _serve(
     """Spawn `mlgate serve` under -X importtime, send ``messages``, wait for the answer to each request,
     close stdin: the answers by id and the top-level packages the process imported."""
     env = dict(os.environ, MLGATE_HOME=str(tmp_path), MLGATE_WARM_ALIASES="")
-    log = (tmp_path / "stderr.txt").open(
-        "w"
-    )  # a file, not a pipe: -X importtime writes more than a pipe holds
-    proc = subprocess.Popen(
-        [sys.executable, "-X", "importtime", "-m", "mlgate", "serve"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-        env=env,
-    )
+    # a file, not a pipe: -X importtime writes more than a pipe holds (the child has its own descriptor)
+    with (tmp_path / "stderr.txt").open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-X", "importtime", "-m", "mlgate", "serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env=env,
+        )
     assert proc.stdin is not None and proc.stdout is not None
     answers: dict[object, dict[str, object]] = {}
     for message in messages:
@@ -61,7 +60,6 @@ def _serve(
             answer = json.loads(line)
             answers[answer.get("id")] = answer
     proc.communicate(timeout=120)
-    log.close()
     err = (tmp_path / "stderr.txt").read_text()
     names = {
         line.rsplit("|", 1)[1].strip().split(".")[0]

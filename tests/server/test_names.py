@@ -13,7 +13,7 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import LEGACY_NAMES, SPECS, TOOLS, build_server
 from mlgate.serving.runtime import Runtime
-from tests._support import DIABETES_ROW, tool_payload
+from tests._support import DIABETES_ROW, await_until, tool_payload
 
 pytestmark = pytest.mark.anyio
 NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -34,12 +34,13 @@ async def _mark(rt: Runtime) -> int:
 
 async def _ledger(rt: Runtime, since: int, n: int) -> list[Any]:
     """The ``n`` rows written after ``since`` (other tests share the state database), oldest first."""
-    for _ in range(200):  # inference rows are written in the background: wait for them
+
+    async def new_rows() -> list[Any]:  # inference rows are written in the background: wait for them
         rows = [r for r in await anyio.to_thread.run_sync(rt.state.tail, 50) if (r.id or 0) > since]
-        if len(rows) >= n:
-            return rows
-        await anyio.sleep(0.02)
-    raise AssertionError(f"fewer than {n} new ledger rows")
+        return rows if len(rows) >= n else []
+
+    rows: list[Any] = await await_until(new_rows, what=f"{n} new ledger rows")
+    return rows
 
 
 async def test_listed_names_match_what_claude_accepts_and_dotted_names_are_not_listed(served: Any) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests._support import free_port, mlgate_env, spawn_server, wait_http
+from tests._support import free_port, mlgate_env, spawn_server, wait_http, wait_until
 
 pytestmark = pytest.mark.anyio
 VERSION = "2025-06-18"
@@ -140,7 +140,13 @@ def test_an_idle_session_is_closed_and_stops_counting(idling: tuple[str, dict[st
     assert opened.status_code == 200
     session = opened.headers["mcp-session-id"]
     assert list_tools(url, erin, session).status_code == 200
+    last_used = time.monotonic()
     assert refused(open_session(url, erin))["data"]["limit"] == 1
-    time.sleep(4)  # idle for longer than MLGATE_SESSION_IDLE_S=1.5
+
+    def room_again() -> bool:  # a refused open touches no session: polling keeps the old one idle
+        return open_session(url, erin).status_code == 200
+
+    wait_until(room_again, 30, every=0.1, what="the idle session closed (MLGATE_SESSION_IDLE_S=1.5)")
+    assert time.monotonic() - last_used >= 1.5  # not before it was idle that long
     assert list_tools(url, erin, session).status_code == 404
-    assert open_session(url, erin).status_code == 200
+    assert refused(open_session(url, erin))["data"]["limit"] == 1  # the new one counts

@@ -214,14 +214,14 @@ async def test_a_leader_cancelled_while_gathering_hands_over() -> None:
     async def one(i: int) -> None:
         results.append(await batcher.submit(rows(i)))
 
-    async with anyio.create_task_group() as tg:
-        with anyio.move_on_after(0.02):  # the first caller leads, then gives up mid-wait
-            async with anyio.create_task_group() as inner:
-                inner.start_soon(one, 100)
-                await anyio.sleep(0.005)
-                tg.start_soon(one, 1)
-                tg.start_soon(one, 2)
-                await anyio.sleep(1)
+    # the first caller leads, then gives up mid-wait
+    async with anyio.create_task_group() as tg, anyio.create_task_group() as inner:
+        inner.start_soon(one, 100)
+        await settle(batcher, 1)
+        tg.start_soon(one, 1)
+        tg.start_soon(one, 2)
+        await settle(batcher, 3)  # both wait behind the leader, well within its 300 ms
+        inner.cancel_scope.cancel()
     assert sorted(r[0] for r in results) == [6.0, 12.0]
     assert sum(model.calls) == 2
 

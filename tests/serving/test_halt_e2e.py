@@ -10,7 +10,15 @@ import anyio
 import pytest
 from mcp import Client
 
-from tests._support import DIABETES_ROW, free_port, mlgate_env, spawn_server, tool_payload, wait_http
+from tests._support import (
+    DIABETES_ROW,
+    await_until,
+    free_port,
+    mlgate_env,
+    spawn_server,
+    tool_payload,
+    wait_http,
+)
 
 pytestmark = pytest.mark.anyio
 PREDICT = {"model": "demo-regressor@1", "features": [DIABETES_ROW]}
@@ -64,13 +72,12 @@ async def test_halt_under_load_refuses_everything_after_it_returns(
         async with anyio.create_task_group() as tg:
             for _ in range(32):
                 tg.start_soon(agent)
-            with anyio.fail_after(60):
-                while sum(1 for o in outcomes if o[1]) < 64:
-                    await anyio.sleep(0.05)
+            await await_until(lambda: sum(1 for o in outcomes if o[1]) >= 64, 60, every=0.05)
             err, h = tool_payload(await op.call_tool("ml_halt", {"reason": "load test halt"}))
             assert not err, h
             halted_at.append(time.monotonic())
-            await anyio.sleep(1.0)
+            # the load goes on until 64 more calls finished after the halt (refused: asserted below)
+            await await_until(lambda: sum(1 for o in outcomes if o[0] > halted_at[0]) >= 64, 60, every=0.05)
             stop.set()
         ok_before = [o for o in outcomes if o[1] and o[0] < halted_at[0]]
         late_ok = [o for o in outcomes if o[1] and o[0] > halted_at[0]]

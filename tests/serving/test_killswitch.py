@@ -6,7 +6,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from mlgate.errors import Halted
 from mlgate.serving.killswitch import KillSwitch
 from mlgate.state.db import Halt, StateDB
+from tests._support import wait_until
 
 
 @pytest.fixture
@@ -29,13 +29,9 @@ def db(url: str) -> Iterator[StateDB]:
     state.close()
 
 
-def eventually(condition: Callable[[], bool], within: float = 1.0) -> float:
-    """Seconds until ``condition()`` holds; fails after ``within`` seconds."""
-    t0 = time.monotonic()
-    while not condition():
-        assert time.monotonic() - t0 < within, f"not seen within {within}s"
-        time.sleep(0.005)
-    return time.monotonic() - t0
+def eventually(condition: Callable[[], bool], within: float = 1.0) -> None:
+    """``condition()`` holds within ``within`` seconds (the poll interval is far shorter)."""
+    wait_until(condition, within, every=0.005)
 
 
 def refuses(ks: KillSwitch, model: str) -> bool:

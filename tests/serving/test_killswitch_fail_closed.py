@@ -14,16 +14,13 @@ from mlgate.errors import Halted, Unavailable
 from mlgate.serving.killswitch import KillSwitch, scope_of
 from mlgate.serving.status import _scope
 from mlgate.state.db import StateDB
+from tests._support import wait_until
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
-def eventually(condition: Callable[[], bool], within: float = 3.0) -> float:
-    t0 = time.monotonic()
-    while not condition():
-        assert time.monotonic() - t0 < within, f"not seen within {within}s"
-        time.sleep(0.01)
-    return time.monotonic() - t0
+def eventually(condition: Callable[[], bool], within: float = 3.0) -> None:
+    wait_until(condition, within)
 
 
 def blind(ks: KillSwitch, model: str = "demo-regressor") -> bool:
@@ -40,9 +37,10 @@ def test_a_replica_that_cannot_read_the_halts_refuses_until_it_can(
 ) -> None:
     path = tmp_path / "state.db"
     db = StateDB(f"sqlite:///{path}")
-    ks = KillSwitch(db, poll_interval=0.05, fail_after=3)
+    polls: list[None] = []
+    ks = KillSwitch(db, poll_interval=0.05, fail_after=3, followers=[lambda: polls.append(None)])
     try:
-        time.sleep(0.3)
+        eventually(lambda: len(polls) >= 4)  # the constructor's read and three polls
         assert not blind(ks) and ks.unhealthy_reason() is None
         t0 = time.monotonic()
         ks.refresh()  # the last good read happens after t0 (the poller's own reads only come later)
@@ -71,8 +69,9 @@ def test_a_replica_that_cannot_read_the_halts_refuses_until_it_can(
 
 def test_a_switch_without_a_poller_is_not_blind(tmp_path: Path) -> None:
     db = StateDB(f"sqlite:///{tmp_path / 'state.db'}")
-    ks = KillSwitch(db, poll_interval=0.01, start=False)
-    time.sleep(0.1)
+    now = [0.0]
+    ks = KillSwitch(db, poll_interval=0.01, start=False, clock=lambda: now[0])
+    now[0] += 60.0  # far past the blind window of a replica that polls (0.01 s × (3 + 1))
     ks.check("m")  # nothing polls, nothing to fail: explicit refreshes only
     db.close()
 

@@ -6,7 +6,7 @@ It implements the endpoints the real ``huggingface_hub`` client calls:
 git commit objects over real trees, so their ids are what ``git`` would compute.
 Every request is logged; ``tamper`` serves other bytes of the same size for a path,
 ``extra_entries`` adds tree entries the resolve route does not serve (e.g. ``../x``),
-``delay`` slows the body of a path down.
+``delay`` slows the body of a path down (a slow server: ``delaying`` is set once such a body is on its way).
 """
 
 from __future__ import annotations
@@ -107,6 +107,7 @@ class FakeHub:
         self.tamper: dict[tuple[str, str], bytes] = {}
         self.extra_entries: dict[str, list[dict[str, Any]]] = {}
         self.delay: dict[tuple[str, str], float] = {}
+        self.delaying = threading.Event()
         self.url = ""
         self._lock = threading.Lock()
 
@@ -207,6 +208,7 @@ class FakeHub:
         etag = hashlib.sha256(data).hexdigest() if commit.is_lfs(path) else git_blob_id(data)
         body = self.tamper.get((repo.repo_id, path), data)
         if request.method == "GET" and (wait := self.delay.get((repo.repo_id, path))):
+            self.delaying.set()
             await asyncio.sleep(wait)
         headers = {"X-Repo-Commit": commit.sha, "ETag": f'"{etag}"', "Content-Length": str(len(body))}
         if request.method == "HEAD":

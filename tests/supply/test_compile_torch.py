@@ -59,7 +59,7 @@ def torch_model(compile_home: Path, tmp_path_factory: pytest.TempPathFactory) ->
         metadata={"mlgate": {"sample": x[:64].tolist()}},
     )
     info = Registrar(Settings(home=compile_home), admit_by="test fixture").register_dir(
-        "cmp-torch", folder, metrics={"mse": float(loss)}
+        "cmp-torch", folder, metrics={"mse": loss.item()}
     )
     return f"cmp-torch@{info.version}", x
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,7 @@ async def test_offline_hit_and_miss_make_no_request(
 async def test_cancellation_leaves_no_partial_snapshot(hub_env: Hub, tmp_path: Path) -> None:
     s = _settings(tmp_path)
     commit = hub_env.fake.repos["acme/slow"].branches["main"]
+    hub_env.fake.delaying.clear()
     hub_env.fake.delay[("acme/slow", "b.onnx")] = 1.5
     try:
         with anyio.move_on_after(10) as scope:
@@ -167,18 +169,20 @@ async def test_cancellation_leaves_no_partial_snapshot(hub_env: Hub, tmp_path: P
 
                 async def progress(done: float, total: float | None, message: str) -> None:
                     if "b.onnx" in message:  # a.txt is in staging; cancel while b.onnx is in flight
-                        tg.start_soon(_cancel_soon, tg.cancel_scope)
+                        tg.start_soon(_cancel_in_flight, hub_env.fake.delaying, tg.cancel_scope)
 
                 tg.start_soon(lambda: _pull(s, "acme/slow", commit, progress=progress))
         assert not scope.cancelled_caught, "the pull was not cancelled in time"
     finally:
         hub_env.fake.delay.clear()
+        hub_env.fake.delaying.clear()
     assert store_for(s).manifest("acme/slow", commit) is None
     assert _cache_is_empty(s)
 
 
-async def _cancel_soon(scope: anyio.CancelScope) -> None:
-    await anyio.sleep(0.3)
+async def _cancel_in_flight(delaying: threading.Event, scope: anyio.CancelScope) -> None:
+    """Cancel once the hub is sending the slow body (the download is in flight)."""
+    assert await anyio.to_thread.run_sync(delaying.wait, 10), "the slow body was never requested"
     scope.cancel()
 
 

@@ -187,7 +187,8 @@ class SklearnModel(TabularModel):
         ):  # the same arithmetic as LinearModel.predict, without its input checks
             coef, intercept = self._linear
             x = rows if rows.dtype == np.float64 else rows.astype(np.float64)
-            lin = np.asarray(x @ coef.T + intercept, dtype=np.float64).reshape(len(rows), -1)
+            with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused next, by name
+                lin = np.asarray(x @ coef.T + intercept, dtype=np.float64).reshape(len(rows), -1)
             check_finite(lin, "output")
             values: list[Any] = lin[:, 0].tolist() if lin.shape[1] == 1 else lin.tolist()
             return values

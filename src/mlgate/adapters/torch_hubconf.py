@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import tarfile
 import tempfile
+import weakref
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -110,11 +112,12 @@ def sha256_of(path: Path) -> str:
 class HubTorchModel(TorchModel):
     """A TorchModel that keeps the unpacked repository alive as long as the model (code may import lazily)."""
 
-    def __init__(
-        self, module: Any, features: Sequence[Feature], code: tempfile.TemporaryDirectory[str]
-    ) -> None:
+    def __init__(self, module: Any, features: Sequence[Feature], code: Path) -> None:
         super().__init__(module, features)
         self.code = code
+        # removed with the model (an evicted model is garbage, not closed): quietly, unlike a TemporaryDirectory
+        # left to its finalizer, which warns
+        weakref.finalize(self, shutil.rmtree, code, ignore_errors=True)
 
 
 def load(
@@ -146,15 +149,15 @@ def load(
             f"the archive of {ref} hashes to {found}, not the admitted {pinned or '(none recorded)'}",
             "the version changed after it was registered; pull it again",
         )
-    code = tempfile.TemporaryDirectory(prefix="mlgate-torchhub-")
+    code = Path(tempfile.mkdtemp(prefix="mlgate-torchhub-"))
     try:
-        repo = Path(code.name) / "repo"
+        repo = code / "repo"
         repo.mkdir()
         unpack(archive, repo)
         module = run_entrypoint(repo, str(flavor_conf.get("entrypoint", "")))
         if state is not None:
             module = torch_weights.put(module, state)
     except BaseException:
-        code.cleanup()
+        shutil.rmtree(code, ignore_errors=True)
         raise
     return HubTorchModel(module, features, code)

@@ -89,14 +89,16 @@ class KillSwitch:
         start: bool = True,
         fail_after: int = 3,
         followers: Sequence[Callable[[], None]] = (),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
+        self.clock = clock  # of the blind window (a test moves it instead of sleeping)
         self.followers = tuple(followers)
         self.poll_interval = poll_interval
         self.fail_after = (
             fail_after  # MLGATE_HALT_FAIL_AFTER: polls without a successful read before refusing
         )
-        self._last_ok = time.monotonic()  # of the last successful read of the halts (the constructor's)
+        self._last_ok = self.clock()  # of the last successful read of the halts (the constructor's)
         self._last_ok_wall = time.time()
         self._last_error: str | None = None
         self._blind_logged = False
@@ -116,7 +118,7 @@ class KillSwitch:
         """Raise ``Halted`` if all serving, ``model_name``'s scope or any of ``scopes`` (those of the
         loaded version: ``halt_scopes.served_scopes``) is halted, ``Unavailable`` if this replica cannot
         read the halts; otherwise return at once."""
-        if self._thread is not None and time.monotonic() - self._last_ok > self._blind_after():
+        if self._thread is not None and self.clock() - self._last_ok > self._blind_after():
             self._refuse_blind()
         halts = self._halts
         if halts:
@@ -138,7 +140,7 @@ class KillSwitch:
 
     def unhealthy_reason(self) -> str | None:
         """Why this replica refuses serving (it cannot read the halts), or None (for ``/healthz``)."""
-        if self._thread is None or time.monotonic() - self._last_ok <= self._blind_after():
+        if self._thread is None or self.clock() - self._last_ok <= self._blind_after():
             return None
         since = iso_seconds(self._last_ok_wall)
         why = f" ({self._last_error})" if self._last_error else " (the database does not answer)"
@@ -202,7 +204,7 @@ class KillSwitch:
         with self._lock:
             if generation == self._generation:  # no local halt/resume raced this read
                 self._halts = halts
-            self._last_ok, self._last_ok_wall = time.monotonic(), time.time()
+            self._last_ok, self._last_ok_wall = self.clock(), time.time()
             self._last_error = None
             if self._blind_logged:
                 self._blind_logged = False
@@ -225,7 +227,7 @@ class KillSwitch:
                 self._last_error = f"{type(exc).__name__}"  # the class only: /healthz is public
                 log.exception(
                     "kill switch: reading halts failed (%d s since the last good read)",
-                    int(time.monotonic() - self._last_ok),
+                    int(self.clock() - self._last_ok),
                 )
                 self._note_blind()
 

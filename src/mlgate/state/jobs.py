@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +113,8 @@ class JobStore:
 
     def __init__(self, db: StateDB) -> None:
         self.db = db
+        # of the leases (wall seconds: other processes read them); a test moves it instead of sleeping
+        self.clock: Callable[[], float] = time.time
         db.create_tables(metadata)
 
     def _one(self, job_id: str) -> JobRecord | None:
@@ -131,7 +134,7 @@ class JobStore:
         values = {
             "id": uuid.uuid4().hex, "tool": tool, "subject": subject, "caller": caller, "args_digest": digest,
             "args": args, "active_key": key, "status": "queued", "done": 0.0, "created_at": utcnow(),
-            "cancel_requested": False, "lease_until": time.time() + lease_s,
+            "cancel_requested": False, "lease_until": self.clock() + lease_s,
         }  # fmt: skip
         for _ in range(3):  # a duplicate may finish between our INSERT failing and our SELECT
             try:
@@ -163,7 +166,7 @@ class JobStore:
         with self.db.write() as conn:
             claimed = conn.execute(
                 jobs.update().where(jobs.c.id == job_id, jobs.c.status == "queued")
-                .values(status="running", worker=worker, started_at=utcnow(), lease_until=time.time() + lease_s)
+                .values(status="running", worker=worker, started_at=utcnow(), lease_until=self.clock() + lease_s)
             ).rowcount  # fmt: skip
         return self._one(job_id) if claimed else None
 
@@ -172,7 +175,7 @@ class JobStore:
         with self.db.write() as conn:
             mine = sa.and_(jobs.c.id == job_id, jobs.c.status == "running", jobs.c.worker == worker)
             renewed = conn.execute(
-                jobs.update().where(mine).values(lease_until=time.time() + lease_s)
+                jobs.update().where(mine).values(lease_until=self.clock() + lease_s)
             ).rowcount
             flag = conn.execute(sa.select(jobs.c.cancel_requested).where(jobs.c.id == job_id)).scalar()
         return bool(renewed), bool(flag)
@@ -240,7 +243,7 @@ class JobStore:
     def resend(self, lease_s: float) -> list[JobRecord]:
         """Queued jobs nobody claimed within their lease: each renewed for another lease and returned to
         exactly one caller, which dispatches it again (a lost broker message never leaves a job stuck)."""
-        now = time.time()
+        now = self.clock()
         stale = sa.and_(
             jobs.c.status == "queued", sa.or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < now)
         )
@@ -261,7 +264,7 @@ class JobStore:
 
     def reap(self) -> list[JobRecord]:
         """Running jobs whose lease ran out → interrupted (their worker died or hung). Returns them."""
-        now = time.time()
+        now = self.clock()
         expired = sa.and_(jobs.c.status == "running", jobs.c.lease_until < now)
         with self.db.read() as conn:
             ids = [r[0] for r in conn.execute(sa.select(jobs.c.id).where(expired))]
