@@ -21,7 +21,7 @@ def _str(value: str, ident: int) -> dict[str, object]:
 def exec_skops(path: Path, marker: Path) -> Path:
     """A ``.skops`` file whose loading calls ``builtins.exec``: skops' LossNode builds its object by calling
     the class the file names, with the file's arguments (the reduce pattern)."""
-    code = f"open({str(marker)!r}, 'w').write('pwned')"
+    code = f"__import__('pathlib').Path({str(marker)!r}).write_text('pwned')"  # closes the file it writes
     schema = {
         "__class__": "exec",
         "__module__": "builtins",
@@ -65,4 +65,4 @@ class Marker:
         self.marker = str(marker)
 
     def __reduce__(self) -> tuple[object, tuple[str]]:
-        return (exec, (f"open({self.marker!r}, 'w').write('pwned')",))
+        return (exec, (f"__import__('pathlib').Path({self.marker!r}).write_text('pwned')",))

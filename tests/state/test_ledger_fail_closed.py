@@ -142,6 +142,7 @@ def test_every_call_that_reported_success_has_its_row_after_a_sigkill(tmp_path: 
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+        proc.stdout.close()
         if locker is not None:
             locker.execute("ROLLBACK")
             locker.close()

@@ -192,7 +192,9 @@ class SklearnModel(TabularModel):
             check_finite(lin, "output")
             values: list[Any] = lin[:, 0].tolist() if lin.shape[1] == 1 else lin.tolist()
             return values
-        return values_of(self._call("predict", self.inputs(rows)), len(rows))
+        with np.errstate(over="ignore", invalid="ignore"):  # a non-finite output is refused by name
+            out = self._call("predict", self.inputs(rows))
+        return values_of(out, len(rows))
 
     def analyze(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         proba = np.asarray(self._call("predict_proba", list(texts)), dtype=np.float64)
