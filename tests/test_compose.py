@@ -97,5 +97,4 @@ def test_the_celery_worker_runs_on_the_graph(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="the runtime's own"):
             WorkerHost(host.rt, build_runtime(host.settings).jobs)  # a service of another graph
     finally:
-        host.loop.call_soon_threadsafe(host.loop.stop)
-        host.thread.join(10)
+        host.close()

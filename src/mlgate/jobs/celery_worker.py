@@ -42,6 +42,20 @@ class WorkerHost:
         asyncio.run_coroutine_threadsafe(self._collect(), self.loop)
         asyncio.run_coroutine_threadsafe(self._reaper(), self.loop)
 
+    def close(self) -> None:
+        """Cancel the loop's tasks (the reaper, a job), then stop and close the loop (tests; a process exit)."""
+
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        self.run(cancel_all())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
     async def _open(self) -> None:
         _ = self.service.store  # create the table before the first task
 
