@@ -11,6 +11,7 @@ import contextlib
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,20 @@ class Registrar:
     def _fluent(self) -> contextlib.AbstractContextManager[None]:
         """Around MLflow fluent calls: the process-wide URIs held at this registry for the block."""
         return mlflow_uris(self.settings.tracking)
+
+    @contextlib.contextmanager
+    def _register_run(self, name: str, metrics: dict[str, float] | None = None) -> Iterator[Any]:
+        """The MLflow run a registration logs into (URIs held, pending-tagged), its metrics logged first."""
+        import mlflow
+
+        with (
+            self._fluent(),
+            mlflow.start_run(
+                experiment_id=self.experiment_id(), run_name=f"{name}-register", tags=_pending()
+            ) as run,
+        ):
+            self._log_metrics(run.info.run_id, metrics or {})
+            yield run
 
     def experiment_id(self) -> str:
         location = self.settings.artifact_root if self.settings.tracking_uri is None else None
@@ -135,13 +150,7 @@ class Registrar:
             frame = pd.DataFrame(x[:5], columns=feature_names)
             signature = infer_signature(frame, np.asarray(estimator.predict(x[:5])))
         self._ensure_model(name, description)
-        with (
-            self._fluent(),
-            mlflow.start_run(
-                experiment_id=self.experiment_id(), run_name=f"{name}-register", tags=_pending()
-            ) as run,
-        ):
-            self._log_metrics(run.info.run_id, metrics)
+        with self._register_run(name, metrics) as run:
             info = mlflow.sklearn.log_model(
                 estimator,
                 name="model",
@@ -169,7 +178,6 @@ class Registrar:
         alias: str | None = None,
         extra_meta: dict[str, Any] | None = None,
     ) -> VersionInfo:
-        import mlflow
 
         from mlgate.adapters.native import KIND_INTERFACE, write_native
 
@@ -178,13 +186,7 @@ class Registrar:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp) / "model"
             write_native(folder, kind, params, {"mlgate": {"interfaces": interfaces, **(extra_meta or {})}})
-            with (
-                self._fluent(),
-                mlflow.start_run(
-                    experiment_id=self.experiment_id(), run_name=f"{name}-register", tags=_pending()
-                ) as run,
-            ):
-                self._log_metrics(run.info.run_id, metrics)
+            with self._register_run(name, metrics) as run:
                 store_dir(self.settings, run.info.artifact_uri, folder)
         source = f"{run.info.artifact_uri}/model"
         mv = self.registry.create_version(name, source, run.info.run_id, description, tags=_pending())
@@ -203,7 +205,6 @@ class Registrar:
         metrics: dict[str, float] | None = None,
     ) -> VersionInfo:
         """Register an MLflow model folder (as written by ``mlflow.<flavor>.save_model``)."""
-        import mlflow
 
         if not (model_dir / "MLmodel").exists():
             raise InvalidInput(
@@ -211,13 +212,7 @@ class Registrar:
             )
         self._refuse_code(name, model_dir)  # before anything is written
         self._ensure_model(name, description)
-        with (
-            self._fluent(),
-            mlflow.start_run(
-                experiment_id=self.experiment_id(), run_name=f"{name}-register", tags=_pending()
-            ) as run,
-        ):
-            self._log_metrics(run.info.run_id, metrics or {})
+        with self._register_run(name, metrics) as run:
             store_dir(self.settings, run.info.artifact_uri, model_dir)
         info = self.registry.create_version(
             name, f"{run.info.artifact_uri}/model", run.info.run_id, description, tags=_pending(extra_tags)
@@ -248,15 +243,9 @@ class Registrar:
     ) -> VersionInfo:
         """Register a folder whose code awaits an operator's admission (an agent's TorchHub pull): nothing in it
         is loaded or run here, the interfaces and features are the ones declared, and nothing is admitted."""
-        import mlflow
 
         self._ensure_model(name, description)
-        with (
-            self._fluent(),
-            mlflow.start_run(
-                experiment_id=self.experiment_id(), run_name=f"{name}-register", tags=_pending()
-            ) as run,
-        ):
+        with self._register_run(name) as run:
             store_dir(self.settings, run.info.artifact_uri, model_dir)
         info = self.registry.create_version(
             name, f"{run.info.artifact_uri}/model", run.info.run_id, description, tags=_pending(extra_tags)
