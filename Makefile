@@ -42,9 +42,9 @@ test: lint typecheck unit
 # the inner loop: lint, format, types and the in-process tier (no spawned servers, browsers, Node,
 # PostgreSQL or Redis; see the marks in tests/conftest.py)
 TIER_OUT := not (subprocess or node or browser or postgres or redis or slow)
-# (one worker per core with pytest-xdist: 121 s → 90 s for the tier on this 2-core machine)
+# one worker per core (pytest-xdist); tests that share a built registry run on one worker (tests/conftest.py)
 inner: $(VENV)/.installed
-	$(PY) -m pytest -m "$(TIER_OUT)" -p no:cacheprovider -n auto
+	$(PY) -m pytest -m "$(TIER_OUT)" -p no:cacheprovider -n auto --dist loadgroup
 
 check: lint typecheck inner
 

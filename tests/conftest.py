@@ -84,6 +84,7 @@ def _fixture_spawns(item: pytest.Item) -> bool:
     return any(_spawns_in(d.func, functools.partial(inspect.getsource, d.func)) for ds in defs for d in ds)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     root = Path(__file__).resolve().parent
     for item in items:
@@ -105,6 +106,44 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             marks.add("slow")
         for mark in sorted(marks):
             item.add_marker(mark)
+        if group := _build_group(item, root):
+            item.add_marker(pytest.mark.xdist_group(group))
+            _suffix_for_loadgroup(config, item, group)
+
+
+def _suffix_for_loadgroup(config: pytest.Config, item: pytest.Item, group: str) -> None:
+    """pytest-xdist's ``--dist loadgroup`` reads a test's group from an ``@group`` suffix of its node id, which it
+    writes to ``item._nodeid``. pytest 9.2 keeps the id in ``item._id``, so the suffix was lost and grouped tests
+    were spread as if unmarked, each worker building the fixtures again (pytest-dev/pytest-xdist#1386). Write the
+    suffix where this pytest reads it; older pytests have no ``_id`` and xdist's own suffix applies."""
+    if not getattr(config.option, "loadgroup", False) or not hasattr(item, "_id"):
+        return
+    if "@" not in item.nodeid.rpartition("]")[2]:
+        from _pytest.nodeid import NodeId
+
+        item._id = NodeId.parse(f"{item.nodeid}@{group}")
+
+
+# built once per session by every test session (each xdist worker): no group of their own
+EVERYWHERE = {"demo_home", "anyio_backend"}
+
+
+def _build_group(item: pytest.Item, root: Path) -> str | None:
+    """The xdist group of a test that uses a module- or session-scoped fixture of this suite (a registry it
+    seeds, models it trains): its tests run on one worker (`-n auto --dist loadgroup`), so the fixture is built
+    once rather than once per worker. Named by the first such fixture; other tests are spread one by one."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return None
+    for name in info.names_closure:
+        defs = info.name2fixturedefs.get(name, ())
+        if not defs or name in EVERYWHERE:
+            continue
+        fixture = defs[-1]
+        source = Path(fixture.func.__code__.co_filename).resolve()
+        if fixture.scope in ("module", "session") and source.is_relative_to(root):
+            return f"{source.relative_to(root).parent.as_posix()}:{name}"
+    return None
 
 
 @pytest.fixture(scope="session")
