@@ -44,7 +44,7 @@ test: lint typecheck unit
 TIER_OUT := not (subprocess or node or browser or postgres or redis or slow)
 # one worker per core (pytest-xdist); tests that share a built registry run on one worker (tests/conftest.py)
 inner: $(VENV)/.installed
-	$(PY) -m pytest -m "$(TIER_OUT)" -p no:cacheprovider -n auto --dist loadgroup
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -m "$(TIER_OUT)" -p no:cacheprovider -n auto --dist loadgroup
 
 check: lint typecheck inner
 
