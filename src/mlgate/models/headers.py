@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,6 +19,8 @@ from typing import Any
 
 from mlgate.adapters.onnx import graph_classes_of, onnx_proba_output
 from mlgate.domain import Feature
+
+log = logging.getLogger(__name__)
 
 MAX_ONNX_BYTES = 64 << 20  # larger graphs are described by their MLmodel signature alone
 MAX_SCHEMA_BYTES = 16 << 20
@@ -198,7 +201,8 @@ def onnx_header(path: Path) -> Header | None:
 
     try:
         graph = onnx.load(str(path), load_external_data=False).graph
-    except Exception:
+    except Exception:  # protobuf's DecodeError, a truncated file: no header, the loader says why
+        log.debug("%s has no readable ONNX graph", path, exc_info=True)
         return None
     initialized = {i.name for i in graph.initializer}
     inputs = [i for i in graph.input if i.name not in initialized]

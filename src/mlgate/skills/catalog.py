@@ -111,7 +111,7 @@ def peek(data: bytes) -> tuple[str | None, int | None]:
 
     try:
         raw = yaml.safe_load(data)
-    except Exception:
+    except yaml.YAMLError:  # the caller reports the file as invalid; this only names it when it can
         return None, None
     if not isinstance(raw, dict):
         return None, None
