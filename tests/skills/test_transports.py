@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 
-from tests._support import mlgate_env
+from tests._support import await_until, mlgate_env
 from tests.skills.scenarios import HEADLINES, HISTORY, exercise_skills
 
 pytestmark = pytest.mark.anyio
@@ -27,6 +27,8 @@ async def _progress_over(client: Any) -> list[tuple[float, float | None]]:
         progress_callback=on_progress,
     )
     assert not result.is_error
+    # the SDK runs each progress callback as a task of its own: the last may run after the result is back
+    await await_until(lambda: len(seen) >= 5, what="five progress notifications")
     return seen
 
 
