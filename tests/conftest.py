@@ -29,7 +29,7 @@ SPAWNS = (
     "sync_playwright",
     "serve_http(",
 )
-# a module that runs Node from the npm cache (tests/clients/packages.py) is in the node tier, wherever it is
+# a module that runs Node from the npm cache (tests/_support/node.py) is in the node tier, wherever it is
 NODE_USES = ("ensure_clients(",)
 # in process but slow: what trains a model to the end for seconds (`make test` runs them, `make check` does not),
 # by test id under tests/
