@@ -28,6 +28,12 @@ SPAWNS = (
     "redis_server(",
     "sync_playwright",
     "serve_http(",
+    # what tests/_support starts when a test module calls it: `mlgate token`, uvicorn in a thread, a scale-out
+    # replica, npm and Node
+    "mint(",
+    "LiveServer(",
+    "Replica(",
+    "ensure_suite(",
 )
 # a module that runs Node from the npm cache (tests/_support/node.py) is in the node tier, wherever it is
 NODE_USES = ("ensure_clients(",)
