@@ -47,8 +47,7 @@ def main() -> None:
 
     import numpy as np
     import onnxruntime as ort
-    from tests.flavors.conftest import _data, build_registry
-    from tests.flavors.helpers import records_of
+    from tests._support.flavors import build_registry, records_of, team_data
 
     from mlgate.domain import VersionInfo
     from mlgate.models.loader import load_model_dir
@@ -58,7 +57,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         print("building the registry …", file=sys.stderr)
         reg = build_registry(Path(tmp))
-        big, _, _ = _data(1000)
+        big, _, _ = team_data(1000)
         head = f"{'model':20} {'own ms':>7} {'columns':>8} {'records':>8} {'ratio':>6} | {'100 rows: records B':>19} {'columns B':>9}"
         print(head)
         print("-" * len(head))

@@ -54,8 +54,7 @@ def main() -> None:
 
     import numpy as np
     import onnxruntime as ort
-    from tests.flavors.conftest import _data, build_registry
-    from tests.flavors.helpers import records_of
+    from tests._support.flavors import build_registry, records_of, team_data
 
     from mlgate.domain import VersionInfo
     from mlgate.models.loader import load_model_dir
@@ -64,7 +63,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         print("building the registry …", file=sys.stderr)
         reg = build_registry(Path(tmp))
-        big, _, _ = _data(1000)
+        big, _, _ = team_data(1000)
         limits = {"max_rows": 10_000, "max_cells": 1_000_000}
         head = (
             f"{'model':20} {'load ms':>8} {'own':>7} | {'1 row µs':>9} {'own':>7} {'rows':>7} {'ratio':>6}"

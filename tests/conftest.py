@@ -29,8 +29,14 @@ SPAWNS = (
     "redis_server(",
     "sync_playwright",
     "serve_http(",
+    # what tests/_support starts when a test module calls it: `mlgate token`, uvicorn in a thread, a scale-out
+    # replica, npm and Node
+    "mint(",
+    "LiveServer(",
+    "Replica(",
+    "ensure_suite(",
 )
-# a module that runs Node from the npm cache (tests/clients/packages.py) is in the node tier, wherever it is
+# a module that runs Node from the npm cache (tests/_support/node.py) is in the node tier, wherever it is
 NODE_USES = ("ensure_clients(",)
 # in process but slow: what trains a model to the end for seconds (`make test` runs them, `make check` does not),
 # by test id under tests/

@@ -157,3 +157,28 @@ def test_no_import_cycle() -> None:
         if v not in index:
             visit(v)
     assert not cycles, "import cycles: " + "; ".join(" ⇄ ".join(c) for c in cycles)
+
+
+def test_tests_import_no_conftest_and_no_test_module() -> None:
+    """Fixtures live in conftest files, tests in test modules; what a test module imports (helpers, constants,
+    the classes fixtures yield) lives in ``tests/_support``. A test module imported by another runs its import-time
+    code twice under two names, and a conftest imported by name is a second module beside pytest's own."""
+    repo = SRC.parents[1]
+    found = []
+    for path in sorted([*(repo / "tests").rglob("*.py"), *(repo / "bench").rglob("*.py")]):
+        package = path.relative_to(repo).parts[:-1]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join([*package[: len(package) - node.level + 1], *([base] if base else [])])
+                modules = [base, *(f"{base}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            else:
+                continue
+            for module in modules:
+                last = module.rpartition(".")[2]
+                if module.startswith("tests.") and (last == "conftest" or last.startswith("test_")):
+                    found.append(f"{path.relative_to(repo)}:{node.lineno} imports {module}")
+    assert not found, "\n".join(found)

@@ -1,7 +1,25 @@
 """Helpers the tests share: rows, spawned servers, tool results, process-wide MLflow URIs.
 
-Fixtures stay in the conftest files; what a test module imports lives here (no test module
-imports a conftest or another test module's private names).
+Fixtures stay in the conftest files; what a test module imports lives here, never in a conftest or
+another test module (``tests/test_layers.py`` checks). One module per concern:
+
+- ``auth``: the test issuer, its JWTs, an echo app behind BearerAuth, a uvicorn in a thread;
+- ``browser``: Debian's Chromium for Playwright;
+- ``clients``: the stdio command real clients spawn, the MCP Inspector CLI;
+- ``console``: the console tests' server and screenshots;
+- ``devauth``: a spawned dev-auth server from outside (``mlgate token``, JSON-RPC, OAuth steps);
+- ``flavors``: tests/flavors' plain-MLflow registry, loading and comparing its versions;
+- ``forecasting``: the monthly series, a version's MLmodel;
+- ``hub``: the local Hugging Face Hub and its repositories, the client environment pointed at it;
+- ``jobs``: a job followed to its end, a model's versions;
+- ``lifecycle``: linear data, a registered Ridge, aliases and tags;
+- ``mcp_http``: an MCP SDK client over streamable HTTP in a thread of its own;
+- ``monitoring``: the monitoring registry, its data, settings and sessions;
+- ``node``: Node 22 and the pinned npm packages (conformance suite, clients, TypeScript);
+- ``scaleout``: the scale-out cluster and its replicas;
+- ``skills``: specs written and locked, the three-step chain;
+- ``torchhub``: the tiny TorchHub repository and what its weights answer;
+- ``views``: the views tests' host (its mlgate, its page).
 """
 
 from __future__ import annotations
@@ -37,6 +55,11 @@ def tool_payload(result: Any) -> tuple[bool, Any]:
     if result.is_error:
         return True, " ".join(getattr(c, "text", "") for c in result.content)
     return False, result.structured_content
+
+
+async def call(client: Any, tool: str, args: dict[str, Any], **kw: Any) -> tuple[bool, Any]:
+    """One tool call by an MCP client (``kw``: ``call_tool``'s own, e.g. a progress callback): ``tool_payload``."""
+    return tool_payload(await client.call_tool(tool, args, **kw))
 
 
 def free_port() -> int:

@@ -10,8 +10,7 @@ import pytest
 
 from mlgate.auth.apikeys import ApiKeyVerifier, generate_api_key, hash_api_key, load_api_keys
 from mlgate.errors import ConfigError
-
-from .conftest import RESOURCE
+from tests._support.auth import RESOURCE
 
 pytestmark = pytest.mark.anyio
 

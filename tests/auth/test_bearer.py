@@ -18,8 +18,7 @@ from mlgate.auth.verifier import CompositeVerifier, JwtVerifier
 from mlgate.config import ALL_SCOPES
 from mlgate.server.app import TOOL_SCOPES
 from mlgate.server.bearer import BearerAuth
-
-from .conftest import ALL, DROP, ISSUER, METADATA, RESOURCE, TestIssuer, protected, rsa_key
+from tests._support.auth import ALL, DROP, ISSUER, METADATA, RESOURCE, TestIssuer, protected, rsa_key
 
 pytestmark = pytest.mark.anyio
 

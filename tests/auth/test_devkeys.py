@@ -13,8 +13,7 @@ import pytest
 from mlgate.auth.devkeys import DEV_ISSUER, effective_issuer, ensure_dev_key, mint_token
 from mlgate.auth.verifier import JwtVerifier, build_verifier
 from mlgate.errors import ConfigError
-
-from .conftest import RESOURCE, make_settings
+from tests._support.auth import RESOURCE, make_settings
 
 pytestmark = pytest.mark.anyio
 

@@ -21,8 +21,8 @@ from starlette.routing import Route
 from mlgate.auth.jwks import JwksFile, JwksUrl
 from mlgate.auth.verifier import JwtVerifier
 from mlgate.server.bearer import BearerAuth, metadata_url
-
-from .conftest import ISSUER, LiveServer, TestIssuer, free_port, protected, rsa_key
+from tests._support import free_port
+from tests._support.auth import ISSUER, LiveServer, TestIssuer, protected, rsa_key
 
 pytestmark = pytest.mark.anyio
 

@@ -13,8 +13,7 @@ from starlette.applications import Starlette
 from mlgate.auth.devkeys import DEV_ISSUER
 from mlgate.errors import ConfigError
 from mlgate.server.bearer import metadata_path, metadata_route, metadata_url, protected_resource_metadata
-
-from .conftest import METADATA, RESOURCE, make_settings
+from tests._support.auth import METADATA, RESOURCE, make_settings
 
 pytestmark = pytest.mark.anyio
 

@@ -17,8 +17,7 @@ from joserfc.jwk import RSAKey
 from mlgate.auth.jwks import AuthUnavailable, JwksFile, JwksUrl, jwks_source
 from mlgate.auth.verifier import CompositeVerifier, JwtVerifier, build_verifier
 from mlgate.errors import ConfigError
-
-from .conftest import DROP, ISSUER, RESOURCE, TestIssuer, make_settings, rsa_key
+from tests._support.auth import DROP, ISSUER, RESOURCE, TestIssuer, make_settings, rsa_key
 
 pytestmark = pytest.mark.anyio
 

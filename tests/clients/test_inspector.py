@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 
 from tests._support import DIABETES_ROW, IRIS_ROW
-from tests.clients.conftest import Inspector
-from tests.server.test_http_auth import token
+from tests._support.clients import Inspector
+from tests._support.devauth import mint
 
 NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 DESIGN_TOOLS = {
@@ -72,7 +72,7 @@ def test_tool_calls_over_http_with_bearer_token(
     inspector: Inspector, authed_http: tuple[str, dict[str, str]]
 ) -> None:
     url, env = authed_http
-    user = token(env, "ml:read ml:infer")
+    user = mint(env, "ml:read ml:infer")
     listed = inspector.http(url, user, "--method", "tools/call", "--tool-name", "ml_list_models")
     assert listed.returncode == 0, listed.stderr[-3000:]
     assert {"demo-regressor", "demo-classifier"} <= {
@@ -116,7 +116,7 @@ def test_http_refusals_reach_the_inspector(
         anonymous.payload
     )
 
-    reader = token(env, "ml:read")
+    reader = mint(env, "ml:read")
     args = json.dumps({"model": "demo-regressor@1", "features": [DIABETES_ROW]})
     refused = inspector.http(
         url, reader, "--method", "tools/call", "--tool-name", "ml_predict", "--tool-args-json", args
@@ -126,7 +126,7 @@ def test_http_refusals_reach_the_inspector(
 
 def test_modern_protocol_over_http(inspector: Inspector, authed_http: tuple[str, dict[str, str]]) -> None:
     url, env = authed_http
-    user = token(env, "ml:read ml:infer")
+    user = mint(env, "ml:read ml:infer")
     init = inspector.http(url, user, "--protocol-era", "modern", "--method", "initialize")
     assert init.returncode == 0, init.stderr[-3000:]
     assert init.result["protocolVersion"] == MODERN
@@ -166,7 +166,7 @@ def test_prompt_over_http(inspector: Inspector, authed_http: tuple[str, dict[str
     url, env = authed_http
     done = inspector.http(
         url,
-        token(env, "ml:read"),
+        mint(env, "ml:read"),
         "--method",
         "prompts/get",
         "--prompt-name",

@@ -12,9 +12,9 @@ import subprocess
 from pathlib import Path
 
 from mlgate.config import Settings
-from tests.clients.conftest import SERVE, server_env
-from tests.clients.packages import node, node_env
-from tests.lifecycle.conftest import make_data, new_name, records, register_ridge
+from tests._support.clients import SERVE, server_env
+from tests._support.lifecycle import make_data, new_name, records, register_ridge
+from tests._support.node import node, node_env
 
 SCRIPT = Path(__file__).with_name("sdk_client.mjs")
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,71 +21,11 @@ import pytest
 import yaml
 
 from tests._support import free_port, mlgate_env, wait_http
+from tests._support.node import ensure_suite, node_bin
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-CACHE = REPO / ".conformance"
 BASELINE = HERE / "baseline.yml"
-
-SUITE_PACKAGE = "@modelcontextprotocol/conformance"
-SUITE_VERSION = "0.1.16"
-NODE_VERSION = "22.23.3"
-_ARCH = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}
-NODE_PACKAGE = (
-    f"node-{sys.platform.removesuffix('2')}-{_ARCH.get(platform.machine().lower(), platform.machine())}"
-)
-
-
-def _installed_version(package: str) -> str | None:
-    manifest = CACHE / "node_modules" / package / "package.json"
-    try:
-        return str(json.loads(manifest.read_text())["version"])
-    except (OSError, ValueError, KeyError):
-        return None
-
-
-def _node_bin() -> Path:
-    return CACHE / "node_modules" / NODE_PACKAGE / "bin"
-
-
-def ensure_suite() -> Path:
-    """Node 22 and the pinned suite in ``.conformance/``, installed with npm when missing; the suite's CLI."""
-    cli = CACHE / "node_modules" / SUITE_PACKAGE / "dist" / "index.js"
-    ready = (
-        _installed_version(SUITE_PACKAGE) == SUITE_VERSION
-        and _installed_version(NODE_PACKAGE) == NODE_VERSION
-        and (_node_bin() / "node").exists()
-        and cli.exists()
-    )
-    if not ready:
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.skip("npm is not installed: cannot fetch Node 22 and the MCP conformance suite")
-        CACHE.mkdir(exist_ok=True)
-        (CACHE / "package.json").write_text(
-            json.dumps(
-                {
-                    "private": True,
-                    "description": "mlgate test cache: the MCP conformance suite and the Node it needs (git-ignored)",
-                    "dependencies": {NODE_PACKAGE: NODE_VERSION, SUITE_PACKAGE: SUITE_VERSION},
-                },
-                indent=2,
-            )
-            + "\n"
-        )
-        done = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=CACHE,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        assert done.returncode == 0, f"npm install in {CACHE} failed:\n{done.stdout}\n{done.stderr}"
-    node_version = subprocess.run(
-        [str(_node_bin() / "node"), "--version"], capture_output=True, text=True, timeout=60
-    ).stdout.strip()
-    assert node_version == f"v{NODE_VERSION}", f"unexpected Node in {CACHE}: {node_version!r}"
-    return cli
 
 
 def _scenario(result_dir: Path) -> str:
@@ -134,13 +72,13 @@ def test_mcp_conformance_suite(tmp_path: Path) -> None:
         results = tmp_path / "results"
         suite_env = {
             **os.environ,
-            "PATH": f"{_node_bin()}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PATH": f"{node_bin()}{os.pathsep}{os.environ.get('PATH', '')}",
             "NO_COLOR": "1",
             "FORCE_COLOR": "0",
         }
         done = subprocess.run(
             [
-                str(_node_bin() / "node"),
+                str(node_bin() / "node"),
                 str(cli),
                 "server",
                 "--url",

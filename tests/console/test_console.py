@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from tests._support import DIABETES_ROW, IRIS_ROW
-from tests.console.conftest import QUALITY_MAX_MAE_RATIO, TORCHHUB_COMMIT, Console, mcp_call, shot, traffic
+from tests._support.console import QUALITY_MAX_MAE_RATIO, TORCHHUB_COMMIT, Console, shot
+from tests._support.mcp_http import mcp_call, traffic
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra").expect
 

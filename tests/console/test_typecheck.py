@@ -1,7 +1,7 @@
 """The console's and the MCP Apps views' JavaScript under the TypeScript compiler.
 
 Every module opts in with ``// @ts-check``; ``tests/console/tsconfig.json`` (strict, ``checkJs``,
-``noEmit``) takes them all, and ``tsc`` (pinned in ``tests/clients/packages.py``, run by the Node 22 of
+``noEmit``) takes them all, and ``tsc`` (pinned in ``tests/_support/node.py``, run by the Node 22 of
 the same npm cache) must report nothing. The config lives here, not beside the modules, so the wheel
 ships only what the browser loads.
 """
@@ -12,7 +12,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.clients.packages import TYPESCRIPT_PACKAGE, TYPESCRIPT_VERSION, ensure_clients, node, node_env
+from tests._support.node import TYPESCRIPT_PACKAGE, TYPESCRIPT_VERSION, ensure_clients, node, node_env
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

@@ -8,10 +8,7 @@ import pytest
 
 from mlgate.errors import BackendError, InvalidInput
 from mlgate.records.checks import to_rows
-from tests.flavors.conftest import Logged
-from tests.flavors.helpers import LIMITS, load
-
-GOOD_TYPED = {"visits": 3, "smoker": True, "age": 41.5}
+from tests._support.flavors import GOOD_TYPED, LIMITS, Logged, load
 
 
 def refusal(logged: Logged, records: Any) -> str:

@@ -9,10 +9,16 @@ import pytest
 
 from mlgate.errors import InvalidInput
 from mlgate.records.checks import to_matrix, to_rows
-from tests.flavors.conftest import Logged
-from tests.flavors.helpers import LIMITS, load, records_of
-from tests.flavors.test_bad_records import GOOD_TYPED
-from tests.flavors.test_tools import INTERFACES, columns_of, records
+from tests._support.flavors import (
+    GOOD_TYPED,
+    INTERFACES,
+    LIMITS,
+    Logged,
+    columns_of,
+    load,
+    records,
+    records_of,
+)
 
 
 def said(features: Any, batch: Any) -> str:

@@ -6,7 +6,7 @@ import pytest
 
 from mlgate.domain import Feature
 from mlgate.models.mlmodel import describe_dir
-from tests.flavors.conftest import Logged
+from tests._support.flavors import Logged
 
 NUM = [Feature("age"), Feature("bmi")]
 EXPECTED = {
@@ -54,7 +54,7 @@ def test_description_never_imports_the_model_libraries(registry: dict[str, Logge
 
 
 def test_description_agrees_with_the_loaded_adapter(registry: dict[str, Logged]) -> None:
-    from tests.flavors.helpers import load
+    from tests._support.flavors import load
 
     for name, logged in registry.items():
         d = describe_dir(logged.path)

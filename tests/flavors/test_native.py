@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from mlgate.records.checks import to_rows
-from tests.flavors.conftest import Logged
-from tests.flavors.helpers import LIMITS, close, load, records_of, rows_for
+from tests._support.flavors import LIMITS, Logged, close, load, records_of, rows_for
 
 PREDICTORS = ["sk_numeric", "sk_columns", "sk_typed", "xgb_regressor", "catboost_regressor"]
 CLASSIFIERS = ["sk_classifier", "xgb_classifier", "lgbm_classifier"]

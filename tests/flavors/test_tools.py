@@ -25,24 +25,11 @@ from mlgate.config import Settings
 from mlgate.schemas.interfaces import TOOL_OF
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests._support import mlflow_at, mlgate_env
-from tests.flavors.conftest import Logged
-from tests.flavors.helpers import close, records_of
-from tests.tools.scenarios import call
+from tests._support import call, mlflow_at, mlgate_env
+from tests._support.flavors import GOOD_TYPED, INTERFACES, Logged, close, columns_of, records, records_of
 
 pytestmark = pytest.mark.anyio
 
-INTERFACES = {
-    "sk_numeric": "predictor",
-    "sk_columns": "predictor",
-    "sk_classifier": "classifier",
-    "sk_typed": "predictor",
-    "xgb_regressor": "predictor",
-    "xgb_classifier": "classifier",
-    "lgbm_classifier": "classifier",
-    "catboost_regressor": "predictor",
-    "onnx_zipmap": "classifier",
-}
 PICKLED = "sk_pickled"  # logged here with serialization_format="cloudpickle": runs code when loaded
 
 
@@ -94,12 +81,6 @@ async def rt(plain: Plain) -> AsyncIterator[Runtime]:
 async def client(rt: Runtime) -> AsyncIterator[Any]:
     async with Client(build_server(rt)) as c:
         yield c
-
-
-def records(logged: Logged) -> list[dict[str, Any]]:
-    if logged.name == "onnx_zipmap":  # a float32 tensor signature: columns f0, f1
-        return [{"f0": float(a), "f1": float(b)} for a, b in np.asarray(logged.frame, np.float32).tolist()]
-    return records_of(logged.frame)
 
 
 async def test_listing_and_info_show_interfaces_features_and_metrics_without_loading(
@@ -204,39 +185,36 @@ async def test_typed_records_pass_through_the_tools(client: Any, registry: dict[
         assert not err and close(out["predictions"], registry[name].model.predict(registry[name].frame)), out
 
 
-GOOD = {"visits": 3, "smoker": True, "age": 41.5}
-
-
 @pytest.mark.parametrize(
     ("model", "good", "bad", "says"),
     [
         (
             "sk_typed",
-            GOOD,
+            GOOD_TYPED,
             {"visits": 2.5},
             "record 1, feature 'visits': expected an integer (long, 64-bit), got float 2.5",
         ),
         (
             "sk_typed",
-            GOOD,
+            GOOD_TYPED,
             {"visits": "3"},
             "record 1, feature 'visits': expected an integer (long, 64-bit), got str '3'",
         ),
         (
             "sk_typed",
-            GOOD,
+            GOOD_TYPED,
             {"smoker": 1},
             "record 1, feature 'smoker': expected true or false (boolean), got int 1",
         ),
         (
             "sk_typed",
-            GOOD,
+            GOOD_TYPED,
             {"smoker": "yes"},
             "record 1, feature 'smoker': expected true or false (boolean), got str",
         ),
         (
             "sk_typed",
-            GOOD,
+            GOOD_TYPED,
             {"age": "41"},
             "record 1, feature 'age': expected a number (double), got str '41'",
         ),
@@ -280,12 +258,6 @@ async def test_a_pickled_version_is_refused_until_an_operator_admits_it(client: 
     import pandas as pd
 
     assert close(out["predictions"], plain.pickled.predict(pd.DataFrame([row])))
-
-
-def columns_of(recs: list[dict[str, Any]], reverse: bool = True) -> dict[str, Any]:
-    """The same rows as ``{"columns", "rows"}`` (columns reversed: order is by name, not position)."""
-    cols = list(recs[0])[:: -1 if reverse else 1]
-    return {"columns": cols, "rows": [[r[c] for c in cols] for r in recs]}
 
 
 @pytest.mark.parametrize("name", sorted(INTERFACES))

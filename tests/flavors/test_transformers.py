@@ -19,9 +19,8 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests._support import mlflow_at, mlflow_db
-from tests.flavors.helpers import close
-from tests.tools.scenarios import call
+from tests._support import call, mlflow_at, mlflow_db
+from tests._support.flavors import close
 
 pytest.importorskip("transformers")
 pytestmark = pytest.mark.anyio

@@ -11,16 +11,7 @@ import pandas as pd
 import pytest
 
 from tests._support import mlflow_at, mlflow_db
-
-PINS = ["numpy", "pandas"]  # explicit: MLflow's inference of requirements imports every ML library (seconds)
-N = 60  # five years of monthly points: small enough to fit fast
-
-
-def monthly(n: int = N, seed: int = 3) -> pd.Series:
-    rng = np.random.default_rng(seed)
-    t = np.arange(n, dtype=float)
-    y = 50 + 0.3 * t + 6 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1.0, n)
-    return pd.Series(y, index=pd.date_range("2019-01-01", periods=n, freq="MS"))
+from tests._support.forecasting import PINS, monthly
 
 
 def _log_all(series: pd.Series) -> dict[str, Any]:
@@ -115,10 +106,3 @@ def plain_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
             return Path(mlflow.artifacts.download_artifacts(f"models:/{name}/1"))
 
         yield {"fitted": fitted, "path": path, "series": series, "uri": f"sqlite:///{root / 'mlflow.db'}"}
-
-
-def read_mlmodel(path: Path) -> dict[str, Any]:
-    import yaml
-
-    data: dict[str, Any] = yaml.safe_load((path / "MLmodel").read_text())
-    return data

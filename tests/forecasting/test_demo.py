@@ -9,7 +9,7 @@ import numpy as np
 from mlgate.adapters.forecasting.common import forecaster_kind
 from mlgate.adapters.forecasting.dispatch import load_forecaster
 from mlgate.config import Settings
-from tests.forecasting.conftest import read_mlmodel
+from tests._support.forecasting import read_mlmodel
 
 
 def _local(home: Path, name: str) -> tuple[Path, dict[str, str]]:

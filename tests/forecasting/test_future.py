@@ -17,10 +17,9 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests._support import mlflow_at, mlflow_db
-from tests.forecasting.conftest import PINS, monthly
+from tests._support import call, mlflow_at, mlflow_db
+from tests._support.forecasting import PINS, monthly
 from tests.forecasting.models import FutureFrame
-from tests.tools.scenarios import call
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ import pytest
 from mlgate.adapters.forecasting.common import forecaster_kind
 from mlgate.adapters.forecasting.dispatch import load_forecaster
 from mlgate.errors import InvalidInput
-from tests.forecasting.conftest import read_mlmodel
+from tests._support.forecasting import read_mlmodel
 
 
 def test_prophet_equals_its_own_predict_at_each_level(plain_registry: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ import pytest
 from mlgate.adapters.forecasting.common import forecaster_kind
 from mlgate.adapters.forecasting.dispatch import load_forecaster
 from mlgate.errors import BackendError, InvalidInput
-from tests.forecasting.conftest import read_mlmodel
+from tests._support.forecasting import read_mlmodel
 from tests.forecasting.models import drift_forecast
 
 LEVELS = [0.8, 0.95, 0.975]

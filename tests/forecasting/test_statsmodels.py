@@ -10,7 +10,7 @@ import pytest
 from mlgate.adapters.forecasting.common import forecaster_kind
 from mlgate.adapters.forecasting.dispatch import load_forecaster
 from mlgate.errors import InvalidInput
-from tests.forecasting.conftest import read_mlmodel
+from tests._support.forecasting import read_mlmodel
 
 LEVELS = [0.5, 0.8, 0.95]
 

@@ -21,9 +21,8 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests._support import mlgate_env
+from tests._support import call, mlgate_env
 from tests.forecasting.models import drift_forecast
-from tests.tools.scenarios import call
 
 pytestmark = pytest.mark.anyio
 

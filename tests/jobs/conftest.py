@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -12,8 +11,7 @@ from mcp import Client
 from mlgate.compose import App, build_runtime
 from mlgate.config import Settings
 from mlgate.server.app import build_server
-from tests._support import tool_payload
-from tests.lifecycle.conftest import FEATURES, make_data, new_name, records
+from tests._support.lifecycle import FEATURES, make_data, new_name, records
 
 
 @pytest.fixture
@@ -30,27 +28,6 @@ def make_runtime(demo_home: Any) -> Callable[..., App]:
 async def open_client() -> AsyncIterator[Callable[[App], Any]]:
     """``async with open_client(app) as c``: an in-memory MCP client of a server on ``app``."""
     yield lambda app: Client(build_server(app))
-
-
-async def call(client: Any, tool: str, args: dict[str, Any], **kw: Any) -> tuple[bool, Any]:
-    return tool_payload(await client.call_tool(tool, args, **kw))
-
-
-async def wait_job(
-    client: Any,
-    job_id: str,
-    until: tuple[str, ...] = ("succeeded", "failed", "cancelled", "interrupted"),
-    timeout: float = 60,
-) -> Any:
-    import anyio
-
-    deadline = time.monotonic() + timeout
-    while True:
-        err, out = await call(client, "ml_job", {"job_id": job_id})
-        assert not err, out
-        if out["job"]["status"] in until or time.monotonic() > deadline:
-            return out["job"]
-        await anyio.sleep(0.1)
 
 
 @pytest.fixture(scope="session")
@@ -72,10 +49,3 @@ def slow_model(demo_home: Any) -> tuple[str, list[dict[str, Any]]]:
     )
     xb, yb = make_data(4000, seed=3, noise=0.5)
     return name, records(xb, yb)
-
-
-def versions(settings: Settings, name: str) -> list[int]:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(settings.tracking)
-    return sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))

@@ -23,8 +23,8 @@ from mcp import Client
 
 from mlgate.config import Settings
 from tests._support import free_port, mlgate_env, spawn_server, tool_payload, wait_http
-from tests.jobs.conftest import versions
-from tests.lifecycle.conftest import FEATURES, make_data, records
+from tests._support.jobs import versions
+from tests._support.lifecycle import FEATURES, make_data, records
 from tests.scaleout.services import SkipService, spawn, stop
 
 pytestmark = pytest.mark.anyio

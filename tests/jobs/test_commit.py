@@ -31,7 +31,7 @@ from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
 from tests._support import mlgate_env, tool_payload
-from tests.jobs.conftest import versions
+from tests._support.jobs import versions
 from tests.scaleout.services import SkipService, spawn, stop
 
 pytestmark = pytest.mark.anyio

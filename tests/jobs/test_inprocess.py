@@ -12,8 +12,8 @@ import pytest
 
 from mlgate.auth.caller import Caller
 from mlgate.errors import NotFound
-from tests._support import wait_until
-from tests.jobs.conftest import call, versions, wait_job
+from tests._support import call, wait_until
+from tests._support.jobs import versions, wait_job
 
 pytestmark = pytest.mark.anyio
 

@@ -14,8 +14,7 @@ from mlgate.lifecycle.drift import check_drift, training_reference
 from mlgate.lifecycle.retrain import retrain
 from mlgate.lifecycle.stages import promote, rollback
 from mlgate.serving.runtime import Runtime
-from tests.lifecycle.conftest import make_data, records
-from tests.lifecycle.test_promote import aliases, tags
+from tests._support.lifecycle import aliases, make_data, records, tags
 
 pytestmark = pytest.mark.anyio
 Two = tuple[str, VersionInfo, VersionInfo]

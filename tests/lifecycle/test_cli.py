@@ -18,9 +18,8 @@ from mcp import Client, StdioServerParameters
 from mlgate.config import Settings
 from mlgate.domain import VersionInfo
 from mlgate.state.db import StateDB
-from tests._support import mlgate_env
-from tests.lifecycle.conftest import FEATURES, call
-from tests.lifecycle.test_promote import aliases
+from tests._support import call, mlgate_env
+from tests._support.lifecycle import FEATURES, aliases
 
 Two = tuple[str, VersionInfo, VersionInfo]
 

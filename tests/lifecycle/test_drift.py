@@ -11,8 +11,8 @@ import pytest
 from mlgate.config import Settings
 from mlgate.domain import VersionInfo
 from mlgate.lifecycle.drift import DriftThresholds, ks_2samp, psi
-from tests.lifecycle.conftest import call, make_data, records
-from tests.lifecycle.test_promote import tags
+from tests._support import call
+from tests._support.lifecycle import make_data, records, tags
 
 pytestmark = pytest.mark.anyio
 Two = tuple[str, VersionInfo, VersionInfo]

@@ -16,8 +16,8 @@ from mlgate.domain import VersionInfo
 from mlgate.lifecycle.gates import TAG_DRIFT
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests.lifecycle.conftest import call, make_data, records
-from tests.lifecycle.test_promote import tags
+from tests._support import call
+from tests._support.lifecycle import make_data, records, tags
 
 pytestmark = pytest.mark.anyio
 Two = tuple[str, VersionInfo, VersionInfo]

@@ -10,21 +10,13 @@ import pytest
 from mlgate.config import Settings
 from mlgate.domain import VersionInfo
 from mlgate.lifecycle.stages import set_gates
-from mlgate.models.resolvers import MlflowResolver
 from mlgate.serving.runtime import Runtime
-from tests.lifecycle.conftest import FEATURES, call
+from tests._support import call
+from tests._support.lifecycle import FEATURES, aliases, tags
 
 pytestmark = pytest.mark.anyio
 ROW = dict.fromkeys(FEATURES, 0.0)
 Two = tuple[str, VersionInfo, VersionInfo]
-
-
-def tags(settings: Settings, name: str, version: int) -> dict[str, str]:
-    return MlflowResolver(settings).registry.version(name, version).tags
-
-
-def aliases(settings: Settings, name: str) -> dict[str, int]:
-    return MlflowResolver(settings).registry.aliases(name)
 
 
 async def test_promotion_with_passing_gates_moves_production_and_serving_follows(

@@ -14,8 +14,8 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests.lifecycle.conftest import FEATURES, call, make_data, new_name, records, register_ridge
-from tests.lifecycle.test_promote import aliases, tags
+from tests._support import call
+from tests._support.lifecycle import FEATURES, aliases, make_data, new_name, records, register_ridge, tags
 
 pytestmark = pytest.mark.anyio
 NEW_WEIGHTS = np.array([1.0, 1.0, -3.0, 2.0])

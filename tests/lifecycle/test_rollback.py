@@ -11,8 +11,8 @@ from mlgate.domain import VersionInfo
 from mlgate.errors import Refused
 from mlgate.lifecycle.stages import set_stage
 from mlgate.serving.runtime import Runtime
-from tests.lifecycle.conftest import FEATURES, call, make_data, register_ridge
-from tests.lifecycle.test_promote import aliases, tags
+from tests._support import call
+from tests._support.lifecycle import FEATURES, aliases, make_data, register_ridge, tags
 
 pytestmark = pytest.mark.anyio
 ROW = dict.fromkeys(FEATURES, 0.0)

@@ -22,8 +22,7 @@ from mlgate.models.tags import TAG_SHA
 from mlgate.server.app import build_server
 from mlgate.serving import inference
 from mlgate.serving.runtime import Runtime
-from tests._support import DIABETES_ROW, mlgate_env
-from tests.tools.scenarios import call
+from tests._support import DIABETES_ROW, call, mlgate_env
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import mean_absolute_error, mean_absolute_percentage_error, root_mean_squared_error
 
-from tests.monitoring.conftest import (
+from tests._support.monitoring import (
     FEATURES,
     Plain,
     Session,

@@ -14,7 +14,7 @@ import pytest
 from mlgate.state.captures import CaptureStore
 from mlgate.state.db import StateDB
 from tests._support import mlgate_env
-from tests.monitoring.conftest import FEATURES, Plain, make_settings, open_session, records, regression_data
+from tests._support.monitoring import FEATURES, Plain, make_settings, open_session, records, regression_data
 
 pytestmark = pytest.mark.anyio
 SRC = str(Path(__file__).resolve().parents[2] / "src")

@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from mlgate.lifecycle.degradation import judge, parse_rules
-from tests.monitoring.conftest import (
+from tests._support.monitoring import (
     FEATURES,
     Plain,
     Session,

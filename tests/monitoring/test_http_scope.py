@@ -13,7 +13,7 @@ from typing import Any, cast
 import httpx
 
 from tests._support import free_port, mlgate_env, spawn_server, wait_http
-from tests.monitoring.conftest import FEATURES, Plain, records, regression_data
+from tests._support.monitoring import FEATURES, Plain, records, regression_data
 
 ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 SRC = str(Path(__file__).resolve().parents[2] / "src")

@@ -20,7 +20,7 @@ from mlgate.serving.runtime import Runtime
 from mlgate.state.captures import Capture, CaptureStore, Subjects
 from mlgate.state.quality_sums import row_stats
 from tests._support import tool_payload
-from tests.monitoring.conftest import Session
+from tests._support.monitoring import Session
 
 pytestmark = pytest.mark.anyio
 LOCAL = Subjects(frozenset({"local"}))

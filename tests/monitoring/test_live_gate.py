@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.monitoring.conftest import FEATURES, Session, records, regression_data
+from tests._support.monitoring import FEATURES, Session, records, regression_data
 
 pytestmark = pytest.mark.anyio
 GATE = {"require_live_not_worse": True}

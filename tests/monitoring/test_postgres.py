@@ -13,7 +13,7 @@ import pytest
 from sklearn.metrics import mean_absolute_error
 
 from tests._support import free_port
-from tests.monitoring.conftest import FEATURES, Plain, make_settings, open_session, records, regression_data
+from tests._support.monitoring import FEATURES, Plain, make_settings, open_session, records, regression_data
 
 pytestmark = pytest.mark.anyio
 

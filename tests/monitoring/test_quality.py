@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, mean_absolute_error, mean_pinball_loss
 
-from tests.monitoring.conftest import Plain, Session, classification_data, records
+from tests._support.monitoring import Plain, Session, classification_data, records
 
 pytestmark = pytest.mark.anyio
 

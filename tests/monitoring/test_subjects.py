@@ -18,7 +18,7 @@ from mlgate.auth.caller import Caller
 from mlgate.lifecycle.degradation import record_actuals
 from mlgate.serving import inference
 from mlgate.serving.runtime import Runtime
-from tests.monitoring.conftest import FEATURES, Plain, make_settings, records, regression_data
+from tests._support.monitoring import FEATURES, Plain, make_settings, records, regression_data
 
 pytestmark = pytest.mark.anyio
 RULES = {"mon-reg": {"max_mae": 1.0, "min_actuals": 5}}

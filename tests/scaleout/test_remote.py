@@ -8,7 +8,7 @@ import pytest
 from mcp import Client
 
 from tests._support import tool_payload
-from tests.scaleout.conftest import CLASSES, IRIS, Cluster
+from tests._support.scaleout import CLASSES, IRIS, Cluster
 
 pytestmark = pytest.mark.anyio
 ROWS = [dict(zip(IRIS, r, strict=True)) for r in ([5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3])]

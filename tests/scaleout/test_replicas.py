@@ -16,7 +16,7 @@ from mcp import Client
 
 from mlgate.artifacts import json_sha256 as input_digest
 from tests._support import tool_payload
-from tests.scaleout.conftest import IRIS, Cluster
+from tests._support.scaleout import IRIS, Cluster
 
 pytestmark = pytest.mark.anyio
 ROW = dict(zip(IRIS, [5.1, 3.5, 1.4, 0.2], strict=True))

@@ -19,10 +19,9 @@ from mlgate.errors import IntegrityError, Refused
 from mlgate.models.registrar import Registrar
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests._support import mlgate_env
+from tests._support import call, mlgate_env
+from tests._support.hub import Hub
 from tests.security.crafted import Marker, exec_skops
-from tests.supply.conftest import Hub
-from tests.tools.scenarios import call
 
 pytestmark = pytest.mark.anyio
 

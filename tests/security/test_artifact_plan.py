@@ -24,9 +24,8 @@ from mlgate.errors import Refused
 from mlgate.models.registrar import Registrar
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests._support import mlgate_env
+from tests._support import call, mlgate_env
 from tests.security.crafted import Marker
-from tests.tools.scenarios import call
 
 pytestmark = pytest.mark.anyio
 INFER = ["ml:read", "ml:infer"]

@@ -16,11 +16,9 @@ from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
 from tests._support import IRIS_ROW, free_port, mlgate_env, spawn_server, tool_payload, wait_http
-from tests.supply import conftest as supply
-from tests.supply.conftest import Hub
+from tests._support.hub import Hub
 
 pytestmark = pytest.mark.anyio
-hub, hub_env = supply.hub, supply.hub_env  # the local Hub fixtures
 NAME = "iris-pulled"
 REPO = "hf:acme/iris-onnx"
 

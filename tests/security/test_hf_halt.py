@@ -11,11 +11,9 @@ from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
 from tests._support import IRIS_ROW, tool_payload
-from tests.supply import conftest as supply
-from tests.supply.conftest import Hub
+from tests._support.hub import Hub
 
 pytestmark = pytest.mark.anyio
-hub, hub_env = supply.hub, supply.hub_env  # the local Hub fixtures
 
 
 async def test_halting_hf_repo_refuses_its_snapshots_and_not_other_models(

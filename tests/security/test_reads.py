@@ -13,8 +13,7 @@ from mcp_types import ResourceTemplateReference
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests._support import await_until
-from tests.tools.scenarios import call
+from tests._support import await_until, call
 
 pytestmark = pytest.mark.anyio
 REF = ResourceTemplateReference(type="ref/resource", uri="mlgate://models/{name}/{version}")

@@ -2,7 +2,7 @@
 authorization server: discovery from the 401, RFC 7591 registration, then its ClientCredentialsProvider
 gets a token with `resource=`, lists the tools, calls one, and is refused (403) outside its scope.
 
-Node 22 comes from the conformance suite's cache (``tests.conformance.test_conformance.ensure_suite``); the SDK,
+Node 22 comes from the conformance suite's cache (``tests._support.node.ensure_suite``); the SDK,
 pinned in ``oauth_client/package.json``, is installed with npm beside it in ``.conformance/oauth-client/``.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests._support import free_port, mlgate_env, spawn_server, wait_http
-from tests.conformance.test_conformance import CACHE, _node_bin, ensure_suite
+from tests._support.node import CACHE, ensure_suite, node_bin
 
 HERE = Path(__file__).resolve().parent / "oauth_client"
 WORK = CACHE / "oauth-client"
@@ -68,7 +68,7 @@ def test_typescript_sdk_client_credentials(resource: str) -> None:
     list_models = next(n for n in ("ml_list_models", "ml_list_models") if n in tools)
     pull = next(n for n in ("ml_pull", "ml_pull") if n in tools)
     done = subprocess.run(
-        [str(_node_bin() / "node"), str(script), resource, "ml:read ml:infer", list_models, pull],
+        [str(node_bin() / "node"), str(script), resource, "ml:read ml:infer", list_models, pull],
         cwd=WORK,
         capture_output=True,
         text=True,

@@ -13,12 +13,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tests.server.test_devauth import (
+from tests._support.devauth import (
     Dev,
     authorize_params,
     claims,
     consent,
-    dev,
     mint,
     pkce,
     public_client,
@@ -27,7 +26,6 @@ from tests.server.test_devauth import (
     rpc,
 )
 
-__all__ = ["dev"]  # the module's server fixture
 ADMIN_CLIENT = {"client_name": "x", "grant_types": ["client_credentials"], "scope": "ml:read ml:admin"}
 
 

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from tests._support import DIABETES_ROW, free_port, mlgate_env, spawn_server, wait_http
+from tests._support.devauth import mint, rpc
 
 pytestmark = pytest.mark.anyio
-ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -29,23 +26,6 @@ def authed(demo_home: Path) -> Iterator[tuple[str, dict[str, str]]]:
     finally:
         proc.terminate()
         proc.wait(10)
-
-
-def token(env: dict[str, str], scope: str, audience: str | None = None) -> str:
-    args = [sys.executable, "-m", "mlgate", "token", "--scope", scope]
-    if audience:
-        args += ["--audience", audience]
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60, check=True)
-    return done.stdout.strip()
-
-
-def rpc(url: str, tok: str | None, method: str, params: dict[str, Any]) -> httpx.Response:
-    headers = dict(ACCEPT)
-    if tok:
-        headers["Authorization"] = f"Bearer {tok}"
-    return httpx.post(
-        url, headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=30
-    )
 
 
 def test_metadata_and_open_endpoints(authed: tuple[str, dict[str, str]]) -> None:
@@ -73,13 +53,13 @@ def test_no_token_is_challenged_without_error_code(authed: tuple[str, dict[str, 
 def test_token_for_another_audience_is_rejected(authed: tuple[str, dict[str, str]]) -> None:
     resource, env = authed
     for other in ("http://127.0.0.1:9/mcp/ml", resource.removesuffix("/mcp/ml"), resource + "/other"):
-        r = rpc(resource, token(env, "ml:admin", audience=other), "tools/list", {})
+        r = rpc(resource, mint(env, "ml:admin", audience=other), "tools/list", {})
         assert r.status_code == 401 and 'error="invalid_token"' in r.headers["www-authenticate"], other
 
 
 def test_scope_per_tool_over_http(authed: tuple[str, dict[str, str]]) -> None:
     resource, env = authed
-    reader = token(env, "ml:read")
+    reader = mint(env, "ml:read")
     call = {"name": "ml_predict", "arguments": {"model": "demo-regressor@1", "features": [DIABETES_ROW]}}
     r = rpc(resource, reader, "tools/call", call)
     assert r.status_code == 403
@@ -87,9 +67,9 @@ def test_scope_per_tool_over_http(authed: tuple[str, dict[str, str]]) -> None:
     assert 'error="insufficient_scope"' in challenge and 'scope="ml:infer"' in challenge
     listed = rpc(resource, reader, "tools/list", {})
     assert listed.status_code == 200 and "ml_predict" in listed.text
-    ok = rpc(resource, token(env, "ml:infer"), "tools/call", call)
+    ok = rpc(resource, mint(env, "ml:infer"), "tools/call", call)
     assert ok.status_code == 200 and '"predictions"' in ok.text
-    admin = rpc(resource, token(env, "ml:admin"), "tools/call", call)
+    admin = rpc(resource, mint(env, "ml:admin"), "tools/call", call)
     assert admin.status_code == 200 and '"predictions"' in admin.text
 
 
@@ -99,7 +79,7 @@ async def test_sdk_client_with_token(authed: tuple[str, dict[str, str]]) -> None
     from mcp.client.streamable_http import streamable_http_client
 
     resource, env = authed
-    tok = token(env, "ml:read ml:infer")
+    tok = mint(env, "ml:read ml:infer")
     transport = streamable_http_client(
         resource, http_client=httpx2.AsyncClient(headers={"Authorization": f"Bearer {tok}"}, timeout=30)
     )

@@ -26,8 +26,7 @@ from mlgate.models.registrar import Registrar
 from mlgate.server.app import build_server
 from mlgate.server.model_tools import BUDGET_ALL, BUDGET_SEEN, SUMMARY, tool_name, weigh
 from mlgate.serving.runtime import Runtime
-from tests._support import DIABETES_ROW
-from tests.tools.scenarios import call
+from tests._support import DIABETES_ROW, call
 
 pytestmark = pytest.mark.anyio
 

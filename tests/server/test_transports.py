@@ -10,8 +10,8 @@ import httpx
 import pytest
 from mcp import Client, StdioServerParameters
 
-from tests._support import DIABETES_ROW, free_port, mlgate_env
-from tests.tools.scenarios import call, exercise_all_tools
+from tests._support import DIABETES_ROW, call, free_port, mlgate_env
+from tests.tools.scenarios import exercise_all_tools
 
 pytestmark = pytest.mark.anyio
 

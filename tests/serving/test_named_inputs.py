@@ -13,8 +13,7 @@ from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
 from mlgate.skills.demo_models import ALPHA_FEATURES
-from tests._support import DIABETES_ROW
-from tests.tools.scenarios import call
+from tests._support import DIABETES_ROW, call
 
 pytestmark = pytest.mark.anyio
 

@@ -12,8 +12,6 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from mlgate.skills.catalog import BUILTIN_DIR
-from mlgate.skills.lock import lock_dir
 
 
 @pytest.fixture
@@ -54,16 +52,3 @@ async def rt(skill_settings: Settings) -> AsyncIterator[Runtime]:
 async def client(rt: Runtime) -> AsyncIterator[Any]:
     async with Client(build_server(rt)) as c:
         yield c
-
-
-def builtin_text(name: str) -> str:
-    return (BUILTIN_DIR / f"{name}.yaml").read_text(encoding="utf-8")
-
-
-def write_skill(folder: Path, text: str, file: str = "skill.yaml", *, lock: bool = True) -> Path:
-    """Write a spec into an editable folder and (by default) lock it, as an operator would."""
-    path = folder / file
-    path.write_text(text, encoding="utf-8")
-    if lock:
-        assert lock_dir(folder, echo=lambda _m: None) == 0
-    return path

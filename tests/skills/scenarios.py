@@ -7,7 +7,7 @@ from typing import Any
 
 from mlgate.skills.catalog import BUILTIN_DIR
 from mlgate.skills.demo_models import BEAR_MARKET, BULL_MARKET, STOCKS
-from tests.tools.scenarios import call
+from tests._support import call
 
 HISTORY = [
     188.62,

@@ -13,10 +13,9 @@ import pytest
 from mlgate.cli import main
 from mlgate.skills.catalog import BUILTIN_DIR, LOCK_FILE, read_lock, sha256_hex
 from mlgate.skills.demo_models import BULL_MARKET, STOCKS
-from tests._support import mlgate_env
-from tests.skills.conftest import builtin_text, write_skill
+from tests._support import call, mlgate_env
+from tests._support.skills import builtin_text, write_skill
 from tests.skills.scenarios import run_skill
-from tests.tools.scenarios import call
 
 pytestmark = pytest.mark.anyio
 INPUTS = {"market": [BULL_MARKET], "stocks": STOCKS}

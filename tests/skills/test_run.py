@@ -16,38 +16,12 @@ from mlgate.serving.runtime import Runtime
 from mlgate.skills import run as skill_runtime
 from mlgate.skills.demo_models import BEAR_MARKET, BULL_MARKET, STOCKS
 from tests._support import DIABETES_ROW
-from tests.skills.conftest import write_skill
+from tests._support.skills import CHAIN, CHAIN_INPUTS, run_id_in, write_skill
 from tests.skills.scenarios import HEADLINES, HISTORY, exercise_skills, run_skill
 
 pytestmark = pytest.mark.anyio
 LOCAL = Caller("tester", "tester", "memory", frozenset({"ml:read", "ml:infer"}))
 FORECAST_INPUTS = {"history": HISTORY, "headlines": HEADLINES}
-
-# Three steps: segment (works), predict on records the caller sends (fails on bad records), analyze.
-CHAIN = """
-name: chain
-version: 1
-description: A segment step, a predict step on the caller's records, then an analyze step.
-inputs:
-  series: {type: numbers}
-  rows: {type: records}
-  texts: {type: texts}
-steps:
-  - {id: split, call: segment, model: demo-segmenter@1, args: {series: $inputs.series}}
-  - {id: score, call: predict, model: demo-regressor@1, args: {features: $inputs.rows}}
-  - {id: tone, call: analyze, model: demo-sentiment@1, args: {texts: $inputs.texts}}
-outputs:
-  breakpoints: $split.breakpoints
-  scores: $score.predictions
-  tone: $tone.results.0.label
-"""
-CHAIN_INPUTS = {"series": [0.0] * 30 + [5.0] * 30, "rows": [DIABETES_ROW], "texts": ["superb"]}
-
-
-def run_id_in(message: str) -> str:
-    found = re.search(r"\(run ([0-9a-f]{32})\)", message)
-    assert found, message
-    return found.group(1)
 
 
 async def test_both_builtins_in_memory(client: Any) -> None:
@@ -273,6 +247,6 @@ def _runs(rt: Runtime) -> list[Any]:
 
 
 async def _call(client: Any, tool: str, args: dict[str, Any]) -> tuple[bool, Any]:
-    from tests.tools.scenarios import call
+    from tests._support import call
 
     return await call(client, tool, args)

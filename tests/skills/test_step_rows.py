@@ -10,9 +10,8 @@ import pytest
 from mlgate.serving.runtime import Runtime
 from mlgate.skills.demo_models import BULL_MARKET, STOCKS
 from tests._support import DIABETES_ROW, tool_payload
-from tests.skills.conftest import write_skill
+from tests._support.skills import CHAIN, CHAIN_INPUTS, run_id_in, write_skill
 from tests.skills.scenarios import run_skill
-from tests.skills.test_run import CHAIN, CHAIN_INPUTS, run_id_in
 
 pytestmark = pytest.mark.anyio
 

@@ -12,8 +12,7 @@ from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
 from mlgate.state.audit import AuditQuery, query
 from mlgate.state.db import LedgerRow, StateDB
-from tests._support import DIABETES_ROW
-from tests.tools.scenarios import call
+from tests._support import DIABETES_ROW, call
 
 pytestmark = pytest.mark.anyio
 

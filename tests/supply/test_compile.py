@@ -16,8 +16,7 @@ from mlgate.schemas.supply import CompileResult
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
 from mlgate.supply.compile import CompileRequest, compile_version
-from tests._support import DIABETES_ROW, IRIS_ROW
-from tests.tools.scenarios import call
+from tests._support import DIABETES_ROW, IRIS_ROW, call
 
 pytestmark = pytest.mark.anyio
 

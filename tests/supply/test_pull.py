@@ -14,7 +14,7 @@ from mlgate.auth.caller import Caller
 from mlgate.config import Settings
 from mlgate.errors import BackendError, IntegrityError, InvalidReference, NotFound, Refused
 from mlgate.supply.pull import PullRequest, check_allowed, check_path, pull, store_for
-from tests.supply.conftest import Hub
+from tests._support.hub import Hub
 
 pytestmark = pytest.mark.anyio
 

@@ -13,7 +13,7 @@ from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
 from tests._support import tool_payload
-from tests.supply.conftest import Hub
+from tests._support.hub import Hub
 
 pytestmark = pytest.mark.anyio
 MB = 1024 * 1024

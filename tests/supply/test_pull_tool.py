@@ -11,9 +11,8 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests._support import DIABETES_ROW, IRIS_ROW
-from tests.supply.conftest import Hub
-from tests.tools.scenarios import call
+from tests._support import DIABETES_ROW, IRIS_ROW, call
+from tests._support.hub import Hub
 
 pytestmark = pytest.mark.anyio
 

@@ -17,7 +17,7 @@ from mlgate.server.app import build_server
 from mlgate.serving import inference
 from mlgate.serving.runtime import Runtime
 from mlgate.supply.compile import CompileRequest, compile_version
-from tests.tools.scenarios import call
+from tests._support import call
 
 torch = pytest.importorskip("torch", reason="torch is an optional extra", exc_type=ImportError)
 pytest.importorskip("safetensors", reason="safetensors comes with the torch extra", exc_type=ImportError)

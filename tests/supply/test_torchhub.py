@@ -3,7 +3,6 @@ to ONNX; every refusal leaves nothing behind (no staging folder, no snapshot, no
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,27 +19,11 @@ from mlgate.state.db import StateDB
 from mlgate.supply.compile import CompileRequest, compile_version
 from mlgate.supply.torchhub import parse
 from mlgate.supply.torchhub_load import pull_torchhub
-from tests.supply.torchhub_server import HUBCONF, Archives, serve, sha, tarball, weights
+from tests._support.torchhub import ABSOLUTE, EVIL, FEATURES, GOOD, LINK, own_answer
+from tests.supply.torchhub_server import Archives, sha
 
 torch = pytest.importorskip("torch", reason="torch is an optional extra", exc_type=ImportError)
 pytest.importorskip("safetensors", reason="safetensors comes with the torch extra", exc_type=ImportError)
-
-GOOD, EVIL, LINK, ABSOLUTE = "1" * 40, "2" * 40, "3" * 40, "4" * 40
-FEATURES = ["a", "b", "c"]
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[tuple[Archives, str]]:
-    archives = Archives()
-    repo = {"hubconf.py": HUBCONF, "weights.safetensors": weights(), "README.md": b"# tiny\n"}
-    archives.files[f"/acme/tinyhub/tar.gz/{GOOD}"] = tarball(repo)
-    archives.files[f"/acme/tinyhub/tar.gz/{EVIL}"] = tarball({**repo, "../evil.py": b"print('escaped')\n"})
-    archives.files[f"/acme/tinyhub/tar.gz/{LINK}"] = tarball(repo, links={"outside": "/etc/passwd"})
-    archives.files[f"/acme/tinyhub/tar.gz/{ABSOLUTE}"] = tarball(
-        {**repo, "/tmp/mlgate-absolute.py": b"x = 1\n"}
-    )
-    with serve(archives) as url:
-        yield archives, url
 
 
 def _settings(home: Path, url: str, *, pins: dict[str, str], allow: str = "acme") -> Settings:
@@ -72,15 +55,6 @@ def _nothing_left(settings: Settings, name: str) -> None:
     assert MlflowResolver(settings).registry.find_version(name, {}) is None
 
 
-def _expected(snap: Path, row: list[float]) -> float:
-    """What the repository's own weights answer, computed here without mlgate."""
-    from safetensors.torch import load as load_weights
-
-    net = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
-    net.load_state_dict(load_weights((snap / "weights.safetensors").read_bytes()))
-    return float(net(torch.tensor([row])).item())
-
-
 def test_a_pinned_admitted_pull_keeps_safetensors_serves_over_mcp_and_compiles_to_onnx(
     tmp_path: Path, endpoint: tuple[Archives, str]
 ) -> None:
@@ -90,7 +64,7 @@ def test_a_pinned_admitted_pull_keeps_safetensors_serves_over_mcp_and_compiles_t
     from mcp import Client
 
     from mlgate.server.app import build_server
-    from tests.tools.scenarios import call
+    from tests._support import call
 
     archives, _ = endpoint
     settings = _ready(tmp_path, endpoint, GOOD)
@@ -115,7 +89,7 @@ def test_a_pinned_admitted_pull_keeps_safetensors_serves_over_mcp_and_compiles_t
     assert "mlgate_torchhub:" in (folder / "MLmodel").read_text()
 
     row = {"a": 0.5, "b": -1.0, "c": 2.0}
-    expected = _expected(snap, [0.5, -1.0, 2.0])
+    expected = own_answer(snap, [0.5, -1.0, 2.0])
 
     async def serve_and_compile() -> None:
         rt = Runtime(settings)
@@ -166,7 +140,7 @@ def test_serving_a_pulled_version_checks_weights_archive_and_admission(
     row = [[0.5, -1.0, 2.0]]
     model = torch_hubconf.load(folder, conf, [], admitted=True)
     assert (
-        abs(model.predict(np.asarray(row))[0] - _expected(tmp_path / "torchhub/acme/tinyhub" / GOOD, row[0]))
+        abs(model.predict(np.asarray(row))[0] - own_answer(tmp_path / "torchhub/acme/tinyhub" / GOOD, row[0]))
         < 1e-6
     )
     with pytest.raises(Refused, match="not admitted"):

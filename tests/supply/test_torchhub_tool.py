@@ -18,14 +18,12 @@ from mlgate.config import Settings
 from mlgate.models.resolvers import MlflowResolver
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests._support import mlgate_env
-from tests.supply.test_torchhub import FEATURES, GOOD, _expected, endpoint
+from tests._support import call, mlgate_env
+from tests._support.torchhub import FEATURES, GOOD, own_answer
 from tests.supply.torchhub_server import Archives, sha
-from tests.tools.scenarios import call
 
 torch = pytest.importorskip("torch", reason="torch is an optional extra", exc_type=ImportError)
 pytestmark = pytest.mark.anyio
-__all__ = ["endpoint"]  # the module-scoped archive endpoint of the operator-side tests
 
 ROW = {"a": 0.5, "b": -1.0, "c": 2.0}
 
@@ -107,7 +105,7 @@ async def test_an_agents_pull_serves_only_after_an_operator_admits_it(
         snapshot = tmp_path / "snap"
         snapshot.mkdir()
         unpack(_archive(archives, tmp_path), snapshot)
-        assert abs(out["predictions"][0] - _expected(snapshot, [0.5, -1.0, 2.0])) < 1e-6
+        assert abs(out["predictions"][0] - own_answer(snapshot, [0.5, -1.0, 2.0])) < 1e-6
 
         # the same pull again: the same version, no second registration
         err, again = await call(c, "ml_pull", pull)

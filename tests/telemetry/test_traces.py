@@ -41,8 +41,8 @@ from tests._support import (
     tool_payload,
     wait_http,
 )
-from tests.auth.conftest import ALL, ISSUER, LiveServer, TestIssuer
-from tests.lifecycle.conftest import new_name
+from tests._support.auth import ALL, ISSUER, LiveServer, TestIssuer
+from tests._support.lifecycle import new_name
 from tests.scaleout.services import MLServerEngine, OtlpSink, SkipService, start_mlserver, stop
 
 sdk = pytest.importorskip("opentelemetry.sdk.trace", reason="opentelemetry-sdk is in the dev extra")

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests._support import DIABETES_ROW, IRIS_ROW, tool_payload
-
-
-async def call(client: Any, tool: str, args: dict[str, Any]) -> tuple[bool, Any]:
-    return tool_payload(await client.call_tool(tool, args))
+from tests._support import DIABETES_ROW, IRIS_ROW, call
 
 
 async def exercise_all_tools(client: Any) -> None:

@@ -12,8 +12,8 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests._support import DIABETES_ROW
-from tests.tools.scenarios import call, exercise_all_tools
+from tests._support import DIABETES_ROW, call
+from tests.tools.scenarios import exercise_all_tools
 
 pytestmark = pytest.mark.anyio
 

@@ -13,7 +13,6 @@ import json
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,9 @@ import pytest
 
 from mlgate.config import Settings
 from tests._support import free_port, mlgate_env, spawn_server, wait_http
-from tests.console.conftest import CHROMIUM, CHROMIUM_ARGS, _chromium_or_skip
+from tests._support.browser import CHROMIUM, CHROMIUM_ARGS, chromium_or_skip
+from tests._support.node import npm_install
+from tests._support.views import Gate, HostPage
 
 HERE = Path(__file__).parent
 CACHE = HERE.parents[1] / ".views-host"
@@ -44,25 +45,13 @@ def _installed(name: str) -> str | None:
 @pytest.fixture(scope="session")
 def host_script() -> bytes:
     """The host page's script: host.mjs and ext-apps' AppBridge with the MCP client, bundled for the browser."""
-    npm = shutil.which("npm")
     if any(_installed(n) != v for n, v in PINS.items()):
-        if npm is None:
-            pytest.skip("npm is not installed: cannot fetch @modelcontextprotocol/ext-apps for the test host")
-        CACHE.mkdir(exist_ok=True)
-        package = {
-            "private": True,
-            "description": "mlgate views test host (git-ignored)",
-            "dependencies": PINS,
-        }
-        (CACHE / "package.json").write_text(json.dumps(package, indent=2) + "\n")
-        done = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=CACHE,
-            capture_output=True,
-            text=True,
-            timeout=900,
+        npm_install(
+            CACHE,
+            PINS,
+            "mlgate views test host (git-ignored)",
+            what="@modelcontextprotocol/ext-apps for the test host",
         )
-        assert done.returncode == 0, f"npm install in {CACHE} failed:\n{done.stdout}\n{done.stderr}"
     shutil.copy(HERE / "host.mjs", CACHE / "host.mjs")  # esbuild resolves packages from the entry's folder
     done = subprocess.run(
         [str(CACHE / "node_modules" / ".bin" / "esbuild"), "host.mjs", "--bundle", "--format=esm",
@@ -76,21 +65,9 @@ def host_script() -> bytes:
     return (CACHE / "host.js").read_bytes()
 
 
-@dataclass
-class Gate:
-    base: str  # http://127.0.0.1:PORT
-    mcp: str
-    settings: Settings
-
-    def token(self, scopes: str, subject: str = "viewer") -> str:
-        from mlgate.auth.devkeys import mint_token
-
-        return mint_token(self.settings, scopes.split(), subject=subject)
-
-
 @pytest.fixture(scope="module")
 def gate(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gate]:
-    _chromium_or_skip()
+    chromium_or_skip()
     home = tmp_path_factory.mktemp("views") / "home"
     shutil.copytree(demo_home, home, ignore=shutil.ignore_patterns("state.db*", "running-server*"))
     _carry_admissions(Settings(home=demo_home), Settings(home=home), ["demo-forecaster"])
@@ -120,16 +97,6 @@ def _carry_admissions(source: Settings, target: Settings, names: list[str]) -> N
     finally:
         old.close()
         new.close()
-
-
-@dataclass
-class HostPage:
-    page: Any
-    requests: list[str]
-    console: list[str]
-
-    def call(self, script: str, *args: Any) -> Any:
-        return self.page.evaluate(script, list(args))
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.console.conftest import mcp_call
-from tests.views.conftest import Gate, HostPage
+from tests._support.mcp_http import mcp_call
+from tests._support.views import Gate, HostPage
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "views"
 HISTORY = [  # three years of monthly airline passengers: the demo forecaster needs two seasons at least
