@@ -3,15 +3,23 @@
     .venv/bin/python bench/columnar.py [--n 50]
 
 Per flavor of tests/flavors: the library's ``predict`` / ``predict_proba`` on the DataFrame it was
-fitted with ("own"), against mlgate from a columnar batch (``to_rows`` + the adapter: what a tool
-call pays once the JSON is parsed) and from records; ratio = columnar / own (target ≤ 1.3), timed in interleaved rounds. Then
-the bytes of a 100-row request in each form (compact JSON). Medians; compare within one run.
+fitted with ("own"), against the serving call mlgate's tool makes once the JSON is parsed
+(``serving.inference.predict`` / ``classify`` on a ``Runtime``: the check of the batch, the guards, the
+executor — inline, in a thread or through the batcher, as the model is served — and the result model the
+tool returns) from a columnar batch and from records; ratio = columnar / own (target ≤ 1.3), timed in
+interleaved rounds. Two costs every tool call also pays are shown apart, outside the ratio: "JSON", the
+result dumped as the MCP SDK dumps it for ``structuredContent`` (``model_dump(mode="json")``), and
+"digest", the ledger's input digest of the columnar arguments (``json_sha256``). Then the bytes of a
+100-row request in each form (compact JSON). Medians; compare within one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import inspect
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -27,16 +35,21 @@ sys.path.insert(0, str(ROOT / "bench"))
 warnings.filterwarnings("ignore")
 
 
-def medians(fns: list[Callable[[], Any]], n: int) -> list[float]:
-    """Each function's median seconds, timed in interleaved rounds (a busy machine slows all alike)."""
+async def medians(fns: list[Callable[[], Any]], n: int) -> list[float]:
+    """Each function's median seconds (a coroutine function's awaited), timed in interleaved rounds (a busy
+    machine slows all alike)."""
     samples: list[list[float]] = [[] for _ in fns]
     for fn in fns:
-        fn()
+        got = fn()
+        if inspect.isawaitable(got):
+            await got
     for _ in range(n):
-        for fn, got in zip(fns, samples, strict=True):
+        for fn, seen in zip(fns, samples, strict=True):
             t = time.perf_counter()
-            fn()
-            got.append(time.perf_counter() - t)
+            got = fn()
+            if inspect.isawaitable(got):
+                await got
+            seen.append(time.perf_counter() - t)
     return [statistics.median(s) for s in samples]
 
 
@@ -44,28 +57,40 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=50)
     args = ap.parse_args()
+    asyncio.run(run(args.n))
+
+
+async def run(n: int) -> None:
 
     import numpy as np
     import onnxruntime as ort
     from tests.flavors.conftest import _data, build_registry
     from tests.flavors.helpers import records_of
 
-    from mlgate.domain import VersionInfo
-    from mlgate.models.loader import load_model_dir
-    from mlgate.records.checks import to_rows
+    from mlgate.artifacts import json_sha256
+    from mlgate.config import Settings
+    from mlgate.serving import inference
+    from mlgate.serving.runtime import Runtime
 
-    limits = {"max_rows": 10_000, "max_cells": 1_000_000}
     with tempfile.TemporaryDirectory() as tmp:
         print("building the registry …", file=sys.stderr)
         reg = build_registry(Path(tmp))
+        settings = Settings(home=Path(tmp) / "home", tracking_uri=os.environ["MLFLOW_TRACKING_URI"])
+        settings.ensure_home()
+        rt = Runtime(settings)
         big, _, _ = _data(1000)
-        head = f"{'model':20} {'own ms':>7} {'columns':>8} {'records':>8} {'ratio':>6} | {'100 rows: records B':>19} {'columns B':>9}"
+        head = (
+            f"{'model':20} {'own ms':>7} {'columns':>8} {'records':>8} {'ratio':>6} | {'JSON':>5} {'digest':>6} | "
+            f"{'100 rows: records B':>19} {'columns B':>9}"
+        )
         print(head)
         print("-" * len(head))
         for name, logged in reg.items():
-            loaded = load_model_dir(VersionInfo(name, 1, (), "", ""), logged.path, 1)
-            info = loaded.info  # what the load found: interfaces, flavor, features (VersionInfo is frozen)
-            classify = "classifier" in info.interfaces
+            ref = f"{name}@1"
+            classify = name in ("sk_classifier", "xgb_classifier", "lgbm_classifier", "onnx_zipmap")
+            loaded, _ = await rt.serve(ref, "classifier" if classify else "predictor")
+            info = loaded.info  # what the load found: interfaces, flavor, features
+            assert ("classifier" in info.interfaces) == classify, (name, info.interfaces)
             if info.flavor == "onnx":
                 sess = ort.InferenceSession(
                     str(logged.path / "model.onnx"), providers=["CPUExecutionProvider"]
@@ -83,22 +108,32 @@ def main() -> None:
                 recs = records_of(xk)
             cols = list(recs[0])
             batch = {"columns": cols, "rows": [[r[c] for c in cols] for r in recs]}
-            call = getattr(loaded.impl, "classify" if classify else "predict")
-            feats = info.features
-            assert call(to_rows(batch, feats, **limits)) == call(to_rows(recs, feats, **limits))
-            o, c, r = medians(
+            serve = inference.classify if classify else inference.predict
+            result = await serve(rt, ref, batch)
+            assert result.model_dump() == (await serve(rt, ref, recs)).model_dump(), name
+            wire = {"model": ref, "features": batch}
+            o, c, r, j, d = await medians(
                 [
                     lambda x=xk, f=own: f(x),
-                    lambda b=batch, f=call, fs=feats: f(to_rows(b, fs, **limits)),
-                    lambda b=recs, f=call, fs=feats: f(to_rows(b, fs, **limits)),
+                    lambda b=batch, f=serve, m=ref: f(rt, m, b),
+                    lambda b=recs, f=serve, m=ref: f(rt, m, b),
+                    lambda res=result: res.model_dump(mode="json"),
+                    lambda w=wire: json_sha256(w),
                 ],
-                args.n,
+                n,
             )
             small = {"columns": cols, "rows": batch["rows"][:100]}
-            rb = len(json.dumps({"model": f"{name}@1", "features": recs[:100]}, separators=(",", ":")))
-            cb = len(json.dumps({"model": f"{name}@1", "features": small}, separators=(",", ":")))
-            print(f"{name:20} {o * 1e3:7.2f} {c * 1e3:8.2f} {r * 1e3:8.2f} {c / o:6.2f} | {rb:19d} {cb:9d}")
-        print("\nown: the library on a DataFrame; columns/records: mlgate's check + adapter, 1,000 rows")
+            rb = len(json.dumps({"model": ref, "features": recs[:100]}, separators=(",", ":")))
+            cb = len(json.dumps({"model": ref, "features": small}, separators=(",", ":")))
+            print(
+                f"{name:20} {o * 1e3:7.2f} {c * 1e3:8.2f} {r * 1e3:8.2f} {c / o:6.2f} | {j * 1e3:5.2f} {d * 1e3:6.2f} | "
+                f"{rb:19d} {cb:9d}"
+            )
+        await rt.aclose()
+        print(
+            "\nown: the library on a DataFrame; columns/records: mlgate's serving call (check, guards, executor,"
+            " result), 1,000 rows; JSON, digest: the result's dump and the ledger's input digest (not in the ratio)"
+        )
 
 
 if __name__ == "__main__":
