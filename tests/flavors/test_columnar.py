@@ -248,3 +248,24 @@ async def test_a_batch_of_classify_calls_splits_labels_and_distributions_per_cal
         assert isinstance(out, Classified) and type(out.probabilities) is Distributions
         alone = classify(np.array([[i / 2], [i / 3]]))
         assert list(out) == list(zip(*alone, strict=True)) and out.labels == alone[0]
+
+
+@pytest.mark.parametrize("name", ["xgb_regressor", "xgb_classifier", "lgbm_classifier", "catboost_regressor"])
+def test_one_thread_per_call_answers_what_the_library_answers_on_its_threads(
+    registry: dict[str, Logged], name: str
+) -> None:
+    """The tree adapters call their library on one thread; on 1,000 rows the numbers are, to the bit, the
+    library's own call on the DataFrame with its default threads."""
+    from tests.flavors.conftest import _data
+
+    logged = registry[name]
+    loaded = load(logged)
+    frame = _data(1000)[0][list(logged.frame.columns)]
+    rows = to_rows(columns_of(records_of(frame)), loaded.info.features, **LIMITS)
+    impl = cast(Any, loaded.impl)
+    if INTERFACES[name] == "classifier":
+        _, probs = impl.classify(rows)
+        got = np.array([list(p.values()) for p in probs])
+        assert np.array_equal(got, logged.model.predict_proba(frame))
+    else:
+        assert np.array_equal(np.asarray(impl.predict(rows)), logged.model.predict(frame))

@@ -49,6 +49,8 @@ def load(
 
 
 class CatBoostModel(TabularModel):
+    call_kwargs = {"thread_count": 1}  # noqa: RUF012 (one thread per call: tabular.py)
+
     def __init__(self, model: Any, features: Sequence[Feature]) -> None:
         names = list(model.feature_names_ or [])
         feats = list(features) or default_features(names, len(names))

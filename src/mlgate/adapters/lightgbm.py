@@ -59,6 +59,8 @@ def load(
 
 
 class LightGBMModel(TabularModel):
+    call_kwargs = {"num_threads": 1}  # noqa: RUF012 (one thread per call: tabular.py)
+
     def __init__(self, model: Any, features: Sequence[Feature]) -> None:
         booster = model.booster_ if hasattr(model, "booster_") else model
         names = booster.feature_name()
