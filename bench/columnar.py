@@ -9,7 +9,10 @@ executor — inline, in a thread or through the batcher, as the model is served 
 tool returns) from a columnar batch and from records; ratio = columnar / own (target ≤ 1.3), timed in
 interleaved rounds. Two costs every tool call also pays are shown apart, outside the ratio: "JSON", the
 result dumped as the MCP SDK dumps it for ``structuredContent`` (``model_dump(mode="json")``), and
-"digest", the ledger's input digest of the columnar arguments (``json_sha256``). Then the bytes of a
+"digest", the ledger's input digest of the columnar arguments (``json_sha256``). "own 1t" is the library's
+call on one thread, as mlgate's adapters make it (LightGBM ``num_threads``, CatBoost ``thread_count``,
+XGBoost ``n_jobs``, ONNX Runtime's session options); "/ 1t" the ratio to it: mlgate's own cost, without
+the threads' difference (on a busy host a library's default threads can cost more than the call). Then the bytes of a
 100-row request in each form (compact JSON). Medians; compare within one run.
 """
 
@@ -17,9 +20,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
+import functools
 import inspect
 import json
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -37,19 +43,23 @@ warnings.filterwarnings("ignore")
 
 async def medians(fns: list[Callable[[], Any]], n: int) -> list[float]:
     """Each function's median seconds (a coroutine function's awaited), timed in interleaved rounds (a busy
-    machine slows all alike)."""
+    machine slows all alike), in a new order each round: the first call of a round runs slower (the same
+    library call measured first and second differed by a third), so no function keeps one place."""
     samples: list[list[float]] = [[] for _ in fns]
     for fn in fns:
         got = fn()
         if inspect.isawaitable(got):
             await got
+    order = list(range(len(fns)))
+    shuffle = random.Random(0).shuffle
     for _ in range(n):
-        for fn, seen in zip(fns, samples, strict=True):
+        shuffle(order)
+        for k in order:
             t = time.perf_counter()
-            got = fn()
+            got = fns[k]()
             if inspect.isawaitable(got):
                 await got
-            seen.append(time.perf_counter() - t)
+            samples[k].append(time.perf_counter() - t)
     return [statistics.median(s) for s in samples]
 
 
@@ -58,6 +68,19 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=50)
     args = ap.parse_args()
     asyncio.run(run(args.n))
+
+
+def one_thread(flavor: str, model: Any, method: str) -> Callable[[Any], Any]:
+    """The library's own call on one thread (as mlgate's adapters make it); scikit-learn's is one already."""
+    if flavor == "lightgbm":
+        return functools.partial(getattr(model, method), num_threads=1)
+    if flavor == "catboost":
+        return functools.partial(getattr(model, method), thread_count=1)
+    if flavor == "xgboost":
+        single = copy.deepcopy(model)
+        single.set_params(n_jobs=1)
+        return getattr(single, method)  # type: ignore[no-any-return]
+    return getattr(model, method)  # type: ignore[no-any-return]
 
 
 async def run(n: int) -> None:
@@ -80,8 +103,8 @@ async def run(n: int) -> None:
         rt = Runtime(settings)
         big, _, _ = _data(1000)
         head = (
-            f"{'model':20} {'own ms':>7} {'columns':>8} {'records':>8} {'ratio':>6} | {'JSON':>5} {'digest':>6} | "
-            f"{'100 rows: records B':>19} {'columns B':>9}"
+            f"{'model':20} {'own ms':>7} {'own 1t':>7} {'columns':>8} {'records':>8} {'ratio':>6} {'/ 1t':>5} | "
+            f"{'JSON':>5} {'digest':>6} | {'100 rows: records B':>19} {'columns B':>9}"
         )
         print(head)
         print("-" * len(head))
@@ -92,19 +115,24 @@ async def run(n: int) -> None:
             info = loaded.info  # what the load found: interfaces, flavor, features
             assert ("classifier" in info.interfaces) == classify, (name, info.interfaces)
             if info.flavor == "onnx":
-                sess = ort.InferenceSession(
-                    str(logged.path / "model.onnx"), providers=["CPUExecutionProvider"]
-                )
+                one = ort.SessionOptions()
+                one.intra_op_num_threads = one.inter_op_num_threads = 1
+                path, cpu = str(logged.path / "model.onnx"), ["CPUExecutionProvider"]
+                sess = ort.InferenceSession(path, providers=cpu)
+                sess1 = ort.InferenceSession(path, sess_options=one, providers=cpu)
                 iname = sess.get_inputs()[0].name
                 xk = big[["age", "bmi"]].to_numpy(np.float32)
 
                 def own(x: Any, s: Any = sess, i: str = iname) -> Any:
                     return s.run(None, {i: x})
 
+                own1 = functools.partial(own, s=sess1)
                 recs = [{"f0": float(a), "f1": float(b)} for a, b in xk.tolist()]
             else:
                 xk = big[list(logged.frame.columns)]
-                own = getattr(logged.model, "predict_proba" if classify else "predict")
+                method = "predict_proba" if classify else "predict"
+                own = getattr(logged.model, method)
+                own1 = one_thread(info.flavor, logged.model, method)
                 recs = records_of(xk)
             cols = list(recs[0])
             batch = {"columns": cols, "rows": [[r[c] for c in cols] for r in recs]}
@@ -112,9 +140,10 @@ async def run(n: int) -> None:
             result = await serve(rt, ref, batch)
             assert result.model_dump() == (await serve(rt, ref, recs)).model_dump(), name
             wire = {"model": ref, "features": batch}
-            o, c, r, j, d = await medians(
+            o, o1, c, r, j, d = await medians(
                 [
                     lambda x=xk, f=own: f(x),
+                    lambda x=xk, f=own1: f(x),
                     lambda b=batch, f=serve, m=ref: f(rt, m, b),
                     lambda b=recs, f=serve, m=ref: f(rt, m, b),
                     lambda res=result: res.model_dump(mode="json"),
@@ -126,13 +155,14 @@ async def run(n: int) -> None:
             rb = len(json.dumps({"model": ref, "features": recs[:100]}, separators=(",", ":")))
             cb = len(json.dumps({"model": ref, "features": small}, separators=(",", ":")))
             print(
-                f"{name:20} {o * 1e3:7.2f} {c * 1e3:8.2f} {r * 1e3:8.2f} {c / o:6.2f} | {j * 1e3:5.2f} {d * 1e3:6.2f} | "
-                f"{rb:19d} {cb:9d}"
+                f"{name:20} {o * 1e3:7.2f} {o1 * 1e3:7.2f} {c * 1e3:8.2f} {r * 1e3:8.2f} {c / o:6.2f} {c / o1:5.2f} | "
+                f"{j * 1e3:5.2f} {d * 1e3:6.2f} | {rb:19d} {cb:9d}"
             )
         await rt.aclose()
         print(
-            "\nown: the library on a DataFrame; columns/records: mlgate's serving call (check, guards, executor,"
-            " result), 1,000 rows; JSON, digest: the result's dump and the ledger's input digest (not in the ratio)"
+            "\nown: the library on a DataFrame (own 1t: on one thread, as mlgate calls it; / 1t: columns / own 1t);"
+            " columns/records: mlgate's serving call (check, guards, executor, result), 1,000 rows; JSON, digest:"
+            " the result's dump and the ledger's input digest (not in the ratio)"
         )
 
 
