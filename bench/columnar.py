@@ -13,7 +13,8 @@ result dumped as the MCP SDK dumps it for ``structuredContent`` (``model_dump(mo
 call on one thread, as mlgate's adapters make it (LightGBM ``num_threads``, CatBoost ``thread_count``,
 XGBoost ``n_jobs``, ONNX Runtime's session options); "/ 1t" the ratio to it: mlgate's own cost, without
 the threads' difference (on a busy host a library's default threads can cost more than the call). Then the bytes of a
-100-row request in each form (compact JSON). Medians; compare within one run.
+100-row request in each form (compact JSON). The models are loaded and the heap frozen before timing,
+as ``mlgate serve`` does after its warm-up (``server/steady.settle_heap``). Medians; compare within one run.
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ def main() -> None:
     asyncio.run(run(args.n))
 
 
+CLASSIFIERS = ("sk_classifier", "xgb_classifier", "lgbm_classifier", "onnx_zipmap")
+
+
 def one_thread(flavor: str, model: Any, method: str) -> Callable[[Any], Any]:
     """The library's own call on one thread (as mlgate's adapters make it); scikit-learn's is one already."""
     if flavor == "lightgbm":
@@ -92,6 +96,7 @@ async def run(n: int) -> None:
 
     from mlgate.artifacts import json_sha256
     from mlgate.config import Settings
+    from mlgate.server.steady import settle_heap
     from mlgate.serving import inference
     from mlgate.serving.runtime import Runtime
 
@@ -102,6 +107,10 @@ async def run(n: int) -> None:
         settings.ensure_home()
         rt = Runtime(settings)
         big, _, _ = _data(1000)
+        kinds = {n: "classifier" if n in CLASSIFIERS else "predictor" for n in reg}
+        for name, kind in kinds.items():
+            await rt.serve(f"{name}@1", kind)
+        settle_heap()  # as `mlgate serve` does after its warm-up: no full collection walks the loaded heap
         head = (
             f"{'model':20} {'own ms':>7} {'own 1t':>7} {'columns':>8} {'records':>8} {'ratio':>6} {'/ 1t':>5} | "
             f"{'JSON':>5} {'digest':>6} | {'100 rows: records B':>19} {'columns B':>9}"
@@ -110,8 +119,8 @@ async def run(n: int) -> None:
         print("-" * len(head))
         for name, logged in reg.items():
             ref = f"{name}@1"
-            classify = name in ("sk_classifier", "xgb_classifier", "lgbm_classifier", "onnx_zipmap")
-            loaded, _ = await rt.serve(ref, "classifier" if classify else "predictor")
+            classify = kinds[name] == "classifier"
+            loaded, _ = await rt.serve(ref, kinds[name])
             info = loaded.info  # what the load found: interfaces, flavor, features
             assert ("classifier" in info.interfaces) == classify, (name, info.interfaces)
             if info.flavor == "onnx":
