@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, SupportsIndex, overload, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,23 @@ Rows = npt.NDArray[Any]
 # Column types of an MLflow signature that records may carry (``records.to_rows`` checks them).
 FEATURE_TYPES = ("double", "float", "long", "integer", "boolean", "string", "datetime")
 Interval = tuple[float, list[float], list[float]]
+
+
+class Distributions(list[dict[str, float]]):
+    """One ``{class: p}`` per row, already what ``ClassifyResult`` validation makes of it: every key a ``str``,
+    every value a ``float`` (``records.frames.distributions`` builds them so from a float64 array and ``str``
+    class labels). A slice is one too; anything else a list holds is validated as usual."""
+
+    __slots__ = ()
+
+    @overload
+    def __getitem__(self, i: SupportsIndex) -> dict[str, float]: ...
+    @overload
+    def __getitem__(self, i: slice) -> Distributions: ...
+    def __getitem__(self, i: SupportsIndex | slice) -> dict[str, float] | Distributions:
+        if isinstance(i, slice):
+            return Distributions(super().__getitem__(i))
+        return super().__getitem__(i)
 
 
 @runtime_checkable

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import pydantic_core
 import pytest
 
+from mlgate.config import Settings
+from mlgate.domain import Distributions
 from mlgate.errors import InvalidInput
 from mlgate.records.checks import to_matrix, to_rows
+from mlgate.serving.runtime import Runtime
 from tests._support.flavors import (
     GOOD_TYPED,
     INTERFACES,
@@ -18,7 +24,18 @@ from tests._support.flavors import (
     load,
     records,
     records_of,
+    team_data,
 )
+
+
+@pytest.fixture
+async def rt(registry: dict[str, Logged], registry_root: Path, tmp_path: Path) -> AsyncIterator[Runtime]:
+    """A runtime over the plain-MLflow registry (its own home)."""
+    settings = Settings(home=tmp_path / "home", tracking_uri=f"sqlite:///{registry_root}/mlflow.db")
+    settings.ensure_home()
+    runtime = Runtime(settings)
+    yield runtime
+    await runtime.aclose()
 
 
 def said(features: Any, batch: Any) -> str:
@@ -171,3 +188,102 @@ def test_a_number_batch_refuses_what_records_refuse(registry: dict[str, Logged])
     assert "row 1 has 1 values" in said(feats, {"columns": ["age", "bmi"], "rows": [[1.0, 2.0], [1.0]]})
     swapped = to_rows({"columns": ["bmi", "age"], "rows": [[20.0, 50]]}, feats, **LIMITS)
     assert swapped.dtype == np.float64 and swapped.tolist() == [[50.0, 20.0]]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", sorted(INTERFACES))
+async def test_the_served_result_is_the_validated_result(
+    rt: Runtime,
+    registry: dict[str, Logged],
+    name: str,
+) -> None:
+    """The serving call (columns or records) returns what the adapter's answer gives once the result model has
+    validated it, to the byte, in both of the SDK's renderings (text and structured); a classifier's answer
+    reaches the result as it came (no pair per row, its distributions not copied by validation)."""
+    from mlgate.schemas.inference import ClassifyResult, PredictResult
+    from mlgate.serving import inference
+
+    logged, ref = registry[name], f"{name}@1"
+    recs = records(logged)
+    classify = INTERFACES[name] == "classifier"
+    serve = inference.classify if classify else inference.predict
+    by_columns, by_records = await serve(rt, ref, columns_of(recs)), await serve(rt, ref, recs)
+    loaded = load(logged)
+    rows = to_rows(recs, loaded.info.features, **LIMITS)
+    want: PredictResult | ClassifyResult
+    if classify:
+        labels, probs = cast(Any, loaded.impl).classify(rows)
+        pairs = list(zip(labels, probs, strict=True))  # the per-row pairs the executor used to build
+        want = ClassifyResult(
+            model=by_columns.model, labels=[a for a, _ in pairs], probabilities=[dict(p) for _, p in pairs]
+        )
+        assert type(cast(ClassifyResult, by_columns).probabilities) is Distributions
+    else:
+        want = PredictResult(model=by_columns.model, predictions=cast(Any, loaded.impl).predict(rows))
+    for got in (by_columns, by_records):
+        assert got.model_dump(mode="json") == want.model_dump(mode="json")
+        assert pydantic_core.to_json(got, indent=2) == pydantic_core.to_json(want, indent=2)
+
+
+def test_distributions_are_marked_only_when_they_are_what_validation_makes() -> None:
+    """``Distributions`` (taken by the result model as they are): float64 probabilities and ``str`` labels;
+    a slice stays one. Other labels give a plain list, validated as before."""
+    from mlgate.records.frames import distributions
+
+    p = np.array([[0.25, 0.75], [0.5, 0.5], [1.0, 0.0]])
+    got = distributions(p, ["a", "b"])
+    assert type(got) is Distributions and type(got[1:]) is Distributions and got[1:] == got[1:3]
+    assert type(distributions(p, cast(Any, [0, 1]))) is list
+    assert type(distributions(p.astype(np.float32), ["a", "b"])) is list
+
+
+@pytest.mark.anyio
+async def test_a_batch_of_classify_calls_splits_labels_and_distributions_per_caller() -> None:
+    """Through the batcher several callers' rows share one model call; each gets its own rows' labels and
+    distributions, sliced from the two lists (still ``Distributions``), as the per-row pairs gave them."""
+    import anyio
+
+    from mlgate.records.frames import labelled
+    from mlgate.serving.batcher import Batcher
+    from mlgate.serving.execution import Classified, _per_row
+
+    calls: list[int] = []
+
+    def classify(rows: Any) -> Any:
+        calls.append(len(rows))
+        p = np.c_[rows[:, 0] / 10, 1 - rows[:, 0] / 10]
+        return labelled(p, ["lo", "hi"])
+
+    batcher = Batcher(_per_row(classify, "classify"), max_batch_size=64, max_wait_ms=50)
+    got: dict[int, Any] = {}
+
+    async def one(i: int) -> None:
+        got[i] = await batcher.submit(np.array([[i / 2], [i / 3]]))
+
+    async with anyio.create_task_group() as tg:
+        for i in range(6):
+            tg.start_soon(one, i)
+    assert len(calls) < 6 and sum(calls) == 12
+    for i, out in got.items():
+        assert isinstance(out, Classified) and type(out.probabilities) is Distributions
+        alone = classify(np.array([[i / 2], [i / 3]]))
+        assert list(out) == list(zip(*alone, strict=True)) and out.labels == alone[0]
+
+
+@pytest.mark.parametrize("name", ["xgb_regressor", "xgb_classifier", "lgbm_classifier", "catboost_regressor"])
+def test_one_thread_per_call_answers_what_the_library_answers_on_its_threads(
+    registry: dict[str, Logged], name: str
+) -> None:
+    """The tree adapters call their library on one thread; on 1,000 rows the numbers are, to the bit, the
+    library's own call on the DataFrame with its default threads."""
+    logged = registry[name]
+    loaded = load(logged)
+    frame = team_data(1000)[0][list(logged.frame.columns)]
+    rows = to_rows(columns_of(records_of(frame)), loaded.info.features, **LIMITS)
+    impl = cast(Any, loaded.impl)
+    if INTERFACES[name] == "classifier":
+        _, probs = impl.classify(rows)
+        got = np.array([list(p.values()) for p in probs])
+        assert np.array_equal(got, logged.model.predict_proba(frame))
+    else:
+        assert np.array_equal(np.asarray(impl.predict(rows)), logged.model.predict(frame))

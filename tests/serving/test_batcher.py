@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ async def settle(batcher: Batcher, depth: int) -> None:
 async def test_32_concurrent_requests_share_few_model_calls() -> None:
     model = Model()
     batcher = Batcher(model, max_batch_size=64, max_wait_ms=5)
-    results: dict[int, list[Any]] = {}
+    results: dict[int, Sequence[Any]] = {}
 
     async def one(i: int) -> None:
         results[i] = await batcher.submit(rows(i, i + 0.5))
@@ -127,7 +128,7 @@ async def test_a_full_queue_refuses_at_once() -> None:
     gate = threading.Event()
     model = Model(gate)
     batcher = Batcher(model, max_queue=4, max_wait_ms=0)
-    results: list[list[Any]] = []
+    results: list[Sequence[Any]] = []
 
     async def one(i: int) -> None:
         results.append(await batcher.submit(rows(i)))
@@ -187,7 +188,7 @@ async def test_cancelled_callers_do_not_stall_the_others() -> None:
     gate = threading.Event()
     model = Model(gate)
     batcher = Batcher(model, max_wait_ms=0)
-    results: list[list[Any]] = []
+    results: list[Sequence[Any]] = []
 
     async def one(i: int) -> None:
         results.append(await batcher.submit(rows(i)))
@@ -209,7 +210,7 @@ async def test_cancelled_callers_do_not_stall_the_others() -> None:
 async def test_a_leader_cancelled_while_gathering_hands_over() -> None:
     model = Model()
     batcher = Batcher(model, max_wait_ms=300)
-    results: list[list[Any]] = []
+    results: list[Sequence[Any]] = []
 
     async def one(i: int) -> None:
         results.append(await batcher.submit(rows(i)))

@@ -12,9 +12,9 @@ with its feature names.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -49,6 +49,8 @@ def load(
 
 
 class CatBoostModel(TabularModel):
+    call_kwargs: ClassVar[Mapping[str, Any]] = {"thread_count": 1}  # one thread per call: tabular.py
+
     def __init__(self, model: Any, features: Sequence[Feature]) -> None:
         names = list(model.feature_names_ or [])
         feats = list(features) or default_features(names, len(names))

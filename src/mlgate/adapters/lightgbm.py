@@ -9,9 +9,9 @@ like a pickled scikit-learn model: only after the version's digest matched.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from mlgate.adapters.tabular import TabularModel, default_features
 from mlgate.domain import Feature
@@ -59,6 +59,8 @@ def load(
 
 
 class LightGBMModel(TabularModel):
+    call_kwargs: ClassVar[Mapping[str, Any]] = {"num_threads": 1}  # one thread per call: tabular.py
+
     def __init__(self, model: Any, features: Sequence[Feature]) -> None:
         booster = model.booster_ if hasattr(model, "booster_") else model
         names = booster.feature_name()

@@ -5,13 +5,18 @@ model's own class labels, when it has both ``predict_proba`` and ``classes_``; a
 otherwise. Rows are handed over as a numeric array (the fast path) or, when the model
 selects columns by name or takes text / date-time columns, as a DataFrame with the fitted
 column names and the signature's dtypes.
+
+A call runs on one thread of the library (``call_kwargs``: LightGBM's ``num_threads``, CatBoost's
+``thread_count``; XGBoost's booster is set to ``nthread=1`` when loaded), as ONNX Runtime sessions do:
+the server runs calls side by side, and a library's worker threads that spin after their call on a busy
+host take the cores the server's own work needs. Trees answer each row alone: the numbers are the same.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -34,7 +39,10 @@ def class_labels(model: Any) -> list[str]:
 
 
 class TabularModel:
-    """Predictor or Classifier over ``model``; subclasses set how rows reach it."""
+    """Predictor or Classifier over ``model``; subclasses set how rows reach it (``inputs``) and what each
+    call passes the library besides them (``call_kwargs``)."""
+
+    call_kwargs: ClassVar[Mapping[str, Any]] = {}  # a subclass sets its own
 
     def __init__(
         self,
@@ -66,10 +74,10 @@ class TabularModel:
     def _call(self, method: str, x: Any) -> Any:
         fn = getattr(self.model, method)
         if not self._quiet:
-            return fn(x)
+            return fn(x, **self.call_kwargs)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return fn(x)
+            return fn(x, **self.call_kwargs)
 
     def predict(self, rows: Rows) -> list[Any]:
         return values_of(self._call("predict", self.inputs(rows)), len(rows))

@@ -56,6 +56,11 @@ class XGBoostModel(TabularModel):
         names = booster.feature_names
         feats = list(features) or default_features(names, booster.num_features())
         super().__init__(model, feats, fitted_names=names)
+        booster.set_param(
+            {"nthread": 1}
+        )  # one thread per call (tabular.py); the sklearn wrapper predicts with it
+        if hasattr(model, "n_jobs"):
+            model.n_jobs = 1
         self.booster = booster
         self._raw = not hasattr(model, "get_booster")
         if self._raw:

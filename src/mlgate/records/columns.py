@@ -150,11 +150,11 @@ def _number_matrix(
         return None  # _cells says which columns are wrong
     limits(rows)
     _check_rows(rows, len(cols))
-    if not set(map(type, itertools.chain.from_iterable(rows))) <= set(_NUMBER):
+    flat = list(itertools.chain.from_iterable(rows))  # one flat list: the census and the conversion read it
+    if not set(map(type, flat)) <= set(_NUMBER):
         return None
     try:  # every value an int or a float (the census): fromiter converts them exactly as float() does
-        flat = itertools.chain.from_iterable(rows)
-        out: Matrix = np.fromiter(flat, dtype=np.float64, count=len(rows) * len(cols)).reshape(len(rows), -1)
+        out: Matrix = np.fromiter(flat, dtype=np.float64, count=len(flat)).reshape(len(rows), -1)
     except OverflowError:  # an int beyond float64: the per-cell path refuses it by name
         return None
     order = [cols.index(n) for n in names]

@@ -78,7 +78,7 @@ class _Request:
     rows: np.ndarray
     t0: float
     event: anyio.Event = field(default_factory=anyio.Event)
-    result: list[Any] | None = None
+    result: Sequence[Any] | None = None
     error: BaseException | None = None
     done: bool = False
 
@@ -119,8 +119,9 @@ class Batcher:
         self._call_ms: deque[float] = deque(maxlen=1000)
         self._latency_ms: deque[float] = deque(maxlen=1000)
 
-    async def submit(self, rows: np.ndarray) -> list[Any]:
-        """Run ``rows`` (shape ``(k, n_features)``) through the model; one output per row, in order."""
+    async def submit(self, rows: np.ndarray) -> Sequence[Any]:
+        """Run ``rows`` (shape ``(k, n_features)``) through the model; one output per row, in order (a slice
+        of what the model call returned: a list, or a sequence that slices itself, ``execution.Classified``)."""
         if not isinstance(rows, np.ndarray) or rows.ndim != 2:
             raise InvalidInput("rows must be a 2-D array (rows × features)", "validate the input first")
         if rows.shape[0] == 0:
@@ -291,5 +292,6 @@ class Batcher:
         start = 0
         for req in batch:
             end = start + req.rows.shape[0]
-            req.result = list(outputs[start:end])
+            part = outputs if start == 0 and end == total else outputs[start:end]
+            req.result = part if isinstance(part, Sequence) else list(part)  # an array: one item per row
             start = end

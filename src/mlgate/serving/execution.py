@@ -14,9 +14,9 @@ an unbatched model under a burst cannot pile up unbounded work behind the thread
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, overload
 
 import anyio
 import numpy as np
@@ -74,8 +74,9 @@ class Executor:
         """Refuse if a halt now covers any scope of what ``loaded`` serves (name, origin, digest)."""
         self._killswitch().check(loaded.info.name, served_scopes(loaded))
 
-    async def rows(self, loaded: LoadedModel, method: str, rows: Matrix) -> tuple[list[Any], list[str]]:
-        """One output per row of ``rows`` from ``loaded.impl.<method>``, plus guard warnings."""
+    async def rows(self, loaded: LoadedModel, method: str, rows: Matrix) -> tuple[Sequence[Any], list[str]]:
+        """One output per row of ``rows`` from ``loaded.impl.<method>`` (a list; for ``classify`` a
+        ``Classified``: the labels and the distributions as the adapter returned them), plus guard warnings."""
         info = loaded.info  # the halt check before the call was made when the model was acquired
         with telemetry.span("mlgate.guards", **{"mlgate.rows": int(rows.shape[0])}):
             warnings = self.guards.check_rows(info, rows)
@@ -119,7 +120,7 @@ class Executor:
                 "check the input against ml_model_info; the operator's log has details",
             ) from exc
         breaker.success()
-        return list(out), warnings
+        return out, warnings
 
     async def call(self, loaded: LoadedModel, fn: Callable[..., Any], *args: Any) -> Any:
         """A call that is not row-shaped (forecast, segment, analyze): breaker, off the loop, halt check after."""
@@ -142,7 +143,7 @@ class Executor:
         self,
         key: tuple[str, int, str],
         loaded: LoadedModel,
-        call: Callable[[Matrix], list[Any]],
+        call: Callable[[Matrix], Sequence[Any]],
         rows: Matrix,
     ) -> Batcher | None:
         found = self.batchers.get(key)
@@ -185,13 +186,40 @@ def _traced(fn: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-def _per_row(fn: Callable[[Matrix], Any], method: str) -> Callable[[Matrix], list[Any]]:
+class Classified(Sequence[tuple[str, dict[str, float]]]):
+    """A classifier's answer as it came (labels, distributions: two lists), one ``(label, distribution)``
+    item per row: what the batcher splits, by slicing both lists — no pair is built per row."""
+
+    __slots__ = ("labels", "probabilities")
+
+    def __init__(self, labels: Sequence[str], probabilities: Sequence[dict[str, float]]) -> None:
+        if len(labels) != len(probabilities):
+            raise BackendError(
+                f"the model returned {len(labels)} labels for {len(probabilities)} distributions",
+                "the version's classifier output is inconsistent",
+            )
+        self.labels, self.probabilities = labels, probabilities  # as they came (``Distributions`` stay so)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[str, dict[str, float]]: ...
+    @overload
+    def __getitem__(self, i: slice) -> Classified: ...
+    def __getitem__(self, i: int | slice) -> tuple[str, dict[str, float]] | Classified:
+        if isinstance(i, slice):
+            return Classified(self.labels[i], self.probabilities[i])
+        return self.labels[i], self.probabilities[i]
+
+
+def _per_row(fn: Callable[[Matrix], Any], method: str) -> Callable[[Matrix], Sequence[Any]]:
     """Adapt a model method so it returns one item per input row (what the batcher splits)."""
     if method == "classify":
 
-        def classify(rows: Matrix) -> list[Any]:
+        def classify(rows: Matrix) -> Classified:
             labels, probs = fn(rows)
-            return list(zip(labels, probs, strict=True))
+            return Classified(labels, probs)
 
         return classify
     return fn
