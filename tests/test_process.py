@@ -7,13 +7,13 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from mlgate import process
+from tests._support import wait_until
 
 
 class Boom(Exception):
@@ -41,10 +41,26 @@ def test_mlflow_uris_point_both_and_are_restored_after_an_exception(tmp_path: Pa
     assert _uris() == before
 
 
-def test_a_block_for_another_registry_waits_and_the_same_registry_does_not(tmp_path: Path) -> None:
+class _Watched(threading.Condition):
+    """The lock of ``mlflow_uris``, telling when a block starts to wait for it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waiting.set()
+        return super().wait(timeout)
+
+
+def test_a_block_for_another_registry_waits_and_the_same_registry_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     a, b = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
     seen: dict[str, tuple[str, str]] = {}
     entered = {name: threading.Event() for name in ("same", "other")}
+    lock = _Watched()
+    monkeypatch.setattr(process, "_MLFLOW", lock)
 
     def block(name: str, uri: str) -> None:
         with process.mlflow_uris(uri):
@@ -57,8 +73,9 @@ def test_a_block_for_another_registry_waits_and_the_same_registry_does_not(tmp_p
         same.start()
         other.start()
         assert entered["same"].wait(10)  # the same registry runs beside this block
-        time.sleep(0.3)
-        assert not entered["other"].is_set()  # another registry waits for the lock
+        # another registry waits for the lock: it either waits (asserted) or got in (a failure), not after a guess
+        wait_until(lambda: lock.waiting.is_set() or entered["other"].is_set(), what="the other block waits")
+        assert not entered["other"].is_set()
         assert _uris() == (a, a)
     other.join(10)
     same.join(10)

@@ -91,36 +91,41 @@ def spawn_server(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes
 def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
     import httpx
 
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    def answers() -> bool:
         if proc.poll() is not None:
             log = getattr(proc, "log_path", None)
             err = Path(log).read_text()[-2000:] if log else ""
             raise RuntimeError(f"server exited early: {err}")
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
+            return httpx.get(url, timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} did not answer in {timeout}s")
+            return False
+
+    wait_until(answers, timeout, every=0.1, what=f"{url} answers")
 
 
 def wait_until(
-    predicate: Callable[[], Any], timeout: float = 10.0, *, every: float = 0.01, what: str = ""
+    predicate: Callable[[], Any],
+    timeout: float = 10.0,
+    *,
+    every: float = 0.01,
+    what: str | Callable[[], str] = "",
 ) -> Any:
     """Poll ``predicate`` until it returns something truthy (returned) or ``timeout`` seconds pass (fails,
-    naming ``what``). The one way a test waits for something another thread or process does."""
+    naming ``what``: a text, or a function giving one then, e.g. a log's tail). The one way a test waits
+    for something another thread or process does; a predicate that raises (a process died) stops it."""
     deadline = time.monotonic() + timeout
     while True:
         got = predicate()
         if got:
             return got
         if time.monotonic() >= deadline:
-            raise AssertionError(
-                f"not within {timeout:g} s: {what or getattr(predicate, '__name__', predicate)}"
-            )
+            raise AssertionError(f"not within {timeout:g} s: {_what(what, predicate)}")
         time.sleep(every)
+
+
+def _what(what: str | Callable[[], str], predicate: Any) -> str:
+    return (what() if callable(what) else what) or str(getattr(predicate, "__name__", predicate))
 
 
 async def await_until(
@@ -128,7 +133,7 @@ async def await_until(
     timeout: float = 10.0,
     *,
     every: float = 0.01,
-    what: str = "",
+    what: str | Callable[[], str] = "",
 ) -> Any:
     """``wait_until`` in async code: ``predicate`` may be a coroutine function; the loop keeps running."""
     import inspect
@@ -143,9 +148,7 @@ async def await_until(
         if got:
             return got
         if time.monotonic() >= deadline:
-            raise AssertionError(
-                f"not within {timeout:g} s: {what or getattr(predicate, '__name__', predicate)}"
-            )
+            raise AssertionError(f"not within {timeout:g} s: {_what(what, predicate)}")
         await anyio.sleep(every)
 
 

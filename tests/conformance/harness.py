@@ -169,6 +169,9 @@ def add_fixtures(server: MCPServer[Any]) -> set[str]:
             ),
         ]
 
+    # The pauses in the next two tools and in test_reconnection are the scenarios' own (the suite's reference
+    # server has them): notifications spread over a call that is still running. Nothing waits for them to
+    # pass; the client waits for the call's result.
     @server.tool(description="Tests tool that emits log messages during execution")
     async def test_tool_with_logging(ctx: Context[Any, Any]) -> str:
         await ctx.info("Tool execution started")

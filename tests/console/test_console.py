@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -226,12 +227,17 @@ def test_follow_a_pull_to_its_digests(console: Console, operator: Any) -> None:
     hub = console.hub
     repo = hub.fake.repos["acme/slow"]
     commit = repo.branches["main"]
-    hub.fake.delay[("acme/slow", "b.onnx")] = 1.2  # slow enough to watch the job move
-    page.goto(console.base + "/console/#supply")
-    page.locator("#pull-repo").fill("acme/slow")
-    page.locator("#pull-revision").fill(commit)
-    page.locator("#pull").click()
-    page.wait_for_selector(".job .job-message")  # the job's progress, from ml_job
+    gate = hub.fake.hold[("acme/slow", "b.onnx")] = threading.Event()  # held until the job is seen moving
+    try:
+        page.goto(console.base + "/console/#supply")
+        page.locator("#pull-repo").fill("acme/slow")
+        page.locator("#pull-revision").fill(commit)
+        page.locator("#pull").click()
+        page.wait_for_selector(".job .job-message")  # the job's progress, from ml_job
+    finally:
+        gate.set()
+        hub.fake.hold.clear()
+        hub.fake.holding.clear()
     page.wait_for_selector("#pull-done", timeout=30_000)
     files = {
         r.get_attribute("data-path"): r.locator(".sha256").inner_text()

@@ -7,10 +7,9 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from tests._support import free_port
+from tests._support import free_port, wait_until
 from tests.scaleout.services import SkipService, spawn, stop
 
 
@@ -69,17 +68,17 @@ class Redis:
             log,
             cwd=self.dir,
         )
-        deadline = time.monotonic() + 10
         import redis
 
-        while True:
+        def answers() -> bool:
             try:
-                redis.Redis(port=self.port, socket_timeout=1).ping()
-                break
+                return bool(redis.Redis(port=self.port, socket_timeout=1).ping())
             except redis.ConnectionError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server did not start: {log.read_text()[-1000:]}") from None
-                time.sleep(0.05)
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"redis-server exited: {log.read_text()[-1000:]}") from None
+                return False
+
+        wait_until(answers, 10, every=0.05, what=lambda: f"redis-server answers: {log.read_text()[-1000:]}")
 
     def stop(self) -> None:
         stop(self.proc)

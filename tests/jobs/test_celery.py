@@ -17,12 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 from mcp import Client
 
 from mlgate.config import Settings
-from tests._support import free_port, mlgate_env, spawn_server, tool_payload, wait_http
+from tests._support import (
+    await_until,
+    free_port,
+    mlgate_env,
+    spawn_server,
+    tool_payload,
+    wait_http,
+    wait_until,
+)
 from tests._support.jobs import versions
 from tests._support.lifecycle import FEATURES, make_data, records
 from tests.scaleout.services import SkipService, spawn, stop
@@ -65,11 +72,14 @@ def _register(settings: Settings) -> list[dict[str, Any]]:
 
 
 def _wait_log(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in path.read_text(errors="replace"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"worker not ready: {path.read_text(errors='replace')[-2000:]}")
-        time.sleep(0.1)
+    def logged() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"worker exited: {path.read_text(errors='replace')[-2000:]}")
+        return text in path.read_text(errors="replace")
+
+    wait_until(
+        logged, timeout, every=0.1, what=lambda: f"worker ready: {path.read_text(errors='replace')[-2000:]}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -120,15 +130,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 async def _job(url: str, job_id: str, until: tuple[str, ...], timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+    seen: list[Any] = []
     async with Client(url) as c:
-        while True:
+
+        async def ended() -> dict[str, Any] | None:
             err, out = tool_payload(await c.call_tool("ml_job", {"job_id": job_id}))
             assert not err, out
-            if out["job"]["status"] in until:
-                return dict(out["job"])
-            assert time.monotonic() < deadline, out
-            await anyio.sleep(0.05)
+            seen[:] = [out]
+            return dict(out["job"]) if out["job"]["status"] in until else None
+
+        job: dict[str, Any] = await await_until(
+            ended, timeout, every=0.05, what=lambda: f"job {until}: {seen}"
+        )
+        return job
 
 
 async def _submit(url: str, tool: str, args: dict[str, Any]) -> str:

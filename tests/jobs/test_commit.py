@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 from mcp import Client
 
@@ -30,7 +29,7 @@ from mlgate.compose import App, compose
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests._support import mlgate_env, tool_payload
+from tests._support import await_until, mlgate_env, tool_payload, wait_until
 from tests._support.jobs import versions
 from tests.scaleout.services import SkipService, spawn, stop
 
@@ -79,12 +78,20 @@ def _worker(home: Path, broker: str, log: Path, **extra: str) -> subprocess.Pope
         home, MLGATE_JOBS_BROKER=broker, MLGATE_JOB_LEASE_S=str(LEASE_S), TMPDIR=str(home), **extra
     )
     proc = spawn([sys.executable, "-m", "mlgate", "worker", "--concurrency", "1"], log, env=env)
-    deadline = time.monotonic() + 120
-    while " ready." not in (log.read_text(errors="replace") if log.exists() else ""):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop(proc)
-            raise RuntimeError(f"worker not ready: {log.read_text(errors='replace')[-2000:]}")
-        time.sleep(0.1)
+
+    def text() -> str:
+        return log.read_text(errors="replace") if log.exists() else ""
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"worker exited: {text()[-2000:]}")
+        return " ready." in text()
+
+    try:
+        wait_until(ready, 120, every=0.1, what=lambda: f"the worker is ready: {text()[-2000:]}")
+    except BaseException:
+        stop(proc)
+        raise
     return proc
 
 
@@ -93,14 +100,16 @@ async def _call(c: Any, tool: str, args: dict[str, Any]) -> tuple[bool, Any]:
 
 
 async def _until(c: Any, job_id: str, until: tuple[str, ...], timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
+    seen: list[Any] = []
+
+    async def ended() -> dict[str, Any] | None:
         err, out = await _call(c, "ml_job", {"job_id": job_id})
         assert not err, out
-        if out["job"]["status"] in until:
-            return dict(out["job"])
-        assert time.monotonic() < deadline, out
-        await anyio.sleep(0.1)
+        seen[:] = [out]
+        return dict(out["job"]) if out["job"]["status"] in until else None
+
+    job: dict[str, Any] = await await_until(ended, timeout, every=0.1, what=lambda: f"job {until}: {seen}")
+    return job
 
 
 @contextlib.contextmanager
@@ -117,11 +126,11 @@ def _lease_ran_out(app: App) -> Iterator[None]:
 
 
 async def _wait_file(path: Path, proc: subprocess.Popen[bytes], timeout: float = 180) -> str:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
+    def reached() -> bool:
         assert proc.poll() is None, "the worker died before the pause point"
-        assert time.monotonic() < deadline, f"{path.name} never reached"
-        await anyio.sleep(0.05)
+        return path.exists()
+
+    await await_until(reached, timeout, every=0.05, what=f"{path.name} reached")
     return path.read_text()
 
 

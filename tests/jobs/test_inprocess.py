@@ -12,7 +12,7 @@ import pytest
 
 from mlgate.auth.caller import Caller
 from mlgate.errors import NotFound
-from tests._support import call, wait_until
+from tests._support import await_until, call, wait_until
 from tests._support.jobs import versions, wait_job
 
 pytestmark = pytest.mark.anyio
@@ -103,15 +103,14 @@ async def test_a_cancelled_call_cancels_its_job(make_runtime: Any, open_client: 
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(call_it)
-            with anyio.fail_after(
-                30
-            ):  # as soon as the job runs (well before its commit point), not after a guess
-                while not [
-                    j
-                    for j in await jobs.list(rt.runtime.local_caller(), "running", 5)
-                    if j.tool == "ml_retrain"
-                ]:
-                    await anyio.sleep(0.02)
+
+            async def running() -> bool:
+                return any(
+                    j.tool == "ml_retrain" for j in await jobs.list(rt.runtime.local_caller(), "running", 5)
+                )
+
+            # as soon as the job runs (well before its commit point), not after a guess
+            await await_until(running, 30, every=0.02, what="the retrain job runs")
             gives_up.cancel()
         mine = [j for j in await jobs.list(rt.runtime.local_caller(), None, 5) if j.tool == "ml_retrain"]
         done = await wait_job(c, mine[0].id)

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from mcp import Client, StdioServerParameters
 from mlgate.config import Settings
 from mlgate.domain import VersionInfo
 from mlgate.state.db import StateDB
-from tests._support import call, mlgate_env
+from tests._support import await_until, call, mlgate_env
 from tests._support.lifecycle import FEATURES, aliases
 
 Two = tuple[str, VersionInfo, VersionInfo]
@@ -147,10 +146,11 @@ async def test_a_running_server_follows_promotions_made_elsewhere(demo_home: Pat
 
     async def serves(c: Any, want: int) -> None:
         """The server keeps its alias answer until its halt poll reads the CLI's generation bump (0.5 s)."""
-        t0 = time.monotonic()
-        while (got := await production_version(c)) != want:
-            assert time.monotonic() - t0 < 1.0, f"still version {got} 1 s after the change"
-            await anyio.sleep(0.01)
+
+        async def serves_it() -> bool:
+            return await production_version(c) == want
+
+        await await_until(serves_it, 1.0, what=f"version {want} served within 1 s of the change")
 
     async with Client(params) as c:
         assert await production_version(c) == 1

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import mean_absolute_error, mean_absolute_percentage_error, root_mean_squared_error
 
+from tests._support import wait_until
 from tests._support.monitoring import (
     FEATURES,
     Plain,
@@ -168,10 +169,7 @@ async def test_retention_is_enforced_by_the_writer(plain: Plain, tmp_path: Path)
         for i in range(6)
     ]
     rt.captures.store.insert_many(rows)  # opens the store: its writer purges on its first round
-    deadline = time.time() + 10
-    while rt.captures.store.total() != 3 and time.time() < deadline:
-        time.sleep(0.05)
-    assert rt.captures.store.total() == 3
+    wait_until(lambda: rt.captures.store.total() == 3, every=0.05, what="the writer purged the old rows")
     await rt.aclose()
 
 

@@ -20,14 +20,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests._support import free_port
+from tests._support import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -62,15 +61,14 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def ready() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"{proc.args!r} exited ({proc.returncode}): {log.read_text()[-3000:]}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} not ready in {timeout}s: {log.read_text()[-3000:]}")
+            return httpx.get(url, timeout=2).status_code == 200
+        return False
+
+    wait_until(ready, timeout, every=0.1, what=lambda: f"{url} ready: {log.read_text()[-3000:]}")
 
 
 # -- PostgreSQL -------------------------------------------------------------------------
@@ -293,12 +291,19 @@ class OtlpSink:
         self.file.touch()
         self.log = root / "otlp-sink.log"
         self.proc = spawn([str(python), "-c", _OTLP_SINK, str(self.port), str(self.file)], self.log, cwd=root)
-        deadline = time.monotonic() + 30
-        while "listening" not in self.log.read_text():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                stop(self.proc)
-                raise RuntimeError(f"the OTLP receiver did not start: {self.log.read_text()[-2000:]}")
-            time.sleep(0.05)
+
+        def listening() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the OTLP receiver exited: {self.log.read_text()[-2000:]}")
+            return "listening" in self.log.read_text()
+
+        try:
+            wait_until(
+                listening, 30, every=0.05, what=lambda: f"the OTLP receiver: {self.log.read_text()[-2000:]}"
+            )
+        except BaseException:
+            stop(self.proc)
+            raise
 
     def spans(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.file.read_text().splitlines() if line.strip()]

@@ -7,7 +7,6 @@ bytes to prove a secret value or a stray feature name never reached them.
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from mlgate.config import Settings
 from mlgate.errors import Unavailable
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests._support import DIABETES_ROW, tool_payload
+from tests._support import DIABETES_ROW, await_until, tool_payload
 
 pytestmark = pytest.mark.anyio
 REF = ResourceTemplateReference(type="ref/resource", uri="mlgate://models/{name}/{version}")
@@ -68,7 +67,7 @@ async def test_a_stalled_ledger_refuses_resources_completions_and_prompts(
         locker = _lock(tmp_path / "state.db")
         try:
             await c.get_prompt("investigate_model", {"model": "demo-regressor"})  # queued, not committed
-            await _until_unhealthy(rt.ledger.healthy)
+            await await_until(lambda: not rt.ledger.healthy(), 20, what="the ledger fails")
             with pytest.raises(Exception, match="audit ledger cannot be written"):
                 await c.read_resource("mlgate://models/demo-classifier/1")
             with pytest.raises(Exception, match="audit ledger cannot be written"):
@@ -131,8 +130,8 @@ async def test_a_stalled_writer_fails_calls_closed_for_ledger_and_captures(
         try:
             err, out = tool_payload(await c.call_tool("ml_predict", args))  # accepted: rows queued in both
             assert not err, out
-            await _until_unhealthy(rt.ledger.healthy)
-            await _until_unhealthy(lambda: _passes(rt.captures.check))
+            await await_until(lambda: not rt.ledger.healthy(), 20, what="the ledger fails")
+            await await_until(lambda: not _passes(rt.captures.check), 20, what="the captures fail")
             with pytest.raises(Unavailable, match="captured predictions cannot be written"):
                 rt.captures.check()
             err, text = tool_payload(await c.call_tool("ml_predict", args))
@@ -140,7 +139,7 @@ async def test_a_stalled_writer_fails_calls_closed_for_ledger_and_captures(
         finally:
             locker.execute("ROLLBACK")
             locker.close()
-        await _until_unhealthy(lambda: not rt.ledger.healthy())  # recovers on the next commit
+        await await_until(rt.ledger.healthy, 20, what="the ledger recovers")  # on the next commit
         await anyio.to_thread.run_sync(rt.captures.flush_blocking)
         rt.captures.check()
         err, out = tool_payload(await c.call_tool("ml_predict", args))
@@ -154,12 +153,6 @@ def _passes(check: Any) -> bool:
     except Unavailable:
         return False
     return True
-
-
-async def _until_unhealthy(healthy: Any) -> None:
-    deadline = time.monotonic() + 20
-    while healthy() and time.monotonic() < deadline:
-        await anyio.sleep(0.02)
 
 
 def _lock(path: Path) -> sqlite3.Connection:

@@ -22,6 +22,7 @@ from mlgate.server.app import INFERENCE, REFIT, build_server
 from mlgate.server.gate import ToolSpec, guard
 from mlgate.serving.runtime import Runtime
 from mlgate.state.db import LedgerRow
+from tests._support import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -60,12 +61,14 @@ def slow_server(rt: Runtime, name: str, slow: Slow) -> Any:
 
 
 def rows_of(rt: Runtime, tool: str, model: str, timeout: float = 10.0) -> list[LedgerRow]:
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = [r for r in rt.state.tail(50) if r.tool == tool and r.model_ref == model]
-        if rows or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.05)
+    """The call's ledger rows, once there is one."""
+    rows: list[LedgerRow] = wait_until(
+        lambda: [r for r in rt.state.tail(50) if r.tool == tool and r.model_ref == model],
+        timeout,
+        every=0.05,
+        what=f"a ledger row of {tool} on {model}",
+    )
+    return rows
 
 
 @pytest.mark.parametrize("tool", ["ml_retrain", "ml_predict"])

@@ -4,18 +4,16 @@ refuses both — in this process and in a second replica sharing the state datab
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 from mcp import Client
 
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests._support import IRIS_ROW, free_port, mlgate_env, spawn_server, tool_payload, wait_http
+from tests._support import IRIS_ROW, await_until, free_port, mlgate_env, spawn_server, tool_payload, wait_http
 from tests._support.hub import Hub
 
 pytestmark = pytest.mark.anyio
@@ -154,10 +152,13 @@ async def test_a_second_replica_refuses_the_other_refs(
 
 async def _refused_eventually(client: Client, model: str, *, until_served: bool = False) -> str:
     """The refusal once the replica's poll has read the halt (or "" once it serves again)."""
-    deadline = time.monotonic() + 30  # a bound on a poll of 0.5 s, not a timing assertion
-    while time.monotonic() < deadline:
+    answer: list[str] = []
+
+    async def changed() -> bool:
         err, msg = await _classify(client, model)
-        if err != until_served:
-            return str(msg) if err else ""
-        await anyio.sleep(0.05)
-    raise AssertionError(f"the second replica did not change its answer for {model}")
+        answer[:] = [str(msg) if err else ""]
+        return bool(err != until_served)
+
+    # a bound on a poll of 0.5 s, not a timing assertion
+    await await_until(changed, 30, every=0.05, what=f"the second replica changes its answer for {model}")
+    return answer[0]

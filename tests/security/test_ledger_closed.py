@@ -16,7 +16,7 @@ from mlgate.server.http import unhealthy
 from mlgate.serving.runtime import Runtime
 from mlgate.state.db import StateDB
 from mlgate.state.ledger import Ledger
-from tests._support import tool_payload
+from tests._support import await_until, tool_payload
 
 pytestmark = pytest.mark.anyio
 
@@ -53,9 +53,7 @@ async def test_a_locked_ledger_fails_every_call_closed(demo_home: Path, tmp_path
         finally:
             locker.execute("ROLLBACK")
             locker.close()
-        deadline = time.monotonic() + 10
-        while not rt.ledger.healthy() and time.monotonic() < deadline:
-            await anyio.sleep(0.05)
+        await await_until(rt.ledger.healthy, every=0.05, what="the ledger recovers")
         err, out = tool_payload(await c.call_tool("ml_list_models", {}))
         assert not err, out
         ok += 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,13 +28,16 @@ IRIS = list(IRIS_ROW)
 
 
 class Engine(BaseHTTPRequestHandler):
-    """A tiny scoring engine: /invocations answers; /fail/<status> fails with a body holding a password."""
+    """A tiny scoring engine: /invocations answers; /fail/<status> fails with a body holding a password;
+    /slow answers only once ``release`` is set (the test sets it after its client gave up: no race)."""
+
+    release = threading.Event()
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length", 0))
         body = json.loads(self.rfile.read(length) or b"{}")
         if self.path.startswith("/slow"):
-            time.sleep(1.0)
+            self.release.wait(10)  # a bound: an engine left waiting lets go by itself
         if self.path.startswith("/fail/"):
             status = int(self.path.split("/")[2])
             self._send(status, {"error": f"db connect failed: postgresql://app:{SECRET}@db/prod"})
@@ -95,8 +97,12 @@ def test_an_engine_error_is_a_status_and_a_reason_never_its_body(
 
 
 def test_a_timeout_and_a_refused_connection_are_classified(engine: str) -> None:
-    with pytest.raises(BackendError, match="timeout") as err:
-        model(f"{engine}/slow", timeout_s=0.2).predict(ROWS)
+    Engine.release.clear()
+    try:
+        with pytest.raises(BackendError, match="timeout") as err:
+            model(f"{engine}/slow", timeout_s=0.2).predict(ROWS)
+    finally:
+        Engine.release.set()
     assert SECRET not in str(err.value)
     with pytest.raises(BackendError, match=r"unreachable \(connection refused\)"):
         model(f"http://127.0.0.1:{free_port()}").predict(ROWS)

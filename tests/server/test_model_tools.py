@@ -108,11 +108,13 @@ async def test_promote_to_another_signature_changes_the_listing_and_tells_client
             names = {t.name for t in (await c.list_tools()).tools}
             assert "predict_churn" not in names  # no version holds staging yet
             seen: list[Any] = []
+            heard = anyio.Event()
             async with c.listen(tools_list_changed=True) as sub:
 
                 async def watch() -> None:
                     async for event in sub:
                         seen.append(event)
+                        heard.set()
                         return
 
                 async with anyio.create_task_group() as tg:
@@ -120,8 +122,7 @@ async def test_promote_to_another_signature_changes_the_listing_and_tells_client
                     err, out = await call(c, "ml_promote", {"model": "churn", "version": 2, "to": "staging"})
                     assert not err and out["promoted"], out
                     with anyio.fail_after(30):
-                        while not seen:
-                            await anyio.sleep(0.05)
+                        await heard.wait()
             assert seen, "no tools/list_changed"
             tools = {t.name: t for t in (await c.list_tools()).tools}
             record = tools["predict_churn"].input_schema["properties"]["records"]["items"]

@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from mlgate.state.db import LedgerRow, StateDB
-from tests._support import DIABETES_ROW, free_port, mlgate_env, spawn_server, wait_http
+from tests._support import DIABETES_ROW, free_port, mlgate_env, spawn_server, wait_http, wait_until
 
 ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -34,12 +33,8 @@ def _post(url: str, auth: str | None, name: str) -> httpx.Response:
 
 
 def _rows(db: StateDB, n: int) -> list[LedgerRow]:
-    deadline = time.monotonic() + 30  # written in the background by the server process
-    while time.monotonic() < deadline:
-        rows = db.tail(50)
-        if len(rows) >= n:
-            return rows
-        time.sleep(0.05)
+    """The last rows, once there are ``n`` (written in the background by the server process)."""
+    wait_until(lambda: len(db.tail(50)) >= n, 30, every=0.05, what=f"{n} ledger rows")
     return db.tail(50)
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from mcp import Client, StdioServerParameters
 
-from tests._support import DIABETES_ROW, call, free_port, mlgate_env
+from tests._support import DIABETES_ROW, await_until, call, free_port, mlgate_env
 from tests.tools.scenarios import exercise_all_tools
 
 pytestmark = pytest.mark.anyio
@@ -134,15 +134,15 @@ async def test_ledger_rows_carry_the_transport(demo_home: Path, http_server: str
         assert not (
             await c.call_tool("ml_predict", {"model": "demo-regressor@1", "features": [row]})
         ).is_error
-    import anyio
-
     db = StateDB(f"sqlite:///{demo_home / 'state.db'}")
     try:
-        for _ in range(50):  # the HTTP server's ledger writes in the background (≤ 50 ms)
-            rows = db.tail(500)
-            if any(r.transport == "http" and r.tool == "ml_predict" for r in rows):
-                break
-            await anyio.sleep(0.1)
+
+        def http_row() -> bool:
+            return any(r.transport == "http" and r.tool == "ml_predict" for r in db.tail(500))
+
+        # the HTTP server's ledger writes in the background (≤ 50 ms)
+        await await_until(http_row, every=0.1, what="the HTTP server's ledger row")
+        rows = db.tail(500)
     finally:
         db.close()
     kinds = {(r.transport, r.outcome, r.error_class) for r in rows if r.tool == "ml_predict"}

@@ -15,6 +15,7 @@ from mlgate.errors import BackendError, Halted, InvalidInput, Overloaded
 from mlgate.serving.batcher import Batcher, measure_call_cost, should_batch
 from mlgate.serving.killswitch import KillSwitch
 from mlgate.state.db import StateDB
+from tests._support import await_until
 
 
 class Model:
@@ -40,15 +41,11 @@ def rows(*values: float, width: int = 3) -> np.ndarray:
 
 
 async def wait_for(event: threading.Event) -> None:
-    with anyio.fail_after(5):
-        while not event.is_set():
-            await anyio.sleep(0.001)
+    assert await anyio.to_thread.run_sync(event.wait, 5), "the model was not entered within 5 s"
 
 
 async def settle(batcher: Batcher, depth: int) -> None:
-    with anyio.fail_after(5):
-        while batcher.stats()["queue_depth"] < depth:
-            await anyio.sleep(0.001)
+    await await_until(lambda: batcher.stats()["queue_depth"] >= depth, 5, every=0.001, what=f"{depth} queued")
 
 
 @pytest.mark.anyio

@@ -14,7 +14,7 @@ from mcp import Client
 from mlgate.config import Settings
 from mlgate.server.app import build_server
 from mlgate.serving.runtime import Runtime
-from tests._support import mlflow_at, tool_payload
+from tests._support import await_until, mlflow_at, tool_payload
 from tests.serving import gated
 
 pytestmark = pytest.mark.anyio
@@ -64,11 +64,10 @@ async def test_an_unbatched_model_refuses_beyond_max_inflight(tmp_path: Path) ->
 
                 for i in range(3):
                     tg.start_soon(held, float(i))
-                for _ in range(6000):  # until all three are inside the model (a bound, not a timing)
-                    if rt.executor.inflight.get(("gated", 1)) == 3:
-                        break
-                    await anyio.sleep(0.01)
-                assert rt.executor.inflight.get(("gated", 1)) == 3
+                # until all three are inside the model (a bound, not a timing)
+                await await_until(
+                    lambda: rt.executor.inflight.get(("gated", 1)) == 3, 60, what="3 calls inside"
+                )
                 err, msg = await predict(9.0)
                 assert err and "overloaded" in msg and "retry in" in msg and "MLGATE_MAX_INFLIGHT" in msg, msg
                 assert rt.executor.overloaded == 1

@@ -12,7 +12,6 @@ import contextlib
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -36,11 +35,13 @@ from mlgate.serving.warmup import Warmup
 from tests._support import (
     DIABETES_ROW,
     IRIS_ROW,
+    await_until,
     free_port,
     mlgate_env,
     spawn_server,
     tool_payload,
     wait_http,
+    wait_until,
 )
 
 pytestmark = pytest.mark.anyio
@@ -98,9 +99,7 @@ async def serving(app: Any, port: int) -> AsyncIterator[str]:
     )
     async with anyio.create_task_group() as tg:
         tg.start_soon(server.serve)
-        with anyio.fail_after(30):
-            while not server.started:
-                await anyio.sleep(0.01)
+        await await_until(lambda: server.started, 30, what="uvicorn listens")
         try:
             yield f"http://127.0.0.1:{port}"
         finally:
@@ -213,21 +212,21 @@ def test_mlgate_serve_warms_production_and_answers_while_warming(demo_home: Path
 
 
 def _wait_ready(base: str, proc: subprocess.Popen[bytes]) -> dict[str, Any]:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
+    def ready() -> dict[str, Any] | None:
         assert proc.poll() is None, "the server exited"
         try:
             live = httpx.get(base + "/healthz", timeout=5)
             assert live.status_code == 200, live.text  # live all along, warming or not
             ready = httpx.get(base + "/readyz", timeout=5)
         except httpx.TransportError:
-            time.sleep(0.05)  # not listening yet
-            continue
+            return None  # not listening yet
         if ready.status_code == 200:
             return dict(ready.json())
         assert ready.status_code == 503 and ready.json()["status"] == "warming", ready.text
-        time.sleep(0.05)
-    raise AssertionError("the server was not ready within 180 s")
+        return None
+
+    found: dict[str, Any] = wait_until(ready, 180, every=0.05, what="the server is ready")
+    return found
 
 
 async def _call_while_warming(base: str) -> None:

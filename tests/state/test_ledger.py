@@ -6,7 +6,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from mlgate.errors import Unavailable
 from mlgate.state.db import LedgerRow, StateDB
 from mlgate.state.ledger import Ledger
+from tests._support import wait_until
 
 
 def row(subject: str = "local", i: int = 0) -> LedgerRow:
@@ -56,9 +56,7 @@ def test_rows_land_without_an_explicit_flush(tmp_path: Path) -> None:
     db = StateDB(f"sqlite:///{tmp_path / 'state.db'}")
     ledger = Ledger(db, flush_interval=0.01)
     ledger.append(row())
-    deadline = time.monotonic() + 5
-    while db.count() == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: db.count() > 0, 5, what="the row landed")
     assert db.count() == 1
     ledger.close()
     db.close()
@@ -112,6 +110,8 @@ def test_two_processes_append_through_ledgers_at_once(tmp_path: Path) -> None:
         from mlgate.state.ledger import Ledger
         db = StateDB(sys.argv[1])
         ledger = Ledger(db, flush_interval=0.005)
+        print("ready", flush=True)
+        sys.stdin.readline()  # both processes start appending at the same moment
         for i in range(1500):
             ledger.append(LedgerRow(tool="ml_predict", outcome="ok", subject="other", duration_ms=i))
             if i % 100 == 0:
@@ -120,15 +120,23 @@ def test_two_processes_append_through_ledgers_at_once(tmp_path: Path) -> None:
         db.close()
     """
     proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code), target], stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", textwrap.dedent(code), target],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
+    assert proc.stdin is not None and proc.stdout is not None
     db = StateDB(target)
     ledger = Ledger(db, flush_interval=0.005)
+    # the child imports for a second: without this the two loops would run one after the other
+    assert proc.stdout.readline() == "ready\n", proc.communicate(timeout=60)[1]
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
     for i in range(1500):
         ledger.append(row("here", i))
         if i % 100 == 0:
             db.halt("here", f"halt {i}", "here")
-            time.sleep(0.001)
     ledger.close()
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err

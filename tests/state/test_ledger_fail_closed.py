@@ -17,6 +17,7 @@ import pytest
 from mlgate.errors import Unavailable
 from mlgate.state.db import LedgerRow, StateDB
 from mlgate.state.ledger import Ledger
+from tests._support import await_until
 
 
 def row(ref: str) -> LedgerRow:
@@ -52,10 +53,7 @@ async def test_a_locked_database_refuses_calls_within_the_limit_and_recovers(tmp
             ledger.check()
         locker.execute("ROLLBACK")
         locker.close()
-        deadline = time.monotonic() + 10
-        while not ledger.healthy() and time.monotonic() < deadline:
-            await anyio.sleep(0.02)
-        assert ledger.healthy()
+        await await_until(ledger.healthy, every=0.02, what="the ledger recovers")
         await ledger.committed(ledger.append(row("after")))
         refs = [r.model_ref for r in db.tail(10)]
         assert refs == ["before", "during", "after"]  # the refused row never entered
@@ -99,7 +97,7 @@ CALLER = """
                 await ledger.committed(seq)
             except Unavailable:
                 print(f"refused {i}", flush=True)
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.05)  # a client's back-off before it retries (nobody waits on it)
                 continue
             print(f"ok {i}", flush=True)  # what the client saw: a successful answer
 

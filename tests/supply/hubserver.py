@@ -6,7 +6,8 @@ It implements the endpoints the real ``huggingface_hub`` client calls:
 git commit objects over real trees, so their ids are what ``git`` would compute.
 Every request is logged; ``tamper`` serves other bytes of the same size for a path,
 ``extra_entries`` adds tree entries the resolve route does not serve (e.g. ``../x``),
-``delay`` slows the body of a path down (a slow server: ``delaying`` is set once such a body is on its way).
+``hold`` keeps the body of a path back until its event is set (a slow server, as slow as the test says:
+``holding`` is set once such a body was asked for).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +24,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests._support import wait_until
 
 LFS_SUFFIXES = (".onnx", ".skops", ".safetensors", ".bin", ".pt", ".pkl", ".ckpt", ".joblib")
 
@@ -106,8 +108,8 @@ class FakeHub:
         self.log: list[tuple[str, str]] = []
         self.tamper: dict[tuple[str, str], bytes] = {}
         self.extra_entries: dict[str, list[dict[str, Any]]] = {}
-        self.delay: dict[tuple[str, str], float] = {}
-        self.delaying = threading.Event()
+        self.hold: dict[tuple[str, str], threading.Event] = {}
+        self.holding = threading.Event()
         self.url = ""
         self._lock = threading.Lock()
 
@@ -207,9 +209,9 @@ class FakeHub:
         data = commit.files[path]
         etag = hashlib.sha256(data).hexdigest() if commit.is_lfs(path) else git_blob_id(data)
         body = self.tamper.get((repo.repo_id, path), data)
-        if request.method == "GET" and (wait := self.delay.get((repo.repo_id, path))):
-            self.delaying.set()
-            await asyncio.sleep(wait)
+        if request.method == "GET" and (gate := self.hold.get((repo.repo_id, path))) is not None:
+            self.holding.set()
+            await asyncio.to_thread(gate.wait, 60)  # (a bound: a gate nobody opens lets go by itself)
         headers = {"X-Repo-Commit": commit.sha, "ETag": f'"{etag}"', "Content-Length": str(len(body))}
         if request.method == "HEAD":
             return Response(b"", headers=headers)
@@ -226,11 +228,13 @@ def serve(hub: FakeHub, port: int) -> Iterator[str]:
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.time() + 20
-    while not server.started:
-        if time.time() > deadline or not thread.is_alive():
+
+    def started() -> bool:
+        if not thread.is_alive():
             raise RuntimeError("the test hub did not start")
-        time.sleep(0.02)
+        return bool(server.started)
+
+    wait_until(started, 20, what="the test hub listens")
     hub.url = f"http://127.0.0.1:{port}"
     try:
         yield hub.url

@@ -161,29 +161,36 @@ async def test_offline_hit_and_miss_make_no_request(
 async def test_cancellation_leaves_no_partial_snapshot(hub_env: Hub, tmp_path: Path) -> None:
     s = _settings(tmp_path)
     commit = hub_env.fake.repos["acme/slow"].branches["main"]
-    hub_env.fake.delaying.clear()
-    hub_env.fake.delay[("acme/slow", "b.onnx")] = 1.5
+    hub_env.fake.holding.clear()
+    gate = hub_env.fake.hold[("acme/slow", "b.onnx")] = threading.Event()  # opened only after the cancel
     try:
         with anyio.move_on_after(10) as scope:
             async with anyio.create_task_group() as tg:
 
                 async def progress(done: float, total: float | None, message: str) -> None:
                     if "b.onnx" in message:  # a.txt is in staging; cancel while b.onnx is in flight
-                        tg.start_soon(_cancel_in_flight, hub_env.fake.delaying, tg.cancel_scope)
+                        tg.start_soon(_cancel_in_flight, hub_env.fake.holding, gate, tg.cancel_scope)
 
                 tg.start_soon(lambda: _pull(s, "acme/slow", commit, progress=progress))
         assert not scope.cancelled_caught, "the pull was not cancelled in time"
     finally:
-        hub_env.fake.delay.clear()
-        hub_env.fake.delaying.clear()
+        gate.set()
+        hub_env.fake.hold.clear()
+        hub_env.fake.holding.clear()
     assert store_for(s).manifest("acme/slow", commit) is None
     assert _cache_is_empty(s)
 
 
-async def _cancel_in_flight(delaying: threading.Event, scope: anyio.CancelScope) -> None:
-    """Cancel once the hub is sending the slow body (the download is in flight)."""
-    assert await anyio.to_thread.run_sync(delaying.wait, 10), "the slow body was never requested"
+async def _cancel_in_flight(
+    holding: threading.Event, gate: threading.Event, scope: anyio.CancelScope
+) -> None:
+    """Cancel once the hub holds the slow body back (the download is in flight), then let the body come: the
+    download stops between two chunks (it cannot before one arrives)."""
+    assert await anyio.to_thread.run_sync(holding.wait, 10), "the slow body was never requested"
     scope.cancel()
+    with anyio.CancelScope(shield=True):
+        await anyio.lowlevel.checkpoint()  # the pull takes the cancel (and sets its stop) first
+    gate.set()
 
 
 async def test_bad_references_and_unknown_revisions(hub_env: Hub, tmp_path: Path) -> None:

@@ -22,7 +22,6 @@ import contextlib
 import io
 import json
 import os
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ from tests._support import (
     spawn_server,
     tool_payload,
     wait_http,
+    wait_until,
 )
 from tests._support.auth import ALL, ISSUER, LiveServer, TestIssuer
 from tests._support.lifecycle import new_name
@@ -191,16 +191,20 @@ def exemplars(text: str, name: str, **labels: str) -> list[Any]:
 
 def engine_server_span(sink: OtlpSink, trace_hex: str, timeout: float = 15) -> dict[str, Any]:
     """The engine's own SERVER span for an inference in trace ``trace_hex``, once it has exported it."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def found() -> dict[str, Any] | None:
         for s in sink.spans():
             if s["trace_id"] == trace_hex and s["kind"] == 2 and s["name"].endswith("/infer"):
                 return s
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"the engine exported no inference span in trace {trace_hex}: {sink.spans()}"
-            )
-        time.sleep(0.05)
+        return None
+
+    span: dict[str, Any] = wait_until(
+        found,
+        timeout,
+        every=0.05,
+        what=lambda: f"an engine inference span in trace {trace_hex}: {sink.spans()}",
+    )
+    return span
 
 
 async def test_one_trace_from_the_client_through_the_engine_to_the_ledger_and_metrics(

@@ -235,13 +235,20 @@ def discard(resolver: MlflowResolver, info: VersionInfo, *, artifacts: bool = Tr
         raise
 
 
+PAUSE_MAX_S = 600.0  # a test that never says go fails the step instead of leaving a worker waiting
+
+
 def pause(point: str) -> None:
     """A test seam: with ``MLGATE_TEST_PAUSE_DIR`` set, mark ``<dir>/<point>.reached`` and wait until
-    ``<dir>/<point>.go`` exists, so a test can kill this process at exactly this step. Unset: nothing."""
+    ``<dir>/<point>.go`` exists (at most ``PAUSE_MAX_S``), so a test can kill this process at exactly
+    this step. Unset: nothing."""
     folder = os.environ.get("MLGATE_TEST_PAUSE_DIR")
     if not folder:
         return
     base = Path(folder)
     (base / f"{point}.reached").write_text(str(os.getpid()))
+    deadline = time.monotonic() + PAUSE_MAX_S
     while not (base / f"{point}.go").exists():
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{point}: no {point}.go in {base} within {PAUSE_MAX_S:g} s")
         time.sleep(0.05)
