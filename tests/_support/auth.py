@@ -24,7 +24,7 @@ from starlette.types import ASGIApp
 
 from mlgate.config import Settings
 from mlgate.server.bearer import BearerAuth, metadata_url
-from tests._support import free_port
+from tests._support import free_port, wait_until
 
 RESOURCE = "http://127.0.0.1:8000/mcp/ml"
 ISSUER = "https://auth.example.test/tenant"
@@ -147,11 +147,12 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
+
+        def started() -> bool:
+            assert self.thread.is_alive(), "uvicorn stopped before it started"
+            return bool(self.server.started)
+
+        wait_until(started, 10, what="uvicorn to start")
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from mlgate.config import Settings
-from tests._support import call
+from tests._support import await_until, call
 
 
 async def wait_job(
@@ -15,15 +14,22 @@ async def wait_job(
     until: tuple[str, ...] = ("succeeded", "failed", "cancelled", "interrupted"),
     timeout: float = 60,
 ) -> Any:
-    import anyio
+    """The job once its status is one of ``until`` (``ml_job`` every 0.1 s); fails at ``timeout`` naming the
+    status it was left in."""
+    last: dict[str, Any] = {}
 
-    deadline = time.monotonic() + timeout
-    while True:
+    async def reached() -> Any:
         err, out = await call(client, "ml_job", {"job_id": job_id})
         assert not err, out
-        if out["job"]["status"] in until or time.monotonic() > deadline:
-            return out["job"]
-        await anyio.sleep(0.1)
+        last.update(out["job"])
+        return out["job"] if out["job"]["status"] in until else None
+
+    return await await_until(
+        reached,
+        timeout,
+        every=0.1,
+        what=lambda: f"job {job_id} to be {'/'.join(until)}: it is {last.get('status')}",
+    )
 
 
 def versions(settings: Settings, name: str) -> list[int]:
