@@ -149,7 +149,7 @@ async def test_a_halt_refuses_running_and_waiting_requests(tmp_path: Path) -> No
     ks = KillSwitch(db, poll_interval=60)
     gate = threading.Event()
     model = Model(gate)
-    batcher = Batcher(model, max_wait_ms=0, admit=lambda: ks.check("iris"))
+    batcher = Batcher(model, max_wait_ms=0, admit=lambda: ks.enforce("iris"))
     outcomes: list[Any] = []
 
     async def one(i: int) -> None:

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import anyio
 import pytest
 
 from mlgate.errors import Unavailable
+from mlgate.state.batch import BatchWriter
 from mlgate.state.db import LedgerRow, StateDB
 from mlgate.state.ledger import Ledger
 from tests._support import await_until
@@ -150,3 +152,78 @@ def test_every_call_that_reported_success_has_its_row_after_a_sigkill(tmp_path: 
     missing = [ref for ref in reported if ref not in stored]
     assert not missing, f"{len(missing)} calls answered successfully but left no row: {missing[:5]}"
     assert len(reported) >= 40
+
+
+class Log:
+    """A batch writer's target: fails while ``failing``, blocks while ``hang`` is set (a stalled database)."""
+
+    def __init__(self) -> None:
+        self.rows: list[str] = []
+        self.failing = False
+        self.hang = threading.Event()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def write(self, rows: list[str]) -> None:
+        if self.hang.is_set():
+            self.entered.set()
+            self.release.wait(30)
+        if self.failing:
+            raise RuntimeError("refused")
+        self.rows.extend(rows)
+
+
+def late_writer(log: Log, now: list[float]) -> BatchWriter[str]:
+    """A writer that gathers for a minute unless asked to commit, on a clock the test moves: rows left
+    waiting look like a writer thread starved in a saturated process."""
+    return BatchWriter(
+        log.write, what="the test log", hint="retry", thread="test-log", flush_interval=60.0,
+        fail_after_s=1.0, clock=lambda: now[0],
+    )  # fmt: skip
+
+
+@pytest.mark.anyio
+async def test_a_late_writer_is_waited_for_not_refused(tmp_path: Path) -> None:
+    """Rows waiting past the limit while no write failed: ``ready`` asks for the commit and waits for it;
+    ``check`` alone would refuse a call whose row the database takes at once."""
+    log, now = Log(), [0.0]
+    writer = late_writer(log, now)
+    try:
+        writer.append("a")
+        now[0] += 600.0
+        with pytest.raises(Unavailable, match="the test log cannot be written since"):
+            writer.check()
+        with anyio.fail_after(5):  # far less than the gathering minute: the caller asked for the commit
+            await writer.ready()
+        assert log.rows == ["a"] and writer.healthy()
+    finally:
+        writer.close()
+
+
+@pytest.mark.anyio
+async def test_a_failed_or_hanging_write_refuses_at_once(tmp_path: Path) -> None:
+    """Waiting is only for a late writer: after a failed write, or with a write hanging past the limit,
+    ``ready`` refuses at once (not after a wait)."""
+    log, now = Log(), [0.0]
+    writer = late_writer(log, now)
+    try:
+        log.failing = True
+        writer.append("a")
+        assert not await anyio.to_thread.run_sync(writer.flush_blocking, 0.2)  # the write was tried, failed
+        now[0] += 600.0
+        with anyio.fail_after(0.5), pytest.raises(Unavailable, match="last error: RuntimeError"):
+            await writer.ready()
+        log.failing = False
+        await await_until(writer.healthy, every=0.02, what="the retried write lands")
+        log.hang.set()
+        writer.append("b")
+        assert not await anyio.to_thread.run_sync(writer.flush_blocking, 0.01)
+        await anyio.to_thread.run_sync(log.entered.wait, 5)
+        now[0] += 600.0  # the write has hung for ten minutes
+        with anyio.fail_after(0.5), pytest.raises(Unavailable, match="the database does not answer"):
+            await writer.ready()
+    finally:
+        log.failing = False
+        log.release.set()
+        writer.close()
+    assert log.rows == ["a", "b"]

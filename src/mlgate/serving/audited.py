@@ -58,7 +58,7 @@ async def audited(rt: Runtime, call: Call, body: Callable[[], Awaitable[T]]) -> 
     try:
         if call.scope is not None and not call.caller.may(call.scope):
             raise InsufficientScope(call.what or call.tool, call.scope)
-        rt.ledger.check()
+        await rt.ledger.ready()
         result = await body()
     except anyio.get_cancelled_exc_class():
         with anyio.CancelScope(shield=True):  # cancelled (or the client went away): the row all the same

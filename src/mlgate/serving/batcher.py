@@ -28,7 +28,7 @@ from __future__ import annotations
 import copy
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,7 +101,7 @@ class Batcher:
         max_batch_size: int = 64,
         max_wait_ms: float = 2.0,
         max_queue: int = 1024,
-        admit: Callable[[], None] | None = None,
+        admit: Callable[[], Awaitable[None]] | None = None,
         name: str = "the model",
     ) -> None:
         self.call = call
@@ -172,7 +172,7 @@ class Batcher:
     async def _lead(self, req: _Request) -> None:
         try:
             await self._gather()
-            batch = self._take()
+            batch = await self._take()
             if batch:
                 await self._run(batch)
         finally:
@@ -216,10 +216,10 @@ class Batcher:
             finally:
                 self._filled = None
 
-    def _take(self) -> list[_Request]:
+    async def _take(self) -> list[_Request]:
         if self.admit is not None:
             try:
-                self.admit()
+                await self.admit()
             except Exception as exc:  # e.g. a halt landed while these waited
                 self._refused += len(self._queue)
                 for waiting in self._queue:

@@ -121,7 +121,8 @@ class Captures:
         blocks on the disk unless ``MLGATE_LEDGER_SYNC``)."""
         if self._store is None:
             await self.opened()
-        self.check()
+        if self._writer is not None:
+            await self._writer.ready()
         now = time.time()
         keep = inputs if self.settings.capture_inputs and inputs is not None else None
         prefix, count = self._prefix, self._count

@@ -70,9 +70,9 @@ class Executor:
             else:
                 del self.inflight[key]
 
-    def admit(self, loaded: LoadedModel) -> None:
+    async def admit(self, loaded: LoadedModel) -> None:
         """Refuse if a halt now covers any scope of what ``loaded`` serves (name, origin, digest)."""
-        self._killswitch().check(loaded.info.name, served_scopes(loaded))
+        await self._killswitch().enforce(loaded.info.name, served_scopes(loaded))
 
     async def rows(self, loaded: LoadedModel, method: str, rows: Matrix) -> tuple[Sequence[Any], list[str]]:
         """One output per row of ``rows`` from ``loaded.impl.<method>`` (a list; for ``classify`` a
@@ -97,7 +97,7 @@ class Executor:
                     out = await anyio.to_thread.run_sync(call, rows)
                 else:
                     out = call(rows)
-            self.admit(loaded)  # a halt that landed during the call: deliver nothing
+            await self.admit(loaded)  # a halt that landed during the call: deliver nothing
         except NonFiniteOutput as exc:
             from mlgate.serving.explain import explain_non_finite
 
@@ -135,7 +135,7 @@ class Executor:
         except Exception as exc:
             breaker.failure()
             raise BackendError(f"{info.name}@{info.version} failed: {type(exc).__name__}: {exc}") from exc
-        self.admit(loaded)
+        await self.admit(loaded)
         breaker.success()
         return out
 

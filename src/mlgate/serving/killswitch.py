@@ -16,6 +16,14 @@ halted something. When no poll has succeeded for ``fail_after`` intervals (faili
 hanging), ``check`` refuses every call with ``Unavailable`` naming why and since when,
 logged loudly once, until a poll reads the state again.
 
+A late poller is not a failing database: in a saturated process the poller thread can be
+starved of the GIL for seconds while the database answers at once (6,000 back-to-back
+calls refused 531–726 as blind). So the serving path calls ``await enforce(...)``: when
+the snapshot has missed a poll (older than two intervals) and the last read did not fail,
+it wakes the poller and waits for its read (at most one blind window), then checks. A
+halt is thus honoured within about two intervals however busy the process is, and a call
+is refused as blind only when a read failed or hangs.
+
 Halt scopes are registered model names, ``hf:org/repo`` for a pulled Hub snapshot
 (every revision of it), ``sha256:<hex>`` for an artifact digest, and ``*`` for all
 serving; ``scope_of`` maps the name a caller's reference resolves to onto its scope,
@@ -29,7 +37,8 @@ that lets every replica forget alias answers another replica moved. A follower t
 is logged; it never makes the replica blind.
 
 ``halt``, ``resume`` and ``refresh`` block on the database: call them through
-``anyio.to_thread.run_sync`` from async code. ``check`` and ``snapshot`` never block.
+``anyio.to_thread.run_sync`` from async code. ``check`` and ``snapshot`` never block;
+``enforce`` waits only while the snapshot missed a poll and the database is not known to fail.
 """
 
 from __future__ import annotations
@@ -38,6 +47,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+
+import anyio
 
 from mlgate.clock import iso_seconds
 from mlgate.errors import Halted, Unavailable
@@ -106,6 +117,8 @@ class KillSwitch:
         self._lock = threading.Lock()
         self._generation = 0  # bumped by every local halt/resume
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set: the poller reads now (a call found the snapshot old)
+        self._reading_since: float | None = None  # of the poller's read in progress
         self._thread: threading.Thread | None = None
         self.refresh_errors = 0
         self._follow()
@@ -129,6 +142,30 @@ class KillSwitch:
                 halt = halts.get(scope)
                 if halt is not None:
                     raise halted_error(halt, model_name, scope)
+
+    async def enforce(self, model_name: str, scopes: Iterable[str] = ()) -> None:
+        """``check`` on the serving path: first, if the snapshot missed a poll while nothing says the
+        database fails (the poller was starved, or is mid-read), wake the poller and wait — at most one
+        blind window — for its read: neither serve from an old snapshot nor refuse a call the database
+        would allow."""
+        if self._thread is not None and self.clock() - self._last_ok > self._late_after():
+            await self._await_read()
+        self.check(model_name, scopes)
+
+    def _late_after(self) -> float:
+        return 2 * self.poll_interval  # the snapshot missed a poll
+
+    async def _await_read(self) -> None:
+        window = self._blind_after()
+        give_up = time.monotonic() + window  # the real clock: a test's frozen clock must not hold a call
+        while self.clock() - self._last_ok > self._late_after() and time.monotonic() < give_up:
+            if self._last_error is not None:  # the last read failed: serve or refuse as ``check`` says
+                return
+            reading = self._reading_since
+            if reading is not None and self.clock() - reading > window:  # a read hangs
+                return
+            self._wake.set()
+            await anyio.sleep(min(0.01, self.poll_interval / 10))
 
     def matching(self, scopes: Iterable[str]) -> tuple[Halt, str] | None:
         """The halt that stops a version with these scopes, and the scope that matched (status)."""
@@ -219,7 +256,12 @@ class KillSwitch:
                 log.exception("kill switch: a follower of the halt poll failed")
 
     def _poll(self) -> None:
-        while not self._stop.wait(self.poll_interval):
+        while True:
+            self._wake.wait(self.poll_interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            self._reading_since = self.clock()
             try:
                 self.refresh()
             except Exception as exc:
@@ -230,10 +272,13 @@ class KillSwitch:
                     int(self.clock() - self._last_ok),
                 )
                 self._note_blind()
+            finally:
+                self._reading_since = None
 
     def close(self) -> None:
         """Stop the poller thread (the database stays open: it is not ours)."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(5.0)
             self._thread = None

@@ -138,10 +138,10 @@ class Runtime:
         if a halt covers any scope of what it serves (origin, digest: ``halt_scopes.py``).
         (The executor checks the kill switch once more after the model call.)"""
         ref = self.models.parse(model)
-        self.killswitch.check(ref.name)
+        await self.killswitch.enforce(ref.name)
         with telemetry.span("mlgate.resolve", **{"mlgate.model": model[:300]}):
             loaded, stamp = await self.models.acquire(model, interface, ref=ref)
-        self.killswitch.check(loaded.info.name, served_scopes(loaded))
+        await self.killswitch.enforce(loaded.info.name, served_scopes(loaded))
         self.metrics.resolved(stamp.name)  # its refusals and failures from here on are counted under its name
         return loaded, stamp
 

@@ -14,7 +14,11 @@ Failing closed: a batch the database refuses is retried with back-off. The write
 when rows wait and none has been committed for ``fail_after_s`` (``MLGATE_LEDGER_FAIL_AFTER_S``),
 whether the database raises or blocks. While stalled, ``append``, ``extend`` and ``check`` raise
 ``Unavailable`` and ``committed`` stops waiting and raises: nothing answers successfully without
-its rows. The first commit that lands ends the stall. ``idle`` runs on the writer thread between
+its rows. The first commit that lands ends the stall. A late writer is not a failing database: in a
+saturated process the writer thread can be starved of the GIL while the database would commit at
+once. So async callers use ``await ready()`` instead of ``check``: when rows have waited for a third
+of the stall limit and no write failed or hangs, it asks the writer to commit now and waits for that
+commit (backpressure, at most one stall limit) before deciding. ``idle`` runs on the writer thread between
 batches, at least every ``idle_every`` seconds (capture housekeeping).
 """
 
@@ -53,6 +57,7 @@ class BatchWriter(Generic[T]):
         fail_after_s: float = 3.0,
         idle: Callable[[], None] | None = None,
         idle_every: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.write = write
         self.what, self.hint = what, hint  # "the audit ledger": the subject of every refusal's sentence
@@ -60,6 +65,7 @@ class BatchWriter(Generic[T]):
         self.max_batch = max_batch
         self.max_pending = max_pending
         self.fail_after_s = fail_after_s
+        self.clock = clock  # of the stall (a test moves it instead of sleeping)
         self._idle, self._idle_every = idle, idle_every
         self._buf: deque[T] = deque()
         self._cond = threading.Condition()
@@ -74,6 +80,7 @@ class BatchWriter(Generic[T]):
         # the stall clock: since when rows have waited without a commit (monotonic, wall), None when idle
         self._stall: tuple[float, float] | None = None
         self._last_error: str | None = None
+        self._writing_since: float | None = None  # of the write in progress
         self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[bool]]] = []
         self._thread = threading.Thread(target=self._run, name=thread, daemon=True)
         self._thread.start()
@@ -102,7 +109,7 @@ class BatchWriter(Generic[T]):
                 if not added:
                     return self._appended
                 if self._stall is None:
-                    self._stall = (time.monotonic(), time.time())
+                    self._stall = (self.clock(), time.time())
                 self._appended += added
                 # wake the writer only when it waits for a first row or a batch has filled up: a wake-up per
                 # row would hand the GIL to the writer on every call
@@ -119,15 +126,7 @@ class BatchWriter(Generic[T]):
         (no commit for ``fail_after_s``): it never waits on a locked database for ever."""
         if seq <= self._done:
             return
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[bool] = loop.create_future()
-        with self._cond:
-            if seq > self._done:
-                self._waiters.append((seq, loop, fut))
-                self._urgent = True
-                self._cond.notify_all()
-            else:
-                fut.set_result(True)
+        fut = self._waiter(seq)
         while True:
             done, _ = await asyncio.wait({fut}, timeout=self._time_to_stall())
             if done:
@@ -140,11 +139,40 @@ class BatchWriter(Generic[T]):
             raise Unavailable(f"{self.what} could not commit this call's rows; serving is refused until it can",
                               self.hint)  # fmt: skip
 
+    async def ready(self) -> None:
+        """``check`` for async callers, with backpressure: rows waiting for a third of the stall limit while
+        no write failed or hangs mean the writer thread is late (starved in a saturated process), not that
+        the database fails — ask it to commit now and wait for that (at most one stall limit) before
+        deciding, rather than refuse a call whose row the database would take."""
+        stall = self._stall
+        if stall is not None and self._last_error is None and self.clock() - stall[0] > self._limit() / 3:
+            writing = self._writing_since
+            if writing is None or self.clock() - writing <= self._limit():  # not a write that hangs
+                fut = self._waiter(self._appended)
+                try:
+                    await asyncio.wait({fut}, timeout=self._limit())
+                finally:
+                    fut.cancel()  # the writer skips a cancelled waiter
+        self.check()
+
+    def _waiter(self, seq: int) -> asyncio.Future[bool]:
+        """A future the writer settles once row ``seq`` is committed; the writer skips its gathering wait."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[bool] = loop.create_future()
+        with self._cond:
+            if seq > self._done:
+                self._waiters.append((seq, loop, fut))
+                self._urgent = True
+                self._cond.notify_all()
+            else:
+                fut.set_result(True)
+        return fut
+
     # -- health ---------------------------------------------------------------------------
     def unhealthy_reason(self) -> str | None:
         """Why calls are refused now (stalled for ``fail_after_s``), or None when healthy."""
         stall = self._stall
-        if stall is None or time.monotonic() - stall[0] < self._limit():
+        if stall is None or self.clock() - stall[0] < self._limit():
             return None
         error = f"; last error: {self._last_error}" if self._last_error else "; the database does not answer"
         return (
@@ -170,7 +198,7 @@ class BatchWriter(Generic[T]):
 
     def _time_to_stall(self) -> float:
         stall = self._stall
-        left = self._limit() if stall is None else self._limit() - (time.monotonic() - stall[0])
+        left = self._limit() if stall is None else self._limit() - (self.clock() - stall[0])
         return max(left, 0.02)
 
     def flush_blocking(self, timeout: float | None = None) -> bool:
@@ -239,10 +267,14 @@ class BatchWriter(Generic[T]):
                     log.exception("%s: housekeeping failed", self.what)
 
     def _commit(self, batch: list[T]) -> None:
-        written = self._write(batch)
+        self._writing_since = self.clock()
+        try:
+            written = self._write(batch)
+        finally:
+            self._writing_since = None
         with self._cond:
             self._done += len(batch)
-            self._stall = (time.monotonic(), time.time()) if self._appended > self._done else None
+            self._stall = (self.clock(), time.time()) if self._appended > self._done else None
             if written:
                 self._last_error = None
             self._written += len(batch) if written else 0
