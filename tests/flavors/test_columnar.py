@@ -287,3 +287,17 @@ def test_one_thread_per_call_answers_what_the_library_answers_on_its_threads(
         assert np.array_equal(got, logged.model.predict_proba(frame))
     else:
         assert np.array_equal(np.asarray(impl.predict(rows)), logged.model.predict(frame))
+
+
+def test_text_columns_reach_the_model_as_python_strings_with_the_library_answer(
+    registry: dict[str, Logged],
+) -> None:
+    """The frame mlgate builds keeps text as Python strings (object dtype, no pandas 3 str conversion); on
+    1,000 rows the numbers are, to the bit, the library's on its own frame (pandas' str dtype)."""
+    logged = registry["sk_columns"]
+    loaded = load(logged)
+    frame = team_data(1000)[0][list(logged.frame.columns)]
+    rows = to_rows(columns_of(records_of(frame)), loaded.info.features, **LIMITS)
+    impl = cast(Any, loaded.impl)
+    assert str(impl.inputs(rows)["region"].dtype) == "object"
+    assert np.array_equal(np.asarray(impl.predict(rows)), logged.model.predict(frame))

@@ -144,3 +144,35 @@ def test_catboost_split_plan_only_when_the_text_columns_come_last() -> None:
     assert split_plan(ints, ["age", "bmi", "region"], [2], False) is None  # an integer column: a DataFrame
     renamed = [Feature("a"), Feature("b"), Feature("c", "string")]
     assert split_plan(renamed, ["age", "bmi", "region"], [2], False) == ([0, 1], [2])  # by position
+
+
+def test_lightgbm_answers_from_its_booster_exactly_as_through_the_wrapper() -> None:
+    """A scikit-learn-API LightGBM model is called through its booster on the rows, to the bit the wrapper's
+    answer (two and three classes, a regressor); not when the wrapper would pass a prediction parameter on,
+    or its objective is a function (its predict_proba is then raw scores)."""
+    import lightgbm
+
+    from mlgate.adapters.lightgbm import LightGBMModel
+    from mlgate.domain import Feature
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(0, 1, (600, 3))
+    feats = [Feature(f"f{i}") for i in range(3)]
+    small: dict[str, Any] = {"n_estimators": 5, "num_leaves": 4, "verbose": -1}
+    for y in (x[:, 0] > 0, np.digitize(x[:, 1], [-0.5, 0.5])):
+        clf = lightgbm.LGBMClassifier(**small).fit(x, y)
+        impl = LightGBMModel(clf, feats)
+        assert impl._booster is clf.booster_
+        _, dists = impl.classify(x)
+        assert np.array_equal(np.array([list(d.values()) for d in dists]), clf.predict_proba(x))
+    reg = lightgbm.LGBMRegressor(**small).fit(x, x[:, 2])
+    impl = LightGBMModel(reg, feats)
+    assert impl._booster is reg.booster_ and impl.predict(x) == np.asarray(reg.predict(x)).tolist()
+    early = lightgbm.LGBMClassifier(**small, pred_early_stop=True).fit(x, x[:, 0] > 0)
+    assert LightGBMModel(early, feats)._booster is None
+
+    def objective(y: Any, p: Any) -> tuple[Any, Any]:
+        return p - y, np.ones_like(p)
+
+    own = lightgbm.LGBMClassifier(**small, objective=objective).fit(x, x[:, 0] > 0)
+    assert LightGBMModel(own, feats)._booster is None

@@ -33,8 +33,8 @@ def frame_of(rows: Rows, features: Sequence[Feature], columns: Sequence[str] | N
     data: dict[str, Any] = {}
     for j, f in enumerate(features):
         col = rows[:, j]
-        if f.type == "string":
-            data[f.name] = np.asarray(col, dtype=object)
+        if f.type == "string":  # Python strings as they are: no conversion to pandas 3's str dtype
+            data[f.name] = pd.Series(np.asarray(col, dtype=object), dtype=object, copy=False)
         elif f.type == "datetime":
             data[f.name] = pd.to_datetime(list(col))
         else:
