@@ -145,7 +145,8 @@ class BatchWriter(Generic[T]):
         the database fails — ask it to commit now and wait for that (at most one stall limit) before
         deciding, rather than refuse a call whose row the database would take."""
         stall = self._stall
-        if stall is not None and self._last_error is None and self.clock() - stall[0] > self._limit() / 3:
+        late = stall is not None and self.clock() - stall[0] > self._limit() / 3
+        if late and self._last_error is None and not self._closing:  # closed: no writer to wait for
             writing = self._writing_since
             if writing is None or self.clock() - writing <= self._limit():  # not a write that hangs
                 fut = self._waiter(self._appended)
