@@ -48,7 +48,7 @@ async def test_a_locked_ledger_fails_every_call_closed(demo_home: Path, tmp_path
                     assert "ledger" in msg or "Error executing tool" in msg, msg
             assert time.monotonic() - t0 < 10  # refused within seconds, not after the 30 s busy timeout
             assert rt.ledger.health()["ok"] is False
-            problems = unhealthy(rt)  # what /healthz answers (503) while calls are refused
+            problems = await unhealthy(rt)  # what /healthz answers (503) while calls are refused
             assert problems and problems[0].startswith("ledger:") and str(path) not in problems[0], problems
         finally:
             locker.execute("ROLLBACK")
@@ -57,7 +57,7 @@ async def test_a_locked_ledger_fails_every_call_closed(demo_home: Path, tmp_path
         err, out = tool_payload(await c.call_tool("ml_list_models", {}))
         assert not err, out
         ok += 1
-        assert unhealthy(rt) == []  # healthy again once a commit lands
+        assert await unhealthy(rt) == []  # healthy again once a commit lands
     await rt.aclose()
     db = StateDB(f"sqlite:///{path}")
     rows = [r for r in db.tail(100) if r.tool == "ml_list_models" and r.outcome == "ok"]

@@ -8,12 +8,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import anyio
 import pytest
 
 from mlgate.errors import Halted, Unavailable
+from mlgate.server.http import unhealthy
 from mlgate.serving.killswitch import KillSwitch, scope_of
+from mlgate.serving.runtime import Runtime
 from mlgate.serving.status import _scope
 from mlgate.state.db import Halt, StateDB
 from tests._support import wait_until
@@ -107,6 +111,10 @@ async def test_an_old_snapshot_waits_for_a_read_rather_than_refusing(tmp_path: P
         with anyio.fail_after(5):  # far less than the poll interval: the call woke the poller
             await ks.enforce("demo-regressor")
         assert not blind(ks) and ks.unhealthy_reason() is None
+        now[0] += 600.0
+        assert ks.unhealthy_reason() is not None  # the snapshot's age alone
+        with anyio.fail_after(5):
+            assert await unhealthy(cast(Runtime, SimpleNamespace(killswitch=ks))) == []  # /healthz asks first
         ks.halt("demo-regressor", "bad weights", "ops")
         now[0] += 600.0
         with anyio.fail_after(5), pytest.raises(Halted, match="bad weights"):

@@ -76,15 +76,20 @@ def transport_security(settings: Settings, host: str, port: int) -> TransportSec
     )
 
 
-def unhealthy(runtime: Runtime) -> list[str]:
-    """What makes this replica refuse calls now (empty: nothing). Opens nothing that was not open."""
+async def unhealthy(runtime: Runtime) -> list[str]:
+    """What makes this replica refuse calls now (empty: nothing), decided as a call's checks decide it (a
+    late writer or poller is waited for, not reported). Opens nothing that was not open."""
     problems = []
     ledger = runtime.__dict__.get("ledger")  # started on first use: a health check never opens the database
-    if ledger is not None and (reason := ledger.health()["reason"]):
-        problems.append(f"ledger: {reason}")
+    if ledger is not None:
+        await ledger.settled()
+        if reason := ledger.health()["reason"]:
+            problems.append(f"ledger: {reason}")
     killswitch = runtime.__dict__.get("killswitch")
-    if killswitch is not None and (reason := killswitch.unhealthy_reason()):
-        problems.append(f"halts: {reason}")
+    if killswitch is not None:
+        await killswitch.settled()
+        if reason := killswitch.unhealthy_reason():
+            problems.append(f"halts: {reason}")
     return problems
 
 
@@ -105,7 +110,7 @@ def build_http_app(
     async def healthz(_: Request) -> Response:
         """Liveness, and why this replica refuses calls when it does: the ledger cannot be written, or
         the halts cannot be read (both fail closed). Public, so reasons carry no paths or URLs."""
-        problems = unhealthy(runtime)
+        problems = await unhealthy(runtime)
         ready = warmup is None or warmup.ready
         body = {"status": "unavailable" if problems else "ok", "ready": ready, "version": __version__}
         return JSONResponse(
@@ -114,7 +119,7 @@ def build_http_app(
 
     async def readyz(_: Request) -> Response:
         """Readiness: the warm-up finished and nothing makes this replica refuse calls."""
-        problems = unhealthy(runtime)
+        problems = await unhealthy(runtime)
         warm = warmup is None or warmup.ready
         status = "unavailable" if problems else "ready" if warm else "warming"
         body: dict[str, object] = {"status": status, "ready": warm and not problems, "version": __version__}

@@ -148,9 +148,14 @@ class KillSwitch:
         database fails (the poller was starved, or is mid-read), wake the poller and wait — at most one
         blind window — for its read: neither serve from an old snapshot nor refuse a call the database
         would allow."""
+        await self.settled()
+        self.check(model_name, scopes)
+
+    async def settled(self) -> None:
+        """Return once the snapshot is as fresh as the poller can make it: at once when it is, else after
+        waking a late poller and waiting for its read (``enforce``; ``/healthz`` asks the same way)."""
         if self._thread is not None and self.clock() - self._last_ok > self._late_after():
             await self._await_read()
-        self.check(model_name, scopes)
 
     def _late_after(self) -> float:
         return 2 * self.poll_interval  # the snapshot missed a poll

@@ -14,12 +14,16 @@ Failing closed: a batch the database refuses is retried with back-off. The write
 when rows wait and none has been committed for ``fail_after_s`` (``MLGATE_LEDGER_FAIL_AFTER_S``),
 whether the database raises or blocks. While stalled, ``append``, ``extend`` and ``check`` raise
 ``Unavailable`` and ``committed`` stops waiting and raises: nothing answers successfully without
-its rows. The first commit that lands ends the stall. A late writer is not a failing database: in a
-saturated process the writer thread can be starved of the GIL while the database would commit at
-once. So async callers use ``await ready()`` instead of ``check``: when rows have waited for a third
-of the stall limit and no write failed or hangs, it asks the writer to commit now and waits for that
-commit (backpressure, at most one stall limit) before deciding. ``idle`` runs on the writer thread between
-batches, at least every ``idle_every`` seconds (capture housekeeping).
+its rows. The first commit that lands ends the stall.
+
+A late writer is not a failing database: in a saturated process the writer thread can be starved of
+the GIL while the database would commit at once. So async callers use ``await ready()`` instead of
+``check`` (and ``/healthz`` awaits ``settled`` first): when rows have waited for a third of the stall
+limit and no write failed or hangs, it asks the writer to commit now and waits for that commit
+(backpressure, at most one stall limit) before deciding.
+
+``idle`` runs on the writer thread between batches, at least every ``idle_every`` seconds (capture
+housekeeping).
 """
 
 from __future__ import annotations
@@ -140,10 +144,14 @@ class BatchWriter(Generic[T]):
                               self.hint)  # fmt: skip
 
     async def ready(self) -> None:
-        """``check`` for async callers, with backpressure: rows waiting for a third of the stall limit while
-        no write failed or hangs mean the writer thread is late (starved in a saturated process), not that
-        the database fails — ask it to commit now and wait for that (at most one stall limit) before
-        deciding, rather than refuse a call whose row the database would take."""
+        """``check`` for async callers, after ``settled``: a late writer is waited for, not refused."""
+        await self.settled()
+        self.check()
+
+    async def settled(self) -> None:
+        """Backpressure: rows waiting for a third of the stall limit while no write failed or hangs mean the
+        writer thread is late (starved in a saturated process), not that the database fails — ask it to
+        commit now and wait for that (at most one stall limit). At once otherwise (``/healthz`` asks too)."""
         stall = self._stall
         late = stall is not None and self.clock() - stall[0] > self._limit() / 3
         if late and self._last_error is None and not self._closing:  # closed: no writer to wait for
@@ -154,7 +162,6 @@ class BatchWriter(Generic[T]):
                     await asyncio.wait({fut}, timeout=self._limit())
                 finally:
                     fut.cancel()  # the writer skips a cancelled waiter
-        self.check()
 
     def _waiter(self, seq: int) -> asyncio.Future[bool]:
         """A future the writer settles once row ``seq`` is committed; the writer skips its gathering wait."""
