@@ -301,3 +301,40 @@ def test_text_columns_reach_the_model_as_python_strings_with_the_library_answer(
     impl = cast(Any, loaded.impl)
     assert str(impl.inputs(rows)["region"].dtype) == "object"
     assert np.array_equal(np.asarray(impl.predict(rows)), logged.model.predict(frame))
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [[50.0, 1.0], [0.0, False]],  # a bool where the numbers hold 0.0 and 1.0 anyway
+        [[1, 0], [1, True]],  # among integers
+        [[50.0, 20.0], "ab"],  # a row that is a string as long as the columns
+        [[50.0, 20.0], {"age": 1.0, "bmi": 2.0}],  # an object with as many keys
+        [[50.0, 20.0], 7],
+        [[50.0, 20.0], None],
+        [[50.0, 20.0], [10**400, 1.0]],
+        [[50.0, 20.0], [[1.0], 1.0]],
+    ],
+)
+def test_the_number_census_finds_what_a_type_census_finds(registry: dict[str, Logged], rows: list[Any]) -> None:
+    """``as_numbers`` never looks at most values' types: each of these must still be refused, and by the
+    record and feature (or row) the per-value check names."""
+    feats = load(registry["xgb_classifier"]).info.features
+    got = said(feats, {"columns": ["age", "bmi"], "rows": rows})
+    assert "record 1" in got or "row 1" in got, got
+    if all(isinstance(r, list) for r in rows):
+        recs = [dict(zip(["age", "bmi"], r, strict=True)) for r in rows]
+        assert got == said(feats, recs)
+
+
+def test_integer_columns_at_their_bounds_convert_as_records_do(registry: dict[str, Logged]) -> None:
+    """The whole-column check compares in floats, where 2**63 - 1 is 2**63: the bounds go to the per-cell
+    converter, which takes them exactly (and refuses one past them) as the records form does."""
+    feats = load(registry["sk_typed"]).info.features
+    for visits in (2**63 - 1, -(2**63), 0, 1):
+        recs = [GOOD_TYPED, {**GOOD_TYPED, "visits": visits}, {**GOOD_TYPED, "visits": 2.0}]
+        a, b = to_rows(recs, feats, **LIMITS), to_rows(columns_of(recs), feats, **LIMITS)
+        assert a.tolist() == b.tolist() and [type(v) for v in a.ravel()] == [type(v) for v in b.ravel()]
+    for visits in (2**63, -(2**63) - 1, False):
+        recs = [GOOD_TYPED, {**GOOD_TYPED, "visits": visits}]
+        assert said(feats, columns_of(recs)) == said(feats, recs), visits

@@ -11,7 +11,9 @@ the message names the record (row), the feature (column), the type expected and 
 
 from __future__ import annotations
 
+import functools
 import itertools
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,6 +21,7 @@ import numpy as np
 
 from mlgate.domain import Feature, Matrix, Rows
 from mlgate.errors import InvalidInput
+from mlgate.records.cells import NUMBER_TYPES, check_batch
 from mlgate.records.typed import FLOAT32_MAX
 
 _SHAPE = 'send {"columns": ["feature", …], "rows": [[value, …], …]}'
@@ -59,7 +62,6 @@ def columnar_rows(
     batch: dict[str, Any], features: Sequence[Feature], *, max_rows: int, max_cells: int
 ) -> Rows:
     """A columnar batch → a float64 matrix (every feature a number) or a typed object matrix."""
-    from mlgate.records.cells import NUMBER_TYPES, check_batch
 
     names = [f.name for f in features]
     numbers = all(f.type in NUMBER_TYPES for f in features)
@@ -75,9 +77,10 @@ def columnar_rows(
     out = np.empty((batch_size(batch), len(names)), dtype=object)
     for j, f in enumerate(features):
         col = _column(columns[f.name], f)
-        if col is None:
+        if col is None:  # a cell to refuse (the first, row-major, as records find it) or a bound to convert
             cells = _cells(batch, names, checks)
             _first_refusal(cells[:, [batch["columns"].index(n) for n in names]], features)
+            col = _by_cell(columns[f.name], f)
         out[:, j] = col
     return out
 
@@ -142,23 +145,47 @@ def _by_column(
 def _number_matrix(
     batch: dict[str, Any], names: list[str], limits: Callable[[list[Any]], None]
 ) -> Matrix | None:
-    """An all-number batch straight to float64 (no object matrix): the shape checked, one type census over
-    the rows' values, one conversion, columns in the signature's order. None when a value is not an int or a
-    float (the per-column path then finds and names it)."""
+    """An all-number batch straight to float64 (no object matrix): the shape checked, the rows' values
+    flattened once (``list +=`` per row, at C speed), one census and one conversion (``as_numbers``),
+    columns in the signature's order. None when a value is not an int or a float (the per-column path
+    then finds and names it)."""
     cols, rows = _shape(batch)
     if set(cols) != set(names):
         return None  # _cells says which columns are wrong
     limits(rows)
-    _check_rows(rows, len(cols))
-    flat = list(itertools.chain.from_iterable(rows))  # one flat list: the census and the conversion read it
-    if not set(map(type, flat)) <= set(_NUMBER):
+    width = len(cols)
+    try:
+        uniform = set(map(len, rows)) == {width}
+    except TypeError:  # a row without a length (a number, null): named below
+        uniform = False
+    if not uniform:
+        _check_rows(rows, width)
+    # a row that is a string or an object of `width` characters or keys adds strings: the census refuses them
+    flat: list[Any] = functools.reduce(operator.iadd, rows, [])
+    got = as_numbers(flat)
+    if got is None:
         return None
-    try:  # every value an int or a float (the census): fromiter converts them exactly as float() does
-        out: Matrix = np.fromiter(flat, dtype=np.float64, count=len(flat)).reshape(len(rows), -1)
-    except OverflowError:  # an int beyond float64: the per-cell path refuses it by name
-        return None
+    out = got[0].reshape(len(rows), width)
     order = [cols.index(n) for n in names]
     return out if order == list(range(len(order))) else out[:, order]
+
+
+def as_numbers(values: Sequence[Any]) -> tuple[Matrix, type] | None:
+    """JSON values that are all numbers (int or float, never bool) → their float64 array (``float(v)``
+    each) and ``int`` when every value was an int, else ``float``; None when one is not a number or an
+    int is beyond float64. No per-value Python: ``sum`` is the census (it raises on a string, null, list
+    or object and its result is a float once one value is), NumPy converts, and a bool — the one
+    non-number both accept, as 1 or 0 — can only sit where the array holds 0.0 or 1.0, so only those
+    cells' types are looked at."""
+    try:
+        kind = type(sum(values))
+        x: Matrix = np.fromiter(values, dtype=np.float64, count=len(values))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    at = np.flatnonzero((x == 0.0) | (x == 1.0)).tolist()
+    if at and bool in set(map(type, map(values.__getitem__, at))):
+        return None
+    return x, kind
 
 
 def _finite(out: Matrix, features: Sequence[Feature]) -> Matrix:
@@ -199,33 +226,38 @@ def _column(values: Sequence[Any], f: Feature) -> Sequence[Any] | None:
     from mlgate.records.typed import INT_RANGE, _Bad, converter
 
     conv = converter(f.type)  # refuses a column type mlgate cannot send
-    seen = set(map(type, values))
-    ok = _OK_TYPES.get(f.type)
-    if ok is None:  # datetime: parsed per value (there is no faster exact ISO 8601 parse)
+    if f.type not in _OK_TYPES:  # datetime: parsed per value (there is no faster exact ISO 8601 parse)
         try:
             return [conv(v) for v in values]
         except _Bad:
             return None
-    if f.type in INT_RANGE and seen <= set(_NUMBER):  # 3.0 for an integer, as records allow
-        lo, hi = INT_RANGE[f.type]
-        try:
-            x = np.fromiter(values, dtype=np.float64, count=len(values))
-        except OverflowError:
+    if f.type in INT_RANGE or f.type in NUMBER_TYPES:
+        got = as_numbers(values)
+        if got is None:
             return None
-        if not (np.isfinite(x) & (x == np.floor(x)) & (x >= lo) & (x <= hi)).all():
+        x, kind = got
+        if not np.isfinite(x).all():
             return None
-        return [int(v) for v in values] if float in seen else values
-    if not seen <= ok:
+        if f.type == "float" and (np.abs(x) > FLOAT32_MAX).any():
+            return None
+        if f.type in NUMBER_TYPES:
+            return x.tolist()
+        lo, hi = INT_RANGE[f.type]  # 3.0 for an integer, as records allow
+        # strictly inside, in floats: float(2**63 - 1) is 2**63, so the bounds themselves go per cell
+        if not ((x == np.floor(x)) & (x > lo) & (x < hi)).all():
+            return None
+        return [int(v) for v in values] if kind is float else values
+    if not set(map(type, values)) <= _OK_TYPES[f.type]:
         return None
-    if f.type in ("double", "float"):
-        try:
-            x = np.fromiter(values, dtype=np.float64, count=len(values))
-        except OverflowError:
-            return None
-        if not np.isfinite(x).all() or (f.type == "float" and (np.abs(x) > FLOAT32_MAX).any()):
-            return None
-        return values if seen == {float} else x.tolist()  # floats as sent are the floats they convert to
     return values  # boolean / string: the type census was the check
+
+
+def _by_cell(values: Sequence[Any], f: Feature) -> list[Any]:
+    """A column the whole-column check left to the per-cell converter (no cell of it is refused)."""
+    from mlgate.records.typed import converter
+
+    conv = converter(f.type)
+    return [conv(v) for v in values]
 
 
 def _first_refusal(cells: Any, features: Sequence[Feature]) -> None:
