@@ -316,7 +316,9 @@ def test_text_columns_reach_the_model_as_python_strings_with_the_library_answer(
         [[50.0, 20.0], [[1.0], 1.0]],
     ],
 )
-def test_the_number_census_finds_what_a_type_census_finds(registry: dict[str, Logged], rows: list[Any]) -> None:
+def test_the_number_census_finds_what_a_type_census_finds(
+    registry: dict[str, Logged], rows: list[Any]
+) -> None:
     """``as_numbers`` never looks at most values' types: each of these must still be refused, and by the
     record and feature (or row) the per-value check names."""
     feats = load(registry["xgb_classifier"]).info.features

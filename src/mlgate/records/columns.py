@@ -241,7 +241,8 @@ def _column(values: Sequence[Any], f: Feature) -> Sequence[Any] | None:
         if f.type == "float" and (np.abs(x) > FLOAT32_MAX).any():
             return None
         if f.type in NUMBER_TYPES:
-            return x.tolist()
+            floats: list[float] = x.tolist()
+            return floats
         lo, hi = INT_RANGE[f.type]  # 3.0 for an integer, as records allow
         # strictly inside, in floats: float(2**63 - 1) is 2**63, so the bounds themselves go per cell
         if not ((x == np.floor(x)) & (x > lo) & (x < hi)).all():
