@@ -207,3 +207,17 @@ def test_number_checks_never_overflow() -> None:
     assert finite(2**1000) and is_finite_number(1.5) and not finite(math.inf)
     assert shown(10**5000) == "an integer too large for a number (beyond ±1.8e308)"  # str() would raise
     assert shown("x" * 100) == repr("x" * 100)[:40]
+
+
+@pytest.mark.parametrize("bad", [True, False, "1", None, math.nan, -math.inf, HUGE, [1.0]])
+def test_a_series_refuses_each_value_that_is_not_a_finite_number(bad: Any) -> None:
+    """The whole-series check (``as_numbers``: no type per value) still refuses a bool among 0s and 1s, a
+    string, null, a non-finite value or an int beyond a float, by its index; good ones come back as floats."""
+    from mlgate.errors import InvalidInput
+    from mlgate.records.checks import check_series
+
+    with pytest.raises(InvalidInput) as err:
+        check_series([1.0, 0, bad, 2.5], "history", max_len=10)
+    assert "history[2]" in str(err.value), str(err.value)
+    ok = check_series([1, 0, 2.5, 1.0], "history", max_len=10)
+    assert ok == [1.0, 0.0, 2.5, 1.0] and {type(v) for v in ok} == {float}

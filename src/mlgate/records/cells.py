@@ -6,6 +6,7 @@ this and neither imports the other back.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,24 @@ def check_batch(records: Any, width: int, *, max_rows: int, max_cells: int) -> N
         )
     if n * max(width, 1) > max_cells:
         raise InvalidInput(f"{n}×{width} values exceed the limit of {max_cells}", "split the call")
+
+
+def as_numbers(values: Sequence[Any]) -> tuple[Matrix, type] | None:
+    """JSON values that are all numbers (int or float, never bool) → their float64 array (``float(v)``
+    each) and ``int`` when every value was an int, else ``float``; None when one is not a number or an
+    int is beyond float64. No per-value Python: ``sum`` is the census (it raises on a string, null, list
+    or object and its result is a float once one value is), NumPy converts, and a bool — the one
+    non-number both accept, as 1 or 0 — can only sit where the array holds 0.0 or 1.0, so only those
+    cells' types are looked at."""
+    try:
+        kind = type(sum(values))
+        x: Matrix = np.fromiter(values, dtype=np.float64, count=len(values))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    at = np.flatnonzero((x == 0.0) | (x == 1.0)).tolist()
+    if at and bool in set(map(type, map(values.__getitem__, at))):
+        return None
+    return x, kind
 
 
 def number_cell(i: int, name: str, v: Any) -> None:

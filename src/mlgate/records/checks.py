@@ -24,6 +24,7 @@ from mlgate.records.cells import (
     _NUMERIC,
     NUMBER_TYPES,
     _check_float32,
+    as_numbers,
     check_batch,
     number_cell,
 )
@@ -86,7 +87,11 @@ def check_series(values: Any, what: str, *, max_len: int, min_len: int = 1) -> l
         raise InvalidInput(
             f"{what} has {len(values)} values; at most {max_len} are allowed", "send a shorter window"
         )
-    for i, v in enumerate(values):
+    got = as_numbers(values)  # the common case, with no per-value Python
+    if got is not None and np.isfinite(got[0]).all():
+        series: list[float] = got[0].tolist()
+        return series
+    for i, v in enumerate(values):  # refused: the first value that is not a finite number, by index
         if type(v) not in _NUMERIC:
             raise InvalidInput(f"{what}[{i}] is {type(v).__name__}, not a number", "send JSON numbers",
                                fields=[f"{what}[{i}]"])  # fmt: skip

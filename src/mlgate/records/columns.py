@@ -21,7 +21,7 @@ import numpy as np
 
 from mlgate.domain import Feature, Matrix, Rows
 from mlgate.errors import InvalidInput
-from mlgate.records.cells import NUMBER_TYPES, check_batch
+from mlgate.records.cells import NUMBER_TYPES, as_numbers, check_batch
 from mlgate.records.typed import FLOAT32_MAX
 
 _SHAPE = 'send {"columns": ["feature", …], "rows": [[value, …], …]}'
@@ -168,24 +168,6 @@ def _number_matrix(
     out = got[0].reshape(len(rows), width)
     order = [cols.index(n) for n in names]
     return out if order == list(range(len(order))) else out[:, order]
-
-
-def as_numbers(values: Sequence[Any]) -> tuple[Matrix, type] | None:
-    """JSON values that are all numbers (int or float, never bool) → their float64 array (``float(v)``
-    each) and ``int`` when every value was an int, else ``float``; None when one is not a number or an
-    int is beyond float64. No per-value Python: ``sum`` is the census (it raises on a string, null, list
-    or object and its result is a float once one value is), NumPy converts, and a bool — the one
-    non-number both accept, as 1 or 0 — can only sit where the array holds 0.0 or 1.0, so only those
-    cells' types are looked at."""
-    try:
-        kind = type(sum(values))
-        x: Matrix = np.fromiter(values, dtype=np.float64, count=len(values))
-    except (TypeError, ValueError, OverflowError):
-        return None
-    at = np.flatnonzero((x == 0.0) | (x == 1.0)).tolist()
-    if at and bool in set(map(type, map(values.__getitem__, at))):
-        return None
-    return x, kind
 
 
 def _finite(out: Matrix, features: Sequence[Feature]) -> Matrix:
