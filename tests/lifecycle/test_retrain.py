@@ -268,3 +268,39 @@ async def test_bad_retrain_requests_refused(
     assert err and needle in msg, msg
     versions = MlflowResolver(settings).registry.versions(incumbent)
     assert [v.version for v in versions] == [1]  # refused before anything was registered
+
+
+def as_columns(recs: list[dict[str, Any]]) -> dict[str, Any]:
+    cols = list(recs[0])
+    return {"columns": cols, "rows": [[r[c] for c in cols] for r in recs]}
+
+
+async def test_the_same_rows_in_columns_retrain_and_check_drift_as_records_do(
+    client: Any, settings: Settings, incumbent: str
+) -> None:
+    """``data`` and ``current`` also take ``{"columns", "rows"}``: the drift answer, the candidate's metrics
+    and the recorded data digests are those of the same rows sent as records (a digest is of the rows, not
+    of the form they came in)."""
+    from mlgate.artifacts import json_sha256
+    from mlgate.lifecycle.gates import TAG_DRIFT
+
+    batch = drifted_batch(120)
+    current = [{k: v for k, v in r.items() if k != "y"} for r in batch]
+    drift = []
+    for form in (current, as_columns(current)):
+        err, out = await call(client, "ml_drift", {"model": f"{incumbent}@1", "current": form})
+        assert not err and out["recorded"] is True, out
+        drift.append(
+            (out["feature_drift"], out["drift_detected"], json.loads(tags(settings, incumbent, 1)[TAG_DRIFT]))
+        )
+    assert drift[0][:2] == drift[1][:2] and drift[0][1] is True
+    assert drift[0][2]["data_digest"] == drift[1][2]["data_digest"] == json_sha256(current)
+
+    trained = []
+    for form in (batch, as_columns(batch)):
+        args = {"model": f"{incumbent}@1", "data": form, "target": "y", "promote_if_better": False}
+        err, out = await call(client, "ml_retrain", args)
+        assert not err and out["retrained"] is True, out
+        v = out["candidate"]["version"]
+        trained.append((out["metrics"], tags(settings, incumbent, v)["mlgate.data_digest"]))
+    assert trained[0] == trained[1] and trained[0][1] == f"sha256:{json_sha256(batch)}"

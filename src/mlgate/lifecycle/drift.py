@@ -23,8 +23,9 @@ supplies. A check against the version's own training data is recorded on the ver
 caller holds ``ml:manage``: a gate must not be satisfiable by a read-only caller, who
 could send rows drawn from the published training statistics. A read-only check
 still answers, with ``recorded: false`` and the reason. The record keeps who made it
-and ``data_digest``, the SHA-256 of the canonical JSON of the current rows (sorted
-keys, no whitespace, UTF-8: ``mlgate.state.db.input_digest``). A check against a
+and ``data_digest``, the SHA-256 of the canonical JSON of the current rows as records
+(sorted keys, no whitespace, UTF-8: ``mlgate.artifacts.json_sha256``; a columnar batch is
+digested as the records it holds, so the same rows have one digest in either form). A check against a
 supplied reference is never recorded, since the caller chose what to compare with.
 """
 
@@ -46,6 +47,7 @@ from mlgate.lifecycle.gates import TAG_DRIFT
 from mlgate.models.mlflow_registry import MlflowRegistry
 from mlgate.models.resolvers import MlflowResolver
 from mlgate.records.checks import to_matrix
+from mlgate.records.columns import as_records
 from mlgate.schemas.lifecycle import DriftResult, DriftSummary, DriftThresholdsModel, FeatureDrift
 from mlgate.schemas.stamp import ModelStamp
 from mlgate.serving.runtime import Runtime
@@ -244,7 +246,8 @@ async def check_drift(
             f"needs the scope {RECORD_SCOPE}, which this caller was not granted"
         )
         return result
-    digest = await anyio.to_thread.run_sync(input_digest, current)
+    # of the rows as records, in whichever form they came (as ml_retrain's data digest): the same rows, one digest
+    digest = await anyio.to_thread.run_sync(lambda: input_digest(as_records(current)))
     await anyio.to_thread.run_sync(
         lambda: record_check(resolver.registry, stamp.name, stamp.version, result, caller.subject, digest)
     )
