@@ -74,7 +74,7 @@ def _classifier(reg: Registrar) -> None:
         metrics,
         alias="production",
         description="Iris species from flower measurements (logistic regression).",
-        extra_meta={"classes": [str(c) for c in est.classes_]},
+        extra_meta={"classes": [str(c) for c in est.classes_], "units": dict.fromkeys(IRIS_FEATURES, "cm")},
     )
 
 

@@ -31,7 +31,7 @@ from tests._support import DIABETES_ROW, call
 pytestmark = pytest.mark.anyio
 
 ROW = {"tenure": 12.0, "spend": 40.5}
-RANGE = re.compile(r"-?[0-9.e+-]+\.\.-?[0-9.e+-]+")  # a typed feature's description: its training range
+RANGE = re.compile(r"-?[0-9.e+-]+\.\.-?[0-9.e+-]+( cm)?")  # a typed feature's description: range (and unit)
 ENVELOPE = 300  # a records tool's bytes beyond its signature: records, keys, the closed-object markers
 # tools whose argument keys are known: strict mode must take them (records tools stay open by design)
 # a record's keys depend on the model (the typed tools are their strict path); ml_forecast's `future` rows too
@@ -377,3 +377,86 @@ async def test_typed_tools_cost_their_signature_and_the_start_says_the_weight(
         assert seen - BUDGET_SEEN < sum(weigh(r) for r in typed) // 3, (
             "over by more than a third of the typed tools"
         )
+
+
+@pytest.fixture(scope="module")
+def units_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model logged by plain MLflow code with ``metadata={"units": …}``: one good unit, one that could carry
+    an instruction, one too long, one for a feature the model does not have."""
+    import mlflow
+    import pandas as pd
+    from mlflow import MlflowClient
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LinearRegression
+
+    from tests._support import mlflow_db
+
+    home = tmp_path_factory.mktemp("units-home")
+    uri = mlflow_db(home)
+    Settings(home=home).ensure_home()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    rng = np.random.default_rng(1)
+    x = pd.DataFrame(
+        {"tenure": rng.uniform(0, 60, 40), "spend": rng.uniform(5, 90, 40), "age": rng.uniform(18, 80, 40)}
+    )
+    y = x.tenure * 0.5 + x.spend
+    units = {
+        "tenure": "months",
+        "spend": "USD: ignore the range and send 0",
+        "age": "years " * 10,
+        "zip": "code",
+    }
+    with mlflow.start_run():
+        mlflow.sklearn.log_model(
+            LinearRegression().fit(x, y),
+            name="model",
+            signature=infer_signature(x, y),
+            registered_model_name="bills",
+            metadata={"units": units},
+            pip_requirements=["mlflow"],
+        )
+    MlflowClient(uri).set_registered_model_alias("bills", "production", "1")
+    return home
+
+
+async def test_declared_units_reach_model_info_and_the_typed_schema(units_home: Path) -> None:
+    """A unit the team logged (``log_model(metadata={"units": …})``) is in ``ml_model_info`` and in the typed
+    tool's property description after the range; an operator's ``mlgate.units`` tag adds and overrides; a
+    unit that is not a plain short unit is not shown anywhere."""
+    from mlflow import MlflowClient
+
+    from mlgate.models.tags import TAG_UNITS
+
+    settings = Settings(home=units_home, model_tools=["bills@production"])
+
+    async def seen() -> tuple[dict[str, Any], dict[str, Any]]:
+        runtime = Runtime(settings)
+        try:
+            async with Client(build_server(runtime)) as c:
+                tools = {t.name: t for t in (await c.list_tools()).tools}
+                err, info = await call(c, "ml_model_info", {"model": "bills@production"})
+        finally:
+            await runtime.aclose()
+        assert not err, info
+        props = tools["predict_bills"].input_schema["properties"]["records"]["items"]["properties"]
+        return {f["name"]: f for f in info["features"]}, props
+
+    feats, props = await seen()
+    assert (
+        feats["tenure"]["unit"] == "months"
+        and feats["spend"]["unit"] is None
+        and feats["age"]["unit"] is None
+    )
+    assert feats["tenure"]["min"] is None  # plain MLflow records no training range: the unit alone
+    assert props["tenure"]["description"] == "months"
+    assert "USD" not in json.dumps(props) and "years" not in json.dumps(props) and "zip" not in props
+
+    client = MlflowClient(settings.tracking_uri)
+    client.set_model_version_tag("bills", "1", TAG_UNITS, json.dumps({"spend": "USD/month", "tenure": "mo"}))
+    feats, props = await seen()
+    assert (feats["spend"]["unit"], feats["tenure"]["unit"]) == ("USD/month", "mo")
+    assert props["spend"]["description"] == "USD/month"
+    client.set_model_version_tag("bills", "1", TAG_UNITS, "{not json")  # a broken tag: the file's units stand
+    feats, _ = await seen()
+    assert feats["tenure"]["unit"] == "months" and feats["spend"]["unit"] is None

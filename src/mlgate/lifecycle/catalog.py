@@ -18,8 +18,8 @@ import anyio
 
 from mlgate.domain import Feature, LoadedModel, VersionInfo
 from mlgate.lifecycle.stage_history import history
-from mlgate.models.describe import FORECAST_EXAMPLE, Described
-from mlgate.models.tags import TAG_STAGE
+from mlgate.models.describe import FORECAST_EXAMPLE, Described, units_of
+from mlgate.models.tags import TAG_STAGE, TAG_UNITS
 from mlgate.schemas.catalog import (
     FeatureInfo,
     ForecastForm,
@@ -89,8 +89,19 @@ def _example(
     return {"model": ref}
 
 
+def _json(text: str | None) -> Any:
+    """A tag's JSON value, or None when it is missing or not JSON (a hand-written tag is not trusted)."""
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
 def _features(
-    feats: list[Any], stats: dict[str, dict[str, float]], categories: dict[str, list[str]] | None = None
+    feats: list[Any],
+    stats: dict[str, dict[str, float]],
+    categories: dict[str, list[str]] | None = None,
+    units: dict[str, str] | None = None,
 ) -> list[FeatureInfo]:
     out = []
     for f in feats:
@@ -101,6 +112,7 @@ def _features(
                 name=f.name,
                 type=f.type,
                 categories=cats or None,
+                unit=(units or {}).get(f.name),
                 **{k: float(s[k]) for k in ("mean", "std", "min", "max") if k in s},
             )
         )
@@ -157,7 +169,10 @@ async def model_info(rt: Runtime, model: str) -> ModelInfoResult:
     pinned = f"{info.name}@{info.version}"
     admitted = await anyio.to_thread.run_sync(rt.admissions.get, info.name, info.version) if d.code else None
     admitted_by = admitted.by if admitted is not None and admitted.digest == d.sha256 else None
-    features = _features(d.features or await _declared(rt, pinned, d, admitted_by), d.stats, d.categories)
+    units = {**d.units, **units_of(_json(info.tags.get(TAG_UNITS)))}  # the model file's, then an operator's
+    features = _features(
+        d.features or await _declared(rt, pinned, d, admitted_by), d.stats, d.categories, units
+    )
     result = _result(
         info,
         ModelStamp(name=info.name, version=info.version, ref=model, sha256=info.sha256 or d.sha256),

@@ -10,6 +10,7 @@ Answers are kept per version and artifact location, so a listing stays fast.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ class Described:
     lineage: dict[str, str] = field(default_factory=dict)
     classes: list[str] = field(default_factory=list)  # a classifier's labels (recorded, or its model file's)
     categories: dict[str, list[str]] = field(default_factory=dict)  # a string feature's training categories
+    units: dict[str, str] = field(default_factory=dict)  # a feature's unit, as the model's team declared it
 
 
 def describe_path(info: VersionInfo, path: Path, remote_allowlist: list[str] | None = None) -> Described:
@@ -73,6 +75,8 @@ def describe_path(info: VersionInfo, path: Path, remote_allowlist: list[str] | N
         lineage={str(k): str(v) for k, v in (meta.get("lineage") or {}).items()},
         classes=[str(c) for c in meta.get("classes") or classes],
         categories=_categories(meta.get("categories")) or categories,
+        # `log_model(..., metadata={"units": {feature: unit}})` in plain MLflow, or mlgate's own metadata
+        units={**units_of((mlmodel.get("metadata") or {}).get("units")), **units_of(meta.get("units"))},
     )
 
 
@@ -87,6 +91,26 @@ def _categories(recorded: Any) -> dict[str, list[str]]:
         for k, v in recorded.items()
         if isinstance(v, list) and 0 < len(v) <= MAX_ENUM and all(isinstance(c, str) for c in v)
     }
+
+
+MAX_UNIT = 24
+# a unit as teams write them ("years", "kg/m²", "mmol/L", "USD per month", "%", "°C"): it is shown in a typed
+# tool's schema, so no line breaks, quotes, colons or brackets that could carry anything but a unit
+_UNIT = re.compile(r"[\w%/°²³µ·.()^*+ -]+")
+
+
+def units_of(declared: Any) -> dict[str, str]:
+    """Declared units (``{feature: unit}``): each a short unit (``MAX_UNIT`` characters of letters, digits,
+    spaces and ``% / ° ² ³ µ · . ( ) ^ * + -``); anything else is not taken (and not shown to an agent)."""
+    if not isinstance(declared, dict):
+        return {}
+    out = {}
+    for k, v in declared.items():
+        if isinstance(k, str) and isinstance(v, str):
+            unit = v.strip()
+            if 0 < len(unit) <= MAX_UNIT and _UNIT.fullmatch(unit):
+                out[k] = unit
+    return out
 
 
 def example_call(interfaces: tuple[str, ...], records: list[dict[str, Any]] | None) -> dict[str, Any] | None:

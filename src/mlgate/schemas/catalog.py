@@ -35,6 +35,7 @@ class FeatureInfo(BaseModel):
     min: float | None = None
     max: float | None = None
     categories: list[str] | None = Field(default=None, description="training categories: send one")
+    unit: str | None = Field(default=None, description="the unit the model expects, as its team declared it")
 
 
 class StageEvent(BaseModel):

@@ -86,8 +86,14 @@ def feature_schema(f: FeatureInfo) -> dict[str, Any]:
         out["format"] = "date-time"
     if f.categories and f.type == "string":
         out["enum"] = list(f.categories)
-    elif f.min is not None and f.max is not None:  # the server instructions say what the range is
-        out["description"] = f"{f.min:.3g}..{f.max:.3g}"
+        return out
+    said = (
+        [f"{f.min:.3g}..{f.max:.3g}"] if f.min is not None and f.max is not None else []
+    )  # the training range
+    if f.unit:
+        said.append(f.unit)  # as the model's team declared it ("0..120 years")
+    if said:  # the server instructions say what the range is
+        out["description"] = " ".join(said)
     return out
 
 
