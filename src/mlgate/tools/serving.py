@@ -20,6 +20,12 @@ ScopeArg = Annotated[
         max_length=300,
     ),
 ]
+ResumeArg = Annotated[
+    str | None,
+    Field(
+        description="The halt's scope as given to ml_halt. Omit for the halt of all serving.", max_length=300
+    ),
+]
 
 
 async def halt(
@@ -38,7 +44,7 @@ async def halt(
     return await status.halt(runtime(ctx), model, reason, caller=caller(ctx))
 
 
-async def resume(ctx: Context[Any, Any], model: ScopeArg = None) -> ResumeResult:
+async def resume(ctx: Context[Any, Any], model: ResumeArg = None) -> ResumeResult:
     """Lift a halt set by ml_halt: the one on `model`, or (without `model`) the halt of all serving."""
     return await status.resume(runtime(ctx), model, caller=caller(ctx))
 
