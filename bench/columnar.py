@@ -12,8 +12,10 @@ result dumped as the MCP SDK dumps it for ``structuredContent`` (``model_dump(mo
 "digest", the ledger's input digest of the columnar arguments (``json_sha256``). "own 1t" is the library's
 call on one thread, as mlgate's adapters make it (LightGBM ``num_threads``, CatBoost ``thread_count``,
 XGBoost ``n_jobs``, ONNX Runtime's session options); "/ 1t" the ratio to it: mlgate's own cost, without
-the threads' difference (on a busy host a library's default threads can cost more than the call). Then the bytes of a
-100-row request in each form (compact JSON). The models are loaded and the heap frozen before timing,
+the threads' difference (on a busy host a library's default threads can cost more than the call). "pyfunc" is
+MLflow's own DataFrame call on the same model folder (``mlflow.pyfunc.load_model(...).predict(frame)``, what
+``mlflow models serve`` runs per request once its JSON is parsed; for ONNX the frame of the graph's inputs),
+shown beside the ratio. Then the bytes of a 100-row request in each form (compact JSON). The models are loaded and the heap frozen before timing,
 as ``mlgate serve`` does after its warm-up (``server/steady.settle_heap``). Medians; compare within one run.
 """
 
@@ -89,8 +91,10 @@ def one_thread(flavor: str, model: Any, method: str) -> Callable[[Any], Any]:
 
 async def run(n: int) -> None:
 
+    import mlflow.pyfunc
     import numpy as np
     import onnxruntime as ort
+    import pandas as pd
     from tests._support.flavors import build_registry, records_of, team_data
 
     from mlgate.artifacts import json_sha256
@@ -111,7 +115,8 @@ async def run(n: int) -> None:
             await rt.serve(f"{name}@1", kind)
         settle_heap()  # as `mlgate serve` does after its warm-up: no full collection walks the loaded heap
         head = (
-            f"{'model':20} {'own ms':>7} {'own 1t':>7} {'columns':>8} {'records':>8} {'ratio':>6} {'/ 1t':>5} | "
+            f"{'model':20} {'own ms':>7} {'own 1t':>7} {'columns':>8} {'records':>8} {'ratio':>6} {'/ 1t':>5} "
+            f"{'pyfunc':>7} | "
             f"{'JSON':>5} {'digest':>6} | {'100 rows: records B':>19} {'columns B':>9}"
         )
         print(head)
@@ -144,14 +149,17 @@ async def run(n: int) -> None:
                 recs = records_of(xk)
             cols = list(recs[0])
             batch = {"columns": cols, "rows": [[r[c] for c in cols] for r in recs]}
+            pyfunc = mlflow.pyfunc.load_model(str(logged.path))
+            pframe = pd.DataFrame(xk, columns=cols) if info.flavor == "onnx" else xk
             serve = inference.classify if classify else inference.predict
             result = await serve(rt, ref, batch)
             assert result.model_dump() == (await serve(rt, ref, recs)).model_dump(), name
             wire = {"model": ref, "features": batch}
-            o, o1, c, r, j, d = await medians(
+            o, o1, pf, c, r, j, d = await medians(
                 [
                     lambda x=xk, f=own: f(x),
                     lambda x=xk, f=own1: f(x),
+                    lambda x=pframe, f=pyfunc: f.predict(x),
                     lambda b=batch, f=serve, m=ref: f(rt, m, b),
                     lambda b=recs, f=serve, m=ref: f(rt, m, b),
                     lambda res=result: res.model_dump(mode="json"),
@@ -163,13 +171,15 @@ async def run(n: int) -> None:
             rb = len(json.dumps({"model": ref, "features": recs[:100]}, separators=(",", ":")))
             cb = len(json.dumps({"model": ref, "features": small}, separators=(",", ":")))
             print(
-                f"{name:20} {o * 1e3:7.2f} {o1 * 1e3:7.2f} {c * 1e3:8.2f} {r * 1e3:8.2f} {c / o:6.2f} {c / o1:5.2f} | "
+                f"{name:20} {o * 1e3:7.2f} {o1 * 1e3:7.2f} {c * 1e3:8.2f} {r * 1e3:8.2f} {c / o:6.2f} {c / o1:5.2f} "
+                f"{pf * 1e3:7.2f} | "
                 f"{j * 1e3:5.2f} {d * 1e3:6.2f} | {rb:19d} {cb:9d}"
             )
         await rt.aclose()
         print(
             "\nown: the library on a DataFrame (own 1t: on one thread, as mlgate calls it; / 1t: columns / own 1t);"
-            " columns/records: mlgate's serving call (check, guards, executor, result), 1,000 rows; JSON, digest:"
+            " columns/records: mlgate's serving call (check, guards, executor, result), 1,000 rows; pyfunc: MLflow's"
+            " pyfunc predict on the DataFrame; JSON, digest:"
             " the result's dump and the ledger's input digest (not in the ratio)"
         )
 
