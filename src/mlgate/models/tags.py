@@ -8,6 +8,5 @@ TAG_FEATURES = "mlgate.features"
 TAG_METRICS = "mlgate.metrics"
 TAG_STAGE = "mlgate.stage"
 TAG_PENDING = "mlgate.pending"  # set with the version row, removed last: a pending version is not served
-TAG_UNITS = (
-    "mlgate.units"  # {feature: unit} (JSON), set by an operator: added to what the model file declares
-)
+# {feature: unit} (JSON), set by an operator: added to (and over) the units the model file declares
+TAG_UNITS = "mlgate.units"

@@ -26,15 +26,9 @@ from mlgate.records.typed import FLOAT32_MAX
 
 _SHAPE = 'send {"columns": ["feature", …], "rows": [[value, …], …]}'
 _NUMBER = (int, float)
-# the Python types a column of each signature type may hold as sent (JSON), checked per column
-_OK_TYPES: dict[str, frozenset[type]] = {
-    "double": frozenset(_NUMBER),
-    "float": frozenset(_NUMBER),
-    "long": frozenset({int}),
-    "integer": frozenset({int}),
-    "boolean": frozenset({bool}),
-    "string": frozenset({str}),
-}
+# the Python types a boolean or string column may hold as sent (JSON), checked per column (number columns:
+# ``as_numbers``; datetime: parsed per value)
+_CENSUS: dict[str, frozenset[type]] = {"boolean": frozenset({bool}), "string": frozenset({str})}
 
 
 def is_columnar(batch: Any) -> bool:
@@ -62,7 +56,6 @@ def columnar_rows(
     batch: dict[str, Any], features: Sequence[Feature], *, max_rows: int, max_cells: int
 ) -> Rows:
     """A columnar batch → a float64 matrix (every feature a number) or a typed object matrix."""
-
     names = [f.name for f in features]
     numbers = all(f.type in NUMBER_TYPES for f in features)
     checks = lambda r: check_batch(r, len(names), max_rows=max_rows, max_cells=max_cells)  # noqa: E731
@@ -208,11 +201,6 @@ def _column(values: Sequence[Any], f: Feature) -> Sequence[Any] | None:
     from mlgate.records.typed import INT_RANGE, _Bad, converter
 
     conv = converter(f.type)  # refuses a column type mlgate cannot send
-    if f.type not in _OK_TYPES:  # datetime: parsed per value (there is no faster exact ISO 8601 parse)
-        try:
-            return [conv(v) for v in values]
-        except _Bad:
-            return None
     if f.type in INT_RANGE or f.type in NUMBER_TYPES:
         got = as_numbers(values)
         if got is None:
@@ -230,9 +218,13 @@ def _column(values: Sequence[Any], f: Feature) -> Sequence[Any] | None:
         if not ((x == np.floor(x)) & (x > lo) & (x < hi)).all():
             return None
         return [int(v) for v in values] if kind is float else values
-    if not set(map(type, values)) <= _OK_TYPES[f.type]:
-        return None
-    return values  # boolean / string: the type census was the check
+    ok = _CENSUS.get(f.type)
+    if ok is None:  # datetime: parsed per value (there is no faster exact ISO 8601 parse)
+        try:
+            return [conv(v) for v in values]
+        except _Bad:
+            return None
+    return values if set(map(type, values)) <= ok else None  # boolean / string: the census is the check
 
 
 def _by_cell(values: Sequence[Any], f: Feature) -> list[Any]:

@@ -87,11 +87,11 @@ def feature_schema(f: FeatureInfo) -> dict[str, Any]:
     if f.categories and f.type == "string":
         out["enum"] = list(f.categories)
         return out
-    said = (
-        [f"{f.min:.3g}..{f.max:.3g}"] if f.min is not None and f.max is not None else []
-    )  # the training range
+    said = []  # the training range, then the unit its team declared ("0..120 years")
+    if f.min is not None and f.max is not None:
+        said.append(f"{f.min:.3g}..{f.max:.3g}")
     if f.unit:
-        said.append(f.unit)  # as the model's team declared it ("0..120 years")
+        said.append(f.unit)
     if said:  # the server instructions say what the range is
         out["description"] = " ".join(said)
     return out
