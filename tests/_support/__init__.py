@@ -183,19 +183,26 @@ def dumps(obj: Any) -> str:
 
 
 @contextmanager
-def mlflow_at(uri: str) -> Iterator[None]:
+def mlflow_at(uri: str, experiment: str = "tests") -> Iterator[None]:
     """Plain MLflow calls (``log_model(..., registered_model_name=…)``) go to ``uri``: its tracking *and*
     registry URI and ``MLFLOW_TRACKING_URI`` are process-wide (a Registrar sets them too), so all three are
-    pointed at ``uri`` and restored afterwards."""
+    pointed at ``uri`` and restored afterwards. Runs go to ``experiment``, whose artifacts live beside the
+    database (``mlflow.set_experiment(name)`` would put them under ``./mlruns`` in the working directory)."""
     import mlflow
 
+    assert uri.startswith("sqlite:///"), uri
     before = mlflow.get_tracking_uri(), mlflow.get_registry_uri(), os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = uri
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    # the fluent API remembers the experiment a former test made active, in another database: start from the
-    # default experiment of this one
-    mlflow.set_experiment(experiment_id="0")
+    # the fluent API remembers the experiment a former test made active, in another database: make this one's
+    found = mlflow.get_experiment_by_name(experiment)
+    artifacts = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
+    mlflow.set_experiment(
+        experiment_id=found.experiment_id
+        if found is not None
+        else mlflow.create_experiment(experiment, artifact_location=artifacts)
+    )
     try:
         yield
     finally:

@@ -97,8 +97,7 @@ def plain_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
     import mlflow.artifacts
 
     root = tmp_path_factory.mktemp("plain-registry")
-    with mlflow_at(mlflow_db(root)):
-        mlflow.set_experiment("forecasting")
+    with mlflow_at(mlflow_db(root), "forecasting"):
         series = monthly()
         fitted = _log_all(series)
 

@@ -83,12 +83,10 @@ def _log(series: pd.Series) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    import mlflow
 
     root = tmp_path_factory.mktemp("future-registry")
     uri = mlflow_db(root)
-    with mlflow_at(uri):
-        mlflow.set_experiment("future")
+    with mlflow_at(uri, "future"):
         yield {"fitted": _log(monthly()), "uri": uri, "root": root}
 
 

@@ -135,3 +135,24 @@ async def test_untrusted_skops_types_refused(settings: Settings, tmp_path: Path)
     sio.dump({"x": subprocess.Popen}, f)  # a callable that runs programs: never trusted
     with pytest.raises(Refused, match="does not trust"):
         load_estimator(tmp_path, {"pickled_model": "model.skops", "serialization_format": "skops"})
+
+
+def test_a_registration_into_a_store_opened_directly_keeps_its_artifacts_under_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With MLGATE_TRACKING_URI a SQLite file (no tracking server to choose an artifact root), MLflow's default
+    would be ./mlruns of the working directory: the version's files go under MLGATE_HOME instead."""
+    from tests._support import mlflow_db
+
+    (tmp_path / "store").mkdir()
+    uri = mlflow_db(tmp_path / "store")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    settings = Settings(home=tmp_path / "home", tracking_uri=uri)
+    settings.ensure_home()
+    est, x = _fit()
+    info = Registrar(settings).register_sklearn("kept-home", est, x, ["a", "b", "c"], {"r2": 1.0})
+    folder = MlflowResolver(settings).local_path(info)
+    assert folder.resolve().is_relative_to((tmp_path / "home" / "artifacts").resolve()), folder
+    assert not (cwd / "mlruns").exists()

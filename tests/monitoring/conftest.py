@@ -94,11 +94,9 @@ def _log_all() -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plain]:
-    import mlflow
 
     uri = mlflow_db(tmp_path_factory.mktemp("monitoring-registry"))
-    with mlflow_at(uri):
-        mlflow.set_experiment("monitoring")
+    with mlflow_at(uri, "monitoring"):
         fitted = _log_all()
     yield Plain(uri, fitted)
 

@@ -389,13 +389,11 @@ def units_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from mlflow.models import infer_signature
     from sklearn.linear_model import LinearRegression
 
-    from tests._support import mlflow_db
+    from tests._support import mlflow_at, mlflow_db
 
     home = tmp_path_factory.mktemp("units-home")
     uri = mlflow_db(home)
     Settings(home=home).ensure_home()
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
     rng = np.random.default_rng(1)
     x = pd.DataFrame(
         {"tenure": rng.uniform(0, 60, 40), "spend": rng.uniform(5, 90, 40), "age": rng.uniform(18, 80, 40)}
@@ -407,7 +405,7 @@ def units_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "age": "years " * 10,
         "zip": "code",
     }
-    with mlflow.start_run():
+    with mlflow_at(uri, "units"), mlflow.start_run():  # its own experiment (another may be active)
         mlflow.sklearn.log_model(
             LinearRegression().fit(x, y),
             name="model",
@@ -416,7 +414,7 @@ def units_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
             metadata={"units": units},
             pip_requirements=["mlflow"],
         )
-    MlflowClient(uri).set_registered_model_alias("bills", "production", "1")
+    MlflowClient(uri, uri).set_registered_model_alias("bills", "production", "1")
     return home
 
 
@@ -427,6 +425,7 @@ async def test_declared_units_reach_model_info_and_the_typed_schema(units_home: 
     from mlflow import MlflowClient
 
     from mlgate.models.tags import TAG_UNITS
+    from tests._support import mlflow_db
 
     settings = Settings(home=units_home, model_tools=["bills@production"])
 
@@ -452,7 +451,8 @@ async def test_declared_units_reach_model_info_and_the_typed_schema(units_home: 
     assert props["tenure"]["description"] == "months"
     assert "USD" not in json.dumps(props) and "years" not in json.dumps(props) and "zip" not in props
 
-    client = MlflowClient(settings.tracking_uri)
+    uri = mlflow_db(units_home)  # the database the fixture made (an existing one is left alone)
+    client = MlflowClient(uri, uri)
     client.set_model_version_tag("bills", "1", TAG_UNITS, json.dumps({"spend": "USD/month", "tenure": "mo"}))
     feats, props = await seen()
     assert (feats["spend"]["unit"], feats["tenure"]["unit"]) == ("USD/month", "mo")

@@ -25,9 +25,8 @@ def _log_gated(uri: str) -> None:
     import pandas as pd
     from mlflow.models import infer_signature
 
-    with mlflow_at(uri):
+    with mlflow_at(uri, "gated"):
         frame = pd.DataFrame({"x": [1.0, 2.0]})
-        mlflow.set_experiment("gated")  # not the experiment another test left active (another database)
         with mlflow.start_run():
             mlflow.pyfunc.log_model(
                 name="model", python_model=gated.Gated(), registered_model_name="gated",

@@ -77,8 +77,10 @@ class Registrar:
             yield run
 
     def experiment_id(self) -> str:
-        location = self.settings.artifact_root if self.settings.tracking_uri is None else None
-        return self.registry.experiment_id(EXPERIMENT, location)
+        # a tracking server places artifacts under its own artifact root; a store mlgate opens directly (SQLite,
+        # PostgreSQL, a folder) would put them in ./mlruns of whatever directory the process runs in: MLGATE_HOME
+        served = self.settings.tracking.startswith(("http://", "https://", "databricks"))
+        return self.registry.experiment_id(EXPERIMENT, None if served else self.settings.artifact_root)
 
     def exists(self, name: str, version: int = 1) -> bool:
         return self.registry.exists(name, version)
